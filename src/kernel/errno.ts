@@ -1,0 +1,50 @@
+/**
+ * Errno names and values (include/uapi/asm-generic/errno-base.h, errno.h).
+ * Kernel paths return negative errnos; the model carries the name.
+ */
+
+export const ERRNO = {
+  EPERM: 1,
+  ENOENT: 2,
+  EINTR: 4,
+  EIO: 5,
+  ENXIO: 6,
+  E2BIG: 7,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EACCES: 13,
+  EFAULT: 14,
+  EBUSY: 16,
+  EEXIST: 17,
+  ENODEV: 19,
+  EINVAL: 22,
+  ENOSPC: 28,
+  ERANGE: 34,
+  EOPNOTSUPP: 95,
+  EHWPOISON: 133,
+} as const;
+
+export type Errno = keyof typeof ERRNO;
+
+export const ERRNO_NAMES = Object.keys(ERRNO) as Errno[];
+
+export function isErrno(s: string): s is Errno {
+  return Object.prototype.hasOwnProperty.call(ERRNO, s);
+}
+
+/** The name for a raw value; `-1` returned by a kernel path reaches user space as EPERM. */
+export function errnoFromValue(v: number): Errno | undefined {
+  const abs = Math.abs(v);
+  return ERRNO_NAMES.find((n) => ERRNO[n] === abs);
+}
+
+/** A failed kernel operation: the errno user space sees and why, in the kernel's words where it prints any. */
+export interface Failure {
+  readonly ok: false;
+  readonly errno: Errno;
+  readonly reason: string;
+}
+
+export function fail(errno: Errno, reason: string): Failure {
+  return { ok: false, errno, reason };
+}

@@ -1,0 +1,79 @@
+/**
+ * 64-bit physical addresses and sizes. Every address is a bigint: the iomem
+ * root ends at 0xffffffffffffffff, which no JavaScript number can hold.
+ */
+
+export const U64_MAX = 0xffff_ffff_ffff_ffffn;
+
+const SUFFIX: Record<string, bigint> = {
+  K: 1n << 10n,
+  M: 1n << 20n,
+  G: 1n << 30n,
+  T: 1n << 40n,
+  P: 1n << 50n,
+};
+
+/** Why a string is not a 64-bit quantity, or null when it is one. */
+export type U64ParseResult = { ok: true; value: bigint } | { ok: false; expected: string };
+
+/**
+ * Parse "0x80000000", "2147483648", "512M", "2G" or a safe JSON integer.
+ * @example parseU64("512M") // { ok: true, value: 536870912n }
+ */
+export function parseU64(input: unknown): U64ParseResult {
+  const expected = 'a hex ("0x80000000"), decimal or size ("512M", "2G") string, or a safe integer';
+  if (typeof input === 'number') {
+    if (!Number.isSafeInteger(input) || input < 0) return { ok: false, expected };
+    return { ok: true, value: BigInt(input) };
+  }
+  if (typeof input !== 'string') return { ok: false, expected };
+  const s = input.trim();
+  let value: bigint;
+  const hex = /^0[xX]([0-9a-fA-F]+)$/.exec(s);
+  const dec = /^([0-9]+)$/.exec(s);
+  const sized = /^([0-9]+)([KMGTP])(i?B)?$/.exec(s);
+  if (hex?.[1] !== undefined) value = BigInt(`0x${hex[1]}`);
+  else if (dec?.[1] !== undefined) value = BigInt(dec[1]);
+  else if (sized?.[1] !== undefined && sized[2] !== undefined) {
+    const mult = SUFFIX[sized[2]];
+    if (mult === undefined) return { ok: false, expected };
+    value = BigInt(sized[1]) * mult;
+  } else return { ok: false, expected };
+  if (value > U64_MAX) return { ok: false, expected: 'a value that fits in 64 bits (at most 0xffffffffffffffff)' };
+  return { ok: true, value };
+}
+
+/** Lower-case hex without prefix, zero-padded to at least `width` digits (the kernel's %0*llx). */
+export function hexPad(v: bigint, width: number): string {
+  return v.toString(16).padStart(width, '0');
+}
+
+/** "0x..." form used in JSON output and messages. */
+export function hex(v: bigint): string {
+  return `0x${v.toString(16)}`;
+}
+
+/** The kernel's %pR style: "[mem 0x80000000-0x9fffffff]". */
+export function memRange(start: bigint, end: bigint): string {
+  return `[mem ${hex(start)}-${hex(end)}]`;
+}
+
+export function alignUp(v: bigint, a: bigint): bigint {
+  return ((v + a - 1n) / a) * a;
+}
+
+export function alignDown(v: bigint, a: bigint): bigint {
+  return (v / a) * a;
+}
+
+export function isPowerOfTwo(v: bigint): boolean {
+  return v > 0n && (v & (v - 1n)) === 0n;
+}
+
+/** Human size for views: 128M, 2G, 510M; exact when the value allows, else bytes. */
+export function sizeString(v: bigint): string {
+  for (const [unit, mult] of [['T', 1n << 40n], ['G', 1n << 30n], ['M', 1n << 20n], ['K', 1n << 10n]] as const) {
+    if (v >= mult && v % mult === 0n) return `${v / mult}${unit}`;
+  }
+  return `${v}`;
+}
