@@ -1,0 +1,38 @@
+/**
+ * The Kconfig and boot-parameter choices that matter to the model
+ * (boot.config in the event log).
+ */
+
+/** memhp_default_state= / auto_online_blocks (mm/memory_hotplug.c online_type_to_str). */
+export const ONLINE_TYPES = ['offline', 'online', 'online_kernel', 'online_movable'] as const;
+export type OnlineType = (typeof ONLINE_TYPES)[number];
+
+export interface BootConfig {
+  /** CONFIG_MEMORY_HOTREMOVE. Off: offline_pages and remove_memory are stubs. */
+  readonly memoryHotremove: boolean;
+  /** memhp_default_state= (the default online type for hot-added blocks). */
+  readonly autoOnline: OnlineType;
+  /** memory_hotplug.memmap_on_memory= (CONFIG_MHP_MEMMAP_ON_MEMORY assumed built in). */
+  readonly memmapOnMemory: boolean | 'force';
+  /** sizeof(struct page): 64 in common configs, 72 with some debug options. */
+  readonly structPageSize: 64 | 72 | 80;
+  /** pageblock_order: 9 with hugetlb/THP on x86-64, 10 (MAX_ORDER) without. */
+  readonly pageblockOrder: 9 | 10;
+  /** The movable_node boot option (plain "online" then prefers ZONE_MOVABLE). */
+  readonly movableNode: boolean;
+  /** MAX_PHYSMEM_BITS: 46 with 4-level paging, 52 with 5-level (la57). */
+  readonly physmemBits: 46 | 52;
+  /** CONFIG_DEV_DAX_KMEM built: without it device_dax matches every device (dax_match_type). */
+  readonly devDaxKmem: boolean;
+}
+
+export const DEFAULT_CONFIG: BootConfig = {
+  memoryHotremove: false,
+  autoOnline: 'offline',
+  memmapOnMemory: false,
+  structPageSize: 64,
+  pageblockOrder: 9,
+  movableNode: false,
+  physmemBits: 46,
+  devDaxKmem: true,
+};

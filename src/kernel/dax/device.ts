@@ -1,0 +1,84 @@
+/**
+ * Mirrors drivers/dax/device.c (v6.8): the device_dax driver's probe and
+ * remove as far as they touch the resource tree and the device's state, plus
+ * the alignment rule (dax_align_valid).
+ * Left out: the character device, mmap and faults (a later area), pgmap
+ * vmemmap_shift details.
+ */
+import { hex } from '../../util/u64.js';
+import { err, OK, type Ret } from '../memoryHotplug.js';
+import type { Op } from '../op.js';
+import { IORESOURCE_SYSTEM_RAM, REGION_DISJOINT, regionIntersects, releaseMemRegion, requestRegion } from '../resource.js';
+import { findRegion, type DaxDevice, type DaxRange } from '../state.js';
+import { advanceDevice } from './lifecycle.js';
+
+export const SZ_4K = 4096n;
+export const SZ_2M = 2n * 1024n * 1024n;
+export const SZ_1G = 1024n * 1024n * 1024n;
+
+/** @kernel dax_align_valid drivers/dax/device.c — x86-64 with THP and PUD THP. */
+export function daxAlignValid(align: bigint): boolean {
+  return align === SZ_4K || align === SZ_2M || align === SZ_1G;
+}
+
+/** @kernel dev_dax_probe drivers/dax/device.c */
+export function devDaxProbe(op: Op, dev: DaxDevice): Ret {
+  const region = findRegion(op.state, dev.regionId);
+  if (region === undefined) throw new Error(`model bug: no region ${dev.regionId}`);
+  if (region.isStatic && dev.ranges.length > 1) {
+    op.print(`${dev.name}: static pgmap / multi-range device conflict`);
+    op.branch('dev_dax_probe', 'EINVAL');
+    return err('EINVAL');
+  }
+  // devm: on failure the regions requested so far are released, newest first.
+  const acquired: DaxRange[] = [];
+  const unwind = (): void => {
+    let iomem = op.state.iomem;
+    for (const r of acquired.reverse()) iomem = releaseMemRegion(iomem, r.start, r.end - r.start + 1n).root;
+    op.state = { ...op.state, iomem };
+  };
+  for (let i = 0; i < dev.ranges.length; i++) {
+    const r = dev.ranges[i]!;
+    const injected = op.inject('request_mem_region');
+    const req = injected === null ? requestRegion(op.state.iomem, r.start, r.end - r.start + 1n, dev.name) : null;
+    for (const w of req?.warnings ?? []) op.print(w);
+    if (req === null || !req.ok) {
+      op.print(`${dev.name}: mapping${i}: ${hex(r.start)}-${hex(r.end)} could not reserve range`);
+      op.branch('dev_dax_probe', 'EBUSY');
+      unwind();
+      return err('EBUSY');
+    }
+    op.state = { ...op.state, iomem: req.root };
+    acquired.push(r);
+  }
+  // devm_memremap_pages: memremap_pages refuses ranges that intersect System RAM.
+  for (const r of dev.ranges) {
+    const is = regionIntersects(op.state.iomem, r.start, r.end - r.start + 1n, IORESOURCE_SYSTEM_RAM, 0);
+    if (is !== REGION_DISJOINT) {
+      op.print(`WARNING: memremap_pages attempted on ram region ${hex(r.start)}-${hex(r.end)}`);
+      op.branch('dev_dax_probe', 'ENXIO');
+      unwind();
+      return err('ENXIO');
+    }
+  }
+  const injected = op.inject('memremap_pages');
+  if (injected !== null) {
+    unwind();
+    return err(injected);
+  }
+  advanceDevice(op, dev, 'devdax.probed', { driver: 'device_dax' });
+  return OK;
+}
+
+/** @kernel dev_dax_remove drivers/dax/device.c (devm unwind: release each range's region) */
+export function devDaxRemove(op: Op, dev: DaxDevice): void {
+  let iomem = op.state.iomem;
+  for (const r of dev.ranges) {
+    const rel = releaseMemRegion(iomem, r.start, r.end - r.start + 1n);
+    if (rel.warning !== undefined) op.print(rel.warning);
+    iomem = rel.root;
+  }
+  op.state = { ...op.state, iomem };
+  const cur = op.state.devices.find((d) => d.name === dev.name) ?? dev;
+  advanceDevice(op, cur, 'devdax.removed', { driver: null });
+}

@@ -1,0 +1,274 @@
+/**
+ * Mirrors drivers/base/memory.c (v6.8) and the memory-device parts of
+ * drivers/base/core.c (device_online, device_offline, online_store): memory
+ * block devices, their state changes and sysfs files, memory groups.
+ * Left out: hwpoison counts, memory notifiers other than the veto modelled
+ * by fault injection, the probe/soft_offline files, node links.
+ */
+import { hexPad } from '../util/u64.js';
+import { ONLINE_TYPES, type OnlineType } from './config.js';
+import { err, OK, offlinePages, onlinePages, transitionBlock, type Ret } from './memoryHotplug.js';
+import type { Op } from './op.js';
+import { internBlock, type MemoryBlock } from './state.js';
+import { zoneForPfnRange } from './zones.js';
+import { kmemBlockOnlined } from './dax/kmem.js';
+
+/**
+ * @kernel create_memory_block_devices drivers/base/memory.c (and
+ * create_altmaps_and_memory_blocks, mm/memory_hotplug.c, for memmap_on_memory)
+ * New blocks are offline. An existing id fails the call with -EEXIST after
+ * removing the blocks this call created.
+ */
+export function createMemoryBlockDevices(
+  op: Op,
+  first: number,
+  last: number,
+  nid: number,
+  group: number | null,
+  addId: number,
+  vmemmapPerBlock: number,
+  wholeRangeAltmap: boolean,
+): Ret {
+  for (let id = first; id <= last; id++) {
+    if (op.state.blocks.has(id)) {
+      removeMemoryBlockDevices(op, first, id - 1);
+      op.branch('create_memory_block_devices', 'EEXIST');
+      return err('EEXIST');
+    }
+    const n = last - first + 1;
+    let vmemmapPages = vmemmapPerBlock;
+    let memmapHost: number | null = vmemmapPerBlock > 0 ? 0 : null;
+    if (wholeRangeAltmap && vmemmapPerBlock > 0) {
+      // Variant memmap-whole-range: one altmap at the start of the range hosts every block's memmap.
+      vmemmapPages = id === first ? vmemmapPerBlock * n : 0;
+      memmapHost = first - id;
+    }
+    const b: MemoryBlock = {
+      state: 'offline',
+      zone: null,
+      nid,
+      boot: false,
+      pages: op.state.blockPages,
+      vmemmapPages,
+      memmapHost,
+      group,
+      unmovable: false,
+      addId,
+    };
+    op.state = { ...op.state, blocks: op.state.blocks.set(id, internBlock(b)) };
+  }
+  return OK;
+}
+
+/** @kernel remove_memory_block_devices drivers/base/memory.c */
+export function removeMemoryBlockDevices(op: Op, first: number, last: number): void {
+  let blocks = op.state.blocks;
+  for (let id = first; id <= last; id++) blocks = blocks.delete(id);
+  op.state = { ...op.state, blocks };
+}
+
+type Online = Exclude<OnlineType, 'offline'>;
+
+/** @kernel memory_block_online drivers/base/memory.c */
+function memoryBlockOnline(op: Op, id: number, onlineType: Online): Ret {
+  const s = op.state;
+  const b = s.blocks.get(id);
+  if (b === undefined) throw new Error(`model bug: no memory block ${id}`);
+  const zone = zoneForPfnRange(s, onlineType, b.nid, id * s.blockPages, s.blockPages);
+  const rc = onlinePages(op, id, zone);
+  if (rc.ok) kmemBlockOnlined(op, id);
+  return rc;
+}
+
+/**
+ * @kernel memory_block_change_state drivers/base/memory.c
+ * Check the expected from-state, pass through going-offline when offlining,
+ * land on the new state or roll back.
+ */
+function memoryBlockChangeState(op: Op, id: number, to: 'online' | 'offline', onlineType: Online): Ret {
+  const b = op.state.blocks.get(id);
+  if (b === undefined) throw new Error(`model bug: no memory block ${id}`);
+  const fromReq = to === 'online' ? 'offline' : 'online';
+  if (b.state !== fromReq) {
+    op.branch('memory_block_change_state', 'EINVAL');
+    return err('EINVAL');
+  }
+  if (to === 'online') return memoryBlockOnline(op, id, onlineType);
+  transitionBlock(op, id, { type: 'offline.begin' });
+  const rc = offlinePages(op, id);
+  transitionBlock(op, id, { type: rc.ok ? 'offline.done' : 'offline.failed' });
+  return rc;
+}
+
+/**
+ * @kernel device_online drivers/base/core.c with memory_subsys_online
+ * 1 = already online (dev->offline false), 0 = done, or an error.
+ */
+function deviceOnline(op: Op, id: number, onlineType: OnlineType): Ret<0 | 1> {
+  const b = op.state.blocks.get(id);
+  if (b === undefined) throw new Error(`model bug: no memory block ${id}`);
+  if (b.state !== 'offline') return { ok: true, value: 1 };
+  // memory_subsys_online: a device_online() without a configured type means MMOP_ONLINE.
+  const rc = memoryBlockChangeState(op, id, 'online', onlineType === 'offline' ? 'online' : onlineType);
+  return rc.ok ? { ok: true, value: 0 } : rc;
+}
+
+/** @kernel device_offline drivers/base/core.c with memory_subsys_offline */
+function deviceOffline(op: Op, id: number): Ret<0 | 1> {
+  const b = op.state.blocks.get(id);
+  if (b === undefined) throw new Error(`model bug: no memory block ${id}`);
+  if (b.state === 'offline') return { ok: true, value: 1 };
+  const rc = memoryBlockChangeState(op, id, 'offline', 'online');
+  return rc.ok ? { ok: true, value: 0 } : rc;
+}
+
+/** @kernel online_memory_block mm/memory_hotplug.c — auto-online after add; the result is ignored by the caller. */
+export function onlineMemoryBlock(op: Op, id: number, onlineType: Online): void {
+  deviceOnline(op, id, onlineType);
+}
+
+/** sysfs_streq: equal, allowing one trailing newline on either side. */
+export function sysfsStreq(buf: string, word: string): boolean {
+  const strip = (x: string): string => (x.endsWith('\n') ? x.slice(0, -1) : x);
+  return strip(buf) === strip(word);
+}
+
+/** @kernel mhp_online_type_from_str mm/memory_hotplug.c */
+export function onlineTypeFromStr(buf: string): OnlineType | undefined {
+  return ONLINE_TYPES.find((t) => sysfsStreq(buf, t));
+}
+
+/**
+ * @kernel state_store drivers/base/memory.c
+ * A positive device_online/device_offline result (already in that state)
+ * becomes -EINVAL.
+ */
+export function stateStore(op: Op, id: number, buf: string): Ret {
+  const type = onlineTypeFromStr(buf);
+  if (type === undefined) {
+    op.branch('state_store', 'EINVAL');
+    return err('EINVAL');
+  }
+  const rc = type === 'offline' ? deviceOffline(op, id) : deviceOnline(op, id, type);
+  if (!rc.ok) return rc;
+  if (rc.value > 0) {
+    op.branch('state_store', 'EINVAL(already)');
+    return err('EINVAL');
+  }
+  return OK;
+}
+
+/**
+ * @kernel kstrtobool lib/kstrtox.c
+ * Only the first one or two characters matter.
+ */
+export function kstrtobool(buf: string): boolean | undefined {
+  const c0 = buf[0];
+  if (c0 === undefined) return undefined;
+  if ('yYtT1'.includes(c0)) return true;
+  if ('nNfF0'.includes(c0)) return false;
+  if (c0 === 'o' || c0 === 'O') {
+    const c1 = buf[1];
+    if (c1 === 'n' || c1 === 'N') return true;
+    if (c1 === 'f' || c1 === 'F') return false;
+  }
+  return undefined;
+}
+
+/**
+ * @kernel online_store drivers/base/core.c
+ * "Already there" counts as success; plain online uses MMOP_ONLINE.
+ */
+export function onlineStore(op: Op, id: number, buf: string): Ret {
+  const val = kstrtobool(buf);
+  if (val === undefined) {
+    op.branch('online_store', 'EINVAL');
+    return err('EINVAL');
+  }
+  const rc = val ? deviceOnline(op, id, 'online') : deviceOffline(op, id);
+  return rc.ok ? OK : rc;
+}
+
+/** @kernel state_show drivers/base/memory.c */
+export function stateShow(b: MemoryBlock): string {
+  return `${b.state}\n`;
+}
+
+/** @kernel online_show drivers/base/core.c — !dev->offline. */
+export function onlineShow(b: MemoryBlock): string {
+  return b.state === 'offline' ? '0\n' : '1\n';
+}
+
+/** @kernel phys_index_show drivers/base/memory.c — the block id, %08lx. */
+export function physIndexShow(id: number): string {
+  return `${hexPad(BigInt(id), 8)}\n`;
+}
+
+/**
+ * @kernel valid_zones_show drivers/base/memory.c (with print_allowed_zone)
+ * Online: the recorded zone, or "none" for a block spanning zones. Offline:
+ * the zone plain "online" would pick, then the kernel/movable choices that
+ * differ from it.
+ */
+export function validZonesShow(op: Op, id: number): string {
+  const s = op.state;
+  const b = s.blocks.get(id);
+  if (b === undefined) throw new Error(`model bug: no memory block ${id}`);
+  if (b.state === 'online') return `${b.zone ?? 'none'}\n`;
+  const startPfn = id * s.blockPages;
+  const dflt = zoneForPfnRange(s, 'online', b.nid, startPfn, s.blockPages);
+  const out = [dflt];
+  for (const t of ['online_kernel', 'online_movable'] as const) {
+    const z = zoneForPfnRange(s, t, b.nid, startPfn, s.blockPages);
+    if (z !== dflt) out.push(z);
+  }
+  return `${out.join(' ')}\n`;
+}
+
+/**
+ * @kernel auto_online_blocks_store drivers/base/memory.c
+ * v5.1 took "online"/"offline" only (a bool, memhp_auto_online).
+ */
+export function autoOnlineBlocksStore(op: Op, buf: string): Ret {
+  const type = onlineTypeFromStr(buf);
+  if (type === undefined || (!op.state.profile.autoOnlineTypes && type !== 'online' && type !== 'offline')) {
+    op.branch('auto_online_blocks_store', 'EINVAL');
+    return err('EINVAL');
+  }
+  op.state = { ...op.state, autoOnline: type };
+  return OK;
+}
+
+/**
+ * @kernel memory_group_register_static drivers/base/memory.c
+ * Ids come from an xarray: the lowest free id.
+ */
+export function memoryGroupRegisterStatic(op: Op, nid: number, maxPages: number): Ret<number> {
+  if (maxPages === 0 || !op.state.possibleNodes.includes(nid)) {
+    op.branch('memory_group_register_static', 'EINVAL');
+    return err('EINVAL');
+  }
+  const injected = op.inject('memory_group_register');
+  if (injected !== null) return err(injected);
+  let mgid = 0;
+  while (op.state.groups.has(mgid)) mgid++;
+  const groups = new Map(op.state.groups);
+  groups.set(mgid, { nid, maxPages });
+  op.state = { ...op.state, groups };
+  return { ok: true, value: mgid };
+}
+
+/** @kernel memory_group_unregister drivers/base/memory.c — -EBUSY while blocks still belong to it. */
+export function memoryGroupUnregister(op: Op, mgid: number): Ret {
+  if (!op.state.groups.has(mgid)) return err('EINVAL');
+  for (const b of op.state.blocks.values()) {
+    if (b.group === mgid) {
+      op.branch('memory_group_unregister', 'EBUSY');
+      return err('EBUSY');
+    }
+  }
+  const groups = new Map(op.state.groups);
+  groups.delete(mgid);
+  op.state = { ...op.state, groups };
+  return OK;
+}

@@ -1,0 +1,331 @@
+/**
+ * Mirrors mm/memory_hotplug.c (v6.8; 5.1 and 6.1 differences are profile
+ * switches): adding driver-managed memory, onlining and offlining page
+ * ranges, removing memory, and the accounting of present and managed pages.
+ * Left out: memblock, firmware memmap entries (only noted), node
+ * hot-add/offline beyond node_possible, hugetlb, the auto-movable policy,
+ * MHP_MERGE_RESOURCE, MHP_OFFLINE_INACCESSIBLE.
+ */
+import type { ZoneName } from '../../machines/index.js';
+import { stepMemoryBlock } from '../../machines/index.js';
+import { hex, memRange } from '../util/u64.js';
+import type { OnlineType } from './config.js';
+import { errnoFromValue, type Errno } from './errno.js';
+import { mhpSupportsMemmapOnMemory } from './memmapOnMemory.js';
+import { createMemoryBlockDevices, removeMemoryBlockDevices, onlineMemoryBlock } from './memory.js';
+import type { Op } from './op.js';
+import {
+  IORESOURCE_BUSY,
+  IORESOURCE_SYSRAM_DRIVER_MANAGED,
+  IORESOURCE_SYSTEM_RAM,
+  findExact,
+  isBusy,
+  releaseMemRegionAdjustable,
+  releaseResource,
+  requestRegion,
+  requestTopLevel,
+  walkSystemRamRange,
+  type ResourcePath,
+} from './resource.js';
+import { blockIdsOf, internBlock, type KernelState, type MemoryBlock } from './state.js';
+import { resizeZoneRange, shrinkZoneSpan } from './zones.js';
+
+export type Ret<T = true> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errno: Errno };
+export const OK: Ret = { ok: true, value: true };
+export function err<T = true>(errno: Errno): Ret<T> {
+  return { ok: false, errno };
+}
+
+/** MHP_* flags (include/linux/memory_hotplug.h). */
+export interface MhpFlags {
+  readonly nidIsMgid: boolean;
+  readonly memmapOnMemory: boolean;
+}
+
+/** @kernel mhp_range_allowed mm/memory_hotplug.c — the pluggable range [0, 2^MAX_PHYSMEM_BITS). */
+export function mhpRangeAllowed(op: Op, start: bigint, size: bigint): boolean {
+  const end = start + size;
+  const max = (1n << BigInt(op.state.config.physmemBits)) - 1n;
+  if (start < end && end - 1n <= max) return true;
+  op.print(`Hotplug memory [${hex(start)}-${hex(end)}] exceeds maximum addressable range [0x0-${hex(max)}]`);
+  return false;
+}
+
+/**
+ * @kernel register_memory_resource mm/memory_hotplug.c
+ * Claims the range as BUSY System RAM, possibly nested under a non-BUSY
+ * parent (kmem's daxX.Y). Returns the path of the new node.
+ */
+export function registerMemoryResource(op: Op, start: bigint, size: bigint, name: string): Ret<ResourcePath> {
+  let flags = (IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY) >>> 0;
+  if (name !== 'System RAM') flags = (flags | IORESOURCE_SYSRAM_DRIVER_MANAGED) >>> 0;
+  if (!mhpRangeAllowed(op, start, size)) {
+    op.branch('register_memory_resource', 'E2BIG');
+    return err('E2BIG');
+  }
+  if (op.state.profile.registerTopLevelOnly) {
+    // Before "mm/memory-hotplug: Allow memory resources to be children" (2019): request_resource(&iomem_resource, res).
+    const r = requestTopLevel(op.state.iomem, { start, end: start + size - 1n, name, flags, desc: 0, children: [] });
+    if (!r.ok) {
+      op.branch('register_memory_resource', 'EEXIST');
+      return err('EEXIST');
+    }
+    op.state = { ...op.state, iomem: r.root };
+    return { ok: true, value: r.path };
+  }
+  const r = requestRegion(op.state.iomem, start, size, name, flags);
+  for (const w of r.warnings) op.print(w);
+  if (!r.ok) {
+    op.branch('register_memory_resource', 'EEXIST');
+    return err('EEXIST');
+  }
+  op.state = { ...op.state, iomem: r.root };
+  return { ok: true, value: r.path };
+}
+
+/** @kernel release_memory_resource mm/memory_hotplug.c */
+export function releaseMemoryResource(op: Op, start: bigint, size: bigint): void {
+  const path = findSystemRam(op.state, start, start + size - 1n);
+  if (path !== undefined) op.state = { ...op.state, iomem: releaseResource(op.state.iomem, path) };
+}
+
+export function findSystemRam(state: KernelState, start: bigint, end: bigint): ResourcePath | undefined {
+  return findExact(state.iomem, start, end, (r) => isBusy(r) && (r.flags & IORESOURCE_SYSTEM_RAM) === IORESOURCE_SYSTEM_RAM);
+}
+
+/** @kernel check_hotplug_memory_range mm/memory_hotplug.c */
+function checkHotplugMemoryRange(op: Op, start: bigint, size: bigint): boolean {
+  const b = op.state.blockSize;
+  if (size === 0n || start % b !== 0n || size % b !== 0n) {
+    op.print(`Block size [${hex(b)}] unaligned hotplug range: start ${hex(start)}, size ${hex(size)}`);
+    return false;
+  }
+  return true;
+}
+
+/**
+ * @kernel add_memory_resource mm/memory_hotplug.c
+ * `nid` is a memory group id when flags.nidIsMgid. Creates offline blocks
+ * (with per-block altmaps when memmap_on_memory applies) and auto-onlines
+ * them with the default online type, ignoring the result.
+ */
+export function addMemoryResource(op: Op, nidOrMgid: number, start: bigint, size: bigint, flags: MhpFlags): Ret {
+  const s = op.state;
+  if (!checkHotplugMemoryRange(op, start, size)) {
+    op.branch('add_memory_resource', 'EINVAL');
+    return err('EINVAL');
+  }
+  let nid = nidOrMgid;
+  let group: number | null = null;
+  if (flags.nidIsMgid) {
+    const g = s.groups.get(nidOrMgid);
+    if (g === undefined) {
+      op.branch('add_memory_resource', 'EINVAL');
+      return err('EINVAL');
+    }
+    group = nidOrMgid;
+    nid = g.nid;
+  }
+  if (!s.possibleNodes.includes(nid)) {
+    op.print(`node ${nid} was absent from the node_possible_map`);
+    op.branch('add_memory_resource', 'EINVAL');
+    return err('EINVAL');
+  }
+  const injected = op.inject('add_memory');
+  if (injected !== null) return err(injected);
+
+  const { first, last } = blockIdsOf(s, start, size);
+  let vmemmap = 0;
+  let wholeRange = false;
+  if (flags.memmapOnMemory) {
+    const support = mhpSupportsMemmapOnMemory(s.profile, s.config, s.blockPages, (last - first + 1) * s.blockPages);
+    if (support.ok) vmemmap = support.pages;
+    else if (s.profile.memmapIgnoresSupport && s.config.memmapOnMemory !== false) {
+      vmemmap = Math.ceil((s.blockPages * s.config.structPageSize) / 4096);
+    }
+    wholeRange = vmemmap > 0 && s.profile.memmapWholeRange;
+  }
+  const addId = s.nextAddId;
+  op.state = { ...op.state, nextAddId: addId + 1 };
+  const created = createMemoryBlockDevices(op, first, last, nid, group, addId, vmemmap, wholeRange);
+  if (!created.ok) return created;
+  // online_memory_block for each new block; failures are ignored (the add still succeeds).
+  if (op.state.autoOnline !== 'offline') {
+    for (let id = first; id <= last; id++) onlineMemoryBlock(op, id, op.state.autoOnline);
+  }
+  return OK;
+}
+
+/**
+ * @kernel add_memory_driver_managed mm/memory_hotplug.c
+ */
+export function addMemoryDriverManaged(op: Op, nidOrMgid: number, start: bigint, size: bigint, name: string, flags: MhpFlags): Ret {
+  if (!name.startsWith('System RAM (') || !name.endsWith(')')) {
+    op.branch('add_memory_driver_managed', 'EINVAL');
+    return err('EINVAL');
+  }
+  const res = registerMemoryResource(op, start, size, name);
+  if (!res.ok) return res;
+  const rc = addMemoryResource(op, nidOrMgid, start, size, flags);
+  if (!rc.ok) releaseMemoryResource(op, start, size);
+  return rc;
+}
+
+/**
+ * @kernel add_memory mm/memory_hotplug.c — what the v5.1 kmem driver calls: a
+ * plain "System RAM" resource (also entered in /sys/firmware/memmap).
+ */
+export function addMemory(op: Op, nid: number, start: bigint, size: bigint): Ret {
+  const res = registerMemoryResource(op, start, size, 'System RAM');
+  if (!res.ok) return res;
+  const rc = addMemoryResource(op, nid, start, size, { nidIsMgid: false, memmapOnMemory: false });
+  if (!rc.ok) releaseMemoryResource(op, start, size);
+  return rc;
+}
+
+/** Present and managed pages a block contributes while online (adjust_present_page_count / adjust_managed_page_count). */
+export function blockPresentPages(b: MemoryBlock): number {
+  return b.state === 'online' ? b.pages : 0;
+}
+export function blockManagedPages(b: MemoryBlock): number {
+  return b.state === 'online' ? b.pages - b.vmemmapPages : 0;
+}
+
+function setBlock(op: Op, id: number, b: MemoryBlock): void {
+  const old = op.state.blocks.get(id);
+  const dp = blockPresentPages(b) - (old === undefined ? 0 : blockPresentPages(old));
+  const dm = blockManagedPages(b) - (old === undefined ? 0 : blockManagedPages(old));
+  op.state = {
+    ...op.state,
+    blocks: op.state.blocks.set(id, internBlock(b)),
+    presentPages: op.state.presentPages + dp,
+    managedPages: op.state.managedPages + dm,
+  };
+}
+
+/** Advance a block through its machine; a missing transition is a model bug. */
+export function transitionBlock(op: Op, id: number, event: Parameters<typeof stepMemoryBlock>[1]): MemoryBlock {
+  const b = op.state.blocks.get(id);
+  if (b === undefined) throw new Error(`model bug: no memory block ${id}`);
+  const next = stepMemoryBlock(b, event);
+  if (next === undefined) throw new Error(`model bug: memory block ${id} cannot take ${event.type} in ${b.state}`);
+  const nb: MemoryBlock = { ...b, state: next.state, zone: next.zone };
+  setBlock(op, id, nb);
+  return nb;
+}
+
+/**
+ * @kernel online_pages mm/memory_hotplug.c (with memory_block_online's
+ * vmemmap accounting from drivers/base/memory.c)
+ * Moves the block's range to `zone` and hands its pages to the buddy. On
+ * v5.1 only what walk_system_ram_range finds is onlined, and no System RAM
+ * at all fails the walk.
+ */
+export function onlinePages(op: Op, id: number, zone: ZoneName): Ret {
+  const s = op.state;
+  const b = s.blocks.get(id);
+  if (b === undefined) throw new Error(`model bug: no memory block ${id}`);
+  const startPfn = id * s.blockPages;
+  if (s.profile.onlineWalksSystemRam) {
+    const walk = walkSystemRamRange(s.iomem, BigInt(startPfn), BigInt(s.blockPages), {
+      searchChildren: !s.profile.walkTopLevelOnly,
+      minusOne: s.profile.walkReturnsMinusOne,
+    });
+    if (!walk.ok) {
+      const errno = errnoFromValue(walk.ret) ?? 'EINVAL';
+      op.branch('online_pages', errno);
+      return err(errno);
+    }
+  }
+  // move_pfn_range_to_zone before the MEM_GOING_ONLINE notifier; undone on failure.
+  op.state = resizeZoneRange(op.state, b.nid, zone, startPfn, s.blockPages);
+  const injected = op.inject('online_pages');
+  if (injected !== null) {
+    op.state = shrinkZoneSpan(op.state, b.nid, zone, startPfn, s.blockPages);
+    return err(injected);
+  }
+  transitionBlock(op, id, { type: 'online', zone });
+  return OK;
+}
+
+/**
+ * @kernel offline_pages mm/memory_hotplug.c (with memory_block_offline)
+ * Called on a going-offline block. It must be one zone, without holes,
+ * with nothing unmovable.
+ * Without CONFIG_MEMORY_HOTREMOVE it is a stub returning -EINVAL.
+ */
+export function offlinePages(op: Op, id: number): Ret {
+  const s = op.state;
+  const b = s.blocks.get(id);
+  if (b === undefined) throw new Error(`model bug: no memory block ${id}`);
+  if (b.zone === null) {
+    op.branch('memory_block_offline', 'EINVAL');
+    return err('EINVAL');
+  }
+  if (!s.config.memoryHotremove) {
+    op.branch('offline_pages', 'EINVAL');
+    return err('EINVAL');
+  }
+  const walk = walkSystemRamRange(s.iomem, BigInt(id * s.blockPages), BigInt(s.blockPages), {
+    searchChildren: !s.profile.walkTopLevelOnly,
+    minusOne: false,
+  });
+  if (!walk.ok || walk.pages !== BigInt(s.blockPages)) {
+    // reason "memory holes" (pr_debug only)
+    op.branch('offline_pages', 'EINVAL');
+    return err('EINVAL');
+  }
+  if (b.unmovable) {
+    // start_isolate_page_range: has_unmovable_pages (reason "failure to isolate range")
+    op.branch('offline_pages', 'EBUSY');
+    return err('EBUSY');
+  }
+  const injected = op.inject('offline_pages');
+  if (injected !== null) return err(injected);
+  // remove_pfn_range_from_zone: the block is going-offline here, so it no longer counts as online memory of the zone.
+  op.state = shrinkZoneSpan(op.state, b.nid, b.zone, id * s.blockPages, s.blockPages);
+  return OK;
+}
+
+/** @kernel try_remove_memory mm/memory_hotplug.c (remove_memory) */
+export function removeMemory(op: Op, start: bigint, size: bigint): Ret {
+  const s = op.state;
+  if (!s.config.memoryHotremove) {
+    // include/linux/memory_hotplug.h: the !CONFIG_MEMORY_HOTREMOVE stub.
+    op.branch('remove_memory', 'EBUSY');
+    return err('EBUSY');
+  }
+  const { first, last } = blockIdsOf(s, start, size);
+  for (const [id, b] of s.blocks.range(first, last)) {
+    if (b.state !== 'offline') {
+      const bs = BigInt(id) * s.blockSize;
+      op.print(`removing memory fails, because memory ${memRange(bs, bs + s.blockSize - 1n)} is onlined`);
+      op.branch('remove_memory', 'EBUSY');
+      return err('EBUSY');
+    }
+  }
+  const injected = op.inject('remove_memory');
+  if (injected !== null) return err(injected);
+  // memory_blocks_have_altmaps: all or none.
+  let withAltmap = 0;
+  let count = 0;
+  for (const [, b] of s.blocks.range(first, last)) {
+    count++;
+    if (b.memmapHost !== null) withAltmap++;
+  }
+  if (withAltmap !== 0 && withAltmap !== count) {
+    op.print('WARNING: memory_blocks_have_altmaps: mixed altmap state');
+    op.branch('remove_memory', 'EINVAL');
+    return err('EINVAL');
+  }
+  removeMemoryBlockDevices(op, first, last);
+  op.state = {
+    ...op.state,
+    iomem: releaseMemRegionAdjustable(op.state.iomem, start, size, { stopAtNonSysram: !s.profile.kmemRemoveLeakFixed }),
+  };
+  return OK;
+}
+
+export function onlineTypeOk(t: OnlineType): t is Exclude<OnlineType, 'offline'> {
+  return t !== 'offline';
+}

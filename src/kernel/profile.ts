@@ -1,0 +1,146 @@
+/**
+ * Kernel profiles: every behaviour that differs between the modelled kernels
+ * is one named switch here, with the version (and commit where known) that
+ * changed it. test/kernel/profile.test.ts exercises each switch.
+ *
+ * Profile "5.1" is v5.1 with the stable fixes tagged for it (notably
+ * 31e4ca92a7dd, the kmem probe leak fix); "6.1" is the 6.1.y stable series
+ * (it carries the v6.2 leak fix e686c32590f4 as a backport); "6.8" is v6.8.
+ */
+
+export const KERNEL_VERSIONS = ['5.1', '6.1', '6.8'] as const;
+export type KernelVersion = (typeof KERNEL_VERSIONS)[number];
+
+export interface ProfileSwitches {
+  /** v5.14 "driver core: Flow the return code from ->probe() through to sysfs bind": bind reports -EBUSY for a bound device and the probe's errno; before, both became -ENODEV. */
+  readonly bindReportsProbeErrno: boolean;
+  /** v6.3 "dax: Assign RAM regions to memory-hotplug by default": dax_bus_match by id then by type (IORESOURCE_DAX_KMEM); before, device_dax had match_always. */
+  readonly daxMatchByType: boolean;
+  /** v5.8 add_memory_driver_managed: kmem memory is "System RAM (kmem)", IORESOURCE_SYSRAM_DRIVER_MANAGED; before, add_memory with "System RAM". */
+  readonly kmemDriverManaged: boolean;
+  /** v5.10 dax_kmem_range: per-range loop with the `mapped` counter; before, the whole region's aligned range in one add. */
+  readonly kmemPerRange: boolean;
+  /** v5.3 9f960da72b25: kmem remove calls remove_memory; before, remove did nothing. */
+  readonly kmemRemoveHotRemoves: boolean;
+  /** v6.2 e686c32590f4 (in 6.1.y): kmem remove uses remove_resource and release_mem_region_adjustable no longer stops at a non-SYSRAM parent. */
+  readonly kmemRemoveLeakFixed: boolean;
+  /** v5.15 memory groups: kmem registers a static group per device (MHP_NID_IS_MGID). */
+  readonly memoryGroups: boolean;
+  /** memmap_on_memory support test: v5.12–v6.7 only single-block adds; v6.8 per-block altmaps for any add. */
+  readonly memmapOnMemory: 'single-block' | 'per-block';
+  /** v6.8: dax devices have a memmap_on_memory attribute and kmem passes MHP_MEMMAP_ON_MEMORY when it is set. */
+  readonly daxMemmapOnMemory: boolean;
+  /** v5.1 online_pages onlines only what walk_system_ram_range finds; the walk was dropped later (by v5.7 [unconfirmed]). */
+  readonly onlineWalksSystemRam: boolean;
+  /** ~v5.9 "mm/memory_hotplug: allow to specify a default online_type": auto_online_blocks takes online_kernel/online_movable; v5.1 took online/offline only. */
+  readonly autoOnlineTypes: boolean;
+  /** v5.10 dax device sub-division: `size`, `align` (and `mapping`) attributes are writable, devices may have several ranges. */
+  readonly daxResizable: boolean;
+  /** v5.15 memory block device records its zone at boot (early_node_zone_for_memory_block) and valid_zones uses mem->zone. */
+  readonly blockRecordsZone: boolean;
+}
+
+export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
+  '5.1': {
+    bindReportsProbeErrno: false,
+    daxMatchByType: false,
+    kmemDriverManaged: false,
+    kmemPerRange: false,
+    kmemRemoveHotRemoves: false,
+    kmemRemoveLeakFixed: false,
+    memoryGroups: false,
+    memmapOnMemory: 'single-block',
+    daxMemmapOnMemory: false,
+    onlineWalksSystemRam: true,
+    autoOnlineTypes: false,
+    daxResizable: false,
+    blockRecordsZone: false,
+  },
+  '6.1': {
+    bindReportsProbeErrno: true,
+    daxMatchByType: false,
+    kmemDriverManaged: true,
+    kmemPerRange: true,
+    kmemRemoveHotRemoves: true,
+    kmemRemoveLeakFixed: true,
+    memoryGroups: true,
+    memmapOnMemory: 'single-block',
+    daxMemmapOnMemory: false,
+    onlineWalksSystemRam: false,
+    autoOnlineTypes: true,
+    daxResizable: true,
+    blockRecordsZone: true,
+  },
+  '6.8': {
+    bindReportsProbeErrno: true,
+    daxMatchByType: true,
+    kmemDriverManaged: true,
+    kmemPerRange: true,
+    kmemRemoveHotRemoves: true,
+    kmemRemoveLeakFixed: true,
+    memoryGroups: true,
+    memmapOnMemory: 'per-block',
+    daxMemmapOnMemory: true,
+    onlineWalksSystemRam: false,
+    autoOnlineTypes: true,
+    daxResizable: true,
+    blockRecordsZone: true,
+  },
+};
+
+/**
+ * Variants (SPEC §6): proposed patches and historical bugs, switched on by
+ * boot.variant. Each names what it changes; the checker must catch every one.
+ */
+export interface VariantSwitches {
+  /** Before the 2019 series: walk_system_ram_range used first_lvl, so nested System RAM was invisible. */
+  readonly walkTopLevelOnly: boolean;
+  /** Before "resource: Return real error codes from walk failures" (2019): walks returned -1, seen as EPERM. */
+  readonly walkReturnsMinusOne: boolean;
+  /** Before "mm/memory-hotplug: Allow memory resources to be children" (2019): request_resource at top level only. */
+  readonly registerTopLevelOnly: boolean;
+  /** No target_node < 0 check in kmem probe; the memory lands on memory_add_physaddr_to_nid()'s node. */
+  readonly kmemAcceptsInvalidNode: boolean;
+  /** Before 31e4ca92a7dd (v5.3, stable 5.1+): a failed add leaves kmem's reserved region behind. */
+  readonly kmemProbeLeaksOnAddFailure: boolean;
+  /** One altmap for a whole multi-block add: block 0 hosts every block's memmap (what the 2023 series avoided). */
+  readonly memmapWholeRange: boolean;
+  /** memmap_on_memory used without mhp_supports_memmap_on_memory(). */
+  readonly memmapIgnoresSupport: boolean;
+  /** kmem remove frees its region even though remove_memory failed. */
+  readonly kmemRemoveReleasesRegion: boolean;
+}
+
+export const VARIANTS = {
+  'walk-top-level-only': { walkTopLevelOnly: true },
+  'walk-returns-minus-one': { walkReturnsMinusOne: true },
+  'register-top-level-only': { registerTopLevelOnly: true },
+  'kmem-accepts-invalid-node': { kmemAcceptsInvalidNode: true },
+  'kmem-probe-leaks-on-add-failure': { kmemProbeLeaksOnAddFailure: true },
+  'memmap-whole-range': { memmapWholeRange: true },
+  'memmap-ignores-support': { memmapIgnoresSupport: true },
+  'kmem-remove-releases-region': { kmemRemoveReleasesRegion: true },
+} as const satisfies Record<string, Partial<VariantSwitches>>;
+
+export type VariantName = keyof typeof VARIANTS;
+export const VARIANT_NAMES = Object.keys(VARIANTS) as VariantName[];
+
+const NO_VARIANT: VariantSwitches = {
+  walkTopLevelOnly: false,
+  walkReturnsMinusOne: false,
+  registerTopLevelOnly: false,
+  kmemAcceptsInvalidNode: false,
+  kmemProbeLeaksOnAddFailure: false,
+  memmapWholeRange: false,
+  memmapIgnoresSupport: false,
+  kmemRemoveReleasesRegion: false,
+};
+
+export interface Profile extends ProfileSwitches, VariantSwitches {
+  readonly kernel: KernelVersion;
+  readonly variant: VariantName | null;
+}
+
+export function makeProfile(kernel: KernelVersion, variant: VariantName | null): Profile {
+  return { kernel, variant, ...PROFILES[kernel], ...NO_VARIANT, ...(variant === null ? {} : VARIANTS[variant]) };
+}

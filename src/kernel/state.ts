@@ -1,0 +1,169 @@
+/**
+ * The model state: the kernel data structures the DAX / kmem / hotplug paths
+ * touch, as immutable values. A step produces a new state sharing everything
+ * it did not change (the resource tree by path copying, memory blocks through
+ * a persistent trie, identical block records interned).
+ */
+import type { DaxDeviceState, MemoryBlockState, ZoneName } from '../../machines/index.js';
+import type { IntMap } from '../util/intMap.js';
+import type { BootConfig, OnlineType } from './config.js';
+import type { Errno } from './errno.js';
+import type { Profile } from './profile.js';
+import type { Resource } from './resource.js';
+import type { InjectSite } from '../log/events.js';
+
+export const PAGE_SIZE = 4096n;
+
+/** struct memory_block (include/linux/memory.h), plus what its pages are. */
+export interface MemoryBlock {
+  /** The memory block machine's state and context (machines/memoryBlock.machine.ts). */
+  readonly state: MemoryBlockState;
+  readonly zone: ZoneName | null;
+  readonly nid: number;
+  /** Created at boot from firmware memory rather than hot-added. */
+  readonly boot: boolean;
+  /** Pages of RAM in the block: a hot-added block is whole; a boot block may have holes. */
+  readonly pages: number;
+  /** Memmap pages this block hosts (altmap->free / nr_vmemmap_pages); 0 without memmap_on_memory. */
+  readonly vmemmapPages: number;
+  /** Where this block's struct pages live, as an offset in blocks (0 = itself); null when they come from ordinary RAM. */
+  readonly memmapHost: number | null;
+  /** Memory group id (mem->group), null if none. */
+  readonly group: number | null;
+  /** Holds unmovable pages (boot.unmovable): offline_pages fails with -EBUSY. */
+  readonly unmovable: boolean;
+  /** Which add_memory call created the block (boot blocks: 0). */
+  readonly addId: number;
+}
+
+export interface DaxRange {
+  readonly start: bigint;
+  /** Inclusive. */
+  readonly end: bigint;
+}
+
+/** struct dax_region (drivers/dax/dax-private.h). */
+export interface DaxRegion {
+  readonly id: number;
+  readonly kind: 'pmem' | 'hmem' | 'cxl';
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly align: bigint;
+  readonly targetNode: number;
+  /** IORESOURCE_DAX_STATIC: pmem regions; size/align read-only. */
+  readonly isStatic: boolean;
+  /** IORESOURCE_DAX_KMEM: hmem/cxl regions, matched to kmem by type since v6.3. */
+  readonly kmemType: boolean;
+}
+
+export type DaxDriverName = 'device_dax' | 'kmem';
+
+/** kmem's per-device driver data (struct dax_kmem_data): the ranges it added and its memory group. */
+export interface KmemData {
+  /** data->res[i]: the aligned range kmem holds for device range i, or null (skipped / failed). */
+  readonly res: ReadonlyArray<DaxRange | null>;
+  readonly mgid: number | null;
+}
+
+/** struct dev_dax (drivers/dax/dax-private.h) plus its lifecycle machine state. */
+export interface DaxDevice {
+  readonly name: string;
+  readonly regionId: number;
+  readonly ranges: readonly DaxRange[];
+  readonly align: bigint;
+  readonly targetNode: number;
+  readonly memmapOnMemory: boolean;
+  /** The dax device machine's state (machines/daxDevice.machine.ts). */
+  readonly phase: DaxDeviceState;
+  readonly driver: DaxDriverName | null;
+  /** kmem's data while bound, and after an unbind whose remove could not free it (pinned until reboot). */
+  readonly kmem: KmemData | null;
+}
+
+/** struct memory_group (include/linux/memory.h), static groups only (kmem). */
+export interface MemoryGroup {
+  readonly nid: number;
+  readonly maxPages: number;
+}
+
+/** A zone's span on a node: [startPfn, endPfn), or empty. */
+export interface ZoneSpan {
+  readonly startPfn: number;
+  readonly endPfn: number;
+}
+
+export interface Fault {
+  readonly site: InjectSite;
+  readonly errno: Errno;
+  /** Calls at the site still to pass before the one that fails (0 = the next call fails). */
+  readonly skip: number;
+}
+
+export interface KernelState {
+  readonly profile: Profile;
+  readonly config: BootConfig;
+  readonly blockSize: bigint;
+  readonly blockPages: number;
+  readonly iomem: Resource;
+  readonly blocks: IntMap<MemoryBlock>;
+  /** Keyed `${nid}:${zone}`; absent = empty zone. */
+  readonly zoneSpans: ReadonlyMap<string, ZoneSpan>;
+  /** node_possible_map: nodes with boot RAM or named as a dax target. */
+  readonly possibleNodes: readonly number[];
+  readonly regions: readonly DaxRegion[];
+  /** In registration order (the dax bus's device list). */
+  readonly devices: readonly DaxDevice[];
+  /** Each dax driver's id list (new_id / remove_id). */
+  readonly driverIds: Readonly<Record<DaxDriverName, readonly string[]>>;
+  readonly groups: ReadonlyMap<number, MemoryGroup>;
+  /** mhp_default_online_type (auto_online_blocks). */
+  readonly autoOnline: OnlineType;
+  /** kmem's module-wide any_hotremove_failed flag. */
+  readonly anyHotremoveFailed: boolean;
+  readonly faults: readonly Fault[];
+  /** Σ present pages and Σ managed pages (totalram_pages) over online blocks. */
+  readonly presentPages: number;
+  readonly managedPages: number;
+  readonly nextAddId: number;
+}
+
+export function blockKey(b: MemoryBlock): string {
+  return `${b.state}|${b.zone}|${b.nid}|${b.boot ? 1 : 0}|${b.pages}|${b.vmemmapPages}|${b.memmapHost}|${b.group}|${b.unmovable ? 1 : 0}|${b.addId}`;
+}
+
+const internTable = new Map<string, MemoryBlock>();
+
+/** Share one frozen record between all blocks with identical fields. */
+export function internBlock(b: MemoryBlock): MemoryBlock {
+  const key = blockKey(b);
+  const hit = internTable.get(key);
+  if (hit !== undefined) return hit;
+  const frozen = Object.freeze({ ...b });
+  internTable.set(key, frozen);
+  return frozen;
+}
+
+export function findDevice(state: KernelState, name: string): DaxDevice | undefined {
+  return state.devices.find((d) => d.name === name);
+}
+
+export function findRegion(state: KernelState, id: number): DaxRegion | undefined {
+  return state.regions.find((r) => r.id === id);
+}
+
+export function replaceDevice(state: KernelState, dev: DaxDevice): KernelState {
+  return { ...state, devices: state.devices.map((d) => (d.name === dev.name ? dev : d)) };
+}
+
+/** Block ids of [start, start+size). */
+export function blockIdsOf(state: KernelState, start: bigint, size: bigint): { first: number; last: number } {
+  return { first: Number(start / state.blockSize), last: Number((start + size) / state.blockSize) - 1 };
+}
+
+export function blockStart(state: KernelState, id: number): bigint {
+  return BigInt(id) * state.blockSize;
+}
+
+export function deviceSize(dev: DaxDevice): bigint {
+  return dev.ranges.reduce((s, r) => s + (r.end - r.start + 1n), 0n);
+}
