@@ -68,6 +68,17 @@ export class IntMap<V> {
     for (const [k] of this.entries()) yield k;
   }
 
+  /**
+   * Keys whose value differs (by identity) between `this` and `other`,
+   * ascending. Subtrees shared by both maps are skipped without being
+   * visited, so a step that touched k blocks costs O(k × depth).
+   */
+  changedKeys(other: IntMap<V>): number[] {
+    const out: number[] = [];
+    diffNodes(this.root, other.root, LEVELS - 1, 0, out);
+    return out;
+  }
+
   /** The first entry with key >= lo, or undefined. */
   firstFrom(lo: number): [number, V] | undefined {
     for (const e of this.range(lo, INT_MAP_MAX_KEY)) return e;
@@ -108,5 +119,17 @@ function* walk<V>(node: Node<V>, level: number, base: number, lo: number, hi: nu
     if (child === undefined) continue;
     if (level === 0) yield [start, child as V];
     else yield* walk(child as Node<V>, level - 1, start, lo, hi);
+  }
+}
+
+function diffNodes<V>(a: Node<V> | undefined, b: Node<V> | undefined, level: number, base: number, out: number[]): void {
+  if (a === b) return;
+  const span = WIDTH ** level;
+  for (let i = 0; i < WIDTH; i++) {
+    const x = a?.[i];
+    const y = b?.[i];
+    if (x === y) continue;
+    if (level === 0) out.push(base + i);
+    else diffNodes(x as Node<V> | undefined, y as Node<V> | undefined, level - 1, base + i * span, out);
   }
 }

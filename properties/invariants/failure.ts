@@ -1,0 +1,64 @@
+/**
+ * Invariants about failing operations.
+ */
+import type { KernelState } from '../../src/kernel/state.js';
+import { documentedErrnos } from './errnos.js';
+import type { Invariant } from './types.js';
+
+/** Structural equality for the model's plain data (bigint, arrays, objects, Maps); identity first. */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
+  if (a instanceof Map || b instanceof Map) {
+    if (!(a instanceof Map && b instanceof Map) || a.size !== b.size) return false;
+    for (const [k, v] of a) if (!b.has(k) || !deepEqual(v, b.get(k))) return false;
+    return true;
+  }
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b as object);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/** The parts of the state a failed operation must leave as they were (faults consumed and internal counters aside). */
+const COMPARED = ['iomem', 'zoneSpans', 'devices', 'regions', 'driverIds', 'groups', 'autoOnline', 'anyHotremoveFailed', 'presentPages', 'managedPages'] as const satisfies ReadonlyArray<keyof KernelState>;
+
+/** Differences the kernel itself leaves behind on a failing path, by the branch that names them. */
+const KERNEL_LEAKS: ReadonlyArray<{ readonly branch: string; readonly field: keyof KernelState; readonly why: string }> = [
+  {
+    branch: 'inject(online_pages)',
+    field: 'zoneSpans',
+    why: 'online_pages failure: remove_pfn_range_from_zone shrinks the span it grew only to the nearest online subsection',
+  },
+];
+
+export const failedOpUnchanged: Invariant = {
+  name: 'failed-op-unchanged',
+  summary: 'an operation that fails leaves the state as it was, except what the kernel itself leaks (named)',
+  kernel: 'the unwind paths: dev_dax_kmem_probe err_request_mem/err_reg_mgid, add_memory_driver_managed release_memory_resource, devm release in dev_dax_probe, memory_block_change_state rollback',
+  check: ({ step, before, after }) => {
+    if (step.outcome.ok || before === null) return [];
+    const out: string[] = [];
+    const changed = before.blocks.changedKeys(after.blocks);
+    if (changed.length > 0) out.push(`blocks ${changed.slice(0, 5).map((i) => `memory${i}`).join(', ')} changed`);
+    for (const f of COMPARED) {
+      if (deepEqual(before[f], after[f])) continue;
+      if (KERNEL_LEAKS.some((l) => l.field === f && step.branches.includes(l.branch))) continue;
+      out.push(`${f} changed${step.leaks.length > 0 ? ` (the path left behind: ${step.leaks.join(', ')})` : ''}`);
+    }
+    return out.map((m) => `failed with ${step.outcome.ok ? '' : step.outcome.errno} but ${m}`);
+  },
+};
+
+export const errnoDocumented: Invariant = {
+  name: 'errno-documented',
+  summary: 'every failure carries an errno that the modelled kernel path can return',
+  kernel: 'see properties/invariants/errnos.ts: the errnos of each store method and the kernfs open checks',
+  check: ({ step }) => {
+    const o = step.outcome;
+    if (o.ok || step.event.type === 'boot' || step.event.type === 'inject') return [];
+    const allowed = documentedErrnos(step.event.path);
+    return allowed.includes(o.errno) ? [] : [`${step.event.path} failed with ${o.errno}, which it cannot return (documented: ${allowed.join(' ')})`];
+  },
+};

@@ -1,0 +1,67 @@
+/**
+ * The registry of named invariants (SPEC §5), evaluated after every step of
+ * a replay, a fuzz run or a search. Each looks only at what the step changed
+ * unless asked for a full check (`paranoid`).
+ */
+import type { Checker, Step, Violation } from '../../src/replay/engine.js';
+import { accounting, blocksCoverSystemRam, nodeRespected, noTransientAtRest, vmemmapInOwnBlock } from './blocks.js';
+import { errnoDocumented, failedOpUnchanged } from './failure.js';
+import { kmemResourceShape } from './kmemShape.js';
+import { deviceOneWay, noDevdaxOverOnlineMemory } from './lifecycle.js';
+import { busyNoOverlap, resourceTreeWellformed } from './resourceTree.js';
+import type { Invariant, InvariantContext } from './types.js';
+
+export type { Invariant, InvariantContext } from './types.js';
+export { deepEqual } from './failure.js';
+export { documentedErrnos, DOCUMENTED_ERRNOS } from './errnos.js';
+
+export const INVARIANTS: readonly Invariant[] = [
+  resourceTreeWellformed,
+  busyNoOverlap,
+  kmemResourceShape,
+  blocksCoverSystemRam,
+  vmemmapInOwnBlock,
+  accounting,
+  nodeRespected,
+  deviceOneWay,
+  noDevdaxOverOnlineMemory,
+  failedOpUnchanged,
+  errnoDocumented,
+  noTransientAtRest,
+];
+
+export const INVARIANT_NAMES = INVARIANTS.map((i) => i.name);
+
+export function invariantByName(name: string): Invariant | undefined {
+  return INVARIANTS.find((i) => i.name === name);
+}
+
+export interface CheckerOptions {
+  /** Re-check everything after every step instead of only what changed. */
+  readonly paranoid?: boolean;
+  /** Only these invariants (default: all). */
+  readonly only?: readonly string[];
+}
+
+export function contextOf(step: Step, full: boolean): InvariantContext {
+  const before = step.before;
+  const after = step.after;
+  const changedBlocks = before === null || full ? [...after.blocks.keys()] : before.blocks.changedKeys(after.blocks);
+  return { step, before, after, changedBlocks, full: full || before === null };
+}
+
+export function makeChecker(opts: CheckerOptions = {}): Checker {
+  const list = opts.only === undefined ? INVARIANTS : INVARIANTS.filter((i) => opts.only?.includes(i.name));
+  return (step: Step): Violation[] => {
+    const ctx = contextOf(step, opts.paranoid === true);
+    const out: Violation[] = [];
+    for (const inv of list) {
+      if (inv.appliesTo !== undefined && !inv.appliesTo(step.after)) continue;
+      for (const message of inv.check(ctx)) out.push({ seq: step.seq, index: step.index, invariant: inv.name, message });
+    }
+    return out;
+  };
+}
+
+/** Every invariant, incremental. */
+export const checkStep: Checker = makeChecker();

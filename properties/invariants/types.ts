@@ -1,0 +1,28 @@
+/**
+ * An invariant is a named pure predicate over one step of the model: the
+ * state before, the state after, and what the step did. It returns the
+ * messages of every violation it finds (empty = holds).
+ */
+import type { KernelState } from '../../src/kernel/state.js';
+import type { Step } from '../../src/replay/engine.js';
+
+export interface InvariantContext {
+  readonly step: Step;
+  readonly before: KernelState | null;
+  readonly after: KernelState;
+  /** Block ids whose record changed in this step, ascending; every block after boot or in paranoid mode. */
+  readonly changedBlocks: readonly number[];
+  /** True when the invariant must re-check everything instead of only what the step changed. */
+  readonly full: boolean;
+}
+
+export interface Invariant {
+  readonly name: string;
+  /** One line: what holds. */
+  readonly summary: string;
+  /** The kernel code that makes it true. */
+  readonly kernel: string;
+  /** Whether it applies to this state's profile/config at all. */
+  readonly appliesTo?: (state: KernelState) => boolean;
+  readonly check: (ctx: InvariantContext) => readonly string[];
+}
