@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { INVARIANTS, makeChecker, contextOf, invariantByName } from '../../properties/invariants/index.js';
+import type { Invariant } from '../../properties/invariants/index.js';
+import { IORESOURCE_BUSY, IORESOURCE_MEM, updateAt, type Resource } from '../../src/kernel/resource.js';
+import { internBlock, type KernelState } from '../../src/kernel/state.js';
+import type { Step } from '../../src/replay/engine.js';
+import { exampleText, run, stepOf } from '../helpers/steps.js';
+
+function inv(name: string): Invariant {
+  const i = invariantByName(name);
+  if (i === undefined) throw new Error(`no invariant ${name}`);
+  return i;
+}
+
+function violations(name: string, step: Step, full = false): readonly string[] {
+  return inv(name).check(contextOf(step, full));
+}
+
+const pmem = run(exampleText('qemu-pmem-kmem.jsonl'));
+const hmem = run(exampleText('hmem-node1.jsonl'));
+/** The pmem walkthrough after new_id kmem and three onlines. */
+const pmemOnline = pmem.steps[7]!.after;
+
+describe('invariant registry', () => {
+  it('names every SPEC §5 invariant once', () => {
+    expect(INVARIANTS.map((i) => i.name).sort()).toEqual(
+      [
+        'accounting',
+        'blocks-cover-system-ram',
+        'busy-no-overlap',
+        'device-one-way',
+        'errno-documented',
+        'failed-op-unchanged',
+        'kmem-resource-shape',
+        'no-devdax-over-online-memory',
+        'no-transient-at-rest',
+        'node-respected',
+        'resource-tree-wellformed',
+        'vmemmap-in-own-block',
+      ].sort(),
+    );
+  });
+
+  it.each([
+    ['qemu-pmem-kmem.jsonl', false],
+    ['qemu-pmem-kmem.jsonl', true],
+    ['hmem-node1.jsonl', false],
+    ['hmem-node1.jsonl', true],
+  ])('%s holds every invariant after every step (paranoid %s)', (file, paranoid) => {
+    const r = run(exampleText(file), makeChecker({ paranoid }));
+    expect(r.steps.length).toBeGreaterThan(10);
+    expect(r.violations).toEqual([]);
+  });
+});
+
+describe('each invariant can fail', () => {
+  it('resource-tree-wellformed: overlapping siblings, a child outside its parent', () => {
+    const s = pmemOnline;
+    const bad: KernelState = {
+      ...s,
+      iomem: updateAt(s.iomem, [], (root) => ({
+        ...root,
+        children: [...root.children, { start: 0x1000n, end: 0x1fffn, name: 'late', flags: IORESOURCE_MEM, desc: 0, children: [] }],
+      })),
+    };
+    expect(violations('resource-tree-wellformed', stepOf(s, bad)).join()).toMatch(/unsorted or overlap/);
+    const outside: KernelState = {
+      ...s,
+      iomem: updateAt(s.iomem, [0], (ram) => ({ ...ram, children: [{ start: 0x100000000n, end: 0x100000fffn, name: 'stray', flags: IORESOURCE_MEM, desc: 0, children: [] }] })),
+    };
+    expect(violations('resource-tree-wellformed', stepOf(s, outside)).join()).toMatch(/not inside its parent/);
+  });
+
+  it('busy-no-overlap: two BUSY nodes side by side over the same bytes', () => {
+    const s = pmemOnline;
+    const busy = (start: bigint, end: bigint, name: string): Resource => ({ start, end, name, flags: (IORESOURCE_MEM | IORESOURCE_BUSY) >>> 0, desc: 0, children: [] });
+    const bad: KernelState = { ...s, iomem: { ...s.iomem, children: [busy(0n, 0xfffn, 'a'), busy(0x800n, 0x1fffn, 'b')] } };
+    expect(violations('busy-no-overlap', stepOf(s, bad))).toEqual(['BUSY a [0x0-0xfff] and BUSY b [0x800-0x1fff] overlap']);
+    expect(violations('busy-no-overlap', stepOf(s, s), true)).toEqual([]);
+  });
+
+  it('kmem-resource-shape: the daxX.Y node left BUSY', () => {
+    const s = pmemOnline;
+    // Persistent Memory (legacy) is top-level child 1; dax0.0 is its child 1.
+    const bad: KernelState = { ...s, iomem: updateAt(s.iomem, [1, 1], (n) => ({ ...n, flags: (n.flags | IORESOURCE_BUSY) >>> 0 })) };
+    expect(violations('kmem-resource-shape', stepOf(s, bad)).join()).toMatch(/expected exactly IORESOURCE_SYSTEM_RAM/);
+    expect(violations('kmem-resource-shape', stepOf(s, s), true)).toEqual([]);
+  });
+
+  it('blocks-cover-system-ram: a hot-added block missing, and a block without System RAM', () => {
+    const s = pmemOnline;
+    const missing: KernelState = { ...s, blocks: s.blocks.delete(18) };
+    expect(violations('blocks-cover-system-ram', stepOf(s, missing))).toEqual([
+      'System RAM System RAM (kmem) [0x88000000-0x9fffffff] has no memory block 18',
+    ]);
+    const extra: KernelState = { ...s, blocks: s.blocks.set(60, { ...s.blocks.get(18)! }) };
+    expect(violations('blocks-cover-system-ram', stepOf(s, extra))).toEqual(['memory60 is covered by 0 of 32768 pages of BUSY System RAM']);
+  });
+
+  it('vmemmap-in-own-block: struct pages hosted by another block (hand-built) and by the memmap-whole-range variant', () => {
+    const s = pmemOnline;
+    const b17 = s.blocks.get(17)!;
+    const bad: KernelState = { ...s, blocks: s.blocks.set(18, internBlock({ ...s.blocks.get(18)!, memmapHost: -1 })).set(17, internBlock({ ...b17, vmemmapPages: 1024, memmapHost: 0 })) };
+    const msgs = violations('vmemmap-in-own-block', { ...stepOf(s, bad) });
+    expect(msgs.join('\n')).toMatch(/memory18's struct pages live in memory17/);
+    expect(msgs.join('\n')).toMatch(/unsupported here/);
+  });
+
+  it('accounting: MemTotal out of step with the online blocks', () => {
+    const s = pmemOnline;
+    const bad: KernelState = { ...s, managedPages: s.managedPages + 1 };
+    expect(violations('accounting', stepOf(s, bad)).join()).toMatch(/managed pages moved by 1, blocks by 0/);
+    expect(violations('accounting', stepOf(null, bad)).join()).toMatch(/but online blocks sum to/);
+  });
+
+  it('node-respected: a kmem block on another node', () => {
+    const s = hmem.steps[8]!.after;
+    const b = s.blocks.get(49)!;
+    const bad: KernelState = { ...s, blocks: s.blocks.set(49, internBlock({ ...b, nid: 0 })) };
+    expect(violations('node-respected', stepOf(s, bad))).toEqual(['memory49 of dax0.0 is on node 0, target_node is 1']);
+  });
+
+  it('device-one-way: a device back from online to devdax, a block back offline', () => {
+    const s = pmemOnline;
+    const back: KernelState = { ...s, devices: s.devices.map((d) => ({ ...d, phase: 'devdax' as const })), blocks: s.blocks.set(17, internBlock({ ...s.blocks.get(17)!, state: 'offline', zone: null })) };
+    expect(violations('device-one-way', stepOf(s, back))).toEqual(['dax0.0 went back from online to devdax', 'memory17 went from online to offline']);
+  });
+
+  it('no-devdax-over-online-memory: device_dax bound over online memory', () => {
+    const s = hmem.steps[11]!.after;
+    const bad: KernelState = { ...s, devices: s.devices.map((d) => ({ ...d, driver: 'device_dax' as const, phase: 'devdax' as const })) };
+    const msgs = violations('no-devdax-over-online-memory', stepOf(s, bad));
+    expect(msgs).toContain('dax0.0 is bound to device_dax over online memory48');
+  });
+
+  it('failed-op-unchanged: a failing step that changed the tree', () => {
+    const s = pmemOnline;
+    const changed: KernelState = { ...s, iomem: updateAt(s.iomem, [1, 1], (n) => ({ ...n, name: 'renamed' })) };
+    expect(violations('failed-op-unchanged', stepOf(s, changed, { ok: false, errno: 'EBUSY' }))).toEqual(['failed with EBUSY but iomem changed']);
+    expect(violations('failed-op-unchanged', stepOf(s, changed, { ok: true }))).toEqual([]);
+  });
+
+  it('errno-documented: EPERM from a memory block state write', () => {
+    const s = pmemOnline;
+    const step = stepOf(s, s, { ok: false, errno: 'EPERM' }, { event: { type: 'write', path: '/sys/devices/system/memory/memory20/state', value: 'online', raw: false } });
+    expect(violations('errno-documented', step).join()).toMatch(/failed with EPERM, which it cannot return/);
+    const ok = stepOf(s, s, { ok: false, errno: 'EINVAL' }, { event: { type: 'write', path: '/sys/devices/system/memory/memory20/state', value: 'online', raw: false } });
+    expect(violations('errno-documented', ok)).toEqual([]);
+  });
+
+  it('no-transient-at-rest: a block left going-offline', () => {
+    const s = pmemOnline;
+    const bad: KernelState = { ...s, blocks: s.blocks.set(19, internBlock({ ...s.blocks.get(19)!, state: 'going-offline' })) };
+    expect(violations('no-transient-at-rest', stepOf(s, bad))).toEqual(['memory19 is still going-offline']);
+  });
+});

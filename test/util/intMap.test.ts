@@ -1,0 +1,53 @@
+import { fc, test } from '@fast-check/vitest';
+import { describe, expect, it } from 'vitest';
+import { IntMap, INT_MAP_MAX_KEY } from '../../src/util/intMap.js';
+
+type Cmd = { op: 'set'; k: number; v: number } | { op: 'del'; k: number };
+const key = fc.oneof(fc.integer({ min: 0, max: 70 }), fc.integer({ min: 0, max: 600_000 }), fc.constant(INT_MAP_MAX_KEY));
+const cmd: fc.Arbitrary<Cmd> = fc.oneof(
+  fc.record({ op: fc.constant('set' as const), k: key, v: fc.integer() }),
+  fc.record({ op: fc.constant('del' as const), k: key }),
+);
+
+describe('IntMap (persistent 32-way trie)', () => {
+  test.prop([fc.array(cmd, { maxLength: 200 })], { numRuns: 300 })('behaves like a sorted Map', (cmds) => {
+    let m = IntMap.empty<number>();
+    const ref = new Map<number, number>();
+    for (const c of cmds) {
+      if (c.op === 'set') {
+        m = m.set(c.k, c.v);
+        ref.set(c.k, c.v);
+      } else {
+        m = m.delete(c.k);
+        ref.delete(c.k);
+      }
+    }
+    expect(m.size).toBe(ref.size);
+    expect([...m.entries()]).toEqual([...ref.entries()].sort((a, b) => a[0] - b[0]));
+    for (const [k, v] of ref) expect(m.get(k)).toBe(v);
+  });
+
+  test.prop([fc.array(cmd, { maxLength: 60 }), fc.array(cmd, { maxLength: 20 })], { numRuns: 300 })(
+    'changedKeys lists exactly the keys whose value differs, and old versions stay intact',
+    (base, more) => {
+      let a = IntMap.empty<object>();
+      for (const c of base) a = c.op === 'set' ? a.set(c.k, { v: c.v }) : a.delete(c.k);
+      const snapshot = [...a.entries()];
+      let b = a;
+      for (const c of more) b = c.op === 'set' ? b.set(c.k, { v: c.v }) : b.delete(c.k);
+      const keys = new Set([...a.keys(), ...b.keys()]);
+      const expected = [...keys].filter((k) => a.get(k) !== b.get(k)).sort((x, y) => x - y);
+      expect(a.changedKeys(b)).toEqual(expected);
+      expect([...a.entries()]).toEqual(snapshot);
+    },
+  );
+
+  it('range and firstFrom visit keys in order within bounds', () => {
+    let m = IntMap.empty<string>();
+    for (const k of [5, 40, 1000, 33000, 500000]) m = m.set(k, `v${k}`);
+    expect([...m.range(40, 33000)].map(([k]) => k)).toEqual([40, 1000, 33000]);
+    expect(m.firstFrom(1001)?.[0]).toBe(33000);
+    expect(m.firstFrom(500001)).toBeUndefined();
+    expect(() => m.set(-1, 'x')).toThrow(RangeError);
+  });
+});
