@@ -1,0 +1,159 @@
+/**
+ * Self-consistency of a boot event: the machine it describes must be one
+ * firmware and the dax producers could have built, or the model would start
+ * from a state the kernel never reaches. Each check throws a FieldProblem
+ * naming the field to fix.
+ */
+import { PROFILES } from '../kernel/profile.js';
+import { hex, isPowerOfTwo, memRange, sizeString } from '../util/u64.js';
+import type { BootEvent, DaxRegionSpec } from './events.js';
+import { FieldProblem, formatPath, type FieldPath } from './errors.js';
+import type { RangeForms } from './boot.js';
+
+const MIB = 1n << 20n;
+const MIN_BLOCK_SIZE = 128n * MIB;
+/** dax_align_valid: PAGE_SIZE, PMD_SIZE, PUD_SIZE on x86-64. */
+const DAX_ALIGNS = [4096n, 2n * MIB, 1024n * MIB];
+/** memremap_compat_align(): device sizes are multiples of the 2 MiB subsection size too. */
+const SUBSECTION = 2n * MIB;
+const ADDR_LIMIT = 1n << 64n;
+
+/** [start, end) with where it came from, for messages. */
+interface Span {
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly what: string;
+}
+
+const show = (s: { start: bigint; end: bigint }) => memRange(s.start, s.end - 1n);
+const overlaps = (a: Span, b: Span) => a.start < b.end && b.start < a.end;
+const contains = (outer: Span, inner: Span) => outer.start <= inner.start && inner.end <= outer.end;
+const alignText = DAX_ALIGNS.map(sizeString).join(', ');
+
+function fail(path: FieldPath, expected: string, got: string): never {
+  throw new FieldProblem(path, expected, got);
+}
+
+function checkBlockSize(boot: BootEvent): void {
+  const bs = boot.memoryBlockSize;
+  if (!isPowerOfTwo(bs) || bs < MIN_BLOCK_SIZE)
+    fail(['memoryBlockSize'], 'a power of two of at least 128M (0x8000000)', hex(bs));
+}
+
+function checkRam(boot: BootEvent): Span[] {
+  const bits = boot.config.physmemBits;
+  const limit = 1n << BigInt(bits);
+  const spans: Span[] = [];
+  boot.ram.forEach((r, i) => {
+    const path = ['ram', i];
+    if (r.size === 0n) fail([...path, 'size'], 'a non-zero size', '0x0');
+    const span = { start: r.start, end: r.start + r.size, what: `ram[${i}]` };
+    if (span.end > limit)
+      fail([...path, 'size'], `a range below ${hex(limit)} (2^${bits}, config.physmemBits)`, show(span));
+    const other = spans.find((s) => overlaps(s, span));
+    if (other) fail([...path, 'start'], `a range that does not overlap ${other.what} ${show(other)}`, show(span));
+    spans.push(span);
+  });
+  return spans;
+}
+
+/** Resources nest by containment or stay apart; a straddle cannot be inserted (insert_resource fails). */
+function checkIomem(boot: BootEvent, ram: readonly Span[], regions: readonly Span[]): void {
+  const seen: Span[] = [];
+  boot.iomem.forEach((e, i) => {
+    const span = { start: e.start, end: e.end + 1n, what: `iomem[${i}]` };
+    for (const other of [...seen, ...ram, ...regions]) {
+      if (overlaps(span, other) && !contains(span, other) && !contains(other, span))
+        fail(['iomem', i], `an entry that contains, nests in or stays clear of ${other.what} ${show(other)}`, show(span));
+    }
+    seen.push(span);
+  });
+}
+
+function checkRegion(boot: BootEvent, r: DaxRegionSpec, i: number, ram: readonly Span[], done: readonly Span[]): Span {
+  const path = ['daxRegions', i];
+  if (!DAX_ALIGNS.includes(r.align)) fail([...path, 'align'], `one of ${alignText}`, hex(r.align));
+  if (r.size === 0n) fail([...path, 'size'], 'a non-zero size', '0x0');
+  const span = { start: r.start, end: r.start + r.size, what: `daxRegions[${i}]` };
+  if (span.end > ADDR_LIMIT) fail([...path, 'size'], 'a range that ends at or below 0xffffffffffffffff', `end ${hex(span.end - 1n)}`);
+  // alloc_dax_region refuses a region whose start or size is not a multiple of its align.
+  if (r.start % r.align !== 0n) fail([...path, 'start'], `a multiple of the region align ${sizeString(r.align)}`, hex(r.start));
+  if (r.size % r.align !== 0n) fail([...path, 'size'], `a multiple of the region align ${sizeString(r.align)}`, hex(r.size));
+  for (const other of [...ram, ...done]) {
+    if (overlaps(span, other)) fail([...path, 'start'], `a region that does not overlap ${other.what} ${show(other)}`, show(span));
+  }
+  const dup = boot.daxRegions.findIndex((o) => o.id === r.id);
+  if (dup !== i) fail([...path, 'id'], `an id not used by daxRegions[${dup}]`, String(r.id));
+  if (r.namespace !== null) {
+    if (r.kind !== 'pmem')
+      fail([...path, 'namespace'], 'no namespace (only pmem regions have namespace metadata)', JSON.stringify(r.namespace.name));
+    if (r.namespace.size === 0n || r.namespace.size > r.size)
+      fail([...path, 'namespace', 'size'], `a non-zero size within the region's ${sizeString(r.size)}`, hex(r.namespace.size));
+  }
+  return span;
+}
+
+function checkDevices(boot: BootEvent, r: DaxRegionSpec, i: number, singleRange: RangeForms, names: Set<string>): void {
+  const dataStart = r.start + (r.namespace?.size ?? 0n);
+  const data = { start: dataStart, end: r.start + r.size, what: '' };
+  const where = r.namespace === null ? `inside the region ${show(data)}` : `inside the region after its namespace ${show(data)}`;
+  const multiRange = PROFILES[boot.kernel].daxResizable;
+  const taken: Span[] = [];
+  r.devices.forEach((d, j) => {
+    const path = ['daxRegions', i, 'devices', j];
+    const name = /^dax(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/.exec(d.name);
+    if (name?.[1] !== String(r.id)) fail([...path, 'name'], `a name "dax${r.id}.<n>" (region id, then instance)`, JSON.stringify(d.name));
+    if (names.has(d.name)) fail([...path, 'name'], 'a device name used only once', JSON.stringify(d.name));
+    names.add(d.name);
+    if (!DAX_ALIGNS.includes(d.align)) fail([...path, 'align'], `one of ${alignText}`, hex(d.align));
+    // Static (pmem) regions always carry one full device; resizing to 0 is for dynamic regions (v5.10).
+    if (d.ranges.length === 0 && (r.kind === 'pmem' || !multiRange))
+      fail([...path, 'ranges'], `at least one range (${r.kind === 'pmem' ? 'pmem devices are static' : `kernel ${boot.kernel} has no resizable devices`})`, 'none');
+    if (d.ranges.length > 1 && !multiRange)
+      fail([...path, 'ranges'], `one range (multi-range devices need kernel >= 5.10, not ${boot.kernel})`, `${d.ranges.length} ranges`);
+    const unit = d.align > SUBSECTION ? d.align : SUBSECTION;
+    d.ranges.forEach((rg, k) => {
+      const rp = singleRange[i]?.[j] === true ? path : [...path, 'ranges', k];
+      if (rg.size === 0n) fail([...rp, 'size'], 'a non-zero size', '0x0');
+      const span = { start: rg.start, end: rg.start + rg.size, what: `${formatPath(rp) ?? ''} (${d.name})` };
+      if (!contains(data, span)) fail([...rp, 'start'], `a range ${where}`, show(span));
+      if (rg.start % r.align !== 0n) fail([...rp, 'start'], `a multiple of the region align ${sizeString(r.align)}`, hex(rg.start));
+      if (rg.size % unit !== 0n) fail([...rp, 'size'], `a multiple of ${sizeString(unit)} (max of the device align and 2M)`, hex(rg.size));
+      const other = taken.find((s) => overlaps(s, span));
+      if (other) fail([...rp, 'start'], `a range that does not overlap ${other.what} ${show(other)}`, show(span));
+      taken.push(span);
+    });
+  });
+}
+
+function checkUnmovable(boot: BootEvent, ram: readonly Span[]): void {
+  const bs = boot.memoryBlockSize;
+  boot.unmovable.forEach((id, k) => {
+    const block = { start: BigInt(id) * bs, end: (BigInt(id) + 1n) * bs, what: '' };
+    if (!ram.some((s) => overlaps(s, block)))
+      fail(['unmovable', k], 'the id of a memory block that boot RAM covers', `${id} ${show(block)}`);
+    if (boot.unmovable.indexOf(id) !== k) fail(['unmovable', k], 'each block id once', `${id} again`);
+  });
+}
+
+function checkConfig(boot: BootEvent): void {
+  // memhp_default_state= took only online/offline before the online-type rework (~v5.9).
+  const mode = boot.config.autoOnline;
+  if (!PROFILES[boot.kernel].autoOnlineTypes && mode !== 'online' && mode !== 'offline')
+    fail(['config', 'autoOnline'], `"online" or "offline" (kernel ${boot.kernel} has no other default online type)`, JSON.stringify(mode));
+}
+
+/** Throws a FieldProblem for the first inconsistency in `boot`. */
+export function checkBoot(boot: BootEvent, singleRange: RangeForms = []): void {
+  checkBlockSize(boot);
+  checkConfig(boot);
+  const ram = checkRam(boot);
+  const regions: Span[] = [];
+  const names = new Set<string>();
+  boot.daxRegions.forEach((r, i) => {
+    regions.push(checkRegion(boot, r, i, ram, regions));
+    checkDevices(boot, r, i, singleRange, names);
+  });
+  checkIomem(boot, ram, regions);
+  checkUnmovable(boot, ram);
+}

@@ -1,0 +1,122 @@
+/**
+ * The event log's events after validation (SPEC §3, version 1). Addresses and
+ * sizes are bigints; everything optional in the file has its documented
+ * default filled in by the reader, so the model never guesses.
+ */
+import type { BootConfig } from '../kernel/config.js';
+import type { KernelVersion, VariantName } from '../kernel/profile.js';
+import type { Errno } from '../kernel/errno.js';
+
+export type Outcome =
+  | { readonly ok: true; readonly value?: string; readonly log?: readonly string[] }
+  | { readonly ok: false; readonly errno: Errno; readonly log?: readonly string[] };
+
+export interface RamRange {
+  readonly start: bigint;
+  readonly size: bigint;
+  readonly node: number;
+}
+
+export interface IomemEntry {
+  readonly start: bigint;
+  /** Inclusive end (from `end`, or start + size - 1). */
+  readonly end: bigint;
+  readonly name: string;
+  readonly busy: boolean;
+  /** IORES_DESC_* value; defaults from the name ("Soft Reserved" 8, "Persistent Memory" 4, ...). */
+  readonly desc: number;
+  /** True for "System RAM" entries described here rather than in ram[] (not allowed: use ram[]). */
+}
+
+export type DaxRegionKind = 'pmem' | 'hmem' | 'cxl';
+
+export interface DaxDeviceSpec {
+  readonly name: string;
+  /** One or more physical ranges (multi-range needs kernel >= 5.10). */
+  readonly ranges: ReadonlyArray<{ readonly start: bigint; readonly size: bigint }>;
+  readonly align: bigint;
+  /** The driver bound at boot: "device_dax", "kmem", null (none), or "auto" (what the profile's dax_bus_match picks). */
+  readonly driver: 'device_dax' | 'kmem' | null | 'auto';
+  /** dev_dax->memmap_on_memory (6.8; CXL devices default to true). */
+  readonly memmapOnMemory: boolean;
+}
+
+export interface DaxRegionSpec {
+  readonly id: number;
+  readonly kind: DaxRegionKind;
+  /** The region resource's name in /proc/iomem ("Persistent Memory (legacy)", "Soft Reserved", "CXL Window 0"). */
+  readonly name: string;
+  readonly start: bigint;
+  readonly size: bigint;
+  readonly targetNode: number;
+  readonly align: bigint;
+  /** pmem namespace metadata (dax_pmem reserves [start, start+size) as a BUSY node). */
+  readonly namespace: { readonly name: string; readonly size: bigint } | null;
+  readonly devices: readonly DaxDeviceSpec[];
+}
+
+export interface BootEvent {
+  readonly type: 'boot';
+  readonly seq?: number;
+  readonly kernel: KernelVersion;
+  readonly config: BootConfig;
+  readonly memoryBlockSize: bigint;
+  readonly ram: readonly RamRange[];
+  readonly iomem: readonly IomemEntry[];
+  readonly unmovable: readonly number[];
+  readonly daxRegions: readonly DaxRegionSpec[];
+  readonly variant: VariantName | null;
+  readonly result?: Outcome;
+}
+
+export interface WriteEvent {
+  readonly type: 'write';
+  readonly seq?: number;
+  readonly path: string;
+  readonly value: string;
+  /** Written exactly as given (printf %s) instead of echo's value + "\n". */
+  readonly raw: boolean;
+  readonly result?: Outcome;
+}
+
+export interface ReadEvent {
+  readonly type: 'read';
+  readonly seq?: number;
+  readonly path: string;
+  readonly result?: Outcome;
+}
+
+export const INJECT_SITES = [
+  'add_memory',
+  'request_mem_region',
+  'online_pages',
+  'offline_pages',
+  'memory_group_register',
+  'memremap_pages',
+  'remove_memory',
+] as const;
+export type InjectSite = (typeof INJECT_SITES)[number];
+
+export interface InjectEvent {
+  readonly type: 'inject';
+  readonly seq?: number;
+  readonly site: InjectSite;
+  readonly errno: Errno;
+  /** Fail the nth next call at that site (1 = the next one). */
+  readonly nth: number;
+  readonly result?: Outcome;
+}
+
+export type StepEvent = WriteEvent | ReadEvent | InjectEvent;
+export type LogEvent = BootEvent | StepEvent;
+
+/** Where an event came from, for messages: file and 1-based line. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+}
+
+export interface LocatedEvent<E extends LogEvent = LogEvent> {
+  readonly event: E;
+  readonly at: SourceLocation;
+}

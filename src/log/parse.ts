@@ -1,0 +1,55 @@
+/**
+ * One event's JSON value to a LogEvent: dispatch on "type", the schema, then
+ * (for boot) the defaults and the self-consistency checks. Throws FieldProblem.
+ */
+import type { BootEvent, InjectEvent, LogEvent, ReadEvent, WriteEvent } from './events.js';
+import { describeValue, FieldProblem } from './errors.js';
+import { oneOf, parseWith } from './fields.js';
+import { bootSchema, EVENT_TYPES, injectSchema, readSchema, writeSchema } from './schema.js';
+import { toBootEvent } from './boot.js';
+import { checkBoot } from './bootCheck.js';
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Drops absent optional keys, so parsed events compare equal to hand-built ones. */
+function common(p: { seq?: number | undefined; result?: LogEvent['result'] }) {
+  return { ...(p.seq === undefined ? {} : { seq: p.seq }), ...(p.result === undefined ? {} : { result: p.result }) };
+}
+
+export function parseBoot(raw: unknown): BootEvent {
+  const { boot, singleRange } = toBootEvent(parseWith(bootSchema, raw));
+  checkBoot(boot, singleRange);
+  return boot;
+}
+
+/**
+ * Validate one event's parsed JSON.
+ * @example parseEvent({ type: 'read', path: '/proc/iomem' }) // { type: 'read', path: '/proc/iomem' }
+ */
+export function parseEvent(raw: unknown): LogEvent {
+  if (!isRecord(raw)) throw new FieldProblem([], 'a JSON object (one event a line)', describeValue(raw));
+  const type = raw['type'];
+  switch (type) {
+    case 'boot':
+      return parseBoot(raw);
+    case 'write': {
+      const w = parseWith(writeSchema, raw);
+      const ev: WriteEvent = { type: 'write', path: w.path, value: w.value, raw: w.raw, ...common(w) };
+      return ev;
+    }
+    case 'read': {
+      const r = parseWith(readSchema, raw);
+      const ev: ReadEvent = { type: 'read', path: r.path, ...common(r) };
+      return ev;
+    }
+    case 'inject': {
+      const j = parseWith(injectSchema, raw);
+      const ev: InjectEvent = { type: 'inject', site: j.site, errno: j.errno, nth: j.nth, ...common(j) };
+      return ev;
+    }
+    default:
+      throw new FieldProblem(['type'], `an event type, ${oneOf(EVENT_TYPES)}`, describeValue(type));
+  }
+}
