@@ -132,6 +132,7 @@ export function bootKernel(boot: BootEvent): BootResult {
       phase: 'unbound' as const,
       driver: null,
       kmem: null,
+      pgmap: false,
     })),
   );
   const possibleNodes = [...new Set([...boot.ram.map((r) => r.node), ...boot.daxRegions.map((r) => r.targetNode).filter((n) => n >= 0)])].sort((a, b) => a - b);

@@ -78,6 +78,13 @@ export interface DaxDevice {
   readonly driver: DaxDriverName | null;
   /** kmem's data while bound, and after an unbind whose remove could not free it (pinned until reboot). */
   readonly kmem: KmemData | null;
+  /**
+   * dev_dax->pgmap is set (dynamic regions): dev_dax_probe assigns it before
+   * requesting the ranges and only kill_dev_dax (the devm action of a
+   * successful probe, run at unbind) clears it, so a failed probe leaves it
+   * stale and every later device_dax probe fails.
+   */
+  readonly pgmap: boolean;
 }
 
 /** struct memory_group (include/linux/memory.h), static groups only (kmem). */

@@ -6,6 +6,7 @@
  * path that does not exist is -ENOENT. A zero-byte write reaches no store
  * method (sysfs_kf_write returns 0 for count 0).
  */
+import { posix } from 'node:path';
 import { bindStore, doIdStore, unbindStore, alignStore, sizeStore, memmapOnMemoryStore } from '../kernel/dax/bus.js';
 import { err, OK, type Ret } from '../kernel/memoryHotplug.js';
 import { autoOnlineBlocksStore, onlineShow, onlineStore, physIndexShow, stateShow, stateStore, validZonesShow } from '../kernel/memory.js';
@@ -99,18 +100,29 @@ export function resolve(op: Op, path: string): SysfsFile | undefined {
   return undefined;
 }
 
+/**
+ * The path the VFS walks to: `.`, `..` and repeated slashes resolved. Every
+ * `..` the model can meet climbs out of a dax device or memory block
+ * directory, where the symlinked and the physical parent hold the same files.
+ */
+export function canonicalPath(path: string): string {
+  return posix.normalize(path);
+}
+
 /** `echo value > path` (or printf %s): open for writing, then one write(2). */
-export function writeFile(op: Op, path: string, bytes: string): Ret {
+export function writeFile(op: Op, rawPath: string, bytes: string): Ret {
+  const path = canonicalPath(rawPath);
   const f = resolve(op, path);
   if (f === undefined) return err('ENOENT');
-  if (f.store === undefined) return err('EACCES');
+  // procfs has no kernfs open check: root opens a 0444 proc file for writing and write(2) fails (no .proc_write).
+  if (f.store === undefined) return err(path.startsWith('/proc/') ? 'EIO' : 'EACCES');
   if (bytes.length === 0) return OK;
   return f.store(op, bytes);
 }
 
 /** `cat path`. */
-export function readFile(op: Op, path: string): Ret<string> {
-  const f = resolve(op, path);
+export function readFile(op: Op, rawPath: string): Ret<string> {
+  const f = resolve(op, canonicalPath(rawPath));
   if (f === undefined) return err('ENOENT');
   if (f.show === undefined) return err('EACCES');
   return { ok: true, value: f.show(op) };

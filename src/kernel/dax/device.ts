@@ -9,7 +9,7 @@ import { hex } from '../../util/u64.js';
 import { err, OK, type Ret } from '../memoryHotplug.js';
 import type { Op } from '../op.js';
 import { IORESOURCE_SYSTEM_RAM, REGION_DISJOINT, regionIntersects, releaseMemRegion, requestRegion } from '../resource.js';
-import { findRegion, type DaxDevice, type DaxRange } from '../state.js';
+import { findRegion, replaceDevice, type DaxDevice, type DaxRange } from '../state.js';
 import { advanceDevice } from './lifecycle.js';
 
 export const SZ_4K = 4096n;
@@ -22,13 +22,25 @@ export function daxAlignValid(align: bigint): boolean {
 }
 
 /** @kernel dev_dax_probe drivers/dax/device.c */
-export function devDaxProbe(op: Op, dev: DaxDevice): Ret {
+export function devDaxProbe(op: Op, device: DaxDevice): Ret {
+  let dev = device;
   const region = findRegion(op.state, dev.regionId);
   if (region === undefined) throw new Error(`model bug: no region ${dev.regionId}`);
   if (region.isStatic && dev.ranges.length > 1) {
     op.print(`${dev.name}: static pgmap / multi-range device conflict`);
     op.branch('dev_dax_probe', 'EINVAL');
     return err('EINVAL');
+  }
+  if (!region.isStatic) {
+    if (dev.pgmap) {
+      op.print(`device_dax ${dev.name}: dynamic-dax with pre-populated page map`);
+      op.branch('dev_dax_probe', 'EINVAL(pgmap)');
+      return err('EINVAL');
+    }
+    // Set before the ranges are requested; a failure below leaves it stale (seen on 6.1.0-56, harness stale-pgmap).
+    dev = { ...dev, pgmap: true };
+    op.state = replaceDevice(op.state, dev);
+    op.branch('dev_dax_probe', 'pgmap-set');
   }
   // devm: on failure the regions requested so far are released, newest first.
   const acquired: DaxRange[] = [];
@@ -80,5 +92,6 @@ export function devDaxRemove(op: Op, dev: DaxDevice): void {
   }
   op.state = { ...op.state, iomem };
   const cur = op.state.devices.find((d) => d.name === dev.name) ?? dev;
-  advanceDevice(op, cur, 'devdax.removed', { driver: null });
+  // kill_dev_dax (the devm action of the successful probe) clears a dynamic device's pgmap.
+  advanceDevice(op, cur, 'devdax.removed', { driver: null, pgmap: false });
 }

@@ -1,0 +1,17 @@
+/**
+ * The process entry point (bin/memhp.js loads it through tsx): memhp with the
+ * real invariants, the process's streams and its exit status.
+ */
+import { checkStep } from '../../properties/invariants/index.js';
+import { main } from './main.js';
+
+const code = await main(
+  process.argv.slice(2),
+  {
+    stdout: (s) => void process.stdout.write(s),
+    stderr: (s) => void process.stderr.write(s),
+  },
+  { check: checkStep, stdin: process.stdin },
+);
+// exitCode, not exit(): let stdout drain (a pipe to head, a large JSON document).
+process.exitCode = code;

@@ -1,0 +1,63 @@
+/**
+ * Behaviours first seen in traces recorded on a real 6.1.0-56-cloud-amd64
+ * kernel under QEMU (harness/transcripts/hmem), each with the kernel code
+ * responsible.
+ */
+import { describe, expect, it } from 'vitest';
+import { makeChecker } from '../../properties/invariants/index.js';
+import { run } from '../helpers/steps.js';
+
+const HMEM_BOOT = JSON.stringify({
+  type: 'boot',
+  kernel: '6.1',
+  config: { memoryHotremove: true, autoOnline: 'offline' },
+  memoryBlockSize: '128M',
+  ram: [{ start: '0x0', size: '3G', node: 0 }, { start: '0x100000000', size: '2G', node: 0 }],
+  daxRegions: [{ id: 0, kind: 'hmem', start: '0x180000000', size: '1G', targetNode: 1, devices: [{ name: 'dax0.0', start: '0x180000000', size: '1G' }] }],
+});
+
+const w = (seq: number, path: string, value: string): string => JSON.stringify({ seq, type: 'write', path, value });
+
+describe('dev_dax_probe leaves dev_dax->pgmap stale after a failed probe (drivers/dax/device.c)', () => {
+  const log = [
+    HMEM_BOOT,
+    w(1, '/sys/bus/dax/drivers/device_dax/unbind', 'dax0.0'),
+    w(2, '/sys/bus/dax/drivers/kmem/new_id', 'dax0.0'),
+    w(3, '/sys/devices/system/memory/memory48/state', 'online_movable'),
+    w(4, '/sys/bus/dax/drivers/kmem/unbind', 'dax0.0'),
+    w(5, '/sys/bus/dax/drivers/device_dax/bind', 'dax0.0'),
+    w(6, '/sys/bus/dax/drivers/device_dax/bind', 'dax0.0'),
+  ].join('\n');
+  const r = run(log, makeChecker());
+
+  it('the first probe fails at the range request (EBUSY), the second at the stale pgmap (EINVAL)', () => {
+    expect(r.steps[5]?.outcome).toMatchObject({ ok: false, errno: 'EBUSY' });
+    expect(r.steps[6]?.outcome).toMatchObject({ ok: false, errno: 'EINVAL' });
+    expect(r.steps[6]?.outcome.log).toContain('device_dax dax0.0: dynamic-dax with pre-populated page map');
+  });
+
+  it('is a named kernel leak, not a failed-op-unchanged violation', () => {
+    expect(r.violations).toEqual([]);
+    expect(r.steps[5]?.after.devices[0]?.pgmap).toBe(true);
+  });
+
+  it('a successful probe followed by unbind clears it (kill_dev_dax), so device_dax can bind again', () => {
+    const ok = run([HMEM_BOOT, w(1, '/sys/bus/dax/drivers/device_dax/unbind', 'dax0.0'), w(2, '/sys/bus/dax/drivers/device_dax/bind', 'dax0.0')].join('\n'));
+    expect(ok.steps[2]?.outcome).toEqual({ ok: true });
+  });
+});
+
+describe('procfs and path resolution', () => {
+  it('writing /proc/iomem or /proc/meminfo as root fails in write(2) with EIO (no .proc_write), not at open', () => {
+    const r = run([HMEM_BOOT, w(1, '/proc/iomem', 'x'), w(2, '/proc/meminfo', 'x')].join('\n'));
+    expect(r.steps.slice(1).map((s) => s.outcome)).toEqual([
+      { ok: false, errno: 'EIO' },
+      { ok: false, errno: 'EIO' },
+    ]);
+  });
+
+  it('resolves .. and repeated slashes as the VFS does', () => {
+    const r = run([HMEM_BOOT, JSON.stringify({ seq: 1, type: 'read', path: '/sys/bus/dax/devices/dax0.0/../dax0.0//size' })].join('\n'));
+    expect(r.steps[1]?.outcome).toEqual({ ok: true, value: '1073741824\n' });
+  });
+});
