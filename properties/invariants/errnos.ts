@@ -14,6 +14,7 @@ const ONLINE_OFFLINE: readonly Errno[] = ['EINVAL', 'EBUSY', 'EINTR', 'ENOMEM', 
 const BIND: readonly Errno[] = ['ENODEV', 'EBUSY', 'EINVAL', 'ENXIO', 'ENOMEM', 'EEXIST', 'E2BIG', 'EAGAIN', 'ENOSPC'];
 
 export const DOCUMENTED_ERRNOS: ReadonlyArray<{ readonly pattern: RegExp; readonly errnos: readonly Errno[]; readonly source: string }> = [
+  { pattern: /^\/proc\//, errnos: ['EIO'], source: 'proc_reg_write without .proc_write' },
   { pattern: /\/drivers\/(device_dax|kmem)\/bind$/, errnos: BIND, source: 'bind_store, dev_dax_probe, dev_dax_kmem_probe' },
   { pattern: /\/drivers\/(device_dax|kmem)\/unbind$/, errnos: ['ENODEV'], source: 'unbind_store' },
   { pattern: /\/drivers\/(device_dax|kmem)\/(new_id|remove_id)$/, errnos: ['EINVAL', 'ENOMEM'], source: 'do_id_store' },
