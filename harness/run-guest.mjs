@@ -56,16 +56,21 @@ function usage(msg) {
 // ---------------------------------------------------------------- ops
 export function parseOps(text) {
   const ops = [];
+  let comments = [];
   for (const [i, line0] of text.split('\n').entries()) {
     const line = line0.trim();
-    if (!line || line.startsWith('//')) continue;
+    if (line.startsWith('//')) { comments.push(line); continue; }
+    if (!line) continue;
     let ev;
     try { ev = JSON.parse(line); } catch (e) { throw new Error(`line ${i + 1}: ${e.message}`); }
     if (ev.type === 'boot') continue;
     if (!['write', 'read', 'dump', 'sleep'].includes(ev.type)) throw new Error(`line ${i + 1}: unsupported type ${ev.type}`);
     if ((ev.type === 'write' || ev.type === 'read') && typeof ev.path !== 'string') throw new Error(`line ${i + 1}: no path`);
     if (ev.type === 'write' && typeof ev.value !== 'string') throw new Error(`line ${i + 1}: write needs a string value`);
-    const { result, klog, ...op } = ev; // drop a previously recorded result
+    const { result, klog, failedAt, seq, ...op } = ev; // drop a previously recorded result
+    // comments preceding an op are kept (non-enumerable) and copied to the results
+    Object.defineProperty(op, 'comments', { value: comments, enumerable: false });
+    comments = [];
     ops.push(op);
   }
   ops.forEach((op, i) => { op.seq = i + 1; });
@@ -375,12 +380,14 @@ export async function runGuest({ machine, ops, out, timeout = 300, opTimeout = 3
   const dumps = {};
   let missing = 0;
   for (const op of ops) {
+    lines.push(...(op.comments ?? []));
     const r = parsed.ops[String(op.seq)];
     if (op.type === 'dump') {
       dumps[op.seq] = { files: parsed.facts[`op${op.seq}`] ?? {}, links: parsed.links[`op${op.seq}`] ?? {} };
       const s = summarize(dumps[op.seq].files, dumps[op.seq].links);
       dumps[op.seq].summary = (({ iomemTree, ...x }) => x)(s);
-      lines.push(`// dump at seq ${op.seq}: ${s.memoryBlocks.filter((b) => b.id >= 0).map((b) => `${b.id}:${b.state}`).filter((x) => !x.endsWith(':online') || true).length} blocks, see ${path.basename(out)}.dumps.json`);
+      const st = s.memoryBlocks.reduce((a, b) => ((a[b.state] = (a[b.state] ?? 0) + 1), a), {});
+      lines.push(`// dump at seq ${op.seq} (${Object.entries(st).map(([k, v]) => `${v} ${k}`).join(', ')} blocks; dax ${s.dax.map((d) => `${d.name}:${d.driver ?? 'unbound'}`).join(' ')}): see ${path.basename(out)}.dumps.json`);
       continue;
     }
     if (op.type === 'sleep') { lines.push(`// sleep ${op.seconds ?? 1}`); continue; }

@@ -5,6 +5,15 @@
 import { checkStep } from '../../properties/invariants/index.js';
 import { main } from './main.js';
 
+// The reader went away (`memhp replay big.jsonl | head`): stop quietly, as a
+// command killed by SIGPIPE does (status 128 + 13), instead of an unhandled EPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(141);
+    throw e;
+  });
+}
+
 const code = await main(
   process.argv.slice(2),
   {
