@@ -1,11 +1,11 @@
 /**
  * The errnos each modelled sysfs/procfs path can return (errno-documented).
- * Every path may also fail to open: ENOENT (no such file) and EACCES (no
- * show/store method, kernfs_fop_open).
+ * Every path may also fail to open: ENOENT (no such file), EACCES (no
+ * show/store method, kernfs_fop_open) and EISDIR (a directory).
  */
 import type { Errno } from '../../src/kernel/errno.js';
 
-const OPEN: readonly Errno[] = ['ENOENT', 'EACCES'];
+const OPEN: readonly Errno[] = ['ENOENT', 'EACCES', 'EISDIR'];
 
 /** Notifier vetoes (notifier_to_errno) and allocation failures on the online/offline paths. */
 const ONLINE_OFFLINE: readonly Errno[] = ['EINVAL', 'EBUSY', 'EINTR', 'ENOMEM', 'EHWPOISON', 'EAGAIN'];

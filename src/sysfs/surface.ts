@@ -16,6 +16,8 @@ import { deviceSize, findDevice, findRegion, type DaxDriverName } from '../kerne
 import { renderMeminfo } from '../views/meminfo.js';
 
 export interface SysfsFile {
+  /** A directory: read(2) and open(O_WRONLY) both fail with EISDIR. */
+  readonly directory?: boolean;
   /** The kernel function a read runs, or undefined for a write-only file. */
   readonly show?: (op: Op) => string;
   /** The kernel function a write runs, or undefined for a read-only file. */
@@ -32,6 +34,7 @@ const DRIVER_FILES = {
 /** Resolve a path against the current state; undefined = no such file. */
 export function resolve(op: Op, path: string): SysfsFile | undefined {
   const s = op.state;
+  if (isDirectory(op, path)) return { directory: true };
   if (path === '/proc/iomem') return { show: (o) => renderIomem(o.state.iomem) };
   if (path === '/proc/meminfo') return { show: (o) => renderMeminfo(o.state) };
   if (path === '/sys/devices/system/memory/block_size_bytes') return { show: (o) => `${o.state.blockSize.toString(16)}\n` };
@@ -100,6 +103,16 @@ export function resolve(op: Op, path: string): SysfsFile | undefined {
   return undefined;
 }
 
+const DIRECTORIES = new Set(['/', '/proc', '/sys', '/sys/bus', '/sys/bus/dax', '/sys/bus/dax/devices', '/sys/bus/dax/drivers', '/sys/bus/dax/drivers/device_dax', '/sys/bus/dax/drivers/kmem', '/sys/devices', '/sys/devices/system', '/sys/devices/system/memory']);
+
+function isDirectory(op: Op, path: string): boolean {
+  if (DIRECTORIES.has(path)) return true;
+  const dev = /^\/sys\/bus\/dax\/devices\/([^/]+)$/.exec(path);
+  if (dev !== null) return findDevice(op.state, dev[1] as string) !== undefined;
+  const blk = /^\/sys\/devices\/system\/memory\/memory(0|[1-9][0-9]*)$/.exec(path);
+  return blk !== null && op.state.blocks.has(Number(blk[1]));
+}
+
 /**
  * The path the VFS walks to: `.`, `..` and repeated slashes resolved. Every
  * `..` the model can meet climbs out of a dax device or memory block
@@ -114,6 +127,7 @@ export function writeFile(op: Op, rawPath: string, bytes: string): Ret {
   const path = canonicalPath(rawPath);
   const f = resolve(op, path);
   if (f === undefined) return err('ENOENT');
+  if (f.directory === true) return err('EISDIR');
   // procfs has no kernfs open check: root opens a 0444 proc file for writing and write(2) fails (no .proc_write).
   if (f.store === undefined) return err(path.startsWith('/proc/') ? 'EIO' : 'EACCES');
   if (bytes.length === 0) return OK;
@@ -124,6 +138,7 @@ export function writeFile(op: Op, rawPath: string, bytes: string): Ret {
 export function readFile(op: Op, rawPath: string): Ret<string> {
   const f = resolve(op, canonicalPath(rawPath));
   if (f === undefined) return err('ENOENT');
+  if (f.directory === true) return err('EISDIR');
   if (f.show === undefined) return err('EACCES');
   return { ok: true, value: f.show(op) };
 }

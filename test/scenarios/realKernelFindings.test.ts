@@ -61,3 +61,23 @@ describe('procfs and path resolution', () => {
     expect(r.steps[1]?.outcome).toEqual({ ok: true, value: '1073741824\n' });
   });
 });
+
+describe('directories (fs/kernfs: a directory has no read or write)', () => {
+  it('reading or writing a device or block directory fails with EISDIR', () => {
+    const r = run(
+      [
+        HMEM_BOOT,
+        JSON.stringify({ seq: 1, type: 'read', path: '/sys/bus/dax/devices/dax0.0' }),
+        w(2, '/sys/devices/system/memory/memory40', '1'),
+        JSON.stringify({ seq: 3, type: 'read', path: '/sys/devices/system/memory/memory4000' }),
+      ].join('\n'),
+      makeChecker(),
+    );
+    expect(r.steps.slice(1).map((s) => s.outcome)).toEqual([
+      { ok: false, errno: 'EISDIR' },
+      { ok: false, errno: 'EISDIR' },
+      { ok: false, errno: 'ENOENT' },
+    ]);
+    expect(r.violations).toEqual([]);
+  });
+});
