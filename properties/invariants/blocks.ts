@@ -112,6 +112,7 @@ export const accounting: Invariant = {
         p += present(b);
         m += managed(b);
       }
+      m -= after.bootReservedPages;
       if (p !== after.presentPages) out.push(`present pages ${after.presentPages}, but online blocks sum to ${p}`);
       if (m !== after.managedPages) out.push(`managed pages (MemTotal ${after.managedPages * 4} kB) ${after.managedPages}, but online blocks sum to ${m}`);
       return out;

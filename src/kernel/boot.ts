@@ -154,8 +154,9 @@ export function bootKernel(boot: BootEvent): BootResult {
     anyHotremoveFailed: false,
     faults: [],
     presentPages: present,
-    managedPages: present,
+    managedPages: present - boot.reservedKiB / 4,
     nextAddId: 1,
+    bootReservedPages: boot.reservedKiB / 4,
   };
 
   // The driver core probes each device at registration with the first matching driver.

@@ -128,10 +128,12 @@ export interface KernelState {
   /** kmem's module-wide any_hotremove_failed flag. */
   readonly anyHotremoveFailed: boolean;
   readonly faults: readonly Fault[];
-  /** Σ present pages and Σ managed pages (totalram_pages) over online blocks. */
+  /** Σ present pages and Σ managed pages (totalram_pages) over online blocks, less bootReservedPages. */
   readonly presentPages: number;
   readonly managedPages: number;
   readonly nextAddId: number;
+  /** Boot RAM pages memblock kept for itself: present but never managed (boot.reservedKiB). */
+  readonly bootReservedPages: number;
 }
 
 export function blockKey(b: MemoryBlock): string {

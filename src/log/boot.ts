@@ -104,6 +104,7 @@ export function toBootEvent(raw: RawBoot): { boot: BootEvent; singleRange: Range
     ram: raw.ram.map((r) => ({ start: r.start, size: r.size, node: r.node })),
     iomem: raw.iomem.map((e, i) => iomemEntry(e, ['iomem', i])),
     unmovable: [...raw.unmovable],
+    reservedKiB: raw.reservedKiB,
     daxRegions: raw.daxRegions.map((r, i) => region(r, ['daxRegions', i])),
     variant: raw.variant,
     ...(raw.result === undefined ? {} : { result: raw.result }),

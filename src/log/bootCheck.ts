@@ -128,6 +128,8 @@ function checkDevices(boot: BootEvent, r: DaxRegionSpec, i: number, singleRange:
 
 function checkUnmovable(boot: BootEvent, ram: readonly Span[]): void {
   const bs = boot.memoryBlockSize;
+  const ramKiB = boot.ram.reduce((s, r) => s + r.size, 0n) / 1024n;
+  if (BigInt(boot.reservedKiB) > ramKiB || boot.reservedKiB % 4 !== 0) fail(['reservedKiB'], `whole 4 KiB pages, at most the boot RAM (${ramKiB} KiB)`, `${boot.reservedKiB}`);
   boot.unmovable.forEach((id, k) => {
     const block = { start: BigInt(id) * bs, end: (BigInt(id) + 1n) * bs, what: '' };
     if (!ram.some((s) => overlaps(s, block)))

@@ -64,6 +64,12 @@ export interface BootEvent {
   readonly ram: readonly RamRange[];
   readonly iomem: readonly IomemEntry[];
   readonly unmovable: readonly number[];
+  /**
+   * Boot RAM the page allocator never manages (memblock reservations: kernel
+   * image, boot memmap, page tables, crashkernel). MemTotal at boot is the
+   * RAM of ram[] minus this; recorded machines report it (default 0).
+   */
+  readonly reservedKiB: number;
   readonly daxRegions: readonly DaxRegionSpec[];
   readonly variant: VariantName | null;
   readonly result?: Outcome;

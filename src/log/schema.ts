@@ -130,6 +130,7 @@ export const bootSchema = strict(
       () => [],
     ),
     daxRegions: arrayOf(regionSchema, 'an array of dax regions').default(() => []),
+    reservedKiB: intIn(0, Number.MAX_SAFE_INTEGER, 'KiB of boot RAM the page allocator never manages (a non-negative integer)').default(0),
     variant: z.enum(VARIANT_NAMES, { error: `null or ${oneOf(VARIANT_NAMES)}` }).nullable().default(null),
     result: outcome.optional(),
   },

@@ -72,6 +72,7 @@ function bootFields(b: BootEvent): JsonObject {
     // "end" rather than "size": an entry reaching 0xffffffffffffffff has a size of 2^64.
     iomem: b.iomem.map((e) => ({ start: hex(e.start), end: hex(e.end), name: e.name, busy: e.busy, desc: e.desc })),
     unmovable: [...b.unmovable],
+    reservedKiB: b.reservedKiB,
     daxRegions: b.daxRegions.map(regionToJson),
   };
   if (b.variant !== null) out['variant'] = b.variant;

@@ -63,6 +63,7 @@ export const boot: fc.Arbitrary<BootEvent> = fc.constantFrom(...KERNEL_VERSIONS)
       iomem: fc.array(iomemShape, { maxLength: 2 }),
       regions: fc.array(regionShape, { maxLength: 3 }),
       unmovable: fc.array(fc.nat(), { maxLength: 3 }),
+      reservedPages: fc.nat({ max: 1000 }),
       variant: fc.constantFrom(null, ...VARIANT_NAMES),
     })
     .map((p): BootEvent => {
@@ -102,7 +103,7 @@ export const boot: fc.Arbitrary<BootEvent> = fc.constantFrom(...KERNEL_VERSIONS)
       });
       const blocks = [...new Set(ram.flatMap((r) => [r.start / memoryBlockSize, (r.start + r.size - 1n) / memoryBlockSize]))];
       const unmovable = [...new Set(p.unmovable.map((k) => Number(blocks[k % blocks.length] ?? 0n)))];
-      return { type: 'boot', kernel, config: p.config, memoryBlockSize, ram, iomem, unmovable, daxRegions, variant: p.variant };
+      return { type: 'boot', kernel, config: p.config, memoryBlockSize, ram, iomem, unmovable, reservedKiB: 4 * p.reservedPages, daxRegions, variant: p.variant };
     }),
 );
 

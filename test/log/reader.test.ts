@@ -29,6 +29,7 @@ describe('parseLogText: good logs', () => {
       ],
       iomem: [],
       unmovable: [],
+      reservedKiB: 0,
       daxRegions: [
         {
           id: 0,

@@ -39,7 +39,7 @@ describe('writer', () => {
     expect(lines[5]).toBe('');
     expect(lines[0]).toBe(
       '{"type":"boot","kernel":"6.8","config":{"memoryHotremove":false,"autoOnline":"offline","memmapOnMemory":false,"structPageSize":64,"pageblockOrder":9,"movableNode":false,"physmemBits":46,"devDaxKmem":true},' +
-        '"memoryBlockSize":"0x8000000","ram":[{"start":"0x0","size":"0x80000000","node":0},{"start":"0x100000000","size":"0x80000000","node":0}],"iomem":[],"unmovable":[],' +
+        '"memoryBlockSize":"0x8000000","ram":[{"start":"0x0","size":"0x80000000","node":0},{"start":"0x100000000","size":"0x80000000","node":0}],"iomem":[],"unmovable":[],"reservedKiB":0,' +
         '"daxRegions":[{"id":0,"kind":"pmem","name":"Persistent Memory (legacy)","start":"0x80000000","size":"0x20000000","targetNode":0,"align":"0x200000",' +
         '"namespace":{"name":"namespace0.0","size":"0x200000"},"devices":[{"name":"dax0.0","start":"0x80200000","size":"0x1fe00000","align":"0x200000","driver":"device_dax","memmapOnMemory":false}]}]}',
     );
