@@ -80,17 +80,24 @@ export function bootKernel(boot: BootEvent): BootResult {
   const unmovable = new Set(boot.unmovable);
   const perBlock = new Map<number, { pages: number; nid: number; zones: Set<ZoneName> }>();
   const spans = new Map<string, ZoneSpan>();
+  // zone_spanned_pages_in_node: each zone spans the node's range clamped to the zone's limits, holes included.
+  const nodeSpan = new Map<number, { start: number; end: number }>();
+  for (const r of boot.ram) {
+    const s = Number(r.start / 4096n);
+    const e = Number((r.start + r.size) / 4096n);
+    const old = nodeSpan.get(r.node);
+    nodeSpan.set(r.node, old === undefined ? { start: s, end: e } : { start: Math.min(old.start, s), end: Math.max(old.end, e) });
+  }
+  for (const [nid, n] of nodeSpan) {
+    for (const [zone, lo, hi] of [['DMA', 0, MAX_DMA_PFN], ['DMA32', MAX_DMA_PFN, MAX_DMA32_PFN], ['Normal', MAX_DMA32_PFN, Number.MAX_SAFE_INTEGER]] as const) {
+      const s = Math.min(Math.max(n.start, lo), hi);
+      const e = Math.min(Math.max(n.end, lo), hi);
+      if (s < e) spans.set(spanKey(nid, zone), { startPfn: s, endPfn: e });
+    }
+  }
   for (const r of boot.ram) {
     const startPfn = Number(r.start / 4096n);
     const endPfn = Number((r.start + r.size) / 4096n);
-    for (const [zone, lo, hi] of [['DMA', 0, MAX_DMA_PFN], ['DMA32', MAX_DMA_PFN, MAX_DMA32_PFN], ['Normal', MAX_DMA32_PFN, Number.MAX_SAFE_INTEGER]] as const) {
-      const s = Math.max(startPfn, lo);
-      const e = Math.min(endPfn, hi);
-      if (s >= e) continue;
-      const key = spanKey(r.node, zone);
-      const old = spans.get(key);
-      spans.set(key, old === undefined ? { startPfn: s, endPfn: e } : { startPfn: Math.min(old.startPfn, s), endPfn: Math.max(old.endPfn, e) });
-    }
     for (let id = Math.floor(startPfn / blockPages); id * blockPages < endPfn; id++) {
       const s = Math.max(startPfn, id * blockPages);
       const e = Math.min(endPfn, (id + 1) * blockPages);

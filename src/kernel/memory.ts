@@ -162,11 +162,11 @@ export function stateStore(op: Op, id: number, buf: string): Ret {
  * @kernel kstrtobool lib/kstrtox.c
  * Only the first one or two characters matter.
  */
-export function kstrtobool(buf: string): boolean | undefined {
+export function kstrtobool(buf: string, trueFalse = true): boolean | undefined {
   const c0 = buf[0];
   if (c0 === undefined) return undefined;
-  if ('yYtT1'.includes(c0)) return true;
-  if ('nNfF0'.includes(c0)) return false;
+  if ((trueFalse ? 'yYtT1' : 'yY1').includes(c0)) return true;
+  if ((trueFalse ? 'nNfF0' : 'nN0').includes(c0)) return false;
   if (c0 === 'o' || c0 === 'O') {
     const c1 = buf[1];
     if (c1 === 'n' || c1 === 'N') return true;
@@ -180,7 +180,7 @@ export function kstrtobool(buf: string): boolean | undefined {
  * "Already there" counts as success; plain online uses MMOP_ONLINE.
  */
 export function onlineStore(op: Op, id: number, buf: string): Ret {
-  const val = kstrtobool(buf);
+  const val = kstrtobool(buf, op.state.profile.kstrtoboolTrueFalse);
   if (val === undefined) {
     op.branch('online_store', 'EINVAL');
     return err('EINVAL');

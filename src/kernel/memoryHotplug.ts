@@ -8,7 +8,7 @@
  */
 import type { ZoneName } from '../../machines/index.js';
 import { stepMemoryBlock } from '../../machines/index.js';
-import { hex, memRange } from '../util/u64.js';
+import { hex, physAddr } from '../util/u64.js';
 import type { OnlineType } from './config.js';
 import { errnoFromValue, type Errno } from './errno.js';
 import { mhpSupportsMemmapOnMemory } from './memmapOnMemory.js';
@@ -73,7 +73,7 @@ export function registerMemoryResource(op: Op, start: bigint, size: bigint, name
     op.state = { ...op.state, iomem: r.root };
     return { ok: true, value: r.path };
   }
-  const r = requestRegion(op.state.iomem, start, size, name, flags);
+  const r = requestRegion(op.state.iomem, start, size, name, flags, [], { warnTopLevelOnly: op.state.profile.devicePrivateWarnTopLevelOnly });
   for (const w of r.warnings) op.print(w);
   if (!r.ok) {
     op.branch('register_memory_resource', 'EEXIST');
@@ -299,7 +299,7 @@ export function removeMemory(op: Op, start: bigint, size: bigint): Ret {
   for (const [id, b] of s.blocks.range(first, last)) {
     if (b.state !== 'offline') {
       const bs = BigInt(id) * s.blockSize;
-      op.print(`removing memory fails, because memory ${memRange(bs, bs + s.blockSize - 1n)} is onlined`);
+      op.print(`removing memory fails, because memory [${physAddr(bs)}-${physAddr(bs + s.blockSize - 1n)}] is onlined`);
       op.branch('remove_memory', 'EBUSY');
       return err('EBUSY');
     }

@@ -36,8 +36,10 @@ export interface ProfileSwitches {
   readonly autoOnlineTypes: boolean;
   /** v5.10 dax device sub-division: `size`, `align` (and `mapping`) attributes are writable, devices may have several ranges. */
   readonly daxResizable: boolean;
-  /** v5.15 memory block device records its zone at boot (early_node_zone_for_memory_block) and valid_zones uses mem->zone. */
-  readonly blockRecordsZone: boolean;
+  /** July 2025 (Akinobu Mita, also in 6.1.y stable): __request_region warns about a device-private conflict only at the iomem root. */
+  readonly devicePrivateWarnTopLevelOnly: boolean;
+  /** kstrtobool accepts t/T/f/F ("true"/"false"), added around v5.17 [unconfirmed exact version]. */
+  readonly kstrtoboolTrueFalse: boolean;
 }
 
 export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
@@ -54,7 +56,8 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     onlineWalksSystemRam: true,
     autoOnlineTypes: false,
     daxResizable: false,
-    blockRecordsZone: false,
+    devicePrivateWarnTopLevelOnly: false,
+    kstrtoboolTrueFalse: false,
   },
   '6.1': {
     bindReportsProbeErrno: true,
@@ -69,7 +72,8 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     onlineWalksSystemRam: false,
     autoOnlineTypes: true,
     daxResizable: true,
-    blockRecordsZone: true,
+    devicePrivateWarnTopLevelOnly: true,
+    kstrtoboolTrueFalse: true,
   },
   '6.8': {
     bindReportsProbeErrno: true,
@@ -84,7 +88,8 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     onlineWalksSystemRam: false,
     autoOnlineTypes: true,
     daxResizable: true,
-    blockRecordsZone: true,
+    devicePrivateWarnTopLevelOnly: false,
+    kstrtoboolTrueFalse: true,
   },
 };
 

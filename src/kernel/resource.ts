@@ -9,7 +9,7 @@
  * Left out: ioport space, IORESOURCE_MUXED waiting, allocate_resource,
  * adjust_resource, the revoke of user mappings.
  */
-import { hexPad, memRange, U64_MAX } from '../util/u64.js';
+import { hexPad, memRange, physAddr, U64_MAX } from '../util/u64.js';
 
 export const IORESOURCE_MEM = 0x00000200;
 export const IORESOURCE_TYPE_BITS = 0x00001f00;
@@ -158,6 +158,7 @@ export function requestRegion(
   name: string,
   flags = 0,
   parentPath: ResourcePath = [],
+  opts: { readonly warnTopLevelOnly?: boolean } = {},
 ): RegionRequest | RegionConflict {
   const warnings: string[] = [];
   let path = parentPath;
@@ -174,8 +175,9 @@ export function requestRegion(
     const r = requestResource(root, path, node);
     if (r.ok) return { ok: true, root: r.root, path: r.path, warnings };
     const conflict = nodeAt(root, r.conflict);
-    // mm/hmm.c reservations are not expected to be hit; the kernel warns to aid debugging.
-    if (path.length === 0 && conflict.desc === IORES_DESC_DEVICE_PRIVATE_MEMORY) {
+    // mm/hmm.c reservations are not expected to be hit; the kernel warns to aid debugging. The
+    // `parent == &iomem_resource` limit came in July 2025 (stable backports too): profile switch.
+    if (conflict.desc === IORES_DESC_DEVICE_PRIVATE_MEMORY && (path.length === 0 || opts.warnTopLevelOnly === false)) {
       warnings.push(`Unaddressable device ${conflict.name} ${memRange(conflict.start, conflict.end)} conflicts with ${memRange(node.start, node.end)}`);
     }
     if (!r.conflictIsParent && !isBusy(conflict)) {
@@ -302,7 +304,7 @@ export function releaseMemRegion(root: Resource, start: bigint, n: bigint): Rele
     if (c.start !== start || c.end !== end) break;
     return { root: releaseResource(root, [...path, i]) };
   }
-  return { root, warning: `Trying to free nonexistent resource <${hexPad(start, 16)}-${hexPad(end, 16)}>` };
+  return { root, warning: `Trying to free nonexistent resource <${physAddr(start)}-${physAddr(end)}>` };
 }
 
 export interface AdjustableOptions {
@@ -402,7 +404,7 @@ export function walkSystemRamRange(root: Resource, pfn: bigint, nr: bigint, opts
     if (last > first) {
       pages += last - first;
       ran = true;
-    }
+    } else if (!ran) break; // ret is still -EINVAL: `if (ret) break;`
   }
   if (!ran) return { ok: false, ret: opts.minusOne ? -1 : -22 };
   return { ok: true, pages };

@@ -53,9 +53,15 @@ export function hex(v: bigint): string {
   return `0x${v.toString(16)}`;
 }
 
-/** The kernel's %pR style: "[mem 0x80000000-0x9fffffff]". */
+/** The kernel's %pR for a memory resource (resource_string): at least 8 hex digits, one number when start == end. */
 export function memRange(start: bigint, end: bigint): string {
-  return `[mem ${hex(start)}-${hex(end)}]`;
+  const h = (v: bigint): string => `0x${hexPad(v, 8)}`;
+  return start === end ? `[mem ${h(start)}]` : `[mem ${h(start)}-${h(end)}]`;
+}
+
+/** The kernel's %pa for a phys_addr_t: 0x and all 16 hex digits. */
+export function physAddr(v: bigint): string {
+  return `0x${hexPad(v, 16)}`;
 }
 
 export function alignUp(v: bigint, a: bigint): bigint {

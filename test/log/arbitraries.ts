@@ -103,7 +103,7 @@ export const boot: fc.Arbitrary<BootEvent> = fc.constantFrom(...KERNEL_VERSIONS)
       });
       const blocks = [...new Set(ram.flatMap((r) => [r.start / memoryBlockSize, (r.start + r.size - 1n) / memoryBlockSize]))];
       const unmovable = [...new Set(p.unmovable.map((k) => Number(blocks[k % blocks.length] ?? 0n)))];
-      return { type: 'boot', kernel, config: p.config, memoryBlockSize, ram, iomem, unmovable, reservedKiB: 4 * p.reservedPages, daxRegions, variant: p.variant };
+      return { type: 'boot', kernel, config: p.config, memoryBlockSize, ram, iomem, unmovable, reservedKiB: Math.min(4 * p.reservedPages, Number(ram.reduce((s, r) => s + r.size, 0n) / 4096n) * 4), daxRegions, variant: p.variant };
     }),
 );
 

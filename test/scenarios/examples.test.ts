@@ -114,7 +114,7 @@ describe('examples/hmem-node1.jsonl (Soft Reserved on node 1, 6.1, hot-remove)',
     expect(hot).toEqual(['48:offline:-:1', '49:online:Normal:1', '50:online:Normal:1', '51:offline:-:1', '52:offline:-:1', '53:offline:-:1', '54:offline:-:1', '55:offline:-:1']);
     expect(r.final.devices.map((d) => [d.name, d.phase, d.driver])).toEqual([['dax0.0', 'online', null]]);
     expect(r.steps[14]?.outcome.log).toEqual([
-      'removing memory fails, because memory [mem 0x188000000-0x18fffffff] is onlined',
+      'removing memory fails, because memory [0x0000000188000000-0x000000018fffffff] is onlined',
       'dax0.0: mapping0: 0x180000000-0x1bfffffff cannot be hotremoved until the next reboot',
     ]);
     // 5 GiB of boot RAM + two 128 MiB blocks.

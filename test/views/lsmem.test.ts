@@ -65,7 +65,7 @@ describe('lsmem', () => {
 
   it('shows offline kmem blocks before they are onlined', () => {
     const text = renderLsmem(exampleState(4));
-    expect(text).toContain('0x0000000088000000-0x000000009fffffff 384M offline 17-19 Normal/Movable    0');
+    expect(text).toContain('0x0000000088000000-0x000000009fffffff 384M offline 17-19 DMA32/Movable    0');
     expect(text).toContain('Total offline memory:    384M');
   });
 });

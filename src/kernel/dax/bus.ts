@@ -220,7 +220,7 @@ export function sizeStore(op: Op, dev: DaxDevice, buf: string): Ret {
 
 /** @kernel memmap_on_memory_store drivers/dax/bus.c (v6.8) */
 export function memmapOnMemoryStore(op: Op, dev: DaxDevice, buf: string): Ret {
-  const val = kstrtobool(buf);
+  const val = kstrtobool(buf, op.state.profile.kstrtoboolTrueFalse);
   if (val === undefined) return err('EINVAL');
   const s = op.state;
   if (val && !mhpSupportsMemmapOnMemory(s.profile, s.config, s.blockPages, s.blockPages).ok) return err('EOPNOTSUPP');

@@ -52,7 +52,7 @@ export function devDaxProbe(op: Op, device: DaxDevice): Ret {
   for (let i = 0; i < dev.ranges.length; i++) {
     const r = dev.ranges[i]!;
     const injected = op.inject('request_mem_region');
-    const req = injected === null ? requestRegion(op.state.iomem, r.start, r.end - r.start + 1n, dev.name) : null;
+    const req = injected === null ? requestRegion(op.state.iomem, r.start, r.end - r.start + 1n, dev.name, 0, [], { warnTopLevelOnly: op.state.profile.devicePrivateWarnTopLevelOnly }) : null;
     for (const w of req?.warnings ?? []) op.print(w);
     if (req === null || !req.ok) {
       op.print(`${dev.name}: mapping${i}: ${hex(r.start)}-${hex(r.end)} could not reserve range`);

@@ -39,7 +39,7 @@ function requestKmemRegion(op: Op, dev: DaxDevice, start: bigint, size: bigint):
   // 64-bit wraparound: v5.1's size arithmetic can underflow, and the kernel computes end = start + n - 1 mod 2^64.
   const end = (start + size - 1n) & U64_MAX;
   if (end < start) return false;
-  const r = requestRegion(op.state.iomem, start, size, dev.name);
+  const r = requestRegion(op.state.iomem, start, size, dev.name, 0, [], { warnTopLevelOnly: op.state.profile.devicePrivateWarnTopLevelOnly });
   for (const w of r.warnings) op.print(w);
   if (!r.ok) return false;
   op.state = { ...op.state, iomem: updateAt(r.root, r.path, (n) => ({ ...n, flags: IORESOURCE_SYSTEM_RAM })) };

@@ -1,0 +1,80 @@
+/**
+ * Machines for kernel tests, written as the JSON a recorded log would hold
+ * and replayed through the log reader, so tests exercise the same path as a
+ * real log. Small on purpose: a default boot, region builders, step events,
+ * and a run() that returns the final state plus each step's outcome.
+ */
+import type { KernelState } from '../../src/kernel/state.js';
+import type { Outcome } from '../../src/log/events.js';
+import { parseLogText } from '../../src/log/index.js';
+import { replay, type Step } from '../../src/replay/engine.js';
+
+export type Json = Record<string, unknown>;
+
+export const MEMORY = '/sys/devices/system/memory';
+
+/** `/sys/devices/system/memory/memory<id>/<file>`. */
+export function blockFile(id: number | string, file: string): string {
+  return `${MEMORY}/memory${id}/${file}`;
+}
+
+/**
+ * A 6.8 boot: 128 MiB blocks, RAM [0, 2G) and [4G, 6G) on node 0 (blocks
+ * 0-15 and 32-47), no dax regions. `fields` replace top-level fields;
+ * `config` is merged into the defaults.
+ */
+export function boot(fields: Json = {}, config: Json = {}): Json {
+  return {
+    type: 'boot',
+    kernel: '6.8',
+    memoryBlockSize: '128M',
+    ram: [
+      { start: '0x0', size: '2G', node: 0 },
+      { start: '0x100000000', size: '2G', node: 0 },
+    ],
+    ...fields,
+    config: { ...config },
+  };
+}
+
+/** A dax region with one device `dax<id>.0` covering all of it. */
+export function region(kind: 'hmem' | 'cxl' | 'pmem', id: number, start: string, size: string, device: Json = {}): Json {
+  return {
+    id,
+    kind,
+    start,
+    size,
+    targetNode: 0,
+    devices: [{ name: `dax${id}.0`, start, size, ...device }],
+  };
+}
+
+export function write(path: string, value: string, raw = false): Json {
+  return raw ? { type: 'write', path, value, raw: true } : { type: 'write', path, value };
+}
+
+export function read(path: string): Json {
+  return { type: 'read', path };
+}
+
+export interface Run {
+  readonly final: KernelState;
+  readonly boot: Step;
+  /** The steps after boot, in order. */
+  readonly steps: readonly Step[];
+  /** One word per step after boot: the read value, "ok", or the errno name. */
+  readonly results: readonly string[];
+}
+
+export function brief(o: Outcome): string {
+  return o.ok ? (o.value ?? 'ok') : o.errno;
+}
+
+/** Replay `bootEvent` then `events`, parsed from JSONL like a recorded log. */
+export function run(bootEvent: Json, ...events: Json[]): Run {
+  const text = [bootEvent, ...events].map((e) => JSON.stringify(e)).join('\n');
+  const r = replay(parseLogText(text, 'test.jsonl').map((l) => l.event));
+  const [first, ...steps] = r.steps;
+  if (first === undefined) throw new Error('no boot step');
+  return { final: r.final, boot: first, steps, results: steps.map((s) => brief(s.outcome)) };
+}
