@@ -8,7 +8,7 @@
  */
 import type { BootEvent } from '../log/events.js';
 import { IntMap } from '../util/intMap.js';
-import { daxBusMatch, daxBusProbe } from './dax/bus.js';
+import { daxBusMatch, daxBusProbe, reallyProbeFailed } from './dax/bus.js';
 import { Op } from './op.js';
 import { makeProfile } from './profile.js';
 import {
@@ -175,7 +175,7 @@ export function bootKernel(boot: BootEvent): BootResult {
     if (drv === 'auto') drv = daxBusMatch(op, 'kmem', dev) ? 'kmem' : daxBusMatch(op, 'device_dax', dev) ? 'device_dax' : null;
     if (drv === null) continue;
     const rc = daxBusProbe(op, drv, dev);
-    if (!rc.ok) op.print(`${drv}: probe of ${dev.name} failed with error -${rc.errno}`);
+    if (!rc.ok) reallyProbeFailed(op, drv, dev.name, rc.errno);
   }
   return { state: op.state, log: op.log };
 }

@@ -209,6 +209,7 @@ export function transitionBlock(op: Op, id: number, event: Parameters<typeof ste
   if (b === undefined) throw new Error(`model bug: no memory block ${id}`);
   const next = stepMemoryBlock(b, event);
   if (next === undefined) throw new Error(`model bug: memory block ${id} cannot take ${event.type} in ${b.state}`);
+  op.transitions.push(`memoryBlock:any:${b.state}:${event.type}`);
   const nb: MemoryBlock = { ...b, state: next.state, zone: next.zone };
   setBlock(op, id, nb);
   return nb;

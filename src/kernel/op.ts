@@ -15,6 +15,8 @@ export class Op {
   readonly branches: string[] = [];
   /** Resources or memory the kernel path knowingly leaves behind on failure (SPEC §5 failed-op-unchanged). */
   readonly leaks: string[] = [];
+  /** Machine transitions taken, `machine:context:source:event`, for coverage against the derived tables. */
+  readonly transitions: string[] = [];
 
   constructor(public state: KernelState) {}
 

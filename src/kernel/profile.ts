@@ -36,6 +36,8 @@ export interface ProfileSwitches {
   readonly autoOnlineTypes: boolean;
   /** v5.10 dax device sub-division: `size`, `align` (and `mapping`) attributes are writable, devices may have several ranges. */
   readonly daxResizable: boolean;
+  /** v5.3 "device-dax: Add a 'resource' attribute" (Vishal Verma, 2019). */
+  readonly daxResourceAttr: boolean;
   /** July 2025 (Akinobu Mita, also in 6.1.y stable): __request_region warns about a device-private conflict only at the iomem root. */
   readonly devicePrivateWarnTopLevelOnly: boolean;
   /** kstrtobool accepts t/T/f/F ("true"/"false"), added around v5.17 [unconfirmed exact version]. */
@@ -56,6 +58,7 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     onlineWalksSystemRam: true,
     autoOnlineTypes: false,
     daxResizable: false,
+    daxResourceAttr: false,
     devicePrivateWarnTopLevelOnly: false,
     kstrtoboolTrueFalse: false,
   },
@@ -72,6 +75,7 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     onlineWalksSystemRam: false,
     autoOnlineTypes: true,
     daxResizable: true,
+    daxResourceAttr: true,
     devicePrivateWarnTopLevelOnly: true,
     kstrtoboolTrueFalse: true,
   },
@@ -88,6 +92,7 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     onlineWalksSystemRam: false,
     autoOnlineTypes: true,
     daxResizable: true,
+    daxResourceAttr: true,
     devicePrivateWarnTopLevelOnly: false,
     kstrtoboolTrueFalse: true,
   },
@@ -118,7 +123,9 @@ export interface VariantSwitches {
 
 export const VARIANTS = {
   'walk-top-level-only': { walkTopLevelOnly: true },
-  'walk-returns-minus-one': { walkReturnsMinusOne: true },
+  // The 2019 series fixed the errno (patch 1/5) before the child search (4/5): reverting the first on the
+  // series' own order means the walk still sees only top-level resources.
+  'walk-returns-minus-one': { walkReturnsMinusOne: true, walkTopLevelOnly: true },
   'register-top-level-only': { registerTopLevelOnly: true },
   'kmem-accepts-invalid-node': { kmemAcceptsInvalidNode: true },
   'kmem-probe-leaks-on-add-failure': { kmemProbeLeaksOnAddFailure: true },

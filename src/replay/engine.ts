@@ -8,7 +8,8 @@ import { bootKernel } from '../kernel/boot.js';
 import { Op } from '../kernel/op.js';
 import type { KernelState } from '../kernel/state.js';
 import type { BootEvent, LogEvent, Outcome, StepEvent } from '../log/events.js';
-import { readFile, writeFile } from '../sysfs/surface.js';
+import { canonicalPath, readFile, writeFile } from '../sysfs/surface.js';
+import { sameOutcome } from './compare.js';
 
 /** What one applied event did, for invariants, coverage and output. */
 export interface Step {
@@ -23,6 +24,8 @@ export interface Step {
   readonly branches: readonly string[];
   /** What the kernel path knowingly left behind on failure. */
   readonly leaks: readonly string[];
+  /** Machine transitions taken (`machine:context:source:event`). */
+  readonly transitions: readonly string[];
 }
 
 export interface Violation {
@@ -75,21 +78,17 @@ export function applyEvent(state: KernelState, event: StepEvent, index: number):
     after: op.state,
     branches: op.branches,
     leaks: op.leaks,
+    transitions: op.transitions,
   };
 }
 
 export function applyBoot(boot: BootEvent): Step {
   const r = bootKernel(boot);
-  return { index: 0, seq: boot.seq, event: boot, outcome: withLog({ ok: true }, r.log), before: null, after: r.state, branches: [], leaks: [] };
+  return { index: 0, seq: boot.seq, event: boot, outcome: withLog({ ok: true }, r.log), before: null, after: r.state, branches: [], leaks: [], transitions: [] };
 }
 
-/** Equal as far as a recorded result can say: ok, errno, and the value when both have one. */
-export function sameOutcome(recorded: Outcome, model: Outcome): boolean {
-  if (recorded.ok !== model.ok) return false;
-  if (!recorded.ok && !model.ok) return recorded.errno === model.errno;
-  if (recorded.ok && model.ok && recorded.value !== undefined) return recorded.value === model.value;
-  return true;
-}
+// When a recorded result agrees with the model's (and the /proc/meminfo rule): compare.ts.
+export { sameOutcome } from './compare.js';
 
 export interface ReplayOptions {
   readonly check?: Checker;
@@ -142,7 +141,8 @@ export class Replayer {
     const violations = this.opts.check?.(step) ?? [];
     this.violations.push(...violations);
     let divergence: Divergence | null = null;
-    if (event.result !== undefined && !sameOutcome(event.result, step.outcome)) {
+    const path = event.type === 'read' ? canonicalPath(event.path) : undefined;
+    if (event.result !== undefined && !sameOutcome(event.result, step.outcome, path)) {
       divergence = { seq: step.seq, index: step.index, recorded: event.result, model: step.outcome };
       this.divergences.push(divergence);
     }

@@ -67,6 +67,7 @@ export function resolve(op: Op, path: string): SysfsFile | undefined {
         if (!s.profile.daxResizable) return undefined;
         return { show: (o) => `${cur(o).align}\n`, ...(writable ? { store: (o: Op, b: string) => alignStore(o, cur(o), b) } : {}) };
       case 'resource':
+        if (!s.profile.daxResourceAttr) return undefined;
         return { show: (o) => `0x${(cur(o).ranges[0]?.start ?? region?.start ?? 0n).toString(16)}\n` };
       case 'memmap_on_memory':
         if (!s.profile.daxMemmapOnMemory) return undefined;

@@ -36,6 +36,7 @@ export function stepOf(before: KernelState | null, after: KernelState, outcome: 
     after,
     branches: [],
     leaks: [],
+    transitions: [],
     ...extra,
   };
 }

@@ -115,7 +115,7 @@ describe('examples/hmem-node1.jsonl (Soft Reserved on node 1, 6.1, hot-remove)',
     expect(r.final.devices.map((d) => [d.name, d.phase, d.driver])).toEqual([['dax0.0', 'online', null]]);
     expect(r.steps[14]?.outcome.log).toEqual([
       'removing memory fails, because memory [0x0000000188000000-0x000000018fffffff] is onlined',
-      'dax0.0: mapping0: 0x180000000-0x1bfffffff cannot be hotremoved until the next reboot',
+      'kmem dax0.0: mapping0: 0x180000000-0x1bfffffff cannot be hotremoved until the next reboot',
     ]);
     // 5 GiB of boot RAM + two 128 MiB blocks.
     expect(memTotalKiB(r.final)).toBe(5 * 1024 * 1024 + 2 * 128 * 1024);

@@ -6,6 +6,7 @@
  * Left out: region create/delete/seed, mapping writes, dynamic device
  * creation, numa_node/modalias attributes.
  */
+import { ERRNO, type Errno } from '../errno.js';
 import { err, OK, type Ret } from '../memoryHotplug.js';
 import { kstrtobool, sysfsStreq } from '../memory.js';
 import { mhpSupportsMemmapOnMemory } from '../memmapOnMemory.js';
@@ -13,6 +14,15 @@ import type { Op } from '../op.js';
 import { findRegion, replaceDevice, deviceSize, type DaxDevice, type DaxDriverName, type DaxRange } from '../state.js';
 import { daxAlignValid, devDaxProbe, devDaxRemove, SZ_2M } from './device.js';
 import { devDaxKmemProbe, devDaxKmemRemove } from './kmem.js';
+
+/**
+ * @kernel really_probe drivers/base/dd.c — a failed probe is reported with
+ * its number; -ENODEV and -ENXIO ("rejects match") only at debug level.
+ */
+export function reallyProbeFailed(op: Op, drv: DaxDriverName, name: string, errno: Errno): void {
+  if (errno === 'ENODEV' || errno === 'ENXIO') return;
+  op.print(`${drv}: probe of ${name} failed with error -${ERRNO[errno]}`);
+}
 
 /** @kernel dax_match_id drivers/dax/bus.c */
 function daxMatchId(op: Op, drv: DaxDriverName, dev: DaxDevice): boolean {
@@ -71,7 +81,7 @@ export function bindStore(op: Op, drv: DaxDriverName, buf: string): Ret {
     }
     const rc = daxBusProbe(op, drv, dev);
     if (!rc.ok) {
-      op.print(`${drv}: probe of ${dev.name} failed with error -${rc.errno}`);
+      reallyProbeFailed(op, drv, dev.name, rc.errno);
       op.branch('bind_store', 'ENODEV(probe)');
       return err('ENODEV');
     }
@@ -82,7 +92,7 @@ export function bindStore(op: Op, drv: DaxDriverName, buf: string): Ret {
     return err('EBUSY');
   }
   const rc = daxBusProbe(op, drv, dev);
-  if (!rc.ok) op.print(`${drv}: probe of ${dev.name} failed with error -${rc.errno}`);
+  if (!rc.ok) reallyProbeFailed(op, drv, dev.name, rc.errno);
   return rc;
 }
 
@@ -103,7 +113,7 @@ export function driverAttach(op: Op, drv: DaxDriverName): void {
     const dev = op.state.devices.find((d) => d.name === name);
     if (dev === undefined || dev.driver !== null || !daxBusMatch(op, drv, dev)) continue;
     const rc = daxBusProbe(op, drv, dev);
-    if (!rc.ok) op.print(`${drv}: probe of ${dev.name} failed with error -${rc.errno}`);
+    if (!rc.ok) reallyProbeFailed(op, drv, dev.name, rc.errno);
   }
 }
 

@@ -27,7 +27,7 @@ export function devDaxProbe(op: Op, device: DaxDevice): Ret {
   const region = findRegion(op.state, dev.regionId);
   if (region === undefined) throw new Error(`model bug: no region ${dev.regionId}`);
   if (region.isStatic && dev.ranges.length > 1) {
-    op.print(`${dev.name}: static pgmap / multi-range device conflict`);
+    op.print(`device_dax ${dev.name}: static pgmap / multi-range device conflict`);
     op.branch('dev_dax_probe', 'EINVAL');
     return err('EINVAL');
   }
@@ -55,7 +55,7 @@ export function devDaxProbe(op: Op, device: DaxDevice): Ret {
     const req = injected === null ? requestRegion(op.state.iomem, r.start, r.end - r.start + 1n, dev.name, 0, [], { warnTopLevelOnly: op.state.profile.devicePrivateWarnTopLevelOnly }) : null;
     for (const w of req?.warnings ?? []) op.print(w);
     if (req === null || !req.ok) {
-      op.print(`${dev.name}: mapping${i}: ${hex(r.start)}-${hex(r.end)} could not reserve range`);
+      op.print(`device_dax ${dev.name}: mapping${i}: ${hex(r.start)}-${hex(r.end)} could not reserve range`);
       op.branch('dev_dax_probe', 'EBUSY');
       unwind();
       return err('EBUSY');

@@ -5,7 +5,7 @@
  * Left out: memory tiers / abstract distance (no effect on the modelled
  * state), module unload.
  */
-import { alignDown, alignUp, hex, U64_MAX } from '../../util/u64.js';
+import { alignDown, alignUp, hex, physAddr, U64_MAX } from '../../util/u64.js';
 import { addMemory, addMemoryDriverManaged, err, OK, removeMemory, type Ret } from '../memoryHotplug.js';
 import { memoryGroupRegisterStatic, memoryGroupUnregister } from '../memory.js';
 import type { Op } from '../op.js';
@@ -66,7 +66,7 @@ function probePerRange(op: Op, dev: DaxDevice): Ret {
   let numaNode = dev.targetNode;
   if (numaNode < 0) {
     if (!op.state.profile.kmemAcceptsInvalidNode) {
-      op.print(`${dev.name}: rejecting DAX region with invalid node: ${numaNode}`);
+      op.print(`kmem ${dev.name}: rejecting DAX region with invalid node: ${numaNode}`);
       op.branch('dev_dax_kmem_probe', 'EINVAL(node)');
       return err('EINVAL');
     }
@@ -77,12 +77,12 @@ function probePerRange(op: Op, dev: DaxDevice): Ret {
   dev.ranges.forEach((range, i) => {
     const r = daxKmemRange(B, range);
     if (r === null) {
-      op.print(`${dev.name}: mapping${i}: ${hex(range.start)}-${hex(range.end)} too small after alignment`);
+      op.print(`kmem ${dev.name}: mapping${i}: ${hex(range.start)}-${hex(range.end)} too small after alignment`);
       op.branch('dev_dax_kmem_probe', 'skip(too-small)');
     } else totalLen += r.end - r.start + 1n;
   });
   if (totalLen === 0n) {
-    op.print(`${dev.name}: rejecting DAX region without any memory after alignment`);
+    op.print(`kmem ${dev.name}: rejecting DAX region without any memory after alignment`);
     op.branch('dev_dax_kmem_probe', 'EINVAL(empty)');
     return err('EINVAL');
   }
@@ -100,7 +100,7 @@ function probePerRange(op: Op, dev: DaxDevice): Ret {
     if (r === null) continue;
     const size = r.end - r.start + 1n;
     if (!requestKmemRegion(op, dev, r.start, size)) {
-      op.print(`${dev.name}: mapping${i}: ${hex(r.start)}-${hex(r.end)} could not reserve region`);
+      op.print(`kmem ${dev.name}: mapping${i}: ${hex(r.start)}-${hex(r.end)} could not reserve region`);
       // Once some memory has been onlined we can't assume that it can be un-onlined safely.
       if (mapped > 0) continue;
       op.branch('dev_dax_kmem_probe', 'EBUSY');
@@ -113,7 +113,7 @@ function probePerRange(op: Op, dev: DaxDevice): Ret {
       memmapOnMemory: memmap,
     });
     if (!rc.ok) {
-      op.print(`${dev.name}: mapping${i}: ${hex(r.start)}-${hex(r.end)} memory add failed`);
+      op.print(`kmem ${dev.name}: mapping${i}: ${hex(r.start)}-${hex(r.end)} memory add failed`);
       if (op.state.profile.kmemProbeLeaksOnAddFailure) op.leaks.push(`${dev.name} mapping${i} region`);
       else dropKmemRegion(op, dev, r, 'remove');
       res[i] = null;
@@ -139,7 +139,7 @@ function probeV51(op: Op, dev: DaxDevice): Ret {
   const resEnd = dev.ranges[dev.ranges.length - 1]?.end ?? region.end;
   if (numaNode < 0) {
     if (!op.state.profile.kmemAcceptsInvalidNode) {
-      op.print(`${dev.name}: rejecting DAX region [mem ${hex(resStart)}-${hex(resEnd)}] with invalid node: ${numaNode}`);
+      op.print(`kmem ${dev.name}: rejecting DAX region [mem ${hex(resStart)}-${hex(resEnd)}] with invalid node: ${numaNode}`);
       op.branch('dev_dax_kmem_probe', 'EINVAL(node)');
       return err('EINVAL');
     }
@@ -150,7 +150,7 @@ function probeV51(op: Op, dev: DaxDevice): Ret {
   // resource_size(res) - (kmem_start - res->start), then & ~(B-1): unsigned 64-bit arithmetic.
   const kmemSize = ((resEnd - resStart + 1n - (kmemStart - resStart)) & U64_MAX) & ~(B - 1n) & U64_MAX;
   if (!requestKmemRegion(op, dev, kmemStart, kmemSize)) {
-    op.print(`${dev.name}: could not reserve region [${hex(kmemStart)}-${hex((kmemStart + kmemSize) & U64_MAX)}]`);
+    op.print(`kmem ${dev.name}: could not reserve region [${physAddr(kmemStart)}-${physAddr((kmemStart + kmemSize) & U64_MAX)}]`);
     op.branch('dev_dax_kmem_probe', 'EBUSY');
     return err('EBUSY');
   }
@@ -209,6 +209,19 @@ export function devDaxKmemRemove(op: Op, dev: DaxDevice): void {
     setDriverData(op, dev.name, null, dev.kmem);
     return;
   }
+  if (!op.state.config.memoryHotremove) {
+    // The !CONFIG_MEMORY_HOTREMOVE stub: purposely leak the request_mem_region(); the region is
+    // permanently pinned as reserved. Nothing is printed.
+    op.state = { ...op.state, anyHotremoveFailed: true };
+    op.branch('dev_dax_kmem_remove', 'pinned(stub)');
+    if (op.state.profile.kmemRemoveReleasesRegion) {
+      for (const r of data.res) if (r !== null) dropKmemRegion(op, dev, r, 'release');
+      setDriverData(op, dev.name, null, { res: data.res.map(() => null), mgid: data.mgid });
+      return;
+    }
+    setDriverData(op, dev.name, null, data);
+    return;
+  }
   const res: Array<DaxRange | null> = data.res.slice();
   let success = 0;
   for (let i = 0; i < dev.ranges.length; i++) {
@@ -221,13 +234,19 @@ export function devDaxKmemRemove(op: Op, dev: DaxDevice): void {
         // remove_resource(NULL) in v5.10–v6.x; fixed in 2026 by skipping ranges that were never added.
         op.print(`BUG: kernel NULL pointer dereference in remove_resource (${dev.name} mapping${i} was never added)`);
         op.branch('dev_dax_kmem_remove', 'NULL-res');
-      } else dropKmemRegion(op, dev, held, op.state.profile.kmemRemoveLeakFixed ? 'remove' : 'release');
+      } else if (op.state.profile.kmemRemoveLeakFixed) dropKmemRegion(op, dev, held, 'remove');
+      else {
+        // Before e686c32590f4: release_mem_region_adjustable stopped at a non-SYSRAM parent, so the
+        // "System RAM (kmem)" child is detached together with kmem's node and never freed.
+        dropKmemRegion(op, dev, held, 'release');
+        op.leaks.push(`${dev.name} mapping${i}: System RAM (kmem) struct resource detached, never freed`);
+      }
       res[i] = null;
       success++;
       continue;
     }
     op.state = { ...op.state, anyHotremoveFailed: true };
-    op.print(`${dev.name}: mapping${i}: ${hex(r.start)}-${hex(r.end)} cannot be hotremoved until the next reboot`);
+    op.print(`kmem ${dev.name}: mapping${i}: ${hex(r.start)}-${hex(r.end)} cannot be hotremoved until the next reboot`);
     op.branch('dev_dax_kmem_remove', 'pinned');
     if (op.state.profile.kmemRemoveReleasesRegion && res[i] !== null) {
       dropKmemRegion(op, dev, res[i] as DaxRange, 'release');

@@ -1,0 +1,147 @@
+/**
+ * hotplugStep: one step of a random sequence, drawn as a choice tuple and
+ * interpreted against the current model state, so that every step names a
+ * device, block or file that exists (or is a deliberate invalid write) and a
+ * shrunk sequence stays meaningful. The share of each kind is fixed by the
+ * first number: 5 % fault injection, 10 % invalid writes, 15 % reads, 35 %
+ * driver operations, 30 % memory block operations, 5 % attributes.
+ */
+import fc from 'fast-check';
+import type { KernelState } from '../../src/kernel/state.js';
+import { INJECT_SITES, type InjectEvent, type InjectSite, type StepEvent } from '../../src/log/events.js';
+import type { Errno } from '../../src/kernel/errno.js';
+
+export type Choice = readonly [number, number, number];
+
+export const choice: fc.Arbitrary<Choice> = fc.tuple(fc.nat(99), fc.nat(1 << 20), fc.nat(1 << 20));
+
+export const choices = (maxLength: number): fc.Arbitrary<Choice[]> => fc.array(choice, { minLength: 1, maxLength });
+
+/** What a generated step was meant to be, for statistics ("valid share"). */
+export type StepKind = 'inject' | 'invalid' | 'read' | 'driver' | 'block' | 'attr';
+
+export interface GeneratedStep {
+  readonly kind: StepKind;
+  readonly event: StepEvent;
+}
+
+/** The errnos each injection site can really produce (used by errno-documented as well). */
+export const SITE_ERRNOS: Readonly<Record<InjectSite, readonly Errno[]>> = {
+  add_memory: ['ENOMEM', 'EEXIST', 'EINVAL'],
+  request_mem_region: ['EBUSY'],
+  online_pages: ['ENOMEM', 'EBUSY', 'EINVAL'],
+  offline_pages: ['EBUSY', 'EINTR', 'ENOMEM', 'EAGAIN'],
+  memory_group_register: ['ENOMEM', 'EBUSY'],
+  memremap_pages: ['ENOMEM', 'ENXIO', 'EINVAL'],
+  remove_memory: ['EBUSY'],
+};
+
+const DRIVERS = ['device_dax', 'kmem'] as const;
+const MEM = '/sys/devices/system/memory';
+const DAX = '/sys/bus/dax';
+
+function pick<T>(xs: readonly T[], n: number): T {
+  return xs[n % xs.length] as T;
+}
+
+const write = (path: string, value: string, raw = false): StepEvent => ({ type: 'write', path, value, raw });
+const read = (path: string): StepEvent => ({ type: 'read', path });
+
+/** Block ids to act on: hot-added ones three times out of four when there are any. */
+function blockId(s: KernelState, n: number, m: number): number {
+  const hot: number[] = [];
+  const boot: number[] = [];
+  for (const [id, b] of s.blocks.entries()) (b.boot ? boot : hot).push(id);
+  const pool = hot.length > 0 && m % 4 !== 0 ? hot : boot.length > 0 ? boot : hot;
+  return pick(pool, n);
+}
+
+export function interpretChoice(s: KernelState, [cat, x, y]: Choice): GeneratedStep {
+  const devices = s.devices;
+  if (cat < 5) {
+    const site = pick(INJECT_SITES, x);
+    const ev: InjectEvent = { type: 'inject', site, errno: pick(SITE_ERRNOS[site], y), nth: 1 + (y % 2) };
+    return { kind: 'inject', event: ev };
+  }
+  if (cat < 15) return { kind: 'invalid', event: invalidStep(s, x, y) };
+  if (cat < 30) return { kind: 'read', event: readStep(s, x, y) };
+  if (cat < 65 && devices.length > 0) {
+    const dev = pick(devices, x);
+    const drv = pick(DRIVERS, y);
+    const other = drv === 'kmem' ? 'device_dax' : 'kmem';
+    const ops: StepEvent[] = [
+      write(`${DAX}/drivers/${dev.driver ?? drv}/unbind`, dev.name),
+      write(`${DAX}/drivers/${drv}/bind`, dev.name),
+      write(`${DAX}/drivers/${drv}/new_id`, dev.name),
+      write(`${DAX}/drivers/kmem/new_id`, dev.name),
+      write(`${DAX}/drivers/${drv}/remove_id`, dev.name),
+      write(`${DAX}/drivers/${other}/bind`, dev.name),
+    ];
+    return { kind: 'driver', event: pick(ops, y >> 1) };
+  }
+  if (cat < 95 && s.blocks.size > 0) {
+    const id = blockId(s, x, y);
+    const ops: StepEvent[] = [
+      write(`${MEM}/memory${id}/state`, 'online_movable'),
+      write(`${MEM}/memory${id}/state`, 'online_kernel'),
+      write(`${MEM}/memory${id}/state`, 'online'),
+      write(`${MEM}/memory${id}/state`, 'offline'),
+      write(`${MEM}/memory${id}/online`, '1'),
+      write(`${MEM}/memory${id}/online`, '0'),
+    ];
+    return { kind: 'block', event: pick(ops, y >> 2) };
+  }
+  return { kind: 'attr', event: attrStep(s, x, y) };
+}
+
+function readStep(s: KernelState, x: number, y: number): StepEvent {
+  const paths = ['/proc/iomem', '/proc/meminfo', `${MEM}/block_size_bytes`, `${MEM}/auto_online_blocks`];
+  if (s.blocks.size > 0) {
+    const id = blockId(s, x, y);
+    paths.push(...['state', 'online', 'valid_zones', 'phys_index', 'removable', 'phys_device'].map((f) => `${MEM}/memory${id}/${f}`));
+  }
+  const dev = s.devices.length > 0 ? pick(s.devices, x) : undefined;
+  if (dev !== undefined) paths.push(...['target_node', 'size', 'align', 'resource', 'memmap_on_memory'].map((f) => `${DAX}/devices/${dev.name}/${f}`));
+  return read(pick(paths, y));
+}
+
+function attrStep(s: KernelState, x: number, y: number): StepEvent {
+  const ops: StepEvent[] = [write(`${MEM}/auto_online_blocks`, pick(['offline', 'online', 'online_kernel', 'online_movable'], x))];
+  const dev = s.devices.length > 0 ? pick(s.devices, x) : undefined;
+  if (dev !== undefined) {
+    const size = dev.ranges.reduce((a, r) => a + (r.end - r.start + 1n), 0n);
+    const step = 2n * 1024n * 1024n;
+    const target = pick([0n, size - step, size + step, size + 64n * step, size], y);
+    ops.push(
+      write(`${DAX}/devices/${dev.name}/size`, String(target < 0n ? 0n : target)),
+      write(`${DAX}/devices/${dev.name}/align`, pick(['4096', '2097152', '1073741824', '12345'], y)),
+      write(`${DAX}/devices/${dev.name}/memmap_on_memory`, pick(['1', '0'], y)),
+    );
+  }
+  return pick(ops, y >> 3);
+}
+
+function invalidStep(s: KernelState, x: number, y: number): StepEvent {
+  const dev = s.devices.length > 0 ? pick(s.devices, x).name : 'dax0.0';
+  const id = s.blocks.size > 0 ? blockId(s, x, y) : 0;
+  const ops: StepEvent[] = [
+    write(`${MEM}/memory${id}/state`, pick(['onlin', 'ONLINE', ' online', 'online\n', 'going-offline', ''], y)),
+    write(`${MEM}/memory${id}/state`, '', true),
+    write(`${MEM}/memory${id}/online`, pick(['2', 'maybe', 'o', ''], y)),
+    write(`${MEM}/memory99999/state`, 'online'),
+    write(`${MEM}/memory${id}/phys_index`, '0'),
+    write(`${MEM}/memory${id}/valid_zones`, 'Movable'),
+    write(`${MEM}/block_size_bytes`, '1'),
+    write(`${MEM}/auto_online_blocks`, pick(['on', 'movable', ''], y)),
+    write(`${DAX}/drivers/${pick(DRIVERS, y)}/bind`, pick(['dax9.9', 'nope', `${dev}x`], y)),
+    write(`${DAX}/drivers/${pick(DRIVERS, y)}/new_id`, pick(['dax00.0', 'dax0.0x', 'dax', '0.0'], y)),
+    write(`${DAX}/drivers/${pick(DRIVERS, y)}/unbind`, pick(['dax9.9', dev], y)),
+    read(`${DAX}/drivers/${pick(DRIVERS, y)}/bind`),
+    write(`${DAX}/devices/${dev}/target_node`, '0'),
+    write(`${DAX}/devices/${dev}/resource`, '0'),
+    write(`${DAX}/devices/${dev}/size`, pick(['abc', '123', '-1'], y)),
+    write('/proc/iomem', 'x'),
+    read('/sys/devices/system/memory/nonexistent'),
+  ];
+  return pick(ops, y >> 1);
+}
