@@ -307,11 +307,8 @@ describe('boot.variant (SPEC §6): each variant against the same log without it'
 });
 
 /*
- * Not testable through the sysfs surface (reported to the lead):
- * - (kmemRemoveLeakFixed is shown above on a 6.1 state with the switch flipped.)
- *   kmemRemoveHotRemoves; the one profile with it false (5.1) never takes that path.
+ * Not testable through the sysfs surface:
  * - memmapOnMemory ('single-block'): mhp_supports_memmap_on_memory is asked only with
- *   MHP_MEMMAP_ON_MEMORY (kmem passes it on 6.8 only) or from the 6.8-only sysfs knob.
- * - variant walk-returns-minus-one: its -1 (EPERM) comes only from a failing
- *   walk_system_ram_range in online_pages, which needs walk-top-level-only too; one variant per boot.
+ *   MHP_MEMMAP_ON_MEMORY (kmem passes it on 6.8 only) or from the 6.8-only sysfs knob;
+ *   test/kernel/memmapOnMemory.test.ts covers the single-block rule directly.
  */
