@@ -76,6 +76,7 @@ export function bootMachine(c: MachineConstraints = {}): fc.Arbitrary<BootEvent>
         }),
         unmovable: fc.array(fc.nat(), { maxLength: 2 }),
         reservedMiB: fc.constantFrom(0, 0, 64, 190),
+        beyondPhysmem: fc.constantFrom(false, false, false, false, false, false, false, false, false, true),
       })
       .map((p): BootEvent => {
         const B = 1n << BigInt(p.blockShift);
@@ -91,7 +92,8 @@ export function bootMachine(c: MachineConstraints = {}): fc.Arbitrary<BootEvent>
           top += BigInt(p.node1GiB) * GIB;
         }
         // Dax regions above all RAM, each starting on a block boundary plus an optional 2 MiB-step offset.
-        let cursor = ((top + B - 1n) / B) * B;
+        // Now and then the regions sit above MAX_PHYSMEM_BITS (46), where hot-add is -E2BIG.
+        let cursor = p.beyondPhysmem ? 1n << 46n : ((top + B - 1n) / B) * B;
         const daxRegions: DaxRegionSpec[] = p.regions.map((r, id) => {
           const kind: DaxRegionKind = r.kind;
           cursor = ((cursor + BigInt(r.gapMiB) * MIB + B - 1n) / B) * B + BigInt(r.unalignedMiB) * MIB;

@@ -46,6 +46,9 @@ function regionDesc(kind: 'pmem' | 'hmem' | 'cxl', name: string): number {
 export interface BootResult {
   readonly state: KernelState;
   readonly log: readonly string[];
+  /** What the boot-time probes did (failure branches, machine transitions). */
+  readonly branches: readonly string[];
+  readonly transitions: readonly string[];
 }
 
 /** Build the state the kernel has after boot; the boot event is assumed validated by the log reader. */
@@ -177,5 +180,5 @@ export function bootKernel(boot: BootEvent): BootResult {
     const rc = daxBusProbe(op, drv, dev);
     if (!rc.ok) reallyProbeFailed(op, drv, dev.name, rc.errno);
   }
-  return { state: op.state, log: op.log };
+  return { state: op.state, log: op.log, branches: op.branches, transitions: op.transitions };
 }

@@ -91,6 +91,8 @@ export interface ConsoleReport {
   readonly facts: Record<string, Record<string, string | { error: string }>>;
   /** Symlinks by tag, then path: the link target. */
   readonly links: Record<string, Record<string, string>>;
+  /** Directories reported present, by tag. */
+  readonly has: Record<string, string[]>;
   /** Results by seq. */
   readonly results: Map<number, OpResult>;
   /** Kernel messages by seq (0: the boot, until the first operation). */
@@ -107,6 +109,7 @@ export function parseConsole(text: string): ConsoleReport {
     setup: [],
     facts: {},
     links: {},
+    has: {},
     results: new Map(),
     klog: new Map(),
     begun: false,
@@ -147,6 +150,11 @@ export function parseConsole(text: string): ConsoleReport {
       case 'LINK': {
         const [t, p, target] = words;
         if (t !== undefined && p !== undefined && target !== undefined) (res.links[t] ??= {})[p] = target;
+        break;
+      }
+      case 'HAS': {
+        const [t, p] = words;
+        if (t !== undefined && p !== undefined) (res.has[t] ??= []).push(p);
         break;
       }
       case 'RES':

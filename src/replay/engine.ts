@@ -84,7 +84,7 @@ export function applyEvent(state: KernelState, event: StepEvent, index: number):
 
 export function applyBoot(boot: BootEvent): Step {
   const r = bootKernel(boot);
-  return { index: 0, seq: boot.seq, event: boot, outcome: withLog({ ok: true }, r.log), before: null, after: r.state, branches: [], leaks: [], transitions: [] };
+  return { index: 0, seq: boot.seq, event: boot, outcome: withLog({ ok: true }, r.log), before: null, after: r.state, branches: r.branches, leaks: [], transitions: r.transitions };
 }
 
 // When a recorded result agrees with the model's (and the /proc/meminfo rule): compare.ts.

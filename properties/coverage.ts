@@ -1,0 +1,99 @@
+/**
+ * Coverage with denominators: machine transitions taken out of all the
+ * transitions the machines' definitions have (the derived tables), errnos
+ * returned per sysfs path out of the errnos the path can return, and failure
+ * branches of the kernel mirrors taken out of those written in the source.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { daxDeviceTable, memoryBlockTable } from '../machines/index.js';
+import type { Step } from '../src/replay/engine.js';
+import { DOCUMENTED_ERRNOS } from './invariants/errnos.js';
+
+export interface CoverageCount {
+  readonly reached: number;
+  readonly total: number;
+  readonly missing: readonly string[];
+}
+
+export interface CoverageReport {
+  readonly transitions: CoverageCount;
+  readonly errnos: CoverageCount;
+  readonly branches: CoverageCount;
+  readonly goals: Readonly<Record<string, number>>;
+}
+
+/** Every `machine:context:source:event` the derived tables allow. */
+export function allTransitions(): string[] {
+  return [
+    ...daxDeviceTable.entries().map((e) => `daxDevice:${e.contextKey}:${e.source}:${e.event}`),
+    ...memoryBlockTable.entries().map((e) => `memoryBlock:${e.contextKey}:${e.source}:${e.event}`),
+  ].sort();
+}
+
+/** Every `pattern-source errno` pair the errno-documented table lists (open errors left out: every path has them). */
+export function allErrnos(): string[] {
+  return DOCUMENTED_ERRNOS.flatMap((d) => d.errnos.map((e) => `${d.source}: ${e}`)).sort();
+}
+
+const SRC = fileURLToPath(new URL('../src/kernel/', import.meta.url));
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? tsFiles(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** Every literal `op.branch('fn', 'what')` in the kernel mirrors. */
+export function allBranches(): string[] {
+  const out = new Set<string>();
+  for (const f of tsFiles(SRC)) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/op\.branch\('([^']+)', '([^']+)'\)/g)) out.add(`${m[1]}:${m[2]}`);
+  }
+  return [...out].sort();
+}
+
+export class Coverage {
+  private readonly transitions = new Set<string>();
+  private readonly errnos = new Set<string>();
+  private readonly branches = new Set<string>();
+  readonly goalHits = new Map<string, number>();
+
+  record(step: Step): void {
+    for (const t of step.transitions) this.transitions.add(t);
+    for (const b of step.branches) this.branches.add(b);
+    const o = step.outcome;
+    if (!o.ok && step.event.type !== 'boot' && step.event.type !== 'inject') {
+      const path = step.event.path;
+      const hit = DOCUMENTED_ERRNOS.find((d) => d.pattern.test(path));
+      if (hit !== undefined) this.errnos.add(`${hit.source}: ${o.errno}`);
+    }
+  }
+
+  hitGoal(name: string): void {
+    this.goalHits.set(name, (this.goalHits.get(name) ?? 0) + 1);
+  }
+
+  merge(other: Coverage): void {
+    for (const t of other.transitions) this.transitions.add(t);
+    for (const e of other.errnos) this.errnos.add(e);
+    for (const b of other.branches) this.branches.add(b);
+    for (const [g, n] of other.goalHits) this.goalHits.set(g, (this.goalHits.get(g) ?? 0) + n);
+  }
+
+  report(goalNames: readonly string[]): CoverageReport {
+    const count = (all: readonly string[], seen: Set<string>): CoverageCount => ({
+      reached: all.filter((x) => seen.has(x)).length,
+      total: all.length,
+      missing: all.filter((x) => !seen.has(x)),
+    });
+    return {
+      transitions: count(allTransitions(), this.transitions),
+      errnos: count(allErrnos(), this.errnos),
+      branches: count(allBranches(), this.branches),
+      goals: Object.fromEntries(goalNames.map((g) => [g, this.goalHits.get(g) ?? 0])),
+    };
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * "Sometimes" goals: states and events the generator must be able to reach.
+ * A campaign reports each as reached or never reached; npm test asserts the
+ * default budget reaches them all.
+ */
+import type { Step } from '../src/replay/engine.js';
+
+export interface Goal {
+  readonly name: string;
+  readonly reached: (step: Step) => boolean;
+}
+
+const branch = (prefix: string) => (s: Step) => s.branches.some((b) => b.startsWith(prefix));
+
+export const GOALS: readonly Goal[] = [
+  { name: 'kmem probe added memory', reached: (s) => s.transitions.some((t) => t.endsWith(':kmem.added')) },
+  { name: 'a kmem device online', reached: (s) => s.after.devices.some((d) => d.phase === 'online') },
+  {
+    name: 'leaked kmem device (unbound, memory pinned)',
+    reached: (s) => s.after.devices.some((d) => d.driver === null && (d.phase === 'kmem' || d.phase === 'online')),
+  },
+  {
+    name: 'partially onlined kmem device',
+    reached: (s) =>
+      s.after.devices.some((d) => {
+        if (d.kmem === null) return false;
+        let on = 0;
+        let off = 0;
+        for (const r of d.kmem.res) {
+          if (r === null) continue;
+          for (const [, b] of s.after.blocks.range(Number(r.start / s.after.blockSize), Number((r.end + 1n) / s.after.blockSize) - 1)) {
+            if (b.state === 'online') on++;
+            else off++;
+          }
+        }
+        return on > 0 && off > 0;
+      }),
+  },
+  {
+    name: 'Movable block next to a Normal one',
+    reached: (s) => {
+      let prev: { id: number; zone: string | null } | undefined;
+      for (const [id, b] of s.after.blocks.entries()) {
+        const zone = b.state === 'online' ? b.zone : null;
+        if (prev !== undefined && prev.id === id - 1 && ((prev.zone === 'Movable' && zone === 'Normal') || (prev.zone === 'Normal' && zone === 'Movable'))) return true;
+        prev = { id, zone };
+      }
+      return false;
+    },
+  },
+  { name: 'probe skipped a too-small range', reached: (s) => s.outcome.ok && branch('dev_dax_kmem_probe:skip(too-small)')(s) && s.transitions.some((t) => t.endsWith(':kmem.added')) },
+  { name: 'memmap_on_memory block online', reached: (s) => [...s.after.blocks.values()].some((b) => b.state === 'online' && b.vmemmapPages > 0) },
+  { name: 'hot-added block offlined', reached: (s) => s.transitions.some((t) => t.endsWith(':going-offline:offline.done')) },
+  { name: 'offline failed and rolled back', reached: (s) => s.transitions.some((t) => t.endsWith(':going-offline:offline.failed')) },
+  { name: 'kmem memory hot-removed', reached: (s) => s.transitions.some((t) => t.endsWith(':kmem.removed')) },
+  { name: 'rebind refused: pinned memory (EBUSY)', reached: (s) => branch('dev_dax_kmem_probe:EBUSY')(s) || branch('dev_dax_probe:EBUSY')(s) },
+  { name: 'stale pgmap refused a device_dax probe', reached: branch('dev_dax_probe:EINVAL(pgmap)') },
+  { name: 'add_memory failed inside a probe', reached: (s) => s.outcome.log?.some((l) => l.includes('memory add failed')) ?? false },
+  { name: 'auto-online at add', reached: (s) => s.transitions.some((t) => t.endsWith(':kmem.added')) && s.transitions.some((t) => t.includes('memoryBlock:any:offline:online')) },
+  { name: 'target_node -1 rejected', reached: branch('dev_dax_kmem_probe:EINVAL(node)') },
+  { name: 'device resized', reached: (s) => s.event.type === 'write' && s.event.path.endsWith('/size') && s.outcome.ok && s.before !== null && s.before.devices !== s.after.devices },
+];

@@ -1,0 +1,66 @@
+/**
+ * Running one generated sequence: boot the machine, interpret each choice
+ * against the current state, apply it, and check every invariant and
+ * must-succeed property after every step.
+ */
+import type { BootEvent, LogEvent } from '../src/log/events.js';
+import { applyBoot, applyEvent, type Checker, type Step, type Violation } from '../src/replay/engine.js';
+import { interpretChoice, type Choice, type StepKind } from './arbitraries/steps.js';
+import type { Coverage } from './coverage.js';
+import { GOALS } from './goals.js';
+import { makeChecker } from './invariants/index.js';
+import { checkMustSucceed } from './mustSucceed.js';
+
+export interface SequenceOptions {
+  /** Invariants to run (default: all, incremental). */
+  readonly check?: Checker;
+  readonly coverage?: Coverage;
+  /** Stop at the first violating step (default true: shrinking wants the shortest prefix). */
+  readonly stopAtViolation?: boolean;
+}
+
+export interface SequenceResult {
+  /** The boot event, then the steps that were applied. */
+  readonly events: readonly LogEvent[];
+  readonly steps: readonly Step[];
+  readonly violations: readonly Violation[];
+  readonly kinds: Readonly<Record<StepKind, number>>;
+  /** Steps whose outcome was ok. */
+  readonly okSteps: number;
+}
+
+const defaultCheck = makeChecker();
+
+export function checkAll(check: Checker): Checker {
+  return (step) => [...check(step), ...checkMustSucceed(step)];
+}
+
+export function runSequence(boot: BootEvent, choices: readonly Choice[], opts: SequenceOptions = {}): SequenceResult {
+  const check = checkAll(opts.check ?? defaultCheck);
+  const kinds: Record<StepKind, number> = { inject: 0, invalid: 0, read: 0, driver: 0, block: 0, attr: 0 };
+  const events: LogEvent[] = [boot];
+  const steps: Step[] = [];
+  const violations: Violation[] = [];
+  let okSteps = 0;
+  const observe = (step: Step): void => {
+    steps.push(step);
+    violations.push(...check(step));
+    if (opts.coverage !== undefined) {
+      opts.coverage.record(step);
+      for (const g of GOALS) if (g.reached(step)) opts.coverage.hitGoal(g.name);
+    }
+  };
+  let current = applyBoot(boot);
+  observe(current);
+  for (let i = 0; i < choices.length; i++) {
+    if (violations.length > 0 && opts.stopAtViolation !== false) break;
+    const gen = interpretChoice(current.after, choices[i] as Choice);
+    const event = { ...gen.event, seq: i + 1 };
+    kinds[gen.kind]++;
+    events.push(event);
+    current = applyEvent(current.after, event, i + 1);
+    if (current.outcome.ok) okSteps++;
+    observe(current);
+  }
+  return { events, steps, violations, kinds, okSteps };
+}

@@ -1,0 +1,31 @@
+/**
+ * What each bug variant (SPEC §6) needs of the machine to show, and the
+ * property that must catch it. The profile and config constraints come from
+ * the variant's history: the 2019 walk/registration bugs are 5.1's, the
+ * memmap ones need 6.8 with memory_hotplug.memmap_on_memory enabled.
+ */
+import type { BootConfig } from '../src/kernel/config.js';
+import type { KernelVersion, VariantName } from '../src/kernel/profile.js';
+
+export const KERNEL_VARIANT_PROFILE: Readonly<Record<VariantName, { readonly kernel?: KernelVersion; readonly config?: Partial<BootConfig> }>> = {
+  'walk-top-level-only': { kernel: '5.1' },
+  'walk-returns-minus-one': { kernel: '5.1' },
+  'register-top-level-only': { kernel: '5.1' },
+  'kmem-accepts-invalid-node': {},
+  'kmem-probe-leaks-on-add-failure': { kernel: '5.1' },
+  'memmap-whole-range': { kernel: '6.8', config: { memmapOnMemory: true, structPageSize: 64, pageblockOrder: 9 } },
+  'memmap-ignores-support': { kernel: '6.8', config: { memmapOnMemory: true } },
+  'kmem-remove-releases-region': {},
+};
+
+/** The properties that catch each variant (any one of them counts). */
+export const VARIANT_CAUGHT_BY: Readonly<Record<VariantName, readonly string[]>> = {
+  'walk-top-level-only': ['must-succeed:online'],
+  'walk-returns-minus-one': ['errno-documented', 'must-succeed:online'],
+  'register-top-level-only': ['must-succeed:kmem-bind'],
+  'kmem-accepts-invalid-node': ['node-respected'],
+  'kmem-probe-leaks-on-add-failure': ['failed-op-unchanged', 'kmem-resource-shape'],
+  'memmap-whole-range': ['vmemmap-in-own-block'],
+  'memmap-ignores-support': ['vmemmap-in-own-block'],
+  'kmem-remove-releases-region': ['device-one-way', 'busy-no-overlap', 'blocks-cover-system-ram', 'no-devdax-over-online-memory'],
+};

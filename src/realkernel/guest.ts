@@ -1,0 +1,190 @@
+/**
+ * Booting a guest: the kernel and initramfs to use (harness/setup.sh's
+ * Debian kernel, or a developer's own with --kernel / --modules), one QEMU
+ * run per sequence (TCG, -smp 1: faster than -smp 2 on a 2-core host, and
+ * there is no KVM), and the console it printed.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { COMMON_APPEND, type MachineDef } from './machine.js';
+import { cpio, opsText, parseConsole, type ConsoleReport, type GuestOp } from './protocol.js';
+
+/** The package root, found from this file (src/realkernel/). */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const HARNESS_DIR = join(PACKAGE_ROOT, 'harness');
+export const CACHE_DIR = join(PACKAGE_ROOT, '.cache');
+const BUILD_DIR = join(CACHE_DIR, 'build');
+const SETUP_HINT = 'run `bash harness/setup.sh` (as root: it installs qemu-system-x86, busybox-static, cpio, kmod, gcc and ndctl from Debian and fetches the kernel)';
+
+/** The harness cannot run here (not set up, no QEMU, a bad --kernel or --modules). */
+export class HarnessError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HarnessError';
+  }
+}
+
+/** A guest that did not boot, died, or did not finish its operations. */
+export class VmError extends Error {
+  constructor(
+    message: string,
+    readonly consoleLog: string,
+  ) {
+    super(message);
+    this.name = 'VmError';
+  }
+}
+
+/** What a guest boots: a kernel image and the initramfs holding its modules. */
+export interface KernelArtefacts {
+  readonly kernel: string;
+  readonly initramfs: string;
+  /** Identifies the pair (content hashes), for caches of per-kernel facts. */
+  readonly key: string;
+  /** For messages: "Debian linux-image-6.1.0-56-cloud-amd64" or the paths given. */
+  readonly label: string;
+}
+
+function fileHash(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** The lib/modules/<release> directory under `dir` (the one holding modules.dep or modules.order). */
+function modulesDir(dir: string): string {
+  const abs = resolve(dir);
+  if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new HarnessError(`--modules ${dir}: not a directory`);
+  const isTree = (d: string): boolean => existsSync(join(d, 'modules.dep')) || existsSync(join(d, 'modules.order'));
+  if (isTree(abs)) return abs;
+  const lm = join(abs, 'lib', 'modules');
+  if (existsSync(lm)) {
+    const trees = readdirSync(lm).map((r) => join(lm, r)).filter(isTree);
+    if (trees.length === 1 && trees[0] !== undefined) return trees[0];
+    if (trees.length > 1) throw new HarnessError(`--modules ${dir}: several kernels under lib/modules (${trees.join(', ')}); name one`);
+  }
+  throw new HarnessError(
+    `--modules ${dir}: no modules.dep here or under lib/modules/<release> (install them with \`make modules_install INSTALL_MOD_PATH=${dir}\`)`,
+  );
+}
+
+/**
+ * The kernel and initramfs a run boots. By default harness/setup.sh's Debian
+ * kernel; `kernel` (a bzImage) and `modules` (a lib/modules/<release> tree,
+ * or a directory holding one) point at a developer's own. Their initramfs is
+ * built once by harness/build-initramfs.sh and cached under .cache/realkernel.
+ */
+export function resolveArtefacts(opts: { kernel?: string | undefined; modules?: string | undefined } = {}): KernelArtefacts {
+  const defaultKernel = join(BUILD_DIR, 'vmlinuz');
+  const defaultInitramfs = join(BUILD_DIR, 'initramfs.cpio.gz');
+  if (opts.kernel === undefined && opts.modules === undefined) {
+    if (!existsSync(defaultKernel) || !existsSync(defaultInitramfs)) throw new HarnessError(`the harness is not set up: ${SETUP_HINT}`);
+    const pkg = existsSync(join(CACHE_DIR, 'kernel', 'PACKAGE')) ? readFileSync(join(CACHE_DIR, 'kernel', 'PACKAGE'), 'utf8').trim() : 'kernel';
+    const key = createHash('sha256').update(fileHash(defaultKernel)).update(fileHash(defaultInitramfs)).digest('hex').slice(0, 16);
+    return { kernel: realpathSync(defaultKernel), initramfs: defaultInitramfs, key, label: `Debian ${pkg}` };
+  }
+  const kernel = opts.kernel === undefined ? defaultKernel : resolve(opts.kernel);
+  if (!existsSync(kernel)) {
+    throw new HarnessError(opts.kernel === undefined ? `the harness is not set up: ${SETUP_HINT}` : `--kernel ${opts.kernel}: no such file`);
+  }
+  const md = opts.modules === undefined ? null : modulesDir(opts.modules);
+  const helper = join(BUILD_DIR, 'sysfs-op');
+  if (!existsSync(helper)) throw new HarnessError(`the guest helper is not built: ${SETUP_HINT}`);
+  const inputs = createHash('sha256');
+  inputs.update(md ?? 'no-modules');
+  if (md !== null) {
+    for (const f of ['modules.dep', 'modules.order']) {
+      const p = join(md, f);
+      if (existsSync(p)) inputs.update(`${f}:${statSync(p).mtimeMs}`);
+    }
+  }
+  for (const f of [join(HARNESS_DIR, 'guest', 'init'), join(HARNESS_DIR, 'build-initramfs.sh'), helper]) inputs.update(fileHash(f));
+  const dir = join(CACHE_DIR, 'realkernel', 'initramfs');
+  const initramfs = join(dir, `${inputs.digest('hex').slice(0, 16)}.cpio.gz`);
+  if (!existsSync(initramfs)) {
+    mkdirSync(dir, { recursive: true });
+    const r = spawnSync('bash', [join(HARNESS_DIR, 'build-initramfs.sh'), initramfs, ...(md === null ? [] : [md])], { encoding: 'utf8' });
+    if (r.status !== 0) throw new HarnessError(`building the initramfs failed:\n${r.stderr}`);
+  }
+  const key = createHash('sha256').update(fileHash(kernel)).update(fileHash(initramfs)).digest('hex').slice(0, 16);
+  return { kernel, initramfs, key, label: `${kernel}${md === null ? ' (no modules)' : ` with modules from ${md}`}` };
+}
+
+export interface GuestRunOptions {
+  readonly machine: MachineDef;
+  readonly ops: readonly GuestOp[];
+  readonly artefacts: KernelArtefacts;
+  /** Where the console log is written (PREFIX.console.log). */
+  readonly prefix: string;
+  /** Seconds for the whole run; default 120 plus 5 per operation. */
+  readonly timeoutSeconds?: number;
+  /** Seconds before one operation is interrupted (SIGALRM in the helper → EINTR). */
+  readonly opTimeoutSeconds?: number;
+  /** Extra kernel arguments. */
+  readonly append?: string;
+}
+
+export interface GuestRun {
+  readonly report: ConsoleReport;
+  readonly seconds: number;
+  readonly consoleLog: string;
+  readonly qemuArgs: readonly string[];
+}
+
+/** The QEMU binary and accelerator (MEMHP_QEMU, MEMHP_QEMU_ACCEL=kvm where KVM exists). */
+function qemuCommand(): { bin: string; accel: string } {
+  return { bin: process.env['MEMHP_QEMU'] ?? 'qemu-system-x86_64', accel: process.env['MEMHP_QEMU_ACCEL'] ?? 'tcg' };
+}
+
+function tail(text: string, lines: number): string {
+  return text.split('\n').filter((l) => !l.includes('@@MEMHP FACT')).slice(-lines).join('\n');
+}
+
+/** Boot the machine, run the operations, power off; the console as parsed. */
+export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
+  const { bin, accel } = qemuCommand();
+  mkdirSync(join(o.prefix, '..'), { recursive: true });
+  const initrd = `${o.prefix}.initrd`;
+  const extra = cpio({ 'ops.txt': opsText(o.ops), 'run.conf': `MACHINE=${o.machine.name}\nOP_TIMEOUT=${o.opTimeoutSeconds ?? 30}\n` });
+  writeFileSync(initrd, Buffer.concat([readFileSync(o.artefacts.initramfs), gzipSync(extra)]));
+  const args = [
+    '-accel', accel, '-smp', '1', '-m', o.machine.memory, ...o.machine.qemuArgs,
+    '-nodefaults', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot',
+    '-kernel', o.artefacts.kernel, '-initrd', initrd,
+    '-append', `${COMMON_APPEND} ${o.machine.append} ${o.append ?? ''}`.trim(),
+  ];
+  const timeout = o.timeoutSeconds ?? 120 + 5 * o.ops.length;
+  const t0 = Date.now();
+  const chunks: Buffer[] = [];
+  let timedOut = false;
+  const exit = await new Promise<string>((done, failed) => {
+    const q = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      q.kill('SIGKILL');
+    }, timeout * 1000);
+    q.stdout.on('data', (d: Buffer) => chunks.push(d));
+    q.stderr.on('data', (d: Buffer) => chunks.push(d));
+    q.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      failed(e.code === 'ENOENT' ? new HarnessError(`${bin} not found: ${SETUP_HINT}`) : e);
+    });
+    q.on('close', (code, sig) => {
+      clearTimeout(timer);
+      done(code === null ? `signal ${sig ?? '?'}` : `status ${code}`);
+    });
+  });
+  const seconds = (Date.now() - t0) / 1000;
+  rmSync(initrd, { force: true });
+  const consoleText = Buffer.concat(chunks).toString('utf8');
+  const consoleLog = `${o.prefix}.console.log`;
+  writeFileSync(`${consoleLog}.tmp`, consoleText);
+  renameSync(`${consoleLog}.tmp`, consoleLog);
+  const report = parseConsole(consoleText);
+  const why = timedOut ? `timed out after ${timeout} s` : `QEMU exited with ${exit}`;
+  if (!report.begun) throw new VmError(`the guest never reached the harness's /init (${why}); console: ${consoleLog}\n${tail(consoleText, 15)}`, consoleLog);
+  if (!report.ended) throw new VmError(`the guest did not finish its operations (${why}); console: ${consoleLog}\n${tail(consoleText, 15)}`, consoleLog);
+  return { report, seconds, consoleLog, qemuArgs: args };
+}
