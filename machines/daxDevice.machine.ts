@@ -73,12 +73,17 @@ export const daxDeviceMachine = setup({
     },
     kmem: {
       on: {
+        // dev_dax_kmem_probe again after a partial hot-remove: a removed range is free again and the pinned
+        // ones are skipped once something is mapped. More memory added; the phase stays. Without hot-remove
+        // the first surviving range is always pinned, so the probe fails.
+        'kmem.added': { target: 'kmem', guard: 'hotRemove' },
         'block.onlined': { target: 'online' },
         'kmem.removed': { target: '#daxDevice.intact.unbound', guard: 'hotRemove' },
       },
     },
     online: {
       on: {
+        'kmem.added': { target: 'online', guard: 'hotRemove' },
         'kmem.removed': { target: '#daxDevice.intact.unbound', guard: 'hotRemove' },
       },
     },

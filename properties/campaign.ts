@@ -53,7 +53,9 @@ export interface CampaignProgress {
 }
 
 export interface FailureReport {
+  /** The fast-check seed of the failing run (runSeed(campaignSeed, run)). */
   readonly seed: number;
+  readonly campaignSeed: number;
   readonly run: number;
   readonly invariant: string;
   readonly message: string;
@@ -91,7 +93,7 @@ export function runSeed(seed: number, run: number): number {
 export function failureLogText(f: Omit<FailureReport, 'file' | 'log'>, events: readonly LogEvent[]): string {
   const header = [
     '// memhp fuzz failure',
-    `// seed: ${f.seed} (run ${f.run}); redo with: memhp fuzz --seed ${f.seed} --runs 1${f.variant !== null ? ` --variant ${f.variant}` : ''}`,
+    `// campaign seed ${f.campaignSeed}, run ${f.run} (fast-check seed ${f.seed}); reproduce: memhp replay <this file>`,
     `// invariant: ${f.invariant}`,
     `// variant: ${f.variant ?? 'none'}`,
     `// message: ${f.message.replace(/\n/g, ' ')}`,
@@ -188,7 +190,7 @@ function* campaignRuns(o: CampaignOptions): Generator<void, CampaignResult, void
       if (v === undefined) return true;
       if (firstFailure === null) {
         // Persist the unshrunk failure at once: shrinking may be interrupted.
-        const text = failureLogText({ seed, run: k, invariant: v.invariant, message: v.message, variant: o.variant, length: r.events.length, originalLength: r.events.length, shrinkMs: 0 }, r.events);
+        const text = failureLogText({ seed, campaignSeed: o.seed, run: k, invariant: v.invariant, message: v.message, variant: o.variant, length: r.events.length, originalLength: r.events.length, shrinkMs: 0 }, r.events);
         firstFailure = { text, file: save(o.outDir, text), length: r.events.length, at: Date.now() };
       }
       return false;
@@ -201,7 +203,7 @@ function* campaignRuns(o: CampaignOptions): Generator<void, CampaignResult, void
       const r = runSequence(boot, cs, { check });
       const v = r.violations[0] as Violation;
       const shrinkMs = Date.now() - ff.at;
-      const meta = { seed, run: k, invariant: v.invariant, message: v.message, variant: o.variant, length: r.events.length, originalLength: ff.length, shrinkMs };
+      const meta = { seed, campaignSeed: o.seed, run: k, invariant: v.invariant, message: v.message, variant: o.variant, length: r.events.length, originalLength: ff.length, shrinkMs };
       const text = failureLogText(meta, r.events);
       const file = save(o.outDir, text);
       if (ff.file !== null && ff.file !== file && existsSync(ff.file)) unlinkSync(ff.file);

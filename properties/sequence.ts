@@ -58,9 +58,15 @@ export function runSequence(boot: BootEvent, choices: readonly Choice[], opts: S
     const event = { ...gen.event, seq: i + 1 };
     kinds[gen.kind]++;
     events.push(event);
-    current = applyEvent(current.after, event, i + 1);
-    if (current.outcome.ok) okSteps++;
-    observe(current);
+    try {
+      current = applyEvent(current.after, event, i + 1);
+      if (current.outcome.ok) okSteps++;
+      observe(current);
+    } catch (e) {
+      // A model (or checker) bug is a failure like any other: keep the events that led to it.
+      violations.push({ seq: i + 1, index: i + 1, invariant: 'model-exception', message: e instanceof Error ? e.message : String(e) });
+      break;
+    }
   }
   return { events, steps, violations, kinds, okSteps };
 }

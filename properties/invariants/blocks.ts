@@ -71,7 +71,7 @@ export const vmemmapInOwnBlock: Invariant = {
   name: 'vmemmap-in-own-block',
   summary: "a block's self-hosted memmap lies inside that block, fits it, needs mhp_supports_memmap_on_memory(), and one add's blocks have it all or none",
   kernel: 'create_altmaps_and_memory_blocks (v6.8): one altmap per block with base_pfn = block start; mhp_supports_memmap_on_memory',
-  check: ({ after, changedBlocks }) => {
+  check: ({ before, after, changedBlocks }) => {
     const out: string[] = [];
     const support = mhpSupportsMemmapOnMemory(after.profile, after.config, after.blockPages, after.blockPages);
     for (const id of changedBlocks) {
@@ -82,7 +82,9 @@ export const vmemmapInOwnBlock: Invariant = {
       if (!support.ok) out.push(`memory${id} has a self-hosted memmap but memmap_on_memory is unsupported here (${support.why})`);
       else if (b.memmapHost === 0 && b.vmemmapPages !== support.pages) out.push(`memory${id} hosts ${b.vmemmapPages} memmap pages, one block needs ${support.pages}`);
     }
-    for (const add of addsTouched(after, changedBlocks)) {
+    // All-or-none is decided when the blocks are created; only a step that created blocks can break it.
+    const created = before === null ? changedBlocks : changedBlocks.filter((id) => !before.blocks.has(id));
+    for (const add of addsTouched(after, created)) {
       const withMap = add.blocks.filter(([, b]) => b.memmapHost !== null).length;
       if (withMap !== 0 && withMap !== add.blocks.length) out.push(`the add starting at memory${add.first} has ${withMap} of ${add.blocks.length} blocks with a self-hosted memmap`);
     }

@@ -1,8 +1,9 @@
 /**
  * The process entry point (bin/memhp.js loads it through tsx): memhp with the
- * real invariants, the process's streams and its exit status.
+ * real invariants (and must-succeed properties), the process's streams and its exit status.
  */
 import { checkStep } from '../../properties/invariants/index.js';
+import { checkAll } from '../../properties/sequence.js';
 import { main } from './main.js';
 
 // The reader went away (`memhp replay big.jsonl | head`): stop quietly, as a
@@ -20,7 +21,8 @@ const code = await main(
     stdout: (s) => void process.stdout.write(s),
     stderr: (s) => void process.stderr.write(s),
   },
-  { check: checkStep, stdin: process.stdin },
+  // Every invariant and the must-succeed properties, as memhp fuzz checks them, so replay reproduces its failures.
+  { check: checkAll(checkStep), stdin: process.stdin },
 );
 // exitCode, not exit(): let stdout drain (a pipe to head, a large JSON document).
 process.exitCode = code;

@@ -27,7 +27,7 @@ import {
   walkSystemRamRange,
   type ResourcePath,
 } from './resource.js';
-import { blockIdsOf, internBlock, type KernelState, type MemoryBlock } from './state.js';
+import { blockIdsOf, internedSuccessor, type KernelState, type MemoryBlock } from './state.js';
 import { resizeZoneRange, shrinkZoneSpan } from './zones.js';
 
 export type Ret<T = true> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errno: Errno };
@@ -197,7 +197,7 @@ function setBlock(op: Op, id: number, b: MemoryBlock): void {
   const dm = blockManagedPages(b) - (old === undefined ? 0 : blockManagedPages(old));
   op.state = {
     ...op.state,
-    blocks: op.state.blocks.set(id, internBlock(b)),
+    blocks: op.state.blocks.set(id, b),
     presentPages: op.state.presentPages + dp,
     managedPages: op.state.managedPages + dm,
   };
@@ -207,10 +207,13 @@ function setBlock(op: Op, id: number, b: MemoryBlock): void {
 export function transitionBlock(op: Op, id: number, event: Parameters<typeof stepMemoryBlock>[1]): MemoryBlock {
   const b = op.state.blocks.get(id);
   if (b === undefined) throw new Error(`model bug: no memory block ${id}`);
-  const next = stepMemoryBlock(b, event);
-  if (next === undefined) throw new Error(`model bug: memory block ${id} cannot take ${event.type} in ${b.state}`);
+  const key = event.type === 'online' ? `online:${event.zone}` : event.type;
+  const nb = internedSuccessor(b, key, () => {
+    const next = stepMemoryBlock(b, event);
+    if (next === undefined) throw new Error(`model bug: memory block ${id} cannot take ${event.type} in ${b.state}`);
+    return { ...b, state: next.state, zone: next.zone };
+  });
   op.transitions.push(`memoryBlock:any:${b.state}:${event.type}`);
-  const nb: MemoryBlock = { ...b, state: next.state, zone: next.zone };
   setBlock(op, id, nb);
   return nb;
 }

@@ -152,6 +152,27 @@ export function internBlock(b: MemoryBlock): MemoryBlock {
   return frozen;
 }
 
+/**
+ * The interned successor of an interned block after a machine transition:
+ * records are shared, so the few (record, event) pairs a run meets are
+ * computed once.
+ */
+const successors = new WeakMap<MemoryBlock, Map<string, MemoryBlock>>();
+
+export function internedSuccessor(b: MemoryBlock, key: string, make: () => MemoryBlock): MemoryBlock {
+  let m = successors.get(b);
+  if (m === undefined) {
+    m = new Map();
+    successors.set(b, m);
+  }
+  let next = m.get(key);
+  if (next === undefined) {
+    next = internBlock(make());
+    m.set(key, next);
+  }
+  return next;
+}
+
 export function findDevice(state: KernelState, name: string): DaxDevice | undefined {
   return state.devices.find((d) => d.name === name);
 }

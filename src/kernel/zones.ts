@@ -68,6 +68,7 @@ export function zoneForPfnRange(state: KernelState, onlineType: Exclude<OnlineTy
 export function resizeZoneRange(state: KernelState, nid: number, zone: ZoneName, startPfn: number, nrPages: number): KernelState {
   const key = spanKey(nid, zone);
   const span = state.zoneSpans.get(key);
+  if (span !== undefined && span.startPfn <= startPfn && span.endPfn >= startPfn + nrPages) return state;
   const next: ZoneSpan =
     span === undefined
       ? { startPfn, endPfn: startPfn + nrPages }

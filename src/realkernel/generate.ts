@@ -5,10 +5,12 @@
  * it refuses), auto_online_blocks, the dax device's size and align, and
  * reads of every file the model knows (SPEC §3), including the ones that
  * fail (write-only files, read-only files, missing blocks and devices).
- * It tracks no state: the kernel and the model decide what each step does.
+ * It follows the model only to aim block operations at blocks that exist;
+ * the kernel and the model decide what each step does.
  */
 import type { BootEvent, ReadEvent, WriteEvent } from '../log/events.js';
 import { parseBoot } from '../log/parse.js';
+import { Replayer } from '../replay/engine.js';
 import { hex } from '../util/u64.js';
 import { MACHINES, type MachineDef, type MachineName } from './machine.js';
 
@@ -89,8 +91,15 @@ function deviceName(g: Rng): string {
   ]);
 }
 
-function block(g: Rng, t: Targets): number {
-  return g.next() < 0.75 ? g.pick(t.hotBlocks) : g.pick(t.otherBlocks);
+/**
+ * A block to write or read: mostly a hot-added one. The generator follows
+ * the model (`present`: the hot-added blocks that exist now), so that most
+ * block operations reach an existing block rather than ENOENT.
+ */
+function block(g: Rng, t: Targets, present: readonly number[]): number {
+  const x = g.next();
+  if (x < 0.65 && present.length > 0) return g.pick(present);
+  return x < 0.8 ? g.pick(t.hotBlocks) : g.pick(t.otherBlocks);
 }
 
 function driverOp(g: Rng): Step {
@@ -100,15 +109,15 @@ function driverOp(g: Rng): Step {
   ]);
   const file = g.weighted([
     [30, 'bind'],
-    [30, 'unbind'],
-    [25, 'new_id'],
-    [15, 'remove_id'],
+    [20, 'unbind'],
+    [30, 'new_id'],
+    [20, 'remove_id'],
   ]);
   return w(`${DAX}/drivers/${drv}/${file}`, deviceName(g));
 }
 
-function blockWrite(g: Rng, t: Targets): Step {
-  const id = block(g, t);
+function blockWrite(g: Rng, t: Targets, present: readonly number[]): Step {
+  const id = block(g, t, present);
   if (g.next() < 0.75) {
     const value = g.weighted([
       [25, 'online'],
@@ -125,11 +134,11 @@ function blockWrite(g: Rng, t: Targets): Step {
   return w(`${MEM}/memory${id}/online`, g.pick(['1', '0', 'y', 'n', 'on', 'off', 'yes', 'no', 'Y', 'N', '2', 'garbage', '']));
 }
 
-function readOp(g: Rng, t: Targets): Step {
+function readOp(g: Rng, t: Targets, present: readonly number[]): Step {
   return g.weighted<() => Step>([
     [20, () => r('/proc/iomem')],
     [6, () => r('/proc/meminfo')],
-    [30, () => r(`${MEM}/memory${block(g, t)}/${g.weighted([[35, 'state'], [15, 'online'], [5, 'phys_index'], [30, 'valid_zones'], [3, 'phys_device'], [3, 'removable']] as const)}`)],
+    [30, () => r(`${MEM}/memory${block(g, t, present)}/${g.weighted([[35, 'state'], [15, 'online'], [5, 'phys_index'], [30, 'valid_zones'], [3, 'phys_device'], [3, 'removable']] as const)}`)],
     [12, () => r(`${DAX}/devices/${g.weighted([[9, 'dax0.0'], [1, 'dax0.1']])}/${g.pick(DEVICE_FILES)}`)],
     [4, () => r(`${MEM}/${g.pick(['block_size_bytes', 'auto_online_blocks'])}`)],
     // Write-only files refuse a read at open (EACCES); a directory is EISDIR.
@@ -159,11 +168,33 @@ function readOnlyWrite(g: Rng, t: Targets): Step {
   ])();
 }
 
-/** `n` operations for `machine`. */
+/**
+ * How a sequence starts. A uniformly random walk rarely gets past the boot
+ * state (dax0.0 on device_dax, no hot-added blocks, so most block writes are
+ * ENOENT); most sequences therefore start with the walkthrough's first steps
+ * (device_dax unbind, kmem new_id), sometimes with auto-onlining on.
+ */
+function prologue(g: Rng): Step[] {
+  const unbind = w(`${DAX}/drivers/device_dax/unbind`, 'dax0.0');
+  const toKmem = w(`${DAX}/drivers/kmem/new_id`, 'dax0.0');
+  return g.weighted<() => Step[]>([
+    [45, () => [unbind, toKmem]],
+    [15, () => [w(`${MEM}/auto_online_blocks`, g.pick(['online', 'online_kernel', 'online_movable'])), unbind, toKmem]],
+    [15, () => [unbind]],
+    [25, () => []],
+  ])();
+}
+
+/** `n` operations for `machine` (the prologue counts towards them). */
 export function generateSteps(g: Rng, machine: MachineName, n: number): Step[] {
   const t = TARGETS[machine];
-  const out: Step[] = [];
-  for (let i = 0; i < n; i++) {
+  const out: Step[] = prologue(g).slice(0, n);
+  const model = new Replayer({ keepSteps: false });
+  model.feed(shapeBoot(MACHINES[machine]));
+  for (const e of out) model.feed(e);
+  for (let i = out.length; i < n; i++) {
+    const blocks = model.current.blocks;
+    const present = t.hotBlocks.filter((id) => blocks.get(id)?.boot === false);
     const kind = g.weighted([
       [28, 'driver'],
       [30, 'block'],
@@ -177,10 +208,10 @@ export function generateSteps(g: Rng, machine: MachineName, n: number): Step[] {
         out.push(driverOp(g));
         break;
       case 'block':
-        out.push(blockWrite(g, t));
+        out.push(blockWrite(g, t, present));
         break;
       case 'read':
-        out.push(readOp(g, t));
+        out.push(readOp(g, t, present));
         break;
       case 'auto':
         out.push(autoOnlineOp(g));
@@ -192,6 +223,8 @@ export function generateSteps(g: Rng, machine: MachineName, n: number): Step[] {
         out.push(readOnlyWrite(g, t));
         break;
     }
+    const last = out[out.length - 1];
+    if (last !== undefined) model.feed(last);
   }
   return out.map((e, i) => ({ ...e, seq: i + 1 }));
 }
@@ -228,8 +261,4 @@ export function shapeBoot(def: MachineDef): BootEvent {
       devices: r.devices.map((d) => ({ name: d.name, ranges: d.ranges.map((x) => ({ start: hex(x.start), size: hex(x.size) })), driver: 'device_dax' })),
     })),
   });
-}
-
-export function machineTargets(name: MachineName): { def: MachineDef; hotBlocks: readonly number[] } {
-  return { def: MACHINES[name], hotBlocks: TARGETS[name].hotBlocks };
 }

@@ -171,14 +171,18 @@ function bootNotes(given: BootEvent, real: BootEvent): string[] {
   return notes;
 }
 
-/** Record a parsed log on the real kernel. */
-export async function record(events: readonly LogEvent[], opts: RecordOptions): Promise<Recording> {
+/** What a log asks of the harness: the machine its boot describes and the guest operations. Throws RecordRefused. */
+export function planRecord(events: readonly LogEvent[], machine?: MachineName): { def: MachineDef; boot: BootEvent; steps: readonly LogEvent[]; ops: GuestOp[] } {
   const [boot, ...steps] = events;
   if (boot === undefined || boot.type !== 'boot') throw new RecordRefused('the log does not start with a boot event');
-  const match = matchMachine(boot, opts.machine);
+  const match = matchMachine(boot, machine);
   if (!match.ok) throw new RecordRefused(match.message);
-  const def = match.machine;
-  const ops = guestOps(steps);
+  return { def: match.machine, boot, steps, ops: guestOps(steps) };
+}
+
+/** Record a parsed log on the real kernel. */
+export async function record(events: readonly LogEvent[], opts: RecordOptions): Promise<Recording> {
+  const { def, boot, steps, ops } = planRecord(events, opts.machine);
   const probe = await probeMachine(def, opts.artefacts, opts.progress);
   const dir = opts.workDir ?? RUN_DIR;
   mkdirSync(dir, { recursive: true });

@@ -3,116 +3,96 @@
  * functions behind them. Opening mirrors kernfs_fop_open (fs/kernfs/file.c):
  * a file without a store method cannot be opened for writing and one without
  * a show method cannot be opened for reading, both -EACCES even for root; a
- * path that does not exist is -ENOENT. A zero-byte write reaches no store
- * method (sysfs_kf_write returns 0 for count 0).
+ * path that does not exist is -ENOENT; a directory is -EISDIR. procfs has no
+ * such open check: root opens a 0444 proc file for writing and write(2)
+ * fails with -EIO. A zero-byte write reaches no store method (sysfs_kf_write
+ * returns 0 for count 0).
+ *
+ * Paths are parsed once and cached; each file is a static handler, so a
+ * step allocates nothing to find its file.
  */
 import { posix } from 'node:path';
-import { bindStore, doIdStore, unbindStore, alignStore, sizeStore, memmapOnMemoryStore } from '../kernel/dax/bus.js';
+import { alignStore, bindStore, doIdStore, memmapOnMemoryStore, sizeStore, unbindStore } from '../kernel/dax/bus.js';
 import { err, OK, type Ret } from '../kernel/memoryHotplug.js';
 import { autoOnlineBlocksStore, onlineShow, onlineStore, physIndexShow, stateShow, stateStore, validZonesShow } from '../kernel/memory.js';
 import type { Op } from '../kernel/op.js';
 import { renderIomem } from '../kernel/resource.js';
-import { deviceSize, findDevice, findRegion, type DaxDriverName } from '../kernel/state.js';
+import { deviceSize, findDevice, findRegion, type DaxDevice, type DaxDriverName, type KernelState } from '../kernel/state.js';
 import { renderMeminfo } from '../views/meminfo.js';
 
-export interface SysfsFile {
-  /** A directory: read(2) and open(O_WRONLY) both fail with EISDIR. */
-  readonly directory?: boolean;
-  /** The kernel function a read runs, or undefined for a write-only file. */
-  readonly show?: (op: Op) => string;
-  /** The kernel function a write runs, or undefined for a read-only file. */
-  readonly store?: (op: Op, buf: string) => Ret;
+/** A file handler for a file class; `arg` is the block id, device or driver the path names. */
+interface Handler<A> {
+  /** Whether the file exists for this argument in this state (attributes hidden by profile or value). */
+  readonly exists?: (s: KernelState, arg: A) => boolean;
+  readonly show?: (op: Op, arg: A) => string;
+  /** Whether the file is writable here (mode bits can depend on the region, e.g. static dax regions). */
+  readonly writable?: (s: KernelState, arg: A) => boolean;
+  readonly store?: (op: Op, arg: A, buf: string) => Ret;
 }
 
-const DRIVER_FILES = {
-  bind: (drv: DaxDriverName) => (op: Op, buf: string) => bindStore(op, drv, buf),
-  unbind: (drv: DaxDriverName) => (op: Op, buf: string) => unbindStore(op, drv, buf),
-  new_id: (drv: DaxDriverName) => (op: Op, buf: string) => doIdStore(op, drv, buf, true),
-  remove_id: (drv: DaxDriverName) => (op: Op, buf: string) => doIdStore(op, drv, buf, false),
-} as const;
+const GLOBAL_FILES: Readonly<Record<string, Handler<null>>> = {
+  '/proc/iomem': { show: (op) => renderIomem(op.state.iomem) },
+  '/proc/meminfo': { show: (op) => renderMeminfo(op.state) },
+  '/sys/devices/system/memory/block_size_bytes': { show: (op) => `${op.state.blockSize.toString(16)}\n` },
+  '/sys/devices/system/memory/auto_online_blocks': { show: (op) => `${op.state.autoOnline}\n`, store: (op, _a, buf) => autoOnlineBlocksStore(op, buf) },
+};
 
-/** Resolve a path against the current state; undefined = no such file. */
-export function resolve(op: Op, path: string): SysfsFile | undefined {
-  const s = op.state;
-  if (isDirectory(op, path)) return { directory: true };
-  if (path === '/proc/iomem') return { show: (o) => renderIomem(o.state.iomem) };
-  if (path === '/proc/meminfo') return { show: (o) => renderMeminfo(o.state) };
-  if (path === '/sys/devices/system/memory/block_size_bytes') return { show: (o) => `${o.state.blockSize.toString(16)}\n` };
-  if (path === '/sys/devices/system/memory/auto_online_blocks') {
-    return { show: (o) => `${o.state.autoOnline}\n`, store: autoOnlineBlocksStore };
-  }
+const DRIVER_FILES: Readonly<Record<string, Handler<DaxDriverName>>> = {
+  bind: { store: bindStore },
+  unbind: { store: unbindStore },
+  new_id: { store: (op, drv, buf) => doIdStore(op, drv, buf, true) },
+  remove_id: { store: (op, drv, buf) => doIdStore(op, drv, buf, false) },
+};
 
-  const drvFile = /^\/sys\/bus\/dax\/drivers\/(device_dax|kmem)\/(bind|unbind|new_id|remove_id)$/.exec(path);
-  if (drvFile !== null) {
-    const drv = drvFile[1] as DaxDriverName;
-    const file = drvFile[2] as keyof typeof DRIVER_FILES;
-    return { store: DRIVER_FILES[file](drv) };
-  }
+/** size and align are 0444 on static regions and before v5.10 (dev_dax_visible). */
+function resizable(s: KernelState, dev: DaxDevice): boolean {
+  return s.profile.daxResizable && findRegion(s, dev.regionId)?.isStatic === false;
+}
 
-  const devFile = /^\/sys\/bus\/dax\/devices\/([^/]+)\/([^/]+)$/.exec(path);
-  if (devFile !== null) {
-    const name = devFile[1] as string;
-    const dev = findDevice(s, name);
-    if (dev === undefined) return undefined;
-    const region = findRegion(s, dev.regionId);
-    const writable = s.profile.daxResizable && region?.isStatic === false;
-    const cur = (o: Op) => findDevice(o.state, name) ?? dev;
-    switch (devFile[2]) {
-      case 'target_node':
-        // dev_dax_visible hides target_node when it is negative.
-        return dev.targetNode < 0 ? undefined : { show: (o) => `${cur(o).targetNode}\n` };
-      case 'size':
-        return { show: (o) => `${deviceSize(cur(o))}\n`, ...(writable ? { store: (o: Op, b: string) => sizeStore(o, cur(o), b) } : {}) };
-      case 'align':
-        if (!s.profile.daxResizable) return undefined;
-        return { show: (o) => `${cur(o).align}\n`, ...(writable ? { store: (o: Op, b: string) => alignStore(o, cur(o), b) } : {}) };
-      case 'resource':
-        if (!s.profile.daxResourceAttr) return undefined;
-        return { show: (o) => `0x${(cur(o).ranges[0]?.start ?? region?.start ?? 0n).toString(16)}\n` };
-      case 'memmap_on_memory':
-        if (!s.profile.daxMemmapOnMemory) return undefined;
-        return { show: (o) => `${cur(o).memmapOnMemory ? 1 : 0}\n`, store: (o, b) => memmapOnMemoryStore(o, cur(o), b) };
-      default:
-        return undefined;
-    }
-  }
+const DEVICE_FILES: Readonly<Record<string, Handler<DaxDevice>>> = {
+  // dev_dax_visible hides target_node when it is negative.
+  target_node: { exists: (_s, d) => d.targetNode >= 0, show: (_op, d) => `${d.targetNode}\n` },
+  size: { show: (_op, d) => `${deviceSize(d)}\n`, writable: resizable, store: (op, d, buf) => sizeStore(op, d, buf) },
+  align: { exists: (s) => s.profile.daxResizable, show: (_op, d) => `${d.align}\n`, writable: resizable, store: (op, d, buf) => alignStore(op, d, buf) },
+  resource: {
+    exists: (s) => s.profile.daxResourceAttr,
+    show: (op, d) => `0x${(d.ranges[0]?.start ?? findRegion(op.state, d.regionId)?.start ?? 0n).toString(16)}\n`,
+  },
+  memmap_on_memory: {
+    exists: (s) => s.profile.daxMemmapOnMemory,
+    show: (_op, d) => `${d.memmapOnMemory ? 1 : 0}\n`,
+    store: (op, d, buf) => memmapOnMemoryStore(op, d, buf),
+  },
+};
 
-  const blkFile = /^\/sys\/devices\/system\/memory\/memory(0|[1-9][0-9]*)\/([^/]+)$/.exec(path);
-  if (blkFile !== null) {
-    const id = Number(blkFile[1]);
-    const b = s.blocks.get(id);
-    if (b === undefined) return undefined;
-    const blk = (o: Op) => o.state.blocks.get(id) ?? b;
-    switch (blkFile[2]) {
-      case 'state':
-        return { show: (o) => stateShow(blk(o)), store: (o, buf) => stateStore(o, id, buf) };
-      case 'online':
-        return { show: (o) => onlineShow(blk(o)), store: (o, buf) => onlineStore(o, id, buf) };
-      case 'phys_index':
-        return { show: () => physIndexShow(id) };
-      case 'phys_device':
-        return { show: () => '0\n' };
-      case 'removable':
-        return { show: () => '1\n' };
-      case 'valid_zones':
-        // Only built with CONFIG_MEMORY_HOTREMOVE.
-        return s.config.memoryHotremove ? { show: (o) => validZonesShow(o, id) } : undefined;
-      default:
-        return undefined;
-    }
-  }
-  return undefined;
+const BLOCK_FILES: Readonly<Record<string, Handler<number>>> = {
+  state: { show: (op, id) => stateShow(block(op, id)), store: stateStore },
+  online: { show: (op, id) => onlineShow(block(op, id)), store: onlineStore },
+  phys_index: { show: (_op, id) => physIndexShow(id) },
+  phys_device: { show: () => '0\n' },
+  removable: { show: () => '1\n' },
+  // Only built with CONFIG_MEMORY_HOTREMOVE.
+  valid_zones: { exists: (s) => s.config.memoryHotremove, show: validZonesShow },
+};
+
+function block(op: Op, id: number) {
+  const b = op.state.blocks.get(id);
+  if (b === undefined) throw new Error(`model bug: no memory block ${id}`);
+  return b;
 }
 
 const DIRECTORIES = new Set(['/', '/proc', '/sys', '/sys/bus', '/sys/bus/dax', '/sys/bus/dax/devices', '/sys/bus/dax/drivers', '/sys/bus/dax/drivers/device_dax', '/sys/bus/dax/drivers/kmem', '/sys/devices', '/sys/devices/system', '/sys/devices/system/memory']);
 
-function isDirectory(op: Op, path: string): boolean {
-  if (DIRECTORIES.has(path)) return true;
-  const dev = /^\/sys\/bus\/dax\/devices\/([^/]+)$/.exec(path);
-  if (dev !== null) return findDevice(op.state, dev[1] as string) !== undefined;
-  const blk = /^\/sys\/devices\/system\/memory\/memory(0|[1-9][0-9]*)$/.exec(path);
-  return blk !== null && op.state.blocks.has(Number(blk[1]));
-}
+/** What a path names, independent of the state. */
+type Parsed =
+  | { readonly k: 'global'; readonly h: Handler<null>; readonly proc: boolean }
+  | { readonly k: 'driver'; readonly drv: DaxDriverName; readonly h: Handler<DaxDriverName> }
+  | { readonly k: 'device'; readonly name: string; readonly h: Handler<DaxDevice> | null }
+  | { readonly k: 'block'; readonly id: number; readonly h: Handler<number> | null }
+  | { readonly k: 'dir' }
+  | { readonly k: 'none' };
+
+const parsedCache = new Map<string, Parsed>();
 
 /**
  * The path the VFS walks to: `.`, `..` and repeated slashes resolved. Every
@@ -123,23 +103,106 @@ export function canonicalPath(path: string): string {
   return posix.normalize(path);
 }
 
+function parsePath(raw: string): Parsed {
+  const hit = parsedCache.get(raw);
+  if (hit !== undefined) return hit;
+  const path = canonicalPath(raw);
+  let p: Parsed = { k: 'none' };
+  const g = GLOBAL_FILES[path];
+  if (g !== undefined) p = { k: 'global', h: g, proc: path.startsWith('/proc/') };
+  else if (DIRECTORIES.has(path)) p = { k: 'dir' };
+  else {
+    const drv = /^\/sys\/bus\/dax\/drivers\/(device_dax|kmem)\/([^/]+)$/.exec(path);
+    const dev = /^\/sys\/bus\/dax\/devices\/([^/]+)(?:\/([^/]+))?$/.exec(path);
+    const blk = /^\/sys\/devices\/system\/memory\/memory(0|[1-9][0-9]*)(?:\/([^/]+))?$/.exec(path);
+    if (drv !== null) {
+      const h = DRIVER_FILES[drv[2] as string];
+      if (h !== undefined) p = { k: 'driver', drv: drv[1] as DaxDriverName, h };
+    } else if (dev !== null) {
+      p = { k: 'device', name: dev[1] as string, h: dev[2] === undefined ? null : (DEVICE_FILES[dev[2]] ?? { exists: () => false }) };
+    } else if (blk !== null && Number(blk[1]) < 2 ** 30) {
+      p = { k: 'block', id: Number(blk[1]), h: blk[2] === undefined ? null : (BLOCK_FILES[blk[2]] ?? { exists: () => false }) };
+    }
+  }
+  // Bounded: a long random log must not grow the cache without end.
+  if (parsedCache.size > 200_000) parsedCache.clear();
+  parsedCache.set(raw, p);
+  return p;
+}
+
+type Resolved =
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'dir' }
+  | { readonly kind: 'file'; readonly proc: boolean; readonly show?: (op: Op) => string; readonly store?: (op: Op, buf: string) => Ret };
+
+function bind<A>(s: KernelState, h: Handler<A>, arg: A, proc = false): Resolved {
+  if (h.exists !== undefined && !h.exists(s, arg)) return { kind: 'missing' };
+  const store = h.store !== undefined && (h.writable === undefined || h.writable(s, arg)) ? h.store : undefined;
+  const show = h.show;
+  return {
+    kind: 'file',
+    proc,
+    ...(show === undefined ? {} : { show: (op: Op) => show(op, arg) }),
+    ...(store === undefined ? {} : { store: (op: Op, buf: string) => store(op, arg, buf) }),
+  };
+}
+
+/** Resolve a path against the current state. */
+export function resolve(op: Op, path: string): Resolved {
+  const p = parsePath(path);
+  const s = op.state;
+  switch (p.k) {
+    case 'global':
+      return bind(s, p.h, null, p.proc);
+    case 'driver':
+      return bind(s, p.h, p.drv);
+    case 'device': {
+      const dev = findDevice(s, p.name);
+      if (dev === undefined) return { kind: 'missing' };
+      return p.h === null ? { kind: 'dir' } : bind(s, p.h, dev);
+    }
+    case 'block':
+      if (!s.blocks.has(p.id)) return { kind: 'missing' };
+      return p.h === null ? { kind: 'dir' } : bind(s, p.h, p.id);
+    case 'dir':
+      return { kind: 'dir' };
+    case 'none':
+      return { kind: 'missing' };
+  }
+}
+
 /** `echo value > path` (or printf %s): open for writing, then one write(2). */
-export function writeFile(op: Op, rawPath: string, bytes: string): Ret {
-  const path = canonicalPath(rawPath);
+export function writeFile(op: Op, path: string, bytes: string): Ret {
+  const p = parsePath(path);
+  const s = op.state;
+  // The hot paths (memory block and driver files) go straight to their store method.
+  if (p.k === 'block' && p.h !== null && s.blocks.has(p.id) && (p.h.exists === undefined || p.h.exists(s, p.id))) {
+    if (p.h.store === undefined) return err('EACCES');
+    return bytes.length === 0 ? OK : p.h.store(op, p.id, bytes);
+  }
+  if (p.k === 'driver') {
+    if (p.h.store === undefined) return err('EACCES');
+    return bytes.length === 0 ? OK : p.h.store(op, p.drv, bytes);
+  }
   const f = resolve(op, path);
-  if (f === undefined) return err('ENOENT');
-  if (f.directory === true) return err('EISDIR');
-  // procfs has no kernfs open check: root opens a 0444 proc file for writing and write(2) fails (no .proc_write).
-  if (f.store === undefined) return err(path.startsWith('/proc/') ? 'EIO' : 'EACCES');
+  if (f.kind === 'missing') return err('ENOENT');
+  if (f.kind === 'dir') return err('EISDIR');
+  if (f.store === undefined) return err(f.proc ? 'EIO' : 'EACCES');
   if (bytes.length === 0) return OK;
   return f.store(op, bytes);
 }
 
 /** `cat path`. */
-export function readFile(op: Op, rawPath: string): Ret<string> {
-  const f = resolve(op, canonicalPath(rawPath));
-  if (f === undefined) return err('ENOENT');
-  if (f.directory === true) return err('EISDIR');
+export function readFile(op: Op, path: string): Ret<string> {
+  const p = parsePath(path);
+  const s = op.state;
+  if (p.k === 'block' && p.h !== null && s.blocks.has(p.id) && (p.h.exists === undefined || p.h.exists(s, p.id))) {
+    if (p.h.show === undefined) return err('EACCES');
+    return { ok: true, value: p.h.show(op, p.id) };
+  }
+  const f = resolve(op, path);
+  if (f.kind === 'missing') return err('ENOENT');
+  if (f.kind === 'dir') return err('EISDIR');
   if (f.show === undefined) return err('EACCES');
   return { ok: true, value: f.show(op) };
 }

@@ -1,7 +1,8 @@
 /**
  * A persistent map from small non-negative integers (memory block ids) to
  * values: a 32-way trie with path copying. `set` copies at most one node per
- * level (7 levels of 32 slots cover ids below 2^35), so a step that changes
+ * level (6 levels of 32 slots cover ids below 2^30: a 2^52-byte physical
+ * address space in 128 MiB blocks needs 2^25), so a step that changes
  * one block of half a million shares everything else with the previous
  * state. Iteration is in ascending key order, which is what every view and
  * invariant wants.
@@ -10,7 +11,7 @@
 const BITS = 5;
 const WIDTH = 1 << BITS;
 const MASK = WIDTH - 1;
-const LEVELS = 7;
+const LEVELS = 6;
 export const INT_MAP_MAX_KEY = 2 ** (BITS * LEVELS) - 1;
 
 type Node<V> = Array<Node<V> | V | undefined>;
@@ -26,12 +27,20 @@ export class IntMap<V> {
   }
 
   get(key: number): V | undefined {
-    let node = this.root;
-    for (let level = LEVELS - 1; level > 0; level--) {
-      if (node === undefined) return undefined;
-      node = node[Math.floor(key / WIDTH ** level) & MASK] as Node<V> | undefined;
-    }
-    return node === undefined ? undefined : (node[key & MASK] as V | undefined);
+    // Unrolled: 6 levels, 5 bits each; keys are below 2^30, so >>> is exact.
+    const n5 = this.root;
+    if (n5 === undefined) return undefined;
+    const n4 = n5[(key >>> 25) & MASK] as Node<V> | undefined;
+    if (n4 === undefined) return undefined;
+    const n3 = n4[(key >>> 20) & MASK] as Node<V> | undefined;
+    if (n3 === undefined) return undefined;
+    const n2 = n3[(key >>> 15) & MASK] as Node<V> | undefined;
+    if (n2 === undefined) return undefined;
+    const n1 = n2[(key >>> 10) & MASK] as Node<V> | undefined;
+    if (n1 === undefined) return undefined;
+    const n0 = n1[(key >>> 5) & MASK] as Node<V> | undefined;
+    if (n0 === undefined) return undefined;
+    return n0[key & MASK] as V | undefined;
   }
 
   has(key: number): boolean {
@@ -91,7 +100,7 @@ function setIn<V>(node: Node<V> | undefined, key: number, value: V, level: numbe
   if (level === 0) {
     copy[key & MASK] = value;
   } else {
-    const idx = Math.floor(key / WIDTH ** level) & MASK;
+    const idx = (key >>> (BITS * level)) & MASK;
     copy[idx] = setIn(copy[idx] as Node<V> | undefined, key, value, level - 1);
   }
   return copy;
@@ -102,7 +111,7 @@ function deleteIn<V>(node: Node<V> | undefined, key: number, level: number): Nod
   const copy = node.slice();
   if (level === 0) copy[key & MASK] = undefined;
   else {
-    const idx = Math.floor(key / WIDTH ** level) & MASK;
+    const idx = (key >>> (BITS * level)) & MASK;
     copy[idx] = deleteIn(copy[idx] as Node<V> | undefined, key, level - 1);
   }
   return copy.every((x) => x === undefined) ? undefined : copy;

@@ -52,8 +52,14 @@ describe('dax device machine (machines/daxDevice.machine.ts)', () => {
 
   it('has the four lifecycle leaf states', () => {
     expect(leafStates(daxDeviceMachine).map((l) => l.name).sort()).toEqual(['devdax', 'kmem', 'online', 'unbound']);
-    // unbound: devdax.probed, kmem.added; devdax: devdax.removed; kmem: block.onlined, kmem.removed; online: kmem.removed.
-    expect(edges.length).toBe(6);
+    // unbound: devdax.probed, kmem.added; devdax: devdax.removed; kmem: kmem.added, block.onlined, kmem.removed;
+    // online: kmem.added, kmem.removed.
+    expect(edges.length).toBe(8);
+  });
+
+  it('guards the re-probe after a partial hot-remove (kmem.added in kmem/online) by hotRemove', () => {
+    const reprobe = edges.filter((e) => e.event === 'kmem.added' && e.source !== 'unbound');
+    expect(reprobe.map((e) => `${e.source}->${e.target}:${e.guard}`).sort()).toEqual(['kmem->kmem:hotRemove', 'online->online:hotRemove']);
   });
 
   it('never leads back to an earlier phase unless guarded by hotRemove (the one-way trip)', () => {

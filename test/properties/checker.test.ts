@@ -58,9 +58,11 @@ describe('the default profile under the npm test budget (seed 20261121, 4000 run
     expect(r.okSteps / r.steps).toBeGreaterThan(0.4);
   });
 
-  it('takes every transition of both machines', () => {
-    expect(r.coverage.transitions.missing).toEqual([]);
-    expect(r.coverage.transitions.total).toBe(14);
+  it('takes every transition of both machines but the re-probe after a partial hot-remove', () => {
+    // kmem.added in kmem/online needs a multi-range device with one range removed and another pinned, then a
+    // rebind: about 3 in 510,000 runs (10-minute campaign, seed 77); test/scenarios/fuzz/ keeps one.
+    expect(r.coverage.transitions.missing).toEqual(['daxDevice:hotremove:kmem:kmem.added', 'daxDevice:hotremove:online:kmem.added']);
+    expect(r.coverage.transitions.total).toBe(16);
   });
 
   it('returns every errno each modelled sysfs path can return (one rare pattern aside)', () => {
@@ -97,7 +99,7 @@ describe('bug variants (SPEC §6) are caught within a fixed budget', () => {
     const text = readFileSync(join(out, files[0] as string), 'utf8');
     expect(text).toContain(`// invariant: ${f.invariant}`);
     expect(text).toContain(`// variant: ${variant}`);
-    expect(text).toMatch(/\/\/ seed: -?\d+ \(run \d+\)/);
+    expect(text).toMatch(/\/\/ campaign seed 1, run \d+ \(fast-check seed -?\d+\); reproduce: memhp replay/);
     const again = replay(parseLogText(text, 'saved.jsonl').map((l) => l.event), { check: checkAll(makeChecker()) });
     expect(again.violations.map((v) => v.invariant)).toContain(f.invariant);
   });
@@ -170,5 +172,21 @@ describe('must-succeed properties can fail', () => {
 describe('fast-check integration', () => {
   test.prop([fc.integer({ min: 0, max: 2 ** 31 - 1 })], { numRuns: 20, seed: 3 })('a single-run campaign of any seed is clean on the default profile', (seed) => {
     expect(runCampaign({ seed, runs: 5, steps: 30, variant: null, outDir: null }).failures).toEqual([]);
+  });
+});
+
+describe('model exceptions', () => {
+  it('are reported as a failure (model-exception) with the events that led to them, not dropped', async () => {
+    const { runSequence } = await import('../../properties/sequence.js');
+    const [boot] = fc.sample(bootMachine({ kernel: '6.8' }), { numRuns: 1, seed: 4 });
+    if (boot === undefined) throw new Error('no machine');
+    const r = runSequence(boot, [[20, 0, 0], [20, 1, 1]], {
+      check: (step) => {
+        if (step.index === 1) throw new Error('checker exploded');
+        return [];
+      },
+    });
+    expect(r.violations).toEqual([{ seq: 1, index: 1, invariant: 'model-exception', message: 'checker exploded' }]);
+    expect(r.events).toHaveLength(2);
   });
 });

@@ -81,3 +81,17 @@ describe('directories (fs/kernfs: a directory has no read or write)', () => {
     expect(r.violations).toEqual([]);
   });
 });
+
+describe('campaign findings kept as scenarios (test/scenarios/fuzz/)', () => {
+  it('kmem re-probed after a partial hot-remove adds the free range again and the device stays online', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('./fuzz/kmem-reprobe-after-partial-remove.jsonl', import.meta.url), 'utf8');
+    const { checkAll } = await import('../../properties/sequence.js');
+    const r = run(text, checkAll(makeChecker()));
+    expect(r.violations).toEqual([]);
+    const last = r.steps[r.steps.length - 1]!;
+    expect(last.outcome).toMatchObject({ ok: true, log: ['kmem dax0.0: mapping1: 0x128000000-0x13fffffff could not reserve region'] });
+    expect(last.transitions).toContain('daxDevice:hotremove:online:kmem.added');
+    expect(last.after.devices.find((d) => d.name === 'dax0.0')?.phase).toBe('online');
+  });
+});

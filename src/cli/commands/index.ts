@@ -5,6 +5,8 @@
  */
 import type { CliCommand } from '../context.js';
 import { checkCommand } from './check.js';
+import { fuzzCommand } from './fuzz.js';
 import { defaultCommand, replayCommand } from './replay.js';
+import { kernelCommand } from './kernel.js';
 
-export const COMMANDS: readonly CliCommand[] = [defaultCommand, replayCommand, checkCommand];
+export const COMMANDS: readonly CliCommand[] = [defaultCommand, replayCommand, checkCommand, fuzzCommand, kernelCommand];
