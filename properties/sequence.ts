@@ -47,7 +47,8 @@ export function runSequence(boot: BootEvent, choices: readonly Choice[], opts: S
     violations.push(...check(step));
     if (opts.coverage !== undefined) {
       opts.coverage.record(step);
-      for (const g of GOALS) if (g.reached(step)) opts.coverage.hitGoal(g.name);
+      const changed = step.before === null ? [...step.after.blocks.keys()] : step.before.blocks.changedKeys(step.after.blocks);
+      for (const g of GOALS) if (g.reached(step, changed)) opts.coverage.hitGoal(g.name);
     }
   };
   let current = applyBoot(boot);

@@ -48,13 +48,42 @@ function pick<T>(xs: readonly T[], n: number): T {
 const write = (path: string, value: string, raw = false): StepEvent => ({ type: 'write', path, value, raw });
 const read = (path: string): StepEvent => ({ type: 'read', path });
 
-/** Block ids to act on: hot-added ones three times out of four when there are any. */
+/** Boot block ids never change after boot: computed once per machine (keyed by its region list). */
+const bootBlockIds = new WeakMap<KernelState['regions'], number[]>();
+
+function bootBlocks(s: KernelState): number[] {
+  let ids = bootBlockIds.get(s.regions);
+  if (ids === undefined) {
+    ids = [];
+    for (const [id, b] of s.blocks.entries()) if (b.boot) ids.push(id);
+    bootBlockIds.set(s.regions, ids);
+  }
+  return ids;
+}
+
+/**
+ * Block ids to act on: hot-added ones (inside a range kmem holds or held)
+ * three times out of four when there are any, found without walking every
+ * block.
+ */
 function blockId(s: KernelState, n: number, m: number): number {
-  const hot: number[] = [];
-  const boot: number[] = [];
-  for (const [id, b] of s.blocks.entries()) (b.boot ? boot : hot).push(id);
-  const pool = hot.length > 0 && m % 4 !== 0 ? hot : boot.length > 0 ? boot : hot;
-  return pick(pool, n);
+  if (m % 4 !== 0) {
+    let total = 0;
+    for (const d of s.devices) for (const r of d.kmem?.res ?? []) if (r !== null) total += Number((r.end + 1n - r.start) / s.blockSize);
+    if (total > 0) {
+      let k = n % total;
+      for (const d of s.devices) {
+        for (const r of d.kmem?.res ?? []) {
+          if (r === null) continue;
+          const count = Number((r.end + 1n - r.start) / s.blockSize);
+          if (k < count) return Number(r.start / s.blockSize) + k;
+          k -= count;
+        }
+      }
+    }
+  }
+  const boot = bootBlocks(s);
+  return boot.length > 0 ? pick(boot, n) : 0;
 }
 
 export function interpretChoice(s: KernelState, [cat, x, y]: Choice): GeneratedStep {

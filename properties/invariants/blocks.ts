@@ -29,7 +29,10 @@ export const blocksCoverSystemRam: Invariant = {
   check: ({ before, after, changedBlocks, full }) => {
     const out: string[] = [];
     const B = after.blockSize;
+    // Coverage changes only with the tree or when a block appears; a state change of a block cannot break it.
+    const treeChanged = full || before === null || before.iomem !== after.iomem;
     for (const id of changedBlocks) {
+      if (!treeChanged && before.blocks.has(id)) continue;
       const b = after.blocks.get(id);
       if (b === undefined || b.boot) continue;
       const walk = walkSystemRamRange(after.iomem, BigInt(id * after.blockPages), BigInt(after.blockPages), { searchChildren: true, minusOne: false });
@@ -136,9 +139,11 @@ export const nodeRespected: Invariant = {
   name: 'node-respected',
   summary: "every block of kmem memory is on its dax device's target node",
   kernel: 'dev_dax_kmem_probe: numa_node = target_node (rejected if < 0); memory_group_register_static(numa_node, ...)',
-  check: ({ after, changedBlocks, full }) => {
+  check: ({ before, after, changedBlocks, full }) => {
     const out: string[] = [];
-    const ids = full ? [...after.blocks.keys()] : changedBlocks;
+    // Only a new block, a block whose node changed, or a change of the devices can break this.
+    const devicesChanged = before === null || before.devices !== after.devices;
+    const ids = full || devicesChanged ? [...after.blocks.keys()] : changedBlocks.filter((id) => before.blocks.get(id)?.nid !== after.blocks.get(id)?.nid);
     if (ids.length === 0) return out;
     for (const dev of after.devices) {
       for (const r of dev.kmem?.res ?? []) {

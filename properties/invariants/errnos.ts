@@ -32,7 +32,15 @@ export const DOCUMENTED_ERRNOS: ReadonlyArray<{ readonly pattern: RegExp; readon
   { pattern: /\/devices\/dax[^/]+\/memmap_on_memory$/, errnos: ['EINVAL', 'EOPNOTSUPP', 'EBUSY'], source: 'memmap_on_memory_store' },
 ];
 
+const byPattern = new Map<RegExp, readonly Errno[]>(DOCUMENTED_ERRNOS.map((d) => [d.pattern, [...OPEN, ...d.errnos]]));
+const cache = new Map<string, readonly Errno[]>();
+
 export function documentedErrnos(path: string): readonly Errno[] {
-  const hit = DOCUMENTED_ERRNOS.find((d) => d.pattern.test(path));
-  return hit === undefined ? OPEN : [...OPEN, ...hit.errnos];
+  const hit = cache.get(path);
+  if (hit !== undefined) return hit;
+  const d = DOCUMENTED_ERRNOS.find((x) => x.pattern.test(path));
+  const list = d === undefined ? OPEN : (byPattern.get(d.pattern) as readonly Errno[]);
+  if (cache.size > 100_000) cache.clear();
+  cache.set(path, list);
+  return list;
 }

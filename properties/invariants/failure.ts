@@ -66,6 +66,7 @@ export const errnoDocumented: Invariant = {
   name: 'errno-documented',
   summary: 'every failure carries an errno that the modelled kernel path can return',
   kernel: 'see properties/invariants/errnos.ts: the errnos of each store method and the kernfs open checks',
+  onOutcome: true,
   check: ({ step }) => {
     const o = step.outcome;
     if (o.ok || step.event.type === 'boot' || step.event.type === 'inject') return [];

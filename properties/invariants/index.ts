@@ -52,10 +52,13 @@ export function contextOf(step: Step, full: boolean): InvariantContext {
 
 export function makeChecker(opts: CheckerOptions = {}): Checker {
   const list = opts.only === undefined ? INVARIANTS : INVARIANTS.filter((i) => opts.only?.includes(i.name));
+  const outcomeOnly = list.filter((i) => i.onOutcome === true);
   return (step: Step): Violation[] => {
-    const ctx = contextOf(step, opts.paranoid === true);
     const out: Violation[] = [];
-    for (const inv of list) {
+    // Nothing changed: every state invariant held before, so it holds now; only the outcome is new.
+    const untouched = step.before === step.after && opts.paranoid !== true;
+    const ctx = contextOf(step, opts.paranoid === true);
+    for (const inv of untouched ? outcomeOnly : list) {
       if (inv.appliesTo !== undefined && !inv.appliesTo(step.after)) continue;
       for (const message of inv.check(ctx)) out.push({ seq: step.seq, index: step.index, invariant: inv.name, message });
     }

@@ -24,5 +24,11 @@ export interface Invariant {
   readonly kernel: string;
   /** Whether it applies to this state's profile/config at all. */
   readonly appliesTo?: (state: KernelState) => boolean;
+  /**
+   * True when it judges the step's outcome and must run even for a step that
+   * left the state untouched (a read, a refused write); every other
+   * invariant holds trivially there, since it held before.
+   */
+  readonly onOutcome?: boolean;
   readonly check: (ctx: InvariantContext) => readonly string[];
 }

@@ -82,7 +82,7 @@ export function bootKernel(boot: BootEvent): BootResult {
   let blocks = IntMap.empty<MemoryBlock>();
   const unmovable = new Set(boot.unmovable);
   const perBlock = new Map<number, { pages: number; nid: number; zones: Set<ZoneName> }>();
-  const spans = new Map<string, ZoneSpan>();
+  const spans = new Map<number, ZoneSpan>();
   // zone_spanned_pages_in_node: each zone spans the node's range clamped to the zone's limits, holes included.
   const nodeSpan = new Map<number, { start: number; end: number }>();
   for (const r of boot.ram) {

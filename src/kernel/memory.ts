@@ -127,15 +127,20 @@ export function onlineMemoryBlock(op: Op, id: number, onlineType: Online): void 
   deviceOnline(op, id, onlineType);
 }
 
-/** sysfs_streq: equal, allowing one trailing newline on either side. */
-export function sysfsStreq(buf: string, word: string): boolean {
-  const strip = (x: string): string => (x.endsWith('\n') ? x.slice(0, -1) : x);
-  return strip(buf) === strip(word);
+function stripNewline(x: string): string {
+  return x.endsWith('\n') ? x.slice(0, -1) : x;
 }
 
-/** @kernel mhp_online_type_from_str mm/memory_hotplug.c */
+/** sysfs_streq: equal, allowing one trailing newline on either side. */
+export function sysfsStreq(buf: string, word: string): boolean {
+  return stripNewline(buf) === stripNewline(word);
+}
+
+const ONLINE_TYPE_BY_NAME: ReadonlyMap<string, OnlineType> = new Map(ONLINE_TYPES.map((t) => [t, t]));
+
+/** @kernel mhp_online_type_from_str mm/memory_hotplug.c (sysfs_streq against each online_type_to_str) */
 export function onlineTypeFromStr(buf: string): OnlineType | undefined {
-  return ONLINE_TYPES.find((t) => sysfsStreq(buf, t));
+  return ONLINE_TYPE_BY_NAME.get(stripNewline(buf));
 }
 
 /**

@@ -113,8 +113,8 @@ export interface KernelState {
   readonly blockPages: number;
   readonly iomem: Resource;
   readonly blocks: IntMap<MemoryBlock>;
-  /** Keyed `${nid}:${zone}`; absent = empty zone. */
-  readonly zoneSpans: ReadonlyMap<string, ZoneSpan>;
+  /** Keyed by spanKey(nid, zone) = nid * 4 + zone index; absent = empty zone. */
+  readonly zoneSpans: ReadonlyMap<number, ZoneSpan>;
   /** node_possible_map: nodes with boot RAM or named as a dax target. */
   readonly possibleNodes: readonly number[];
   readonly regions: readonly DaxRegion[];

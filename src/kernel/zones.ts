@@ -24,8 +24,11 @@ export function bootZoneOfPfn(pfn: number): ZoneName {
   return 'Normal';
 }
 
-export function spanKey(nid: number, zone: ZoneName): string {
-  return `${nid}:${zone}`;
+const ZONE_INDEX: Readonly<Record<ZoneName, number>> = { DMA: 0, DMA32: 1, Normal: 2, Movable: 3 };
+
+/** A zone's key in state.zoneSpans: nid * 4 + zone index (a number, so a lookup builds no string). */
+export function spanKey(nid: number, zone: ZoneName): number {
+  return nid * 4 + ZONE_INDEX[zone];
 }
 
 export function zoneSpan(state: KernelState, nid: number, zone: ZoneName): ZoneSpan | undefined {

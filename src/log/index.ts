@@ -2,7 +2,8 @@
 export type * from './events.js';
 export { INJECT_SITES } from './events.js';
 export { LogError, formatPath } from './errors.js';
-export { LogParser, parseLogText, readLog } from './reader.js';
+export { LogParser, parseLogText, readLog, readLogBatches } from './reader.js';
+export { readLines } from './lines.js';
 export { parseEvent } from './parse.js';
 export { checkBoot } from './bootCheck.js';
 export { descForName, defaultRegionName } from './boot.js';

@@ -24,12 +24,51 @@ export function parseBoot(raw: unknown): BootEvent {
   return boot;
 }
 
+const WRITE_KEYS = new Set(['seq', 'type', 'path', 'value', 'raw']);
+const READ_KEYS = new Set(['seq', 'type', 'path']);
+
+/**
+ * The two shapes that make up almost every log line — a write or a read
+ * without a recorded result — checked directly: the same rules as
+ * writeSchema / readSchema (strict keys, absolute path, string value,
+ * boolean raw, positive safe-integer seq). Anything else, or anything these
+ * checks doubt, goes through the schemas, which also word the errors.
+ */
+function fastPath(raw: Record<string, unknown>): LogEvent | null {
+  const type = raw['type'];
+  const path = raw['path'];
+  if (typeof path !== 'string' || path.charCodeAt(0) !== 47 /* '/' */) return null;
+  const seq = raw['seq'];
+  if (seq !== undefined && !(typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 1)) return null;
+  if (type === 'write') {
+    const value = raw['value'];
+    const r = raw['raw'];
+    if (typeof value !== 'string' || (r !== undefined && typeof r !== 'boolean')) return null;
+    for (const k in raw) if (!WRITE_KEYS.has(k)) return null;
+    const ev: WriteEvent = seq === undefined ? { type: 'write', path, value, raw: r === true } : { type: 'write', path, value, raw: r === true, seq };
+    return ev;
+  }
+  if (type === 'read') {
+    for (const k in raw) if (!READ_KEYS.has(k)) return null;
+    const ev: ReadEvent = seq === undefined ? { type: 'read', path } : { type: 'read', path, seq };
+    return ev;
+  }
+  return null;
+}
+
 /**
  * Validate one event's parsed JSON.
  * @example parseEvent({ type: 'read', path: '/proc/iomem' }) // { type: 'read', path: '/proc/iomem' }
  */
 export function parseEvent(raw: unknown): LogEvent {
   if (!isRecord(raw)) throw new FieldProblem([], 'a JSON object (one event a line)', describeValue(raw));
+  const fast = fastPath(raw);
+  if (fast !== null) return fast;
+  return parseWithSchemas(raw);
+}
+
+/** The schema route for every event (exported for the test that checks the fast path agrees with it). */
+export function parseWithSchemas(raw: Record<string, unknown>): LogEvent {
   const type = raw['type'];
   switch (type) {
     case 'boot':

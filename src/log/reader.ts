@@ -8,11 +8,11 @@
  * line is yielded at once, so a live stream is never held back a line.
  */
 import { open } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { LocatedEvent, LogEvent } from './events.js';
 import { FieldProblem, LogError } from './errors.js';
 import { parseEvent } from './parse.js';
+import { readLines } from './lines.js';
 
 type JsonResult = { ok: true; value: unknown } | { ok: false; why: string };
 
@@ -38,6 +38,31 @@ export class LogParser {
 
   /** The events this line completes (none or one). */
   push(rawLine: string): LocatedEvent[] {
+    const out: LocatedEvent[] = [];
+    this.pushInto(rawLine, out);
+    return out;
+  }
+
+  /** Like push, appending to `out` (no array per line on the streaming path). */
+  pushInto(rawLine: string, out: LocatedEvent[]): void {
+    // The common line — a complete one-line event with no pending continuation — parsed straight away.
+    if (this.pending === null && this.lineNo > 0 && rawLine.charCodeAt(0) === 123 /* '{' */) {
+      this.lineNo += 1;
+      let value: unknown;
+      try {
+        value = JSON.parse(rawLine);
+      } catch {
+        this.lineNo -= 1;
+        out.push(...this.pushSlow(rawLine));
+        return;
+      }
+      out.push(this.accept(value, this.lineNo));
+      return;
+    }
+    out.push(...this.pushSlow(rawLine));
+  }
+
+  private pushSlow(rawLine: string): LocatedEvent[] {
     this.lineNo += 1;
     const line = this.lineNo === 1 ? rawLine.replace(/^\uFEFF/, '') : rawLine;
     const trimmed = line.trim();
@@ -144,16 +169,45 @@ export async function* readLog(source: string | Readable, file?: string): AsyncG
   } else {
     input = source;
   }
+  for await (const batch of readLogBatches(source, file)) yield* batch;
+}
+
+/**
+ * Stream a log in batches (one per chunk read): the replay loop then pays
+ * one await per chunk rather than one per event.
+ */
+export async function* readLogBatches(source: string | Readable, file?: string): AsyncGenerator<Array<LocatedEvent<LogEvent>>> {
+  const name = file ?? (typeof source === 'string' ? source : '<stream>');
+  let input: Readable;
+  if (typeof source === 'string') {
+    // Opening first turns a missing file into a LogError before any line is read.
+    try {
+      const fh = await open(source, 'r');
+      input = fh.createReadStream({ encoding: 'utf8', highWaterMark: 1 << 16 });
+    } catch (e) {
+      throw unreadable(name, e);
+    }
+  } else {
+    input = source;
+  }
   const parser = new LogParser(name);
-  const lines = createInterface({ input, crlfDelay: Infinity });
   try {
-    for await (const line of lines) yield* parser.push(line);
+    for await (const lines of readLines(input)) {
+      const out: LocatedEvent[] = [];
+      try {
+        for (const line of lines) parser.pushInto(line, out);
+      } catch (e) {
+        // The events before a bad line still come out first, as they would one at a time.
+        if (out.length > 0) yield out;
+        throw e;
+      }
+      if (out.length > 0) yield out;
+    }
   } catch (e) {
     // I/O failures (EISDIR, EIO) are bad input; anything else is a bug and keeps its stack.
     if (e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string') throw unreadable(name, e);
     throw e;
   } finally {
-    lines.close();
     input.destroy();
   }
   parser.finish();

@@ -147,11 +147,14 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
   const { bin, accel } = qemuCommand();
   mkdirSync(join(o.prefix, '..'), { recursive: true });
   const initrd = `${o.prefix}.initrd`;
+  const protoLog = `${o.prefix}.proto.log`;
+  rmSync(protoLog, { force: true });
   const extra = cpio({ 'ops.txt': opsText(o.ops), 'run.conf': `MACHINE=${o.machine.name}\nOP_TIMEOUT=${o.opTimeoutSeconds ?? 30}\n` });
   writeFileSync(initrd, Buffer.concat([readFileSync(o.artefacts.initramfs), gzipSync(extra)]));
   const args = [
     '-accel', accel, '-smp', '1', '-m', o.machine.memory, ...o.machine.qemuArgs,
-    '-nodefaults', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot',
+    // ttyS0: the console (kernel messages); ttyS1: the protocol lines alone (see harness/guest/init).
+    '-nodefaults', '-display', 'none', '-serial', 'stdio', '-serial', `file:${protoLog}`, '-monitor', 'none', '-no-reboot',
     '-kernel', o.artefacts.kernel, '-initrd', initrd,
     '-append', `${COMMON_APPEND} ${o.machine.append} ${o.append ?? ''}`.trim(),
   ];
@@ -179,10 +182,14 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
   const seconds = (Date.now() - t0) / 1000;
   rmSync(initrd, { force: true });
   const consoleText = Buffer.concat(chunks).toString('utf8');
+  const proto = existsSync(protoLog) ? readFileSync(protoLog, 'utf8') : '';
+  rmSync(protoLog, { force: true });
   const consoleLog = `${o.prefix}.console.log`;
-  writeFileSync(`${consoleLog}.tmp`, consoleText);
+  // One file for a person to read: the console (ttyS0), then the protocol lines (ttyS1).
+  writeFileSync(`${consoleLog}.tmp`, proto === '' ? consoleText : `${consoleText}\n==== protocol (ttyS1) ====\n${proto}`);
   renameSync(`${consoleLog}.tmp`, consoleLog);
-  const report = parseConsole(consoleText);
+  // A guest without a second serial port writes the protocol on the console.
+  const report = parseConsole(proto.includes('@@MEMHP BEGIN') ? proto : consoleText);
   const why = timedOut ? `timed out after ${timeout} s` : `QEMU exited with ${exit}`;
   if (!report.begun) throw new VmError(`the guest never reached the harness's /init (${why}); console: ${consoleLog}\n${tail(consoleText, 15)}`, consoleLog);
   if (!report.ended) throw new VmError(`the guest did not finish its operations (${why}); console: ${consoleLog}\n${tail(consoleText, 15)}`, consoleLog);

@@ -11,8 +11,8 @@ import type { BootEvent, LocatedEvent, LogEvent, Outcome, ReadEvent, WriteEvent 
 import { writeEvent } from '../log/writer.js';
 import { hex } from '../util/u64.js';
 import { summarize } from './facts.js';
-import { CACHE_DIR, runGuest, type GuestRun, type KernelArtefacts } from './guest.js';
-import { deriveBoot, matchMachine, type DerivedBoot, type MachineDef, type MachineName } from './machine.js';
+import { CACHE_DIR, runGuest, VmError, type GuestRun, type KernelArtefacts } from './guest.js';
+import { deriveBoot, matchMachine, shapeDifferences, type DerivedBoot, type MachineDef, type MachineName } from './machine.js';
 import { stripTimestamp, type GuestOp } from './protocol.js';
 
 /** A log the harness cannot run as it is (exit 2): no machine matches its boot, or it has model-only events. */
@@ -117,10 +117,27 @@ export async function machineBoot(def: MachineDef, artefacts: KernelArtefacts, o
     mkdirSync(RUN_DIR, { recursive: true });
     run = await runGuest({ machine: def, ops: [], artefacts, prefix: join(RUN_DIR, `machine-${def.name}`) });
   }
-  return { boot: bootFromRun(run, probe.unmovable, opts.profile), uname: run.report.uname ?? '?' };
+  const boot = bootFromRun(run, probe.unmovable, opts.profile);
+  checkGuestIsMachine(boot.event, def, run);
+  return { boot, uname: run.report.uname ?? '?' };
 }
 
 // ---------------------------------------------------------------- recording
+
+/** The guest must have come up as the machine (a kernel without DEV_DAX_HMEM, say, has no dax0.0). */
+export function checkGuestIsMachine(real: BootEvent, def: MachineDef, run: GuestRun): void {
+  const diffs = shapeDifferences(real, def);
+  if (diffs.length === 0) return;
+  const mods = run.report.modules.filter((m) => m.rc !== 0).map((m) => `${m.name}: ${m.message || `insmod status ${m.rc}`}`);
+  const setup = run.report.setup.length > 0 ? `\nmachine set-up said: ${run.report.setup.slice(0, 5).join(' / ')}` : '';
+  throw new VmError(
+    `the guest did not come up as machine ${def.name}:\n${diffs.map((d) => `  - ${d}`).join('\n')}` +
+      (mods.length > 0 ? `\nmodules that failed to load: ${mods.join('; ')}` : '') +
+      setup +
+      `\n(the kernel needs DAX, DEV_DAX, DEV_DAX_KMEM, DEV_DAX_HMEM with EFI_SOFT_RESERVE for hmem, LIBNVDIMM, X86_PMEM_LEGACY, DEV_DAX_PMEM for pmem, built in or given with --modules; console: ${run.consoleLog})`,
+    run.consoleLog,
+  );
+}
 
 /** The operations a log asks for; refuses model-only events. */
 export function guestOps(steps: readonly LogEvent[]): GuestOp[] {
@@ -189,6 +206,7 @@ export async function record(events: readonly LogEvent[], opts: RecordOptions): 
   opts.progress?.(`running ${ops.length} operations on ${def.name} (${opts.artefacts.label})`);
   const run = await runGuest({ machine: def, ops, artefacts: opts.artefacts, prefix: join(dir, opts.name ?? 'record') });
   const derived = bootFromRun(run, probe.unmovable, opts.profile);
+  checkGuestIsMachine(derived.event, def, run);
   const realBoot: BootEvent = { ...derived.event, variant: boot.variant, ...(boot.seq === undefined ? {} : { seq: boot.seq }) };
   const recorded: LogEvent[] = [realBoot];
   // A log without seqs gets 1, 2, ... so that divergences and reports can name each step.

@@ -100,16 +100,53 @@ const parsedCache = new Map<string, Parsed>();
  * directory, where the symlinked and the physical parent hold the same files.
  */
 export function canonicalPath(path: string): string {
-  return posix.normalize(path);
+  // Most paths are already canonical; normalize only when a `.` segment, `//` or a trailing `/` could change them.
+  return path.includes('/.') || path.includes('//') || (path.length > 1 && path.endsWith('/')) ? posix.normalize(path) : path;
 }
 
+const BLOCK_PREFIX = '/sys/devices/system/memory/memory';
+
+/** memory<N>[/file] parsed by hand: the hottest paths of a log, and the ones with the most distinct values. */
+function parseBlockPath(path: string): Parsed | null {
+  let i = BLOCK_PREFIX.length;
+  const d0 = i;
+  let id = 0;
+  while (i < path.length) {
+    const c = path.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    id = id * 10 + (c - 48);
+    i++;
+  }
+  const digits = i - d0;
+  if (digits === 0 || digits > 9 || (digits > 1 && path.charCodeAt(d0) === 48)) return null;
+  if (i === path.length) return { k: 'block', id, h: null };
+  if (path.charCodeAt(i) !== 47) return null;
+  // The file name, matched in place (no substring to hash).
+  const len = path.length - i - 1;
+  for (const [name, h] of BLOCK_FILE_LIST) {
+    if (name.length === len && path.startsWith(name, i + 1)) return { k: 'block', id, h };
+  }
+  if (len === 0 || path.indexOf('/', i + 1) >= 0) return null;
+  return { k: 'block', id, h: NO_FILE };
+}
+
+const BLOCK_FILE_LIST: ReadonlyArray<readonly [string, Handler<number>]> = Object.entries(BLOCK_FILES);
+const NO_FILE: Handler<number> = { exists: () => false };
+
 function parsePath(raw: string): Parsed {
+  // Block paths are most of a log and mostly distinct: parsing them costs less than hashing a fresh string.
+  if (raw.startsWith(BLOCK_PREFIX)) {
+    const b = parseBlockPath(raw);
+    if (b !== null) return b;
+  }
   const hit = parsedCache.get(raw);
   if (hit !== undefined) return hit;
   const path = canonicalPath(raw);
   let p: Parsed = { k: 'none' };
   const g = GLOBAL_FILES[path];
-  if (g !== undefined) p = { k: 'global', h: g, proc: path.startsWith('/proc/') };
+  const blockPath = path.startsWith(BLOCK_PREFIX) ? parseBlockPath(path) : null;
+  if (blockPath !== null) p = blockPath;
+  else if (g !== undefined) p = { k: 'global', h: g, proc: path.startsWith('/proc/') };
   else if (DIRECTORIES.has(path)) p = { k: 'dir' };
   else {
     const drv = /^\/sys\/bus\/dax\/drivers\/(device_dax|kmem)\/([^/]+)$/.exec(path);

@@ -1,46 +1,48 @@
 /**
  * A persistent map from small non-negative integers (memory block ids) to
- * values: a 32-way trie with path copying. `set` copies at most one node per
- * level (6 levels of 32 slots cover ids below 2^30: a 2^52-byte physical
- * address space in 128 MiB blocks needs 2^25), so a step that changes
- * one block of half a million shares everything else with the previous
- * state. Iteration is in ascending key order, which is what every view and
- * invariant wants.
+ * values: a 32-way trie with path copying, as deep as its largest key needs
+ * (4 levels hold a million ids, 6 levels 2^30: a 2^52-byte physical space in
+ * 128 MiB blocks needs 2^25). `set` copies one node per level, so a step that
+ * changes one block of half a million shares everything else with the
+ * previous state. Iteration is in ascending key order, which is what every
+ * view and invariant wants.
  */
 
 const BITS = 5;
 const WIDTH = 1 << BITS;
 const MASK = WIDTH - 1;
-const LEVELS = 6;
-export const INT_MAP_MAX_KEY = 2 ** (BITS * LEVELS) - 1;
+const MAX_LEVELS = 6;
+export const INT_MAP_MAX_KEY = 2 ** (BITS * MAX_LEVELS) - 1;
 
 type Node<V> = Array<Node<V> | V | undefined>;
+
+/** Levels needed for `key` (at least one). */
+function levelsFor(key: number): number {
+  let levels = 1;
+  while (levels < MAX_LEVELS && key >>> (BITS * levels) !== 0) levels++;
+  return levels;
+}
 
 export class IntMap<V> {
   private constructor(
     private readonly root: Node<V> | undefined,
+    /** Trie depth: keys below 2^(5 × levels). */
+    private readonly levels: number,
     readonly size: number,
   ) {}
 
   static empty<V>(): IntMap<V> {
-    return new IntMap<V>(undefined, 0);
+    return new IntMap<V>(undefined, 1, 0);
   }
 
   get(key: number): V | undefined {
-    // Unrolled: 6 levels, 5 bits each; keys are below 2^30, so >>> is exact.
-    const n5 = this.root;
-    if (n5 === undefined) return undefined;
-    const n4 = n5[(key >>> 25) & MASK] as Node<V> | undefined;
-    if (n4 === undefined) return undefined;
-    const n3 = n4[(key >>> 20) & MASK] as Node<V> | undefined;
-    if (n3 === undefined) return undefined;
-    const n2 = n3[(key >>> 15) & MASK] as Node<V> | undefined;
-    if (n2 === undefined) return undefined;
-    const n1 = n2[(key >>> 10) & MASK] as Node<V> | undefined;
-    if (n1 === undefined) return undefined;
-    const n0 = n1[(key >>> 5) & MASK] as Node<V> | undefined;
-    if (n0 === undefined) return undefined;
-    return n0[key & MASK] as V | undefined;
+    if (key >>> (BITS * this.levels) !== 0 || key < 0) return undefined;
+    let node = this.root;
+    for (let shift = BITS * (this.levels - 1); shift > 0; shift -= BITS) {
+      if (node === undefined) return undefined;
+      node = node[(key >>> shift) & MASK] as Node<V> | undefined;
+    }
+    return node === undefined ? undefined : (node[key & MASK] as V | undefined);
   }
 
   has(key: number): boolean {
@@ -50,19 +52,30 @@ export class IntMap<V> {
   set(key: number, value: V): IntMap<V> {
     if (!Number.isInteger(key) || key < 0 || key > INT_MAP_MAX_KEY) throw new RangeError(`IntMap key ${key} out of range`);
     const existed = this.get(key) !== undefined;
-    const root = setIn(this.root, key, value, LEVELS - 1);
-    return new IntMap<V>(root, existed ? this.size : this.size + 1);
+    // Grow: the old root becomes child 0 of each new level.
+    let root = this.root;
+    let levels = this.levels;
+    const need = levelsFor(key);
+    while (levels < need) {
+      if (root !== undefined) {
+        const up: Node<V> = new Array<Node<V> | V | undefined>(WIDTH).fill(undefined);
+        up[0] = root;
+        root = up;
+      }
+      levels++;
+    }
+    return new IntMap<V>(setIn(root, key, value, levels - 1), levels, existed ? this.size : this.size + 1);
   }
 
   delete(key: number): IntMap<V> {
     if (this.get(key) === undefined) return this;
-    return new IntMap<V>(deleteIn(this.root, key, LEVELS - 1), this.size - 1);
+    return new IntMap<V>(deleteIn(this.root, key, this.levels - 1), this.levels, this.size - 1);
   }
 
   /** Entries with lo <= key <= hi in ascending order. */
   *range(lo: number, hi: number): IterableIterator<[number, V]> {
     if (this.root === undefined || hi < lo) return;
-    yield* walk(this.root, LEVELS - 1, 0, Math.max(0, lo), Math.min(hi, INT_MAP_MAX_KEY));
+    yield* walk(this.root, this.levels - 1, 0, Math.max(0, lo), Math.min(hi, INT_MAP_MAX_KEY));
   }
 
   *entries(): IterableIterator<[number, V]> {
@@ -84,7 +97,8 @@ export class IntMap<V> {
    */
   changedKeys(other: IntMap<V>): number[] {
     const out: number[] = [];
-    diffNodes(this.root, other.root, LEVELS - 1, 0, out);
+    const levels = Math.max(this.levels, other.levels);
+    diffNodes(lift(this.root, this.levels, levels), lift(other.root, other.levels, levels), levels - 1, 0, out);
     return out;
   }
 
@@ -93,6 +107,17 @@ export class IntMap<V> {
     for (const e of this.range(lo, INT_MAP_MAX_KEY)) return e;
     return undefined;
   }
+}
+
+/** The same trie seen at a greater depth (only when two maps of different depth are compared). */
+function lift<V>(root: Node<V> | undefined, from: number, to: number): Node<V> | undefined {
+  let r = root;
+  for (let l = from; l < to && r !== undefined; l++) {
+    const up: Node<V> = new Array<Node<V> | V | undefined>(WIDTH).fill(undefined);
+    up[0] = r;
+    r = up;
+  }
+  return r;
 }
 
 function setIn<V>(node: Node<V> | undefined, key: number, value: V, level: number): Node<V> {

@@ -8,12 +8,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { KernelState } from '../../src/kernel/state.js';
+import type { ZoneName } from '../../machines/index.js';
+import { spanKey } from '../../src/kernel/zones.js';
 import { blockFile, boot, read, region, run, write, type Json } from '../helpers/machine.js';
 
 const P = 32768;
 const state = (id: number) => blockFile(id, 'state');
 const vz = (id: number) => read(blockFile(id, 'valid_zones'));
-const span = (s: KernelState, zone: string) => s.zoneSpans.get(`0:${zone}`);
+const span = (s: KernelState, zone: ZoneName) => s.zoneSpans.get(spanKey(0, zone));
 
 /** RAM [0, 1G) and [3G, 4G): DMA32 spans pfn [4096, 1048576); an hmem GiB at 1G (blocks 8-15) sits inside that span. */
 const lowHole = boot(

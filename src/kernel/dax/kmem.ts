@@ -185,6 +185,8 @@ function markOnlineIfAny(op: Op, name: string): void {
 
 /** A block went online: the kmem device whose memory holds it is now `online`. */
 export function kmemBlockOnlined(op: Op, blockId: number): void {
+  // Once every kmem device is online there is nothing to advance (the common case in long runs).
+  if (!op.state.devices.some((d) => d.kmem !== null && d.phase !== 'online')) return;
   const addr = BigInt(blockId) * op.state.blockSize;
   for (const dev of op.state.devices) {
     if (dev.kmem === null || dev.phase === 'online') continue;

@@ -1,0 +1,109 @@
+/**
+ * npm run bench [-- --json] [-- --check] [-- --only NAME,...] [-- --quick]
+ *
+ * Named workloads, each repeated in one process after a warm-up, reported as
+ * median/min/max; budgets are ratios measured in the same run (this machine
+ * is shared and noisy), asserted with --check.
+ */
+import { Command } from 'commander';
+import { runCampaign } from '../properties/campaign.js';
+import { fmt, stats, type Stats } from './measure.js';
+import { replay1m, type ReplayFigures } from './replay1m.js';
+import { invariantCost, scale, type InvariantCost, type ScaleFigures } from './scale.js';
+import { vsKernel, type VsKernelFigures } from './vsKernel.js';
+
+const program = new Command('bench')
+  .option('--json', 'print one JSON summary')
+  .option('--check', 'assert the budgets; exit 1 if one is missed')
+  .option('--only <names>', 'comma-separated workloads: replay-1m,fuzz,scale,invariant-cost,vs-kernel')
+  .option('--quick', 'smaller sizes (a smoke run, not for the figures)')
+  .parse(process.argv);
+const opts = program.opts<{ json?: boolean; check?: boolean; only?: string; quick?: boolean }>();
+const only = opts.only?.split(',');
+const want = (n: string): boolean => only === undefined || only.includes(n);
+const log = (s: string): void => {
+  if (opts.json !== true) process.stdout.write(`${s}\n`);
+};
+const quick = opts.quick === true;
+
+interface Summary {
+  replay?: ReplayFigures & { eventsPerSecond: number; checkedEventsPerSecond: number; ratioPlain: number; ratioChecked: number };
+  fuzz?: { stepsPerSecond: Stats; runs: number; steps: number };
+  scale?: ScaleFigures;
+  invariantCost?: InvariantCost[];
+  vsKernel?: VsKernelFigures;
+  budgets: Array<{ name: string; value: number; limit: string; ok: boolean }>;
+}
+const summary: Summary = { budgets: [] };
+const budget = (name: string, value: number, ok: boolean, limit: string): void => {
+  summary.budgets.push({ name, value, limit, ok });
+  log(`  budget ${ok ? 'met ' : 'MISSED'}: ${name} = ${value.toFixed(2)} (${limit})`);
+};
+
+if (want('replay-1m')) {
+  const events = quick ? 100_000 : 1_000_000;
+  log(`replay-1m (${events} events, 4 TiB CXL in 128 MiB blocks)`);
+  const f = await replay1m(events, quick ? 2 : 3, log);
+  const eps = events / (f.plain.median / 1000);
+  const ceps = events / (f.checked.median / 1000);
+  summary.replay = { ...f, eventsPerSecond: eps, checkedEventsPerSecond: ceps, ratioPlain: f.plain.median / f.floor.median, ratioChecked: f.checked.median / f.floor.median };
+  log(`  ${Math.round(eps)} events/s without invariants, ${Math.round(ceps)} with; ${f.violations} violations`);
+  budget('replay with invariants / parse floor', summary.replay.ratioChecked, summary.replay.ratioChecked <= 5, '<= 5');
+  budget('replay without invariants / parse floor', summary.replay.ratioPlain, summary.replay.ratioPlain <= 3, '<= 3');
+}
+
+if (want('fuzz')) {
+  const seconds = quick ? 2 : 10;
+  log(`fuzz (default generator, every invariant and must-succeed property, ${seconds} s x 3)`);
+  const xs: number[] = [];
+  let runs = 0;
+  let steps = 0;
+  runCampaign({ seed: 3, seconds: 1, steps: 30, variant: null, outDir: null });
+  for (let i = 0; i < 3; i++) {
+    const r = runCampaign({ seed: 100 + i, seconds, steps: 30, variant: null, outDir: null });
+    xs.push(r.steps / (r.elapsedMs / 1000));
+    runs += r.runs;
+    steps += r.steps;
+  }
+  summary.fuzz = { stepsPerSecond: stats(xs), runs, steps };
+  log(`  steps/s: ${fmt(summary.fuzz.stepsPerSecond, 'steps/s')}; ${runs} runs, ${steps} steps`);
+  if (summary.replay !== undefined) {
+    const ratio = summary.fuzz.stepsPerSecond.median / summary.replay.checkedEventsPerSecond;
+    budget('fuzz steps/s / replay events/s (both with every invariant)', ratio, ratio >= 0.5, '>= 0.5');
+  }
+}
+
+if (want('scale')) {
+  const tib = quick ? 4n : 64n;
+  log(`scale (${tib} TiB hot-added: boot, bind, online every block, every invariant)`);
+  const f = scale(tib);
+  summary.scale = f;
+  log(`  ${f.blocks} blocks in ${(f.wallMs / 1000).toFixed(1)} s; peak heap ${(f.peakHeapBytes / 2 ** 20).toFixed(0)} MiB; state ${(f.stateBytes / 2 ** 20).toFixed(1)} MiB = ${f.bytesPerBlock.toFixed(0)} B/block; ${f.violations} violations`);
+  budget('scale peak heap (MiB)', f.peakHeapBytes / 2 ** 20, f.peakHeapBytes < 2 * 2 ** 30, '< 2048');
+  budget('scale bytes per block', f.bytesPerBlock, f.bytesPerBlock <= 200, '<= 200');
+}
+
+if (want('invariant-cost')) {
+  const sizes = quick ? [10, 1000, 20_000] : [10, 1000, 100_000, 500_000];
+  log(`invariant-cost (µs per step of the whole registry on online/offline churn, at ${sizes.join(', ')} blocks)`);
+  const costs = sizes.map((n) => invariantCost(n, quick ? 500 : 2000, 5));
+  summary.invariantCost = costs;
+  for (const c of costs) log(`  ${String(c.blocks).padStart(7)} blocks: ${c.usPerStep.toFixed(2)} µs/step incremental${c.paranoidUsPerStep === null ? '' : `, ${c.paranoidUsPerStep.toFixed(1)} µs/step paranoid`}`);
+  const small = costs[0]?.usPerStep ?? 1;
+  const big = costs[costs.length - 1]?.usPerStep ?? 1;
+  budget(`invariant cost at ${sizes[sizes.length - 1]} / at 10 blocks`, big / small, big / small <= 2, '<= 2');
+}
+
+if (want('vs-kernel')) {
+  log('vs-kernel (model time of each committed real-kernel sequence against its recorded QEMU time)');
+  const f = await vsKernel(quick ? 3 : 10);
+  summary.vsKernel = f;
+  if (f.sequences === 0) log('  no recorded sequences found (test/traces/)');
+  else {
+    log(`  ${f.sequences} sequences; model median ${f.modelMs.median.toFixed(2)} ms, QEMU median ${f.qemuMs.median.toFixed(0)} ms; slowest speed-up ${Math.round(f.minSpeedup)}x`);
+    budget('slowest speed-up over QEMU', f.minSpeedup, f.minSpeedup >= 1000, '>= 1000');
+  }
+}
+
+if (opts.json === true) process.stdout.write(`${JSON.stringify(summary, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 1)}\n`);
+if (opts.check === true && summary.budgets.some((b) => !b.ok)) process.exitCode = 1;
