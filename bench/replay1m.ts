@@ -9,7 +9,7 @@ import { createReadStream, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { makeChecker } from '../properties/invariants/index.js';
 import { readLines, readLogBatches } from '../src/log/index.js';
 import { Replayer } from '../src/replay/engine.js';
-import { fmt, time, type Stats } from './measure.js';
+import { fmt, stats, type Stats } from './measure.js';
 import { replayLogText } from './workloads.js';
 
 export interface ReplayFigures {
@@ -44,14 +44,33 @@ export async function replay1m(events: number, runs: number, log: (s: string) =>
   mkdirSync('.cache/bench', { recursive: true });
   const file = `.cache/bench/replay-${events}.jsonl`;
   if (!existsSync(file)) writeFileSync(file, replayLogText(events));
-  const floor = await time(() => parseFloor(file), runs);
-  log(`  parse floor: ${fmt(floor)}`);
-  const plain = await time(() => replayFile(file, false), runs);
-  log(`  replay, no invariants: ${fmt(plain)}`);
+  // Warm-up, then the three measurements interleaved in each repetition, so a change in the machine's load
+  // during the run falls on all three alike and the ratios stay comparable.
+  await parseFloor(file);
+  await replayFile(file, false);
+  await replayFile(file, true);
+  const xs: { floor: number[]; plain: number[]; checked: number[] } = { floor: [], plain: [], checked: [] };
   let violations = 0;
-  const checked = await time(async () => {
-    violations = await replayFile(file, true);
-  }, runs);
+  for (let i = 0; i < runs; i++) {
+    xs.floor.push(await time1(() => parseFloor(file)));
+    xs.plain.push(await time1(() => replayFile(file, false)));
+    xs.checked.push(
+      await time1(async () => {
+        violations = await replayFile(file, true);
+      }),
+    );
+  }
+  const floor = stats(xs.floor);
+  const plain = stats(xs.plain);
+  const checked = stats(xs.checked);
+  log(`  parse floor: ${fmt(floor)}`);
+  log(`  replay, no invariants: ${fmt(plain)}`);
   log(`  replay, every invariant: ${fmt(checked)}`);
   return { events, floor, plain, checked, violations };
+}
+
+async function time1(f: () => Promise<unknown>): Promise<number> {
+  const t = process.hrtime.bigint();
+  await f();
+  return Number(process.hrtime.bigint() - t) / 1e6;
 }

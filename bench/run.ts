@@ -43,7 +43,7 @@ const budget = (name: string, value: number, ok: boolean, limit: string): void =
 if (want('replay-1m')) {
   const events = quick ? 100_000 : 1_000_000;
   log(`replay-1m (${events} events, 4 TiB CXL in 128 MiB blocks)`);
-  const f = await replay1m(events, quick ? 2 : 3, log);
+  const f = await replay1m(events, quick ? 3 : 5, log);
   const eps = events / (f.plain.median / 1000);
   const ceps = events / (f.checked.median / 1000);
   summary.replay = { ...f, eventsPerSecond: eps, checkedEventsPerSecond: ceps, ratioPlain: f.plain.median / f.floor.median, ratioChecked: f.checked.median / f.floor.median };

@@ -21,6 +21,23 @@ function systemRamNodes(root: Resource): Resource[] {
   return out;
 }
 
+/** Whole pages of BUSY System RAM in block `id` (child-searching walk), cached per resource tree. */
+const coverage = new WeakMap<object, Map<number, number>>();
+function coveredPages(s: KernelState, id: number): number {
+  let m = coverage.get(s.iomem);
+  if (m === undefined) {
+    m = new Map();
+    coverage.set(s.iomem, m);
+  }
+  let pages = m.get(id);
+  if (pages === undefined) {
+    const walk = walkSystemRamRange(s.iomem, BigInt(id * s.blockPages), BigInt(s.blockPages), { searchChildren: true, minusOne: false });
+    pages = walk.ok ? Number(walk.pages) : 0;
+    m.set(id, pages);
+  }
+  return pages;
+}
+
 /** blocks-cover-system-ram: blocks exist exactly for the block-sized chunks of added memory. */
 export const blocksCoverSystemRam: Invariant = {
   name: 'blocks-cover-system-ram',
@@ -30,13 +47,13 @@ export const blocksCoverSystemRam: Invariant = {
     const out: string[] = [];
     const B = after.blockSize;
     // Coverage changes only with the tree or when a block appears; a state change of a block cannot break it.
+    // A changed tree (bind, unbind: rare) re-checks every hot-added block.
     const treeChanged = full || before === null || before.iomem !== after.iomem;
-    for (const id of changedBlocks) {
-      if (!treeChanged && before.blocks.has(id)) continue;
+    const ids = treeChanged ? after.blocks.keys() : changedBlocks.filter((id) => !before.blocks.has(id));
+    for (const id of ids) {
       const b = after.blocks.get(id);
       if (b === undefined || b.boot) continue;
-      const walk = walkSystemRamRange(after.iomem, BigInt(id * after.blockPages), BigInt(after.blockPages), { searchChildren: true, minusOne: false });
-      const covered = walk.ok ? Number(walk.pages) : 0;
+      const covered = coveredPages(after, id);
       if (covered !== after.blockPages) out.push(`memory${id} is covered by ${covered} of ${after.blockPages} pages of BUSY System RAM`);
     }
     // Existence only changes with the resource tree or when blocks appear or vanish.
@@ -76,16 +93,18 @@ export const vmemmapInOwnBlock: Invariant = {
   kernel: 'create_altmaps_and_memory_blocks (v6.8): one altmap per block with base_pfn = block start; mhp_supports_memmap_on_memory',
   check: ({ before, after, changedBlocks }) => {
     const out: string[] = [];
-    const support = mhpSupportsMemmapOnMemory(after.profile, after.config, after.blockPages, after.blockPages);
+    let support: ReturnType<typeof mhpSupportsMemmapOnMemory> | undefined;
     for (const id of changedBlocks) {
       const b = after.blocks.get(id);
       if (b === undefined || b.memmapHost === null) continue;
+      support ??= mhpSupportsMemmapOnMemory(after.profile, after.config, after.blockPages, after.blockPages);
       if (b.memmapHost !== 0) out.push(`memory${id}'s struct pages live in memory${id + b.memmapHost}`);
       if (b.memmapHost === 0 && (b.vmemmapPages <= 0 || b.vmemmapPages >= b.pages)) out.push(`memory${id} hosts ${b.vmemmapPages} memmap pages of ${b.pages}`);
       if (!support.ok) out.push(`memory${id} has a self-hosted memmap but memmap_on_memory is unsupported here (${support.why})`);
       else if (b.memmapHost === 0 && b.vmemmapPages !== support.pages) out.push(`memory${id} hosts ${b.vmemmapPages} memmap pages, one block needs ${support.pages}`);
     }
     // All-or-none is decided when the blocks are created; only a step that created blocks can break it.
+    if (before !== null && !changedBlocks.some((id) => !before.blocks.has(id))) return out;
     const created = before === null ? changedBlocks : changedBlocks.filter((id) => !before.blocks.has(id));
     for (const add of addsTouched(after, created)) {
       const withMap = add.blocks.filter(([, b]) => b.memmapHost !== null).length;
@@ -143,6 +162,7 @@ export const nodeRespected: Invariant = {
     const out: string[] = [];
     // Only a new block, a block whose node changed, or a change of the devices can break this.
     const devicesChanged = before === null || before.devices !== after.devices;
+    if (!full && !devicesChanged && changedBlocks.every((id) => before.blocks.get(id)?.nid === after.blocks.get(id)?.nid)) return out;
     const ids = full || devicesChanged ? [...after.blocks.keys()] : changedBlocks.filter((id) => before.blocks.get(id)?.nid !== after.blocks.get(id)?.nid);
     if (ids.length === 0) return out;
     for (const dev of after.devices) {
@@ -166,6 +186,9 @@ export const noTransientAtRest: Invariant = {
   name: 'no-transient-at-rest',
   summary: 'no block is left going-offline after an operation',
   kernel: 'memory_block_change_state sets MEM_GOING_OFFLINE only for the duration of memory_block_offline',
-  check: ({ after, changedBlocks }) =>
-    changedBlocks.filter((id) => after.blocks.get(id)?.state === 'going-offline').map((id) => `memory${id} is still going-offline`),
+  check: ({ after, changedBlocks }) => {
+    const out: string[] = [];
+    for (const id of changedBlocks) if (after.blocks.get(id)?.state === 'going-offline') out.push(`memory${id} is still going-offline`);
+    return out;
+  },
 };

@@ -46,9 +46,11 @@ export interface CheckerOptions {
 export function contextOf(step: Step, full: boolean): InvariantContext {
   const before = step.before;
   const after = step.after;
-  const changedBlocks = before === null || full ? [...after.blocks.keys()] : before.blocks.changedKeys(after.blocks);
+  const changedBlocks = before === null || full ? [...after.blocks.keys()] : (step.touchedBlocks ?? before.blocks.changedKeys(after.blocks));
   return { step, before, after, changedBlocks, full: full || before === null };
 }
+
+const NO_BLOCKS: readonly number[] = Object.freeze([]);
 
 export function makeChecker(opts: CheckerOptions = {}): Checker {
   const list = opts.only === undefined ? INVARIANTS : INVARIANTS.filter((i) => opts.only?.includes(i.name));
@@ -57,7 +59,7 @@ export function makeChecker(opts: CheckerOptions = {}): Checker {
     const out: Violation[] = [];
     // Nothing changed: every state invariant held before, so it holds now; only the outcome is new.
     const untouched = step.before === step.after && opts.paranoid !== true;
-    const ctx = contextOf(step, opts.paranoid === true);
+    const ctx = untouched ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, full: false } : contextOf(step, opts.paranoid === true);
     for (const inv of untouched ? outcomeOnly : list) {
       if (inv.appliesTo !== undefined && !inv.appliesTo(step.after)) continue;
       for (const message of inv.check(ctx)) out.push({ seq: step.seq, index: step.index, invariant: inv.name, message });

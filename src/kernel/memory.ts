@@ -55,6 +55,7 @@ export function createMemoryBlockDevices(
       unmovable: false,
       addId,
     };
+    op.touch(id);
     op.state = { ...op.state, blocks: op.state.blocks.set(id, internBlock(b)) };
   }
   return OK;
@@ -63,7 +64,10 @@ export function createMemoryBlockDevices(
 /** @kernel remove_memory_block_devices drivers/base/memory.c */
 export function removeMemoryBlockDevices(op: Op, first: number, last: number): void {
   let blocks = op.state.blocks;
-  for (let id = first; id <= last; id++) blocks = blocks.delete(id);
+  for (let id = first; id <= last; id++) {
+    if (blocks.has(id)) op.touch(id);
+    blocks = blocks.delete(id);
+  }
   op.state = { ...op.state, blocks };
 }
 
@@ -136,11 +140,13 @@ export function sysfsStreq(buf: string, word: string): boolean {
   return stripNewline(buf) === stripNewline(word);
 }
 
-const ONLINE_TYPE_BY_NAME: ReadonlyMap<string, OnlineType> = new Map(ONLINE_TYPES.map((t) => [t, t]));
+/** Each online type with and without the newline sysfs_streq allows, compared directly (no hashing per write). */
+const ONLINE_TYPE_WORDS: ReadonlyArray<readonly [string, string, OnlineType]> = ONLINE_TYPES.map((t) => [t, `${t}\n`, t] as const);
 
 /** @kernel mhp_online_type_from_str mm/memory_hotplug.c (sysfs_streq against each online_type_to_str) */
 export function onlineTypeFromStr(buf: string): OnlineType | undefined {
-  return ONLINE_TYPE_BY_NAME.get(stripNewline(buf));
+  for (const [bare, nl, t] of ONLINE_TYPE_WORDS) if (buf === nl || buf === bare) return t;
+  return undefined;
 }
 
 /**

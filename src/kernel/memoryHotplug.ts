@@ -192,6 +192,7 @@ export function blockManagedPages(b: MemoryBlock): number {
 }
 
 function setBlock(op: Op, id: number, b: MemoryBlock): void {
+  op.touch(id);
   const old = op.state.blocks.get(id);
   const dp = blockPresentPages(b) - (old === undefined ? 0 : blockPresentPages(old));
   const dm = blockManagedPages(b) - (old === undefined ? 0 : blockManagedPages(old));
@@ -203,17 +204,20 @@ function setBlock(op: Op, id: number, b: MemoryBlock): void {
   };
 }
 
+/** Successor-cache keys for `online` per zone, built once. */
+const ONLINE_KEY: Readonly<Record<ZoneName | 'none', string>> = { DMA: 'online:DMA', DMA32: 'online:DMA32', Normal: 'online:Normal', Movable: 'online:Movable', none: 'online:none' };
+
 /** Advance a block through its machine; a missing transition is a model bug. */
 export function transitionBlock(op: Op, id: number, event: Parameters<typeof stepMemoryBlock>[1]): MemoryBlock {
   const b = op.state.blocks.get(id);
   if (b === undefined) throw new Error(`model bug: no memory block ${id}`);
-  const key = event.type === 'online' ? `online:${event.zone}` : event.type;
+  const key = event.type === 'online' ? ONLINE_KEY[event.zone ?? 'none'] : event.type;
   const nb = internedSuccessor(b, key, () => {
     const next = stepMemoryBlock(b, event);
     if (next === undefined) throw new Error(`model bug: memory block ${id} cannot take ${event.type} in ${b.state}`);
     return { ...b, state: next.state, zone: next.zone };
   });
-  op.transitions.push(`memoryBlock:any:${b.state}:${event.type}`);
+  op.transition(`memoryBlock:any:${b.state}:${event.type}`);
   setBlock(op, id, nb);
   return nb;
 }
@@ -270,11 +274,7 @@ export function offlinePages(op: Op, id: number): Ret {
     op.branch('offline_pages', 'EINVAL');
     return err('EINVAL');
   }
-  const walk = walkSystemRamRange(s.iomem, BigInt(id * s.blockPages), BigInt(s.blockPages), {
-    searchChildren: !s.profile.walkTopLevelOnly,
-    minusOne: false,
-  });
-  if (!walk.ok || walk.pages !== BigInt(s.blockPages)) {
+  if (systemRamPages(s, id) !== s.blockPages) {
     // reason "memory holes" (pr_debug only)
     op.branch('offline_pages', 'EINVAL');
     return err('EINVAL');
@@ -289,6 +289,29 @@ export function offlinePages(op: Op, id: number): Ret {
   // remove_pfn_range_from_zone: the block is going-offline here, so it no longer counts as online memory of the zone.
   op.state = shrinkZoneSpan(op.state, b.nid, b.zone, id * s.blockPages, s.blockPages);
   return OK;
+}
+
+/**
+ * walk_system_ram_range's page count over one block, as offline_pages uses it
+ * for its hole check; cached per resource tree (the tree changes only on
+ * bind/unbind, blocks go offline all the time).
+ */
+const ramPagesCache = new WeakMap<object, Map<number, number>>();
+
+export function systemRamPages(s: KernelState, id: number): number {
+  let m = ramPagesCache.get(s.iomem);
+  if (m === undefined) {
+    m = new Map();
+    ramPagesCache.set(s.iomem, m);
+  }
+  const key = s.profile.walkTopLevelOnly ? -1 - id : id;
+  let pages = m.get(key);
+  if (pages === undefined) {
+    const walk = walkSystemRamRange(s.iomem, BigInt(id * s.blockPages), BigInt(s.blockPages), { searchChildren: !s.profile.walkTopLevelOnly, minusOne: false });
+    pages = walk.ok ? Number(walk.pages) : 0;
+    m.set(key, pages);
+  }
+  return pages;
 }
 
 /** @kernel try_remove_memory mm/memory_hotplug.c (remove_memory) */

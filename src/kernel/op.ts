@@ -9,25 +9,65 @@ import type { Errno } from './errno.js';
 import type { KernelState } from './state.js';
 import type { InjectSite } from '../log/events.js';
 
+const NONE: readonly string[] = Object.freeze([]);
+const NO_BLOCKS: readonly number[] = Object.freeze([]);
+
 export class Op {
-  readonly log: string[] = [];
-  /** Failure branches taken, `function:errno`, for coverage. */
-  readonly branches: string[] = [];
-  /** Resources or memory the kernel path knowingly leaves behind on failure (SPEC §5 failed-op-unchanged). */
-  readonly leaks: string[] = [];
-  /** Machine transitions taken, `machine:context:source:event`, for coverage against the derived tables. */
-  readonly transitions: string[] = [];
+  // Most steps print nothing and take no failure branch: the lists are made on first use.
+  private printed: string[] | null = null;
+  private taken: string[] | null = null;
+  private leaked: string[] | null = null;
+  private moved: string[] | null = null;
+  private touched: number[] | null = null;
 
   constructor(public state: KernelState) {}
 
+  /** Kernel messages printed so far. */
+  get log(): readonly string[] {
+    return this.printed ?? NONE;
+  }
+  /** Failure branches taken, `function:errno`, for coverage. */
+  get branches(): readonly string[] {
+    return this.taken ?? NONE;
+  }
+  /** Resources or memory the kernel path knowingly leaves behind on failure (SPEC §5 failed-op-unchanged). */
+  get leaks(): readonly string[] {
+    return this.leaked ?? NONE;
+  }
+  /** Machine transitions taken, `machine:context:source:event`, for coverage against the derived tables. */
+  get transitions(): readonly string[] {
+    return this.moved ?? NONE;
+  }
+
   /** pr_warn / dev_warn / pr_info: the kernel message, verbatim where the kernel prints one. */
   print(line: string): void {
-    this.log.push(line);
+    (this.printed ??= []).push(line);
   }
 
   /** Record that a mirrored function returned an error through a named branch. */
   branch(fn: string, errno: Errno | string): void {
-    this.branches.push(`${fn}:${errno}`);
+    (this.taken ??= []).push(`${fn}:${errno}`);
+  }
+
+  leak(what: string): void {
+    (this.leaked ??= []).push(what);
+  }
+
+  transition(t: string): void {
+    (this.moved ??= []).push(t);
+  }
+
+  /** Record that memory block `id` was created, changed or removed (invariants look only there). */
+  touch(id: number): void {
+    (this.touched ??= []).push(id);
+  }
+
+  /** The blocks this operation touched, ascending and unique. */
+  get touchedBlocks(): readonly number[] {
+    const t = this.touched;
+    if (t === null) return NO_BLOCKS;
+    if (t.length === 1) return t;
+    return [...new Set(t)].sort((a, b) => a - b);
   }
 
   /** Consume an injected fault at `site`: the errno to fail with, or null to proceed. */

@@ -26,6 +26,12 @@ export interface Step {
   readonly leaks: readonly string[];
   /** Machine transitions taken (`machine:context:source:event`). */
   readonly transitions: readonly string[];
+  /**
+   * The memory blocks the step created, changed or removed, as the kernel
+   * mirrors recorded them (ascending); absent for hand-built steps, where the
+   * invariants diff the block maps instead.
+   */
+  readonly touchedBlocks?: readonly number[];
 }
 
 export interface Violation {
@@ -43,6 +49,8 @@ export interface Divergence {
 }
 
 export type Checker = (step: Step) => readonly Violation[];
+
+const NO_VIOLATIONS: readonly Violation[] = Object.freeze([]);
 
 function withLog(o: Outcome, log: readonly string[]): Outcome {
   return log.length === 0 ? o : { ...o, log: [...log] };
@@ -79,6 +87,7 @@ export function applyEvent(state: KernelState, event: StepEvent, index: number):
     branches: op.branches,
     leaks: op.leaks,
     transitions: op.transitions,
+    touchedBlocks: op.touchedBlocks,
   };
 }
 
@@ -138,8 +147,8 @@ export class Replayer {
     else step = applyEvent(this.current, event, this.index);
     this.index++;
     this.state = step.after;
-    const violations = this.opts.check?.(step) ?? [];
-    this.violations.push(...violations);
+    const violations = this.opts.check === undefined ? NO_VIOLATIONS : this.opts.check(step);
+    for (const v of violations) this.violations.push(v);
     let divergence: Divergence | null = null;
     const path = event.type === 'read' ? canonicalPath(event.path) : undefined;
     if (event.result !== undefined && !sameOutcome(event.result, step.outcome, path)) {

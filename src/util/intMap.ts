@@ -158,7 +158,7 @@ function* walk<V>(node: Node<V>, level: number, base: number, lo: number, hi: nu
 
 function diffNodes<V>(a: Node<V> | undefined, b: Node<V> | undefined, level: number, base: number, out: number[]): void {
   if (a === b) return;
-  const span = WIDTH ** level;
+  const span = 1 << (BITS * level);
   for (let i = 0; i < WIDTH; i++) {
     const x = a?.[i];
     const y = b?.[i];

@@ -114,7 +114,7 @@ function probePerRange(op: Op, dev: DaxDevice): Ret {
     });
     if (!rc.ok) {
       op.print(`kmem ${dev.name}: mapping${i}: ${hex(r.start)}-${hex(r.end)} memory add failed`);
-      if (op.state.profile.kmemProbeLeaksOnAddFailure) op.leaks.push(`${dev.name} mapping${i} region`);
+      if (op.state.profile.kmemProbeLeaksOnAddFailure) op.leak(`${dev.name} mapping${i} region`);
       else dropKmemRegion(op, dev, r, 'remove');
       res[i] = null;
       if (mapped > 0) continue;
@@ -157,7 +157,7 @@ function probeV51(op: Op, dev: DaxDevice): Ret {
   const r: DaxRange = { start: kmemStart, end: kmemStart + kmemSize - 1n };
   const rc = addMemory(op, numaNode, kmemStart, kmemSize);
   if (!rc.ok) {
-    if (op.state.profile.kmemProbeLeaksOnAddFailure) op.leaks.push(`${dev.name} region`);
+    if (op.state.profile.kmemProbeLeaksOnAddFailure) op.leak(`${dev.name} region`);
     else dropKmemRegion(op, dev, r, 'release');
     op.branch('dev_dax_kmem_probe', rc.errno);
     return rc;
@@ -241,7 +241,7 @@ export function devDaxKmemRemove(op: Op, dev: DaxDevice): void {
         // Before e686c32590f4: release_mem_region_adjustable stopped at a non-SYSRAM parent, so the
         // "System RAM (kmem)" child is detached together with kmem's node and never freed.
         dropKmemRegion(op, dev, held, 'release');
-        op.leaks.push(`${dev.name} mapping${i}: System RAM (kmem) struct resource detached, never freed`);
+        op.leak(`${dev.name} mapping${i}: System RAM (kmem) struct resource detached, never freed`);
       }
       res[i] = null;
       success++;

@@ -19,7 +19,7 @@ const FORCED_TARGET: Readonly<Record<DaxDeviceEvent['type'], DaxDeviceState>> = 
 
 export function advanceDevice(op: Op, dev: DaxDevice, event: DaxDeviceEvent['type'], patch: Partial<DaxDevice> = {}): DaxDevice {
   let phase = stepDaxDevice(dev.phase, event, op.state.config.memoryHotremove);
-  if (phase !== undefined) op.transitions.push(`daxDevice:${op.state.config.memoryHotremove ? 'hotremove' : 'oneway'}:${dev.phase}:${event}`);
+  if (phase !== undefined) op.transition(`daxDevice:${op.state.config.memoryHotremove ? 'hotremove' : 'oneway'}:${dev.phase}:${event}`);
   if (phase === undefined) {
     // Events a phase ignores by definition (onlining a second block of an online device) are not refusals.
     if (event === 'block.onlined' && dev.phase === 'online') phase = dev.phase;
