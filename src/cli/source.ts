@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { readLog } from '../log/index.js';
+import { readLogBatches } from '../log/index.js';
 import { Replayer, type Checker, type Divergence, type Step, type Violation } from '../replay/engine.js';
 import { UsageError, type CliContext } from './context.js';
 
@@ -50,10 +50,13 @@ export async function replayStream(source: LogSource, opts: StreamOptions): Prom
     ...(opts.until !== undefined ? { until: opts.until } : {}),
     ...(opts.onStep !== undefined ? { onStep: opts.onStep } : {}),
   });
-  for await (const { event } of readLog(source.input, source.label)) {
-    r.feed(event);
-    // Stop reading too: what follows --until is neither applied nor parsed.
-    if (r.stopped) break;
+  // Batches (a chunk of the file at a time): one await per chunk, not per event.
+  outer: for await (const batch of readLogBatches(source.input, source.label)) {
+    for (const { event } of batch) {
+      r.feed(event);
+      // Stop reading too: what follows --until is neither applied nor reported.
+      if (r.stopped) break outer;
+    }
   }
   return r;
 }

@@ -179,12 +179,14 @@ export async function* readLog(source: string | Readable, file?: string): AsyncG
 export async function* readLogBatches(source: string | Readable, file?: string): AsyncGenerator<Array<LocatedEvent<LogEvent>>> {
   const name = file ?? (typeof source === 'string' ? source : '<stream>');
   let input: Readable;
+  let fh: Awaited<ReturnType<typeof open>> | null = null;
   if (typeof source === 'string') {
     // Opening first turns a missing file into a LogError before any line is read.
     try {
-      const fh = await open(source, 'r');
-      input = fh.createReadStream({ encoding: 'utf8', highWaterMark: 1 << 16 });
+      fh = await open(source, 'r');
+      input = fh.createReadStream({ encoding: 'utf8', highWaterMark: 1 << 16, autoClose: false });
     } catch (e) {
+      await fh?.close();
       throw unreadable(name, e);
     }
   } else {
@@ -209,6 +211,7 @@ export async function* readLogBatches(source: string | Readable, file?: string):
     throw e;
   } finally {
     input.destroy();
+    await fh?.close();
   }
   parser.finish();
 }
