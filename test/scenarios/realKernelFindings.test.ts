@@ -95,3 +95,16 @@ describe('campaign findings kept as scenarios (test/scenarios/fuzz/)', () => {
     expect(last.after.devices.find((d) => d.name === 'dax0.0')?.phase).toBe('online');
   });
 });
+
+describe('kernel behaviour the one-way property does not survive (found by a campaign)', () => {
+  it('a pinned kmem device can be resized and bound to device_dax: device-one-way flags it', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('./fuzz/resize-after-pinned-kmem.jsonl', import.meta.url), 'utf8');
+    const { checkAll } = await import('../../properties/sequence.js');
+    const r = run(text, checkAll(makeChecker()));
+    // dev_dax_resize checks only dev->driver: both size writes succeed after kmem's unbind pinned the memory.
+    expect(r.steps.slice(1).map((s) => (s.outcome.ok ? 'ok' : s.outcome.errno))).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(r.final.devices[0]?.driver).toBe('device_dax');
+    expect(r.violations.map((v) => v.invariant)).toEqual(['device-one-way', 'device-one-way']);
+  });
+});
