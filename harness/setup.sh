@@ -27,7 +27,7 @@ log() { echo "[setup] $*" >&2; }
 
 # ---------------------------------------------------------------- packages
 need_pkgs=()
-for p in qemu-system-x86 busybox-static cpio kmod gcc libc6-dev ndctl; do
+for p in qemu-system-x86 busybox-static cpio kmod gcc libc6-dev binutils xz-utils ndctl; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 if ((${#need_pkgs[@]})); then
@@ -77,68 +77,14 @@ if [[ "${FORCE:-}" == 1 || ! -x "$BUILD/sysfs-op" || "$HERE/guest/sysfs-op.c" -n
 fi
 
 # ---------------------------------------------------------------- initramfs
-# Modules in load order; a module missing from the tree is reported (built in
-# or not configured) and skipped.  Dependencies come from modules.dep.
-WANT="libnvdimm nd_btt nd_pmem nd_e820 dax_pmem device_dax kmem dax_hmem"
 out="$BUILD/initramfs.cpio.gz"
 stale=0
 [[ -f "$out" ]] || stale=1
-for f in "$HERE/guest/init" "$BUILD/sysfs-op" "$HERE/setup.sh"; do
+for f in "$HERE/guest/init" "$BUILD/sysfs-op" "$HERE/setup.sh" "$HERE/build-initramfs.sh"; do
 	[[ "$f" -nt "$out" ]] && stale=1
 done
 if [[ "${FORCE:-}" == 1 || $stale == 1 ]]; then
 	log "building initramfs"
-	R="$BUILD/rootfs"
-	rm -rf "$R"
-	mkdir -p "$R"/{bin,sbin,dev,proc,sys,tmp,etc,lib/modules,lib64,usr/bin,usr/lib}
-	cp /bin/busybox "$R/bin/busybox"
-	cp "$BUILD/sysfs-op" "$R/bin/sysfs-op"
-	cp "$HERE/guest/init" "$R/init"
-	chmod +x "$R/init"
-	MD="$CACHE/kernel/lib/modules/$KVER"
-	: >"$R/etc/modules.order"
-	declare -A seen=()
-	add_mod() { # $1 = path relative to $MD
-		local rel=$1 dep
-		[[ -n "${seen[$rel]:-}" ]] && return
-		seen[$rel]=1
-		for dep in $(awk -F': *' -v m="$rel" '$1 == m { print $2 }' "$MD/modules.dep"); do
-			add_mod "$dep"
-		done
-		cp "$MD/$rel" "$R/lib/modules/"
-		basename "$rel" >>"$R/etc/modules.order"
-	}
-	for m in $WANT; do
-		rel=$(awk -F: -v m="$m" '{ n = $1; sub(/.*\//, "", n); sub(/\.ko(\.[a-z]+)?$/, "", n); if (n == m) { print $1; exit } }' "$MD/modules.dep")
-		if [[ -z "$rel" ]]; then
-			if grep -qE "/$m\.ko" "$MD/modules.builtin" 2>/dev/null; then
-				log "module $m: built in"
-			else
-				log "module $m: not found (not configured?)"
-			fi
-			continue
-		fi
-		add_mod "$rel"
-	done
-	# decompress modules if the tree ships them compressed (busybox insmod)
-	for f in "$R"/lib/modules/*.ko.xz; do [[ -e "$f" ]] && xz -d "$f"; done
-	for f in "$R"/lib/modules/*.ko.zst; do [[ -e "$f" ]] && zstd -q -d --rm "$f"; done
-	sed -i 's/\.ko\.\(xz\|zst\|gz\)$/.ko/' "$R/etc/modules.order"
-	log "modules: $(tr '\n' ' ' <"$R/etc/modules.order")"
-	# ndctl (dynamically linked) with its libraries, for the pmem machine
-	if [[ -x /usr/bin/ndctl ]]; then
-		cp /usr/bin/ndctl "$R/usr/bin/ndctl"
-		for lib in $(ldd /usr/bin/ndctl | awk '/=>/ { print $3 } /^\s*\/lib/ { print $1 }'); do
-			mkdir -p "$R$(dirname "$lib")"
-			cp -L "$lib" "$R$lib"
-		done
-		# the dynamic loader path is absolute in the binary
-		interp=$(readelf -l /usr/bin/ndctl | sed -n 's/.*interpreter: \(.*\)]/\1/p')
-		mkdir -p "$R$(dirname "$interp")"
-		cp -L "$interp" "$R$interp"
-	fi
-	(cd "$R" && find . | sort | cpio -o -H newc --quiet -R 0:0) | gzip -6 >"$out.tmp"
-	mv "$out.tmp" "$out"
-	log "initramfs: $(du -h "$out" | cut -f1)"
+	bash "$HERE/build-initramfs.sh" "$out" "$CACHE/kernel/lib/modules/$KVER"
 fi
 log "ready: kernel $KVER, $BUILD/vmlinuz, $out"
