@@ -27,7 +27,7 @@ function files(dir: string): string[] {
 
 /** The QEMU wall time a recorded trace notes in a `// ... seconds` header comment. */
 function qemuSeconds(text: string): number | null {
-  const m = /^\/\/.*?\b(?:qemu|recorded)[^\n]*?([0-9]+(?:\.[0-9]+)?)\s*s(?:econds)?\b/im.exec(text);
+  const m = /^\/\/ recorded on .* in ([0-9]+(?:\.[0-9]+)?) s under QEMU$/m.exec(text);
   return m === null ? null : Number(m[1]);
 }
 

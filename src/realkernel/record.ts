@@ -247,7 +247,7 @@ export function commentsByEvent(text: string, located: readonly LocatedEvent[]):
 /** A recording as log text: a header comment, the input's comments kept before their events. */
 export function renderRecording(rec: Recording, comments: readonly (readonly string[])[] = [], header: readonly string[] = []): string {
   const out: string[] = [...header.map((h) => `// ${h}`)];
-  out.push(`// recorded on Linux ${rec.uname} by memhp kernel record (machine ${rec.machine.name})`);
+  out.push(`// recorded on Linux ${rec.uname} by memhp kernel record (machine ${rec.machine.name}) in ${rec.seconds.toFixed(1)} s under QEMU`);
   rec.events.forEach((e, i) => {
     out.push(...(comments[i] ?? []).filter((c) => !c.startsWith('// recorded on Linux ')));
     out.push(writeEvent(e));
