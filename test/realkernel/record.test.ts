@@ -37,7 +37,7 @@ describe('commentsByEvent and renderRecording', () => {
     if (first?.type !== 'boot') throw new Error('no boot');
     const rec: Recording = { machine: MACHINES.hmem, uname: '6.1.0-test', boot: { json: {}, event: first, notes: [] }, events, seconds: 1, notes: [], consoleLog: '' };
     const out = renderRecording(rec, commentsByEvent(text, located));
-    expect(out.split('\n').filter((l) => l.startsWith('//'))).toEqual(['// recorded on Linux 6.1.0-test by memhp kernel record (machine hmem)', '// about the machine', '// step one']);
+    expect(out.split('\n').filter((l) => l.startsWith('//'))).toEqual(['// recorded on Linux 6.1.0-test by memhp kernel record (machine hmem) in 1.0 s under QEMU', '// about the machine', '// step one']);
     const again = parseLogText(out, 'out').map((l) => l.event);
     expect(again.slice(1).map((e) => e.result)).toEqual([{ ok: true, value: 'v\n' }, { ok: true, value: 'v\n' }]);
   });
