@@ -43,13 +43,13 @@ export const blocksCoverSystemRam: Invariant = {
   name: 'blocks-cover-system-ram',
   summary: 'a memory block exists for every block-sized chunk of BUSY System RAM, and every hot-added block is fully covered by BUSY System RAM',
   kernel: 'add_memory_resource creates one block per chunk (create_memory_block_devices); try_remove_memory removes blocks and then the resource',
-  check: ({ before, after, changedBlocks, full }) => {
+  check: ({ before, after, blockChanges, full }) => {
     const out: string[] = [];
     const B = after.blockSize;
     // Coverage changes only with the tree or when a block appears; a state change of a block cannot break it.
     // A changed tree (bind, unbind: rare) re-checks every hot-added block.
     const treeChanged = full || before === null || before.iomem !== after.iomem;
-    const ids = treeChanged ? after.blocks.keys() : changedBlocks.filter((id) => !before.blocks.has(id));
+    const ids = treeChanged ? after.blocks.keys() : blockChanges.filter((c) => c.before === undefined).map((c) => c.id);
     for (const id of ids) {
       const b = after.blocks.get(id);
       if (b === undefined || b.boot) continue;
@@ -57,7 +57,7 @@ export const blocksCoverSystemRam: Invariant = {
       if (covered !== after.blockPages) out.push(`memory${id} is covered by ${covered} of ${after.blockPages} pages of BUSY System RAM`);
     }
     // Existence only changes with the resource tree or when blocks appear or vanish.
-    const createdOrRemoved = before !== null && changedBlocks.some((id) => !before.blocks.has(id) || !after.blocks.has(id));
+    const createdOrRemoved = before !== null && blockChanges.some((c) => c.before === undefined || c.after === undefined);
     if (full || before === null || before.iomem !== after.iomem || createdOrRemoved) {
       for (const r of systemRamNodes(after.iomem)) {
         for (let id = Number(r.start / B); BigInt(id) * B <= r.end; id++) {
@@ -91,11 +91,10 @@ export const vmemmapInOwnBlock: Invariant = {
   name: 'vmemmap-in-own-block',
   summary: "a block's self-hosted memmap lies inside that block, fits it, needs mhp_supports_memmap_on_memory(), and one add's blocks have it all or none",
   kernel: 'create_altmaps_and_memory_blocks (v6.8): one altmap per block with base_pfn = block start; mhp_supports_memmap_on_memory',
-  check: ({ before, after, changedBlocks }) => {
+  check: ({ before, after, changedBlocks, blockChanges }) => {
     const out: string[] = [];
     let support: ReturnType<typeof mhpSupportsMemmapOnMemory> | undefined;
-    for (const id of changedBlocks) {
-      const b = after.blocks.get(id);
+    for (const { id, after: b } of blockChanges) {
       if (b === undefined || b.memmapHost === null) continue;
       support ??= mhpSupportsMemmapOnMemory(after.profile, after.config, after.blockPages, after.blockPages);
       if (b.memmapHost !== 0) out.push(`memory${id}'s struct pages live in memory${id + b.memmapHost}`);
@@ -104,8 +103,8 @@ export const vmemmapInOwnBlock: Invariant = {
       else if (b.memmapHost === 0 && b.vmemmapPages !== support.pages) out.push(`memory${id} hosts ${b.vmemmapPages} memmap pages, one block needs ${support.pages}`);
     }
     // All-or-none is decided when the blocks are created; only a step that created blocks can break it.
-    if (before !== null && !changedBlocks.some((id) => !before.blocks.has(id))) return out;
-    const created = before === null ? changedBlocks : changedBlocks.filter((id) => !before.blocks.has(id));
+    if (before !== null && !blockChanges.some((c) => c.before === undefined)) return out;
+    const created = before === null ? changedBlocks : blockChanges.filter((c) => c.before === undefined).map((c) => c.id);
     for (const add of addsTouched(after, created)) {
       const withMap = add.blocks.filter(([, b]) => b.memmapHost !== null).length;
       if (withMap !== 0 && withMap !== add.blocks.length) out.push(`the add starting at memory${add.first} has ${withMap} of ${add.blocks.length} blocks with a self-hosted memmap`);
@@ -127,7 +126,7 @@ export const accounting: Invariant = {
   name: 'accounting',
   summary: 'present pages and managed pages (MemTotal) equal the sums over online blocks; memmap pages are present, never managed',
   kernel: 'online_pages / offline_pages: adjust_managed_page_count and adjust_present_page_count; memory_block_online adds the vmemmap pages to present only',
-  check: ({ before, after, changedBlocks, full }) => {
+  check: ({ before, after, blockChanges, full }) => {
     const out: string[] = [];
     if (full || before === null) {
       let p = 0;
@@ -143,9 +142,9 @@ export const accounting: Invariant = {
     }
     let dp = 0;
     let dm = 0;
-    for (const id of changedBlocks) {
-      dp += present(after.blocks.get(id)) - present(before.blocks.get(id));
-      dm += managed(after.blocks.get(id)) - managed(before.blocks.get(id));
+    for (const c of blockChanges) {
+      dp += present(c.after) - present(c.before);
+      dm += managed(c.after) - managed(c.before);
     }
     if (after.presentPages - before.presentPages !== dp) out.push(`present pages moved by ${after.presentPages - before.presentPages}, blocks by ${dp}`);
     if (after.managedPages - before.managedPages !== dm) out.push(`managed pages moved by ${after.managedPages - before.managedPages}, blocks by ${dm}`);
@@ -158,12 +157,12 @@ export const nodeRespected: Invariant = {
   name: 'node-respected',
   summary: "every block of kmem memory is on its dax device's target node",
   kernel: 'dev_dax_kmem_probe: numa_node = target_node (rejected if < 0); memory_group_register_static(numa_node, ...)',
-  check: ({ before, after, changedBlocks, full }) => {
+  check: ({ before, after, blockChanges, full }) => {
     const out: string[] = [];
     // Only a new block, a block whose node changed, or a change of the devices can break this.
     const devicesChanged = before === null || before.devices !== after.devices;
-    if (!full && !devicesChanged && changedBlocks.every((id) => before.blocks.get(id)?.nid === after.blocks.get(id)?.nid)) return out;
-    const ids = full || devicesChanged ? [...after.blocks.keys()] : changedBlocks.filter((id) => before.blocks.get(id)?.nid !== after.blocks.get(id)?.nid);
+    if (!full && !devicesChanged && blockChanges.every((c) => c.before?.nid === c.after?.nid)) return out;
+    const ids = full || devicesChanged ? [...after.blocks.keys()] : blockChanges.filter((c) => c.before?.nid !== c.after?.nid).map((c) => c.id);
     if (ids.length === 0) return out;
     for (const dev of after.devices) {
       for (const r of dev.kmem?.res ?? []) {
@@ -186,9 +185,9 @@ export const noTransientAtRest: Invariant = {
   name: 'no-transient-at-rest',
   summary: 'no block is left going-offline after an operation',
   kernel: 'memory_block_change_state sets MEM_GOING_OFFLINE only for the duration of memory_block_offline',
-  check: ({ after, changedBlocks }) => {
+  check: ({ blockChanges }) => {
     const out: string[] = [];
-    for (const id of changedBlocks) if (after.blocks.get(id)?.state === 'going-offline') out.push(`memory${id} is still going-offline`);
+    for (const c of blockChanges) if (c.after?.state === 'going-offline') out.push(`memory${c.id} is still going-offline`);
     return out;
   },
 };

@@ -10,6 +10,7 @@ import { kmemResourceShape } from './kmemShape.js';
 import { deviceOneWay, noDevdaxOverOnlineMemory } from './lifecycle.js';
 import { busyNoOverlap, resourceTreeWellformed } from './resourceTree.js';
 import type { Invariant, InvariantContext } from './types.js';
+import type { BlockChange } from '../../src/kernel/op.js';
 
 export type { Invariant, InvariantContext } from './types.js';
 export { deepEqual } from './failure.js';
@@ -46,11 +47,17 @@ export interface CheckerOptions {
 export function contextOf(step: Step, full: boolean): InvariantContext {
   const before = step.before;
   const after = step.after;
-  const changedBlocks = before === null || full ? [...after.blocks.keys()] : (step.touchedBlocks ?? before.blocks.changedKeys(after.blocks));
-  return { step, before, after, changedBlocks, full: full || before === null };
+  let blockChanges: readonly BlockChange[];
+  if (before !== null && !full && step.blockChanges !== undefined) blockChanges = step.blockChanges;
+  else {
+    const ids = before === null || full ? [...after.blocks.keys()] : before.blocks.changedKeys(after.blocks);
+    blockChanges = ids.map((id) => ({ id, before: before?.blocks.get(id), after: after.blocks.get(id) }));
+  }
+  return { step, before, after, changedBlocks: blockChanges.map((c) => c.id), blockChanges, full: full || before === null };
 }
 
 const NO_BLOCKS: readonly number[] = Object.freeze([]);
+const NO_CHANGES: readonly BlockChange[] = Object.freeze([]);
 
 export function makeChecker(opts: CheckerOptions = {}): Checker {
   const list = opts.only === undefined ? INVARIANTS : INVARIANTS.filter((i) => opts.only?.includes(i.name));
@@ -59,7 +66,7 @@ export function makeChecker(opts: CheckerOptions = {}): Checker {
     const out: Violation[] = [];
     // Nothing changed: every state invariant held before, so it holds now; only the outcome is new.
     const untouched = step.before === step.after && opts.paranoid !== true;
-    const ctx = untouched ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, full: false } : contextOf(step, opts.paranoid === true);
+    const ctx = untouched ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, blockChanges: NO_CHANGES, full: false } : contextOf(step, opts.paranoid === true);
     for (const inv of untouched ? outcomeOnly : list) {
       if (inv.appliesTo !== undefined && !inv.appliesTo(step.after)) continue;
       for (const message of inv.check(ctx)) out.push({ seq: step.seq, index: step.index, invariant: inv.name, message });

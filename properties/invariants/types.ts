@@ -5,6 +5,7 @@
  */
 import type { KernelState } from '../../src/kernel/state.js';
 import type { Step } from '../../src/replay/engine.js';
+import type { BlockChange } from '../../src/kernel/op.js';
 
 export interface InvariantContext {
   readonly step: Step;
@@ -12,6 +13,8 @@ export interface InvariantContext {
   readonly after: KernelState;
   /** Block ids whose record changed in this step, ascending; every block after boot or in paranoid mode. */
   readonly changedBlocks: readonly number[];
+  /** The same blocks with their records before and after (undefined: absent), ascending by id. */
+  readonly blockChanges: readonly BlockChange[];
   /** True when the invariant must re-check everything instead of only what the step changed. */
   readonly full: boolean;
 }

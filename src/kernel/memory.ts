@@ -55,8 +55,9 @@ export function createMemoryBlockDevices(
       unmovable: false,
       addId,
     };
-    op.touch(id);
-    op.state = { ...op.state, blocks: op.state.blocks.set(id, internBlock(b)) };
+    const rec = internBlock(b);
+    op.touch(id, undefined, rec);
+    op.state = { ...op.state, blocks: op.state.blocks.set(id, rec) };
   }
   return OK;
 }
@@ -65,7 +66,8 @@ export function createMemoryBlockDevices(
 export function removeMemoryBlockDevices(op: Op, first: number, last: number): void {
   let blocks = op.state.blocks;
   for (let id = first; id <= last; id++) {
-    if (blocks.has(id)) op.touch(id);
+    const old = blocks.get(id);
+    if (old !== undefined) op.touch(id, old, undefined);
     blocks = blocks.delete(id);
   }
   op.state = { ...op.state, blocks };

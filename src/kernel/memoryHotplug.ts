@@ -192,8 +192,8 @@ export function blockManagedPages(b: MemoryBlock): number {
 }
 
 function setBlock(op: Op, id: number, b: MemoryBlock): void {
-  op.touch(id);
   const old = op.state.blocks.get(id);
+  op.touch(id, old, b);
   const dp = blockPresentPages(b) - (old === undefined ? 0 : blockPresentPages(old));
   const dm = blockManagedPages(b) - (old === undefined ? 0 : blockManagedPages(old));
   op.state = {

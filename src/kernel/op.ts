@@ -6,11 +6,18 @@
  * intact for the invariants that compare before and after.
  */
 import type { Errno } from './errno.js';
-import type { KernelState } from './state.js';
+import type { KernelState, MemoryBlock } from './state.js';
 import type { InjectSite } from '../log/events.js';
 
 const NONE: readonly string[] = Object.freeze([]);
-const NO_BLOCKS: readonly number[] = Object.freeze([]);
+const NO_CHANGES: readonly BlockChange[] = Object.freeze([]);
+
+/** One memory block's change within an operation. */
+export interface BlockChange {
+  readonly id: number;
+  readonly before: MemoryBlock | undefined;
+  readonly after: MemoryBlock | undefined;
+}
 
 export class Op {
   // Most steps print nothing and take no failure branch: the lists are made on first use.
@@ -18,7 +25,7 @@ export class Op {
   private taken: string[] | null = null;
   private leaked: string[] | null = null;
   private moved: string[] | null = null;
-  private touched: number[] | null = null;
+  private touched: Map<number, BlockChange> | null = null;
 
   constructor(public state: KernelState) {}
 
@@ -57,17 +64,23 @@ export class Op {
     (this.moved ??= []).push(t);
   }
 
-  /** Record that memory block `id` was created, changed or removed (invariants look only there). */
-  touch(id: number): void {
-    (this.touched ??= []).push(id);
+  /**
+   * Record that memory block `id` goes from `before` to `after` (undefined:
+   * absent). The first `before` and the last `after` of the operation are
+   * kept, so invariants see each touched block's change without looking it up.
+   */
+  touch(id: number, before: MemoryBlock | undefined, after: MemoryBlock | undefined): void {
+    const m = (this.touched ??= new Map());
+    const had = m.get(id);
+    m.set(id, { id, before: had === undefined ? before : had.before, after });
   }
 
-  /** The blocks this operation touched, ascending and unique. */
-  get touchedBlocks(): readonly number[] {
+  /** The blocks this operation touched, ascending by id. */
+  get blockChanges(): readonly BlockChange[] {
     const t = this.touched;
-    if (t === null) return NO_BLOCKS;
-    if (t.length === 1) return t;
-    return [...new Set(t)].sort((a, b) => a - b);
+    if (t === null) return NO_CHANGES;
+    const list = [...t.values()];
+    return list.length > 1 ? list.sort((a, b) => a.id - b.id) : list;
   }
 
   /** Consume an injected fault at `site`: the errno to fail with, or null to proceed. */

@@ -5,7 +5,7 @@
  * invariants (supplied by the caller, see properties/) run after each step.
  */
 import { bootKernel } from '../kernel/boot.js';
-import { Op } from '../kernel/op.js';
+import { Op, type BlockChange } from '../kernel/op.js';
 import type { KernelState } from '../kernel/state.js';
 import type { BootEvent, LogEvent, Outcome, StepEvent } from '../log/events.js';
 import { canonicalPath, readFile, writeFile } from '../sysfs/surface.js';
@@ -27,11 +27,12 @@ export interface Step {
   /** Machine transitions taken (`machine:context:source:event`). */
   readonly transitions: readonly string[];
   /**
-   * The memory blocks the step created, changed or removed, as the kernel
-   * mirrors recorded them (ascending); absent for hand-built steps, where the
-   * invariants diff the block maps instead.
+   * The memory blocks the step created, changed or removed, with their
+   * records before and after, as the kernel mirrors recorded them (ascending
+   * by id); absent for hand-built steps, where the invariants diff the block
+   * maps instead.
    */
-  readonly touchedBlocks?: readonly number[];
+  readonly blockChanges?: readonly BlockChange[];
 }
 
 export interface Violation {
@@ -87,7 +88,7 @@ export function applyEvent(state: KernelState, event: StepEvent, index: number):
     branches: op.branches,
     leaks: op.leaks,
     transitions: op.transitions,
-    touchedBlocks: op.touchedBlocks,
+    blockChanges: op.blockChanges,
   };
 }
 

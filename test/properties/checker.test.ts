@@ -210,8 +210,9 @@ describe('incremental and paranoid checking agree', () => {
       // The kernel mirrors' record of touched blocks covers every block the diff of the maps finds
       // (it may add blocks that changed and changed back, e.g. a failed offline rolled back).
       for (const s of inc.steps) {
-        if (s.before === null || s.touchedBlocks === undefined) continue;
-        const touched = new Set(s.touchedBlocks);
+        if (s.before === null || s.blockChanges === undefined) continue;
+        const touched = new Set(s.blockChanges.map((c) => c.id));
+        for (const c of s.blockChanges) expect(c.after).toBe(s.after.blocks.get(c.id));
         for (const id of s.before.blocks.changedKeys(s.after.blocks)) expect(touched.has(id), `memory${id} changed but was not recorded`).toBe(true);
       }
     }
