@@ -18,7 +18,7 @@ import { PACKAGE_ROOT } from './source.js';
 export interface MainOptions {
   /** The invariants checked after every step (run.ts passes properties/invariants' checkStep). */
   readonly check?: Checker;
-  /** Colour output; defaults to picocolors' detection (NO_COLOR, FORCE_COLOR, a TTY). */
+  /** Colour output; defaults to colorWanted() (NO_COLOR, FORCE_COLOR, a TTY). */
   readonly color?: boolean;
   /** What a LOG of "-" reads. */
   readonly stdin?: Readable;
@@ -68,11 +68,22 @@ function internalError(ctx: CliContext, e: unknown): number {
  * Run memhp with `argv` (without node and the script) and return the exit status.
  * @example await main(['replay', 'examples/qemu-pmem-kmem.jsonl', '--json'], { stdout: (s) => out.push(s), stderr: (s) => err.push(s) })
  */
+/**
+ * Colour only for a terminal: NO_COLOR wins, FORCE_COLOR forces, otherwise
+ * stdout must be a TTY. (picocolors' own detection also turns colour on when
+ * CI is set, which would put escape codes into CI logs and piped output.)
+ */
+export function colorWanted(env: NodeJS.ProcessEnv = process.env, tty: boolean = process.stdout.isTTY === true): boolean {
+  if (env['NO_COLOR'] !== undefined && env['NO_COLOR'] !== '') return false;
+  if (env['FORCE_COLOR'] !== undefined && env['FORCE_COLOR'] !== '0') return true;
+  return tty && env['TERM'] !== 'dumb';
+}
+
 export async function main(argv: readonly string[], io: CliIo, options: MainOptions = {}): Promise<number> {
   const ctx: CliContext = {
     io,
     check: options.check,
-    color: pc.createColors(options.color ?? pc.isColorSupported),
+    color: pc.createColors(options.color ?? colorWanted()),
     stdin: options.stdin,
     exitCode: EXIT.ok,
   };

@@ -52,3 +52,14 @@ describe('bin/memhp.js as a process', () => {
     expect(b.out).toBe(a.out);
   });
 });
+
+describe('colour decision (colorWanted)', () => {
+  it('is off for a pipe even when CI is set, on for a TTY, NO_COLOR wins, FORCE_COLOR forces', async () => {
+    const { colorWanted } = await import('../../src/cli/main.js');
+    expect(colorWanted({ CI: 'true' }, false)).toBe(false);
+    expect(colorWanted({}, true)).toBe(true);
+    expect(colorWanted({ NO_COLOR: '1', FORCE_COLOR: '1' }, true)).toBe(false);
+    expect(colorWanted({ FORCE_COLOR: '1' }, false)).toBe(true);
+    expect(colorWanted({ TERM: 'dumb' }, true)).toBe(false);
+  });
+});
