@@ -18,6 +18,23 @@ export function blockFile(id: number | string, file: string): string {
   return `${MEMORY}/memory${id}/${file}`;
 }
 
+/** The seed's QEMU RAM (SPEC §3): 2 GiB at 0 and 2 GiB at 4 GiB, node 0. */
+export const SEED_RAM = [
+  { start: '0x0', size: '2G', node: 0 },
+  { start: '0x100000000', size: '2G', node: 0 },
+];
+
+/** The seed's legacy pmem region (SPEC §3): 512 MiB at 2 GiB, a 2 MiB namespace, dax0.0 on device_dax. */
+export const SEED_PMEM_REGION = {
+  id: 0,
+  kind: 'pmem',
+  start: '0x80000000',
+  size: '512M',
+  targetNode: 0,
+  namespace: { name: 'namespace0.0', size: '2M' },
+  devices: [{ name: 'dax0.0', start: '0x80200000', size: '510M', driver: 'device_dax' }],
+};
+
 /**
  * A 6.8 boot: 128 MiB blocks, RAM [0, 2G) and [4G, 6G) on node 0 (blocks
  * 0-15 and 32-47), no dax regions. `fields` replace top-level fields;
@@ -28,10 +45,7 @@ export function boot(fields: Json = {}, config: Json = {}): Json {
     type: 'boot',
     kernel: '6.8',
     memoryBlockSize: '128M',
-    ram: [
-      { start: '0x0', size: '2G', node: 0 },
-      { start: '0x100000000', size: '2G', node: 0 },
-    ],
+    ram: SEED_RAM,
     ...fields,
     config: { ...config },
   };

@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import { LogError } from '../../src/log/errors.js';
 import { parseLogText } from '../../src/log/reader.js';
+import { SEED_PMEM_REGION, SEED_RAM } from '../helpers/machine.js';
 
 export type JsonObj = Record<string, unknown>;
 
@@ -10,21 +11,9 @@ export function baseBoot(): JsonObj {
     type: 'boot',
     kernel: '6.8',
     memoryBlockSize: '128M',
-    ram: [
-      { start: '0x0', size: '2G', node: 0 },
-      { start: '0x100000000', size: '2G', node: 0 },
-    ],
-    daxRegions: [
-      {
-        id: 0,
-        kind: 'pmem',
-        start: '0x80000000',
-        size: '512M',
-        targetNode: 0,
-        namespace: { name: 'namespace0.0', size: '2M' },
-        devices: [{ name: 'dax0.0', start: '0x80200000', size: '510M', driver: 'device_dax' }],
-      },
-    ],
+    // Deep copies: tests edit the machine they get.
+    ram: structuredClone(SEED_RAM),
+    daxRegions: [structuredClone(SEED_PMEM_REGION)],
   };
 }
 

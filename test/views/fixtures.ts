@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { SEED_PMEM_REGION, SEED_RAM } from '../helpers/machine.js';
 import { fileURLToPath } from 'node:url';
 import type { KernelState } from '../../src/kernel/state.js';
 import { parseLogText } from '../../src/log/index.js';
@@ -28,21 +29,10 @@ export const TWO_REGIONS = [
     kernel: '6.8',
     config: { memoryHotremove: true },
     memoryBlockSize: '128M',
-    ram: [
-      { start: '0x0', size: '2G', node: 0 },
-      { start: '0x100000000', size: '2G', node: 0 },
-    ],
+    ram: SEED_RAM,
     daxRegions: [
       { id: 1, kind: 'hmem', start: '0x180000000', size: '1G', targetNode: 1, devices: [{ name: 'dax1.0', start: '0x180000000', size: '1G' }] },
-      {
-        id: 0,
-        kind: 'pmem',
-        start: '0x80000000',
-        size: '512M',
-        targetNode: 0,
-        namespace: { name: 'namespace0.0', size: '2M' },
-        devices: [{ name: 'dax0.0', start: '0x80200000', size: '510M', driver: 'device_dax' }],
-      },
+      SEED_PMEM_REGION,
     ],
   }),
   '{"seq":1,"type":"write","path":"/sys/devices/system/memory/memory49/state","value":"online_movable"}',
