@@ -37,7 +37,7 @@ export const daxDeviceTable = deriveTable<DaxDeviceState, DaxDeviceEvent>({
 export const memoryBlockTable = deriveTable<MemoryBlockState, MemoryBlockEvent>({
   machine: memoryBlockMachine,
   sampleEvents: [{ type: 'online', zone: 'Normal' }, { type: 'offline.begin' }, { type: 'offline.done' }, { type: 'offline.failed' }],
-  contexts: [{ key: 'any', context: { zone: null } }],
+  contexts: [{ key: 'all', context: { zone: null } }],
 });
 
 /** Step a dax device; undefined when its machine has no such transition from `state`. */
@@ -51,7 +51,7 @@ export interface BlockMachineState extends MemoryBlockContext {
 
 /** Step a memory block's machine state and context; undefined when the transition does not exist. */
 export function stepMemoryBlock(current: BlockMachineState, event: MemoryBlockEvent): BlockMachineState | undefined {
-  const entry = memoryBlockTable.lookup('any', current.state, event.type);
+  const entry = memoryBlockTable.lookup('all', current.state, event.type);
   if (entry === undefined) return undefined;
   let ctx: MemoryBlockContext = { zone: current.zone };
   for (const a of entry.actions) {

@@ -57,7 +57,7 @@ export const GOALS: readonly Goal[] = [
   { name: 'rebind refused: pinned memory (EBUSY)', reached: (s) => branch('dev_dax_kmem_probe:EBUSY')(s) || branch('dev_dax_probe:EBUSY')(s) },
   { name: 'stale pgmap refused a device_dax probe', reached: branch('dev_dax_probe:EINVAL(pgmap)') },
   { name: 'add_memory failed inside a probe', reached: (s) => s.outcome.log?.some((l) => l.includes('memory add failed')) ?? false },
-  { name: 'auto-online at add', reached: (s) => s.transitions.some((t) => t.endsWith(':kmem.added')) && s.transitions.some((t) => t.includes('memoryBlock:any:offline:online')) },
+  { name: 'auto-online at add', reached: (s) => s.transitions.some((t) => t.endsWith(':kmem.added')) && s.transitions.some((t) => t.includes('memoryBlock:all:offline:online')) },
   { name: 'target_node -1 rejected', reached: branch('dev_dax_kmem_probe:EINVAL(node)') },
   { name: 'device resized', reached: (s) => s.event.type === 'write' && s.event.path.endsWith('/size') && s.outcome.ok && s.before !== null && s.before.devices !== s.after.devices },
 ];

@@ -217,7 +217,7 @@ export function transitionBlock(op: Op, id: number, event: Parameters<typeof ste
     if (next === undefined) throw new Error(`model bug: memory block ${id} cannot take ${event.type} in ${b.state}`);
     return { ...b, state: next.state, zone: next.zone };
   });
-  op.transition(`memoryBlock:any:${b.state}:${event.type}`);
+  op.transition(`memoryBlock:all:${b.state}:${event.type}`);
   setBlock(op, id, nb);
   return nb;
 }
