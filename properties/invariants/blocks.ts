@@ -4,7 +4,8 @@
  */
 import { hex } from '../../src/util/u64.js';
 import { mhpSupportsMemmapOnMemory } from '../../src/kernel/memmapOnMemory.js';
-import { IORESOURCE_BUSY, IORESOURCE_SYSTEM_RAM, hasFlags, walkSystemRamRange, type Resource } from '../../src/kernel/resource.js';
+import { systemRamPages } from '../../src/kernel/memoryHotplug.js';
+import { IORESOURCE_BUSY, IORESOURCE_SYSTEM_RAM, hasFlags, type Resource } from '../../src/kernel/resource.js';
 import type { KernelState, MemoryBlock } from '../../src/kernel/state.js';
 import type { Invariant } from './types.js';
 
@@ -19,23 +20,6 @@ function systemRamNodes(root: Resource): Resource[] {
   };
   rec(root);
   return out;
-}
-
-/** Whole pages of BUSY System RAM in block `id` (child-searching walk), cached per resource tree. */
-const coverage = new WeakMap<object, Map<number, number>>();
-function coveredPages(s: KernelState, id: number): number {
-  let m = coverage.get(s.iomem);
-  if (m === undefined) {
-    m = new Map();
-    coverage.set(s.iomem, m);
-  }
-  let pages = m.get(id);
-  if (pages === undefined) {
-    const walk = walkSystemRamRange(s.iomem, BigInt(id * s.blockPages), BigInt(s.blockPages), { searchChildren: true, minusOne: false });
-    pages = walk.ok ? Number(walk.pages) : 0;
-    m.set(id, pages);
-  }
-  return pages;
 }
 
 /** blocks-cover-system-ram: blocks exist exactly for the block-sized chunks of added memory. */
@@ -53,7 +37,8 @@ export const blocksCoverSystemRam: Invariant = {
     for (const id of ids) {
       const b = after.blocks.get(id);
       if (b === undefined || b.boot) continue;
-      const covered = coveredPages(after, id);
+      // The kernel's child-searching walk, whatever the profile's online path uses.
+      const covered = systemRamPages(after, id, true);
       if (covered !== after.blockPages) out.push(`memory${id} is covered by ${covered} of ${after.blockPages} pages of BUSY System RAM`);
     }
     // Existence only changes with the resource tree or when blocks appear or vanish.

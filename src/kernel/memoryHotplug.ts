@@ -9,7 +9,6 @@
 import type { ZoneName } from '../../machines/index.js';
 import { stepMemoryBlock } from '../../machines/index.js';
 import { hex, physAddr } from '../util/u64.js';
-import type { OnlineType } from './config.js';
 import { errnoFromValue, type Errno } from './errno.js';
 import { mhpSupportsMemmapOnMemory } from './memmapOnMemory.js';
 import { createMemoryBlockDevices, removeMemoryBlockDevices, onlineMemoryBlock } from './memory.js';
@@ -298,16 +297,16 @@ export function offlinePages(op: Op, id: number): Ret {
  */
 const ramPagesCache = new WeakMap<object, Map<number, number>>();
 
-export function systemRamPages(s: KernelState, id: number): number {
+export function systemRamPages(s: KernelState, id: number, searchChildren = !s.profile.walkTopLevelOnly): number {
   let m = ramPagesCache.get(s.iomem);
   if (m === undefined) {
     m = new Map();
     ramPagesCache.set(s.iomem, m);
   }
-  const key = s.profile.walkTopLevelOnly ? -1 - id : id;
+  const key = searchChildren ? id : -1 - id;
   let pages = m.get(key);
   if (pages === undefined) {
-    const walk = walkSystemRamRange(s.iomem, BigInt(id * s.blockPages), BigInt(s.blockPages), { searchChildren: !s.profile.walkTopLevelOnly, minusOne: false });
+    const walk = walkSystemRamRange(s.iomem, BigInt(id * s.blockPages), BigInt(s.blockPages), { searchChildren, minusOne: false });
     pages = walk.ok ? Number(walk.pages) : 0;
     m.set(key, pages);
   }
@@ -353,6 +352,3 @@ export function removeMemory(op: Op, start: bigint, size: bigint): Ret {
   return OK;
 }
 
-export function onlineTypeOk(t: OnlineType): t is Exclude<OnlineType, 'offline'> {
-  return t !== 'offline';
-}

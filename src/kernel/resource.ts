@@ -9,7 +9,7 @@
  * Left out: ioport space, IORESOURCE_MUXED waiting, allocate_resource,
  * adjust_resource, the revoke of user mappings.
  */
-import { hexPad, memRange, physAddr, U64_MAX } from '../util/u64.js';
+import { memRange, physAddr, U64_MAX } from '../util/u64.js';
 
 export const IORESOURCE_MEM = 0x00000200;
 export const IORESOURCE_TYPE_BITS = 0x00001f00;
@@ -74,10 +74,6 @@ export function updateAt(root: Resource, path: ResourcePath, fn: (r: Resource) =
   const children = root.children.slice();
   children[i] = updateAt(child, rest, fn);
   return { ...root, children };
-}
-
-function overlaps(a: { start: bigint; end: bigint }, b: { start: bigint; end: bigint }): boolean {
-  return a.start <= b.end && b.start <= a.end;
 }
 
 /** Index of the first child with start > end, by binary search over sorted children. */
@@ -355,7 +351,6 @@ export function forEachResource(root: Resource, visit: (r: Resource, depth: numb
   rec(root, 0, []);
 }
 
-export { overlaps as rangesOverlap };
 
 // The walks and the /proc/iomem printer live in resourceWalk.ts; re-exported so callers see one kernel/resource.c.
 export * from './resourceWalk.js';

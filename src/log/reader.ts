@@ -156,19 +156,6 @@ function unreadable(file: string, e: unknown): LogError {
  * @example for await (const { event, at } of readLog('examples/walkthrough.jsonl')) ...
  */
 export async function* readLog(source: string | Readable, file?: string): AsyncGenerator<LocatedEvent<LogEvent>> {
-  const name = file ?? (typeof source === 'string' ? source : '<stream>');
-  let input: Readable;
-  if (typeof source === 'string') {
-    // Opening first turns a missing file into a LogError before any line is read.
-    try {
-      const fh = await open(source, 'r');
-      input = fh.createReadStream({ encoding: 'utf8' });
-    } catch (e) {
-      throw unreadable(name, e);
-    }
-  } else {
-    input = source;
-  }
   for await (const batch of readLogBatches(source, file)) yield* batch;
 }
 

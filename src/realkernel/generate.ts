@@ -70,7 +70,6 @@ const TARGETS: Readonly<Record<MachineName, Targets>> = {
 
 const MEM = '/sys/devices/system/memory';
 const DAX = '/sys/bus/dax';
-const BLOCK_FILES = ['state', 'online', 'phys_index', 'valid_zones', 'phys_device', 'removable'] as const;
 const DEVICE_FILES = ['target_node', 'size', 'align', 'resource'] as const;
 const MIB = 1n << 20n;
 
