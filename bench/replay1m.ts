@@ -10,7 +10,7 @@ import { makeChecker } from '../properties/invariants/index.js';
 import { readLines, readLogBatches } from '../src/log/index.js';
 import { Replayer } from '../src/replay/engine.js';
 import { fmt, stats, type Stats } from './measure.js';
-import { replayLogText } from './workloads.js';
+import { replayLogText, WORKLOADS_VERSION } from './workloads.js';
 
 export interface ReplayFigures {
   readonly events: number;
@@ -42,7 +42,7 @@ async function replayFile(file: string, check: boolean): Promise<number> {
 
 export async function replay1m(events: number, runs: number, log: (s: string) => void): Promise<ReplayFigures> {
   mkdirSync('.cache/bench', { recursive: true });
-  const file = `.cache/bench/replay-${events}.jsonl`;
+  const file = `.cache/bench/replay-v${WORKLOADS_VERSION}-${events}.jsonl`;
   if (!existsSync(file)) writeFileSync(file, replayLogText(events));
   // Warm-up, then the three measurements interleaved in each repetition, so a change in the machine's load
   // during the run falls on all three alike and the ratios stay comparable.

@@ -71,35 +71,55 @@ export interface InvariantCost {
   /** Microseconds of invariant checking per step (median of repeats). */
   readonly usPerStep: number;
   readonly paranoidUsPerStep: number | null;
+  /** Share of the churn's steps that succeeded (and so changed a block): the sizes must do like work. */
+  readonly okShare: number;
 }
 
-export function invariantCost(n: number, steps: number, repeats: number): InvariantCost {
-  const s0 = machineWith(n);
+interface Churn {
+  readonly blocks: number;
+  readonly steps: readonly Step[];
+  readonly okShare: number;
+}
+
+/** `steps` online/offline writes to random blocks of an all-online machine of `n` blocks, applied once. */
+function churn(n: number, steps: number): Churn {
   const rnd = new Lcg(7);
-  // The churn is applied once; only the checks are timed, over the same steps each repeat.
   const applied: Step[] = [];
-  let s = s0;
+  let s = machineWith(n);
+  let ok = 0;
   for (let i = 0; i < steps; i++) {
     const id = FIRST_BLOCK + rnd.below(n);
-    const e: StepEvent = { type: 'write', path: `${MEM}/memory${id}/state`, value: i % 2 === 0 ? 'offline' : 'online_movable', raw: false };
+    const e: StepEvent = { type: 'write', path: `${MEM}/memory${id}/state`, value: rnd.below(2) === 0 ? 'offline' : 'online_movable', raw: false };
     const step = applyEvent(s, e, i + 2);
+    if (step.outcome.ok) ok++;
     applied.push(step);
     s = step.after;
   }
-  const measure = (paranoid: boolean): number => {
-    const check = makeChecker({ paranoid });
-    const xs: number[] = [];
-    for (let k = 0; k < repeats; k++) {
-      const t = process.hrtime.bigint();
-      for (const step of applied) check(step);
-      xs.push(Number(process.hrtime.bigint() - t) / 1e3 / applied.length);
-    }
-    xs.sort((a, b) => a - b);
-    return xs[Math.floor(xs.length / 2)] as number;
-  };
-  measure(false);
-  const usPerStep = measure(false);
-  // A full re-check per step is O(blocks): measured on small machines only, to show what incremental saves.
-  const paranoidUsPerStep = n <= 1000 ? measure(true) : null;
-  return { blocks: n, usPerStep, paranoidUsPerStep };
+  return { blocks: n, steps: applied, okShare: ok / steps };
+}
+
+/** Microseconds per step of one pass of `check` over the churn. */
+function passUs(c: Churn, paranoid: boolean): number {
+  const check = makeChecker({ paranoid });
+  const t = process.hrtime.bigint();
+  for (const step of c.steps) check(step);
+  return Number(process.hrtime.bigint() - t) / 1e3 / c.steps.length;
+}
+
+/**
+ * The churn is applied once per size; only the checks are timed. The sizes
+ * are measured in turn within each repeat (after a warm-up pass over all of
+ * them), so JIT warm-up and the machine's load fall on every size alike.
+ */
+export function invariantCosts(sizes: readonly number[], steps: number, repeats: number): InvariantCost[] {
+  const churns = sizes.map((n) => churn(n, steps));
+  for (const c of churns) passUs(c, false);
+  const xs = churns.map((): number[] => []);
+  for (let k = 0; k < repeats; k++) churns.forEach((c, i) => xs[i]?.push(passUs(c, false)));
+  return churns.map((c, i) => {
+    const sorted = [...(xs[i] ?? [])].sort((a, b) => a - b);
+    // A full re-check per step is O(blocks): measured on small machines only, to show what incremental saves.
+    const paranoidUsPerStep = c.blocks <= 1000 ? passUs(c, true) : null;
+    return { blocks: c.blocks, usPerStep: sorted[Math.floor(sorted.length / 2)] as number, paranoidUsPerStep, okShare: c.okShare };
+  });
 }

@@ -6,6 +6,9 @@ import type { BootEvent, StepEvent } from '../src/log/events.js';
 import { writeEvent } from '../src/log/index.js';
 import { DEFAULT_CONFIG } from '../src/kernel/config.js';
 
+/** Bumped whenever a generated workload changes, so cached logs (.cache/bench) are regenerated. */
+export const WORKLOADS_VERSION = 2;
+
 const MIB = 1n << 20n;
 const GIB = 1n << 30n;
 const TIB = 1n << 40n;
@@ -50,8 +53,9 @@ export class Lcg {
     this.s = (Math.imul(this.s, 1664525) + 1013904223) >>> 0;
     return this.s;
   }
+  /** Uniform in [0, n): from the high bits, since an LCG's low bits have short periods (bit 0 alternates). */
   below(n: number): number {
-    return this.next() % n;
+    return Math.floor((this.next() / 4294967296) * n);
   }
 }
 
