@@ -9,7 +9,7 @@ import { hexPad } from '../util/u64.js';
 import { ONLINE_TYPES, type OnlineType } from './config.js';
 import { err, OK, offlinePages, onlinePages, transitionBlock, type Ret } from './memoryHotplug.js';
 import type { Op } from './op.js';
-import { internBlock, type MemoryBlock } from './state.js';
+import { internBlock, withState, type MemoryBlock } from './state.js';
 import { zoneForPfnRange } from './zones.js';
 import { kmemBlockOnlined } from './dax/kmem.js';
 
@@ -57,7 +57,7 @@ export function createMemoryBlockDevices(
     };
     const rec = internBlock(b);
     op.touch(id, undefined, rec);
-    op.state = { ...op.state, blocks: op.state.blocks.set(id, rec) };
+    op.state = withState(op.state, { blocks: op.state.blocks.set(id, rec) });
   }
   return OK;
 }
@@ -70,7 +70,7 @@ export function removeMemoryBlockDevices(op: Op, first: number, last: number): v
     if (old !== undefined) op.touch(id, old, undefined);
     blocks = blocks.delete(id);
   }
-  op.state = { ...op.state, blocks };
+  op.state = withState(op.state, { blocks });
 }
 
 type Online = Exclude<OnlineType, 'offline'>;
@@ -248,7 +248,7 @@ export function autoOnlineBlocksStore(op: Op, buf: string): Ret {
     op.branch('auto_online_blocks_store', 'EINVAL');
     return err('EINVAL');
   }
-  op.state = { ...op.state, autoOnline: type };
+  op.state = withState(op.state, { autoOnline: type });
   return OK;
 }
 
@@ -267,7 +267,7 @@ export function memoryGroupRegisterStatic(op: Op, nid: number, maxPages: number)
   while (op.state.groups.has(mgid)) mgid++;
   const groups = new Map(op.state.groups);
   groups.set(mgid, { nid, maxPages });
-  op.state = { ...op.state, groups };
+  op.state = withState(op.state, { groups });
   return { ok: true, value: mgid };
 }
 
@@ -282,6 +282,6 @@ export function memoryGroupUnregister(op: Op, mgid: number): Ret {
   }
   const groups = new Map(op.state.groups);
   groups.delete(mgid);
-  op.state = { ...op.state, groups };
+  op.state = withState(op.state, { groups });
   return OK;
 }

@@ -26,7 +26,7 @@ import {
   walkSystemRamRange,
   type ResourcePath,
 } from './resource.js';
-import { blockIdsOf, internedSuccessor, type KernelState, type MemoryBlock } from './state.js';
+import { blockIdsOf, internedSuccessor, withState, type KernelState, type MemoryBlock } from './state.js';
 import { resizeZoneRange, shrinkZoneSpan } from './zones.js';
 
 export type Ret<T = true> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errno: Errno };
@@ -69,7 +69,7 @@ export function registerMemoryResource(op: Op, start: bigint, size: bigint, name
       op.branch('register_memory_resource', 'EEXIST');
       return err('EEXIST');
     }
-    op.state = { ...op.state, iomem: r.root };
+    op.state = withState(op.state, { iomem: r.root });
     return { ok: true, value: r.path };
   }
   const r = requestRegion(op.state.iomem, start, size, name, flags, [], { warnTopLevelOnly: op.state.profile.devicePrivateWarnTopLevelOnly });
@@ -78,14 +78,14 @@ export function registerMemoryResource(op: Op, start: bigint, size: bigint, name
     op.branch('register_memory_resource', 'EEXIST');
     return err('EEXIST');
   }
-  op.state = { ...op.state, iomem: r.root };
+  op.state = withState(op.state, { iomem: r.root });
   return { ok: true, value: r.path };
 }
 
 /** @kernel release_memory_resource mm/memory_hotplug.c */
 export function releaseMemoryResource(op: Op, start: bigint, size: bigint): void {
   const path = findSystemRam(op.state, start, start + size - 1n);
-  if (path !== undefined) op.state = { ...op.state, iomem: releaseResource(op.state.iomem, path) };
+  if (path !== undefined) op.state = withState(op.state, { iomem: releaseResource(op.state.iomem, path) });
 }
 
 export function findSystemRam(state: KernelState, start: bigint, end: bigint): ResourcePath | undefined {
@@ -145,7 +145,7 @@ export function addMemoryResource(op: Op, nidOrMgid: number, start: bigint, size
     wholeRange = vmemmap > 0 && s.profile.memmapWholeRange;
   }
   const addId = s.nextAddId;
-  op.state = { ...op.state, nextAddId: addId + 1 };
+  op.state = withState(op.state, { nextAddId: addId + 1 });
   const created = createMemoryBlockDevices(op, first, last, nid, group, addId, vmemmap, wholeRange);
   if (!created.ok) return created;
   // online_memory_block for each new block; failures are ignored (the add still succeeds).
@@ -195,16 +195,25 @@ function setBlock(op: Op, id: number, b: MemoryBlock): void {
   op.touch(id, old, b);
   const dp = blockPresentPages(b) - (old === undefined ? 0 : blockPresentPages(old));
   const dm = blockManagedPages(b) - (old === undefined ? 0 : blockManagedPages(old));
-  op.state = {
-    ...op.state,
+  op.state = withState(op.state, {
     blocks: op.state.blocks.set(id, b),
     presentPages: op.state.presentPages + dp,
     managedPages: op.state.managedPages + dm,
-  };
+  });
 }
 
 /** Successor-cache keys for `online` per zone, built once. */
 const ONLINE_KEY: Readonly<Record<ZoneName | 'none', string>> = { DMA: 'online:DMA', DMA32: 'online:DMA32', Normal: 'online:Normal', Movable: 'online:Movable', none: 'online:none' };
+
+/** `memoryBlock:all:<state>:<event>` coverage names, made once per pair rather than once per step. */
+const TRANSITION_NAMES = new Map<string, Map<string, string>>();
+function transitionName(state: string, event: string): string {
+  let m = TRANSITION_NAMES.get(state);
+  if (m === undefined) TRANSITION_NAMES.set(state, (m = new Map()));
+  let name = m.get(event);
+  if (name === undefined) m.set(event, (name = `memoryBlock:all:${state}:${event}`));
+  return name;
+}
 
 /** Advance a block through its machine; a missing transition is a model bug. */
 export function transitionBlock(op: Op, id: number, event: Parameters<typeof stepMemoryBlock>[1]): MemoryBlock {
@@ -216,7 +225,7 @@ export function transitionBlock(op: Op, id: number, event: Parameters<typeof ste
     if (next === undefined) throw new Error(`model bug: memory block ${id} cannot take ${event.type} in ${b.state}`);
     return { ...b, state: next.state, zone: next.zone };
   });
-  op.transition(`memoryBlock:all:${b.state}:${event.type}`);
+  op.transition(transitionName(b.state, event.type));
   setBlock(op, id, nb);
   return nb;
 }
@@ -296,12 +305,21 @@ export function offlinePages(op: Op, id: number): Ret {
  * bind/unbind, blocks go offline all the time).
  */
 const ramPagesCache = new WeakMap<object, Map<number, number>>();
+/** The tree last asked about and its cache: a log goes on with one tree for thousands of steps. */
+let lastTree: object | null = null;
+let lastCache = new Map<number, number>();
 
 export function systemRamPages(s: KernelState, id: number, searchChildren = !s.profile.walkTopLevelOnly): number {
-  let m = ramPagesCache.get(s.iomem);
-  if (m === undefined) {
-    m = new Map();
-    ramPagesCache.set(s.iomem, m);
+  let m: Map<number, number> | undefined;
+  if (s.iomem === lastTree) m = lastCache;
+  else {
+    m = ramPagesCache.get(s.iomem);
+    if (m === undefined) {
+      m = new Map();
+      ramPagesCache.set(s.iomem, m);
+    }
+    lastTree = s.iomem;
+    lastCache = m;
   }
   const key = searchChildren ? id : -1 - id;
   let pages = m.get(key);
@@ -345,10 +363,9 @@ export function removeMemory(op: Op, start: bigint, size: bigint): Ret {
     return err('EINVAL');
   }
   removeMemoryBlockDevices(op, first, last);
-  op.state = {
-    ...op.state,
+  op.state = withState(op.state, {
     iomem: releaseMemRegionAdjustable(op.state.iomem, start, size, { stopAtNonSysram: !s.profile.kmemRemoveLeakFixed }),
-  };
+  });
   return OK;
 }
 

@@ -6,7 +6,7 @@
  * intact for the invariants that compare before and after.
  */
 import type { Errno } from './errno.js';
-import type { KernelState, MemoryBlock } from './state.js';
+import { withState, type KernelState, type MemoryBlock } from './state.js';
 import type { InjectSite } from '../log/events.js';
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -25,6 +25,7 @@ export class Op {
   private taken: string[] | null = null;
   private leaked: string[] | null = null;
   private moved: string[] | null = null;
+  private single: BlockChange | null = null;
   private touched: Map<number, BlockChange> | null = null;
 
   constructor(public state: KernelState) {}
@@ -70,7 +71,17 @@ export class Op {
    * kept, so invariants see each touched block's change without looking it up.
    */
   touch(id: number, before: MemoryBlock | undefined, after: MemoryBlock | undefined): void {
-    const m = (this.touched ??= new Map());
+    // Most operations touch one block: kept in a field, a Map only from the second block on.
+    const one = this.single;
+    if (one === null || one.id === id) {
+      if (this.touched === null) {
+        this.single = { id, before: one === null ? before : one.before, after };
+        return;
+      }
+    } else if (this.touched === null) {
+      this.touched = new Map([[one.id, one]]);
+    }
+    const m = this.touched as Map<number, BlockChange>;
     const had = m.get(id);
     m.set(id, { id, before: had === undefined ? before : had.before, after });
   }
@@ -78,9 +89,9 @@ export class Op {
   /** The blocks this operation touched, ascending by id. */
   get blockChanges(): readonly BlockChange[] {
     const t = this.touched;
-    if (t === null) return NO_CHANGES;
+    if (t === null) return this.single === null ? NO_CHANGES : [this.single];
     const list = [...t.values()];
-    return list.length > 1 ? list.sort((a, b) => a.id - b.id) : list;
+    return list.sort((a, b) => a.id - b.id);
   }
 
   /** Consume an injected fault at `site`: the errno to fail with, or null to proceed. */
@@ -92,12 +103,12 @@ export class Op {
     const rest = faults.slice();
     if (f.skip === 0) {
       rest.splice(i, 1);
-      this.state = { ...this.state, faults: rest };
+      this.state = withState(this.state, { faults: rest });
       this.branch(`inject(${site})`, f.errno);
       return f.errno;
     }
     rest[i] = { ...f, skip: f.skip - 1 };
-    this.state = { ...this.state, faults: rest };
+    this.state = withState(this.state, { faults: rest });
     return null;
   }
 }

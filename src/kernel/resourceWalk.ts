@@ -11,6 +11,16 @@ export interface WalkOptions {
   readonly searchChildren: boolean;
 }
 
+/** find_next_iomem_res's descent, one level per call. */
+function findIn(node: Resource, top: boolean, start: bigint, end: bigint, flags: number, searchChildren: boolean, out: Array<{ start: bigint; end: bigint }>): void {
+  for (const c of node.children) {
+    if (c.start > end) return;
+    if (c.end < start) continue;
+    if (hasFlags(c, flags)) out.push({ start: c.start > start ? c.start : start, end: c.end < end ? c.end : end });
+    if (searchChildren || !top) findIn(c, false, start, end, flags, searchChildren, out);
+  }
+}
+
 /**
  * @kernel find_next_iomem_res kernel/resource.c
  * All nodes overlapping [start,end] that carry every bit of `flags`, in
@@ -19,15 +29,7 @@ export interface WalkOptions {
  */
 export function findIomemRes(root: Resource, start: bigint, end: bigint, flags: number, opts: WalkOptions): Array<{ start: bigint; end: bigint }> {
   const out: Array<{ start: bigint; end: bigint }> = [];
-  const rec = (node: Resource, top: boolean): void => {
-    for (const c of node.children) {
-      if (c.start > end) return;
-      if (c.end < start) continue;
-      if (hasFlags(c, flags)) out.push({ start: c.start > start ? c.start : start, end: c.end < end ? c.end : end });
-      if (opts.searchChildren || !top) rec(c, false);
-    }
-  };
-  rec(root, true);
+  findIn(root, true, start, end, flags, opts.searchChildren, out);
   // A match's own matching descendants would be reported twice by the kernel only if both carry the flags;
   // System RAM nodes never nest inside System RAM, so nothing to dedupe here.
   return out;

@@ -9,7 +9,7 @@
  */
 import type { ZoneName } from '../../machines/index.js';
 import type { OnlineType } from './config.js';
-import type { KernelState, ZoneSpan } from './state.js';
+import { withState, type KernelState, type MemoryBlock, type ZoneSpan } from './state.js';
 
 export const ZONES: readonly ZoneName[] = ['DMA', 'DMA32', 'Normal', 'Movable'];
 
@@ -78,7 +78,12 @@ export function resizeZoneRange(state: KernelState, nid: number, zone: ZoneName,
       : { startPfn: Math.min(span.startPfn, startPfn), endPfn: Math.max(span.endPfn, startPfn + nrPages) };
   const zoneSpans = new Map(state.zoneSpans);
   zoneSpans.set(key, next);
-  return { ...state, zoneSpans };
+  return withState(state, { zoneSpans });
+}
+
+/** An online block of that node and zone (a module function: a closure per call costs more than the check). */
+function onlineIn(b: MemoryBlock, nid: number, zone: ZoneName): boolean {
+  return b.state === 'online' && b.zone === zone && b.nid === nid;
 }
 
 /**
@@ -94,15 +99,11 @@ export function shrinkZoneSpan(state: KernelState, nid: number, zone: ZoneName, 
   if (span === undefined) return state;
   const endPfn = startPfn + nrPages;
   const bp = state.blockPages;
-  const inZone = (id: number): boolean => {
-    const b = state.blocks.get(id);
-    return b !== undefined && b.state === 'online' && b.zone === zone && b.nid === nid;
-  };
   let next: ZoneSpan | undefined = span;
   if (span.startPfn === startPfn) {
     next = undefined;
-    for (const [id] of state.blocks.range(Math.floor(endPfn / bp), Math.floor((span.endPfn - 1) / bp))) {
-      if (inZone(id)) {
+    for (const [id, b] of state.blocks.range(Math.floor(endPfn / bp), Math.floor((span.endPfn - 1) / bp))) {
+      if (onlineIn(b, nid, zone)) {
         next = { startPfn: Math.max(id * bp, endPfn), endPfn: span.endPfn };
         break;
       }
@@ -110,8 +111,8 @@ export function shrinkZoneSpan(state: KernelState, nid: number, zone: ZoneName, 
   } else if (span.endPfn === endPfn) {
     next = undefined;
     let found: number | undefined;
-    for (const [id] of state.blocks.range(Math.floor(span.startPfn / bp), Math.floor((startPfn - 1) / bp))) {
-      if (inZone(id)) found = id;
+    for (const [id, b] of state.blocks.range(Math.floor(span.startPfn / bp), Math.floor((startPfn - 1) / bp))) {
+      if (onlineIn(b, nid, zone)) found = id;
     }
     if (found !== undefined) next = { startPfn: span.startPfn, endPfn: Math.min((found + 1) * bp, startPfn) };
   }
@@ -119,5 +120,5 @@ export function shrinkZoneSpan(state: KernelState, nid: number, zone: ZoneName, 
   const zoneSpans = new Map(state.zoneSpans);
   if (next === undefined) zoneSpans.delete(key);
   else zoneSpans.set(key, next);
-  return { ...state, zoneSpans };
+  return withState(state, { zoneSpans });
 }

@@ -6,7 +6,7 @@
  */
 import { bootKernel } from '../kernel/boot.js';
 import { Op, type BlockChange } from '../kernel/op.js';
-import type { KernelState } from '../kernel/state.js';
+import { withState, type KernelState } from '../kernel/state.js';
 import type { BootEvent, LogEvent, Outcome, StepEvent } from '../log/events.js';
 import { canonicalPath, readFile, writeFile } from '../sysfs/surface.js';
 import { sameOutcome } from './compare.js';
@@ -73,7 +73,7 @@ export function applyEvent(state: KernelState, event: StepEvent, index: number):
       break;
     }
     case 'inject': {
-      op.state = { ...op.state, faults: [...op.state.faults, { site: event.site, errno: event.errno, skip: event.nth - 1 }] };
+      op.state = withState(op.state, { faults: [...op.state.faults, { site: event.site, errno: event.errno, skip: event.nth - 1 }] });
       outcome = { ok: true };
       break;
     }
@@ -151,8 +151,7 @@ export class Replayer {
     const violations = this.opts.check === undefined ? NO_VIOLATIONS : this.opts.check(step);
     for (const v of violations) this.violations.push(v);
     let divergence: Divergence | null = null;
-    const path = event.type === 'read' ? canonicalPath(event.path) : undefined;
-    if (event.result !== undefined && !sameOutcome(event.result, step.outcome, path)) {
+    if (event.result !== undefined && !sameOutcome(event.result, step.outcome, event.type === 'read' ? canonicalPath(event.path) : undefined)) {
       divergence = { seq: step.seq, index: step.index, recorded: event.result, model: step.outcome };
       this.divergences.push(divergence);
     }

@@ -123,14 +123,23 @@ function parseBlockPath(path: string): Parsed | null {
   if (path.charCodeAt(i) !== 47) return null;
   // The file name, matched in place (no substring to hash).
   const len = path.length - i - 1;
-  for (const [name, h] of BLOCK_FILE_LIST) {
-    if (name.length === len && path.startsWith(name, i + 1)) return { k: 'block', id, h };
+  const candidates = BLOCK_FILES_BY_LENGTH[len];
+  if (candidates !== undefined) {
+    for (let j = 0; j < candidates.length; j++) {
+      const [name, h] = candidates[j] as readonly [string, Handler<number>];
+      if (path.startsWith(name, i + 1)) return { k: 'block', id, h };
+    }
   }
   if (len === 0 || path.indexOf('/', i + 1) >= 0) return null;
   return { k: 'block', id, h: NO_FILE };
 }
 
-const BLOCK_FILE_LIST: ReadonlyArray<readonly [string, Handler<number>]> = Object.entries(BLOCK_FILES);
+/** The block files grouped by name length: a path's file name is compared with one or two names. */
+const BLOCK_FILES_BY_LENGTH: ReadonlyArray<ReadonlyArray<readonly [string, Handler<number>]> | undefined> = (() => {
+  const out: Array<Array<readonly [string, Handler<number>]>> = [];
+  for (const [name, h] of Object.entries(BLOCK_FILES)) (out[name.length] ??= []).push([name, h]);
+  return out;
+})();
 const NO_FILE: Handler<number> = { exists: () => false };
 
 function parsePath(raw: string): Parsed {
@@ -170,18 +179,20 @@ function parsePath(raw: string): Parsed {
 type Resolved =
   | { readonly kind: 'missing' }
   | { readonly kind: 'dir' }
-  | { readonly kind: 'file'; readonly proc: boolean; readonly show?: (op: Op) => string; readonly store?: (op: Op, buf: string) => Ret };
+  | { readonly kind: 'file'; readonly proc: boolean; readonly show: ((op: Op) => string) | undefined; readonly store: ((op: Op, buf: string) => Ret) | undefined };
+
+// Built by helpers so the closures are anonymous: a property-named arrow gets tsx's __name wrapper on every call.
+function showWith<A>(show: (op: Op, arg: A) => string, arg: A): (op: Op) => string {
+  return (op) => show(op, arg);
+}
+function storeWith<A>(store: (op: Op, arg: A, buf: string) => Ret, arg: A): (op: Op, buf: string) => Ret {
+  return (op, buf) => store(op, arg, buf);
+}
 
 function bind<A>(s: KernelState, h: Handler<A>, arg: A, proc = false): Resolved {
   if (h.exists !== undefined && !h.exists(s, arg)) return { kind: 'missing' };
   const store = h.store !== undefined && (h.writable === undefined || h.writable(s, arg)) ? h.store : undefined;
-  const show = h.show;
-  return {
-    kind: 'file',
-    proc,
-    ...(show === undefined ? {} : { show: (op: Op) => show(op, arg) }),
-    ...(store === undefined ? {} : { store: (op: Op, buf: string) => store(op, arg, buf) }),
-  };
+  return { kind: 'file', proc, show: h.show === undefined ? undefined : showWith(h.show, arg), store: store === undefined ? undefined : storeWith(store, arg) };
 }
 
 /** Resolve a path against the current state. */

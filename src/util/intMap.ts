@@ -24,6 +24,15 @@ function levelsFor(key: number): number {
 }
 
 export class IntMap<V> {
+  /**
+   * The last key looked up or set and its value: a kernel path reads the
+   * block it works on several times (device_offline, memory_block_change_state,
+   * offline_pages, ...), and a state is read right after the set that made it.
+   * A cache on an immutable map: it never changes what `get` returns.
+   */
+  private lastKey = -1;
+  private lastValue: V | undefined = undefined;
+
   private constructor(
     private readonly root: Node<V> | undefined,
     /** Trie depth: keys below 2^(5 × levels). */
@@ -36,13 +45,17 @@ export class IntMap<V> {
   }
 
   get(key: number): V | undefined {
+    if (key === this.lastKey) return this.lastValue;
     if (key >>> (BITS * this.levels) !== 0 || key < 0) return undefined;
     let node = this.root;
     for (let shift = BITS * (this.levels - 1); shift > 0; shift -= BITS) {
       if (node === undefined) return undefined;
       node = node[(key >>> shift) & MASK] as Node<V> | undefined;
     }
-    return node === undefined ? undefined : (node[key & MASK] as V | undefined);
+    const v = node === undefined ? undefined : (node[key & MASK] as V | undefined);
+    this.lastKey = key;
+    this.lastValue = v;
+    return v;
   }
 
   has(key: number): boolean {
@@ -64,7 +77,10 @@ export class IntMap<V> {
       }
       levels++;
     }
-    return new IntMap<V>(setIn(root, key, value, levels - 1), levels, existed ? this.size : this.size + 1);
+    const next = new IntMap<V>(setIn(root, key, value, levels - 1), levels, existed ? this.size : this.size + 1);
+    next.lastKey = key;
+    next.lastValue = value;
+    return next;
   }
 
   delete(key: number): IntMap<V> {

@@ -11,7 +11,7 @@ import { err, OK, type Ret } from '../memoryHotplug.js';
 import { kstrtobool, sysfsStreq } from '../memory.js';
 import { mhpSupportsMemmapOnMemory } from '../memmapOnMemory.js';
 import type { Op } from '../op.js';
-import { findRegion, replaceDevice, deviceSize, type DaxDevice, type DaxDriverName, type DaxRange } from '../state.js';
+import { findRegion, replaceDevice, withState, deviceSize, type DaxDevice, type DaxDriverName, type DaxRange } from '../state.js';
 import { daxAlignValid, devDaxProbe, devDaxRemove, SZ_2M } from './device.js';
 import { devDaxKmemProbe, devDaxKmemRemove } from './kmem.js';
 
@@ -135,8 +135,8 @@ export function doIdStore(op: Op, drv: DaxDriverName, buf: string, add: boolean)
   }
   const ids = op.state.driverIds[drv];
   const present = ids.some((id) => sysfsStreq(id, name));
-  if (add && !present) op.state = { ...op.state, driverIds: { ...op.state.driverIds, [drv]: [...ids, name] } };
-  if (!add && present) op.state = { ...op.state, driverIds: { ...op.state.driverIds, [drv]: ids.filter((id) => !sysfsStreq(id, name)) } };
+  if (add && !present) op.state = withState(op.state, { driverIds: { ...op.state.driverIds, [drv]: [...ids, name] } });
+  if (!add && present) op.state = withState(op.state, { driverIds: { ...op.state.driverIds, [drv]: ids.filter((id) => !sysfsStreq(id, name)) } });
   if (add) driverAttach(op, drv);
   return OK;
 }

@@ -9,7 +9,7 @@ import { hex } from '../../util/u64.js';
 import { err, OK, type Ret } from '../memoryHotplug.js';
 import type { Op } from '../op.js';
 import { IORESOURCE_SYSTEM_RAM, REGION_DISJOINT, regionIntersects, releaseMemRegion, requestRegion } from '../resource.js';
-import { findRegion, replaceDevice, type DaxDevice, type DaxRange } from '../state.js';
+import { findRegion, replaceDevice, withState, type DaxDevice, type DaxRange } from '../state.js';
 import { advanceDevice } from './lifecycle.js';
 
 export const SZ_4K = 4096n;
@@ -47,7 +47,7 @@ export function devDaxProbe(op: Op, device: DaxDevice): Ret {
   const unwind = (): void => {
     let iomem = op.state.iomem;
     for (const r of acquired.reverse()) iomem = releaseMemRegion(iomem, r.start, r.end - r.start + 1n).root;
-    op.state = { ...op.state, iomem };
+    op.state = withState(op.state, { iomem });
   };
   for (let i = 0; i < dev.ranges.length; i++) {
     const r = dev.ranges[i]!;
@@ -60,7 +60,7 @@ export function devDaxProbe(op: Op, device: DaxDevice): Ret {
       unwind();
       return err('EBUSY');
     }
-    op.state = { ...op.state, iomem: req.root };
+    op.state = withState(op.state, { iomem: req.root });
     acquired.push(r);
   }
   // devm_memremap_pages: memremap_pages refuses ranges that intersect System RAM.
@@ -90,7 +90,7 @@ export function devDaxRemove(op: Op, dev: DaxDevice): void {
     if (rel.warning !== undefined) op.print(rel.warning);
     iomem = rel.root;
   }
-  op.state = { ...op.state, iomem };
+  op.state = withState(op.state, { iomem });
   const cur = op.state.devices.find((d) => d.name === dev.name) ?? dev;
   // kill_dev_dax (the devm action of the successful probe) clears a dynamic device's pgmap.
   advanceDevice(op, cur, 'devdax.removed', { driver: null, pgmap: false });

@@ -10,7 +10,7 @@ import { addMemory, addMemoryDriverManaged, err, OK, removeMemory, type Ret } fr
 import { memoryGroupRegisterStatic, memoryGroupUnregister } from '../memory.js';
 import type { Op } from '../op.js';
 import { IORESOURCE_SYSTEM_RAM, findExact, releaseResource, removeResource, requestRegion, updateAt, isBusy } from '../resource.js';
-import { findRegion, type DaxDevice, type DaxRange, type KmemData } from '../state.js';
+import { findRegion, withState, type DaxDevice, type DaxRange, type KmemData } from '../state.js';
 import { advanceDevice } from './lifecycle.js';
 
 /** "System RAM (kmem)" since v5.8; plain add_memory's "System RAM" before. */
@@ -42,14 +42,14 @@ function requestKmemRegion(op: Op, dev: DaxDevice, start: bigint, size: bigint):
   const r = requestRegion(op.state.iomem, start, size, dev.name, 0, [], { warnTopLevelOnly: op.state.profile.devicePrivateWarnTopLevelOnly });
   for (const w of r.warnings) op.print(w);
   if (!r.ok) return false;
-  op.state = { ...op.state, iomem: updateAt(r.root, r.path, (n) => ({ ...n, flags: IORESOURCE_SYSTEM_RAM })) };
+  op.state = withState(op.state, { iomem: updateAt(r.root, r.path, (n) => ({ ...n, flags: IORESOURCE_SYSTEM_RAM })) });
   return true;
 }
 
 function dropKmemRegion(op: Op, dev: DaxDevice, r: DaxRange, how: 'remove' | 'release'): void {
   const path = findKmemParent(op, dev, r);
   if (path === undefined) return;
-  op.state = { ...op.state, iomem: how === 'remove' ? removeResource(op.state.iomem, path) : releaseResource(op.state.iomem, path) };
+  op.state = withState(op.state, { iomem: how === 'remove' ? removeResource(op.state.iomem, path) : releaseResource(op.state.iomem, path) });
 }
 
 /** The node memory lands on when kmem does not check target_node (variant kmem-accepts-invalid-node). */
@@ -214,7 +214,7 @@ export function devDaxKmemRemove(op: Op, dev: DaxDevice): void {
   if (!op.state.config.memoryHotremove) {
     // The !CONFIG_MEMORY_HOTREMOVE stub: purposely leak the request_mem_region(); the region is
     // permanently pinned as reserved. Nothing is printed.
-    op.state = { ...op.state, anyHotremoveFailed: true };
+    op.state = withState(op.state, { anyHotremoveFailed: true });
     op.branch('dev_dax_kmem_remove', 'pinned(stub)');
     if (op.state.profile.kmemRemoveReleasesRegion) {
       for (const r of data.res) if (r !== null) dropKmemRegion(op, dev, r, 'release');
@@ -247,7 +247,7 @@ export function devDaxKmemRemove(op: Op, dev: DaxDevice): void {
       success++;
       continue;
     }
-    op.state = { ...op.state, anyHotremoveFailed: true };
+    op.state = withState(op.state, { anyHotremoveFailed: true });
     op.print(`kmem ${dev.name}: mapping${i}: ${hex(r.start)}-${hex(r.end)} cannot be hotremoved until the next reboot`);
     op.branch('dev_dax_kmem_remove', 'pinned');
     if (op.state.profile.kmemRemoveReleasesRegion && res[i] !== null) {
@@ -265,7 +265,7 @@ export function devDaxKmemRemove(op: Op, dev: DaxDevice): void {
 }
 
 function setDriverData(op: Op, name: string, driver: DaxDevice['driver'], kmem: KmemData | null): void {
-  op.state = { ...op.state, devices: op.state.devices.map((d) => (d.name === name ? { ...d, driver, kmem } : d)) };
+  op.state = withState(op.state, { devices: op.state.devices.map((d) => (d.name === name ? { ...d, driver, kmem } : d)) });
 }
 
 function stillHasBlocks(op: Op, dev: DaxDevice): boolean {
