@@ -142,13 +142,19 @@ export function sysfsStreq(buf: string, word: string): boolean {
   return stripNewline(buf) === stripNewline(word);
 }
 
-/** Each online type with and without the newline sysfs_streq allows, compared directly (no hashing per write). */
-const ONLINE_TYPE_WORDS: ReadonlyArray<readonly [string, string, OnlineType]> = ONLINE_TYPES.map((t) => [t, `${t}\n`, t] as const);
+/** The online types by length (all four differ), so a write is compared with one word, not hashed. */
+const ONLINE_TYPE_BY_LENGTH: ReadonlyArray<OnlineType | undefined> = (() => {
+  const out: Array<OnlineType | undefined> = [];
+  for (const t of ONLINE_TYPES) out[t.length] = t;
+  return out;
+})();
 
 /** @kernel mhp_online_type_from_str mm/memory_hotplug.c (sysfs_streq against each online_type_to_str) */
 export function onlineTypeFromStr(buf: string): OnlineType | undefined {
-  for (const [bare, nl, t] of ONLINE_TYPE_WORDS) if (buf === nl || buf === bare) return t;
-  return undefined;
+  const nl = buf.charCodeAt(buf.length - 1) === 10;
+  const t = ONLINE_TYPE_BY_LENGTH[nl ? buf.length - 1 : buf.length];
+  if (t === undefined) return undefined;
+  return (nl ? buf.slice(0, -1) : buf) === t ? t : undefined;
 }
 
 /**

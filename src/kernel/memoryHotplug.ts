@@ -304,29 +304,42 @@ export function offlinePages(op: Op, id: number): Ret {
  * for its hole check; cached per resource tree (the tree changes only on
  * bind/unbind, blocks go offline all the time).
  */
-const ramPagesCache = new WeakMap<object, Map<number, number>>();
+const CHUNK_BITS = 10;
+/** Per tree: chunks of 1024 block ids, -1 = not walked yet; one chunk map per walk kind. */
+interface RamPagesCache {
+  readonly children: Map<number, Int32Array>;
+  readonly topLevel: Map<number, Int32Array>;
+}
+const ramPagesCache = new WeakMap<object, RamPagesCache>();
 /** The tree last asked about and its cache: a log goes on with one tree for thousands of steps. */
 let lastTree: object | null = null;
-let lastCache = new Map<number, number>();
+let lastCache: RamPagesCache = { children: new Map(), topLevel: new Map() };
 
 export function systemRamPages(s: KernelState, id: number, searchChildren = !s.profile.walkTopLevelOnly): number {
-  let m: Map<number, number> | undefined;
-  if (s.iomem === lastTree) m = lastCache;
+  let c: RamPagesCache | undefined;
+  if (s.iomem === lastTree) c = lastCache;
   else {
-    m = ramPagesCache.get(s.iomem);
-    if (m === undefined) {
-      m = new Map();
-      ramPagesCache.set(s.iomem, m);
+    c = ramPagesCache.get(s.iomem);
+    if (c === undefined) {
+      c = { children: new Map(), topLevel: new Map() };
+      ramPagesCache.set(s.iomem, c);
     }
     lastTree = s.iomem;
-    lastCache = m;
+    lastCache = c;
   }
-  const key = searchChildren ? id : -1 - id;
-  let pages = m.get(key);
-  if (pages === undefined) {
+  // Dense arrays rather than one Map entry per block: a random block's entry is then a cache-friendly index.
+  const chunks = searchChildren ? c.children : c.topLevel;
+  let chunk = chunks.get(id >>> CHUNK_BITS);
+  if (chunk === undefined) {
+    chunk = new Int32Array(1 << CHUNK_BITS).fill(-1);
+    chunks.set(id >>> CHUNK_BITS, chunk);
+  }
+  const at = id & ((1 << CHUNK_BITS) - 1);
+  let pages = chunk[at] as number;
+  if (pages < 0) {
     const walk = walkSystemRamRange(s.iomem, BigInt(id * s.blockPages), BigInt(s.blockPages), { searchChildren, minusOne: false });
     pages = walk.ok ? Number(walk.pages) : 0;
-    m.set(key, pages);
+    chunk[at] = pages;
   }
   return pages;
 }

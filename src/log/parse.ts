@@ -24,8 +24,13 @@ export function parseBoot(raw: unknown): BootEvent {
   return boot;
 }
 
-const WRITE_KEYS = new Set(['seq', 'type', 'path', 'value', 'raw']);
-const READ_KEYS = new Set(['seq', 'type', 'path']);
+// Direct comparisons: a Set lookup per key costs more than these few compares.
+function writeKey(k: string): boolean {
+  return k === 'type' || k === 'path' || k === 'value' || k === 'seq' || k === 'raw';
+}
+function readKey(k: string): boolean {
+  return k === 'type' || k === 'path' || k === 'seq';
+}
 
 /**
  * The two shapes that make up almost every log line — a write or a read
@@ -44,12 +49,12 @@ function fastPath(raw: Record<string, unknown>): LogEvent | null {
     const value = raw['value'];
     const r = raw['raw'];
     if (typeof value !== 'string' || (r !== undefined && typeof r !== 'boolean')) return null;
-    for (const k in raw) if (!WRITE_KEYS.has(k)) return null;
+    for (const k in raw) if (!writeKey(k)) return null;
     const ev: WriteEvent = seq === undefined ? { type: 'write', path, value, raw: r === true } : { type: 'write', path, value, raw: r === true, seq };
     return ev;
   }
   if (type === 'read') {
-    for (const k in raw) if (!READ_KEYS.has(k)) return null;
+    for (const k in raw) if (!readKey(k)) return null;
     const ev: ReadEvent = seq === undefined ? { type: 'read', path } : { type: 'read', path, seq };
     return ev;
   }
