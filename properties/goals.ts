@@ -11,10 +11,25 @@ export interface Goal {
   readonly reached: (step: Step, changed: readonly number[]) => boolean;
 }
 
-const branch = (prefix: string) => (s: Step) => s.branches.some((b) => b.startsWith(prefix));
+function branch(s: Step, prefix: string): boolean {
+  for (const b of s.branches) if (b.startsWith(prefix)) return true;
+  return false;
+}
+function transition(s: Step, suffix: string): boolean {
+  for (const t of s.transitions) if (t.endsWith(suffix)) return true;
+  return false;
+}
+/** The zone of an online block, else null. */
+function onlineZone(s: Step, id: number): string | null {
+  const b = s.after.blocks.get(id);
+  return b?.state === 'online' ? b.zone : null;
+}
+function movableNextToNormal(a: string | null, b: string | null): boolean {
+  return (a === 'Movable' && b === 'Normal') || (a === 'Normal' && b === 'Movable');
+}
 
 export const GOALS: readonly Goal[] = [
-  { name: 'kmem probe added memory', reached: (s) => s.transitions.some((t) => t.endsWith(':kmem.added')) },
+  { name: 'kmem probe added memory', reached: (s) => transition(s, ':kmem.added') },
   { name: 'a kmem device online', reached: (s) => s.after.devices.some((d) => d.phase === 'online') },
   {
     name: 'leaked kmem device (unbound, memory pinned)',
@@ -41,23 +56,22 @@ export const GOALS: readonly Goal[] = [
   {
     name: 'Movable block next to a Normal one',
     reached: (s, changed) => {
-      const zone = (id: number): string | null => {
-        const b = s.after.blocks.get(id);
-        return b?.state === 'online' ? b.zone : null;
-      };
-      const pair = (a: string | null, b: string | null): boolean => (a === 'Movable' && b === 'Normal') || (a === 'Normal' && b === 'Movable');
-      return changed.some((id) => pair(zone(id), zone(id - 1)) || pair(zone(id), zone(id + 1)));
+      for (const id of changed) {
+        const z = onlineZone(s, id);
+        if (z !== null && (movableNextToNormal(z, onlineZone(s, id - 1)) || movableNextToNormal(z, onlineZone(s, id + 1)))) return true;
+      }
+      return false;
     },
   },
-  { name: 'probe skipped a too-small range', reached: (s) => s.outcome.ok && branch('dev_dax_kmem_probe:skip(too-small)')(s) && s.transitions.some((t) => t.endsWith(':kmem.added')) },
+  { name: 'probe skipped a too-small range', reached: (s) => s.outcome.ok && branch(s, 'dev_dax_kmem_probe:skip(too-small)') && transition(s, ':kmem.added') },
   { name: 'memmap_on_memory block online', reached: (s, changed) => changed.some((id) => { const b = s.after.blocks.get(id); return b?.state === 'online' && b.vmemmapPages > 0; }) },
-  { name: 'hot-added block offlined', reached: (s) => s.transitions.some((t) => t.endsWith(':going-offline:offline.done')) },
-  { name: 'offline failed and rolled back', reached: (s) => s.transitions.some((t) => t.endsWith(':going-offline:offline.failed')) },
-  { name: 'kmem memory hot-removed', reached: (s) => s.transitions.some((t) => t.endsWith(':kmem.removed')) },
-  { name: 'rebind refused: pinned memory (EBUSY)', reached: (s) => branch('dev_dax_kmem_probe:EBUSY')(s) || branch('dev_dax_probe:EBUSY')(s) },
-  { name: 'stale pgmap refused a device_dax probe', reached: branch('dev_dax_probe:EINVAL(pgmap)') },
+  { name: 'hot-added block offlined', reached: (s) => transition(s, ':going-offline:offline.done') },
+  { name: 'offline failed and rolled back', reached: (s) => transition(s, ':going-offline:offline.failed') },
+  { name: 'kmem memory hot-removed', reached: (s) => transition(s, ':kmem.removed') },
+  { name: 'rebind refused: pinned memory (EBUSY)', reached: (s) => branch(s, 'dev_dax_kmem_probe:EBUSY') || branch(s, 'dev_dax_probe:EBUSY') },
+  { name: 'stale pgmap refused a device_dax probe', reached: (s) => branch(s, 'dev_dax_probe:EINVAL(pgmap)') },
   { name: 'add_memory failed inside a probe', reached: (s) => s.outcome.log?.some((l) => l.includes('memory add failed')) ?? false },
-  { name: 'auto-online at add', reached: (s) => s.transitions.some((t) => t.endsWith(':kmem.added')) && s.transitions.some((t) => t.includes('memoryBlock:all:offline:online')) },
-  { name: 'target_node -1 rejected', reached: branch('dev_dax_kmem_probe:EINVAL(node)') },
+  { name: 'auto-online at add', reached: (s) => transition(s, ':kmem.added') && s.transitions.some((t) => t.includes('memoryBlock:all:offline:online')) },
+  { name: 'target_node -1 rejected', reached: (s) => branch(s, 'dev_dax_kmem_probe:EINVAL(node)') },
   { name: 'device resized', reached: (s) => s.event.type === 'write' && s.event.path.endsWith('/size') && s.outcome.ok && s.before !== null && s.before.devices !== s.after.devices },
 ];

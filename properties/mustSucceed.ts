@@ -17,8 +17,18 @@ import { alignUp } from '../src/util/u64.js';
 export interface MustSucceed {
   readonly name: string;
   readonly summary: string;
-  /** A message when the step broke the property, else null. */
-  readonly check: (step: Step, before: KernelState) => string | null;
+  /** A message when the step broke the property, else null; `w` is the step's write (parsed once for all four). */
+  readonly check: (step: Step, before: KernelState, w: Write) => string | null;
+}
+
+/** A write step's canonical path, written bytes, and which of the two path shapes it has. */
+interface Write {
+  readonly path: string;
+  readonly value: string;
+  /** [driver, file] of a driver bind/unbind/new_id file. */
+  readonly drv: readonly [string, string] | null;
+  /** [block id, file] of a block state/online file. */
+  readonly block: readonly [number, string] | null;
 }
 
 const DRV = /^\/sys\/bus\/dax\/drivers\/(device_dax|kmem)\/(bind|unbind|new_id)$/;
@@ -28,10 +38,18 @@ function strip(v: string): string {
   return v.endsWith('\n') ? v.slice(0, -1) : v;
 }
 
-function writeOf(step: Step): { path: string; value: string } | null {
+function writeOf(step: Step): Write | null {
   const e = step.event;
   if (e.type !== 'write') return null;
-  return { path: canonicalPath(e.path), value: e.raw ? e.value : `${e.value}\n` };
+  const path = canonicalPath(e.path);
+  const d = DRV.exec(path);
+  const b = d === null ? BLOCK.exec(path) : null;
+  return {
+    path,
+    value: e.raw ? e.value : `${e.value}\n`,
+    drv: d === null ? null : [d[1] as string, d[2] as string],
+    block: b === null ? null : [Number(b[1]), b[2] as string],
+  };
 }
 
 /** The range kmem's probe will try first, per profile (dax_kmem_range, or v5.1's whole-region arithmetic). */
@@ -82,27 +100,25 @@ export function devdaxProbeMustSucceed(s: KernelState, dev: DaxDevice): boolean 
 export const kmemBind: MustSucceed = {
   name: 'must-succeed:kmem-bind',
   summary: 'binding kmem (bind or new_id) to an unbound, matching device with a valid target node, an aligned block and a free range, no fault pending, adds its memory',
-  check: (step, before) => {
-    const w = writeOf(step);
-    const m = w === null ? null : DRV.exec(w.path);
-    if (w === null || m === null || m[1] !== 'kmem' || (m[2] !== 'bind' && m[2] !== 'new_id')) return null;
+  check: (step, before, w) => {
+    const m = w.drv;
+    if (m === null || m[0] !== 'kmem' || (m[1] !== 'bind' && m[1] !== 'new_id')) return null;
     const dev = before.devices.find((d) => d.name === strip(w.value));
     if (dev === undefined || !kmemProbeMustSucceed(before, dev)) return null;
     // new_id adds the id before attaching, so the device matches by id in any profile.
-    if (m[2] === 'bind' && !daxBusMatch(new Op(before), 'kmem', dev)) return null;
+    if (m[1] === 'bind' && !daxBusMatch(new Op(before), 'kmem', dev)) return null;
     const after = step.after.devices.find((d) => d.name === dev.name);
     if (step.outcome.ok && after !== undefined && (after.phase === 'kmem' || after.phase === 'online')) return null;
-    return `kmem ${m[2]} of ${dev.name} should have added its memory: ${step.outcome.ok ? `device is ${after?.phase}` : step.outcome.errno}`;
+    return `kmem ${m[1]} of ${dev.name} should have added its memory: ${step.outcome.ok ? `device is ${after?.phase}` : step.outcome.errno}`;
   },
 };
 
 export const devdaxBind: MustSucceed = {
   name: 'must-succeed:devdax-bind',
   summary: 'binding device_dax to an unbound, intact, matching device whose ranges are free, no fault pending, succeeds',
-  check: (step, before) => {
-    const w = writeOf(step);
-    const m = w === null ? null : DRV.exec(w.path);
-    if (w === null || m === null || m[1] !== 'device_dax' || m[2] !== 'bind') return null;
+  check: (step, before, w) => {
+    const m = w.drv;
+    if (m === null || m[0] !== 'device_dax' || m[1] !== 'bind') return null;
     const dev = before.devices.find((d) => d.name === strip(w.value));
     if (dev === undefined || !devdaxProbeMustSucceed(before, dev) || !daxBusMatch(new Op(before), 'device_dax', dev)) return null;
     return step.outcome.ok ? null : `device_dax bind of ${dev.name} should have succeeded: ${step.outcome.errno}`;
@@ -112,29 +128,27 @@ export const devdaxBind: MustSucceed = {
 export const unbindBound: MustSucceed = {
   name: 'must-succeed:unbind',
   summary: 'unbinding a device from the driver it is bound to always succeeds',
-  check: (step, before) => {
-    const w = writeOf(step);
-    const m = w === null ? null : DRV.exec(w.path);
-    if (w === null || m === null || m[2] !== 'unbind') return null;
+  check: (step, before, w) => {
+    const m = w.drv;
+    if (m === null || m[1] !== 'unbind') return null;
     const dev = before.devices.find((d) => d.name === strip(w.value));
-    if (dev === undefined || dev.driver !== m[1]) return null;
+    if (dev === undefined || dev.driver !== m[0]) return null;
     const after = step.after.devices.find((d) => d.name === dev.name);
-    return step.outcome.ok && after?.driver === null ? null : `unbind of ${dev.name} from ${m[1]} should have succeeded`;
+    return step.outcome.ok && after?.driver === null ? null : `unbind of ${dev.name} from ${m[0]} should have succeeded`;
   },
 };
 
 export const onlineHotAdded: MustSucceed = {
   name: 'must-succeed:online',
   summary: 'onlining an offline hot-added block (state online*/online 1), no fault pending, succeeds',
-  check: (step, before) => {
-    const w = writeOf(step);
-    const m = w === null ? null : BLOCK.exec(w.path);
-    if (w === null || m === null || before.faults.length > 0) return null;
-    const id = Number(m[1]);
+  check: (step, before, w) => {
+    const m = w.block;
+    if (m === null || before.faults.length > 0) return null;
+    const id = m[0];
     const b = before.blocks.get(id);
     if (b === undefined || b.boot || b.state !== 'offline') return null;
     const v = strip(w.value);
-    const wantsOnline = m[2] === 'state' ? ['online', 'online_kernel', 'online_movable'].includes(v) : ['1', 'y', 'Y', 'on'].includes(v);
+    const wantsOnline = m[1] === 'state' ? ['online', 'online_kernel', 'online_movable'].includes(v) : ['1', 'y', 'Y', 'on'].includes(v);
     if (!wantsOnline) return null;
     return step.outcome.ok && step.after.blocks.get(id)?.state === 'online' ? null : `onlining hot-added memory${id} should have succeeded: ${step.outcome.ok ? 'still offline' : step.outcome.errno}`;
   },
@@ -142,12 +156,17 @@ export const onlineHotAdded: MustSucceed = {
 
 export const MUST_SUCCEED: readonly MustSucceed[] = [kmemBind, devdaxBind, unbindBound, onlineHotAdded];
 
-export function checkMustSucceed(step: Step): Violation[] {
+const NONE: readonly Violation[] = Object.freeze([]);
+
+export function checkMustSucceed(step: Step): readonly Violation[] {
   const before = step.before;
-  if (before === null) return [];
+  if (before === null) return NONE;
+  // Only driver and block-state writes have a must-succeed rule.
+  const w = writeOf(step);
+  if (w === null || (w.drv === null && w.block === null)) return NONE;
   const out: Violation[] = [];
   for (const p of MUST_SUCCEED) {
-    const msg = p.check(step, before);
+    const msg = p.check(step, before, w);
     if (msg !== null) out.push({ seq: step.seq, index: step.index, invariant: p.name, message: msg });
   }
   return out;

@@ -32,7 +32,21 @@ export interface SequenceResult {
 const defaultCheck = makeChecker();
 
 export function checkAll(check: Checker): Checker {
-  return (step) => [...check(step), ...checkMustSucceed(step)];
+  return (step) => {
+    const a = check(step);
+    const b = checkMustSucceed(step);
+    return b.length === 0 ? a : a.length === 0 ? b : [...a, ...b];
+  };
+}
+
+/** The block ids a step changed: what the kernel mirrors recorded, else a diff of the block maps. */
+function changedIds(step: Step): readonly number[] {
+  if (step.before === null) return [...step.after.blocks.keys()];
+  const changes = step.blockChanges;
+  if (changes === undefined) return step.before.blocks.changedKeys(step.after.blocks);
+  const ids: number[] = [];
+  for (const c of changes) if (c.before !== c.after) ids.push(c.id);
+  return ids;
 }
 
 export function runSequence(boot: BootEvent, choices: readonly Choice[], opts: SequenceOptions = {}): SequenceResult {
@@ -44,10 +58,10 @@ export function runSequence(boot: BootEvent, choices: readonly Choice[], opts: S
   let okSteps = 0;
   const observe = (step: Step): void => {
     steps.push(step);
-    violations.push(...check(step));
+    for (const v of check(step)) violations.push(v);
     if (opts.coverage !== undefined) {
       opts.coverage.record(step);
-      const changed = step.before === null ? [...step.after.blocks.keys()] : step.before.blocks.changedKeys(step.after.blocks);
+      const changed = changedIds(step);
       for (const g of GOALS) if (g.reached(step, changed)) opts.coverage.hitGoal(g.name);
     }
   };

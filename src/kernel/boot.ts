@@ -79,7 +79,6 @@ export function bootKernel(boot: BootEvent): BootResult {
   }
 
   // Boot memory blocks: one per block-sized chunk holding RAM, online, in the zone its pages are in.
-  let blocks = IntMap.empty<MemoryBlock>();
   const unmovable = new Set(boot.unmovable);
   const perBlock = new Map<number, { pages: number; nid: number; zones: Set<ZoneName> }>();
   const spans = new Map<number, ZoneSpan>();
@@ -112,14 +111,13 @@ export function bootKernel(boot: BootEvent): BootResult {
     }
   }
   let present = 0;
-  for (const [id, info] of [...perBlock.entries()].sort((a, b) => a[0] - b[0])) {
+  const bootBlocks: Array<[number, MemoryBlock]> = [];
+  for (const [id, info] of perBlock) {
     const zone = info.zones.size === 1 ? ([...info.zones][0] as ZoneName) : null;
-    blocks = blocks.set(
-      id,
-      internBlock({ state: 'online', zone, nid: info.nid, boot: true, pages: info.pages, vmemmapPages: 0, memmapHost: null, group: null, unmovable: unmovable.has(id), addId: 0 }),
-    );
+    bootBlocks.push([id, internBlock({ state: 'online', zone, nid: info.nid, boot: true, pages: info.pages, vmemmapPages: 0, memmapHost: null, group: null, unmovable: unmovable.has(id), addId: 0 })]);
     present += info.pages;
   }
+  const blocks = IntMap.of(bootBlocks);
 
   const regions: DaxRegion[] = boot.daxRegions.map((r) => ({
     id: r.id,

@@ -29,8 +29,14 @@ export function createMemoryBlockDevices(
   vmemmapPerBlock: number,
   wholeRangeAltmap: boolean,
 ): Ret {
+  const created: Array<[number, MemoryBlock]> = [];
+  // The blocks go into the map as one batch (IntMap.setAll); an EEXIST part-way commits what was made, then unwinds it.
+  const commit = (): void => {
+    op.state = withState(op.state, { blocks: op.state.blocks.setAll(created) });
+  };
   for (let id = first; id <= last; id++) {
     if (op.state.blocks.has(id)) {
+      commit();
       removeMemoryBlockDevices(op, first, id - 1);
       op.branch('create_memory_block_devices', 'EEXIST');
       return err('EEXIST');
@@ -43,7 +49,7 @@ export function createMemoryBlockDevices(
       vmemmapPages = id === first ? vmemmapPerBlock * n : 0;
       memmapHost = first - id;
     }
-    const b: MemoryBlock = {
+    const rec = internBlock({
       state: 'offline',
       zone: null,
       nid,
@@ -54,11 +60,11 @@ export function createMemoryBlockDevices(
       group,
       unmovable: false,
       addId,
-    };
-    const rec = internBlock(b);
+    });
     op.touch(id, undefined, rec);
-    op.state = withState(op.state, { blocks: op.state.blocks.set(id, rec) });
+    created.push([id, rec]);
   }
+  commit();
   return OK;
 }
 

@@ -173,8 +173,32 @@ export function blockKey(b: MemoryBlock): string {
 
 const internTable = new Map<string, MemoryBlock>();
 
+/** The record interned last: a hot-add or boot interns runs of identical records, compared here without a key string. */
+let lastInterned: MemoryBlock | null = null;
+
+function sameBlock(a: MemoryBlock, b: MemoryBlock): boolean {
+  return (
+    a.state === b.state &&
+    a.zone === b.zone &&
+    a.nid === b.nid &&
+    a.boot === b.boot &&
+    a.pages === b.pages &&
+    a.vmemmapPages === b.vmemmapPages &&
+    a.memmapHost === b.memmapHost &&
+    a.group === b.group &&
+    a.unmovable === b.unmovable &&
+    a.addId === b.addId
+  );
+}
+
 /** Share one frozen record between all blocks with identical fields. */
 export function internBlock(b: MemoryBlock): MemoryBlock {
+  if (lastInterned !== null && sameBlock(lastInterned, b)) return lastInterned;
+  lastInterned = internLookup(b);
+  return lastInterned;
+}
+
+function internLookup(b: MemoryBlock): MemoryBlock {
   const key = blockKey(b);
   const hit = internTable.get(key);
   if (hit !== undefined) return hit;

@@ -44,6 +44,58 @@ export class IntMap<V> {
     return new IntMap<V>(undefined, 1, 0);
   }
 
+  /**
+   * A map of these entries, built in place (no path copying): boot and
+   * hot-add create many blocks at once. Later entries win over earlier ones
+   * with the same key.
+   */
+  static of<V>(entries: Iterable<readonly [number, V]>): IntMap<V> {
+    return IntMap.empty<V>().setAll(entries);
+  }
+
+  /**
+   * This map with every entry of `entries` set: each trie node on the way is
+   * copied once for the whole batch (then written in place), not once per
+   * entry as a chain of `set` calls would.
+   */
+  setAll(entries: Iterable<readonly [number, V]>): IntMap<V> {
+    const list = [...entries];
+    if (list.length === 0) return this;
+    let levels = this.levels;
+    for (const [k] of list) {
+      if (!Number.isInteger(k) || k < 0 || k > INT_MAP_MAX_KEY) throw new RangeError(`IntMap key ${k} out of range`);
+      levels = Math.max(levels, levelsFor(k));
+    }
+    const fresh = new Set<Node<V>>();
+    const own = (n: Node<V> | undefined): Node<V> => {
+      if (n !== undefined && fresh.has(n)) return n;
+      const c: Node<V> = n === undefined ? new Array<Node<V> | V | undefined>(WIDTH).fill(undefined) : n.slice();
+      fresh.add(c);
+      return c;
+    };
+    let root = this.root;
+    for (let l = this.levels; l < levels; l++) {
+      if (root === undefined) continue;
+      const up = own(undefined);
+      up[0] = root;
+      root = up;
+    }
+    root = own(root);
+    let size = this.size;
+    for (const [k, v] of list) {
+      let node = root;
+      for (let shift = BITS * (levels - 1); shift > 0; shift -= BITS) {
+        const i = (k >>> shift) & MASK;
+        const child = own(node[i] as Node<V> | undefined);
+        node[i] = child;
+        node = child;
+      }
+      if (node[k & MASK] === undefined) size++;
+      node[k & MASK] = v;
+    }
+    return new IntMap<V>(root, levels, size);
+  }
+
   get(key: number): V | undefined {
     if (key === this.lastKey) return this.lastValue;
     if (key >>> (BITS * this.levels) !== 0 || key < 0) return undefined;

@@ -42,6 +42,42 @@ describe('IntMap (persistent 32-way trie)', () => {
     },
   );
 
+  test.prop([fc.array(cmd, { maxLength: 60 }), fc.array(fc.tuple(key, fc.integer()), { maxLength: 80 })], { numRuns: 300 })(
+    'setAll (and IntMap.of) equal a chain of set calls and leave the original intact',
+    (base, batch) => {
+      let a = IntMap.empty<number>();
+      for (const c of base) a = c.op === 'set' ? a.set(c.k, c.v) : a.delete(c.k);
+      const snapshot = [...a.entries()];
+      let chained = a;
+      for (const [k, v] of batch) chained = chained.set(k, v);
+      const bulk = a.setAll(batch);
+      expect(bulk.size).toBe(chained.size);
+      expect([...bulk.entries()]).toEqual([...chained.entries()]);
+      for (const [k] of batch) expect(bulk.get(k)).toBe(chained.get(k));
+      expect([...a.entries()]).toEqual(snapshot);
+      expect([...IntMap.of(batch).entries()]).toEqual([...IntMap.empty<number>().setAll(batch).entries()]);
+      // Later writes to either map never show through the other.
+      const k0 = batch[0]?.[0];
+      if (k0 !== undefined) {
+        const after = bulk.set(k0, -1);
+        expect(bulk.get(k0)).toBe(chained.get(k0));
+        expect(after.get(k0)).toBe(-1);
+      }
+    },
+  );
+
+  it('get after a miss, a hit and a set returns the current value (the last-lookup cache never goes stale)', () => {
+    const a = IntMap.empty<string>().set(5, 'a');
+    expect(a.get(6)).toBeUndefined();
+    expect(a.get(5)).toBe('a');
+    const b = a.set(5, 'b');
+    expect(b.get(5)).toBe('b');
+    expect(a.get(5)).toBe('a');
+    const c = b.delete(5);
+    expect(c.get(5)).toBeUndefined();
+    expect(b.get(5)).toBe('b');
+  });
+
   it('range and firstFrom visit keys in order within bounds', () => {
     let m = IntMap.empty<string>();
     for (const k of [5, 40, 1000, 33000, 500000]) m = m.set(k, `v${k}`);
