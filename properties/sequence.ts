@@ -3,7 +3,7 @@
  * against the current state, apply it, and check every invariant and
  * must-succeed property after every step.
  */
-import type { BootEvent, LogEvent } from '../src/log/events.js';
+import type { BootEvent, LogEvent, StepEvent } from '../src/log/events.js';
 import { applyBoot, applyEvent, type Checker, type Step, type Violation } from '../src/replay/engine.js';
 import { interpretChoice, type Choice, type StepKind } from './arbitraries/steps.js';
 import type { Coverage } from './coverage.js';
@@ -39,6 +39,18 @@ export function checkAll(check: Checker): Checker {
   };
 }
 
+/** The generated event with its seq (a literal per type: an object spread costs V8 ~130 ns per step). */
+function numbered(e: StepEvent, seq: number): StepEvent {
+  switch (e.type) {
+    case 'write':
+      return { type: 'write', seq, path: e.path, value: e.value, raw: e.raw };
+    case 'read':
+      return { type: 'read', seq, path: e.path };
+    case 'inject':
+      return { type: 'inject', seq, site: e.site, errno: e.errno, nth: e.nth };
+  }
+}
+
 /** The block ids a step changed: what the kernel mirrors recorded, else a diff of the block maps. */
 function changedIds(step: Step): readonly number[] {
   if (step.before === null) return [...step.after.blocks.keys()];
@@ -70,7 +82,7 @@ export function runSequence(boot: BootEvent, choices: readonly Choice[], opts: S
   for (let i = 0; i < choices.length; i++) {
     if (violations.length > 0 && opts.stopAtViolation !== false) break;
     const gen = interpretChoice(current.after, choices[i] as Choice);
-    const event = { ...gen.event, seq: i + 1 };
+    const event = numbered(gen.event, i + 1);
     kinds[gen.kind]++;
     events.push(event);
     try {

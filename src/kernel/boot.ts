@@ -66,7 +66,7 @@ export function bootKernel(boot: BootEvent): BootResult {
   nodes.sort((a, b) => (a.start !== b.start ? (a.start < b.start ? -1 : 1) : a.end > b.end ? -1 : a.end < b.end ? 1 : 0));
   let iomem: Resource = iomemRoot();
   for (const n of nodes) {
-    const r = insertResource(iomem, { ...n, children: [] });
+    const r = insertResource(iomem, { start: n.start, end: n.end, name: n.name, flags: n.flags, desc: n.desc, children: [] });
     if (!r.ok) throw new Error(`model bug: boot resource ${n.name} conflicts (the reader should have refused it)`);
     iomem = r.root;
   }

@@ -167,6 +167,22 @@ export function withState(s: KernelState, c: Partial<KernelState>): KernelState 
   };
 }
 
+/** A copy of `d` with the given fields replaced (a literal, for the reason withState gives). */
+export function withDevice(d: DaxDevice, c: Partial<DaxDevice>): DaxDevice {
+  return {
+    name: c.name !== undefined ? c.name : d.name,
+    regionId: c.regionId !== undefined ? c.regionId : d.regionId,
+    ranges: c.ranges !== undefined ? c.ranges : d.ranges,
+    align: c.align !== undefined ? c.align : d.align,
+    targetNode: c.targetNode !== undefined ? c.targetNode : d.targetNode,
+    memmapOnMemory: c.memmapOnMemory !== undefined ? c.memmapOnMemory : d.memmapOnMemory,
+    phase: c.phase !== undefined ? c.phase : d.phase,
+    driver: c.driver !== undefined ? c.driver : d.driver,
+    kmem: c.kmem !== undefined ? c.kmem : d.kmem,
+    pgmap: c.pgmap !== undefined ? c.pgmap : d.pgmap,
+  };
+}
+
 export function blockKey(b: MemoryBlock): string {
   return `${b.state}|${b.zone}|${b.nid}|${b.boot ? 1 : 0}|${b.pages}|${b.vmemmapPages}|${b.memmapHost}|${b.group}|${b.unmovable ? 1 : 0}|${b.addId}`;
 }

@@ -9,6 +9,7 @@
  */
 
 const BITS = 5;
+const EMPTY_ITERATOR: IterableIterator<never> = [][Symbol.iterator]();
 const WIDTH = 1 << BITS;
 const MASK = WIDTH - 1;
 const MAX_LEVELS = 6;
@@ -141,13 +142,15 @@ export class IntMap<V> {
   }
 
   /** Entries with lo <= key <= hi in ascending order. */
-  *range(lo: number, hi: number): IterableIterator<[number, V]> {
-    if (this.root === undefined || hi < lo) return;
-    yield* walk(this.root, this.levels - 1, 0, Math.max(0, lo), Math.min(hi, INT_MAP_MAX_KEY));
+  range(lo: number, hi: number): IterableIterator<[number, V]> {
+    const l = Math.max(0, lo);
+    const h = Math.min(hi, INT_MAP_MAX_KEY);
+    if (this.root === undefined || h < l || l >>> (BITS * this.levels) !== 0) return EMPTY_ITERATOR as IterableIterator<[number, V]>;
+    return new RangeIterator<V>(this.root, this.levels, l, h);
   }
 
-  *entries(): IterableIterator<[number, V]> {
-    yield* this.range(0, INT_MAP_MAX_KEY);
+  entries(): IterableIterator<[number, V]> {
+    return this.range(0, INT_MAP_MAX_KEY);
   }
 
   *values(): IterableIterator<V> {
@@ -210,17 +213,68 @@ function deleteIn<V>(node: Node<V> | undefined, key: number, level: number): Nod
   return copy.every((x) => x === undefined) ? undefined : copy;
 }
 
-function* walk<V>(node: Node<V>, level: number, base: number, lo: number, hi: number): IterableIterator<[number, V]> {
-  const span = WIDTH ** level;
-  for (let i = 0; i < WIDTH; i++) {
-    const start = base + i * span;
-    const end = start + span - 1;
-    if (end < lo) continue;
-    if (start > hi) return;
-    const child = node[i];
-    if (child === undefined) continue;
-    if (level === 0) yield [start, child as V];
-    else yield* walk(child as Node<V>, level - 1, start, lo, hi);
+/**
+ * In-order traversal of [lo, hi] with an explicit stack: nested generators
+ * (yield* per level) cost several times more per entry, and views,
+ * invariants and the generator iterate blocks on every step.
+ */
+class RangeIterator<V> implements IterableIterator<[number, V]> {
+  /** Per level from the root: the node, its first key, and the next child index. */
+  private readonly nodes: Array<Node<V>> = [];
+  private readonly bases: number[] = [];
+  private readonly next_: number[] = [];
+  private depth: number;
+
+  constructor(
+    root: Node<V>,
+    private readonly levels: number,
+    private readonly lo: number,
+    private readonly hi: number,
+  ) {
+    this.nodes.push(root);
+    this.bases.push(0);
+    this.next_.push(((lo >>> (BITS * (levels - 1))) & MASK) | 0);
+    this.depth = 0;
+  }
+
+  [Symbol.iterator](): IterableIterator<[number, V]> {
+    return this;
+  }
+
+  next(): IteratorResult<[number, V]> {
+    while (this.depth >= 0) {
+      const d = this.depth;
+      const node = this.nodes[d] as Node<V>;
+      const level = this.levels - 1 - d;
+      const shift = BITS * level;
+      let i = this.next_[d] as number;
+      const base = this.bases[d] as number;
+      const span = 1 << shift;
+      for (; i < WIDTH; i++) {
+        const start = base + i * span;
+        if (start > this.hi) {
+          i = WIDTH;
+          break;
+        }
+        const child = node[i];
+        if (child === undefined) continue;
+        if (level === 0) {
+          if (start < this.lo) continue;
+          this.next_[d] = i + 1;
+          return { done: false, value: [start, child as V] };
+        }
+        if (start + span - 1 < this.lo) continue;
+        this.next_[d] = i + 1;
+        this.nodes[d + 1] = child as Node<V>;
+        this.bases[d + 1] = start;
+        // Children of the first node on the path start at lo's index; later ones at 0.
+        this.next_[d + 1] = start < this.lo ? (this.lo >>> (shift - BITS)) & MASK : 0;
+        this.depth = d + 1;
+        break;
+      }
+      if (i >= WIDTH) this.depth = d - 1;
+    }
+    return { done: true, value: undefined };
   }
 }
 

@@ -78,6 +78,23 @@ describe('IntMap (persistent 32-way trie)', () => {
     expect(b.get(5)).toBe('b');
   });
 
+  test.prop([fc.array(cmd, { maxLength: 120 }), key, key, fc.integer({ min: -5, max: 5 })], { numRuns: 500 })(
+    'range(lo, hi) yields exactly the entries with lo <= key <= hi, ascending',
+    (cmds, a, b, d) => {
+      let m = IntMap.empty<number>();
+      for (const c of cmds) m = c.op === 'set' ? m.set(c.k, c.v) : m.delete(c.k);
+      // Bounds at, next to and between the keys present, and out of range.
+      const keys = [...m.keys()];
+      const lo = (keys.length > 0 && d % 2 === 0 ? (keys[a % keys.length] as number) : a) + d;
+      const hi = Math.max(lo, b) + (d < 0 ? INT_MAP_MAX_KEY : 0);
+      const all = [...m.entries()];
+      expect(all.map(([k]) => k)).toEqual([...keys].sort((x, y) => x - y));
+      expect([...m.range(lo, hi)]).toEqual(all.filter(([k]) => k >= lo && k <= hi));
+      expect([...m.range(lo, lo)]).toEqual(all.filter(([k]) => k === lo));
+      expect(m.firstFrom(lo)).toEqual(all.find(([k]) => k >= lo));
+    },
+  );
+
   it('range and firstFrom visit keys in order within bounds', () => {
     let m = IntMap.empty<string>();
     for (const k of [5, 40, 1000, 33000, 500000]) m = m.set(k, `v${k}`);

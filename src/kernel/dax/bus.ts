@@ -11,7 +11,7 @@ import { err, OK, type Ret } from '../memoryHotplug.js';
 import { kstrtobool, sysfsStreq } from '../memory.js';
 import { mhpSupportsMemmapOnMemory } from '../memmapOnMemory.js';
 import type { Op } from '../op.js';
-import { findRegion, replaceDevice, withState, deviceSize, type DaxDevice, type DaxDriverName, type DaxRange } from '../state.js';
+import { findRegion, replaceDevice, withDevice, withState, deviceSize, type DaxDevice, type DaxDriverName, type DaxRange } from '../state.js';
 import { daxAlignValid, devDaxProbe, devDaxRemove, SZ_2M } from './device.js';
 import { devDaxKmemProbe, devDaxKmemRemove } from './kmem.js';
 
@@ -165,7 +165,7 @@ export function alignStore(op: Op, dev: DaxDevice, buf: string): Ret {
   if (!v.ok) return err('ENXIO');
   if (!daxAlignValid(v.value)) return err('EINVAL');
   if (dev.driver !== null) return err('EBUSY');
-  const next: DaxDevice = { ...dev, align: v.value };
+  const next: DaxDevice = withDevice(dev, { align: v.value });
   // dev_dax_validate_align; the old value is restored on failure.
   if (!dev.ranges.every((r) => allocIsAligned(next, r.end - r.start + 1n))) return err('EINVAL');
   op.state = replaceDevice(op.state, next);
@@ -224,7 +224,7 @@ export function sizeStore(op: Op, dev: DaxDevice, buf: string): Ret {
       toAlloc -= take;
     }
   }
-  op.state = replaceDevice(op.state, { ...dev, ranges });
+  op.state = replaceDevice(op.state, withDevice(dev, { ranges }));
   return OK;
 }
 
@@ -235,6 +235,6 @@ export function memmapOnMemoryStore(op: Op, dev: DaxDevice, buf: string): Ret {
   const s = op.state;
   if (val && !mhpSupportsMemmapOnMemory(s.profile, s.config, s.blockPages, s.blockPages).ok) return err('EOPNOTSUPP');
   if (dev.memmapOnMemory !== val && dev.driver === 'kmem') return err('EBUSY');
-  op.state = replaceDevice(op.state, { ...dev, memmapOnMemory: val });
+  op.state = replaceDevice(op.state, withDevice(dev, { memmapOnMemory: val }));
   return OK;
 }

@@ -9,7 +9,7 @@ import { hex } from '../../util/u64.js';
 import { err, OK, type Ret } from '../memoryHotplug.js';
 import type { Op } from '../op.js';
 import { IORESOURCE_SYSTEM_RAM, REGION_DISJOINT, regionIntersects, releaseMemRegion, requestRegion } from '../resource.js';
-import { findRegion, replaceDevice, withState, type DaxDevice, type DaxRange } from '../state.js';
+import { findRegion, replaceDevice, withDevice, withState, type DaxDevice, type DaxRange } from '../state.js';
 import { advanceDevice } from './lifecycle.js';
 
 export const SZ_4K = 4096n;
@@ -38,7 +38,7 @@ export function devDaxProbe(op: Op, device: DaxDevice): Ret {
       return err('EINVAL');
     }
     // Set before the ranges are requested; a failure below leaves it stale (seen on 6.1.0-56, harness stale-pgmap).
-    dev = { ...dev, pgmap: true };
+    dev = withDevice(dev, { pgmap: true });
     op.state = replaceDevice(op.state, dev);
     op.branch('dev_dax_probe', 'pgmap-set');
   }

@@ -9,8 +9,8 @@ import { alignDown, alignUp, hex, physAddr, U64_MAX } from '../../util/u64.js';
 import { addMemory, addMemoryDriverManaged, err, OK, removeMemory, type Ret } from '../memoryHotplug.js';
 import { memoryGroupRegisterStatic, memoryGroupUnregister } from '../memory.js';
 import type { Op } from '../op.js';
-import { IORESOURCE_SYSTEM_RAM, findExact, releaseResource, removeResource, requestRegion, updateAt, isBusy } from '../resource.js';
-import { findRegion, withState, type DaxDevice, type DaxRange, type KmemData } from '../state.js';
+import { IORESOURCE_SYSTEM_RAM, findExact, releaseResource, removeResource, requestRegion, updateAt, isBusy, withResource } from '../resource.js';
+import { findRegion, withDevice, withState, type DaxDevice, type DaxRange, type KmemData } from '../state.js';
 import { advanceDevice } from './lifecycle.js';
 
 /** "System RAM (kmem)" since v5.8; plain add_memory's "System RAM" before. */
@@ -42,7 +42,7 @@ function requestKmemRegion(op: Op, dev: DaxDevice, start: bigint, size: bigint):
   const r = requestRegion(op.state.iomem, start, size, dev.name, 0, [], { warnTopLevelOnly: op.state.profile.devicePrivateWarnTopLevelOnly });
   for (const w of r.warnings) op.print(w);
   if (!r.ok) return false;
-  op.state = withState(op.state, { iomem: updateAt(r.root, r.path, (n) => ({ ...n, flags: IORESOURCE_SYSTEM_RAM })) });
+  op.state = withState(op.state, { iomem: updateAt(r.root, r.path, (n) => withResource(n, { flags: IORESOURCE_SYSTEM_RAM })) });
   return true;
 }
 
@@ -265,7 +265,7 @@ export function devDaxKmemRemove(op: Op, dev: DaxDevice): void {
 }
 
 function setDriverData(op: Op, name: string, driver: DaxDevice['driver'], kmem: KmemData | null): void {
-  op.state = withState(op.state, { devices: op.state.devices.map((d) => (d.name === name ? { ...d, driver, kmem } : d)) });
+  op.state = withState(op.state, { devices: op.state.devices.map((d) => (d.name === name ? withDevice(d, { driver, kmem }) : d)) });
 }
 
 function stillHasBlocks(op: Op, dev: DaxDevice): boolean {

@@ -6,7 +6,7 @@
  */
 import { stepDaxDevice, type DaxDeviceEvent, type DaxDeviceState } from '../../../machines/index.js';
 import type { Op } from '../op.js';
-import { replaceDevice, type DaxDevice } from '../state.js';
+import { replaceDevice, withDevice, type DaxDevice } from '../state.js';
 
 /** Where each event puts a device when the kernel forces it past the machine. */
 const FORCED_TARGET: Readonly<Record<DaxDeviceEvent['type'], DaxDeviceState>> = {
@@ -28,7 +28,7 @@ export function advanceDevice(op: Op, dev: DaxDevice, event: DaxDeviceEvent['typ
       phase = FORCED_TARGET[event];
     }
   }
-  const next: DaxDevice = { ...dev, ...patch, phase };
+  const next: DaxDevice = withDevice(dev, { ...patch, phase });
   op.state = replaceDevice(op.state, next);
   return next;
 }
