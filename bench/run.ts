@@ -6,8 +6,9 @@
  * is shared and noisy), asserted with --check.
  */
 import { Command } from 'commander';
-import { runCampaign } from '../properties/campaign.js';
-import { fmt, stats, type Stats } from './measure.js';
+import { DEFAULT_STEPS } from '../src/cli/fuzz/options.js';
+import { fuzzVsReplay, type FuzzFigures } from './fuzzVsReplay.js';
+import { fmt } from './measure.js';
 import { replay1m, type ReplayFigures } from './replay1m.js';
 import { invariantCosts, scale, type InvariantCost, type ScaleFigures } from './scale.js';
 import { vsKernel, type VsKernelFigures } from './vsKernel.js';
@@ -28,7 +29,8 @@ const quick = opts.quick === true;
 
 interface Summary {
   replay?: ReplayFigures & { eventsPerSecond: number; checkedEventsPerSecond: number; ratioPlain: number; ratioChecked: number };
-  fuzz?: { stepsPerSecond: Stats; runs: number; steps: number };
+  fuzz?: FuzzFigures;
+  fuzzOverReplay1m?: number;
   scale?: ScaleFigures;
   invariantCost?: InvariantCost[];
   vsKernel?: VsKernelFigures;
@@ -54,22 +56,19 @@ if (want('replay-1m')) {
 
 if (want('fuzz')) {
   const seconds = quick ? 2 : 10;
-  log(`fuzz (default generator, every invariant and must-succeed property, ${seconds} s x 3)`);
-  const xs: number[] = [];
-  let runs = 0;
-  let steps = 0;
-  runCampaign({ seed: 3, seconds: 1, steps: 30, variant: null, outDir: null });
-  for (let i = 0; i < 3; i++) {
-    const r = runCampaign({ seed: 100 + i, seconds, steps: 30, variant: null, outDir: null });
-    xs.push(r.steps / (r.elapsedMs / 1000));
-    runs += r.runs;
-    steps += r.steps;
-  }
-  summary.fuzz = { stepsPerSecond: stats(xs), runs, steps };
-  log(`  steps/s: ${fmt(summary.fuzz.stepsPerSecond, 'steps/s')}; ${runs} runs, ${steps} steps`);
+  log(`fuzz (default generator, every invariant and must-succeed property, ${seconds} s x 3; against replaying the same generator's sequences from their logs)`);
+  const f = fuzzVsReplay(seconds, 3, DEFAULT_STEPS);
+  summary.fuzz = f;
+  log(`  fuzz: ${fmt(f.stepsPerSecond, 'steps/s')}; ${f.runs} runs, ${f.steps} steps`);
+  log(`  replay of ${f.replaySequences} generated sequences (${f.replaySteps} steps): ${fmt(f.replaySameStepsPerSecond, 'steps/s')}`);
+  const same = f.stepsPerSecond.median / f.replaySameStepsPerSecond.median;
+  budget('fuzz steps/s / replay steps/s of the same sequences (both with every invariant)', same, same >= 0.5, '>= 0.5');
   if (summary.replay !== undefined) {
-    const ratio = summary.fuzz.stepsPerSecond.median / summary.replay.checkedEventsPerSecond;
-    budget('fuzz steps/s / replay events/s (both with every invariant)', ratio, ratio >= 0.5, '>= 0.5');
+    // Not a like-for-like ratio: replay-1m's events are mostly block writes and reads on one machine, the
+    // generator's steps probe drivers and boot a new machine every ~13 steps. Reported, not asserted.
+    const literal = f.stepsPerSecond.median / summary.replay.checkedEventsPerSecond;
+    log(`  (fuzz steps/s / replay-1m events/s with every invariant: ${literal.toFixed(2)}; different operation mixes, not asserted)`);
+    summary.fuzzOverReplay1m = literal;
   }
 }
 
