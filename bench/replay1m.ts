@@ -9,7 +9,7 @@ import { createReadStream, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { makeChecker } from '../properties/invariants/index.js';
 import { readLines, readLogBatches } from '../src/log/index.js';
 import { Replayer } from '../src/replay/engine.js';
-import { fmt, stats, type Stats } from './measure.js';
+import { fmt, gc, stats, type Stats } from './measure.js';
 import { replayLogText, WORKLOADS_VERSION } from './workloads.js';
 
 export interface ReplayFigures {
@@ -69,7 +69,9 @@ export async function replay1m(events: number, runs: number, log: (s: string) =>
   return { events, floor, plain, checked, violations };
 }
 
+/** One timed run, started on a collected heap so one measurement's garbage is not charged to the next. */
 async function time1(f: () => Promise<unknown>): Promise<number> {
+  gc();
   const t = process.hrtime.bigint();
   await f();
   return Number(process.hrtime.bigint() - t) / 1e6;

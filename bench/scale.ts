@@ -25,8 +25,10 @@ export interface ScaleFigures {
   readonly violations: number;
 }
 
+/** The JS heap plus ArrayBuffer memory (caches keep typed arrays, whose bytes live outside the heap). */
 function heap(): number {
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 export function scale(tib: bigint): ScaleFigures {
