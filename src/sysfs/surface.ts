@@ -121,7 +121,7 @@ function parseBlockPath(path: string): Parsed | null {
   if (digits === 0 || digits > 9 || (digits > 1 && path.charCodeAt(d0) === 48)) return null;
   if (i === path.length) return { k: 'block', id, h: null };
   if (path.charCodeAt(i) !== 47) return null;
-  // The file name, matched in place (no substring to hash).
+  // The file name, compared only with the block files of its length.
   const len = path.length - i - 1;
   const candidates = BLOCK_FILES_BY_LENGTH[len];
   if (candidates !== undefined) {
