@@ -10,13 +10,13 @@ import { makeChecker } from '../properties/invariants/index.js';
 import type { KernelState } from '../src/kernel/state.js';
 import type { StepEvent } from '../src/log/events.js';
 import { applyBoot, applyEvent, Replayer, type Step } from '../src/replay/engine.js';
-import { gc } from './measure.js';
+import { gc, stats, type Stats } from './measure.js';
 import { cxlMachine, Lcg } from './workloads.js';
 
 const MEM = '/sys/devices/system/memory';
 const FIRST_BLOCK = 128; // 16 GiB / 128 MiB
 
-export interface ScaleFigures {
+export interface ScaleRun {
   readonly blocks: number;
   readonly wallMs: number;
   readonly peakHeapBytes: number;
@@ -25,13 +25,35 @@ export interface ScaleFigures {
   readonly violations: number;
 }
 
+export interface ScaleFigures {
+  readonly blocks: number;
+  readonly wallMs: Stats;
+  readonly peakHeapBytes: Stats;
+  readonly bytesPerBlock: Stats;
+  readonly violations: number;
+}
+
+/** A warm-up on a machine 1/16 the size, then `runs` runs at `tib`, each on a collected heap. */
+export function scale(tib: bigint, runs: number): ScaleFigures {
+  scaleOnce(tib / 16n > 0n ? tib / 16n : 1n);
+  const xs: ScaleRun[] = [];
+  for (let i = 0; i < runs; i++) xs.push(scaleOnce(tib));
+  return {
+    blocks: xs[0]?.blocks ?? 0,
+    wallMs: stats(xs.map((x) => x.wallMs)),
+    peakHeapBytes: stats(xs.map((x) => x.peakHeapBytes)),
+    bytesPerBlock: stats(xs.map((x) => x.bytesPerBlock)),
+    violations: xs.reduce((a, x) => a + x.violations, 0),
+  };
+}
+
 /** The JS heap plus ArrayBuffer memory (caches keep typed arrays, whose bytes live outside the heap). */
 function heap(): number {
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
 }
 
-export function scale(tib: bigint): ScaleFigures {
+function scaleOnce(tib: bigint): ScaleRun {
   gc();
   const base = heap();
   const t0 = Date.now();
@@ -72,6 +94,8 @@ export interface InvariantCost {
   readonly blocks: number;
   /** Microseconds of invariant checking per step (median of repeats). */
   readonly usPerStep: number;
+  /** The same over every repeat: median, min, max. */
+  readonly usPerStepStats: Stats;
   readonly paranoidUsPerStep: number | null;
   /** Share of the churn's steps that succeeded (and so changed a block): the sizes must do like work. */
   readonly okShare: number;
@@ -119,9 +143,9 @@ export function invariantCosts(sizes: readonly number[], steps: number, repeats:
   const xs = churns.map((): number[] => []);
   for (let k = 0; k < repeats; k++) churns.forEach((c, i) => xs[i]?.push(passUs(c, false)));
   return churns.map((c, i) => {
-    const sorted = [...(xs[i] ?? [])].sort((a, b) => a - b);
+    const st = stats(xs[i] ?? []);
     // A full re-check per step is O(blocks): measured on small machines only, to show what incremental saves.
     const paranoidUsPerStep = c.blocks <= 1000 ? passUs(c, true) : null;
-    return { blocks: c.blocks, usPerStep: sorted[Math.floor(sorted.length / 2)] as number, paranoidUsPerStep, okShare: c.okShare };
+    return { blocks: c.blocks, usPerStep: st.median, usPerStepStats: st, paranoidUsPerStep, okShare: c.okShare };
   });
 }
