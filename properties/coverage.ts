@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { daxDeviceTable, memoryBlockTable } from '../machines/index.js';
 import type { Step } from '../src/replay/engine.js';
-import { DOCUMENTED_ERRNOS } from './invariants/errnos.js';
+import { DOCUMENTED_ERRNOS, documentedEntry } from './invariants/errnos.js';
 
 export interface CoverageCount {
   readonly reached: number;
@@ -57,7 +57,8 @@ export function allBranches(): string[] {
 
 export class Coverage {
   private readonly transitions = new Set<string>();
-  private readonly errnos = new Set<string>();
+  /** Errnos returned, per documented path source (the `source: errno` names are made for the report). */
+  private readonly errnos = new Map<string, Set<string>>();
   private readonly branches = new Set<string>();
   readonly goalHits = new Map<string, number>();
 
@@ -67,9 +68,15 @@ export class Coverage {
     const o = step.outcome;
     if (!o.ok && step.event.type !== 'boot' && step.event.type !== 'inject') {
       const path = step.event.path;
-      const hit = DOCUMENTED_ERRNOS.find((d) => d.pattern.test(path));
-      if (hit !== undefined) this.errnos.add(`${hit.source}: ${o.errno}`);
+      const hit = documentedEntry(path);
+      if (hit !== null) this.addErrno(hit.source, o.errno);
     }
+  }
+
+  private addErrno(source: string, errno: string): void {
+    let set = this.errnos.get(source);
+    if (set === undefined) this.errnos.set(source, (set = new Set()));
+    set.add(errno);
   }
 
   hitGoal(name: string): void {
@@ -78,7 +85,7 @@ export class Coverage {
 
   merge(other: Coverage): void {
     for (const t of other.transitions) this.transitions.add(t);
-    for (const e of other.errnos) this.errnos.add(e);
+    for (const [source, errnos] of other.errnos) for (const e of errnos) this.addErrno(source, e);
     for (const b of other.branches) this.branches.add(b);
     for (const [g, n] of other.goalHits) this.goalHits.set(g, (this.goalHits.get(g) ?? 0) + n);
   }
@@ -91,7 +98,7 @@ export class Coverage {
     });
     return {
       transitions: count(allTransitions(), this.transitions),
-      errnos: count(allErrnos(), this.errnos),
+      errnos: count(allErrnos(), new Set([...this.errnos].flatMap(([source, errnos]) => [...errnos].map((e) => `${source}: ${e}`)))),
       branches: count(allBranches(), this.branches),
       goals: Object.fromEntries(goalNames.map((g) => [g, this.goalHits.get(g) ?? 0])),
     };

@@ -7,7 +7,7 @@ import type { BootEvent, LogEvent, StepEvent } from '../src/log/events.js';
 import { applyBoot, applyEvent, type Checker, type Step, type Violation } from '../src/replay/engine.js';
 import { interpretChoice, type Choice, type StepKind } from './arbitraries/steps.js';
 import type { Coverage } from './coverage.js';
-import { GOALS } from './goals.js';
+import { GOALS, type Goal } from './goals.js';
 import { makeChecker } from './invariants/index.js';
 import { checkMustSucceed } from './mustSucceed.js';
 
@@ -51,6 +51,20 @@ function numbered(e: StepEvent, seq: number): StepEvent {
   }
 }
 
+/** Whether the step has what the goal needs (a goal without `needs` may be reached by any step). */
+function mayReach(g: Goal, step: Step, changed: readonly number[]): boolean {
+  switch (g.needs) {
+    case 'transitions':
+      return step.transitions.length > 0;
+    case 'branches':
+      return step.branches.length > 0;
+    case 'changed':
+      return changed.length > 0;
+    case undefined:
+      return true;
+  }
+}
+
 /** The block ids a step changed: what the kernel mirrors recorded, else a diff of the block maps. */
 function changedIds(step: Step): readonly number[] {
   if (step.before === null) return [...step.after.blocks.keys()];
@@ -74,7 +88,7 @@ export function runSequence(boot: BootEvent, choices: readonly Choice[], opts: S
     if (opts.coverage !== undefined) {
       opts.coverage.record(step);
       const changed = changedIds(step);
-      for (const g of GOALS) if (g.reached(step, changed)) opts.coverage.hitGoal(g.name);
+      for (const g of GOALS) if (mayReach(g, step, changed) && g.reached(step, changed)) opts.coverage.hitGoal(g.name);
     }
   };
   let current = applyBoot(boot);

@@ -32,12 +32,28 @@ export const DOCUMENTED_ERRNOS: ReadonlyArray<{ readonly pattern: RegExp; readon
   { pattern: /\/devices\/dax[^/]+\/memmap_on_memory$/, errnos: ['EINVAL', 'EOPNOTSUPP', 'EBUSY'], source: 'memmap_on_memory_store' },
 ];
 
-const byPattern = new Map<RegExp, readonly Errno[]>(DOCUMENTED_ERRNOS.map((d) => [d.pattern, [...OPEN, ...d.errnos]]));
-const BLOCK_STATE = [...OPEN, ...ONLINE_OFFLINE];
+export type DocumentedEntry = (typeof DOCUMENTED_ERRNOS)[number];
+
+const BLOCK_ENTRY = DOCUMENTED_ERRNOS.find((d) => d.source.startsWith('state_store')) as DocumentedEntry;
+const byEntry = new Map<DocumentedEntry, readonly Errno[]>(DOCUMENTED_ERRNOS.map((d) => [d, [...OPEN, ...d.errnos]]));
+/** Paths other than block state files repeat (driver and device files): their entry, looked up once. */
+const entryCache = new Map<string, DocumentedEntry | null>();
+
+/** The table entry for a path, or null for a path with only the open errors. */
+export function documentedEntry(path: string): DocumentedEntry | null {
+  // Most failing steps are writes to a block's state/online file: recognised without the regex list.
+  if ((path.endsWith('/state') || path.endsWith('/online')) && /\/memory\d+\/(state|online)$/.test(path)) return BLOCK_ENTRY;
+  let d = entryCache.get(path);
+  if (d === undefined) {
+    d = DOCUMENTED_ERRNOS.find((x) => x.pattern.test(path)) ?? null;
+    // Bounded: a long campaign must not grow the cache without end.
+    if (entryCache.size > 10_000) entryCache.clear();
+    entryCache.set(path, d);
+  }
+  return d;
+}
 
 export function documentedErrnos(path: string): readonly Errno[] {
-  // Most failing steps are writes to a block's state/online file: recognised without the regex list.
-  if ((path.endsWith('/state') || path.endsWith('/online')) && /\/memory\d+\/(state|online)$/.test(path)) return BLOCK_STATE;
-  const d = DOCUMENTED_ERRNOS.find((x) => x.pattern.test(path));
-  return d === undefined ? OPEN : (byPattern.get(d.pattern) as readonly Errno[]);
+  const d = documentedEntry(path);
+  return d === null ? OPEN : (byEntry.get(d) as readonly Errno[]);
 }
