@@ -58,7 +58,7 @@ export const GOALS: readonly Goal[] = [
     name: 'leaked kmem device (unbound, memory pinned)',
     reached: (s) => s.after.devices.some((d) => d.driver === null && (d.phase === 'kmem' || d.phase === 'online')),
   },
-  { name: 'partially onlined kmem device', needs: 'changed', reached: (s) => s.after.devices.some((d) => partlyOnline(s, d)) },
+  { name: 'partially onlined kmem device', needs: 'changed', reached: (s, changed) => changed.length > 0 && s.after.devices.some((d) => partlyOnline(s, d)) },
   {
     name: 'Movable block next to a Normal one',
     needs: 'changed',

@@ -85,6 +85,20 @@ describe('the default profile under the npm test budget (seed 20261121, 4000 run
   });
 });
 
+describe('goal needs', () => {
+  // Coverage skips a goal on a step without what it needs: that must never hide a step that reaches it.
+  test.prop([machineFor(null), choices(30)], { numRuns: 400, seed: 7 })('a goal is never reached by a step that lacks what it needs', (boot, cs) => {
+    const seq = runSequence(boot, cs, { check: () => [], stopAtViolation: false });
+    for (const step of seq.steps) {
+      const changed = step.before === null ? [...step.after.blocks.keys()] : step.before.blocks.changedKeys(step.after.blocks);
+      for (const g of GOALS) {
+        const lacks = g.needs === 'transitions' ? step.transitions.length === 0 : g.needs === 'branches' ? step.branches.length === 0 : g.needs === 'changed' && changed.length === 0;
+        if (lacks) expect(g.reached(step, changed), `${g.name} at step ${step.index}`).toBe(false);
+      }
+    }
+  });
+});
+
 describe('bug variants (SPEC §6) are caught within a fixed budget', () => {
   it.each(VARIANT_NAMES)('%s', (variant) => {
     const out = mkdtempSync(join(tmpdir(), 'memhp-variant-'));
