@@ -9,9 +9,10 @@ import type { Step } from '../src/replay/engine.js';
 export interface Goal {
   readonly name: string;
   /**
-   * What the goal reads, when it is only ever reached through it: a step
-   * with no transitions, no failure branches or no changed blocks skips the
-   * goals that need them (most steps take no transition).
+   * Set when only a step with this can reach the goal: coverage skips the
+   * goal on steps without transitions, failure branches or changed blocks
+   * (most steps take no transition). A test in test/properties/checker.test.ts
+   * shows `reached` is false on such steps.
    */
   readonly needs?: 'transitions' | 'branches' | 'changed';
   /** `changed`: the block ids the step changed (goals about blocks look only there). */
