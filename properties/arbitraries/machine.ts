@@ -56,7 +56,10 @@ function onlineTypes(kernel: KernelVersion): readonly OnlineType[] {
 /** A machine (boot event); `variant` and forced fields come from the constraints. */
 export function bootMachine(c: MachineConstraints = {}): fc.Arbitrary<BootEvent> {
   const kernelArb = c.kernel !== undefined ? fc.constant(c.kernel) : fc.constantFrom<KernelVersion>('5.1', '6.1', '6.8', '6.8');
-  return kernelArb.chain((kernel) =>
+  // chain builds its inner arbitrary for every value drawn: built once per kernel instead (the same
+  // arbitrary, so the same values and shrinks).
+  const perKernel = new Map<KernelVersion, fc.Arbitrary<BootEvent>>();
+  const forKernel = (kernel: KernelVersion): fc.Arbitrary<BootEvent> =>
     fc
       .record({
         blockShift: fc.constantFrom(27, 27, 27, 28, 30, 31),
@@ -120,8 +123,12 @@ export function bootMachine(c: MachineConstraints = {}): fc.Arbitrary<BootEvent>
           daxRegions,
           variant: c.variant ?? null,
         };
-      }),
-  );
+      });
+  return kernelArb.chain((kernel) => {
+    let arb = perKernel.get(kernel);
+    if (arb === undefined) perKernel.set(kernel, (arb = forKernel(kernel)));
+    return arb;
+  });
 }
 
 function region(kernel: KernelVersion, id: number, kind: DaxRegionKind, start: bigint, size: bigint, r: RegionDraft): DaxRegionSpec {
