@@ -183,8 +183,27 @@ export function withDevice(d: DaxDevice, c: Partial<DaxDevice>): DaxDevice {
   };
 }
 
+/**
+ * Every field of a block record, once, for the interning key and the run
+ * check below: a field added to MemoryBlock and not named here fails to
+ * type-check (the Record needs every key).
+ */
+const BLOCK_FIELD_SET: Readonly<Record<keyof MemoryBlock, true>> = {
+  state: true,
+  zone: true,
+  nid: true,
+  boot: true,
+  pages: true,
+  vmemmapPages: true,
+  memmapHost: true,
+  group: true,
+  unmovable: true,
+  addId: true,
+};
+const BLOCK_FIELDS = Object.keys(BLOCK_FIELD_SET) as ReadonlyArray<keyof MemoryBlock>;
+
 export function blockKey(b: MemoryBlock): string {
-  return `${b.state}|${b.zone}|${b.nid}|${b.boot ? 1 : 0}|${b.pages}|${b.vmemmapPages}|${b.memmapHost}|${b.group}|${b.unmovable ? 1 : 0}|${b.addId}`;
+  return BLOCK_FIELDS.map((f) => String(b[f])).join('|');
 }
 
 const internTable = new Map<string, MemoryBlock>();
@@ -193,18 +212,8 @@ const internTable = new Map<string, MemoryBlock>();
 let lastInterned: MemoryBlock | null = null;
 
 function sameBlock(a: MemoryBlock, b: MemoryBlock): boolean {
-  return (
-    a.state === b.state &&
-    a.zone === b.zone &&
-    a.nid === b.nid &&
-    a.boot === b.boot &&
-    a.pages === b.pages &&
-    a.vmemmapPages === b.vmemmapPages &&
-    a.memmapHost === b.memmapHost &&
-    a.group === b.group &&
-    a.unmovable === b.unmovable &&
-    a.addId === b.addId
-  );
+  for (const f of BLOCK_FIELDS) if (a[f] !== b[f]) return false;
+  return true;
 }
 
 /** Share one frozen record between all blocks with identical fields. */

@@ -17,6 +17,10 @@ export const INT_MAP_MAX_KEY = 2 ** (BITS * MAX_LEVELS) - 1;
 
 type Node<V> = Array<Node<V> | V | undefined>;
 
+function checkKey(key: number): void {
+  if (!Number.isInteger(key) || key < 0 || key > INT_MAP_MAX_KEY) throw new RangeError(`IntMap key ${key} out of range`);
+}
+
 /** Levels needed for `key` (at least one). */
 function levelsFor(key: number): number {
   let levels = 1;
@@ -64,7 +68,7 @@ export class IntMap<V> {
     if (list.length === 0) return this;
     let levels = this.levels;
     for (const [k] of list) {
-      if (!Number.isInteger(k) || k < 0 || k > INT_MAP_MAX_KEY) throw new RangeError(`IntMap key ${k} out of range`);
+      checkKey(k);
       levels = Math.max(levels, levelsFor(k));
     }
     const fresh = new Set<Node<V>>();
@@ -116,7 +120,7 @@ export class IntMap<V> {
   }
 
   set(key: number, value: V): IntMap<V> {
-    if (!Number.isInteger(key) || key < 0 || key > INT_MAP_MAX_KEY) throw new RangeError(`IntMap key ${key} out of range`);
+    checkKey(key);
     const existed = this.get(key) !== undefined;
     // Grow: the old root becomes child 0 of each new level.
     let root = this.root;
@@ -222,7 +226,7 @@ class RangeIterator<V> implements IterableIterator<[number, V]> {
   /** Per level from the root: the node, its first key, and the next child index. */
   private readonly nodes: Array<Node<V>> = [];
   private readonly bases: number[] = [];
-  private readonly next_: number[] = [];
+  private readonly nextIndex: number[] = [];
   private depth: number;
 
   constructor(
@@ -233,7 +237,7 @@ class RangeIterator<V> implements IterableIterator<[number, V]> {
   ) {
     this.nodes.push(root);
     this.bases.push(0);
-    this.next_.push(((lo >>> (BITS * (levels - 1))) & MASK) | 0);
+    this.nextIndex.push((lo >>> (BITS * (levels - 1))) & MASK);
     this.depth = 0;
   }
 
@@ -247,7 +251,7 @@ class RangeIterator<V> implements IterableIterator<[number, V]> {
       const node = this.nodes[d] as Node<V>;
       const level = this.levels - 1 - d;
       const shift = BITS * level;
-      let i = this.next_[d] as number;
+      let i = this.nextIndex[d] as number;
       const base = this.bases[d] as number;
       const span = 1 << shift;
       for (; i < WIDTH; i++) {
@@ -258,17 +262,16 @@ class RangeIterator<V> implements IterableIterator<[number, V]> {
         }
         const child = node[i];
         if (child === undefined) continue;
+        // No child before lo is ever visited: each node on lo's path starts at lo's index.
         if (level === 0) {
-          if (start < this.lo) continue;
-          this.next_[d] = i + 1;
+          this.nextIndex[d] = i + 1;
           return { done: false, value: [start, child as V] };
         }
-        if (start + span - 1 < this.lo) continue;
-        this.next_[d] = i + 1;
+        this.nextIndex[d] = i + 1;
         this.nodes[d + 1] = child as Node<V>;
         this.bases[d + 1] = start;
         // Children of the first node on the path start at lo's index; later ones at 0.
-        this.next_[d + 1] = start < this.lo ? (this.lo >>> (shift - BITS)) & MASK : 0;
+        this.nextIndex[d + 1] = start < this.lo ? (this.lo >>> (shift - BITS)) & MASK : 0;
         this.depth = d + 1;
         break;
       }
