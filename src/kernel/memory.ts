@@ -157,10 +157,8 @@ const ONLINE_TYPE_BY_LENGTH: ReadonlyArray<OnlineType | undefined> = (() => {
 
 /** @kernel mhp_online_type_from_str mm/memory_hotplug.c (sysfs_streq against each online_type_to_str) */
 export function onlineTypeFromStr(buf: string): OnlineType | undefined {
-  const nl = buf.charCodeAt(buf.length - 1) === 10;
-  const t = ONLINE_TYPE_BY_LENGTH[nl ? buf.length - 1 : buf.length];
-  if (t === undefined) return undefined;
-  return (nl ? buf.slice(0, -1) : buf) === t ? t : undefined;
+  const t = ONLINE_TYPE_BY_LENGTH[buf.charCodeAt(buf.length - 1) === 10 ? buf.length - 1 : buf.length];
+  return t !== undefined && sysfsStreq(buf, t) ? t : undefined;
 }
 
 /**
