@@ -7,7 +7,6 @@
  */
 import { daxBusMatch } from '../src/kernel/dax/bus.js';
 import { daxKmemRange } from '../src/kernel/dax/kmem.js';
-import { Op } from '../src/kernel/op.js';
 import { requestRegion } from '../src/kernel/resource.js';
 import { deviceSize, findRegion, type DaxDevice, type KernelState } from '../src/kernel/state.js';
 import type { Step, Violation } from '../src/replay/engine.js';
@@ -106,7 +105,7 @@ export const kmemBind: MustSucceed = {
     const dev = before.devices.find((d) => d.name === strip(w.value));
     if (dev === undefined || !kmemProbeMustSucceed(before, dev)) return null;
     // new_id adds the id before attaching, so the device matches by id in any profile.
-    if (m[1] === 'bind' && !daxBusMatch(new Op(before), 'kmem', dev)) return null;
+    if (m[1] === 'bind' && !daxBusMatch(before, 'kmem', dev)) return null;
     const after = step.after.devices.find((d) => d.name === dev.name);
     if (step.outcome.ok && after !== undefined && (after.phase === 'kmem' || after.phase === 'online')) return null;
     return `kmem ${m[1]} of ${dev.name} should have added its memory: ${step.outcome.ok ? `device is ${after?.phase}` : step.outcome.errno}`;
@@ -120,7 +119,7 @@ export const devdaxBind: MustSucceed = {
     const m = w.drv;
     if (m === null || m[0] !== 'device_dax' || m[1] !== 'bind') return null;
     const dev = before.devices.find((d) => d.name === strip(w.value));
-    if (dev === undefined || !devdaxProbeMustSucceed(before, dev) || !daxBusMatch(new Op(before), 'device_dax', dev)) return null;
+    if (dev === undefined || !devdaxProbeMustSucceed(before, dev) || !daxBusMatch(before, 'device_dax', dev)) return null;
     return step.outcome.ok ? null : `device_dax bind of ${dev.name} should have succeeded: ${step.outcome.errno}`;
   },
 };

@@ -173,7 +173,7 @@ export function bootKernel(boot: BootEvent): BootResult {
     const dev = op.state.devices.find((d) => d.name === spec.name);
     if (dev === undefined) continue;
     let drv = spec.driver;
-    if (drv === 'auto') drv = daxBusMatch(op, 'kmem', dev) ? 'kmem' : daxBusMatch(op, 'device_dax', dev) ? 'device_dax' : null;
+    if (drv === 'auto') drv = daxBusMatch(op.state, 'kmem', dev) ? 'kmem' : daxBusMatch(op.state, 'device_dax', dev) ? 'device_dax' : null;
     if (drv === null) continue;
     const rc = daxBusProbe(op, drv, dev);
     if (!rc.ok) reallyProbeFailed(op, drv, dev.name, rc.errno);

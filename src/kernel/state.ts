@@ -257,6 +257,17 @@ export function findDevice(state: KernelState, name: string): DaxDevice | undefi
   return state.devices.find((d) => d.name === name);
 }
 
+/**
+ * The device a kernel path holds by pointer, as it is now. Mirrors hold the
+ * name (the kernel's `struct dev_dax *`), never a snapshot that goes stale
+ * while `op.state` moves on; a name that names nothing is a model bug.
+ */
+export function deviceNamed(state: KernelState, name: string): DaxDevice {
+  const d = findDevice(state, name);
+  if (d === undefined) throw new Error(`model bug: no dax device ${name}`);
+  return d;
+}
+
 export function findRegion(state: KernelState, id: number): DaxRegion | undefined {
   return state.regions.find((r) => r.id === id);
 }

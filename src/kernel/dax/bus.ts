@@ -11,7 +11,7 @@ import { err, OK, type Ret } from '../memoryHotplug.js';
 import { kstrtobool, sysfsStreq } from '../memory.js';
 import { mhpSupportsMemmapOnMemory } from '../memmapOnMemory.js';
 import type { Op } from '../op.js';
-import { findRegion, replaceDevice, withDevice, withState, deviceSize, type DaxDevice, type DaxDriverName, type DaxRange } from '../state.js';
+import { findRegion, replaceDevice, withDevice, withState, deviceSize, type DaxDevice, type DaxDriverName, type DaxRange, type KernelState } from '../state.js';
 import { daxAlignValid, devDaxProbe, devDaxRemove, SZ_2M } from './device.js';
 import { devDaxKmemProbe, devDaxKmemRemove } from './kmem.js';
 
@@ -25,8 +25,8 @@ export function reallyProbeFailed(op: Op, drv: DaxDriverName, name: string, errn
 }
 
 /** @kernel dax_match_id drivers/dax/bus.c */
-function daxMatchId(op: Op, drv: DaxDriverName, dev: DaxDevice): boolean {
-  return op.state.driverIds[drv].some((id) => sysfsStreq(id, dev.name));
+function daxMatchId(s: KernelState, drv: DaxDriverName, dev: DaxDevice): boolean {
+  return s.driverIds[drv].some((id) => sysfsStreq(id, dev.name));
 }
 
 /**
@@ -34,14 +34,14 @@ function daxMatchId(op: Op, drv: DaxDriverName, dev: DaxDevice): boolean {
  * v6.3+: the id list, then the type (IORESOURCE_DAX_KMEM regions are kmem's).
  * Before: device_dax has match_always; kmem matches only by id.
  */
-export function daxBusMatch(op: Op, drv: DaxDriverName, dev: DaxDevice): boolean {
-  if (!op.state.profile.daxMatchByType) return drv === 'device_dax' || daxMatchId(op, drv, dev);
-  if (daxMatchId(op, drv, dev)) return true;
-  const region = findRegion(op.state, dev.regionId);
+export function daxBusMatch(s: KernelState, drv: DaxDriverName, dev: DaxDevice): boolean {
+  if (!s.profile.daxMatchByType) return drv === 'device_dax' || daxMatchId(s, drv, dev);
+  if (daxMatchId(s, drv, dev)) return true;
+  const region = findRegion(s, dev.regionId);
   const type: DaxDriverName = region?.kmemType === true ? 'kmem' : 'device_dax';
   if (drv === type) return true;
   // dax_match_type: default to device mode if dax_kmem is disabled.
-  return drv === 'device_dax' && !op.state.config.devDaxKmem;
+  return drv === 'device_dax' && !s.config.devDaxKmem;
 }
 
 /** @kernel dax_bus_probe drivers/dax/bus.c — a zero-sized device is refused before the driver sees it. */
@@ -70,7 +70,7 @@ function findByName(op: Op, buf: string): DaxDevice | undefined {
  */
 export function bindStore(op: Op, drv: DaxDriverName, buf: string): Ret {
   const dev = findByName(op, buf);
-  if (dev === undefined || !daxBusMatch(op, drv, dev)) {
+  if (dev === undefined || !daxBusMatch(op.state, drv, dev)) {
     op.branch('bind_store', 'ENODEV');
     return err('ENODEV');
   }
@@ -111,7 +111,7 @@ export function unbindStore(op: Op, drv: DaxDriverName, buf: string): Ret {
 export function driverAttach(op: Op, drv: DaxDriverName): void {
   for (const name of op.state.devices.map((d) => d.name)) {
     const dev = op.state.devices.find((d) => d.name === name);
-    if (dev === undefined || dev.driver !== null || !daxBusMatch(op, drv, dev)) continue;
+    if (dev === undefined || dev.driver !== null || !daxBusMatch(op.state, drv, dev)) continue;
     const rc = daxBusProbe(op, drv, dev);
     if (!rc.ok) reallyProbeFailed(op, drv, dev.name, rc.errno);
   }

@@ -9,7 +9,7 @@ import { hex } from '../../util/u64.js';
 import { err, OK, type Ret } from '../memoryHotplug.js';
 import type { Op } from '../op.js';
 import { IORESOURCE_SYSTEM_RAM, REGION_DISJOINT, regionIntersects, releaseMemRegion, requestRegion } from '../resource.js';
-import { findRegion, replaceDevice, withDevice, withState, type DaxDevice, type DaxRange } from '../state.js';
+import { deviceNamed, findRegion, replaceDevice, withDevice, withState, type DaxDevice, type DaxRange } from '../state.js';
 import { advanceDevice } from './lifecycle.js';
 
 export const SZ_4K = 4096n;
@@ -91,7 +91,7 @@ export function devDaxRemove(op: Op, dev: DaxDevice): void {
     iomem = rel.root;
   }
   op.state = withState(op.state, { iomem });
-  const cur = op.state.devices.find((d) => d.name === dev.name) ?? dev;
+  const cur = deviceNamed(op.state, dev.name);
   // kill_dev_dax (the devm action of the successful probe) clears a dynamic device's pgmap.
   advanceDevice(op, cur, 'devdax.removed', { driver: null, pgmap: false });
 }

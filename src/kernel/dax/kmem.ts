@@ -10,7 +10,7 @@ import { addMemory, addMemoryDriverManaged, err, OK, removeMemory, type Ret } fr
 import { memoryGroupRegisterStatic, memoryGroupUnregister } from '../memory.js';
 import type { Op } from '../op.js';
 import { IORESOURCE_SYSTEM_RAM, findExact, releaseResource, removeResource, requestRegion, updateAt, isBusy, withResource } from '../resource.js';
-import { findRegion, withDevice, withState, type DaxDevice, type DaxRange, type KmemData } from '../state.js';
+import { deviceNamed, findRegion, withDevice, withState, type DaxDevice, type DaxRange, type KmemData } from '../state.js';
 import { advanceDevice } from './lifecycle.js';
 
 /** "System RAM (kmem)" since v5.8; plain add_memory's "System RAM" before. */
@@ -124,7 +124,7 @@ function probePerRange(op: Op, dev: DaxDevice): Ret {
     }
     mapped++;
   }
-  const cur = op.state.devices.find((d) => d.name === dev.name) ?? dev;
+  const cur = deviceNamed(op.state, dev.name);
   advanceDevice(op, cur, 'kmem.added', { driver: 'kmem', kmem: { res, mgid } });
   markOnlineIfAny(op, dev.name);
   return OK;
@@ -162,7 +162,7 @@ function probeV51(op: Op, dev: DaxDevice): Ret {
     op.branch('dev_dax_kmem_probe', rc.errno);
     return rc;
   }
-  const cur = op.state.devices.find((d) => d.name === dev.name) ?? dev;
+  const cur = deviceNamed(op.state, dev.name);
   advanceDevice(op, cur, 'kmem.added', { driver: 'kmem', kmem: { res: [r], mgid: null } });
   markOnlineIfAny(op, dev.name);
   return OK;
@@ -255,7 +255,7 @@ export function devDaxKmemRemove(op: Op, dev: DaxDevice): void {
       res[i] = null;
     }
   }
-  const cur = op.state.devices.find((d) => d.name === dev.name) ?? dev;
+  const cur = deviceNamed(op.state, dev.name);
   const allFreed = success >= dev.ranges.length;
   if (allFreed && data.mgid !== null) memoryGroupUnregister(op, data.mgid);
   const kmem: KmemData | null = allFreed ? null : { res, mgid: data.mgid };
