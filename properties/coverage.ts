@@ -5,6 +5,7 @@
  * branches of the kernel mirrors taken out of those written in the source.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { failureKey } from '../src/log/events.js';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { daxDeviceTable, memoryBlockTable } from '../machines/index.js';
@@ -66,10 +67,10 @@ export class Coverage {
     for (const t of step.transitions) this.transitions.add(t);
     for (const b of step.branches) this.branches.add(b);
     const o = step.outcome;
-    if (!o.ok && step.event.type !== 'boot' && step.event.type !== 'inject') {
+    if (!o.ok && (step.event.type === 'write' || step.event.type === 'read')) {
       const path = step.event.path;
       const hit = documentedEntry(path);
-      if (hit !== null) this.addErrno(hit.source, o.errno);
+      if (hit !== null) this.addErrno(hit.source, failureKey(o));
     }
   }
 

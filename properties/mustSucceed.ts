@@ -6,6 +6,7 @@
  * fault pending.
  */
 import { daxBusMatch } from '../src/kernel/dax/bus.js';
+import { failureKey } from '../src/log/events.js';
 import { daxKmemRange } from '../src/kernel/dax/kmem.js';
 import { requestRegion } from '../src/kernel/resource.js';
 import { deviceSize, findRegion, type DaxDevice, type KernelState } from '../src/kernel/state.js';
@@ -108,7 +109,7 @@ export const kmemBind: MustSucceed = {
     if (m[1] === 'bind' && !daxBusMatch(before, 'kmem', dev)) return null;
     const after = step.after.devices.find((d) => d.name === dev.name);
     if (step.outcome.ok && after !== undefined && (after.phase === 'kmem' || after.phase === 'online')) return null;
-    return `kmem ${m[1]} of ${dev.name} should have added its memory: ${step.outcome.ok ? `device is ${after?.phase}` : step.outcome.errno}`;
+    return `kmem ${m[1]} of ${dev.name} should have added its memory: ${step.outcome.ok ? `device is ${after?.phase}` : failureKey(step.outcome)}`;
   },
 };
 
@@ -120,7 +121,7 @@ export const devdaxBind: MustSucceed = {
     if (m === null || m[0] !== 'device_dax' || m[1] !== 'bind') return null;
     const dev = before.devices.find((d) => d.name === strip(w.value));
     if (dev === undefined || !devdaxProbeMustSucceed(before, dev) || !daxBusMatch(before, 'device_dax', dev)) return null;
-    return step.outcome.ok ? null : `device_dax bind of ${dev.name} should have succeeded: ${step.outcome.errno}`;
+    return step.outcome.ok ? null : `device_dax bind of ${dev.name} should have succeeded: ${failureKey(step.outcome)}`;
   },
 };
 
@@ -149,7 +150,7 @@ export const onlineHotAdded: MustSucceed = {
     const v = strip(w.value);
     const wantsOnline = m[1] === 'state' ? ['online', 'online_kernel', 'online_movable'].includes(v) : ['1', 'y', 'Y', 'on'].includes(v);
     if (!wantsOnline) return null;
-    return step.outcome.ok && step.after.blocks.get(id)?.state === 'online' ? null : `onlining hot-added memory${id} should have succeeded: ${step.outcome.ok ? 'still offline' : step.outcome.errno}`;
+    return step.outcome.ok && step.after.blocks.get(id)?.state === 'online' ? null : `onlining hot-added memory${id} should have succeeded: ${step.outcome.ok ? 'still offline' : failureKey(step.outcome)}`;
   },
 };
 

@@ -16,6 +16,10 @@ export const KERNEL_VARIANT_PROFILE: Readonly<Record<VariantName, { readonly ker
   'memmap-whole-range': { kernel: '6.8', config: { memmapOnMemory: true, structPageSize: 64, pageblockOrder: 9 } },
   'memmap-ignores-support': { kernel: '6.8', config: { memmapOnMemory: true } },
   'kmem-remove-releases-region': {},
+  'dax-no-may-split': {},
+  'mremap-no-split-check': {},
+  'dax-pte-fault-ignores-align': {},
+  'dax-unbind-skips-zap': {},
 };
 
 /** The properties that catch each variant (any one of them counts). */
@@ -28,4 +32,8 @@ export const VARIANT_CAUGHT_BY: Readonly<Record<VariantName, readonly string[]>>
   'memmap-whole-range': ['vmemmap-in-own-block'],
   'memmap-ignores-support': ['vmemmap-in-own-block'],
   'kmem-remove-releases-region': ['device-one-way', 'busy-no-overlap', 'blocks-cover-system-ram', 'no-devdax-over-online-memory'],
+  'dax-no-may-split': ['dax-vma-shape'],
+  'mremap-no-split-check': ['dax-vma-shape'],
+  'dax-pte-fault-ignores-align': ['dax-granularity'],
+  'dax-unbind-skips-zap': ['dax-liveness'],
 };

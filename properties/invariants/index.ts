@@ -9,6 +9,7 @@ import { errnoDocumented, failedOpUnchanged } from './failure.js';
 import { kmemResourceShape } from './kmemShape.js';
 import { deviceOneWay, noDevdaxOverOnlineMemory } from './lifecycle.js';
 import { busyNoOverlap, resourceTreeWellformed } from './resourceTree.js';
+import { DEVDAX_INVARIANTS } from './devdax.js';
 import type { Invariant, InvariantContext } from './types.js';
 import type { BlockChange } from '../../src/kernel/op.js';
 
@@ -29,6 +30,7 @@ export const INVARIANTS: readonly Invariant[] = [
   failedOpUnchanged,
   errnoDocumented,
   noTransientAtRest,
+  ...DEVDAX_INVARIANTS,
 ];
 
 export const INVARIANT_NAMES = INVARIANTS.map((i) => i.name);

@@ -6,6 +6,7 @@
  * address gives), the dax region producers (dax_pmem, dax_hmem, cxl) and the
  * driver-core probe at boot.
  */
+import { EMPTY_MM } from './mm/types.js';
 import type { BootEvent } from '../log/events.js';
 import { IntMap } from '../util/intMap.js';
 import { daxBusMatch, daxBusProbe, reallyProbeFailed } from './dax/bus.js';
@@ -141,6 +142,9 @@ export function bootKernel(boot: BootEvent): BootResult {
       driver: null,
       kmem: null,
       pgmap: false,
+      mapped: null,
+      cdevGen: 0,
+      cdevBroken: false,
     })),
   );
   const possibleNodes = [...new Set([...boot.ram.map((r) => r.node), ...boot.daxRegions.map((r) => r.targetNode).filter((n) => n >= 0)])].sort((a, b) => a - b);
@@ -165,6 +169,8 @@ export function bootKernel(boot: BootEvent): BootResult {
     managedPages: present - boot.reservedKiB / 4,
     nextAddId: 1,
     bootReservedPages: boot.reservedKiB / 4,
+    mm: EMPTY_MM,
+    oops: null,
   };
 
   // The driver core probes each device at registration with the first matching driver.

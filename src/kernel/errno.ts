@@ -10,6 +10,7 @@ export const ERRNO = {
   EIO: 5,
   ENXIO: 6,
   E2BIG: 7,
+  EBADF: 9,
   EAGAIN: 11,
   ENOMEM: 12,
   EACCES: 13,
@@ -21,6 +22,7 @@ export const ERRNO = {
   EINVAL: 22,
   ENOSPC: 28,
   ERANGE: 34,
+  EOVERFLOW: 75,
   EOPNOTSUPP: 95,
   EHWPOISON: 133,
 } as const;

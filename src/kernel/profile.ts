@@ -8,6 +8,9 @@
  * (it carries the v6.2 leak fix e686c32590f4 as a backport); "6.8" is v6.8.
  */
 
+import { DEVDAX_PROFILES, type DevdaxSwitches } from './dax/deviceProfile.js';
+import { patchSwitches, type PatchName, type PatchSwitches } from './patches.js';
+
 export const KERNEL_VERSIONS = ['5.1', '6.1', '6.8'] as const;
 export type KernelVersion = (typeof KERNEL_VERSIONS)[number];
 
@@ -119,6 +122,14 @@ export interface VariantSwitches {
   readonly memmapIgnoresSupport: boolean;
   /** kmem remove frees its region even though remove_memory failed. */
   readonly kmemRemoveReleasesRegion: boolean;
+  /** Before "device-dax: implement ->split() to catch invalid munmap attempts" (v4.15, 2017): a vma splits at any page. */
+  readonly daxNoMaySplit: boolean;
+  /** Before 73d5e0629919 (v5.11): mremap moves part of a device-dax vma without asking may_split. */
+  readonly mremapNoSplitCheck: boolean;
+  /** Before "device-dax: fix pmd/pte fault fallback handling" (2017): the PTE handler serves 4 KiB whatever the align. */
+  readonly daxPteFaultIgnoresAlign: boolean;
+  /** Mutation of kill_dev_dax: unbind without unmap_mapping_range, so installed entries outlive the driver. */
+  readonly daxUnbindSkipsZap: boolean;
 }
 
 export const VARIANTS = {
@@ -132,6 +143,10 @@ export const VARIANTS = {
   'memmap-whole-range': { memmapWholeRange: true },
   'memmap-ignores-support': { memmapIgnoresSupport: true },
   'kmem-remove-releases-region': { kmemRemoveReleasesRegion: true },
+  'dax-no-may-split': { daxNoMaySplit: true },
+  'mremap-no-split-check': { mremapNoSplitCheck: true },
+  'dax-pte-fault-ignores-align': { daxPteFaultIgnoresAlign: true },
+  'dax-unbind-skips-zap': { daxUnbindSkipsZap: true },
 } as const satisfies Record<string, Partial<VariantSwitches>>;
 
 export type VariantName = keyof typeof VARIANTS;
@@ -146,13 +161,18 @@ const NO_VARIANT: VariantSwitches = {
   memmapWholeRange: false,
   memmapIgnoresSupport: false,
   kmemRemoveReleasesRegion: false,
+  daxNoMaySplit: false,
+  mremapNoSplitCheck: false,
+  daxPteFaultIgnoresAlign: false,
+  daxUnbindSkipsZap: false,
 };
 
-export interface Profile extends ProfileSwitches, VariantSwitches {
+export interface Profile extends ProfileSwitches, DevdaxSwitches, VariantSwitches, PatchSwitches {
   readonly kernel: KernelVersion;
   readonly variant: VariantName | null;
+  readonly patches: readonly PatchName[];
 }
 
-export function makeProfile(kernel: KernelVersion, variant: VariantName | null): Profile {
-  return { kernel, variant, ...PROFILES[kernel], ...NO_VARIANT, ...(variant === null ? {} : VARIANTS[variant]) };
+export function makeProfile(kernel: KernelVersion, variant: VariantName | null, patches: readonly PatchName[] = []): Profile {
+  return { kernel, variant, patches, ...PROFILES[kernel], ...DEVDAX_PROFILES[kernel], ...NO_VARIANT, ...(variant === null ? {} : VARIANTS[variant]), ...patchSwitches(patches) };
 }

@@ -11,6 +11,7 @@ import type { Errno } from './errno.js';
 import type { Profile } from './profile.js';
 import type { Resource } from './resource.js';
 import type { InjectSite } from '../log/events.js';
+import type { MmState } from './mm/types.js';
 
 export const PAGE_SIZE = 4096n;
 
@@ -85,6 +86,20 @@ export interface DaxDevice {
    * stale and every later device_dax probe fails.
    */
   readonly pgmap: boolean;
+  /**
+   * The ranges device_dax's last successful probe reserved in iomem and
+   * covered with its pgmap (struct pages), while bound; null otherwise.
+   * Faults insert only pages the pgmap covers.
+   */
+  readonly mapped: readonly DaxRange[] | null;
+  /** How often dev_dax_probe ran cdev_init on the device's embedded cdev (its generation). */
+  readonly cdevGen: number;
+  /**
+   * The cdev's kobject was released by the last reference of a file opened
+   * under an earlier generation (bug B1): opens fail with ENXIO until the
+   * next probe re-initialises it.
+   */
+  readonly cdevBroken: boolean;
 }
 
 /** struct memory_group (include/linux/memory.h), static groups only (kmem). */
@@ -134,6 +149,10 @@ export interface KernelState {
   readonly nextAddId: number;
   /** Boot RAM pages memblock kept for itself: present but never managed (boot.reservedKiB). */
   readonly bootReservedPages: number;
+  /** Processes, files, mappings and memory contents (SPEC §7). */
+  readonly mm: MmState;
+  /** The first line of the oops that killed the machine, or null while it runs. */
+  readonly oops: string | null;
 }
 
 /**
@@ -164,6 +183,8 @@ export function withState(s: KernelState, c: Partial<KernelState>): KernelState 
     managedPages: c.managedPages !== undefined ? c.managedPages : s.managedPages,
     nextAddId: c.nextAddId !== undefined ? c.nextAddId : s.nextAddId,
     bootReservedPages: c.bootReservedPages !== undefined ? c.bootReservedPages : s.bootReservedPages,
+    mm: c.mm !== undefined ? c.mm : s.mm,
+    oops: c.oops !== undefined ? c.oops : s.oops,
   };
 }
 
@@ -180,6 +201,9 @@ export function withDevice(d: DaxDevice, c: Partial<DaxDevice>): DaxDevice {
     driver: c.driver !== undefined ? c.driver : d.driver,
     kmem: c.kmem !== undefined ? c.kmem : d.kmem,
     pgmap: c.pgmap !== undefined ? c.pgmap : d.pgmap,
+    mapped: c.mapped !== undefined ? c.mapped : d.mapped,
+    cdevGen: c.cdevGen !== undefined ? c.cdevGen : d.cdevGen,
+    cdevBroken: c.cdevBroken !== undefined ? c.cdevBroken : d.cdevBroken,
   };
 }
 

@@ -6,10 +6,30 @@
 import type { BootConfig } from '../kernel/config.js';
 import type { KernelVersion, VariantName } from '../kernel/profile.js';
 import type { Errno } from '../kernel/errno.js';
+import type { ProgramEvent } from './programEvents.js';
+export type * from './programEvents.js';
+
+/** A fatal signal a CPU access ends in (SPEC §7), with its si_code. */
+export const SIGNALS = ['SIGBUS', 'SIGSEGV'] as const;
+export type SignalName = (typeof SIGNALS)[number];
+export const SIGNAL_CODES = ['BUS_ADRERR', 'BUS_ADRALN', 'BUS_OBJERR', 'BUS_MCEERR_AR', 'SEGV_MAPERR', 'SEGV_ACCERR'] as const;
+export type SignalCode = (typeof SIGNAL_CODES)[number];
 
 export type Outcome =
   | { readonly ok: true; readonly value?: string; readonly log?: readonly string[] }
-  | { readonly ok: false; readonly errno: Errno; readonly log?: readonly string[] };
+  | { readonly ok: false; readonly errno: Errno; readonly log?: readonly string[] }
+  | { readonly ok: false; readonly signal: SignalName; readonly code: SignalCode; readonly log?: readonly string[] }
+  /** The modelled kernel crashed: the first line of the oops. The machine is dead from here on. */
+  | { readonly ok: false; readonly oops: string; readonly log?: readonly string[] };
+
+export type Failed = Extract<Outcome, { ok: false }>;
+
+/** How a failed outcome reads in one word: the errno, `SIGBUS/BUS_ADRERR`, or `oops`. */
+export function failureKey(o: Failed): string {
+  if ('errno' in o) return o.errno;
+  if ('signal' in o) return `${o.signal}/${o.code}`;
+  return 'oops';
+}
 
 export interface RamRange {
   readonly start: bigint;
@@ -113,7 +133,8 @@ export interface InjectEvent {
   readonly result?: Outcome;
 }
 
-export type StepEvent = WriteEvent | ReadEvent | InjectEvent;
+export type StepEvent = WriteEvent | ReadEvent | InjectEvent | ProgramEvent;
+export type SysfsEvent = WriteEvent | ReadEvent | InjectEvent;
 export type LogEvent = BootEvent | StepEvent;
 
 /** Where an event came from, for messages: file and 1-based line. */

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ERRNO_NAMES } from '../kernel/errno.js';
 import { parseU64 } from '../util/u64.js';
 import { describeValue, FieldProblem, valueAt } from './errors.js';
+import { SIGNALS, SIGNAL_CODES, type Outcome } from './events.js';
 
 /** `one of "a", "b", "c"` for a message. */
 export function oneOf(values: readonly (string | number | boolean | null)[]): string {
@@ -51,27 +52,41 @@ export function arrayOf<T extends z.core.SomeType>(item: T, what: string) {
   return z.array(item, { error: what });
 }
 
-/** A recorded outcome: {"ok":true,"value"?,"log"?} or {"ok":false,"errno","log"?}. */
+/**
+ * A recorded outcome: {"ok":true,"value"?,"log"?}, {"ok":false,"errno"},
+ * {"ok":false,"signal","code"} (an access that faulted fatally) or
+ * {"ok":false,"oops"} (the kernel crashed), each with an optional "log".
+ */
 export const outcome = strict(
   {
     ok: bool(),
     value: str().optional(),
     errno: errnoName.optional(),
+    signal: z.enum(SIGNALS, { error: oneOf(SIGNALS) }).optional(),
+    code: z.enum(SIGNAL_CODES, { error: oneOf(SIGNAL_CODES) }).optional(),
+    oops: str('the first line of the oops').optional(),
     log: arrayOf(str(), 'an array of kernel message strings').optional(),
   },
-  'an outcome object ({"ok":true} or {"ok":false,"errno":"EBUSY"})',
+  'an outcome object ({"ok":true}, {"ok":false,"errno":"EBUSY"}, {"ok":false,"signal":"SIGBUS","code":"BUS_ADRERR"} or {"ok":false,"oops":"..."})',
 )
   .superRefine((r, ctx) => {
-    if (r.ok && r.errno !== undefined)
-      ctx.addIssue({ code: 'custom', path: ['errno'], message: 'no errno when "ok" is true', input: r.errno });
-    if (!r.ok && r.errno === undefined)
-      ctx.addIssue({ code: 'custom', path: ['errno'], message: 'an errno name (e.g. "EBUSY") when "ok" is false' });
+    const kinds = (r.errno !== undefined ? 1 : 0) + (r.signal !== undefined ? 1 : 0) + (r.oops !== undefined ? 1 : 0);
+    if (r.ok && kinds > 0)
+      ctx.addIssue({ code: 'custom', path: [r.errno !== undefined ? 'errno' : r.signal !== undefined ? 'signal' : 'oops'], message: 'no errno, signal or oops when "ok" is true' });
+    if (!r.ok && kinds === 0)
+      ctx.addIssue({ code: 'custom', path: ['errno'], message: 'an errno name (e.g. "EBUSY"), a "signal" with its "code", or an "oops" when "ok" is false' });
+    if (!r.ok && kinds > 1)
+      ctx.addIssue({ code: 'custom', path: ['signal'], message: 'one of "errno", "signal" or "oops", not several' });
+    if ((r.signal === undefined) !== (r.code === undefined))
+      ctx.addIssue({ code: 'custom', path: [r.signal === undefined ? 'signal' : 'code'], message: 'a "signal" and its "code" together' });
     if (!r.ok && r.value !== undefined)
       ctx.addIssue({ code: 'custom', path: ['value'], message: 'no value when "ok" is false', input: r.value });
   })
-  .transform((r) => {
+  .transform((r): Outcome => {
     const log = r.log === undefined ? {} : { log: r.log };
     if (r.ok) return { ok: true as const, ...(r.value === undefined ? {} : { value: r.value }), ...log };
+    if (r.signal !== undefined && r.code !== undefined) return { ok: false as const, signal: r.signal, code: r.code, ...log };
+    if (r.oops !== undefined) return { ok: false as const, oops: r.oops, ...log };
     // superRefine guarantees the errno; the fallback only satisfies the type.
     return { ok: false as const, errno: r.errno ?? 'EINVAL', ...log };
   });

@@ -8,6 +8,8 @@ import { oneOf, parseWith } from './fields.js';
 import { bootSchema, EVENT_TYPES, injectSchema, readSchema, writeSchema } from './schema.js';
 import { toBootEvent } from './boot.js';
 import { checkBoot } from './bootCheck.js';
+import { isProgramEventType, PROGRAM_EVENT_TYPES } from './programEvents.js';
+import { parseProgramEvent } from './programParse.js';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -94,6 +96,7 @@ export function parseWithSchemas(raw: Record<string, unknown>): LogEvent {
       return ev;
     }
     default:
-      throw new FieldProblem(['type'], `an event type, ${oneOf(EVENT_TYPES)}`, describeValue(type));
+      if (isProgramEventType(type)) return parseProgramEvent(type, raw);
+      throw new FieldProblem(['type'], `an event type, ${oneOf([...EVENT_TYPES, ...PROGRAM_EVENT_TYPES])}`, describeValue(type));
   }
 }

@@ -12,6 +12,7 @@ import type { Readable } from 'node:stream';
 import type { LocatedEvent, LogEvent } from './events.js';
 import { FieldProblem, LogError } from './errors.js';
 import { parseEvent } from './parse.js';
+import { ProcessHandles } from './programParse.js';
 import { readLines } from './lines.js';
 
 type JsonResult = { ok: true; value: unknown } | { ok: false; why: string };
@@ -32,6 +33,7 @@ export class LogParser {
   private pending: { line: number; text: string; why: string } | null = null;
   private lineNo = 0;
   private bootLine = 0;
+  private readonly processes = new ProcessHandles();
   private lastSeq: { seq: number; line: number } | null = null;
 
   constructor(readonly file: string) {}
@@ -120,6 +122,7 @@ export class LogParser {
     if (this.bootLine !== 0 && event.type === 'boot')
       throw new LogError(at, 'type', `a step event (the log already booted at line ${this.bootLine})`, '"boot"');
     if (event.type === 'boot') this.bootLine = line;
+    this.processes.check(event, at);
     if (event.seq !== undefined) {
       if (this.lastSeq !== null && event.seq <= this.lastSeq.seq)
         throw new LogError(at, 'seq', `a seq above ${this.lastSeq.seq} (line ${this.lastSeq.line})`, String(event.seq));

@@ -5,6 +5,7 @@
  */
 import { sizeString } from '../util/u64.js';
 import type { LogEvent } from './events.js';
+import { programCall } from './programShell.js';
 
 const PLAIN = /^[A-Za-z0-9_@%+=:,./-]+$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -70,5 +71,7 @@ export function shellCommand(e: LogEvent): string {
       if (e.variant !== null) parts.push(`variant ${e.variant}`);
       return `# boot ${e.kernel}: ${parts.join(', ')}`;
     }
+    default:
+      return programCall(e);
   }
 }

@@ -9,6 +9,7 @@
  */
 import type { BootEvent, DaxDeviceSpec, DaxRegionSpec, LocatedEvent, LogEvent, Outcome } from './events.js';
 import { hex } from '../util/u64.js';
+import { programEventFields } from './programWriter.js';
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -17,7 +18,13 @@ type JsonObject = { [key: string]: Json };
 export function outcomeToJson(o: Outcome): JsonObject {
   const out: JsonObject = { ok: o.ok };
   if (o.ok && o.value !== undefined) out['value'] = o.value;
-  if (!o.ok) out['errno'] = o.errno;
+  if (!o.ok) {
+    if ('errno' in o) out['errno'] = o.errno;
+    else if ('signal' in o) {
+      out['signal'] = o.signal;
+      out['code'] = o.code;
+    } else out['oops'] = o.oops;
+  }
   if (o.log !== undefined) out['log'] = [...o.log];
   return out;
 }
@@ -89,6 +96,8 @@ function eventFields(e: LogEvent): JsonObject {
       return { path: e.path };
     case 'inject':
       return e.nth === 1 ? { site: e.site, errno: e.errno } : { site: e.site, errno: e.errno, nth: e.nth };
+    default:
+      return programEventFields(e);
   }
 }
 

@@ -5,6 +5,7 @@
  * the one to read.
  */
 import type { LogEvent, Outcome } from '../log/events.js';
+import { failureKey } from '../log/events.js';
 import { shellCommand } from '../log/shell.js';
 import { replay, type Checker, type Violation } from '../replay/engine.js';
 
@@ -36,7 +37,7 @@ export function compareWithModel(events: readonly LogEvent[], check?: Checker): 
 
 /** A short name for an outcome ("ok", "EBUSY", "ok (value)"). */
 export function outcomeKey(o: Outcome): string {
-  return o.ok ? (o.value === undefined ? 'ok' : 'ok+value') : o.errno;
+  return o.ok ? (o.value === undefined ? 'ok' : 'ok+value') : failureKey(o);
 }
 
 /** The lines only one side has, for a read whose values differ ("- kernel", "+ model"). */
@@ -72,7 +73,7 @@ export function valueDiff(recorded: string, model: string): string[] {
 }
 
 function outcomeText(o: Outcome): string {
-  if (!o.ok) return o.errno;
+  if (!o.ok) return failureKey(o);
   if (o.value === undefined) return 'ok';
   const v = JSON.stringify(o.value);
   return `ok ${v.length > 70 ? `${v.slice(0, 66)}..."` : v}`;

@@ -78,7 +78,7 @@ function sameDivergenceAtEnd(events: readonly LogEvent[], want: DivergenceDetail
   const c = compareWithModel(events, check);
   const first = c.divergences[0];
   if (first === undefined || first.index !== events.length - 1) return false;
-  const same = (a: Outcome, b: Outcome): boolean => outcomeKey(a) === outcomeKey(b) && (a.ok || b.ok || a.errno === b.errno);
+  const same = (a: Outcome, b: Outcome): boolean => outcomeKey(a) === outcomeKey(b);
   return same(first.recorded, want.recorded) && same(first.model, want.model);
 }
 

@@ -151,6 +151,8 @@ export function guestOps(steps: readonly LogEvent[]): GuestOp[] {
         throw new RecordRefused(`event ${e.seq ?? i + 1} is an inject (${e.site}): fault injection is model-only, a real kernel cannot fail on demand`);
       case 'boot':
         throw new RecordRefused('a second boot event');
+      default:
+        throw new RecordRefused(`event ${e.seq ?? i + 1} is a program event (${e.type}): the guest helper for log format 2 is not in the harness yet`);
     }
   });
 }

@@ -2,7 +2,7 @@
  * When a recorded result and the model's agree. A divergence is a recorded
  * result this says differs from the model's.
  */
-import type { Outcome } from '../log/events.js';
+import { failureKey, type Failed, type Outcome } from '../log/events.js';
 
 /**
  * A read value the model only partly prints: /proc/meminfo. The model knows
@@ -16,6 +16,7 @@ import type { Outcome } from '../log/events.js';
  */
 export function sameReadValue(path: string | undefined, recorded: string, model: string): boolean {
   if (recorded === model) return true;
+  if (path !== undefined && /^\/proc\/[^/]+\/s?maps$/.test(path)) return sameDeviceMappings(recorded, model);
   if (path !== '/proc/meminfo') return false;
   const fields = new Map<string, string>();
   for (const line of recorded.split('\n')) {
@@ -37,11 +38,86 @@ export function sameReadValue(path: string | undefined, recorded: string, model:
  * never compared: their wording and the unrelated lines around them
  * (zonelist rebuilds, timestamps) are not part of the modelled behaviour.
  */
-export function sameOutcome(recorded: Outcome, model: Outcome, path?: string): boolean {
+export function sameOutcome(recorded: Outcome, model: Outcome, path?: string, address = false): boolean {
   if (recorded.ok !== model.ok) return false;
-  if (!recorded.ok && !model.ok) return recorded.errno === model.errno;
+  if (!recorded.ok && !model.ok) return sameFailure(recorded, model);
+  if (recorded.ok && model.ok && recorded.value !== undefined && address) {
+    return model.value !== undefined && sameAddressAlignment(recorded.value, model.value);
+  }
   if (recorded.ok && model.ok && recorded.value !== undefined) {
     return model.value !== undefined && sameReadValue(path, recorded.value, model.value);
   }
   return true;
+}
+
+/**
+ * Two failures agree on their errno, or on the signal and its si_code. Two
+ * oopses agree on the text of their first line with every hex number
+ * blanked: the faulting address depends on the vmemmap base and the pfn,
+ * which the guest's paging mode and KASLR choose, not the modelled paths.
+ */
+function sameFailure(recorded: Failed, model: Failed): boolean {
+  if ('oops' in recorded && 'oops' in model) return blankHex(recorded.oops) === blankHex(model.oops);
+  return failureKey(recorded) === failureKey(model);
+}
+
+function blankHex(s: string): string {
+  return s.replace(/\b(?:0x)?[0-9a-f]{6,}\b/g, '#');
+}
+
+/** The largest power of two, up to 1 GiB, dividing an address ("0x..."); null when the text is no address. */
+export function addressAlignment(text: string): bigint | null {
+  if (!/^0x[0-9a-f]+$/i.test(text)) return null;
+  const a = BigInt(text);
+  let align = 1n;
+  while (align < 1n << 30n && (a & align) === 0n) align <<= 1n;
+  return align;
+}
+
+/**
+ * An mmap address (SPEC §7) is compared by its alignment, never by value:
+ * the model places a mapping at an address aligned to exactly what the
+ * kernel guarantees (the device's align when dax_get_unmapped_area places
+ * it, a page otherwise), so the recorded address must be at least that
+ * aligned. A real address is often more aligned by chance (the top of the
+ * address space the kernel picked from), which says nothing.
+ */
+function sameAddressAlignment(recorded: string, model: string): boolean {
+  const r = addressAlignment(recorded);
+  const m = addressAlignment(model);
+  return r !== null && m !== null && r >= m;
+}
+
+const MAP_HEADER = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) \S+ \S+\s*(.*)$/;
+
+/**
+ * A /proc/PID/maps or smaps text as the parts the model knows: for each vma
+ * of a device file (a path under /dev/), its size, permissions, file offset
+ * and path in place of the addresses, device numbers and inode, followed by
+ * the field lines. The process's other vmas (its text, heap, stack, vdso:
+ * the guest helper's own) are not modelled and are dropped.
+ */
+function deviceMappings(text: string, fields: ReadonlySet<string> | null): string[][] {
+  const out: string[][] = [];
+  let cur: string[] | null = null;
+  for (const line of text.split('\n')) {
+    const m = MAP_HEADER.exec(line);
+    if (m !== null) {
+      const path = m[5] ?? '';
+      cur = path.startsWith('/dev/') ? [`${(BigInt(`0x${m[2]}`) - BigInt(`0x${m[1]}`)).toString(16)} ${m[3]} ${m[4]} ${path}`] : null;
+      if (cur !== null) out.push(cur);
+      continue;
+    }
+    const key = /^(\w+):/.exec(line)?.[1];
+    if (cur !== null && key !== undefined && (fields === null || fields.has(key))) cur.push(line.replace(/\s+/g, ' ').trim());
+  }
+  return out;
+}
+
+/** Device mappings agree on every line the model prints (src/views/smaps.ts). */
+function sameDeviceMappings(recorded: string, model: string): boolean {
+  const m = deviceMappings(model, null);
+  const keys = new Set(m.flatMap((b) => b.slice(1).map((l) => l.split(':')[0] ?? '')));
+  const r = deviceMappings(recorded, keys);
+  return JSON.stringify(r) === JSON.stringify(m);
 }

@@ -10,6 +10,7 @@ import { withState, type KernelState } from '../kernel/state.js';
 import type { BootEvent, LogEvent, Outcome, StepEvent } from '../log/events.js';
 import { canonicalPath, readFile, writeFile } from '../sysfs/surface.js';
 import { sameOutcome } from './compare.js';
+import { applyProgramEvent } from '../syscalls/index.js';
 
 /** What one applied event did, for invariants, coverage and output. */
 export interface Step {
@@ -77,6 +78,8 @@ export function applyEvent(state: KernelState, event: StepEvent, index: number):
       outcome = { ok: true };
       break;
     }
+    default:
+      outcome = applyProgramEvent(op, event);
   }
   return {
     index,
@@ -151,12 +154,14 @@ export class Replayer {
     const violations = this.opts.check === undefined ? NO_VIOLATIONS : this.opts.check(step);
     for (const v of violations) this.violations.push(v);
     let divergence: Divergence | null = null;
-    if (event.result !== undefined && !sameOutcome(event.result, step.outcome, event.type === 'read' ? canonicalPath(event.path) : undefined)) {
+    if (event.result !== undefined && !sameOutcome(event.result, step.outcome, event.type === 'read' ? canonicalPath(event.path) : undefined, event.type === 'mmap' || event.type === 'mremap')) {
       divergence = { seq: step.seq, index: step.index, recorded: event.result, model: step.outcome };
       this.divergences.push(divergence);
     }
     if (this.opts.keepSteps !== false) this.steps.push(step);
     this.opts.onStep?.(step, violations, divergence);
+    // SPEC §7: after an oops the machine is dead; replay stops there.
+    if (step.after.oops !== null) this.stopped = true;
     const until = this.opts.until;
     if (until !== undefined && (step.seq ?? step.index) >= until) this.stopped = true;
     return step;

@@ -19,6 +19,7 @@ import type { Op } from '../kernel/op.js';
 import { renderIomem } from '../kernel/resource.js';
 import { deviceSize, findDevice, findRegion, type DaxDevice, type DaxDriverName, type KernelState } from '../kernel/state.js';
 import { renderMeminfo } from '../views/meminfo.js';
+import { renderMaps, renderSmaps } from '../views/smaps.js';
 
 /** A file handler for a file class; `arg` is the block id, device or driver the path names. */
 interface Handler<A> {
@@ -89,6 +90,7 @@ type Parsed =
   | { readonly k: 'driver'; readonly drv: DaxDriverName; readonly h: Handler<DaxDriverName> }
   | { readonly k: 'device'; readonly name: string; readonly h: Handler<DaxDevice> | null }
   | { readonly k: 'block'; readonly id: number; readonly h: Handler<number> | null }
+  | { readonly k: 'pid'; readonly pid: string; readonly file: 'maps' | 'smaps' }
   | { readonly k: 'dir' }
   | { readonly k: 'none' };
 
@@ -162,7 +164,9 @@ function parsePath(raw: string): Parsed {
     const drv = /^\/sys\/bus\/dax\/drivers\/(device_dax|kmem)\/([^/]+)$/.exec(path);
     const dev = /^\/sys\/bus\/dax\/devices\/([^/]+)(?:\/([^/]+))?$/.exec(path);
     const blk = /^\/sys\/devices\/system\/memory\/memory(0|[1-9][0-9]*)(?:\/([^/]+))?$/.exec(path);
-    if (drv !== null) {
+    const pid = /^\/proc\/([^/]+)\/(maps|smaps)$/.exec(path);
+    if (pid !== null) p = { k: 'pid', pid: pid[1] as string, file: pid[2] as 'maps' | 'smaps' };
+    else if (drv !== null) {
       const h = DRIVER_FILES[drv[2] as string];
       if (h !== undefined) p = { k: 'driver', drv: drv[1] as DaxDriverName, h };
     } else if (dev !== null) {
@@ -213,6 +217,13 @@ export function resolve(op: Op, path: string): Resolved {
     case 'block':
       if (!s.blocks.has(p.id)) return { kind: 'missing' };
       return p.h === null ? { kind: 'dir' } : bind(s, p.h, p.id);
+    case 'pid': {
+      // The log's pid handle names the process (SPEC §7); a process that never ran or exited has no directory.
+      const proc = s.mm.procs.get(p.pid);
+      if (proc === undefined) return { kind: 'missing' };
+      const render = p.file === 'maps' ? renderMaps : renderSmaps;
+      return { kind: 'file', proc: true, show: (o) => render(o.state, proc), store: undefined };
+    }
     case 'dir':
       return { kind: 'dir' };
     case 'none':

@@ -4,6 +4,7 @@
  * real log. Small on purpose: a default boot, region builders, step events,
  * and a run() that returns the final state plus each step's outcome.
  */
+import { failureKey } from '../../src/log/events.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import type { Outcome } from '../../src/log/events.js';
 import { parseLogText } from '../../src/log/index.js';
@@ -81,7 +82,7 @@ export interface Run {
 }
 
 export function brief(o: Outcome): string {
-  return o.ok ? (o.value ?? 'ok') : o.errno;
+  return o.ok ? (o.value ?? 'ok') : failureKey(o);
 }
 
 /** Replay `bootEvent` then `events`, parsed from JSONL like a recorded log. */

@@ -5,6 +5,7 @@
  * Each expected value is worked out by hand from those functions (see
  * KERNEL-FACTS §2.2, §2.3), not read back from the model.
  */
+import { failureKey } from '../../src/log/events.js';
 import { describe, expect, it } from 'vitest';
 import type { KernelState } from '../../src/kernel/state.js';
 import type { Outcome } from '../../src/log/events.js';
@@ -38,7 +39,7 @@ interface Run {
 function run(...lines: string[]): Run {
   const r = replay(parseLogText(lines.join('\n'), 'bus.test.jsonl').map((l) => l.event));
   const outcomes = r.steps.map((s) => s.outcome);
-  return { outcomes, codes: outcomes.map((o) => (o.ok ? 'ok' : o.errno)), states: r.steps.map((s) => s.after) };
+  return { outcomes, codes: outcomes.map((o) => (o.ok ? 'ok' : failureKey(o))), states: r.steps.map((s) => s.after) };
 }
 
 function value(r: Run, i: number): string {

@@ -5,6 +5,7 @@
  * driver's probe/remove (drivers/dax/device.c dev_dax_probe). Expected values
  * are derived by hand from those functions (KERNEL-FACTS §2.1, §2.3, §2.4).
  */
+import { failureKey } from '../../src/log/events.js';
 import { describe, expect, it } from 'vitest';
 import type { KernelState } from '../../src/kernel/state.js';
 import type { Outcome } from '../../src/log/events.js';
@@ -40,12 +41,12 @@ interface Run {
 function run(...lines: string[]): Run {
   const r = replay(parseLogText(lines.join('\n'), 'device.test.jsonl').map((l) => l.event));
   const outcomes = r.steps.map((s) => s.outcome);
-  return { outcomes, codes: outcomes.map((o) => (o.ok ? 'ok' : o.errno)), states: r.steps.map((s) => s.after) };
+  return { outcomes, codes: outcomes.map((o) => (o.ok ? 'ok' : failureKey(o))), states: r.steps.map((s) => s.after) };
 }
 
 /** Each event's value for reads, 'ok' for successful writes, the errno otherwise. */
 function results(r: Run): string[] {
-  return r.outcomes.slice(1).map((o) => (o.ok ? (o.value ?? 'ok') : o.errno));
+  return r.outcomes.slice(1).map((o) => (o.ok ? (o.value ?? 'ok') : failureKey(o)));
 }
 
 describe('dev_dax_visible and the read-only attributes', () => {

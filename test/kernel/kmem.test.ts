@@ -5,6 +5,7 @@
  * errnos are worked out by hand from KERNEL-FACTS §3 and the kernel code it
  * quotes; 128 MiB blocks throughout (block id = address >> 27).
  */
+import { failureKey } from '../../src/log/events.js';
 import { describe, expect, it } from 'vitest';
 import type { KernelState } from '../../src/kernel/state.js';
 import type { Outcome } from '../../src/log/events.js';
@@ -41,7 +42,7 @@ function run(...lines: string[]): Run {
 
 /** Per event after boot: a read's value, 'ok' for a successful write, else the errno. */
 function results(r: Run): string[] {
-  return r.outcomes.slice(1).map((o) => (o.ok ? (o.value ?? 'ok') : o.errno));
+  return r.outcomes.slice(1).map((o) => (o.ok ? (o.value ?? 'ok') : failureKey(o)));
 }
 const logOf = (r: Run, i: number): string => (r.outcomes[i]?.log ?? []).join('\n');
 const phases = (r: Run): Array<string | undefined> => r.states.map((s) => s.devices[0]?.phase);

@@ -5,6 +5,7 @@
  * the boot.variant switches (SPEC §6), each against the same log without the
  * variant. Expected values are worked out by hand (KERNEL-FACTS §2, §3, §9).
  */
+import { failureKey } from '../../src/log/events.js';
 import { describe, expect, it } from 'vitest';
 import { PROFILES, VARIANT_NAMES, type ProfileSwitches } from '../../src/kernel/profile.js';
 import type { KernelState } from '../../src/kernel/state.js';
@@ -55,7 +56,7 @@ function run(...lines: string[]): Run {
 
 /** Per event after boot: a read's value, 'ok' for a successful write, else the errno. */
 function results(r: Run): string[] {
-  return r.outcomes.slice(1).map((o) => (o.ok ? (o.value ?? 'ok') : o.errno));
+  return r.outcomes.slice(1).map((o) => (o.ok ? (o.value ?? 'ok') : failureKey(o)));
 }
 const logOf = (r: Run, i: number): string => (r.outcomes[i]?.log ?? []).join('\n');
 

@@ -3,6 +3,7 @@
  * views asserted. Expected values come from the kernel rules (comments name
  * them), not from running the model.
  */
+import { failureKey } from '../../src/log/events.js';
 import { describe, expect, it } from 'vitest';
 import { makeChecker } from '../../properties/invariants/index.js';
 import { renderIomem } from '../../src/kernel/resource.js';
@@ -10,7 +11,7 @@ import type { Outcome } from '../../src/log/events.js';
 import { memTotalKiB } from '../../src/views/meminfo.js';
 import { exampleText, run } from '../helpers/steps.js';
 
-const brief = (o: Outcome): string => (o.ok ? 'ok' : o.errno);
+const brief = (o: Outcome): string => (o.ok ? 'ok' : failureKey(o));
 
 describe('examples/qemu-pmem-kmem.jsonl (the seed walkthrough, 6.8, no hot-remove)', () => {
   const r = run(exampleText('qemu-pmem-kmem.jsonl'), makeChecker());

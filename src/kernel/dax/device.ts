@@ -11,6 +11,7 @@ import type { Op } from '../op.js';
 import { IORESOURCE_SYSTEM_RAM, REGION_DISJOINT, regionIntersects, releaseMemRegion, requestRegion } from '../resource.js';
 import { deviceNamed, findRegion, replaceDevice, withDevice, withState, type DaxDevice, type DaxRange } from '../state.js';
 import { advanceDevice } from './lifecycle.js';
+import { unmapMappingRange } from '../mm/vma.js';
 
 export const SZ_4K = 4096n;
 export const SZ_2M = 2n * 1024n * 1024n;
@@ -78,12 +79,21 @@ export function devDaxProbe(op: Op, device: DaxDevice): Ret {
     unwind();
     return err(injected);
   }
-  advanceDevice(op, dev, 'devdax.probed', { driver: 'device_dax' });
+  // cdev_init + cdev_add of the embedded cdev (a new generation, bug B1), run_dax: the device is alive.
+  advanceDevice(op, dev, 'devdax.probed', { driver: 'device_dax', mapped: dev.ranges, cdevGen: dev.cdevGen + 1, cdevBroken: false });
   return OK;
 }
 
-/** @kernel dev_dax_remove drivers/dax/device.c (devm unwind: release each range's region) */
+/**
+ * @kernel dev_dax_remove drivers/dax/device.c — the devm actions of the probe
+ * in reverse: dev_dax_kill (kill_dev_dax: kill_dax, then
+ * unmap_mapping_range of the whole inode), cdev_del, then each range's
+ * region released. Vmas survive and fault again after a rebind.
+ */
 export function devDaxRemove(op: Op, dev: DaxDevice): void {
+  if (!op.state.profile.daxUnbindSkipsZap) unmapMappingRange(op, (f) => f.driver === 'dax' && f.dev === dev.name);
+  // cdev_del on a cdev whose kobject a stale file already released (bug B1).
+  if (dev.cdevBroken) op.print('refcount_t: underflow; use-after-free.');
   let iomem = op.state.iomem;
   for (const r of dev.ranges) {
     const rel = releaseMemRegion(iomem, r.start, r.end - r.start + 1n);
@@ -93,5 +103,5 @@ export function devDaxRemove(op: Op, dev: DaxDevice): void {
   op.state = withState(op.state, { iomem });
   const cur = deviceNamed(op.state, dev.name);
   // kill_dev_dax (the devm action of the successful probe) clears a dynamic device's pgmap.
-  advanceDevice(op, cur, 'devdax.removed', { driver: null, pgmap: false });
+  advanceDevice(op, cur, 'devdax.removed', { driver: null, pgmap: false, mapped: null });
 }

@@ -1,0 +1,166 @@
+/**
+ * Invariants of device-dax mappings (KERNEL-FACTS-DEVDAX §5.1), over the
+ * processes, files and entries of SPEC §7. Each names the kernel code that
+ * makes it true; the 6.1 kernel breaks three of them (findings B1-B3).
+ * They look only at processes and devices the step changed.
+ */
+import type { DaxDevice, KernelState } from '../../src/kernel/state.js';
+import { daxPgoffToPhys } from '../../src/kernel/dax/deviceFops.js';
+import { LEVEL_SIZE, PAGE_SHIFT, type OpenFile, type Process, type Vma } from '../../src/kernel/mm/types.js';
+import { isBusy, type Resource } from '../../src/kernel/resource.js';
+import type { Invariant, InvariantContext } from './types.js';
+
+/** Processes this step changed (all of them at boot or in paranoid mode). */
+function changedProcs(ctx: InvariantContext): Array<[string, Process]> {
+  const { before, after, full } = ctx;
+  if (before !== null && before.mm.procs === after.mm.procs && before.devices === after.devices && !full) return [];
+  const out: Array<[string, Process]> = [];
+  for (const [pid, p] of after.mm.procs) if (full || before === null || before.mm.procs.get(pid) !== p || before.devices !== after.devices) out.push([pid, p]);
+  return out;
+}
+
+function daxVmas(s: KernelState, p: Process): Array<{ readonly vma: Vma; readonly file: OpenFile; readonly dev: DaxDevice }> {
+  const out = [];
+  for (const vma of p.vmas) {
+    const file = s.mm.files.get(vma.file);
+    if (file?.driver !== 'dax') continue;
+    const dev = s.devices.find((d) => d.name === file.dev);
+    if (dev !== undefined) out.push({ vma, file, dev });
+  }
+  return out;
+}
+
+function hex(v: bigint): string {
+  return `0x${v.toString(16)}`;
+}
+
+/** dax-liveness: no installed entry maps a device that is not alive. */
+export const daxLiveness: Invariant = {
+  name: 'dax-liveness',
+  summary: 'no page-table entry maps a dax device that is not bound to device_dax: unbind zaps every mapping',
+  kernel: 'kill_dev_dax → unmap_mapping_range(inode->i_mapping, 0, 0, 1) (drivers/dax/bus.c), run by dev_dax_remove\'s devm actions; faults refuse a dead device (check_vma → dax_alive)',
+  check: (ctx) => {
+    const out: string[] = [];
+    for (const [pid, p] of changedProcs(ctx)) {
+      for (const { vma, dev } of daxVmas(ctx.after, p)) {
+        if (dev.driver !== 'device_dax' && vma.ptes.size > 0) out.push(`${pid} still has ${vma.ptes.size} entr${vma.ptes.size === 1 ? 'y' : 'ies'} of ${dev.name} at ${hex(vma.start)} although it is ${dev.driver === null ? 'unbound' : `bound to ${dev.driver}`}`);
+      }
+    }
+    return out;
+  },
+};
+
+/** dax-granularity (+ reported page size): each entry is exactly the device's align, which smaps reports. */
+export const daxGranularity: Invariant = {
+  name: 'dax-granularity',
+  summary: 'every installed entry of a dax vma has the size the vma reports as its page size (dev_dax_pagesize = align)',
+  kernel: '__dev_dax_{pte,pmd,pud}_fault serve only fault_size == dev_dax->align and return SIGBUS or VM_FAULT_FALLBACK otherwise (drivers/dax/device.c)',
+  check: (ctx) => {
+    const out: string[] = [];
+    for (const [pid, p] of changedProcs(ctx)) {
+      for (const { vma, dev } of daxVmas(ctx.after, p)) {
+        for (const [k, pte] of vma.ptes.entries()) {
+          if (LEVEL_SIZE[pte.level] !== dev.align) out.push(`${pid}: a ${pte.level} entry (${LEVEL_SIZE[pte.level] / 1024n} KiB) at ${hex(vma.start + (BigInt(k) << PAGE_SHIFT))} maps ${dev.name}, whose pages are ${dev.align / 1024n} KiB`);
+        }
+      }
+    }
+    return out;
+  },
+};
+
+function findBusyNamed(root: Resource, start: bigint, end: bigint, name: string): boolean {
+  for (const c of root.children) {
+    if (c.end < start || c.start > end) continue;
+    if (c.start <= start && end <= c.end && c.name === name && isBusy(c)) return true;
+    if (findBusyNamed(c, start, end, name)) return true;
+  }
+  return false;
+}
+
+/** dax-translation: an entry maps the device's own memory, aligned, inside one range and its reserved iomem node. */
+export const daxTranslation: Invariant = {
+  name: 'dax-translation',
+  summary: 'every entry maps dax_pgoff_to_phys of its file page: an align-aligned unit inside one range of the device, below its size, inside a BUSY iomem node of the device',
+  kernel: 'dax_pgoff_to_phys (the whole unit within one range) and linear_page_index in the fault handlers; dev_dax_probe reserves each range (drivers/dax/device.c)',
+  check: (ctx) => {
+    const out: string[] = [];
+    for (const [pid, p] of changedProcs(ctx)) {
+      for (const { vma, dev } of daxVmas(ctx.after, p)) {
+        for (const [k, pte] of vma.ptes.entries()) {
+          const size = LEVEL_SIZE[pte.level];
+          const at = vma.start + (BigInt(k) << PAGE_SHIFT);
+          const where = `${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name})`;
+          if ((pte.phys & (size - 1n)) !== 0n) out.push(`${where} holds ${hex(pte.phys)}, not aligned to its ${size / 1024n} KiB: the MMU maps ${hex(pte.phys & ~(size - 1n))} instead`);
+          const want = daxPgoffToPhys(dev, vma.pgoff + ((at - vma.start) >> PAGE_SHIFT), size);
+          if (want !== pte.phys) out.push(`${where} holds ${hex(pte.phys)}, but file page ${hex(vma.pgoff + ((at - vma.start) >> PAGE_SHIFT))} is ${want === null ? 'outside the device' : hex(want)}`);
+          else if (!findBusyNamed(ctx.after.iomem, pte.phys, pte.phys + size - 1n, dev.name)) out.push(`${where} maps ${hex(pte.phys)}-${hex(pte.phys + size - 1n)}, which no BUSY ${dev.name} resource covers`);
+        }
+      }
+    }
+    return out;
+  },
+};
+
+/** dax-shared-only and dax-split-rule: shared vmas whose boundaries are multiples of the align they were made with. */
+export const daxVmaShape: Invariant = {
+  name: 'dax-vma-shape',
+  summary: 'every dax vma is shared and starts and ends on a multiple of the align dax_mmap accepted it with (a split at any other address is refused)',
+  kernel: 'check_vma refuses private mappings and unaligned vmas (dax_mmap); dev_dax_may_split refuses unaligned splits (__split_vma, and move_vma since 73d5e0629919); mremap growing a vma in place asks no driver, so such an end is exempt',
+  check: (ctx) => {
+    const out: string[] = [];
+    for (const [pid, p] of changedProcs(ctx)) {
+      for (const { vma, dev } of daxVmas(ctx.after, p)) {
+        const a = vma.mmapAlign;
+        if (!vma.flags.mayshare) out.push(`${pid}: a private vma maps ${dev.name} at ${hex(vma.start)}`);
+        if ((vma.start & (a - 1n)) !== 0n || (!vma.grown && (vma.end & (a - 1n)) !== 0n)) out.push(`${pid}: the ${dev.name} vma ${hex(vma.start)}-${hex(vma.end)} is not on ${a / 1024n} KiB boundaries, the align it was mapped with`);
+      }
+    }
+    return out;
+  },
+};
+
+/** dax-config-while-bound: a bound device's ranges are the ones its probe reserved and covered with struct pages. */
+export const daxConfigWhileBound: Invariant = {
+  name: 'dax-config-while-bound',
+  summary: 'while device_dax is bound, the ranges faults translate through are the ranges its probe reserved in iomem and covered with its pgmap',
+  kernel: 'size_store and align_store refuse a bound device with -EBUSY (drivers/dax/bus.c); mapping_store does not (finding B2)',
+  check: ({ before, after, full }) => {
+    if (!full && before !== null && before.devices === after.devices) return [];
+    const out: string[] = [];
+    for (const d of after.devices) {
+      if (d.driver !== 'device_dax' || d.mapped === null) continue;
+      const same = d.mapped.length === d.ranges.length && d.mapped.every((r, i) => r.start === d.ranges[i]?.start && r.end === d.ranges[i]?.end);
+      if (!same) out.push(`${d.name} is bound to device_dax with ranges ${d.ranges.map((r) => `${hex(r.start)}-${hex(r.end)}`).join(',')}, but its probe reserved and mapped only ${d.mapped.map((r) => `${hex(r.start)}-${hex(r.end)}`).join(',')}`);
+    }
+    return out;
+  },
+};
+
+/** dax-cdev: files and the char device stay consistent across binds. */
+export const daxCdev: Invariant = {
+  name: 'dax-cdev',
+  summary: 'a dax file is open only with a live dev_dax behind it, and a device bound to device_dax can be opened',
+  kernel: 'chrdev_open finds the cdev dev_dax_probe added; cdev_del at unbind (drivers/dax/device.c, fs/char_dev.c); the cdev_init on every probe breaks both (finding B1)',
+  check: ({ before, after, full }) => {
+    if (!full && before !== null && before.devices === after.devices && before.mm.files === after.mm.files) return [];
+    const out: string[] = [];
+    for (const f of after.mm.files.values()) {
+      if (f.driver === 'dax' && !f.private && (before === null || ![...before.mm.files.values()].includes(f))) out.push(`${f.path} was opened while ${f.dev} was not bound to device_dax: chrdev_open used the inode's stale i_cdev and dax_open stored a NULL dev_dax`);
+    }
+    for (const d of after.devices) {
+      if (d.driver === 'device_dax' && d.cdevBroken) out.push(`${d.name} is bound to device_dax, but its cdev's kobject was released by a file of an earlier bind: every open fails with ENXIO`);
+    }
+    return out;
+  },
+};
+
+/** no-oops: the modelled kernel never crashes. */
+export const noOops: Invariant = {
+  name: 'no-oops',
+  summary: 'no operation crashes the kernel',
+  kernel: 'every path the model mirrors; an oops is reported with its first line (SPEC §7)',
+  onOutcome: true,
+  check: ({ step }) => (!step.outcome.ok && 'oops' in step.outcome ? [`the kernel oopsed: ${step.outcome.oops}`] : []),
+};
+
+export const DEVDAX_INVARIANTS: readonly Invariant[] = [daxLiveness, daxGranularity, daxTranslation, daxVmaShape, daxConfigWhileBound, daxCdev, noOops];

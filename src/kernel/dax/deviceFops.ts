@@ -1,0 +1,241 @@
+/**
+ * Mirrors drivers/dax/device.c (Debian linux-source-6.1 6.1.192; unchanged
+ * in the parts below up to 6.8 except where a switch says so): the
+ * character device's file_operations (dax_open, dax_release, dax_mmap,
+ * dax_get_unmapped_area) and vm_operations (dev_dax_huge_fault and its PTE /
+ * PMD / PUD handlers, dev_dax_may_split, dev_dax_pagesize), with check_vma,
+ * dax_pgoff_to_phys and dax_set_mapping, plus the chrdev_open rules of
+ * fs/char_dev.c that decide whether dax_open runs at all.
+ * Left out: MAP_SYNC's effect on writes (no modelled difference), the dev_dbg
+ * lines (dyndbg off), memory_failure's use of page->mapping/index.
+ */
+import { hex } from '../../util/u64.js';
+import { err, OK, type Ret } from '../memoryHotplug.js';
+import type { FileOperations, FaultResult, MmapRequest, VmFault, VmOperations } from '../mm/ops.js';
+import { LEVEL_SIZE, PAGE_SHIFT, SZ_1G, SZ_2M, SZ_4K, withVma, type OpenFile, type PteLevel, type Vma } from '../mm/types.js';
+import { nullDerefOops, unbackedPageOops } from '../oops.js';
+import { exactly } from '../mm/mmap.js';
+import type { Op } from '../op.js';
+import { deviceNamed, replaceDevice, withDevice, type DaxDevice } from '../state.js';
+
+/** dax_alive(dev_dax->dax_dev): set by run_dax in dev_dax_probe, cleared by kill_dax at unbind. */
+function daxAlive(dev: DaxDevice): boolean {
+  return dev.driver === 'device_dax';
+}
+
+/**
+ * The dev_dax behind an open file: filp->private_data. A file opened while
+ * the device was not alive holds NULL (bug B1), and the first dereference
+ * oopses; `offset` is where in struct dev_dax the caller reads.
+ */
+function devDaxOf(op: Op, file: OpenFile, offset: bigint): DaxDevice {
+  if (!file.private) throw nullDerefOops(offset);
+  return deviceNamed(op.state, file.dev);
+}
+
+/**
+ * @kernel chrdev_open fs/char_dev.c, then dax_open drivers/dax/device.c.
+ * chrdev_open finds the cdev through inode->i_cdev, which a file still open
+ * from before an unbind keeps pointing at the device's embedded cdev (bug
+ * B1: the open succeeds with private_data NULL), or else through kobj_lookup,
+ * which finds it only while dev_dax_probe's cdev_add stands (bound to
+ * device_dax) and its kobject was not released by a stale file's last fput.
+ */
+export function daxOpen(op: Op, name: string, path: string, mode: OpenFile['mode'], sync: boolean): Ret<OpenFile> {
+  const dev = deviceNamed(op.state, name);
+  const file = (priv: boolean): Ret<OpenFile> => ({ ok: true, value: { driver: 'dax', path, dev: name, mode, sync, private: priv, gen: dev.cdevGen, refs: 1 } });
+  if (dev.cdevBroken) {
+    op.branch('chrdev_open', 'ENXIO(released-cdev)');
+    return err('ENXIO');
+  }
+  if (daxAlive(dev)) return file(true);
+  const pinned = !op.state.profile.daxCdevInitOnce && [...op.state.mm.files.values()].some((f) => f.driver === 'dax' && f.dev === name);
+  if (pinned) {
+    // dax_open: dax_get_private() returns NULL for a dax_dev that is not alive.
+    op.branch('chrdev_open', 'stale-i_cdev');
+    return file(false);
+  }
+  op.branch('chrdev_open', 'ENXIO');
+  return err('ENXIO');
+}
+
+/**
+ * @kernel dax_release drivers/dax/device.c (nothing of its own), then
+ * cdev_put: a file opened under an earlier cdev_init generation drops a
+ * reference the re-initialised kobject never took, releasing the live cdev
+ * (bug B1: opens fail with ENXIO until the next bind).
+ */
+export function daxRelease(op: Op, file: OpenFile): void {
+  if (op.state.profile.daxCdevInitOnce) return;
+  const dev = deviceNamed(op.state, file.dev);
+  if (file.gen !== dev.cdevGen && dev.driver === 'device_dax' && !dev.cdevBroken) {
+    op.branch('cdev_put', 'stale-generation');
+    op.state = replaceDevice(op.state, withDevice(dev, { cdevBroken: true }));
+  }
+}
+
+/** @kernel check_vma drivers/dax/device.c — `func` names the caller in the message, as the kernel does. */
+export function checkVma(op: Op, comm: string, dev: DaxDevice, vma: Vma, func: string): Ret {
+  if (!daxAlive(dev)) return err('ENXIO');
+  if (!vma.flags.mayshare) {
+    op.print(`dax ${dev.name}: ${comm}: ${func}: fail, attempted private mapping`);
+    return err('EINVAL');
+  }
+  const mask = dev.align - 1n;
+  if ((vma.start & mask) !== 0n || (vma.end & mask) !== 0n) {
+    op.print(`dax ${dev.name}: ${comm}: ${func}: fail, unaligned vma (${hex(vma.start)} - ${hex(vma.end)}, ${hex(mask)})`);
+    return err('EINVAL');
+  }
+  if (op.state.profile.daxCheckVmaPgoff && ((vma.pgoff << PAGE_SHIFT) & mask) !== 0n) {
+    op.print(`dax ${dev.name}: ${comm}: ${func}: fail, unaligned file offset (${hex(vma.pgoff << PAGE_SHIFT)}, ${hex(mask)})`);
+    return err('EINVAL');
+  }
+  return OK;
+}
+
+/** @kernel dax_mmap drivers/dax/device.c — check_vma, then vm_ops and VM_HUGEPAGE. */
+export function daxMmap(op: Op, req: MmapRequest): Ret<Vma> {
+  // check_vma reads dev_dax->dax_dev first.
+  const dev = devDaxOf(op, req.file, 0x2a8n);
+  const rc = checkVma(op, req.comm, dev, req.vma, 'dax_mmap');
+  if (!rc.ok) {
+    op.branch('dax_mmap', rc.errno);
+    return err(rc.errno);
+  }
+  return { ok: true, value: withVma(req.vma, { flags: { ...req.vma.flags, hugepage: true }, mmapAlign: dev.align }) };
+}
+
+/**
+ * @kernel dax_get_unmapped_area drivers/dax/device.c — without a hint, and
+ * when [round_up(off, align), off + len) holds a whole align unit, ask for
+ * len + align and return the address congruent to the file offset modulo
+ * align; otherwise the plain allocator.
+ */
+export function daxGetUnmappedArea(op: Op, file: OpenFile, addr: bigint, len: bigint, pgoff: bigint, fallback: (len: bigint) => Ret<bigint>): Ret<bigint> {
+  if (!file.private || addr !== 0n) return fallback(len);
+  const align = deviceNamed(op.state, file.dev).align;
+  const off = pgoff << PAGE_SHIFT;
+  const offEnd = off + len;
+  const offAlign = (off + align - 1n) & ~(align - 1n);
+  if (offEnd <= offAlign || offEnd - offAlign < align) return fallback(len);
+  const a = fallback(len + align);
+  if (!a.ok) return fallback(len);
+  // exactly(): the model's placement, aligned to the guarantee and no more (src/kernel/mm/mmap.ts).
+  return { ok: true, value: exactly(a.value + ((off - a.value) & (align - 1n)), align) };
+}
+
+/**
+ * @kernel dax_pgoff_to_phys drivers/dax/device.c — the range holding `pgoff`,
+ * and only if the whole `size` unit lies inside that range; -1 (null) otherwise.
+ */
+export function daxPgoffToPhys(dev: DaxDevice, pgoff: bigint, size: bigint): bigint | null {
+  let rangePgoff = 0n;
+  for (const r of dev.ranges) {
+    const pages = (r.end - r.start + 1n) >> PAGE_SHIFT;
+    const pgoffEnd = rangePgoff + pages - 1n;
+    if (pgoff >= rangePgoff && pgoff <= pgoffEnd) {
+      const phys = ((pgoff - rangePgoff) << PAGE_SHIFT) + r.start;
+      return phys + size - 1n <= r.end ? phys : null;
+    }
+    rangePgoff += pages;
+  }
+  return null;
+}
+
+/**
+ * @kernel dax_set_mapping drivers/dax/device.c — writes page->mapping and
+ * index of the unit's (head) page: a frame the probe's pgmap does not cover
+ * has no memmap behind it (bug B2) and the compound_head read oopses.
+ */
+function daxSetMapping(dev: DaxDevice, phys: bigint): void {
+  const covered = (dev.mapped ?? []).some((r) => r.start <= phys && phys <= r.end);
+  if (!covered) throw unbackedPageOops(phys, 8n);
+}
+
+/** linear_page_index(vma, addr): the file page `addr` maps. */
+function linearPageIndex(vma: Vma, addr: bigint): bigint {
+  return ((addr - vma.start) >> PAGE_SHIFT) + vma.pgoff;
+}
+
+/** The common tail of the three handlers: translate, set the mapping, insert. */
+function serve(dev: DaxDevice, vma: Vma, unit: bigint, level: PteLevel, op: Op): FaultResult {
+  const size = LEVEL_SIZE[level];
+  const phys = daxPgoffToPhys(dev, linearPageIndex(vma, unit), size);
+  if (phys === null) {
+    op.branch(`__dev_dax_${level}_fault`, 'SIGBUS(pgoff_to_phys)');
+    return { kind: 'sigbus' };
+  }
+  daxSetMapping(dev, phys);
+  return { kind: 'installed', pte: { level, phys } };
+}
+
+/** @kernel __dev_dax_pte_fault drivers/dax/device.c */
+function devDaxPteFault(op: Op, dev: DaxDevice, vmf: VmFault): FaultResult {
+  if (!checkVma(op, vmf.comm, dev, vmf.vma, '__dev_dax_pte_fault').ok) return sigbus(op, 'pte', 'check_vma');
+  if (dev.align > SZ_4K && !op.state.profile.daxPteFaultIgnoresAlign) {
+    op.print(`dax ${dev.name}: alignment (${hex(dev.align)}) > fault size (0x1000)`);
+    return sigbus(op, 'pte', 'align');
+  }
+  return serve(dev, vmf.vma, vmf.address & ~(SZ_4K - 1n), 'pte', op);
+}
+
+/** @kernel __dev_dax_pmd_fault drivers/dax/device.c */
+function devDaxPmdFault(op: Op, dev: DaxDevice, vmf: VmFault): FaultResult {
+  if (!checkVma(op, vmf.comm, dev, vmf.vma, '__dev_dax_pmd_fault').ok) return sigbus(op, 'pmd', 'check_vma');
+  if (dev.align > SZ_2M) return sigbus(op, 'pmd', 'align');
+  if (dev.align < SZ_2M) return { kind: 'fallback' };
+  const pmdAddr = vmf.address & ~(SZ_2M - 1n);
+  if (pmdAddr < vmf.vma.start || pmdAddr + SZ_2M > vmf.vma.end) return sigbus(op, 'pmd', 'outside-vma');
+  return serve(dev, vmf.vma, pmdAddr, 'pmd', op);
+}
+
+/** @kernel __dev_dax_pud_fault drivers/dax/device.c (CONFIG_HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD=y on x86-64) */
+function devDaxPudFault(op: Op, dev: DaxDevice, vmf: VmFault): FaultResult {
+  if (!checkVma(op, vmf.comm, dev, vmf.vma, '__dev_dax_pud_fault').ok) return sigbus(op, 'pud', 'check_vma');
+  if (dev.align > SZ_1G) return sigbus(op, 'pud', 'align');
+  if (dev.align < SZ_1G) return { kind: 'fallback' };
+  const pudAddr = vmf.address & ~(SZ_1G - 1n);
+  if (pudAddr < vmf.vma.start || pudAddr + SZ_1G > vmf.vma.end) return sigbus(op, 'pud', 'outside-vma');
+  return serve(dev, vmf.vma, pudAddr, 'pud', op);
+}
+
+function sigbus(op: Op, level: PteLevel, why: string): FaultResult {
+  op.branch(`__dev_dax_${level}_fault`, `SIGBUS(${why})`);
+  return { kind: 'sigbus' };
+}
+
+/** @kernel dev_dax_huge_fault drivers/dax/device.c (dev_dax_fault is the PTE case) */
+export function devDaxHugeFault(op: Op, vmf: VmFault, level: PteLevel): FaultResult {
+  const dev = devDaxOf(op, vmf.file, 0x2a8n);
+  switch (level) {
+    case 'pte':
+      return devDaxPteFault(op, dev, vmf);
+    case 'pmd':
+      return devDaxPmdFault(op, dev, vmf);
+    case 'pud':
+      return devDaxPudFault(op, dev, vmf);
+  }
+}
+
+/** @kernel dev_dax_may_split drivers/dax/device.c — only at a multiple of the device's (current) align. */
+export function devDaxMaySplit(op: Op, file: OpenFile, _vma: Vma, addr: bigint): Ret {
+  const dev = devDaxOf(op, file, 0x2a0n);
+  return (addr & (dev.align - 1n)) === 0n ? OK : err('EINVAL');
+}
+
+/** @kernel dev_dax_pagesize drivers/dax/device.c */
+export function devDaxPagesize(op: Op, file: OpenFile): bigint {
+  return devDaxOf(op, file, 0x2a0n).align;
+}
+
+export const daxVmOps: VmOperations = { fault: devDaxHugeFault, maySplit: devDaxMaySplit, pagesize: devDaxPagesize };
+
+/** dax_fops: .mmap_supported_flags = MAP_SYNC. */
+export const daxFops: FileOperations = {
+  open: daxOpen,
+  release: daxRelease,
+  mmap: daxMmap,
+  getUnmappedArea: daxGetUnmappedArea,
+  mapSync: true,
+  vmOps: daxVmOps,
+};

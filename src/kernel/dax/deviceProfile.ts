@@ -1,0 +1,30 @@
+/**
+ * Kernel-version switches of the device-dax mapping paths (drivers/dax/
+ * device.c, bus.c's mapping attribute, the mm checks device-dax relies on),
+ * kept beside profile.ts's table and merged into the same Profile: each is
+ * one named boolean citing the version or commit that changed it, with a
+ * test in test/kernel/daxMapping.test.ts.
+ */
+import type { KernelVersion } from '../profile.js';
+
+export interface DevdaxSwitches {
+  /**
+   * v5.11 73d5e0629919 "mremap: check if it's possible to split original
+   * vma": move_vma asks vm_ops->may_split before moving part of a vma; before,
+   * a partial mremap of a device-dax mapping succeeded (ndctl 6694afe).
+   */
+  readonly mremapChecksMaySplit: boolean;
+  /**
+   * v6.9 "dax/bus.c: replace driver-core lock usage by a local rwsem": in
+   * mapping_store rc starts at 0 instead of -ENXIO, so a length that is not a
+   * multiple of max(align, 2M) is accepted (the byte count returned) and
+   * nothing is allocated (KERNEL-FACTS-DEVDAX §1.8).
+   */
+  readonly mappingStoreUnalignedAccepted: boolean;
+}
+
+export const DEVDAX_PROFILES: Readonly<Record<KernelVersion, DevdaxSwitches>> = {
+  '5.1': { mremapChecksMaySplit: false, mappingStoreUnalignedAccepted: false },
+  '6.1': { mremapChecksMaySplit: true, mappingStoreUnalignedAccepted: false },
+  '6.8': { mremapChecksMaySplit: true, mappingStoreUnalignedAccepted: false },
+};

@@ -1,0 +1,85 @@
+/**
+ * The fault chain (mm/memory.c v6.1 __handle_mm_fault): with the PUD entry
+ * empty and THP allowed, the driver's huge_fault at PUD size; on
+ * VM_FAULT_FALLBACK (or a PMD table already there) the same at PMD size; then
+ * the PTE fault. Page-table pages are tracked because they decide which
+ * sizes are tried: pmd_alloc runs once the PUD attempt is past, a PTE table
+ * exists once a PTE was inserted, and zapping entries leaves the tables.
+ */
+import { fopsOf } from '../fs/chrdev.js';
+import type { Op } from '../op.js';
+import type { FaultResult } from './ops.js';
+import { fileOf } from './process.js';
+import { LEVEL_SIZE, PAGE_SHIFT, withProcess, withVma, type Process, type Pte, type PteLevel, type Vma } from './types.js';
+
+const LEVELS_DOWN: readonly PteLevel[] = ['pud', 'pmd', 'pte'];
+
+/** The entry mapping `addr` in `v` and the start of its unit, or null. */
+export function entryAt(v: Vma, addr: bigint): { readonly pte: Pte; readonly unit: bigint } | null {
+  if (v.ptes.size === 0) return null;
+  for (const level of LEVELS_DOWN) {
+    const unit = addr & ~(LEVEL_SIZE[level] - 1n);
+    if (unit < v.start) continue;
+    const pte = v.ptes.get(Number((unit - v.start) >> PAGE_SHIFT));
+    if (pte !== undefined && pte.level === level) return { pte, unit };
+  }
+  return null;
+}
+
+/**
+ * @kernel hugepage_vma_check mm/huge_memory.c (in_pf): VM_NOHUGEPAGE says no;
+ * for a DAX vma a page fault may otherwise always try the huge sizes (the
+ * handlers check alignment themselves).
+ */
+export function hugepageVmaCheck(v: Vma): boolean {
+  return !v.flags.nohugepage;
+}
+
+export type FaultOutcome = { readonly kind: 'installed'; readonly proc: Process; readonly vma: Vma; readonly pte: Pte; readonly unit: bigint } | { readonly kind: 'sigbus'; readonly proc: Process };
+
+/**
+ * @kernel __handle_mm_fault mm/memory.c — `index` is the vma's index in the
+ * process. Returns the process with the entry (or only the page-table pages
+ * allocated on the way) and the entry.
+ */
+export function handleMmFault(op: Op, comm: string, p: Process, index: number, addr: bigint, write: boolean): FaultOutcome {
+  let proc = p;
+  const vma = p.vmas[index] as Vma;
+  const file = fileOf(op, vma.file);
+  const vmOps = fopsOf(file).vmOps;
+  const thp = hugepageVmaCheck(vma);
+  const pudRegion = Number(addr >> 30n);
+  const pmdRegion = Number(addr >> 21n);
+  const vmf = { comm, file, vma, address: addr, write };
+  const done = (r: FaultResult, level: PteLevel): FaultOutcome | null => {
+    if (r.kind === 'fallback') return null;
+    if (r.kind === 'sigbus') return { kind: 'sigbus', proc };
+    const unit = addr & ~(LEVEL_SIZE[level] - 1n);
+    const next = withVma(vma, { ptes: vma.ptes.set(Number((unit - vma.start) >> PAGE_SHIFT), r.pte) });
+    const vmas = proc.vmas.slice();
+    vmas[index] = next;
+    proc = withProcess(proc, { vmas, ...(level === 'pte' ? { pteTables: proc.pteTables.set(pmdRegion, true) } : {}) });
+    return { kind: 'installed', proc, vma: next, pte: r.pte, unit };
+  };
+  // pud_none(*vmf.pud): no PMD table below it (a PUD entry would have been found before faulting).
+  if (!proc.pmdTables.has(pudRegion) && thp) {
+    const r = done(vmOps.fault(op, vmf, 'pud'), 'pud');
+    if (r !== null) return r;
+  }
+  // pmd_alloc: from here on a PMD table exists for this 1 GiB region.
+  if (!proc.pmdTables.has(pudRegion)) proc = withProcess(proc, { pmdTables: proc.pmdTables.set(pudRegion, true) });
+  if (!proc.pteTables.has(pmdRegion) && thp) {
+    const r = done(vmOps.fault(op, vmf, 'pmd'), 'pmd');
+    if (r !== null) return r;
+  }
+  const r = done(vmOps.fault(op, vmf, 'pte'), 'pte');
+  // A PTE-level fallback has nowhere to go: VM_FAULT_FALLBACK from ->fault is a SIGBUS for the task.
+  return r ?? { kind: 'sigbus', proc };
+}
+
+/** The physical address an access at `addr` reaches through `pte`: the MMU takes the frame bits of the entry's level. */
+export function physOf(pte: Pte, unit: bigint, addr: bigint): bigint {
+  const size = LEVEL_SIZE[pte.level];
+  return (pte.phys & ~(size - 1n)) + (addr - unit);
+}
+

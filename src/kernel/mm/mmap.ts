@@ -1,0 +1,226 @@
+/**
+ * Mirrors mm/mmap.c and mm/util.c (v6.1): ksys_mmap_pgoff → do_mmap →
+ * get_unmapped_area → mmap_region → the driver's ->mmap, and
+ * mm/mprotect.c's do_mprotect_pkey. Addresses below mmap_base are handed
+ * out top-down; the model never reuses a hole, which changes no outcome
+ * the log compares (an mmap address is compared by its alignment).
+ * Left out: anonymous and private file mappings (the HMM area), stack
+ * guard gaps, MAP_FIXED_NOREPLACE, pkeys, mlock.
+ */
+import type { Errno } from '../errno.js';
+import { fopsOf } from '../fs/chrdev.js';
+import { err, type Ret } from '../memoryHotplug.js';
+import type { Op } from '../op.js';
+import type { MapFlag, Prot } from '../../log/programEvents.js';
+import { WideIntMap } from '../../util/wideIntMap.js';
+import { handleMmFault, entryAt } from './fault.js';
+import { fileOf, fput, getFile, setProcess, processOf, vmaAt } from './process.js';
+import { doMunmap, pageAlign, releaseVmas, splitAt, TASK_SIZE } from './vma.js';
+import { LEVEL_SIZE, PAGE_SHIFT, withProcess, withVma, type Process, type Vma } from './types.js';
+
+/** Where top-down allocation starts: below the stack, 1 GiB-aligned (mmap_base with no randomisation, rounded). */
+export const MMAP_BASE = 0x7ff000000000n;
+
+/** The lowest address any vma uses, or mmap_base. */
+function lowest(p: Process): bigint {
+  const first = p.vmas[0];
+  return first === undefined || first.start > MMAP_BASE ? MMAP_BASE : first.start;
+}
+
+/**
+ * @kernel arch_get_unmapped_area_topdown arch/x86/kernel/sys_x86_64.c — a
+ * free page-aligned hint is taken as it is; otherwise the highest free range
+ * below everything mapped (the model's simplification of vm_unmapped_area).
+ */
+export function archGetUnmappedArea(p: Process, hint: bigint, len: bigint): Ret<bigint> {
+  if (len > TASK_SIZE) return err('ENOMEM');
+  if (hint !== 0n) {
+    const a = pageAlign(hint);
+    if (TASK_SIZE - len >= a && a >= 0x10000n && !p.vmas.some((v) => v.start < a + len && a < v.end)) return { ok: true, value: a };
+  }
+  const top = lowest(p);
+  if (top < len + 0x20000n) return err('ENOMEM');
+  return { ok: true, value: exactly(top - len, 4096n) };
+}
+
+/**
+ * The model's placement choice. Where the kernel puts a mapping depends on
+ * mmap_base and what is already mapped, so a recorded address is compared
+ * by alignment (src/replay/compare.ts): the model answers with an address
+ * aligned to exactly what the kernel guarantees (`unit`) and no more, moving
+ * down by one unit when it came out more aligned. Everything below the
+ * model's lowest vma is free, so the lower address is as valid.
+ */
+export function exactly(addr: bigint, unit: bigint): bigint {
+  return unit < 1n << 30n && (addr & unit) === 0n ? addr - unit : addr;
+}
+
+export interface MmapArgs {
+  readonly comm: string;
+  readonly pid: string;
+  readonly map: string;
+  readonly fd: string;
+  readonly addr: bigint | null;
+  readonly length: bigint;
+  readonly offset: bigint;
+  readonly prot: Prot;
+  readonly flags: readonly MapFlag[];
+}
+
+/** MAP_TYPE of the flags: MAP_SHARED 1, MAP_PRIVATE 2, MAP_SHARED_VALIDATE 3 (the bits OR together), 0 for none. */
+function mapType(flags: readonly MapFlag[]): number {
+  return (flags.includes('shared') ? 1 : 0) | (flags.includes('private') ? 2 : 0) | (flags.includes('validate') ? 3 : 0);
+}
+
+/** @kernel ksys_mmap_pgoff mm/mmap.c (via x86's sys_mmap, which refuses an unaligned offset) → do_mmap → mmap_region */
+export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
+  if ((a.offset & 0xfffn) !== 0n) return fail(op, 'sys_mmap', 'EINVAL');
+  let p = processOf(op, a.pid);
+  const id = p.fds.get(a.fd);
+  if (id === undefined) return fail(op, 'ksys_mmap_pgoff', 'EBADF');
+  const file = fileOf(op, id);
+  const fops = fopsOf(file);
+  const fixed = a.flags.includes('fixed');
+  // do_mmap
+  if (a.length === 0n) return fail(op, 'do_mmap', 'EINVAL');
+  const len = pageAlign(a.length);
+  if (len === 0n || len > TASK_SIZE) return fail(op, 'do_mmap', 'ENOMEM');
+  const pgoff = a.offset >> PAGE_SHIFT;
+  // get_unmapped_area
+  let addr: bigint;
+  if (fixed) {
+    const at = a.addr ?? 0n;
+    if ((at & 0xfffn) !== 0n) return fail(op, 'get_unmapped_area', 'EINVAL');
+    if (at > TASK_SIZE - len) return fail(op, 'get_unmapped_area', 'ENOMEM');
+    addr = at;
+  } else {
+    const hint = a.addr ?? 0n;
+    const proc = p;
+    const got = fops.getUnmappedArea(op, file, hint, len, pgoff, (l) => archGetUnmappedArea(proc, hint, l));
+    if (!got.ok) return fail(op, 'get_unmapped_area', got.errno);
+    addr = got.value;
+  }
+  // The map type and the file's mode (do_mmap's switch on flags & MAP_TYPE).
+  const type = mapType(a.flags);
+  const write = a.prot === 'rw';
+  let mayshare = false;
+  let maywrite = true;
+  if (type === 1 || type === 3) {
+    if (type === 3 && a.flags.includes('sync') && !fops.mapSync) return fail(op, 'do_mmap', 'EOPNOTSUPP');
+    if (write && file.mode === 'rdonly') return fail(op, 'do_mmap', 'EACCES');
+    mayshare = true;
+    if (file.mode === 'rdonly') maywrite = false;
+  } else if (type !== 2) return fail(op, 'do_mmap', 'EINVAL');
+  if (file.mode === 'wronly') return fail(op, 'do_mmap', 'EACCES');
+  // mmap_region: MAP_FIXED first unmaps what is there (and that stays done if the driver refuses).
+  if (fixed) {
+    const un = doMunmap(op, p, addr, len);
+    setProcess(op, a.pid, un.proc);
+    releaseVmas(op, un.removed);
+    if (un.errno !== null) return fail(op, 'mmap_region', un.errno);
+    p = processOf(op, a.pid);
+  }
+  getFile(op, id);
+  const proposed: Vma = {
+    start: addr,
+    end: addr + len,
+    pgoff,
+    file: id,
+    prot: a.prot,
+    flags: { mayshare, maywrite, hugepage: false, nohugepage: false, dontcopy: false, sync: type === 3 && a.flags.includes('sync'), pfnmap: false },
+    mmapAlign: 4096n,
+    grown: false,
+    ptes: WideIntMap.empty(),
+  };
+  const rc = fops.mmap(op, { comm: a.comm, file: fileOf(op, id), vma: proposed });
+  if (!rc.ok) {
+    fput(op, id);
+    return fail(op, 'mmap_region', rc.errno);
+  }
+  p = processOf(op, a.pid);
+  const maps = new Map(p.maps);
+  maps.set(a.map, addr);
+  p = withProcess(p, { vmas: insertVma(p.vmas, rc.value), maps });
+  setProcess(op, a.pid, p);
+  if (a.flags.includes('populate') && type !== 2) populate(op, a.comm, a.pid, addr, addr + len);
+  return { ok: true, value: addr };
+}
+
+export function insertVma(vmas: readonly Vma[], v: Vma): Vma[] {
+  const out = vmas.slice();
+  let i = 0;
+  while (i < out.length && (out[i] as Vma).start < v.start) i++;
+  out.splice(i, 0, v);
+  return out;
+}
+
+/**
+ * @kernel populate_vma_page_range mm/gup.c (mm_populate for MAP_POPULATE):
+ * fault every unit of the range in as a write would, ignoring failures.
+ */
+export function populate(op: Op, comm: string, pid: string, start: bigint, end: bigint): void {
+  let addr = start;
+  while (addr < end) {
+    const p = processOf(op, pid);
+    const at = vmaAt(p, addr);
+    if (at === null) return;
+    const have = entryAt(at.vma, addr);
+    if (have !== null) {
+      addr = have.unit + LEVEL_SIZE[have.pte.level];
+      continue;
+    }
+    const r = handleMmFault(op, comm, p, at.index, addr, at.vma.prot === 'rw');
+    setProcess(op, pid, r.proc);
+    addr = r.kind === 'installed' ? r.unit + LEVEL_SIZE[r.pte.level] : (addr & ~0xfffn) + 4096n;
+  }
+}
+
+/**
+ * @kernel do_mprotect_pkey mm/mprotect.c — the whole range must be mapped
+ * (ENOMEM at the first hole), a shared vma without VM_MAYWRITE cannot gain
+ * PROT_WRITE (EACCES), and mprotect_fixup splits at both ends through
+ * may_split. Vmas already changed stay changed when a later one fails.
+ */
+export function doMprotect(op: Op, pid: string, start: bigint, length: bigint, prot: Prot): Ret {
+  if ((start & 0xfffn) !== 0n) return fail(op, 'do_mprotect_pkey', 'EINVAL');
+  const len = pageAlign(length);
+  if (len === 0n) return { ok: true, value: true };
+  const end = start + len;
+  if (end <= start) return fail(op, 'do_mprotect_pkey', 'ENOMEM');
+  let p = processOf(op, pid);
+  if (vmaAt(p, start) === null) return fail(op, 'do_mprotect_pkey', 'ENOMEM');
+  let cursor = start;
+  while (cursor < end) {
+    const at = vmaAt(p, cursor);
+    if (at === null) {
+      setProcess(op, pid, p);
+      return fail(op, 'do_mprotect_pkey', 'ENOMEM');
+    }
+    if (prot === 'rw' && at.vma.flags.mayshare && !at.vma.flags.maywrite) {
+      setProcess(op, pid, p);
+      return fail(op, 'do_mprotect_pkey', 'EACCES');
+    }
+    // mprotect_fixup: split at the range's start and end inside this vma.
+    for (const cut of [cursor, end < at.vma.end ? end : at.vma.end]) {
+      const s = splitAt(op, p, cut);
+      if (!s.ok) {
+        setProcess(op, pid, p);
+        return fail(op, 'mprotect_fixup', s.errno);
+      }
+      p = s.value;
+    }
+    const now = vmaAt(p, cursor);
+    if (now === null) throw new Error('model bug: vma vanished in mprotect');
+    const vmas = p.vmas.slice();
+    vmas[now.index] = withVma(now.vma, { prot });
+    p = withProcess(p, { vmas });
+    cursor = now.vma.end;
+  }
+  setProcess(op, pid, p);
+  return { ok: true, value: true };
+}
+
+function fail<T>(op: Op, fn: string, errno: Errno): Ret<T> {
+  op.branch(fn, errno);
+  return err(errno);
+}

@@ -1,0 +1,150 @@
+/**
+ * Mirrors mm/mremap.c (v6.1): the mremap syscall's shrink, grow-in-place
+ * and move paths, vma_to_resize, and move_vma with the driver's may_split
+ * check (73d5e0629919, v5.11; the profile switch mremapChecksMaySplit).
+ * Entries move with the vma (move_page_tables). Growing in place asks no
+ * driver: a device-dax vma can end unaligned, and then every fault in it
+ * fails check_vma (SIGBUS).
+ * Left out: MREMAP_DONTUNMAP, mlocked and accountable (private) vmas.
+ */
+import type { MremapFlag } from '../../log/programEvents.js';
+import { WideIntMap } from '../../util/wideIntMap.js';
+import type { Errno } from '../errno.js';
+import { fopsOf } from '../fs/chrdev.js';
+import { err, type Ret } from '../memoryHotplug.js';
+import type { Op } from '../op.js';
+import { archGetUnmappedArea, insertVma } from './mmap.js';
+import { fileOf, getFile, processOf, setProcess, vmaAt } from './process.js';
+import { LEVEL_SIZE, PAGE_SHIFT, withProcess, withVma, type Process, type Pte, type Vma } from './types.js';
+import { doMunmap, pageAlign, releaseVmas, TASK_SIZE } from './vma.js';
+
+export interface MremapArgs {
+  readonly pid: string;
+  readonly map: string;
+  readonly addr: bigint;
+  readonly oldLen: bigint;
+  readonly newLen: bigint;
+  readonly flags: readonly MremapFlag[];
+  readonly newAddr: bigint | null;
+  /** The offset of `addr` in the handle's mapping: the handle follows the moved part. */
+  readonly offset: bigint;
+}
+
+function fail<T>(op: Op, fn: string, errno: Errno): Ret<T> {
+  op.branch(fn, errno);
+  return err(errno);
+}
+
+/** munmap inside mremap: store the process whatever happened, release what went. */
+function munmap(op: Op, pid: string, start: bigint, len: bigint): Errno | null {
+  const un = doMunmap(op, processOf(op, pid), start, len);
+  setProcess(op, pid, un.proc);
+  releaseVmas(op, un.removed);
+  return un.errno;
+}
+
+/** @kernel mremap (SYSCALL_DEFINE5) mm/mremap.c */
+export function doMremap(op: Op, a: MremapArgs): Ret<bigint> {
+  if ((a.addr & 0xfffn) !== 0n) return fail(op, 'mremap', 'EINVAL');
+  const oldLen = pageAlign(a.oldLen);
+  const newLen = pageAlign(a.newLen);
+  if (newLen === 0n) return fail(op, 'mremap', 'EINVAL');
+  if (a.flags.includes('fixed')) return mremapTo(op, a, oldLen, newLen);
+  if (oldLen >= newLen) {
+    if (oldLen > newLen) {
+      const e = munmap(op, a.pid, a.addr + newLen, oldLen - newLen);
+      if (e !== null) return fail(op, 'mremap', e);
+    }
+    return { ok: true, value: a.addr };
+  }
+  const r = vmaToResize(op, processOf(op, a.pid), a.addr, oldLen, newLen);
+  if (!r.ok) return fail(op, 'vma_to_resize', r.errno);
+  const { vma, index } = r.value;
+  // Grow in place when the range after the vma is free (vma_expandable).
+  if (oldLen === vma.end - a.addr) {
+    const p = processOf(op, a.pid);
+    const newEnd = vma.end + (newLen - oldLen);
+    const next = p.vmas[index + 1];
+    if (newEnd <= TASK_SIZE && (next === undefined || next.start >= newEnd)) {
+      const vmas = p.vmas.slice();
+      vmas[index] = withVma(vma, { end: newEnd, grown: true });
+      setProcess(op, a.pid, withProcess(p, { vmas }));
+      return { ok: true, value: a.addr };
+    }
+  }
+  if (!a.flags.includes('maymove')) return fail(op, 'mremap', 'ENOMEM');
+  const to = archGetUnmappedArea(processOf(op, a.pid), 0n, newLen);
+  if (!to.ok) return fail(op, 'get_unmapped_area', to.errno);
+  return moveVma(op, a, vma, oldLen, newLen, to.value);
+}
+
+/** @kernel mremap_to mm/mremap.c — MREMAP_FIXED: clear the target, shrink, then move. */
+function mremapTo(op: Op, a: MremapArgs, oldLen: bigint, newLen: bigint): Ret<bigint> {
+  const to = a.newAddr ?? 0n;
+  if ((to & 0xfffn) !== 0n) return fail(op, 'mremap_to', 'EINVAL');
+  if (newLen > TASK_SIZE || to > TASK_SIZE - newLen) return fail(op, 'mremap_to', 'EINVAL');
+  // Overlapping source and destination.
+  if (to + newLen > a.addr && a.addr + oldLen > to) return fail(op, 'mremap_to', 'EINVAL');
+  const e = munmap(op, a.pid, to, newLen);
+  if (e !== null) return fail(op, 'mremap_to', e);
+  let old = oldLen;
+  if (oldLen > newLen) {
+    const e2 = munmap(op, a.pid, a.addr + newLen, oldLen - newLen);
+    if (e2 !== null) return fail(op, 'mremap_to', e2);
+    old = newLen;
+  }
+  const r = vmaToResize(op, processOf(op, a.pid), a.addr, old, newLen);
+  if (!r.ok) return fail(op, 'vma_to_resize', r.errno);
+  return moveVma(op, a, r.value.vma, old, newLen, to);
+}
+
+/** @kernel vma_to_resize mm/mremap.c */
+function vmaToResize(op: Op, p: Process, addr: bigint, oldLen: bigint, newLen: bigint): Ret<{ readonly vma: Vma; readonly index: number }> {
+  const at = vmaAt(p, addr);
+  if (at === null) return err('EFAULT');
+  if (oldLen > at.vma.end - addr) return err('EFAULT');
+  if (newLen === oldLen) return { ok: true, value: at };
+  if (at.vma.flags.pfnmap) return err('EFAULT');
+  void op;
+  return { ok: true, value: at };
+}
+
+/**
+ * @kernel move_vma mm/mremap.c — may_split at both ends of the moved part
+ * (since v5.11), copy_vma to the new place, move_page_tables, then unmap
+ * the old range.
+ */
+function moveVma(op: Op, a: MremapArgs, vma: Vma, oldLen: bigint, newLen: bigint, to: bigint): Ret<bigint> {
+  const file = fileOf(op, vma.file);
+  if (op.state.profile.mremapChecksMaySplit && !op.state.profile.mremapNoSplitCheck) {
+    const ops = fopsOf(file).vmOps;
+    let rc: Ret = { ok: true, value: true };
+    if (vma.start !== a.addr) rc = ops.maySplit(op, file, vma, a.addr);
+    if (rc.ok && vma.end !== a.addr + oldLen) rc = ops.maySplit(op, file, vma, a.addr + oldLen);
+    if (!rc.ok) return fail(op, 'move_vma', rc.errno);
+  }
+  // move_page_tables: the entries of the moved part, re-keyed at the new place.
+  let ptes = WideIntMap.empty<Pte>();
+  for (const [k, pte] of vma.ptes.entries()) {
+    const at = vma.start + (BigInt(k) << PAGE_SHIFT);
+    if (at >= a.addr && at + LEVEL_SIZE[pte.level] <= a.addr + oldLen) ptes = ptes.set(Number((at - a.addr) >> PAGE_SHIFT), pte);
+  }
+  getFile(op, vma.file);
+  const moved = withVma(vma, {
+    start: to,
+    end: to + newLen,
+    pgoff: vma.pgoff + ((a.addr - vma.start) >> PAGE_SHIFT),
+    grown: vma.grown || newLen > oldLen,
+    ptes,
+  });
+  const checked = op.state.profile.mremapChecksMaySplit && !op.state.profile.mremapNoSplitCheck;
+  const e = munmap(op, a.pid, a.addr, oldLen);
+  // Before v5.11 a failed unmap of the old range was ignored ("OOM: unable to split vma"): both copies stay.
+  if (e !== null && checked) throw new Error(`model bug: the old range of a checked move failed to unmap: ${e}`);
+  if (e !== null) op.branch('move_vma', `unmap-failed-ignored(${e})`);
+  const p = processOf(op, a.pid);
+  const maps = new Map(p.maps);
+  maps.set(a.map, to - a.offset);
+  setProcess(op, a.pid, withProcess(p, { vmas: insertVma(p.vmas, moved), maps }));
+  return { ok: true, value: to };
+}

@@ -1,0 +1,54 @@
+/**
+ * The ops tables a driver plugs into the mm and VFS entry points with
+ * (include/linux/fs.h struct file_operations, include/linux/mm.h struct
+ * vm_operations_struct): the syscall layer and the fault chain call only
+ * these, never a driver by name, so device-private memory and the kmem
+ * block device land as new tables.
+ */
+import type { Ret } from '../memoryHotplug.js';
+import type { Op } from '../op.js';
+import type { OpenMode } from '../../log/programEvents.js';
+import type { OpenFile, Pte, PteLevel, Vma } from './types.js';
+
+/** What a fault handler returns: an entry installed, VM_FAULT_FALLBACK, or VM_FAULT_SIGBUS. */
+export type FaultResult = { readonly kind: 'installed'; readonly pte: Pte } | { readonly kind: 'fallback' } | { readonly kind: 'sigbus' };
+
+/** struct vm_fault, the parts a handler reads. */
+export interface VmFault {
+  readonly comm: string;
+  readonly file: OpenFile;
+  readonly vma: Vma;
+  readonly address: bigint;
+  readonly write: boolean;
+}
+
+export interface VmOperations {
+  /** ->huge_fault(vmf, PE_SIZE_PUD/PMD) and ->fault (PTE). */
+  readonly fault: (op: Op, vmf: VmFault, level: PteLevel) => FaultResult;
+  /** ->may_split: may the vma be split at `addr`? */
+  readonly maySplit: (op: Op, file: OpenFile, vma: Vma, addr: bigint) => Ret;
+  /** ->pagesize: what smaps reports as KernelPageSize / MMUPageSize. */
+  readonly pagesize: (op: Op, file: OpenFile) => bigint;
+}
+
+/** The mmap flags a driver sees (MAP_* as do_mmap passes them on). */
+export interface MmapRequest {
+  readonly comm: string;
+  readonly file: OpenFile;
+  /** The vma as do_mmap built it, before the driver's ->mmap adds its flags. */
+  readonly vma: Vma;
+}
+
+export interface FileOperations {
+  /** chrdev_open + ->open: the new struct file, or the errno. */
+  readonly open: (op: Op, dev: string, path: string, mode: OpenMode, sync: boolean) => Ret<OpenFile>;
+  /** The last reference went (__fput → ->release). */
+  readonly release: (op: Op, file: OpenFile) => void;
+  /** ->mmap: the vma with the driver's flags, or the errno. */
+  readonly mmap: (op: Op, req: MmapRequest) => Ret<Vma>;
+  /** ->get_unmapped_area, called only without a hint or MAP_FIXED... as the driver decides. */
+  readonly getUnmappedArea: (op: Op, file: OpenFile, addr: bigint, len: bigint, pgoff: bigint, fallback: (len: bigint) => Ret<bigint>) => Ret<bigint>;
+  /** ->mmap_supported_flags includes MAP_SYNC. */
+  readonly mapSync: boolean;
+  readonly vmOps: VmOperations;
+}

@@ -1,0 +1,92 @@
+/**
+ * Processes and file references: the parts of kernel/fork.c, kernel/exit.c
+ * and fs/file_table.c the model needs. A process is named by the log's pid
+ * handle and exists from its first use; every struct file is reference
+ * counted by the fds and vmas that hold it, and its last reference runs the
+ * driver's ->release (__fput).
+ */
+import { IntMap } from '../../util/intMap.js';
+import { fopsOf } from '../fs/chrdev.js';
+import type { Op } from '../op.js';
+import { withState } from '../state.js';
+import { withMm, withProcess, type MmState, type OpenFile, type Process, type Vma } from './types.js';
+
+export const NEW_PROCESS: Process = { fds: new Map(), maps: new Map(), vmas: [], pteTables: IntMap.empty(), pmdTables: IntMap.empty() };
+
+export function setMm(op: Op, c: Partial<MmState>): void {
+  op.state = withState(op.state, { mm: withMm(op.state.mm, c) });
+}
+
+/** The process a handle names, created on first use. */
+export function processOf(op: Op, pid: string): Process {
+  return op.state.mm.procs.get(pid) ?? NEW_PROCESS;
+}
+
+export function setProcess(op: Op, pid: string, p: Process): void {
+  const procs = new Map(op.state.mm.procs);
+  procs.set(pid, p);
+  setMm(op, { procs });
+}
+
+export function fileOf(op: Op, id: number): OpenFile {
+  const f = op.state.mm.files.get(id);
+  if (f === undefined) throw new Error(`model bug: no open file ${id}`);
+  return f;
+}
+
+function setFile(op: Op, id: number, f: OpenFile | null): void {
+  const files = new Map(op.state.mm.files);
+  if (f === null) files.delete(id);
+  else files.set(id, f);
+  setMm(op, { files });
+}
+
+/** A new struct file with one reference; its id. */
+export function installFile(op: Op, f: OpenFile): number {
+  const id = op.state.mm.nextFile;
+  const files = new Map(op.state.mm.files);
+  files.set(id, f);
+  setMm(op, { files, nextFile: id + 1 });
+  return id;
+}
+
+/** @kernel get_file include/linux/fs.h */
+export function getFile(op: Op, id: number, n = 1): void {
+  const f = fileOf(op, id);
+  setFile(op, id, { ...f, refs: f.refs + n });
+}
+
+/** @kernel fput fs/file_table.c — the last reference runs __fput → ->release. */
+export function fput(op: Op, id: number): void {
+  const f = fileOf(op, id);
+  if (f.refs > 1) {
+    setFile(op, id, { ...f, refs: f.refs - 1 });
+    return;
+  }
+  setFile(op, id, null);
+  fopsOf(f).release(op, f);
+}
+
+/** The vma containing `addr`, with its index, or null (find_vma + the start check). */
+export function vmaAt(p: Process, addr: bigint): { readonly vma: Vma; readonly index: number } | null {
+  const vmas = p.vmas;
+  let lo = 0;
+  let hi = vmas.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = vmas[mid] as Vma;
+    if (addr < v.start) hi = mid - 1;
+    else if (addr >= v.end) lo = mid + 1;
+    else return { vma: v, index: mid };
+  }
+  return null;
+}
+
+/** The address a map handle names: where its last mmap/mremap put it, 0 when none did. */
+export function mapAddress(p: Process, map: string): bigint {
+  return p.maps.get(map) ?? 0n;
+}
+
+export function replaceVmas(p: Process, vmas: readonly Vma[]): Process {
+  return withProcess(p, { vmas });
+}

@@ -1,0 +1,136 @@
+/**
+ * Vma surgery (mm/mmap.c v6.1): __split_vma with the driver's may_split,
+ * do_munmap, zapping entries (zap_page_range / unmap_mapping_range) and
+ * freeing page-table pages no vma needs any more (free_pgtables).
+ */
+import { WideIntMap } from '../../util/wideIntMap.js';
+import type { Errno } from '../errno.js';
+import { err, type Ret } from '../memoryHotplug.js';
+import type { Op } from '../op.js';
+import { fopsOf } from '../fs/chrdev.js';
+import { fileOf, fput, getFile } from './process.js';
+import { withState } from '../state.js';
+import { LEVEL_SIZE, PAGE_SHIFT, withMm, withProcess, withVma, type OpenFile, type Process, type Pte, type Vma } from './types.js';
+
+/** Entries of `v` whose unit lies wholly in [lo, hi) (addresses), re-keyed from `base`. */
+function entriesIn(v: Vma, lo: bigint, hi: bigint, base: bigint): WideIntMap<Pte> {
+  let out = WideIntMap.empty<Pte>();
+  const first = Number((lo - v.start) >> PAGE_SHIFT);
+  const last = Number((hi - v.start) >> PAGE_SHIFT) - 1;
+  for (const [k, pte] of v.ptes.range(first, last)) {
+    const at = v.start + (BigInt(k) << PAGE_SHIFT);
+    if (at + LEVEL_SIZE[pte.level] > hi) continue; // a huge entry straddling the cut: __split_huge_pmd zaps it (file vma)
+    out = out.set(Number((at - base) >> PAGE_SHIFT), pte);
+  }
+  return out;
+}
+
+/**
+ * @kernel __split_vma mm/mmap.c — asks vm_ops->may_split first; the new vma
+ * takes a file reference. Returns the two halves.
+ */
+export function splitVma(op: Op, v: Vma, addr: bigint): Ret<readonly [Vma, Vma]> {
+  const file = fileOf(op, v.file);
+  if (!op.state.profile.daxNoMaySplit) {
+    const rc = fopsOf(file).vmOps.maySplit(op, file, v, addr);
+    if (!rc.ok) {
+      op.branch('__split_vma', rc.errno);
+      return err(rc.errno);
+    }
+  }
+  getFile(op, v.file);
+  const left = withVma(v, { end: addr, ptes: entriesIn(v, v.start, addr, v.start) });
+  const right = withVma(v, { start: addr, pgoff: v.pgoff + ((addr - v.start) >> PAGE_SHIFT), ptes: entriesIn(v, addr, v.end, addr) });
+  return { ok: true, value: [left, right] };
+}
+
+/** Split the vma containing `addr` there, if `addr` is inside one and not at its start. */
+export function splitAt(op: Op, p: Process, addr: bigint): Ret<Process> {
+  const i = p.vmas.findIndex((v) => v.start < addr && addr < v.end);
+  if (i < 0) return { ok: true, value: p };
+  const rc = splitVma(op, p.vmas[i] as Vma, addr);
+  if (!rc.ok) return err(rc.errno);
+  const vmas = [...p.vmas.slice(0, i), rc.value[0], rc.value[1], ...p.vmas.slice(i + 1)];
+  return { ok: true, value: withProcess(p, { vmas }) };
+}
+
+/** free_pgtables: page-table pages no longer under any vma go (approximated per 2 MiB / 1 GiB region). */
+export function freePgtables(p: Process): Process {
+  const covers = (lo: bigint, hi: bigint): boolean => p.vmas.some((v) => v.start < hi && lo < v.end);
+  let pte = p.pteTables;
+  for (const [k] of p.pteTables.entries()) if (!covers(BigInt(k) << 21n, (BigInt(k) + 1n) << 21n)) pte = pte.delete(k);
+  let pmd = p.pmdTables;
+  for (const [k] of p.pmdTables.entries()) if (!covers(BigInt(k) << 30n, (BigInt(k) + 1n) << 30n)) pmd = pmd.delete(k);
+  return pte === p.pteTables && pmd === p.pmdTables ? p : withProcess(p, { pteTables: pte, pmdTables: pmd });
+}
+
+/**
+ * @kernel do_munmap mm/mmap.c (__do_munmap): split at both ends (each may
+ * fail, the first split staying done), then unmap every vma inside. The
+ * returned process still holds the removed vmas' file references: the
+ * caller drops them once the process is stored (fput may run ->release).
+ */
+export function doMunmap(op: Op, p: Process, start: bigint, length: bigint): MunmapResult {
+  const len = pageAlign(length);
+  if ((start & 0xfffn) !== 0n || start + len > TASK_SIZE || len === 0n) return { proc: p, removed: [], errno: 'EINVAL' };
+  const end = start + len;
+  const first = splitAt(op, p, start);
+  if (!first.ok) return { proc: p, removed: [], errno: first.errno };
+  const second = splitAt(op, first.value, end);
+  if (!second.ok) return { proc: first.value, removed: [], errno: second.errno };
+  let proc = second.value;
+  const inside = (v: Vma): boolean => v.start >= start && v.end <= end;
+  const removed = proc.vmas.filter(inside);
+  if (removed.length > 0) proc = freePgtables(withProcess(proc, { vmas: proc.vmas.filter((v) => !inside(v)) }));
+  return { proc, removed, errno: null };
+}
+
+/** What do_munmap left: the process (store it even on failure: a first split stays done), the vmas to release, the errno. */
+export interface MunmapResult {
+  readonly proc: Process;
+  readonly removed: readonly Vma[];
+  readonly errno: Errno | null;
+}
+
+/** Drop the file references of vmas that were unmapped. */
+export function releaseVmas(op: Op, removed: readonly Vma[]): void {
+  for (const v of removed) fput(op, v.file);
+}
+
+/** @kernel zap_page_range mm/memory.c — entries overlapping [lo, hi) go; page-table pages stay. */
+export function zapRange(v: Vma, lo: bigint, hi: bigint): Vma {
+  if (v.ptes.size === 0) return v;
+  let ptes = v.ptes;
+  for (const [k, pte] of v.ptes.entries()) {
+    const at = v.start + (BigInt(k) << PAGE_SHIFT);
+    if (at < hi && lo < at + LEVEL_SIZE[pte.level]) ptes = ptes.delete(k);
+  }
+  return ptes === v.ptes ? v : withVma(v, { ptes });
+}
+
+/** 47-bit user address space (x86-64 4-level; 5-level keeps 47 bits without a hint above it). */
+export const TASK_SIZE = (1n << 47n) - 4096n;
+
+export function pageAlign(len: bigint): bigint {
+  return (len + 0xfffn) & ~0xfffn;
+}
+
+
+/**
+ * @kernel unmap_mapping_range mm/memory.c (whole file, even_cows) — every
+ * entry of every vma that maps one of the inode's files is zapped; the vmas
+ * stay, and fault again once the driver lets them.
+ */
+export function unmapMappingRange(op: Op, inode: (f: OpenFile) => boolean): void {
+  const mm = op.state.mm;
+  let procs: Map<string, Process> | null = null;
+  for (const [pid, p] of mm.procs) {
+    let vmas: Vma[] | null = null;
+    p.vmas.forEach((v, i) => {
+      if (v.ptes.size === 0 || !inode(fileOf(op, v.file))) return;
+      (vmas ??= p.vmas.slice())[i] = withVma(v, { ptes: WideIntMap.empty() });
+    });
+    if (vmas !== null) (procs ??= new Map(mm.procs)).set(pid, withProcess(p, { vmas }));
+  }
+  if (procs !== null) op.state = withState(op.state, { mm: withMm(mm, { procs }) });
+}

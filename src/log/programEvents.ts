@@ -1,0 +1,201 @@
+/**
+ * Log format version 2 (SPEC §7): what programs do. Every object a program
+ * creates is named by a handle the log chooses (`"pid":"p1"`, `"fd":"f1"`,
+ * `"map":"m1"`), never by a number the kernel picks, so a log is
+ * deterministic and a log recorded on a real machine replays as it is.
+ *
+ * A process exists from its first use or from the fork that names it. An
+ * fd handle names what the last successful `open` with that handle returned
+ * (a handle nothing was opened under is EBADF, as an fd of -1 would be). A
+ * map handle names the address the last successful `mmap` (or `mremap`) with
+ * that handle returned; a handle whose mmap failed or never ran names
+ * address 0, where nothing is mapped (the guest helper does the same).
+ */
+import { z } from 'zod';
+import type { Outcome } from './events.js';
+import { arrayOf, nonEmptyStr, oneOf, outcome, seq, strict, u64 } from './fields.js';
+import { eventType } from './schema.js';
+
+export const OPEN_MODES = ['rdonly', 'wronly', 'rdwr'] as const;
+export type OpenMode = (typeof OPEN_MODES)[number];
+export const PROTS = ['none', 'r', 'rw'] as const;
+export type Prot = (typeof PROTS)[number];
+export const MAP_FLAGS = ['shared', 'private', 'validate', 'sync', 'populate', 'fixed'] as const;
+export type MapFlag = (typeof MAP_FLAGS)[number];
+export const ADVICES = ['hugepage', 'nohugepage', 'dontneed', 'dontfork', 'dofork', 'hwpoison', 'soft_offline'] as const;
+export type Advice = (typeof ADVICES)[number];
+export const MREMAP_FLAGS = ['maymove', 'fixed'] as const;
+export type MremapFlag = (typeof MREMAP_FLAGS)[number];
+export const ACCESS_OPS = ['read', 'write'] as const;
+export type AccessOp = (typeof ACCESS_OPS)[number];
+
+/** An address relative to an existing mapping: `{"map":"m0","offset":"2M"}`. */
+export interface MapAddress {
+  readonly map: string;
+  readonly offset: bigint;
+}
+
+interface Common {
+  readonly seq?: number;
+  readonly result?: Outcome;
+}
+
+export interface OpenEvent extends Common {
+  readonly type: 'open';
+  readonly pid: string;
+  readonly fd: string;
+  readonly path: string;
+  readonly mode: OpenMode;
+  /** O_SYNC (`"rdwr+sync"` in the log). */
+  readonly sync: boolean;
+}
+export interface CloseEvent extends Common {
+  readonly type: 'close';
+  readonly pid: string;
+  readonly fd: string;
+}
+export interface MmapEvent extends Common {
+  readonly type: 'mmap';
+  readonly pid: string;
+  readonly map: string;
+  readonly fd: string;
+  readonly length: bigint;
+  readonly offset: bigint;
+  readonly prot: Prot;
+  readonly flags: readonly MapFlag[];
+  /** The hint (or, with `fixed`, the exact address), relative to an existing mapping. */
+  readonly addr: MapAddress | null;
+}
+interface RangeEvent extends Common {
+  readonly pid: string;
+  readonly map: string;
+  readonly offset: bigint;
+  readonly length: bigint;
+}
+export interface MunmapEvent extends RangeEvent {
+  readonly type: 'munmap';
+}
+export interface MprotectEvent extends RangeEvent {
+  readonly type: 'mprotect';
+  readonly prot: Prot;
+}
+export interface MadviseEvent extends RangeEvent {
+  readonly type: 'madvise';
+  readonly advice: Advice;
+}
+export interface MremapEvent extends RangeEvent {
+  readonly type: 'mremap';
+  readonly newLength: bigint;
+  readonly flags: readonly MremapFlag[];
+  readonly addr: MapAddress | null;
+}
+export interface AccessEvent extends Common {
+  readonly type: 'access' | 'procmem';
+  readonly pid: string;
+  readonly map: string;
+  readonly offset: bigint;
+  readonly op: AccessOp;
+  /** The 64-bit word a write stores. */
+  readonly value: bigint | null;
+}
+export interface ForkEvent extends Common {
+  readonly type: 'fork';
+  readonly pid: string;
+  readonly child: string;
+}
+export interface ExitEvent extends Common {
+  readonly type: 'exit';
+  readonly pid: string;
+}
+
+export type ProgramEvent =
+  | OpenEvent
+  | CloseEvent
+  | MmapEvent
+  | MunmapEvent
+  | MprotectEvent
+  | MadviseEvent
+  | MremapEvent
+  | AccessEvent
+  | ForkEvent
+  | ExitEvent;
+
+export const PROGRAM_EVENT_TYPES = ['open', 'close', 'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'access', 'procmem', 'fork', 'exit'] as const;
+export type ProgramEventType = (typeof PROGRAM_EVENT_TYPES)[number];
+
+export function isProgramEventType(t: unknown): t is ProgramEventType {
+  return typeof t === 'string' && (PROGRAM_EVENT_TYPES as readonly string[]).includes(t);
+}
+
+const handle = (what: string) => nonEmptyStr(`a ${what} handle chosen by the log (a non-empty string, e.g. "${what === 'pid' ? 'p1' : what === 'fd' ? 'f1' : 'm1'}")`);
+const pid = handle('pid');
+const devPath = z
+  .string({ error: 'a device path ("/dev/dax0.0")' })
+  .regex(/^\//, { error: 'an absolute path ("/dev/dax0.0")' });
+const prot = z.enum(PROTS, { error: oneOf(PROTS) });
+const flagList = <T extends readonly [string, ...string[]]>(values: T) =>
+  arrayOf(z.enum(values, { error: oneOf(values) }), `a list of flags, each ${oneOf(values)}`);
+const mapAddress = strict({ map: handle('map'), offset: u64 }, 'an address {"map","offset"} relative to an existing mapping');
+const OPEN_FLAG_VALUES = ['rdonly', 'wronly', 'rdwr', 'rdonly+sync', 'wronly+sync', 'rdwr+sync'] as const;
+/** A 64-bit word for a write: hex or decimal, below 2^64. */
+const word = u64;
+
+const common = { seq, result: outcome.optional() };
+
+const openSchema = strict(
+  { ...common, type: eventType('open'), pid, fd: handle('fd'), path: devPath, flags: z.enum(OPEN_FLAG_VALUES, { error: oneOf(OPEN_FLAG_VALUES) }) },
+  'an open event {"pid","fd","path","flags"}',
+);
+const closeSchema = strict({ ...common, type: eventType('close'), pid, fd: handle('fd') }, 'a close event {"pid","fd"}');
+const mmapSchema = strict(
+  {
+    ...common,
+    type: eventType('mmap'),
+    pid,
+    map: handle('map'),
+    fd: z.union([handle('fd'), z.null()], { error: 'an fd handle (anonymous mappings, fd null, come with the HMM area and are not modelled yet)' }),
+    length: u64,
+    offset: u64.default(0n),
+    prot,
+    flags: flagList(MAP_FLAGS),
+    addr: mapAddress.optional(),
+  },
+  'an mmap event {"pid","map","fd","length","offset","prot","flags"}',
+);
+const range = { ...common, pid, map: handle('map'), offset: u64.default(0n), length: u64 };
+const munmapSchema = strict({ ...range, type: eventType('munmap') }, 'a munmap event {"pid","map","offset","length"}');
+const mprotectSchema = strict({ ...range, type: eventType('mprotect'), prot }, 'an mprotect event {"pid","map","offset","length","prot"}');
+const madviseSchema = strict(
+  { ...range, type: eventType('madvise'), advice: z.enum(ADVICES, { error: oneOf(ADVICES) }) },
+  'a madvise event {"pid","map","offset","length","advice"}',
+);
+const mremapSchema = strict(
+  { ...range, type: eventType('mremap'), newLength: u64, flags: flagList(MREMAP_FLAGS).default(() => []), addr: mapAddress.optional() },
+  'an mremap event {"pid","map","offset","length","newLength","flags"}',
+);
+const accessShape = (t: 'access' | 'procmem') =>
+  strict(
+    { ...common, type: eventType(t), pid, map: handle('map'), offset: u64, op: z.enum(ACCESS_OPS, { error: oneOf(ACCESS_OPS) }), value: word.optional() },
+    `an ${t} event {"pid","map","offset","op"} ("value" for writes)`,
+  );
+const accessSchema = accessShape('access');
+const procmemSchema = accessShape('procmem');
+const forkSchema = strict({ ...common, type: eventType('fork'), pid, child: handle('pid') }, 'a fork event {"pid","child"}');
+const exitSchema = strict({ ...common, type: eventType('exit'), pid }, 'an exit event {"pid"}');
+
+export const PROGRAM_SCHEMAS = {
+  open: openSchema,
+  close: closeSchema,
+  mmap: mmapSchema,
+  munmap: munmapSchema,
+  mprotect: mprotectSchema,
+  madvise: madviseSchema,
+  mremap: mremapSchema,
+  access: accessSchema,
+  procmem: procmemSchema,
+  fork: forkSchema,
+  exit: exitSchema,
+} as const;
+
+/** The largest power of two a log may name as a length or offset: 2^62 (no mapping in a 57-bit address space comes near). */
+export const MAX_PROGRAM_LENGTH = 1n << 62n;

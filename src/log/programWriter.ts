@@ -1,0 +1,40 @@
+/**
+ * Program events (SPEC §7) back to JSON: fixed key order, numbers as
+ * lower-case hex, optional fields only when they differ from the default,
+ * so reading the output gives the same events back.
+ */
+import { hex } from '../util/u64.js';
+import type { MapAddress, ProgramEvent } from './programEvents.js';
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+function addr(a: MapAddress | null): JsonObject {
+  return a === null ? {} : { addr: { map: a.map, offset: hex(a.offset) } };
+}
+
+export function programEventFields(e: ProgramEvent): JsonObject {
+  switch (e.type) {
+    case 'open':
+      return { pid: e.pid, fd: e.fd, path: e.path, flags: e.sync ? `${e.mode}+sync` : e.mode };
+    case 'close':
+      return { pid: e.pid, fd: e.fd };
+    case 'mmap':
+      return { pid: e.pid, map: e.map, fd: e.fd, length: hex(e.length), offset: hex(e.offset), prot: e.prot, flags: [...e.flags], ...addr(e.addr) };
+    case 'munmap':
+      return { pid: e.pid, map: e.map, offset: hex(e.offset), length: hex(e.length) };
+    case 'mprotect':
+      return { pid: e.pid, map: e.map, offset: hex(e.offset), length: hex(e.length), prot: e.prot };
+    case 'madvise':
+      return { pid: e.pid, map: e.map, offset: hex(e.offset), length: hex(e.length), advice: e.advice };
+    case 'mremap':
+      return { pid: e.pid, map: e.map, offset: hex(e.offset), length: hex(e.length), newLength: hex(e.newLength), flags: [...e.flags], ...addr(e.addr) };
+    case 'access':
+    case 'procmem':
+      return e.value === null ? { pid: e.pid, map: e.map, offset: hex(e.offset), op: e.op } : { pid: e.pid, map: e.map, offset: hex(e.offset), op: e.op, value: hex(e.value) };
+    case 'fork':
+      return { pid: e.pid, child: e.child };
+    case 'exit':
+      return { pid: e.pid };
+  }
+}

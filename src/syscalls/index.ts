@@ -1,0 +1,84 @@
+/**
+ * The entry layer for what programs do (SPEC §7), beside src/sysfs/: one
+ * function per system call, turning a program event into the kernel call
+ * chain it stands for (ksys_mmap_pgoff, do_munmap, do_mprotect_pkey,
+ * do_madvise, mremap, do_user_addr_fault, mem_rw, copy_process, do_exit,
+ * do_sys_open, close_fd). Handles are the log's names: a map handle is the
+ * address its last mmap returned (0 if none), plus the event's offset.
+ * A KernelOops thrown below becomes the oops outcome and kills the machine.
+ */
+import type { Outcome } from '../log/events.js';
+import type { ProgramEvent } from '../log/programEvents.js';
+import type { Ret } from '../kernel/memoryHotplug.js';
+import { userAccess, procMemAccess } from '../kernel/mm/access.js';
+import { closeFd, doExit, doFork, doOpen } from '../kernel/mm/fork.js';
+import { doMadvise } from '../kernel/mm/madvise.js';
+import { doMmap, doMprotect } from '../kernel/mm/mmap.js';
+import { doMremap } from '../kernel/mm/mremap.js';
+import { mapAddress, processOf, setProcess } from '../kernel/mm/process.js';
+import { doMunmap, releaseVmas } from '../kernel/mm/vma.js';
+import { KernelOops } from '../kernel/oops.js';
+import type { Op } from '../kernel/op.js';
+import { withState } from '../kernel/state.js';
+
+function outcomeOf(rc: Ret<unknown>): Outcome {
+  return rc.ok ? { ok: true } : { ok: false, errno: rc.errno };
+}
+
+/** The user address `map + offset` names in process `pid`. */
+function addressOf(op: Op, pid: string, map: string, offset: bigint): bigint {
+  return mapAddress(processOf(op, pid), map) + offset;
+}
+
+function dispatch(op: Op, e: ProgramEvent): Outcome {
+  // The process name the kernel's messages print (current->comm).
+  const comm = e.pid;
+  switch (e.type) {
+    case 'open':
+      return outcomeOf(doOpen(op, e.pid, e.fd, e.path, e.mode, e.sync));
+    case 'close':
+      return outcomeOf(closeFd(op, e.pid, e.fd));
+    case 'mmap': {
+      const addr = e.addr === null ? null : addressOf(op, e.pid, e.addr.map, e.addr.offset);
+      const rc = doMmap(op, { comm, pid: e.pid, map: e.map, fd: e.fd, addr, length: e.length, offset: e.offset, prot: e.prot, flags: e.flags });
+      return rc.ok ? { ok: true, value: `0x${rc.value.toString(16)}` } : { ok: false, errno: rc.errno };
+    }
+    case 'munmap': {
+      const un = doMunmap(op, processOf(op, e.pid), addressOf(op, e.pid, e.map, e.offset), e.length);
+      setProcess(op, e.pid, un.proc);
+      releaseVmas(op, un.removed);
+      if (un.errno !== null) op.branch('do_munmap', un.errno);
+      return un.errno === null ? { ok: true } : { ok: false, errno: un.errno };
+    }
+    case 'mprotect':
+      return outcomeOf(doMprotect(op, e.pid, addressOf(op, e.pid, e.map, e.offset), e.length, e.prot));
+    case 'madvise':
+      return outcomeOf(doMadvise(op, e.pid, addressOf(op, e.pid, e.map, e.offset), e.length, e.advice));
+    case 'mremap': {
+      const newAddr = e.addr === null ? null : addressOf(op, e.pid, e.addr.map, e.addr.offset);
+      const rc = doMremap(op, { pid: e.pid, map: e.map, addr: addressOf(op, e.pid, e.map, e.offset), oldLen: e.length, newLen: e.newLength, flags: e.flags, newAddr, offset: e.offset });
+      return rc.ok ? { ok: true, value: `0x${rc.value.toString(16)}` } : { ok: false, errno: rc.errno };
+    }
+    case 'access':
+      return userAccess(op, comm, e.pid, addressOf(op, e.pid, e.map, e.offset), e.op === 'write', e.value);
+    case 'procmem':
+      return procMemAccess(op, comm, e.pid, addressOf(op, e.pid, e.map, e.offset), e.op === 'write', e.value);
+    case 'fork':
+      return outcomeOf(doFork(op, e.pid, e.child));
+    case 'exit':
+      return outcomeOf(doExit(op, e.pid));
+  }
+}
+
+/** Apply one program event; an oops marks the machine dead. */
+export function applyProgramEvent(op: Op, e: ProgramEvent): Outcome {
+  try {
+    return dispatch(op, e);
+  } catch (x) {
+    if (!(x instanceof KernelOops)) throw x;
+    op.print(x.line);
+    op.branch('oops', e.type);
+    op.state = withState(op.state, { oops: x.line });
+    return { ok: false, oops: x.line };
+  }
+}

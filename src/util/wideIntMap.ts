@@ -1,0 +1,64 @@
+/**
+ * A persistent map from non-negative safe integers (up to 2^53) to values:
+ * an IntMap of IntMaps split at bit 30, so keys wider than IntMap's 2^30
+ * (a physical word index, a page index in a TiB mapping) cost the same path
+ * copying as a block id. Iteration is in ascending key order.
+ */
+import { IntMap } from './intMap.js';
+
+const LO_BITS = 2 ** 30;
+
+export class WideIntMap<V> {
+  private constructor(
+    private readonly hi: IntMap<IntMap<V>>,
+    readonly size: number,
+  ) {}
+
+  static empty<V>(): WideIntMap<V> {
+    return new WideIntMap<V>(IntMap.empty<IntMap<V>>(), 0);
+  }
+
+  get(key: number): V | undefined {
+    return this.hi.get(Math.floor(key / LO_BITS))?.get(key % LO_BITS);
+  }
+
+  set(key: number, value: V): WideIntMap<V> {
+    if (!Number.isSafeInteger(key) || key < 0) throw new RangeError(`WideIntMap key ${key} out of range`);
+    const h = Math.floor(key / LO_BITS);
+    const inner = this.hi.get(h) ?? IntMap.empty<V>();
+    const had = inner.has(key % LO_BITS);
+    return new WideIntMap<V>(this.hi.set(h, inner.set(key % LO_BITS, value)), had ? this.size : this.size + 1);
+  }
+
+  delete(key: number): WideIntMap<V> {
+    const h = Math.floor(key / LO_BITS);
+    const inner = this.hi.get(h);
+    if (inner === undefined || !inner.has(key % LO_BITS)) return this;
+    const next = inner.delete(key % LO_BITS);
+    return new WideIntMap<V>(next.size === 0 ? this.hi.delete(h) : this.hi.set(h, next), this.size - 1);
+  }
+
+  /** Entries with lo <= key <= hi, ascending. */
+  *range(lo: number, hi: number): IterableIterator<[number, V]> {
+    if (hi < lo) return;
+    const h0 = Math.floor(Math.max(0, lo) / LO_BITS);
+    const h1 = Math.floor(hi / LO_BITS);
+    for (const [h, inner] of this.hi.range(h0, Math.min(h1, 2 ** 30 - 1))) {
+      const base = h * LO_BITS;
+      const l = h === h0 ? Math.max(0, lo) - base : 0;
+      const u = h === h1 ? hi - base : LO_BITS - 1;
+      for (const [k, v] of inner.range(l, u)) yield [base + k, v];
+    }
+  }
+
+  entries(): IterableIterator<[number, V]> {
+    return this.range(0, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** A map without the keys in [lo, hi]. */
+  deleteRange(lo: number, hi: number): WideIntMap<V> {
+    let m: WideIntMap<V> = this;
+    for (const [k] of this.range(lo, hi)) m = m.delete(k);
+    return m;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * /proc/PID/maps and /proc/PID/smaps for the modelled processes (fs/proc/
+ * task_mmu.c v6.1 show_map_vma, show_smap, show_smap_vma_flags), for the
+ * vmas the model has: device-dax file mappings. Addresses, device numbers
+ * and inodes are the model's; src/replay/compare.ts compares a recorded
+ * smaps by the fields that mean something across machines.
+ * Rss counts what smaps_pmd_entry counts: PMD-mapped devmap units; devmap
+ * PTEs (vm_normal_page is NULL for them) and PUD entries (no PUD walker)
+ * add nothing, as observed on 6.1 (KERNEL-FACTS-DEVDAX §1.6).
+ */
+import { fopsOf } from '../kernel/fs/chrdev.js';
+import { Op } from '../kernel/op.js';
+import type { Process, Vma } from '../kernel/mm/types.js';
+import type { KernelState } from '../kernel/state.js';
+
+function kb(bytes: bigint): string {
+  return `${(bytes / 1024n).toString().padStart(8)} kB`;
+}
+
+/** show_smap_vma_flags: the mnemonics of the set bits, in bit order. */
+export function vmFlagsLine(v: Vma): string {
+  const f = v.flags;
+  const read = v.prot !== 'none';
+  const write = v.prot === 'rw';
+  const shared = f.mayshare && f.maywrite;
+  const bits: Array<[boolean, string]> = [
+    [read, 'rd'],
+    [write, 'wr'],
+    [shared, 'sh'],
+    [true, 'mr'],
+    [f.maywrite, 'mw'],
+    [true, 'me'],
+    [f.mayshare, 'ms'],
+    [f.pfnmap, 'pf'],
+    [f.dontcopy, 'dc'],
+    [f.sync, 'sf'],
+    [true, 'sd'],
+    [f.hugepage, 'hg'],
+    [f.nohugepage, 'nh'],
+  ];
+  return `VmFlags: ${bits
+    .filter(([on]) => on)
+    .map(([, m]) => m)
+    .join(' ')} `;
+}
+
+/** show_map_vma's line. */
+function mapLine(s: KernelState, v: Vma): string {
+  const file = s.mm.files.get(v.file);
+  const perms = `${v.prot !== 'none' ? 'r' : '-'}${v.prot === 'rw' ? 'w' : '-'}-${v.flags.mayshare ? 's' : 'p'}`;
+  const head = `${v.start.toString(16)}-${v.end.toString(16)} ${perms} ${(v.pgoff << 12n).toString(16).padStart(8, '0')} 00:05 0`;
+  return `${head.padEnd(73)}${file?.path ?? ''}`;
+}
+
+function rss(v: Vma): bigint {
+  let n = 0n;
+  for (const [, pte] of v.ptes.entries()) if (pte.level === 'pmd') n += 2n << 20n;
+  return n;
+}
+
+export function renderMaps(s: KernelState, p: Process): string {
+  return p.vmas.map((v) => `${mapLine(s, v)}\n`).join('');
+}
+
+export function renderSmaps(s: KernelState, p: Process): string {
+  const op = new Op(s);
+  let out = '';
+  for (const v of p.vmas) {
+    const file = s.mm.files.get(v.file);
+    const page = file === undefined ? 4096n : fopsOf(file).vmOps.pagesize(op, file);
+    const r = rss(v);
+    out += `${mapLine(s, v)}\n`;
+    out += `Size:           ${kb(v.end - v.start)}\n`;
+    out += `KernelPageSize: ${kb(page)}\n`;
+    out += `MMUPageSize:    ${kb(page)}\n`;
+    out += `Rss:            ${kb(r)}\n`;
+    out += `${vmFlagsLine(v)}\n`;
+  }
+  return out;
+}
