@@ -43,6 +43,7 @@ export function cxlMachine(tib: bigint, config: Partial<BootEvent['config']> = {
       },
     ],
     variant: null,
+    patches: [],
   };
 }
 

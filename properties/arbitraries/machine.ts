@@ -6,6 +6,7 @@
  * and nodes without memory, and every config switch that matters. Every
  * machine passes the log reader's own boot checks (test/properties/generator.test.ts).
  */
+import type { PatchName } from '../../src/kernel/patches.js';
 import fc from 'fast-check';
 import type { BootConfig, OnlineType } from '../../src/kernel/config.js';
 import type { KernelVersion, VariantName } from '../../src/kernel/profile.js';
@@ -19,6 +20,8 @@ export interface MachineConstraints {
   /** Force this kernel profile (a variant usually names one). */
   readonly kernel?: KernelVersion;
   readonly variant?: VariantName | null;
+  /** Patch series applied to every generated machine (SPEC §11, `fuzz --patches`). */
+  readonly patches?: readonly PatchName[];
   /** Force config fields (e.g. memmapOnMemory for the memmap variants). */
   readonly config?: Partial<BootConfig>;
 }
@@ -122,6 +125,7 @@ export function bootMachine(c: MachineConstraints = {}): fc.Arbitrary<BootEvent>
           reservedKiB: p.reservedMiB * 1024,
           daxRegions,
           variant: c.variant ?? null,
+          patches: c.patches ?? [],
         };
       });
   return kernelArb.chain((kernel) => {

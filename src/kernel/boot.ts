@@ -54,7 +54,7 @@ export interface BootResult {
 
 /** Build the state the kernel has after boot; the boot event is assumed validated by the log reader. */
 export function bootKernel(boot: BootEvent): BootResult {
-  const profile = makeProfile(boot.kernel, boot.variant);
+  const profile = makeProfile(boot.kernel, boot.variant, boot.patches);
   const blockSize = boot.memoryBlockSize;
   const blockPages = Number(blockSize / 4096n);
 

@@ -107,6 +107,7 @@ export function toBootEvent(raw: RawBoot): { boot: BootEvent; singleRange: Range
     reservedKiB: raw.reservedKiB,
     daxRegions: raw.daxRegions.map((r, i) => region(r, ['daxRegions', i])),
     variant: raw.variant,
+    patches: raw.patches,
     ...(raw.result === undefined ? {} : { result: raw.result }),
   };
   const singleRange = raw.daxRegions.map((r) => r.devices.map((d) => d.ranges === undefined));

@@ -7,6 +7,7 @@ import type { BootConfig } from '../kernel/config.js';
 import type { KernelVersion, VariantName } from '../kernel/profile.js';
 import type { Errno } from '../kernel/errno.js';
 import type { ProgramEvent } from './programEvents.js';
+import type { PatchName } from '../kernel/patches.js';
 export type * from './programEvents.js';
 
 /** A fatal signal a CPU access ends in (SPEC §7), with its si_code. */
@@ -92,6 +93,8 @@ export interface BootEvent {
   readonly reservedKiB: number;
   readonly daxRegions: readonly DaxRegionSpec[];
   readonly variant: VariantName | null;
+  /** Proposed patch series applied on top of the profile (SPEC §11). */
+  readonly patches: readonly PatchName[];
   readonly result?: Outcome;
 }
 

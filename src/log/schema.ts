@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { DEFAULT_CONFIG, ONLINE_TYPES } from '../kernel/config.js';
 import { KERNEL_VERSIONS, VARIANT_NAMES } from '../kernel/profile.js';
+import { PATCH_NAMES } from '../kernel/patches.js';
 import { INJECT_SITES } from './events.js';
 import { arrayOf, bool, errnoName, intIn, nonEmptyStr, oneOf, outcome, seq, str, strict, u64 } from './fields.js';
 
@@ -132,6 +133,9 @@ export const bootSchema = strict(
     daxRegions: arrayOf(regionSchema, 'an array of dax regions').default(() => []),
     reservedKiB: intIn(0, Number.MAX_SAFE_INTEGER, 'KiB of boot RAM the page allocator never manages (a non-negative integer)').default(0),
     variant: z.enum(VARIANT_NAMES, { error: `null or ${oneOf(VARIANT_NAMES)}` }).nullable().default(null),
+    patches: arrayOf(z.enum(PATCH_NAMES, { error: oneOf(PATCH_NAMES) }), `a list of patch series (SPEC §11), each ${oneOf(PATCH_NAMES)}`)
+      .default(() => [])
+      .refine((l) => new Set(l).size === l.length, { error: 'each patch series at most once' }),
     result: outcome.optional(),
   },
   'a boot event',

@@ -83,6 +83,7 @@ function bootFields(b: BootEvent): JsonObject {
     daxRegions: b.daxRegions.map(regionToJson),
   };
   if (b.variant !== null) out['variant'] = b.variant;
+  if (b.patches.length > 0) out['patches'] = [...b.patches];
   return out;
 }
 

@@ -3,6 +3,7 @@
  * self-consistency check (laid out left to right so nothing overlaps), and
  * step events with arbitrary strings.
  */
+import { PATCH_NAMES } from '../../src/kernel/patches.js';
 import fc from 'fast-check';
 import { ONLINE_TYPES, type BootConfig } from '../../src/kernel/config.js';
 import { ERRNO_NAMES } from '../../src/kernel/errno.js';
@@ -65,6 +66,7 @@ export const boot: fc.Arbitrary<BootEvent> = fc.constantFrom(...KERNEL_VERSIONS)
       unmovable: fc.array(fc.nat(), { maxLength: 3 }),
       reservedPages: fc.nat({ max: 1000 }),
       variant: fc.constantFrom(null, ...VARIANT_NAMES),
+      patches: fc.subarray([...PATCH_NAMES]),
     })
     .map((p): BootEvent => {
       const memoryBlockSize = (128n * MIB) << BigInt(p.blockShift);
@@ -103,7 +105,7 @@ export const boot: fc.Arbitrary<BootEvent> = fc.constantFrom(...KERNEL_VERSIONS)
       });
       const blocks = [...new Set(ram.flatMap((r) => [r.start / memoryBlockSize, (r.start + r.size - 1n) / memoryBlockSize]))];
       const unmovable = [...new Set(p.unmovable.map((k) => Number(blocks[k % blocks.length] ?? 0n)))];
-      return { type: 'boot', kernel, config: p.config, memoryBlockSize, ram, iomem, unmovable, reservedKiB: Math.min(4 * p.reservedPages, Number(ram.reduce((s, r) => s + r.size, 0n) / 4096n) * 4), daxRegions, variant: p.variant };
+      return { type: 'boot', kernel, config: p.config, memoryBlockSize, ram, iomem, unmovable, reservedKiB: Math.min(4 * p.reservedPages, Number(ram.reduce((s, r) => s + r.size, 0n) / 4096n) * 4), daxRegions, variant: p.variant, patches: p.patches };
     }),
 );
 
