@@ -22,10 +22,10 @@ const CASES: Case[] = [
   ['result: not an object', step('{"type":"read","path":"/x","result":"ok"}'), { line: 2, field: 'result', expected: 'an outcome object' }],
   ['result: ok missing', step('{"type":"read","path":"/x","result":{}}'), { line: 2, field: 'result.ok', expected: 'true or false' }],
   ['result: failure without errno', step('{"type":"read","path":"/x","result":{"ok":false}}'), { line: 2, field: 'result.errno', expected: 'when "ok" is false' }],
-  ['result: success with errno', step('{"type":"read","path":"/x","result":{"ok":true,"errno":"EIO"}}'), { line: 2, field: 'result.errno', expected: 'no errno when "ok" is true' }],
+  ['result: success with errno', step('{"type":"read","path":"/x","result":{"ok":true,"errno":"EIO"}}'), { line: 2, field: 'result.errno', expected: 'no errno, signal or oops when "ok" is true' }],
   ['result: failure with value', step('{"type":"read","path":"/x","result":{"ok":false,"errno":"EIO","value":"1"}}'), { line: 2, field: 'result.value', expected: 'no value' }],
   ['result: log not strings', step('{"type":"read","path":"/x","result":{"ok":true,"log":[1]}}'), { line: 2, field: 'result.log[0]', expected: 'a string' }],
-  ['result: unknown field', step('{"type":"read","path":"/x","result":{"ok":true,"errno2":1}}'), { line: 2, field: 'result.errno2', expected: 'a known field (ok, value, errno, log)' }],
+  ['result: unknown field', step('{"type":"read","path":"/x","result":{"ok":true,"errno2":1}}'), { line: 2, field: 'result.errno2', expected: 'a known field (ok, value, errno, signal, code, oops, log)' }],
   // boot fields
   ['boot: unknown top-level field', bootWith((b) => (b['memoryBlocksize'] = '128M')), { line: 1, field: 'memoryBlocksize', expected: 'a known field' }],
   ['boot: kernel', bootWith((b) => (b['kernel'] = '5.10')), { line: 1, field: 'kernel', expected: 'one of "5.1", "6.1", "6.8"', got: '"5.10"' }],

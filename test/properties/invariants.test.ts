@@ -37,6 +37,13 @@ describe('invariant registry', () => {
         'node-respected',
         'resource-tree-wellformed',
         'vmemmap-in-own-block',
+        'dax-liveness',
+        'dax-granularity',
+        'dax-translation',
+        'dax-vma-shape',
+        'dax-config-while-bound',
+        'dax-cdev',
+        'no-oops',
       ].sort(),
     );
   });
