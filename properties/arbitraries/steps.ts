@@ -3,8 +3,7 @@
  * interpreted against the current model state, so that every step names a
  * device, block or file that exists (or is a deliberate invalid write) and a
  * shrunk sequence stays meaningful. The share of each kind is fixed by the
- * first number: 8 % fault injection, 7 % invalid writes, 15 % reads, 35 %
- * driver operations, 30 % memory block operations, 5 % attributes.
+ * first number and the weight table STEP_WEIGHTS.
  */
 import fc from 'fast-check';
 import type { KernelState } from '../../src/kernel/state.js';
@@ -13,13 +12,39 @@ import type { Errno } from '../../src/kernel/errno.js';
 
 export type Choice = readonly [number, number, number];
 
-export const choice: fc.Arbitrary<Choice> = fc.tuple(fc.nat(99), fc.nat(1 << 20), fc.nat(1 << 20));
+/** What a generated step was meant to be, for statistics ("valid share"). */
+export type StepKind = 'inject' | 'invalid' | 'read' | 'driver' | 'block' | 'attr';
+
+/**
+ * The weight of each kind of step, in the order the first number of a
+ * choice is cut into: 8 fault injections, 7 invalid writes, 15 reads, 35
+ * driver operations, 30 memory block operations, 5 attribute writes (of 100).
+ */
+export const STEP_WEIGHTS: ReadonlyArray<readonly [StepKind, number]> = [
+  ['inject', 8],
+  ['invalid', 7],
+  ['read', 15],
+  ['driver', 35],
+  ['block', 30],
+  ['attr', 5],
+];
+
+const WEIGHT_TOTAL = STEP_WEIGHTS.reduce((s, [, w]) => s + w, 0);
+
+/** The kind the first number of a choice selects. */
+export function stepKind(cat: number): StepKind {
+  let c = cat % WEIGHT_TOTAL;
+  for (const [kind, w] of STEP_WEIGHTS) {
+    if (c < w) return kind;
+    c -= w;
+  }
+  return 'attr';
+}
+
+export const choice: fc.Arbitrary<Choice> = fc.tuple(fc.nat(WEIGHT_TOTAL - 1), fc.nat(1 << 20), fc.nat(1 << 20));
 
 /** Sequences of up to `maxLength` steps; `size: 'max'` so long sequences are as likely as short ones (shrinking still shortens). */
 export const choices = (maxLength: number): fc.Arbitrary<Choice[]> => fc.array(choice, { minLength: 1, maxLength, size: 'max' });
-
-/** What a generated step was meant to be, for statistics ("valid share"). */
-export type StepKind = 'inject' | 'invalid' | 'read' | 'driver' | 'block' | 'attr';
 
 export interface GeneratedStep {
   readonly kind: StepKind;
@@ -88,14 +113,15 @@ function blockId(s: KernelState, n: number, m: number): number {
 
 export function interpretChoice(s: KernelState, [cat, x, y]: Choice): GeneratedStep {
   const devices = s.devices;
-  if (cat < 8) {
+  const kind = stepKind(cat);
+  if (kind === 'inject') {
     const site = pick(INJECT_SITES, x);
     const ev: InjectEvent = { type: 'inject', site, errno: pick(SITE_ERRNOS[site], y), nth: 1 + (y % 2) };
     return { kind: 'inject', event: ev };
   }
-  if (cat < 15) return { kind: 'invalid', event: invalidStep(s, x, y) };
-  if (cat < 30) return { kind: 'read', event: readStep(s, x, y) };
-  if (cat < 65 && devices.length > 0) {
+  if (kind === 'invalid') return { kind: 'invalid', event: invalidStep(s, x, y) };
+  if (kind === 'read') return { kind: 'read', event: readStep(s, x, y) };
+  if (kind === 'driver' && devices.length > 0) {
     const dev = pick(devices, x);
     const drv = pick(DRIVERS, y);
     const other = drv === 'kmem' ? 'device_dax' : 'kmem';
@@ -111,7 +137,7 @@ export function interpretChoice(s: KernelState, [cat, x, y]: Choice): GeneratedS
     ];
     return { kind: 'driver', event: pick(ops, y >> 1) };
   }
-  if (cat < 95 && s.blocks.size > 0) {
+  if ((kind === 'driver' || kind === 'block') && s.blocks.size > 0) {
     const id = blockId(s, x, y);
     const ops: StepEvent[] = [
       write(`${MEM}/memory${id}/state`, 'online_movable'),
