@@ -14,13 +14,15 @@ import type { VariantName } from '../src/kernel/profile.js';
 import { KERNEL_VARIANT_PROFILE } from './variants.js';
 import type { BootEvent, LogEvent } from '../src/log/events.js';
 import { parseLogText, writeLog } from '../src/log/index.js';
-import { replay, type Violation } from '../src/replay/engine.js';
+import { replay, type Step, type Violation } from '../src/replay/engine.js';
 import { bootMachine } from './arbitraries/machine.js';
 import { choices, type Choice } from './arbitraries/steps.js';
 import { Coverage, type CoverageReport } from './coverage.js';
 import { GOALS } from './goals.js';
 import { makeChecker } from './invariants/index.js';
 import { checkAll, runSequence } from './sequence.js';
+import { findingOf, isKnown, KNOWN_SIGNATURES, signatureOf } from './findings.js';
+import type { PatchName } from '../src/kernel/patches.js';
 
 export interface CampaignOptions {
   readonly seed: number;
@@ -42,6 +44,18 @@ export interface CampaignOptions {
   readonly progressEveryMs?: number;
   /** Checked before each run: true ends the campaign there (SIGINT). Failures found so far are on disk already. */
   readonly shouldStop?: () => boolean;
+  /** Signatures of known findings (SPEC §11): seen and reported, never failures. Default: the project's list. */
+  readonly known?: ReadonlySet<string>;
+  /** Patch series applied to every generated machine (SPEC §11). */
+  readonly patches?: readonly PatchName[];
+}
+
+/** A known finding a campaign met: how often, and the shortest log that shows it. */
+export interface KnownSeen {
+  readonly signature: string;
+  readonly count: number;
+  readonly log: string;
+  readonly length: number;
 }
 
 export interface CampaignProgress {
@@ -80,6 +94,8 @@ export interface CampaignResult {
   readonly coverage: CoverageReport;
   /** The first run's seed and each shard's, so any run can be redone alone. */
   readonly seed: number;
+  /** Known findings met, by signature (sorted). */
+  readonly known: readonly KnownSeen[];
 }
 
 /** The seed of run k of a campaign: a fixed mix, so shards split the run numbers and each run stands alone. */
@@ -125,8 +141,8 @@ export function replaySaved(dir: string | null, paranoid: boolean): Array<{ file
     });
 }
 
-export function machineFor(variant: VariantName | null): fc.Arbitrary<BootEvent> {
-  return bootMachine(variant === null ? {} : { variant, ...KERNEL_VARIANT_PROFILE[variant] });
+export function machineFor(variant: VariantName | null, patches: readonly PatchName[] = []): fc.Arbitrary<BootEvent> {
+  return bootMachine(variant === null ? { patches } : { variant, patches, ...KERNEL_VARIANT_PROFILE[variant] });
 }
 
 export function runCampaign(o: CampaignOptions): CampaignResult {
@@ -157,11 +173,20 @@ export async function runCampaignAsync(o: CampaignOptions, yieldEveryMs = 50): P
 /** The campaign, yielding after each run. */
 function* campaignRuns(o: CampaignOptions): Generator<void, CampaignResult, void> {
   const started = Date.now();
-  const check = makeChecker({ paranoid: o.paranoid === true });
+  const known = o.known ?? KNOWN_SIGNATURES;
+  const seen = new Map<string, KnownSeen>();
+  // Violations of known findings are noted with the events up to their step, not failed on.
+  let runKnown: Violation[] = [];
+  const fullCheck = makeChecker({ paranoid: o.paranoid === true });
+  const check = (step: Step): Violation[] => {
+    const out: Violation[] = [];
+    for (const v of fullCheck(step)) (isKnown(known, v, step.after.profile.kernel) ? runKnown : out).push(v);
+    return out;
+  };
   const coverage = new Coverage();
   const replayed = replaySaved(o.outDir, o.paranoid === true);
   const failures: FailureReport[] = [];
-  const machine = machineFor(o.variant);
+  const machine = machineFor(o.variant, o.patches ?? []);
   const seq = choices(o.steps);
   let runs = 0;
   let steps = 0;
@@ -179,7 +204,15 @@ function* campaignRuns(o: CampaignOptions): Generator<void, CampaignResult, void
     let firstFailure: { text: string; file: string | null; length: number; at: number } | null = null;
     let recording = true;
     const property = fc.property(machine, seq, (boot: BootEvent, cs: Choice[]) => {
+      runKnown = [];
       const r = runSequence(boot, cs, { check, ...(recording ? { coverage } : {}) });
+      for (const v of runKnown) {
+        const sig = signatureOf(v);
+        const had = seen.get(sig);
+        const events = r.events.slice(0, v.index + 1);
+        if (had === undefined || events.length < had.length) seen.set(sig, { signature: sig, count: (had?.count ?? 0) + 1, length: events.length, log: knownLogText(sig, v, events) });
+        else seen.set(sig, { ...had, count: had.count + 1 });
+      }
       if (recording) {
         recording = false;
         steps += r.steps.length - 1;
@@ -226,5 +259,14 @@ function* campaignRuns(o: CampaignOptions): Generator<void, CampaignResult, void
     replayed,
     coverage: coverage.report(GOALS.map((g) => g.name)),
     seed: o.seed,
+    known: [...seen.values()].sort((a, b) => (a.signature < b.signature ? -1 : 1)),
   };
+}
+
+/** A known finding's log: replayable, its header naming the finding. */
+function knownLogText(signature: string, v: Violation, events: readonly LogEvent[]): string {
+  const f = findingOf(signature);
+  const fix = f === undefined ? '?' : 'patch' in f.fix ? `boot.patches ["${f.fix.patch}"]` : f.fix.upstream;
+  const header = [`// memhp known finding ${f?.id ?? '?'}: ${signature}`, `// message: ${v.message.replace(/\n/g, ' ')}`, `// fixed by ${fix}; reproduce: memhp replay <this file>`];
+  return `${header.join('\n')}\n${writeLog(events)}`;
 }

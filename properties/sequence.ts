@@ -79,7 +79,7 @@ function changedIds(step: Step): readonly number[] {
 
 export function runSequence(boot: BootEvent, choices: readonly Choice[], opts: SequenceOptions = {}): SequenceResult {
   const check = checkAll(opts.check ?? defaultCheck);
-  const kinds: Record<StepKind, number> = { inject: 0, invalid: 0, read: 0, driver: 0, block: 0, attr: 0 };
+  const kinds: Record<StepKind, number> = { inject: 0, invalid: 0, read: 0, driver: 0, block: 0, attr: 0, program: 0 };
   const events: LogEvent[] = [boot];
   const steps: Step[] = [];
   const violations: Violation[] = [];
@@ -105,6 +105,8 @@ export function runSequence(boot: BootEvent, choices: readonly Choice[], opts: S
       current = applyEvent(current.after, event, i + 1);
       if (current.outcome.ok) okSteps++;
       observe(current);
+      // SPEC §7: after an oops the machine is dead; nothing more happens on it.
+      if (current.after.oops !== null) break;
     } catch (e) {
       // A model (or checker) bug is a failure like any other: keep the events that led to it.
       violations.push({ seq: i + 1, index: i + 1, invariant: 'model-exception', message: e instanceof Error ? e.message : String(e) });

@@ -9,16 +9,18 @@ import fc from 'fast-check';
 import type { KernelState } from '../../src/kernel/state.js';
 import { INJECT_SITES, type InjectEvent, type InjectSite, type StepEvent } from '../../src/log/events.js';
 import type { Errno } from '../../src/kernel/errno.js';
+import { programStep } from './programSteps.js';
 
 export type Choice = readonly [number, number, number];
 
 /** What a generated step was meant to be, for statistics ("valid share"). */
-export type StepKind = 'inject' | 'invalid' | 'read' | 'driver' | 'block' | 'attr';
+export type StepKind = 'inject' | 'invalid' | 'read' | 'driver' | 'block' | 'attr' | 'program';
 
 /**
  * The weight of each kind of step, in the order the first number of a
  * choice is cut into: 8 fault injections, 7 invalid writes, 15 reads, 35
- * driver operations, 30 memory block operations, 5 attribute writes (of 100).
+ * driver operations, 30 memory block operations, 5 attribute writes, and 30
+ * program events (SPEC §7: open, mmap, access, fork, ... on dax devices).
  */
 export const STEP_WEIGHTS: ReadonlyArray<readonly [StepKind, number]> = [
   ['inject', 8],
@@ -27,6 +29,7 @@ export const STEP_WEIGHTS: ReadonlyArray<readonly [StepKind, number]> = [
   ['driver', 35],
   ['block', 30],
   ['attr', 5],
+  ['program', 30],
 ];
 
 const WEIGHT_TOTAL = STEP_WEIGHTS.reduce((s, [, w]) => s + w, 0);
@@ -121,8 +124,14 @@ export function interpretChoice(s: KernelState, [cat, x, y]: Choice): GeneratedS
   }
   if (kind === 'invalid') return { kind: 'invalid', event: invalidStep(s, x, y) };
   if (kind === 'read') return { kind: 'read', event: readStep(s, x, y) };
+  if (kind === 'program') {
+    const ev = programStep(s, x, y);
+    if (ev !== null) return { kind: 'program', event: ev };
+  }
   if (kind === 'driver' && devices.length > 0) {
-    const dev = pick(devices, x);
+    // Half the time a device some program holds open: unbind and rebind under a live file or mapping.
+    const held = [...new Set([...s.mm.files.values()].map((f) => f.dev))];
+    const dev = held.length > 0 && (x >> 18) % 2 === 0 ? (devices.find((d) => d.name === pick(held, y >> 3)) ?? pick(devices, x)) : pick(devices, x);
     const drv = pick(DRIVERS, y);
     const other = drv === 'kmem' ? 'device_dax' : 'kmem';
     const ops: StepEvent[] = [
@@ -174,6 +183,7 @@ function attrStep(s: KernelState, x: number, y: number): StepEvent {
       write(`${DAX}/devices/${dev.name}/size`, String(target < 0n ? 0n : target)),
       write(`${DAX}/devices/${dev.name}/align`, pick(['4096', '2097152', '1073741824', '12345', 'big'], y)),
       write(`${DAX}/devices/${dev.name}/memmap_on_memory`, pick(['1', '0', '1', '0', 'maybe'], y)),
+      write(`${DAX}/devices/${dev.name}/mapping`, mappingValue(s, dev, y)),
     );
   }
   return pick(ops, y >> 3);
@@ -202,4 +212,12 @@ function invalidStep(s: KernelState, x: number, y: number): StepEvent {
     read('/sys/devices/system/memory/nonexistent'),
   ];
   return pick(ops, y >> 1);
+}
+
+/** A `mapping` write: the free space just after the device's last range, aligned or not, or garbage. */
+function mappingValue(s: KernelState, dev: KernelState['devices'][number], y: number): string {
+  const region = s.regions.find((r) => r.id === dev.regionId);
+  const after = (dev.ranges[dev.ranges.length - 1]?.end ?? (region?.start ?? 0n) - 1n) + 1n;
+  const len = pick([2n << 20n, 64n << 20n, 4096n, 2n << 20n], y >> 4);
+  return pick([`${after.toString(16)}-${(after + len - 1n).toString(16)}`, `${after.toString(16)}-${(after + len - 1n).toString(16)}`, 'bogus', '10000000000000000-0', `${(region?.start ?? 0n).toString(16)}-${((region?.start ?? 0n) + (2n << 20n) - 1n).toString(16)}`], y >> 6);
 }

@@ -11,23 +11,48 @@ import { isBusy, type Resource } from '../../src/kernel/resource.js';
 import type { Invariant, InvariantContext } from './types.js';
 
 /** Processes this step changed (all of them at boot or in paranoid mode). */
-function changedProcs(ctx: InvariantContext): Array<[string, Process]> {
+function changedProcs(ctx: InvariantContext): Array<[string, Process, Process | undefined]> {
   const { before, after, full } = ctx;
   if (before !== null && before.mm.procs === after.mm.procs && before.devices === after.devices && !full) return [];
-  const out: Array<[string, Process]> = [];
-  for (const [pid, p] of after.mm.procs) if (full || before === null || before.mm.procs.get(pid) !== p || before.devices !== after.devices) out.push([pid, p]);
+  const out: Array<[string, Process, Process | undefined]> = [];
+  for (const [pid, p] of after.mm.procs) {
+    const was = full || before === null ? undefined : before.mm.procs.get(pid);
+    if (full || before === null || was !== p || before.devices !== after.devices) out.push([pid, p, was]);
+  }
   return out;
 }
 
-function daxVmas(s: KernelState, p: Process): Array<{ readonly vma: Vma; readonly file: OpenFile; readonly dev: DaxDevice }> {
+/**
+ * The dax vmas of `p` with their file and device. With `newOnly`, only vmas
+ * this step made or changed (a vma is a new object when its entries or
+ * bounds change): a broken vma is reported by the step that broke it.
+ */
+function daxVmas(s: KernelState, p: Process, was?: Process, newOnly = false): Array<{ readonly vma: Vma; readonly file: OpenFile; readonly dev: DaxDevice }> {
   const out = [];
   for (const vma of p.vmas) {
+    if (newOnly && was !== undefined && was.vmas.includes(vma)) continue;
     const file = s.mm.files.get(vma.file);
     if (file?.driver !== 'dax') continue;
     const dev = s.devices.find((d) => d.name === file.dev);
     if (dev !== undefined) out.push({ vma, file, dev });
   }
   return out;
+}
+
+/** The handler that installed the first entry `bad` rejects, for the signature. */
+function handlerOf(ctx: InvariantContext, bad: (dev: DaxDevice, vma: Vma, pte: { level: string; phys: bigint }, at: bigint) => boolean): string {
+  for (const [, p, was] of changedProcs(ctx)) {
+    for (const { vma, dev } of daxVmas(ctx.after, p, was, true)) {
+      for (const [k, pte] of vma.ptes.entries()) if (bad(dev, vma, pte, vma.start + (BigInt(k) << PAGE_SHIFT))) return `__dev_dax_${pte.level}_fault`;
+    }
+  }
+  return 'dev_dax_huge_fault';
+}
+
+/** The step's event, for culprits that depend on what was done. */
+function eventPath(ctx: InvariantContext): string {
+  const e = ctx.step.event;
+  return e.type === 'write' || e.type === 'read' ? e.path : e.type;
 }
 
 function hex(v: bigint): string {
@@ -39,10 +64,12 @@ export const daxLiveness: Invariant = {
   name: 'dax-liveness',
   summary: 'no page-table entry maps a dax device that is not bound to device_dax: unbind zaps every mapping',
   kernel: 'kill_dev_dax → unmap_mapping_range(inode->i_mapping, 0, 0, 1) (drivers/dax/bus.c), run by dev_dax_remove\'s devm actions; faults refuse a dead device (check_vma → dax_alive)',
+  culprit: (ctx) => (ctx.step.event.type === 'write' ? 'kill_dev_dax' : 'check_vma'),
   check: (ctx) => {
     const out: string[] = [];
-    for (const [pid, p] of changedProcs(ctx)) {
-      for (const { vma, dev } of daxVmas(ctx.after, p)) {
+    const devicesChanged = ctx.before === null || ctx.before.devices !== ctx.after.devices;
+    for (const [pid, p, was] of changedProcs(ctx)) {
+      for (const { vma, dev } of daxVmas(ctx.after, p, was, !devicesChanged)) {
         if (dev.driver !== 'device_dax' && vma.ptes.size > 0) out.push(`${pid} still has ${vma.ptes.size} entr${vma.ptes.size === 1 ? 'y' : 'ies'} of ${dev.name} at ${hex(vma.start)} although it is ${dev.driver === null ? 'unbound' : `bound to ${dev.driver}`}`);
       }
     }
@@ -55,10 +82,11 @@ export const daxGranularity: Invariant = {
   name: 'dax-granularity',
   summary: 'every installed entry of a dax vma has the size the vma reports as its page size (dev_dax_pagesize = align)',
   kernel: '__dev_dax_{pte,pmd,pud}_fault serve only fault_size == dev_dax->align and return SIGBUS or VM_FAULT_FALLBACK otherwise (drivers/dax/device.c)',
+  culprit: (ctx) => handlerOf(ctx, (dev, _v, pte) => LEVEL_SIZE[pte.level as keyof typeof LEVEL_SIZE] !== dev.align),
   check: (ctx) => {
     const out: string[] = [];
-    for (const [pid, p] of changedProcs(ctx)) {
-      for (const { vma, dev } of daxVmas(ctx.after, p)) {
+    for (const [pid, p, was] of changedProcs(ctx)) {
+      for (const { vma, dev } of daxVmas(ctx.after, p, was, true)) {
         for (const [k, pte] of vma.ptes.entries()) {
           if (LEVEL_SIZE[pte.level] !== dev.align) out.push(`${pid}: a ${pte.level} entry (${LEVEL_SIZE[pte.level] / 1024n} KiB) at ${hex(vma.start + (BigInt(k) << PAGE_SHIFT))} maps ${dev.name}, whose pages are ${dev.align / 1024n} KiB`);
         }
@@ -82,10 +110,15 @@ export const daxTranslation: Invariant = {
   name: 'dax-translation',
   summary: 'every entry maps dax_pgoff_to_phys of its file page: an align-aligned unit inside one range of the device, below its size, inside a BUSY iomem node of the device',
   kernel: 'dax_pgoff_to_phys (the whole unit within one range) and linear_page_index in the fault handlers; dev_dax_probe reserves each range (drivers/dax/device.c)',
+  culprit: (ctx) =>
+    handlerOf(ctx, (dev, vma, pte, at) => {
+      const size = LEVEL_SIZE[pte.level as keyof typeof LEVEL_SIZE];
+      return (pte.phys & (size - 1n)) !== 0n || daxPgoffToPhys(dev, vma.pgoff + ((at - vma.start) >> PAGE_SHIFT), size) !== pte.phys;
+    }),
   check: (ctx) => {
     const out: string[] = [];
-    for (const [pid, p] of changedProcs(ctx)) {
-      for (const { vma, dev } of daxVmas(ctx.after, p)) {
+    for (const [pid, p, was] of changedProcs(ctx)) {
+      for (const { vma, dev } of daxVmas(ctx.after, p, was, true)) {
         for (const [k, pte] of vma.ptes.entries()) {
           const size = LEVEL_SIZE[pte.level];
           const at = vma.start + (BigInt(k) << PAGE_SHIFT);
@@ -106,10 +139,11 @@ export const daxVmaShape: Invariant = {
   name: 'dax-vma-shape',
   summary: 'every dax vma is shared and starts and ends on a multiple of the align dax_mmap accepted it with (a split at any other address is refused)',
   kernel: 'check_vma refuses private mappings and unaligned vmas (dax_mmap); dev_dax_may_split refuses unaligned splits (__split_vma, and move_vma since 73d5e0629919); mremap growing a vma in place asks no driver, so such an end is exempt',
+  culprit: (ctx) => ({ mmap: 'dax_mmap', mremap: 'move_vma' })[ctx.step.event.type as 'mmap' | 'mremap'] ?? '__split_vma',
   check: (ctx) => {
     const out: string[] = [];
-    for (const [pid, p] of changedProcs(ctx)) {
-      for (const { vma, dev } of daxVmas(ctx.after, p)) {
+    for (const [pid, p, was] of changedProcs(ctx)) {
+      for (const { vma, dev } of daxVmas(ctx.after, p, was, true)) {
         const a = vma.mmapAlign;
         if (!vma.flags.mayshare) out.push(`${pid}: a private vma maps ${dev.name} at ${hex(vma.start)}`);
         if ((vma.start & (a - 1n)) !== 0n || (!vma.grown && (vma.end & (a - 1n)) !== 0n)) out.push(`${pid}: the ${dev.name} vma ${hex(vma.start)}-${hex(vma.end)} is not on ${a / 1024n} KiB boundaries, the align it was mapped with`);
@@ -124,10 +158,17 @@ export const daxConfigWhileBound: Invariant = {
   name: 'dax-config-while-bound',
   summary: 'while device_dax is bound, the ranges faults translate through are the ranges its probe reserved in iomem and covered with its pgmap',
   kernel: 'size_store and align_store refuse a bound device with -EBUSY (drivers/dax/bus.c); mapping_store does not (finding B2)',
+  culprit: (ctx) => {
+    const file = eventPath(ctx).split('/').pop() ?? '';
+    return ['mapping', 'size', 'align'].includes(file) ? `${file}_store` : 'dev_dax_probe';
+  },
   check: ({ before, after, full }) => {
     if (!full && before !== null && before.devices === after.devices) return [];
     const out: string[] = [];
     for (const d of after.devices) {
+      // Only where this step changed the ranges or the probe's: a mismatch is reported by the step that made it.
+      const was = before?.devices.find((x) => x.name === d.name);
+      if (!full && was !== undefined && was.ranges === d.ranges && was.mapped === d.mapped) continue;
       if (d.driver !== 'device_dax' || d.mapped === null) continue;
       const same = d.mapped.length === d.ranges.length && d.mapped.every((r, i) => r.start === d.ranges[i]?.start && r.end === d.ranges[i]?.end);
       if (!same) out.push(`${d.name} is bound to device_dax with ranges ${d.ranges.map((r) => `${hex(r.start)}-${hex(r.end)}`).join(',')}, but its probe reserved and mapped only ${d.mapped.map((r) => `${hex(r.start)}-${hex(r.end)}`).join(',')}`);
@@ -141,14 +182,17 @@ export const daxCdev: Invariant = {
   name: 'dax-cdev',
   summary: 'a dax file is open only with a live dev_dax behind it, and a device bound to device_dax can be opened',
   kernel: 'chrdev_open finds the cdev dev_dax_probe added; cdev_del at unbind (drivers/dax/device.c, fs/char_dev.c); the cdev_init on every probe breaks both (finding B1)',
+  culprit: (ctx) => (ctx.step.branches.includes('chrdev_open:stale-i_cdev') ? 'chrdev_open' : ctx.step.branches.includes('cdev_put:stale-generation') ? 'cdev_put' : 'dev_dax_probe'),
   check: ({ before, after, full }) => {
     if (!full && before !== null && before.devices === after.devices && before.mm.files === after.mm.files) return [];
     const out: string[] = [];
-    for (const f of after.mm.files.values()) {
-      if (f.driver === 'dax' && !f.private && (before === null || ![...before.mm.files.values()].includes(f))) out.push(`${f.path} was opened while ${f.dev} was not bound to device_dax: chrdev_open used the inode's stale i_cdev and dax_open stored a NULL dev_dax`);
+    // Files and broken cdevs this step made (by file id and device): each is reported once, by the step that made it.
+    for (const [id, f] of after.mm.files) {
+      if (f.driver === 'dax' && !f.private && (full || before === null || !before.mm.files.has(id))) out.push(`${f.path} was opened while ${f.dev} was not bound to device_dax: chrdev_open used the inode's stale i_cdev and dax_open stored a NULL dev_dax`);
     }
     for (const d of after.devices) {
-      if (d.driver === 'device_dax' && d.cdevBroken) out.push(`${d.name} is bound to device_dax, but its cdev's kobject was released by a file of an earlier bind: every open fails with ENXIO`);
+      const was = before?.devices.find((x) => x.name === d.name);
+      if (d.driver === 'device_dax' && d.cdevBroken && (full || was === undefined || !was.cdevBroken)) out.push(`${d.name} is bound to device_dax, but its cdev's kobject was released by a file of an earlier bind: every open fails with ENXIO`);
     }
     return out;
   },
@@ -161,6 +205,7 @@ export const noOops: Invariant = {
   kernel: 'every path the model mirrors; an oops is reported with its first line (SPEC §7)',
   onOutcome: true,
   check: ({ step }) => (!step.outcome.ok && 'oops' in step.outcome ? [`the kernel oopsed: ${step.outcome.oops}`] : []),
+  culprit: ({ step }) => step.branches.find((b) => b.startsWith('oops:'))?.slice('oops:'.length) ?? 'unknown',
 };
 
 export const DEVDAX_INVARIANTS: readonly Invariant[] = [daxLiveness, daxGranularity, daxTranslation, daxVmaShape, daxConfigWhileBound, daxCdev, noOops];

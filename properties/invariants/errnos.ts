@@ -30,6 +30,8 @@ export const DOCUMENTED_ERRNOS: ReadonlyArray<{ readonly pattern: RegExp; readon
   { pattern: /\/devices\/dax[^/]+\/size$/, errnos: ['EINVAL', 'ERANGE', 'EBUSY', 'ENOSPC'], source: 'size_store' },
   { pattern: /\/devices\/dax[^/]+\/align$/, errnos: ['ENXIO', 'EINVAL', 'EBUSY'], source: 'align_store' },
   { pattern: /\/devices\/dax[^/]+\/memmap_on_memory$/, errnos: ['EINVAL', 'EOPNOTSUPP', 'EBUSY'], source: 'memmap_on_memory_store' },
+  // EBUSY only under the dax-mapping-store-checks-bound patch.
+  { pattern: /\/devices\/dax[^/]+\/mapping$/, errnos: ['EINVAL', 'ERANGE', 'ENXIO', 'ENOMEM', 'EBUSY'], source: 'mapping_store, range_parse, alloc_dev_dax_range' },
 ];
 
 export type DocumentedEntry = (typeof DOCUMENTED_ERRNOS)[number];

@@ -71,7 +71,10 @@ export function makeChecker(opts: CheckerOptions = {}): Checker {
     const ctx = untouched ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, blockChanges: NO_CHANGES, full: false } : contextOf(step, opts.paranoid === true);
     for (const inv of untouched ? outcomeOnly : list) {
       if (inv.appliesTo !== undefined && !inv.appliesTo(step.after)) continue;
-      for (const message of inv.check(ctx)) out.push({ seq: step.seq, index: step.index, invariant: inv.name, message });
+      const messages = inv.check(ctx);
+      if (messages.length === 0) continue;
+      const fn = inv.culprit?.(ctx);
+      for (const message of messages) out.push(fn === undefined ? { seq: step.seq, index: step.index, invariant: inv.name, message } : { seq: step.seq, index: step.index, invariant: inv.name, message, fn });
     }
     return out;
   };

@@ -34,4 +34,6 @@ export interface Invariant {
    */
   readonly onOutcome?: boolean;
   readonly check: (ctx: InvariantContext) => readonly string[];
+  /** The kernel function to blame for a violation in this step (a finding's signature, SPEC §11). */
+  readonly culprit?: (ctx: InvariantContext) => string;
 }

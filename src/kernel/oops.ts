@@ -6,8 +6,14 @@
  * stops there, invariant no-oops). Never thrown for a user error.
  */
 export class KernelOops extends Error {
-  /** @param line the oops' first line, as the kernel prints it */
-  constructor(readonly line: string) {
+  /**
+   * @param line the oops' first line, as the kernel prints it
+   * @param fn the kernel function that crashed (the finding's signature)
+   */
+  constructor(
+    readonly line: string,
+    readonly fn: string,
+  ) {
     super(line);
   }
 }
@@ -16,12 +22,12 @@ export class KernelOops extends Error {
 export const VMEMMAP_BASE = 0xffffea0000000000n;
 
 /** `BUG: unable to handle page fault for address: ...` for a struct page access at `phys`'s page, `offset` bytes in. */
-export function unbackedPageOops(phys: bigint, offset: bigint): KernelOops {
+export function unbackedPageOops(fn: string, phys: bigint, offset: bigint): KernelOops {
   const addr = VMEMMAP_BASE + (phys >> 12n) * 64n + offset;
-  return new KernelOops(`BUG: unable to handle page fault for address: ${addr.toString(16).padStart(16, '0')}`);
+  return new KernelOops(`BUG: unable to handle page fault for address: ${addr.toString(16).padStart(16, '0')}`, fn);
 }
 
 /** `BUG: kernel NULL pointer dereference, address: ...` at `offset` bytes into a NULL struct. */
-export function nullDerefOops(offset: bigint): KernelOops {
-  return new KernelOops(`BUG: kernel NULL pointer dereference, address: ${offset.toString(16).padStart(16, '0')}`);
+export function nullDerefOops(fn: string, offset: bigint): KernelOops {
+  return new KernelOops(`BUG: kernel NULL pointer dereference, address: ${offset.toString(16).padStart(16, '0')}`, fn);
 }

@@ -41,6 +41,8 @@ export interface Violation {
   readonly index: number;
   readonly invariant: string;
   readonly message: string;
+  /** The kernel function that broke the invariant, where the invariant can tell (a finding's signature, SPEC §11). */
+  readonly fn?: string;
 }
 
 export interface Divergence {

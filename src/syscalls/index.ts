@@ -33,6 +33,8 @@ function addressOf(op: Op, pid: string, map: string, offset: bigint): bigint {
 function dispatch(op: Op, e: ProgramEvent): Outcome {
   // The process name the kernel's messages print (current->comm).
   const comm = e.pid;
+  // A process exists from its first use (SPEC §7), whatever that use does.
+  if (!op.state.mm.procs.has(e.pid)) setProcess(op, e.pid, processOf(op, e.pid));
   switch (e.type) {
     case 'open':
       return outcomeOf(doOpen(op, e.pid, e.fd, e.path, e.mode, e.sync));
@@ -77,7 +79,7 @@ export function applyProgramEvent(op: Op, e: ProgramEvent): Outcome {
   } catch (x) {
     if (!(x instanceof KernelOops)) throw x;
     op.print(x.line);
-    op.branch('oops', e.type);
+    op.branch('oops', x.fn);
     op.state = withState(op.state, { oops: x.line });
     return { ok: false, oops: x.line };
   }

@@ -12,7 +12,7 @@
  * step allocates nothing to find its file.
  */
 import { posix } from 'node:path';
-import { alignStore, bindStore, doIdStore, memmapOnMemoryStore, sizeStore, unbindStore } from '../kernel/dax/bus.js';
+import { alignStore, bindStore, doIdStore, mappingStore, memmapOnMemoryStore, sizeStore, unbindStore } from '../kernel/dax/bus.js';
 import { err, OK, type Ret } from '../kernel/memoryHotplug.js';
 import { autoOnlineBlocksStore, onlineShow, onlineStore, physIndexShow, stateShow, stateStore, validZonesShow } from '../kernel/memory.js';
 import type { Op } from '../kernel/op.js';
@@ -59,6 +59,8 @@ const DEVICE_FILES: Readonly<Record<string, Handler<DaxDevice>>> = {
     exists: (s) => s.profile.daxResourceAttr,
     show: (op, d) => `0x${(d.ranges[0]?.start ?? findRegion(op.state, d.regionId)?.start ?? 0n).toString(16)}\n`,
   },
+  // dev_dax_visible: 0200, only on dynamic regions (v5.10+).
+  mapping: { exists: resizable, store: (op, d, buf) => mappingStore(op, d, buf) },
   memmap_on_memory: {
     exists: (s) => s.profile.daxMemmapOnMemory,
     show: (_op, d) => `${d.memmapOnMemory ? 1 : 0}\n`,

@@ -29,6 +29,7 @@ describe('memhp fuzz reports', () => {
     elapsedMs: 1000,
     failures,
     replayed: [],
+    known: [],
     coverage: new Coverage().report(['a goal']),
     seed: 1,
   });

@@ -26,6 +26,7 @@ import {
   parseShard,
   parseSteps,
   parseVariant,
+  parsePatches,
   type FuzzConfig,
   type FuzzFlags,
 } from '../fuzz/options.js';
@@ -54,6 +55,8 @@ export async function runFuzz(ctx: CliContext, cfg: FuzzConfig, stop: AbortSigna
       outDir: cfg.out,
       shard: cfg.shard,
       paranoid: cfg.paranoid,
+      patches: cfg.patches,
+      known: cfg.known,
       onProgress: (p) => progress.update(p),
       progressEveryMs: progress.everyMs,
       shouldStop: () => stop.aborted,
@@ -112,6 +115,8 @@ export const fuzzCommand: CliCommand = {
       .option('--seed <S>', `campaign seed, 32-bit (default ${DEFAULT_SEED}); run k uses a seed mixed from S and k`, parseSeed)
       .option('--steps <N>', `most steps per sequence, 1 to ${MAX_STEPS} (default ${DEFAULT_STEPS})`, parseSteps)
       .option('--variant <NAME>', 'model a bug variant (SPEC §6), or none (default)', parseVariant)
+      .option('--patches <LIST>', 'apply these patch series (SPEC §11, comma-separated) to every generated machine', parsePatches)
+      .option('--known <FILE>', 'known findings not to fail on: a JSON list of signatures, or none (default: the project\'s list, properties/findings.ts)')
       .option('--out <DIR>', `where failures are saved and replayed from (default ${DEFAULT_OUT})`)
       .option('--json', 'print one JSON document (config, replayed, counts, failures, coverage; clock-dependent values under "timing")')
       .option('--shard <I/N>', 'run shard I of N (0 <= I < N): run numbers I, I+N, I+2N, ... so N machines split the seed space', parseShard)

@@ -3,7 +3,9 @@
  * usage error, exit 2, with commander's "option '--x <N>' argument 'v' is
  * invalid." and the reason), then the checks that need the whole set.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { PATCH_NAMES, type PatchName } from '../../kernel/patches.js';
+import { KNOWN_SIGNATURES } from '../../../properties/findings.js';
 import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { VARIANT_NAMES, type VariantName } from '../../kernel/profile.js';
@@ -30,6 +32,8 @@ export interface FuzzFlags {
   readonly junit?: string;
   readonly paranoid?: boolean;
   readonly progress?: ProgressMode;
+  readonly patches?: readonly PatchName[];
+  readonly known?: string;
 }
 
 export interface Shard {
@@ -51,6 +55,46 @@ export interface FuzzConfig {
   readonly json: boolean;
   readonly junit: string | null;
   readonly progress: ProgressMode;
+  readonly patches: readonly PatchName[];
+  /** Signatures of the known findings not to fail on (SPEC §11). */
+  readonly known: ReadonlySet<string>;
+  /** Where the known list came from: "project", "none" or the file. */
+  readonly knownFrom: string;
+}
+
+/** --patches a,b: patch series (SPEC §11) for every generated machine. */
+export function parsePatches(value: string): PatchName[] {
+  const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return names.map((n) => {
+    const hit = PATCH_NAMES.find((p) => p === n);
+    if (hit === undefined) throw new InvalidArgumentError(`unknown patch series "${n}": expected a comma-separated list of ${PATCH_NAMES.join(', ')}.`);
+    return hit;
+  });
+}
+
+/**
+ * --known FILE: the signatures (`invariant@function`) of known findings, a
+ * JSON array of strings or of objects with "signatures"; "none" for none.
+ * Default: the project's list (properties/findings.ts).
+ */
+export function loadKnown(value: string | undefined): { readonly set: ReadonlySet<string>; readonly from: string } {
+  if (value === undefined) return { set: KNOWN_SIGNATURES, from: 'project' };
+  if (value === 'none') return { set: new Set(), from: 'none' };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(value, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--known ${value}: cannot read a JSON list of finding signatures: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const sigs: string[] = [];
+  if (Array.isArray(doc)) {
+    for (const [i, x] of doc.entries()) {
+      if (typeof x === 'string') sigs.push(x);
+      else if (typeof x === 'object' && x !== null && Array.isArray((x as { signatures?: unknown }).signatures) && (x as { signatures: unknown[] }).signatures.every((s) => typeof s === 'string')) sigs.push(...(x as { signatures: string[] }).signatures);
+      else throw new UsageError(`--known ${value}: entry ${i}: expected a signature string ("invariant@function") or an object with "signatures"`);
+    }
+  } else throw new UsageError(`--known ${value}: expected a JSON array of signatures`);
+  return { set: new Set(sigs), from: value };
 }
 
 function positiveInteger(value: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
@@ -126,6 +170,7 @@ export function fuzzConfig(flags: FuzzFlags): FuzzConfig {
     if (existsSync(junit) && statSync(junit).isDirectory()) throw new UsageError(`--junit ${junit}: is a directory, expected a file name`);
   }
   const seconds = flags.seconds ?? null;
+  const known = loadKnown(flags.known);
   return {
     seed: flags.seed ?? DEFAULT_SEED,
     runs: flags.runs ?? (seconds === null ? DEFAULT_RUNS : null),
@@ -138,5 +183,8 @@ export function fuzzConfig(flags: FuzzFlags): FuzzConfig {
     json: flags.json === true,
     junit,
     progress: flags.json === true ? 'none' : (flags.progress ?? 'auto'),
+    patches: flags.patches ?? [],
+    known: known.set,
+    knownFrom: known.from,
   };
 }

@@ -5,6 +5,7 @@
  * seed and a --runs budget give the same bytes up to "timing".
  */
 import type { CampaignResult } from '../../../properties/campaign.js';
+import { findingOf } from '../../../properties/findings.js';
 import type { CoverageCount } from '../../../properties/coverage.js';
 import type { Colors } from '../context.js';
 import { stepSeq } from '../human.js';
@@ -38,7 +39,11 @@ export interface FuzzDocument {
     readonly shard: { readonly index: number; readonly count: number };
     readonly out: string;
     readonly paranoid: boolean;
+    readonly patches: readonly string[];
+    readonly known: string;
   };
+  /** Known findings met (SPEC §11), each once: never failures. */
+  readonly knownFindings: ReadonlyArray<{ readonly id: string; readonly signature: string; readonly count: number; readonly length: number }>;
   /** Stopped by SIGINT before its budget was spent. */
   readonly interrupted: boolean;
   /** Saved failures under --out, replayed before any generation. */
@@ -79,7 +84,8 @@ export function fuzzDocument(cfg: FuzzConfig, r: CampaignResult, interrupted: bo
   const replayed = r.replayed.map((x) => ({ file: x.file, stillFails: x.violations.length > 0, violations: x.violations.map((v) => ({ seq: stepSeq(v), invariant: v.invariant, message: v.message })) }));
   const goals = Object.entries(r.coverage.goals);
   return {
-    config: { seed: cfg.seed, runs: cfg.runs, seconds: cfg.seconds, steps: cfg.steps, variant: cfg.variant, shard: cfg.shard, out: cfg.out, paranoid: cfg.paranoid },
+    config: { seed: cfg.seed, runs: cfg.runs, seconds: cfg.seconds, steps: cfg.steps, variant: cfg.variant, shard: cfg.shard, out: cfg.out, paranoid: cfg.paranoid, patches: [...cfg.patches], known: cfg.knownFrom },
+    knownFindings: r.known.map((k) => ({ id: findingOf(k.signature)?.id ?? '?', signature: k.signature, count: k.count, length: k.length })),
     interrupted,
     replayed,
     runs: r.runs,
@@ -169,6 +175,10 @@ export function renderHuman(doc: FuzzDocument, c: Colors): string {
     );
     if (f.file !== null && f.replay !== null) out.push(`     saved: ${f.file}`, `     replay: ${c.bold(f.replay)}`);
   });
+  if (doc.knownFindings.length > 0) {
+    out.push(`known findings met (not failures; SPEC §11, --known ${doc.config.known}):`);
+    for (const k of doc.knownFindings) out.push(`  ${k.id} ${k.signature}: ${k.count} time${k.count === 1 ? '' : 's'}, shortest log ${k.length} events`);
+  }
   const more = doc.failures.length - MAX_LISTED;
   if (more > 0) out.push(`  ... and ${more} more (every one is saved under ${doc.config.out}; --json lists them all)`);
   const g = doc.coverage.goals;

@@ -11,7 +11,7 @@ import { err, OK, type Ret } from '../memoryHotplug.js';
 import { kstrtobool, sysfsStreq } from '../memory.js';
 import { mhpSupportsMemmapOnMemory } from '../memmapOnMemory.js';
 import type { Op } from '../op.js';
-import { findRegion, replaceDevice, withDevice, withState, deviceSize, type DaxDevice, type DaxDriverName, type DaxRange, type KernelState } from '../state.js';
+import { deviceNamed, findRegion, replaceDevice, withDevice, withState, deviceSize, type DaxDevice, type DaxDriverName, type DaxRange, type KernelState } from '../state.js';
 import { daxAlignValid, devDaxProbe, devDaxRemove, SZ_2M } from './device.js';
 import { devDaxKmemProbe, devDaxKmemRemove } from './kmem.js';
 
@@ -236,5 +236,75 @@ export function memmapOnMemoryStore(op: Op, dev: DaxDevice, buf: string): Ret {
   if (val && !mhpSupportsMemmapOnMemory(s.profile, s.config, s.blockPages, s.blockPages).ok) return err('EOPNOTSUPP');
   if (dev.memmapOnMemory !== val && dev.driver === 'kmem') return err('EBUSY');
   op.state = replaceDevice(op.state, withDevice(dev, { memmapOnMemory: val }));
+  return OK;
+}
+
+/**
+ * @kernel range_parse drivers/dax/bus.c — "start-end", both hex
+ * (kstrtoull base 16), one trailing newline allowed; -EINVAL otherwise.
+ */
+export function rangeParse(buf: string): Ret<DaxRange> {
+  const s = buf.endsWith('\n') ? buf.slice(0, -1) : buf;
+  const dash = s.indexOf('-');
+  if (dash < 0) return err('EINVAL');
+  const start = kstrtoull16(s.slice(0, dash));
+  if (!start.ok) return err(start.errno);
+  const end = kstrtoull16(s.slice(dash + 1));
+  if (!end.ok) return err(end.errno);
+  return { ok: true, value: { start: start.value, end: end.value } };
+}
+
+/** kstrtoull(s, 16): an optional 0x prefix, hex digits; -ERANGE past 64 bits. */
+function kstrtoull16(s: string): Ret<bigint> {
+  const digits = s.replace(/^0[xX]/, '');
+  if (!/^[0-9a-fA-F]+$/.test(digits)) return err('EINVAL');
+  const v = BigInt(`0x${digits}`);
+  return v > 0xffff_ffff_ffff_ffffn ? err('ERANGE') : { ok: true, value: v };
+}
+
+/**
+ * @kernel mapping_store drivers/dax/bus.c (6.1; write-only, dynamic regions
+ * only) — range_parse, then, with the region's device bound (dax_hmem is, in
+ * every modelled machine), alloc_dev_dax_range for a length that is a
+ * multiple of max(align, 2 MiB); rc starts at -ENXIO, so any other length
+ * fails with ENXIO (v6.9 starts it at 0: the write "succeeds" and allocates
+ * nothing). Unlike size_store and align_store it never looks at dev->driver
+ * (finding B2): a bound device grows a range its probe never reserved.
+ */
+export function mappingStore(op: Op, dev: DaxDevice, buf: string): Ret {
+  const r = rangeParse(buf);
+  if (!r.ok) {
+    op.branch('range_parse', 'EINVAL');
+    return r;
+  }
+  if (op.state.profile.daxMappingStoreChecksBound && dev.driver !== null) {
+    op.branch('mapping_store', 'EBUSY');
+    return err('EBUSY');
+  }
+  const len = r.value.end - r.value.start + 1n;
+  if (len <= 0n || !allocIsAligned(dev, len)) {
+    if (op.state.profile.mappingStoreUnalignedAccepted) return OK;
+    op.branch('mapping_store', 'ENXIO');
+    return err('ENXIO');
+  }
+  return allocDevDaxRange(op, dev, r.value.start, len);
+}
+
+/**
+ * @kernel alloc_dev_dax_range drivers/dax/bus.c — __request_region on the
+ * dax region's own resource: the range must lie in the region and clear of
+ * every device's ranges (-ENOMEM otherwise); the device gains it as its last
+ * range (and the mappingN directory, not modelled).
+ */
+function allocDevDaxRange(op: Op, dev: DaxDevice, start: bigint, len: bigint): Ret {
+  const region = findRegion(op.state, dev.regionId);
+  if (region === undefined) throw new Error(`model bug: no region ${dev.regionId}`);
+  const end = start + len - 1n;
+  const taken = op.state.devices.filter((d) => d.regionId === dev.regionId).flatMap((d) => d.ranges);
+  if (start < region.start || end > region.end || taken.some((t) => t.start <= end && start <= t.end)) {
+    op.branch('alloc_dev_dax_range', 'ENOMEM');
+    return err('ENOMEM');
+  }
+  op.state = replaceDevice(op.state, withDevice(deviceNamed(op.state, dev.name), { ranges: [...dev.ranges, { start, end }] }));
   return OK;
 }

@@ -28,8 +28,8 @@ function daxAlive(dev: DaxDevice): boolean {
  * the device was not alive holds NULL (bug B1), and the first dereference
  * oopses; `offset` is where in struct dev_dax the caller reads.
  */
-function devDaxOf(op: Op, file: OpenFile, offset: bigint): DaxDevice {
-  if (!file.private) throw nullDerefOops(offset);
+function devDaxOf(op: Op, file: OpenFile, fn: string, offset: bigint): DaxDevice {
+  if (!file.private) throw nullDerefOops(fn, offset);
   return deviceNamed(op.state, file.dev);
 }
 
@@ -96,7 +96,7 @@ export function checkVma(op: Op, comm: string, dev: DaxDevice, vma: Vma, func: s
 /** @kernel dax_mmap drivers/dax/device.c — check_vma, then vm_ops and VM_HUGEPAGE. */
 export function daxMmap(op: Op, req: MmapRequest): Ret<Vma> {
   // check_vma reads dev_dax->dax_dev first.
-  const dev = devDaxOf(op, req.file, 0x2a8n);
+  const dev = devDaxOf(op, req.file, 'check_vma', 0x2a8n);
   const rc = checkVma(op, req.comm, dev, req.vma, 'dax_mmap');
   if (!rc.ok) {
     op.branch('dax_mmap', rc.errno);
@@ -149,7 +149,7 @@ export function daxPgoffToPhys(dev: DaxDevice, pgoff: bigint, size: bigint): big
  */
 function daxSetMapping(dev: DaxDevice, phys: bigint): void {
   const covered = (dev.mapped ?? []).some((r) => r.start <= phys && phys <= r.end);
-  if (!covered) throw unbackedPageOops(phys, 8n);
+  if (!covered) throw unbackedPageOops('dax_set_mapping', phys, 8n);
 }
 
 /** linear_page_index(vma, addr): the file page `addr` maps. */
@@ -206,7 +206,7 @@ function sigbus(op: Op, level: PteLevel, why: string): FaultResult {
 
 /** @kernel dev_dax_huge_fault drivers/dax/device.c (dev_dax_fault is the PTE case) */
 export function devDaxHugeFault(op: Op, vmf: VmFault, level: PteLevel): FaultResult {
-  const dev = devDaxOf(op, vmf.file, 0x2a8n);
+  const dev = devDaxOf(op, vmf.file, 'check_vma', 0x2a8n);
   switch (level) {
     case 'pte':
       return devDaxPteFault(op, dev, vmf);
@@ -219,13 +219,13 @@ export function devDaxHugeFault(op: Op, vmf: VmFault, level: PteLevel): FaultRes
 
 /** @kernel dev_dax_may_split drivers/dax/device.c — only at a multiple of the device's (current) align. */
 export function devDaxMaySplit(op: Op, file: OpenFile, _vma: Vma, addr: bigint): Ret {
-  const dev = devDaxOf(op, file, 0x2a0n);
+  const dev = devDaxOf(op, file, 'dev_dax_may_split', 0x2a0n);
   return (addr & (dev.align - 1n)) === 0n ? OK : err('EINVAL');
 }
 
 /** @kernel dev_dax_pagesize drivers/dax/device.c */
 export function devDaxPagesize(op: Op, file: OpenFile): bigint {
-  return devDaxOf(op, file, 0x2a0n).align;
+  return devDaxOf(op, file, 'dev_dax_pagesize', 0x2a0n).align;
 }
 
 export const daxVmOps: VmOperations = { fault: devDaxHugeFault, maySplit: devDaxMaySplit, pagesize: devDaxPagesize };

@@ -73,7 +73,10 @@ export function doMremap(op: Op, a: MremapArgs): Ret<bigint> {
     }
   }
   if (!a.flags.includes('maymove')) return fail(op, 'mremap', 'ENOMEM');
-  const to = archGetUnmappedArea(processOf(op, a.pid), 0n, newLen);
+  // get_unmapped_area(vma->vm_file, 0, new_len, pgoff of addr, ...): the driver places it (dax_get_unmapped_area).
+  const file = fileOf(op, vma.file);
+  const proc = processOf(op, a.pid);
+  const to = fopsOf(file).getUnmappedArea(op, file, 0n, newLen, vma.pgoff + ((a.addr - vma.start) >> PAGE_SHIFT), (l) => archGetUnmappedArea(proc, 0n, l));
   if (!to.ok) return fail(op, 'get_unmapped_area', to.errno);
   return moveVma(op, a, vma, oldLen, newLen, to.value);
 }

@@ -1,0 +1,90 @@
+/**
+ * Findings (SPEC §11): violations found in the model of a real kernel as it
+ * is, deduplicated by a signature — the invariant plus the kernel function
+ * that broke it, like a crash title. This is the project's list of known
+ * findings: a fuzz run reports a known one without failing on it (`memhp
+ * fuzz --known FILE` replaces the list, `--known none` empties it), and the
+ * README's "Findings" section is generated from it (test/properties/findings.test.ts
+ * keeps the two equal). Each names the patch series that removes it.
+ */
+import type { Violation } from '../src/replay/engine.js';
+import type { PatchName } from '../src/kernel/patches.js';
+import type { KernelVersion } from '../src/kernel/profile.js';
+
+export interface KnownFinding {
+  readonly id: string;
+  readonly title: string;
+  /** `invariant@function` of every violation the finding shows up as. */
+  readonly signatures: readonly string[];
+  /** Where it was confirmed on a real kernel, or that it was not. */
+  readonly status: string;
+  /** Whether the current sources still have it. */
+  readonly current: string;
+  /** What removes it: a patch series of SPEC §11, or the upstream commit (a later profile has it). */
+  readonly fix: { readonly patch: PatchName } | { readonly upstream: string };
+  /** The profiles whose kernel has it (all when absent): in others the same signature is news. */
+  readonly kernels?: readonly KernelVersion[];
+}
+
+export const KNOWN_FINDINGS: readonly KnownFinding[] = [
+  {
+    id: 'B1',
+    title: 'dev_dax_probe re-initialises the cdev of files still open: an open while unbound succeeds with a NULL dev_dax (mmap oopses in check_vma), and closing a file of an earlier bind makes every open fail with ENXIO',
+    signatures: ['dax-cdev@chrdev_open', 'dax-cdev@cdev_put', 'no-oops@check_vma'],
+    status: 'confirmed on Debian 6.1.192 under QEMU (KERNEL-FACTS-DEVDAX §5.2)',
+    current: 'still there: dev_dax_probe calls cdev_init on every bind in current drivers/dax/device.c',
+    fix: { patch: 'dax-cdev-init-once' },
+  },
+  {
+    id: 'B2',
+    title: 'mapping_store lacks the bound check of size_store/align_store: a bound device gains a range its probe never reserved or covered with struct pages, and a fault there oopses in dax_set_mapping',
+    signatures: ['dax-config-while-bound@mapping_store', 'no-oops@dax_set_mapping'],
+    status: 'confirmed on Debian 6.1.192 under QEMU (KERNEL-FACTS-DEVDAX §5.2)',
+    current: 'still there: current mapping_store takes dax_region_rwsem but never checks dev->driver',
+    fix: { patch: 'dax-mapping-store-checks-bound' },
+  },
+  {
+    id: 'B3',
+    title: 'check_vma ignores vm_pgoff: MAP_FIXED at an aligned address with an unaligned file offset inserts a huge entry with an unaligned pfn, mapping the wrong memory',
+    signatures: ['dax-translation@__dev_dax_pmd_fault', 'dax-translation@__dev_dax_pud_fault'],
+    status: 'confirmed on Debian 6.1.192 under QEMU, align 2M (KERNEL-FACTS-DEVDAX §5.2)',
+    current: 'still there in check_vma; current kernels insert the folio holding the pfn, still the wrong data [derived]',
+    fix: { patch: 'dax-check-vma-pgoff' },
+  },
+  {
+    id: 'H1',
+    title: 'mremap moves part of a device-dax vma without asking may_split; the unmap of the old part then fails and is ignored, leaving a moved vma off the device\'s alignment (every fault in it SIGBUSes)',
+    signatures: ['dax-vma-shape@move_vma'],
+    status: 'historical: the 5.1 profile; ndctl\'s device-dax test skips partial mremap before 5.11 for this reason',
+    current: 'fixed in v5.11 by 73d5e0629919 "mremap: check if it\'s possible to split original vma"',
+    fix: { upstream: 'v5.11 73d5e0629919 (profiles 6.1 and later)' },
+    kernels: ['5.1'],
+  },
+];
+
+export function signatureOf(v: Violation): string {
+  return `${v.invariant}@${v.fn ?? v.invariant}`;
+}
+
+/**
+ * The known set: a signature, or `signature#kernel` for a finding only some
+ * profiles have (a variant re-creating the same bug on another profile is news).
+ */
+export const KNOWN_SIGNATURES: ReadonlySet<string> = new Set(KNOWN_FINDINGS.flatMap((f) => (f.kernels === undefined ? f.signatures : f.signatures.flatMap((s) => (f.kernels ?? []).map((k) => `${s}#${k}`)))));
+
+/** Whether a violation on a machine of profile `kernel` is a known finding. */
+export function isKnown(known: ReadonlySet<string>, v: Violation, kernel: KernelVersion): boolean {
+  const sig = signatureOf(v);
+  return known.has(sig) || known.has(`${sig}#${kernel}`);
+}
+
+/** The finding a signature belongs to. */
+export function findingOf(signature: string, list: readonly KnownFinding[] = KNOWN_FINDINGS): KnownFinding | undefined {
+  return list.find((f) => f.signatures.includes(signature));
+}
+
+/** The README's "Findings" section, from the list. */
+export function renderFindings(list: readonly KnownFinding[] = KNOWN_FINDINGS): string {
+  const rows = list.map((f) => `| ${f.id} | ${f.title} | ${f.signatures.map((s) => `\`${s}\``).join(', ')} | ${f.status}; ${f.current} | ${'patch' in f.fix ? `\`${f.fix.patch}\`` : f.fix.upstream} |`);
+  return ['| id | finding | signatures | status | fix (boot.patches) |', '|---|---|---|---|---|', ...rows].join('\n');
+}
