@@ -126,6 +126,33 @@ function checkDevices(boot: BootEvent, r: DaxRegionSpec, i: number, singleRange:
   });
 }
 
+/**
+ * A pmem namespace's metadata area must be claimable, or dax_pmem never
+ * creates the region: its probe requests [start, start + dataoff) with
+ * __request_region, which fails on a busy resource over the range and on
+ * any resource it must descend into that does not contain the range ("could
+ * not reserve metadata", -EBUSY). A log describing the region's devices
+ * anyway describes a machine the kernel never builds.
+ * (devm_nsio_enable, earlier in the same probe, claims the whole namespace
+ * the same way; entries inside the data area are still accepted here.)
+ * @kernel __dax_pmem_probe drivers/dax/pmem.c
+ */
+function checkNamespaces(boot: BootEvent): void {
+  boot.daxRegions.forEach((r, i) => {
+    if (r.namespace === null) return;
+    const area = { start: r.start, end: r.start + r.namespace.size, what: `daxRegions[${i}].namespace` };
+    boot.iomem.forEach((e, k) => {
+      const entry = { start: e.start, end: e.end + 1n, what: `iomem[${k}]` };
+      if (!overlaps(entry, area) || (!e.busy && contains(entry, area))) return;
+      fail(
+        ['daxRegions', i, 'namespace'],
+        `a namespace whose metadata area ${show(area)} dax_pmem can reserve (no busy resource over it, any other containing it)`,
+        `iomem[${k}] ${JSON.stringify(e.name)} ${show(entry)} (${e.busy ? 'busy' : 'not containing it'})`,
+      );
+    });
+  });
+}
+
 function checkUnmovable(boot: BootEvent, ram: readonly Span[]): void {
   const bs = boot.memoryBlockSize;
   const ramKiB = boot.ram.reduce((s, r) => s + r.size, 0n) / 1024n;
@@ -157,5 +184,6 @@ export function checkBoot(boot: BootEvent, singleRange: RangeForms = []): void {
     checkDevices(boot, r, i, singleRange, names);
   });
   checkIomem(boot, ram, regions);
+  checkNamespaces(boot);
   checkUnmovable(boot, ram);
 }

@@ -37,6 +37,8 @@ const CASES: Case[] = [
   ['region ids repeat', (b) => hmem(b, { id: 0 }), 'daxRegions[1].id', 'an id not used by daxRegions[0]'],
   ['namespace on hmem', (b) => hmem(b, { namespace: { name: 'namespace1.0', size: '2M' } }), 'daxRegions[1].namespace', 'only pmem regions'],
   ['namespace larger than region', (b) => ((r0(b)['namespace'] as JsonObj)['size'] = '1G'), 'daxRegions[0].namespace.size', "within the region's 512M"],
+  ['namespace under a busy entry', (b) => (b['iomem'] = [{ start: '0x80000000', size: '512M', name: 'Reserved', busy: true }]), 'daxRegions[0].namespace', 'a namespace whose metadata area [mem 0x80000000-0x801fffff] dax_pmem can reserve', 'iomem[0] "Reserved" [mem 0x80000000-0x9fffffff] (busy)'],
+  ['namespace partly under an entry nested in the region', (b) => (b['iomem'] = [{ start: '0x80100000', size: '2M', name: 'x' }]), 'daxRegions[0].namespace', 'no busy resource over it, any other containing it', 'iomem[0] "x" [mem 0x80100000-0x802fffff] (not containing it)'],
   ['device over the namespace', (b) => (d0(b)['start'] = '0x80000000'), 'daxRegions[0].devices[0].start', 'inside the region after its namespace [mem 0x80200000-0x9fffffff]'],
   ['device outside region', (b) => (d0(b)['size'] = '512M'), 'daxRegions[0].devices[0].start', 'a range inside the region after its namespace'],
   ['device range empty', (b) => (d0(b)['size'] = '0'), 'daxRegions[0].devices[0].size', 'a non-zero size'],
