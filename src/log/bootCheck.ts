@@ -9,6 +9,7 @@ import { hex, isPowerOfTwo, memRange, sizeString } from '../util/u64.js';
 import type { BootEvent, DaxRegionSpec } from './events.js';
 import { FieldProblem, formatPath, type FieldPath } from './errors.js';
 import type { RangeForms } from './boot.js';
+import { BOOT_LIMITS } from './limits.js';
 
 const MIB = 1n << 20n;
 const MIN_BLOCK_SIZE = 128n * MIB;
@@ -38,6 +39,30 @@ function checkBlockSize(boot: BootEvent): void {
   const bs = boot.memoryBlockSize;
   if (!isPowerOfTwo(bs) || bs < MIN_BLOCK_SIZE)
     fail(['memoryBlockSize'], 'a power of two of at least 128M (0x8000000)', hex(bs));
+}
+
+/** Memory blocks [start, start + size) touches. */
+function blocksOf(start: bigint, size: bigint, bs: bigint): bigint {
+  return size === 0n ? 0n : (start + size - 1n) / bs - start / bs + 1n;
+}
+
+/**
+ * The model keeps a record per memory block: refuse a boot whose RAM and dax
+ * regions span more blocks than BOOT_LIMITS.blocks, naming the range that
+ * passes it, before anything is built per block.
+ */
+function checkBlockBudget(boot: BootEvent): void {
+  const bs = boot.memoryBlockSize;
+  const limit = BigInt(BOOT_LIMITS.blocks);
+  const expected = `at most ${BOOT_LIMITS.blocks} memory blocks of ${sizeString(bs)} in boot RAM and dax regions together (README: Limits)`;
+  let total = 0n;
+  const add = (path: FieldPath, start: bigint, size: bigint): void => {
+    const n = blocksOf(start, size, bs);
+    total += n;
+    if (total > limit) fail([...path, 'size'], expected, `${show({ start, end: start + size })}: ${n} blocks, ${total} so far`);
+  };
+  boot.ram.forEach((r, i) => add(['ram', i], r.start, r.size));
+  boot.daxRegions.forEach((r, i) => add(['daxRegions', i], r.start, r.size));
 }
 
 function checkRam(boot: BootEvent): Span[] {
@@ -156,12 +181,14 @@ function checkNamespaces(boot: BootEvent): void {
 function checkUnmovable(boot: BootEvent, ram: readonly Span[]): void {
   const bs = boot.memoryBlockSize;
   const ramKiB = boot.ram.reduce((s, r) => s + r.size, 0n) / 1024n;
+  const seen = new Set<number>();
   if (BigInt(boot.reservedKiB) > ramKiB || boot.reservedKiB % 4 !== 0) fail(['reservedKiB'], `whole 4 KiB pages, at most the boot RAM (${ramKiB} KiB)`, `${boot.reservedKiB}`);
   boot.unmovable.forEach((id, k) => {
     const block = { start: BigInt(id) * bs, end: (BigInt(id) + 1n) * bs, what: '' };
     if (!ram.some((s) => overlaps(s, block)))
       fail(['unmovable', k], 'the id of a memory block that boot RAM covers', `${id} ${show(block)}`);
-    if (boot.unmovable.indexOf(id) !== k) fail(['unmovable', k], 'each block id once', `${id} again`);
+    if (seen.has(id)) fail(['unmovable', k], 'each block id once', `${id} again`);
+    seen.add(id);
   });
 }
 
@@ -175,6 +202,7 @@ function checkConfig(boot: BootEvent): void {
 /** Throws a FieldProblem for the first inconsistency in `boot`. */
 export function checkBoot(boot: BootEvent, singleRange: RangeForms = []): void {
   checkBlockSize(boot);
+  checkBlockBudget(boot);
   checkConfig(boot);
   const ram = checkRam(boot);
   const regions: Span[] = [];

@@ -110,15 +110,17 @@ export async function* readLines(input: Readable): AsyncGenerator<string[]> {
       }
       piece = whole.toString('utf8');
     }
-    const text = rest + piece;
     // A chunk ending in \r may be the first half of \r\n: keep it for the next one.
-    let end = text.length;
-    if (text.charCodeAt(end - 1) === 13) end--;
-    const cut = Math.max(text.lastIndexOf('\n', end - 1), text.lastIndexOf('\r', end - 1));
-    if (cut < 0) {
-      rest = text;
+    let end = piece.length;
+    if (piece.charCodeAt(end - 1) === 13) end--;
+    // Only the new piece is searched: a line longer than a chunk is not rescanned per chunk.
+    const cutInPiece = end === 0 ? -1 : Math.max(piece.lastIndexOf('\n', end - 1), piece.lastIndexOf('\r', end - 1));
+    if (cutInPiece < 0) {
+      rest += piece;
       continue;
     }
+    const text = rest + piece;
+    const cut = rest.length + cutInPiece;
     rest = text.slice(cut + 1);
     const body = text.slice(0, text.charCodeAt(cut) === 13 || text.charCodeAt(cut - 1) !== 13 ? cut : cut - 1);
     yield splitLines(body);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseLogText } from '../../src/log/reader.js';
+import { BOOT_LIMITS } from '../../src/log/limits.js';
 import { bootWith, expectLogError, type JsonObj } from './helpers.js';
 
 type B = JsonObj & { daxRegions: JsonObj[]; ram: JsonObj[] };
@@ -81,5 +82,32 @@ describe('boot self-consistency', () => {
       });
     });
     expect(() => parseLogText(text, 'x.jsonl')).not.toThrow();
+  });
+});
+
+// Issue 9, item 5: a one-line boot of 2 PiB ran for minutes and died of memory (exit 134).
+describe('boot limits (README: Limits)', () => {
+  const ramBoot = (ram: JsonObj[], fields: JsonObj = {}) => JSON.stringify({ type: 'boot', kernel: '6.8', config: { physmemBits: 52 }, memoryBlockSize: '128M', ram, ...fields });
+
+  it('a boot spanning more memory blocks than BOOT_LIMITS.blocks is refused before any block is built', () => {
+    const err = expectLogError(ramBoot([{ start: '0x0', size: '2P', node: 0 }]), { line: 1, field: 'ram[0].size', expected: `at most ${BOOT_LIMITS.blocks} memory blocks of 128M in boot RAM and dax regions together` });
+    expect(err.got).toBe('[mem 0x00000000-0x7ffffffffffff]: 16777216 blocks, 16777216 so far');
+    // Exactly the limit is accepted; one block more, in a dax region, is not.
+    const limit = `${BOOT_LIMITS.blocks * 128}M`;
+    expect(() => parseLogText(ramBoot([{ start: '0x0', size: limit, node: 0 }]), 'x.jsonl')).not.toThrow();
+    const region = { id: 0, kind: 'cxl', start: '0x100000000000000', size: '128M', targetNode: 0 };
+    expectLogError(ramBoot([{ start: '0x0', size: limit, node: 0 }], { daxRegions: [region] }), { line: 1, field: 'daxRegions[0].size', expected: 'at most' });
+    // The same bytes in 2 GiB blocks fit.
+    expect(() => parseLogText(ramBoot([{ start: '0x0', size: '2P', node: 0 }], { memoryBlockSize: '2G' }), 'x.jsonl')).not.toThrow();
+  });
+
+  it.each([
+    ['ram', BOOT_LIMITS.ramRanges, (i: number) => ({ start: `0x${(i * 0x200000).toString(16)}`, size: '2M', node: 0 }), 'ram', `at most ${BOOT_LIMITS.ramRanges} RAM ranges`],
+    ['iomem', BOOT_LIMITS.iomemEntries, (i: number) => ({ start: `0x${(0x1000 * i).toString(16)}`, size: '4K', name: 'r' }), 'iomem', `at most ${BOOT_LIMITS.iomemEntries} iomem entries`],
+    ['unmovable', BOOT_LIMITS.unmovable, (i: number) => i, 'unmovable', `at most ${BOOT_LIMITS.unmovable} block ids`],
+  ] as const)('%s: at most its limit', (key, limit, item, field, expected) => {
+    const at = (n: number) => JSON.stringify({ ...JSON.parse(ramBoot([{ start: '0x0', size: '2G', node: 0 }])), [key]: Array.from({ length: n }, (_v, i) => item(i)) });
+    const err = expectLogError(at(limit + 1), { line: 1, field, expected });
+    expect(err.got).toBe(`an array (${limit + 1} entries)`);
   });
 });
