@@ -7,7 +7,8 @@
  * are replayed before any new generation.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { writeFileAtomic } from '../src/util/atomicWrite.js';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { VariantName } from '../src/kernel/profile.js';
@@ -107,7 +108,7 @@ function save(outDir: string | null, text: string): string | null {
   mkdirSync(outDir, { recursive: true });
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
   const file = join(outDir, `${hash}.jsonl`);
-  writeFileSync(file, text);
+  writeFileAtomic(file, text);
   return file;
 }
 

@@ -7,7 +7,8 @@
  * stops after the current run and prints the summary so far (exit 130, or 1
  * with failures). A second SIGINT quits at once (nothing found is lost).
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { writeFileAtomic } from '../../util/atomicWrite.js';
 import { runCampaignAsync, type CampaignResult } from '../../../properties/campaign.js';
 import { EXIT, fail, type CliCommand, type CliContext } from '../context.js';
 import { junitXml } from '../fuzz/junit.js';
@@ -64,7 +65,7 @@ export async function runFuzz(ctx: CliContext, cfg: FuzzConfig, stop: AbortSigna
   const doc = fuzzDocument(cfg, result, stop.aborted);
   if (cfg.junit !== null) {
     try {
-      writeFileSync(
+      writeFileAtomic(
         cfg.junit,
         junitXml(
           doc,
