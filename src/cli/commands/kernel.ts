@@ -76,12 +76,12 @@ async function guarded(ctx: CliContext, body: () => Promise<void>): Promise<void
   } catch (e) {
     if (e instanceof RecordRefused) throw new UsageError(e.message);
     if (e instanceof HarnessError) {
-      ctx.io.stderr(`${ctx.color.red(`memhp: ${e.message}`)}\n`);
+      ctx.io.stderr(`${ctx.errColor.red(`memhp: ${e.message}`)}\n`);
       fail(ctx, EXIT.usage);
       return;
     }
     if (e instanceof VmError || e instanceof UnrecordableResult) {
-      ctx.io.stderr(`${ctx.color.red(`memhp: the real kernel run failed: ${e.message}`)}\n`);
+      ctx.io.stderr(`${ctx.errColor.red(`memhp: the real kernel run failed: ${e.message}`)}\n`);
       fail(ctx, EXIT_GUEST);
       return;
     }
@@ -115,7 +115,7 @@ async function doRecord(ctx: CliContext, log: string, flags: KernelFlags, progre
     name: log.replace(/^.*\//, '').replace(/\.jsonl?$/, ''),
     progress,
   });
-  for (const n of rec.notes) ctx.io.stderr(`${ctx.color.dim(`note: ${n}`)}\n`);
+  for (const n of rec.notes) ctx.io.stderr(`${ctx.errColor.dim(`note: ${n}`)}\n`);
   return { rec, comments };
 }
 
@@ -125,7 +125,7 @@ export const kernelCommand: CliCommand = {
     const kernel = program
       .command('kernel')
       .description('check the model against a real Linux kernel under QEMU (run harness/setup.sh once first)');
-    const progress = (m: string): void => ctx.io.stderr(`${ctx.color.dim(`[kernel] ${m}`)}\n`);
+    const progress = (m: string): void => ctx.io.stderr(`${ctx.errColor.dim(`[kernel] ${m}`)}\n`);
 
     addKernelOptions(
       kernel

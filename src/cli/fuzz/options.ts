@@ -30,6 +30,7 @@ export interface FuzzFlags {
   readonly junit?: string;
   readonly paranoid?: boolean;
   readonly progress?: ProgressMode;
+  readonly coverage?: boolean;
 }
 
 export interface Shard {
@@ -51,6 +52,8 @@ export interface FuzzConfig {
   readonly json: boolean;
   readonly junit: string | null;
   readonly progress: ProgressMode;
+  /** List missing coverage in the human summary (--coverage). */
+  readonly coverage: boolean;
 }
 
 function positiveInteger(value: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
@@ -138,5 +141,6 @@ export function fuzzConfig(flags: FuzzFlags): FuzzConfig {
     json: flags.json === true,
     junit,
     progress: flags.json === true ? 'none' : (flags.progress ?? 'auto'),
+    coverage: flags.coverage === true,
   };
 }
