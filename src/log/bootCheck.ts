@@ -158,9 +158,14 @@ function checkDevices(boot: BootEvent, r: DaxRegionSpec, i: number, singleRange:
  * any resource it must descend into that does not contain the range ("could
  * not reserve metadata", -EBUSY). A log describing the region's devices
  * anyway describes a machine the kernel never builds.
- * (devm_nsio_enable, earlier in the same probe, claims the whole namespace
- * the same way; entries inside the data area are still accepted here.)
+ * Earlier in the same probe devm_nsio_enable claims the namespace's start the
+ * same way: its first nd_info_block_reserve() (8 KiB) in kernels whose
+ * devm_nsio_enable takes a size, the whole namespace in older ones (5.1, when
+ * the size argument came is unconfirmed). Only the metadata area is checked
+ * here, so on 5.1 an entry inside the data area is still accepted although
+ * that probe would fail too.
  * @kernel __dax_pmem_probe drivers/dax/pmem.c
+ * @kernel devm_nsio_enable drivers/nvdimm/claim.c
  */
 function checkNamespaces(boot: BootEvent): void {
   boot.daxRegions.forEach((r, i) => {
