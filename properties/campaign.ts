@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import type { VariantName } from '../src/kernel/profile.js';
 import { KERNEL_VARIANT_PROFILE } from './variants.js';
 import type { BootEvent, LogEvent } from '../src/log/events.js';
-import { parseLogText, writeLog } from '../src/log/index.js';
+import { decodeLogBytes, parseLogText, writeLog } from '../src/log/index.js';
 import { replay, type Violation } from '../src/replay/engine.js';
 import { bootMachine } from './arbitraries/machine.js';
 import { choices, type Choice } from './arbitraries/steps.js';
@@ -121,7 +121,7 @@ export function replaySaved(dir: string | null, paranoid: boolean): Array<{ file
     .sort()
     .map((f) => {
       const file = join(dir, f);
-      const events = parseLogText(readFileSync(file, 'utf8'), file).map((l) => l.event);
+      const events = parseLogText(decodeLogBytes(readFileSync(file), file), file).map((l) => l.event);
       return { file, violations: replay(events, { check, keepSteps: false }).violations };
     });
 }

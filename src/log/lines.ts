@@ -75,7 +75,7 @@ function splitLines(text: string): string[] {
 }
 
 /** The bytes from `at` that fail to decode, for a message: "the byte 0xff", "the bytes 0xe2 0x82". */
-function badBytes(buf: Uint8Array, at: number): string {
+export function describeBadBytes(buf: Uint8Array, at: number): string {
   const b = buf[at] as number;
   const want = b >= 0xf0 && b <= 0xf4 ? 4 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xc2 && b <= 0xdf ? 2 : 1;
   const shown: string[] = [];
@@ -106,7 +106,7 @@ export async function* readLines(input: Readable): AsyncGenerator<string[]> {
         const lines = splitLines(rest + good.toString('utf8'));
         const partial = lines.pop() ?? '';
         if (lines.length > 0) yield lines;
-        throw new InvalidUtf8(badBytes(whole, at), Buffer.byteLength(partial) + 1);
+        throw new InvalidUtf8(describeBadBytes(whole, at), Buffer.byteLength(partial) + 1);
       }
       piece = whole.toString('utf8');
     }
@@ -130,7 +130,7 @@ export async function* readLines(input: Readable): AsyncGenerator<string[]> {
     const lines = splitLines(rest);
     const partial = lines.pop() ?? '';
     if (lines.length > 0) yield lines;
-    throw new InvalidUtf8(`${badBytes(carry, 0)} (the input ends inside the sequence)`, Buffer.byteLength(partial) + 1);
+    throw new InvalidUtf8(`${describeBadBytes(carry, 0)} (the input ends inside the sequence)`, Buffer.byteLength(partial) + 1);
   }
   if (rest.length > 0) yield rest.includes('\r') ? rest.replace(/\r$/, '').split(/\r\n|\r|\n/) : [rest];
 }

@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import type { LocatedEvent, LogEvent } from './events.js';
 import { FieldProblem, LogError } from './errors.js';
 import { parseEvent } from './parse.js';
-import { InvalidUtf8, readLines } from './lines.js';
+import { describeBadBytes, firstInvalidUtf8, InvalidUtf8, readLines } from './lines.js';
 
 type JsonResult = { ok: true; value: unknown } | { ok: false; why: string };
 
@@ -204,6 +204,26 @@ export function parseLogText(text: string, file: string): LocatedEvent[] {
   for (const line of lines) out.push(...parser.push(line));
   parser.finish();
   return out;
+}
+
+/**
+ * A log read whole as bytes (saved failures, `memhp kernel diff`), decoded as
+ * strict UTF-8 like the streaming reader: a bad byte is a LogError at its line.
+ */
+export function decodeLogBytes(bytes: Uint8Array, file: string): string {
+  const at = firstInvalidUtf8(bytes);
+  if (at < 0) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  let line = 1;
+  let start = 0;
+  for (let i = 0; i < at; i++) {
+    const b = bytes[i];
+    // \r\n, \r and \n each end a line, as parseLogText splits them.
+    if (b === 10 || (b === 13 && bytes[i + 1] !== 10)) {
+      line++;
+      start = i + 1;
+    }
+  }
+  throw new LogError({ file, line }, null, 'UTF-8 text (a log is JSON Lines)', new InvalidUtf8(describeBadBytes(bytes, at), at - start + 1).message);
 }
 
 function unreadable(file: string, e: unknown): LogError {

@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import { join } from 'node:path';
 import type { LogEvent, Outcome } from '../log/events.js';
-import { parseLogText } from '../log/reader.js';
+import { decodeLogBytes, parseLogText } from '../log/reader.js';
 import { writeEvent } from '../log/writer.js';
 import { shellCommand } from '../log/shell.js';
 import type { Checker } from '../replay/engine.js';
@@ -148,7 +148,7 @@ export function recheckSaved(dir: string, check?: Checker): { checked: number; f
   const failing: string[] = [];
   for (const f of files) {
     const path = join(dir, f);
-    const events = parseLogText(readFileSync(path, 'utf8'), path).map((l) => l.event);
+    const events = parseLogText(decodeLogBytes(readFileSync(path), path), path).map((l) => l.event);
     const c = compareWithModel(events, check);
     if (c.divergences.length + c.violations.length > 0) failing.push(path);
   }

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { LocatedEvent } from '../../src/log/events.js';
 import { LogError } from '../../src/log/errors.js';
-import { parseLogText, readLog } from '../../src/log/reader.js';
+import { decodeLogBytes, parseLogText, readLog } from '../../src/log/reader.js';
 import { BOOT, logError } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'memhp-log-'));
@@ -105,6 +105,16 @@ describe('readLog: strict UTF-8', () => {
       expect(err).toMatchObject({ file: 'u.jsonl', line, field: null, expected: 'UTF-8 text (a log is JSON Lines)' });
       expect((err as LogError).got).toContain(got);
     }
+    // Read whole (saved fuzz failures, memhp kernel diff): the same error.
+    let whole: unknown = null;
+    try {
+      decodeLogBytes(data, 'u.jsonl');
+    } catch (e) {
+      whole = e;
+    }
+    expect(whole).toBeInstanceOf(LogError);
+    expect(whole).toMatchObject({ file: 'u.jsonl', line, field: null, expected: 'UTF-8 text (a log is JSON Lines)' });
+    expect((whole as LogError).got).toContain(got.replace(' (the input ends inside the sequence)', ''));
   });
 
   it('multi-byte characters split across chunks still decode', async () => {

@@ -16,7 +16,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { KERNEL_VERSIONS, type KernelVersion } from '../../kernel/profile.js';
-import { parseLogText } from '../../log/index.js';
+import { decodeLogBytes, parseLogText } from '../../log/index.js';
 import type { LogEvent } from '../../log/events.js';
 import { writeEvent } from '../../log/writer.js';
 import { compareWithModel, describeDivergence } from '../../realkernel/diff.js';
@@ -90,12 +90,13 @@ async function guarded(ctx: CliContext, body: () => Promise<void>): Promise<void
 }
 
 function readEvents(path: string): { events: LogEvent[]; comments: string[][] } {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (e) {
     throw new UsageError(`${path}: ${e instanceof Error ? e.message : String(e)}`);
   }
+  const text = decodeLogBytes(bytes, path);
   const located = parseLogText(text, path);
   return { events: located.map((l) => l.event), comments: commentsByEvent(text, located) };
 }
