@@ -80,7 +80,10 @@ describe('writeFileAtomic (saved failures, JUnit reports, kernel-fuzz divergence
     let reads = 0;
     const partial: string[] = [];
     try {
-      const until = Date.now() + 2500;
+      // Polled for 1.5 s from the first file (the writer's start under tsx can take seconds on a busy machine).
+      const started = Date.now();
+      while (readdirSync(out).length === 0 && Date.now() - started < 30_000) await new Promise((r) => setTimeout(r, 20));
+      const until = Date.now() + 1500;
       while (Date.now() < until) {
         for (const f of readdirSync(out).filter((x) => x.endsWith('.jsonl'))) {
           let text: string;
