@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { VARIANT_NAMES } from '../../src/kernel/profile.js';
+import { KERNEL_VERSIONS, VARIANT_NAMES } from '../../src/kernel/profile.js';
 import { LogError, parseLogText, writeLog } from '../../src/log/index.js';
 import type { BootEvent } from '../../src/log/events.js';
 import { checkStep } from '../../properties/invariants/index.js';
@@ -48,7 +48,7 @@ const region = fc.record({
 
 const rawBoot = fc
   .record({
-    kernel: fc.constantFrom('5.1', '6.1', '6.8'),
+    kernel: fc.constantFrom(...KERNEL_VERSIONS),
     blockShift: fc.nat(2),
     hotremove: fc.boolean(),
     autoOnline: fc.constantFrom('offline', 'online'),
