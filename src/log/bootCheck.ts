@@ -118,6 +118,26 @@ function checkRegion(boot: BootEvent, r: DaxRegionSpec, i: number, ram: readonly
   return span;
 }
 
+/**
+ * The devices and device ranges of the whole boot, against BOOT_LIMITS: the
+ * per-list limits of the schema alone would let 1,024 regions hold a million
+ * devices, each checked against its region's others.
+ */
+function checkDeviceTotals(boot: BootEvent): void {
+  let devices = 0;
+  let ranges = 0;
+  boot.daxRegions.forEach((r, i) =>
+    r.devices.forEach((d, j) => {
+      devices++;
+      ranges += d.ranges.length;
+      if (devices > BOOT_LIMITS.devices)
+        fail(['daxRegions', i, 'devices', j], `at most ${BOOT_LIMITS.devices} dax devices in all regions together (README: Limits)`, `device ${devices}`);
+      if (ranges > BOOT_LIMITS.ranges)
+        fail(['daxRegions', i, 'devices', j, 'ranges'], `at most ${BOOT_LIMITS.ranges} device ranges in all regions together (README: Limits)`, `${ranges} so far`);
+    }),
+  );
+}
+
 function checkDevices(boot: BootEvent, r: DaxRegionSpec, i: number, singleRange: RangeForms, names: Set<string>): void {
   const dataStart = r.start + (r.namespace?.size ?? 0n);
   const data = { start: dataStart, end: r.start + r.size, what: '' };
@@ -208,6 +228,7 @@ function checkConfig(boot: BootEvent): void {
 export function checkBoot(boot: BootEvent, singleRange: RangeForms = []): void {
   checkBlockSize(boot);
   checkBlockBudget(boot);
+  checkDeviceTotals(boot);
   checkConfig(boot);
   const ram = checkRam(boot);
   const regions: Span[] = [];

@@ -17,10 +17,10 @@ export const BOOT_LIMITS = {
   ramRanges: 3200,
   iomemEntries: 8192,
   daxRegions: 1024,
-  /** Per region. */
-  devices: 1024,
-  /** Per device. */
-  ranges: 1024,
+  /** In all regions together (a region's list, too). */
+  devices: 4096,
+  /** Ranges of all devices together (a device's list, too). */
+  ranges: 4096,
   /** Block ids in "unmovable". */
   unmovable: 65536,
 } as const;

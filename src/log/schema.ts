@@ -90,7 +90,7 @@ const deviceSchema = strict(
     name: str('a device name ("dax0.0")'),
     start: u64.optional(),
     size: u64.optional(),
-    ranges: arrayOf(rangeSchema, 'an array of ranges [{"start","size"}]').max(BOOT_LIMITS.ranges, { error: `at most ${BOOT_LIMITS.ranges} ranges a device (README: Limits)` }).optional(),
+    ranges: arrayOf(rangeSchema, 'an array of ranges [{"start","size"}]').max(BOOT_LIMITS.ranges, { error: `at most ${BOOT_LIMITS.ranges} ranges (README: Limits)` }).optional(),
     align: u64.optional(),
     driver: z
       .union([z.literal(['device_dax', 'kmem']), z.null()], { error: '"device_dax", "kmem" or null' })
@@ -113,7 +113,7 @@ const regionSchema = strict(
       { name: nonEmptyStr('a namespace name ("namespace0.0")'), size: u64 },
       'a namespace {"name","size"}',
     ).optional(),
-    devices: arrayOf(deviceSchema, 'an array of dax devices').max(BOOT_LIMITS.devices, { error: `at most ${BOOT_LIMITS.devices} devices a region (README: Limits)` }).default(() => []),
+    devices: arrayOf(deviceSchema, 'an array of dax devices').max(BOOT_LIMITS.devices, { error: `at most ${BOOT_LIMITS.devices} devices (README: Limits)` }).default(() => []),
   },
   'a dax region {"id","kind","start","size","targetNode",...}',
 );

@@ -101,6 +101,22 @@ describe('boot limits (README: Limits)', () => {
     expect(() => parseLogText(ramBoot([{ start: '0x0', size: '2P', node: 0 }], { memoryBlockSize: '2G' }), 'x.jsonl')).not.toThrow();
   });
 
+  it('devices and ranges are counted over all regions together', () => {
+    const regions = (perRegion: number, n: number) =>
+      Array.from({ length: n }, (_v, r) => ({
+        id: r,
+        kind: 'hmem',
+        start: `0x${(0x100000000 + r * 0x40000000).toString(16)}`,
+        size: '1G',
+        targetNode: 0,
+        devices: Array.from({ length: perRegion }, (_w, i) => ({ name: `dax${r}.${i}`, ranges: [] })),
+      }));
+    const at = (perRegion: number, n: number) => ramBoot([{ start: '0x0', size: '2G', node: 0 }], { daxRegions: regions(perRegion, n) });
+    expect(() => parseLogText(at(BOOT_LIMITS.devices / 4, 4), 'x.jsonl')).not.toThrow();
+    const err = expectLogError(at(BOOT_LIMITS.devices / 4 + 1, 4), { line: 1, field: `daxRegions[3].devices[${BOOT_LIMITS.devices / 4 - 3}]`, expected: `at most ${BOOT_LIMITS.devices} dax devices in all regions together` });
+    expect(err.got).toBe(`device ${BOOT_LIMITS.devices + 1}`);
+  });
+
   it.each([
     ['ram', BOOT_LIMITS.ramRanges, (i: number) => ({ start: `0x${(i * 0x200000).toString(16)}`, size: '2M', node: 0 }), 'ram', `at most ${BOOT_LIMITS.ramRanges} RAM ranges`],
     ['iomem', BOOT_LIMITS.iomemEntries, (i: number) => ({ start: `0x${(0x1000 * i).toString(16)}`, size: '4K', name: 'r' }), 'iomem', `at most ${BOOT_LIMITS.iomemEntries} iomem entries`],
