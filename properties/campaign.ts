@@ -7,13 +7,14 @@
  * are replayed before any new generation.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { writeFileAtomic } from '../src/util/atomicWrite.js';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { VariantName } from '../src/kernel/profile.js';
 import { KERNEL_VARIANT_PROFILE } from './variants.js';
 import type { BootEvent, LogEvent } from '../src/log/events.js';
-import { parseLogText, writeLog } from '../src/log/index.js';
+import { decodeLogBytes, parseLogText, writeLog } from '../src/log/index.js';
 import { replay, type Step, type Violation } from '../src/replay/engine.js';
 import { bootMachine } from './arbitraries/machine.js';
 import { choices, type Choice } from './arbitraries/steps.js';
@@ -123,7 +124,7 @@ function save(outDir: string | null, text: string): string | null {
   mkdirSync(outDir, { recursive: true });
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
   const file = join(outDir, `${hash}.jsonl`);
-  writeFileSync(file, text);
+  writeFileAtomic(file, text);
   return file;
 }
 
@@ -136,7 +137,7 @@ export function replaySaved(dir: string | null, paranoid: boolean): Array<{ file
     .sort()
     .map((f) => {
       const file = join(dir, f);
-      const events = parseLogText(readFileSync(file, 'utf8'), file).map((l) => l.event);
+      const events = parseLogText(decodeLogBytes(readFileSync(file), file), file).map((l) => l.event);
       return { file, violations: replay(events, { check, keepSteps: false }).violations };
     });
 }

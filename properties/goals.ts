@@ -5,6 +5,7 @@
  */
 import type { DaxDevice } from '../src/kernel/state.js';
 import type { Step } from '../src/replay/engine.js';
+import { canonicalPath } from '../src/sysfs/surface.js';
 
 export interface Goal {
   readonly name: string;
@@ -81,5 +82,5 @@ export const GOALS: readonly Goal[] = [
   { name: 'add_memory failed inside a probe', reached: (s) => s.outcome.log?.some((l) => l.includes('memory add failed')) ?? false },
   { name: 'auto-online at add', needs: 'transitions', reached: (s) => transition(s, ':kmem.added') && s.transitions.some((t) => t.includes('memoryBlock:all:offline:online')) },
   { name: 'target_node -1 rejected', needs: 'branches', reached: (s) => branch(s, 'dev_dax_kmem_probe:EINVAL(node)') },
-  { name: 'device resized', reached: (s) => s.event.type === 'write' && s.event.path.endsWith('/size') && s.outcome.ok && s.before !== null && s.before.devices !== s.after.devices },
+  { name: 'device resized', reached: (s) => s.event.type === 'write' && canonicalPath(s.event.path).endsWith('/size') && s.outcome.ok && s.before !== null && s.before.devices !== s.after.devices },
 ];

@@ -4,6 +4,7 @@
  * show/store method, kernfs_fop_open) and EISDIR (a directory).
  */
 import type { Errno } from '../../src/kernel/errno.js';
+import { canonicalPath } from '../../src/sysfs/surface.js';
 
 const OPEN: readonly Errno[] = ['ENOENT', 'EACCES', 'EISDIR'];
 
@@ -41,8 +42,13 @@ const byEntry = new Map<DocumentedEntry, readonly Errno[]>(DOCUMENTED_ERRNOS.map
 /** Paths other than block state files repeat (driver and device files): their entry, looked up once. */
 const entryCache = new Map<string, DocumentedEntry | null>();
 
-/** The table entry for a path, or null for a path with only the open errors. */
-export function documentedEntry(path: string): DocumentedEntry | null {
+/**
+ * The table entry for a path, or null for a path with only the open errors.
+ * Looked up by the path the VFS resolves (`memory1//state`, `./`, `../`
+ * name the same file as the canonical path), as the model itself does.
+ */
+export function documentedEntry(raw: string): DocumentedEntry | null {
+  const path = canonicalPath(raw);
   // Most failing steps are writes to a block's state/online file: recognised without the regex list.
   if ((path.endsWith('/state') || path.endsWith('/online')) && /\/memory\d+\/(state|online)$/.test(path)) return BLOCK_ENTRY;
   let d = entryCache.get(path);

@@ -30,7 +30,10 @@ export interface CliContext {
   readonly io: CliIo;
   /** The invariants run after every step; undefined runs none (tests that only look at output). */
   readonly check: Checker | undefined;
+  /** Colours for standard output. */
   readonly color: Colors;
+  /** Colours for standard error (its own TTY decides, not stdout's). */
+  readonly errColor: Colors;
   /** What `-` as a log name reads. */
   readonly stdin: Readable | undefined;
   /** The status `main` returns; a command raises it, never lowers it. */

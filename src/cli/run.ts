@@ -15,6 +15,24 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+/*
+ * `npx memhp` and `npm run` start memhp through `sh -c`, and npm forwards a
+ * signal only to that shell: a SIGTERM to npx kills the shell and leaves
+ * memhp running, orphaned. Under npm (which sets npm_command), a parent that
+ * goes away is taken as that SIGTERM, and memhp stops as if sent it directly
+ * (fuzz failures are saved as they are found, so nothing is lost). Outside
+ * npm a parent may exit on purpose (`memhp fuzz &`, nohup), so memhp keeps on.
+ */
+if (process.env['npm_command'] !== undefined) {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    process.kill(process.pid, 'SIGTERM');
+  }, 200);
+  watch.unref();
+}
+
 const code = await main(
   process.argv.slice(2),
   {

@@ -9,6 +9,7 @@ import { hex, isPowerOfTwo, memRange, sizeString } from '../util/u64.js';
 import type { BootEvent, DaxRegionSpec } from './events.js';
 import { FieldProblem, formatPath, type FieldPath } from './errors.js';
 import type { RangeForms } from './boot.js';
+import { BOOT_LIMITS } from './limits.js';
 
 const MIB = 1n << 20n;
 const MIN_BLOCK_SIZE = 128n * MIB;
@@ -38,6 +39,30 @@ function checkBlockSize(boot: BootEvent): void {
   const bs = boot.memoryBlockSize;
   if (!isPowerOfTwo(bs) || bs < MIN_BLOCK_SIZE)
     fail(['memoryBlockSize'], 'a power of two of at least 128M (0x8000000)', hex(bs));
+}
+
+/** Memory blocks [start, start + size) touches. */
+function blocksOf(start: bigint, size: bigint, bs: bigint): bigint {
+  return size === 0n ? 0n : (start + size - 1n) / bs - start / bs + 1n;
+}
+
+/**
+ * The model keeps a record per memory block: refuse a boot whose RAM and dax
+ * regions span more blocks than BOOT_LIMITS.blocks, naming the range that
+ * passes it, before anything is built per block.
+ */
+function checkBlockBudget(boot: BootEvent): void {
+  const bs = boot.memoryBlockSize;
+  const limit = BigInt(BOOT_LIMITS.blocks);
+  const expected = `at most ${BOOT_LIMITS.blocks} memory blocks of ${sizeString(bs)} in boot RAM and dax regions together (README: Limits)`;
+  let total = 0n;
+  const add = (path: FieldPath, start: bigint, size: bigint): void => {
+    const n = blocksOf(start, size, bs);
+    total += n;
+    if (total > limit) fail([...path, 'size'], expected, `${show({ start, end: start + size })}: ${n} blocks, ${total} so far`);
+  };
+  boot.ram.forEach((r, i) => add(['ram', i], r.start, r.size));
+  boot.daxRegions.forEach((r, i) => add(['daxRegions', i], r.start, r.size));
 }
 
 function checkRam(boot: BootEvent): Span[] {
@@ -93,6 +118,26 @@ function checkRegion(boot: BootEvent, r: DaxRegionSpec, i: number, ram: readonly
   return span;
 }
 
+/**
+ * The devices and device ranges of the whole boot, against BOOT_LIMITS: the
+ * per-list limits of the schema alone would let 1,024 regions hold a million
+ * devices, each checked against its region's others.
+ */
+function checkDeviceTotals(boot: BootEvent): void {
+  let devices = 0;
+  let ranges = 0;
+  boot.daxRegions.forEach((r, i) =>
+    r.devices.forEach((d, j) => {
+      devices++;
+      ranges += d.ranges.length;
+      if (devices > BOOT_LIMITS.devices)
+        fail(['daxRegions', i, 'devices', j], `at most ${BOOT_LIMITS.devices} dax devices in all regions together (README: Limits)`, `device ${devices}`);
+      if (ranges > BOOT_LIMITS.ranges)
+        fail(['daxRegions', i, 'devices', j, 'ranges'], `at most ${BOOT_LIMITS.ranges} device ranges in all regions together (README: Limits)`, `${ranges} so far`);
+    }),
+  );
+}
+
 function checkDevices(boot: BootEvent, r: DaxRegionSpec, i: number, singleRange: RangeForms, names: Set<string>): void {
   const dataStart = r.start + (r.namespace?.size ?? 0n);
   const data = { start: dataStart, end: r.start + r.size, what: '' };
@@ -126,15 +171,49 @@ function checkDevices(boot: BootEvent, r: DaxRegionSpec, i: number, singleRange:
   });
 }
 
+/**
+ * A pmem namespace's metadata area must be claimable, or dax_pmem never
+ * creates the region: its probe requests [start, start + dataoff) with
+ * __request_region, which fails on a busy resource over the range and on
+ * any resource it must descend into that does not contain the range ("could
+ * not reserve metadata", -EBUSY). A log describing the region's devices
+ * anyway describes a machine the kernel never builds.
+ * Earlier in the same probe devm_nsio_enable claims the namespace's start the
+ * same way: its first nd_info_block_reserve() (8 KiB) in kernels whose
+ * devm_nsio_enable takes a size, the whole namespace in older ones (5.1, when
+ * the size argument came is unconfirmed). Only the metadata area is checked
+ * here, so on 5.1 an entry inside the data area is still accepted although
+ * that probe would fail too.
+ * @kernel __dax_pmem_probe drivers/dax/pmem.c
+ * @kernel devm_nsio_enable drivers/nvdimm/claim.c
+ */
+function checkNamespaces(boot: BootEvent): void {
+  boot.daxRegions.forEach((r, i) => {
+    if (r.namespace === null) return;
+    const area = { start: r.start, end: r.start + r.namespace.size, what: `daxRegions[${i}].namespace` };
+    boot.iomem.forEach((e, k) => {
+      const entry = { start: e.start, end: e.end + 1n, what: `iomem[${k}]` };
+      if (!overlaps(entry, area) || (!e.busy && contains(entry, area))) return;
+      fail(
+        ['daxRegions', i, 'namespace'],
+        `a namespace whose metadata area ${show(area)} dax_pmem can reserve (no busy resource over it, any other containing it)`,
+        `iomem[${k}] ${JSON.stringify(e.name)} ${show(entry)} (${e.busy ? 'busy' : 'not containing it'})`,
+      );
+    });
+  });
+}
+
 function checkUnmovable(boot: BootEvent, ram: readonly Span[]): void {
   const bs = boot.memoryBlockSize;
   const ramKiB = boot.ram.reduce((s, r) => s + r.size, 0n) / 1024n;
+  const seen = new Set<number>();
   if (BigInt(boot.reservedKiB) > ramKiB || boot.reservedKiB % 4 !== 0) fail(['reservedKiB'], `whole 4 KiB pages, at most the boot RAM (${ramKiB} KiB)`, `${boot.reservedKiB}`);
   boot.unmovable.forEach((id, k) => {
     const block = { start: BigInt(id) * bs, end: (BigInt(id) + 1n) * bs, what: '' };
     if (!ram.some((s) => overlaps(s, block)))
       fail(['unmovable', k], 'the id of a memory block that boot RAM covers', `${id} ${show(block)}`);
-    if (boot.unmovable.indexOf(id) !== k) fail(['unmovable', k], 'each block id once', `${id} again`);
+    if (seen.has(id)) fail(['unmovable', k], 'each block id once', `${id} again`);
+    seen.add(id);
   });
 }
 
@@ -148,6 +227,8 @@ function checkConfig(boot: BootEvent): void {
 /** Throws a FieldProblem for the first inconsistency in `boot`. */
 export function checkBoot(boot: BootEvent, singleRange: RangeForms = []): void {
   checkBlockSize(boot);
+  checkBlockBudget(boot);
+  checkDeviceTotals(boot);
   checkConfig(boot);
   const ram = checkRam(boot);
   const regions: Span[] = [];
@@ -157,5 +238,6 @@ export function checkBoot(boot: BootEvent, singleRange: RangeForms = []): void {
     checkDevices(boot, r, i, singleRange, names);
   });
   checkIomem(boot, ram, regions);
+  checkNamespaces(boot);
   checkUnmovable(boot, ram);
 }

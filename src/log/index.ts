@@ -2,7 +2,7 @@
 export type * from './events.js';
 export { INJECT_SITES } from './events.js';
 export { LogError, formatPath } from './errors.js';
-export { LogParser, parseLogText, readLog, readLogBatches } from './reader.js';
+export { decodeLogBytes, LogParser, parseLogText, readLog, readLogBatches } from './reader.js';
 export { readLines } from './lines.js';
 export { parseEvent } from './parse.js';
 export { checkBoot } from './bootCheck.js';

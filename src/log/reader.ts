@@ -13,7 +13,7 @@ import type { LocatedEvent, LogEvent } from './events.js';
 import { FieldProblem, LogError } from './errors.js';
 import { parseEvent } from './parse.js';
 import { ProcessHandles } from './programParse.js';
-import { readLines } from './lines.js';
+import { describeBadBytes, firstInvalidUtf8, InvalidUtf8, readLines } from './lines.js';
 
 type JsonResult = { ok: true; value: unknown } | { ok: false; why: string };
 
@@ -26,17 +26,73 @@ function parseJson(text: string): JsonResult {
 }
 
 /**
+ * An event still open after its first line: its lines, and how many brackets
+ * are open, counted as each line arrives. JSON.parse runs only once the count
+ * is back to zero (or a string is left open at a line's end, which JSON can
+ * never continue), so an event spread over n lines costs O(n), not O(n^2).
+ */
+class Pending {
+  readonly lines: string[] = [];
+  private depth = 0;
+  /** A string was open at the end of a line: JSON strings cannot hold a newline, so nothing can fix it. */
+  private broken = false;
+
+  constructor(readonly line: number) {}
+
+  /** Adds a line; true when the event is closed (or can never be), so it is time to parse it. */
+  add(text: string): boolean {
+    this.lines.push(text);
+    let inString = false;
+    let escape = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (inString) {
+        if (escape) escape = false;
+        else if (c === 92 /* \ */) escape = true;
+        else if (c === 34 /* " */) inString = false;
+      } else if (c === 34) inString = true;
+      else if (c === 123 /* { */ || c === 91 /* [ */) this.depth++;
+      else if (c === 125 /* } */ || c === 93 /* ] */) this.depth--;
+    }
+    if (inString) this.broken = true;
+    return this.broken || this.depth <= 0;
+  }
+
+  get text(): string {
+    return this.lines.join('\n');
+  }
+
+  /** V8's "at position N" in the joined text as the log's own line and column. */
+  where(why: string): string {
+    return why.replace(/ at position (\d+)/, (_m, n: string) => {
+      let pos = Number(n);
+      let k = 0;
+      while (k < this.lines.length - 1 && pos > (this.lines[k] as string).length) {
+        pos -= (this.lines[k] as string).length + 1;
+        k++;
+      }
+      return this.lines.length === 1 ? ` at column ${pos + 1}` : ` at line ${this.line + k}, column ${pos + 1}`;
+    });
+  }
+}
+
+/**
  * Line-at-a-time log parser shared by the sync and the streaming reader.
  * Feed lines in order with push(); call finish() at the end of input.
  */
 export class LogParser {
-  private pending: { line: number; text: string; why: string } | null = null;
+  private pending: Pending | null = null;
   private lineNo = 0;
   private bootLine = 0;
   private readonly processes = new ProcessHandles();
   private lastSeq: { seq: number; line: number } | null = null;
 
   constructor(readonly file: string) {}
+
+  /** How many lines have been pushed (the next one is line linesRead + 1). */
+  get linesRead(): number {
+    return this.lineNo;
+  }
 
   /** The events this line completes (none or one). */
   push(rawLine: string): LocatedEvent[] {
@@ -55,42 +111,46 @@ export class LogParser {
         value = JSON.parse(rawLine);
       } catch {
         this.lineNo -= 1;
-        out.push(...this.pushSlow(rawLine));
+        this.pushSlow(rawLine, out);
         return;
       }
       out.push(this.accept(value, this.lineNo));
       return;
     }
-    out.push(...this.pushSlow(rawLine));
+    this.pushSlow(rawLine, out);
   }
 
-  private pushSlow(rawLine: string): LocatedEvent[] {
+  private pushSlow(rawLine: string, out: LocatedEvent[]): void {
     this.lineNo += 1;
     const line = this.lineNo === 1 ? rawLine.replace(/^\uFEFF/, '') : rawLine;
     const trimmed = line.trim();
     const skip = trimmed === '' || trimmed.startsWith('//');
     if (this.pending !== null) {
-      if (skip) return [];
+      if (skip) return;
       if (/^\s/.test(line)) {
-        const text = `${this.pending.text}\n${line}`;
-        const json = parseJson(text);
-        if (!json.ok) {
-          this.pending = { line: this.pending.line, text, why: json.why };
-          return [];
-        }
-        const at = this.pending.line;
-        this.pending = null;
-        return [this.accept(json.value, at)];
+        if (this.pending.add(line)) this.complete(out);
+        return;
       }
       this.failPending();
     }
-    if (skip) return [];
+    if (skip) return;
     const json = parseJson(line);
-    if (!json.ok) {
-      this.pending = { line: this.lineNo, text: line, why: json.why };
-      return [];
+    if (json.ok) {
+      out.push(this.accept(json.value, this.lineNo));
+      return;
     }
-    return [this.accept(json.value, this.lineNo)];
+    // Not complete on its own line: it may continue on the indented lines that follow.
+    this.pending = new Pending(this.lineNo);
+    if (this.pending.add(line)) this.failPending(json.why);
+  }
+
+  /** The pending event is closed: it parses now, or never will. */
+  private complete(out: LocatedEvent[]): void {
+    const p = this.pending as Pending;
+    const json = parseJson(p.text);
+    if (!json.ok) this.failPending(json.why);
+    this.pending = null;
+    out.push(this.accept(json.value, p.line));
   }
 
   /** Checks what only the end of input can tell: an unfinished event, a log without boot. */
@@ -100,12 +160,14 @@ export class LogParser {
       throw new LogError({ file: this.file, line: 0 }, null, 'a log whose first event is a "boot" event', 'no events');
   }
 
-  private failPending(): never {
-    const p = this.pending ?? { line: this.lineNo, text: '', why: 'unfinished' };
+  /** The pending event is malformed: `why` from JSON.parse, or found by parsing it now (once). */
+  private failPending(why?: string): never {
+    const p = this.pending ?? new Pending(this.lineNo);
     this.pending = null;
-    // V8 counts from 0 over the whole text; on a one-line event a 1-based column is what an editor shows.
-    const why = p.text.includes('\n') ? p.why : p.why.replace(/at position (\d+)/, (_m, n: string) => `at column ${Number(n) + 1}`);
-    throw new LogError({ file: this.file, line: p.line }, null, 'a JSON object (one event a line)', `malformed JSON (${why})`);
+    const reason = why ?? (parseJson(p.text) as { ok: false; why: string }).why;
+    const last = p.line + p.lines.length - 1;
+    const unfinished = reason.startsWith('Unexpected end of JSON input') && last > p.line ? `${reason}: still open at line ${last}` : p.where(reason);
+    throw new LogError({ file: this.file, line: p.line }, null, 'a JSON object (one event a line)', `malformed JSON (${unfinished})`);
   }
 
   private accept(value: unknown, line: number): LocatedEvent {
@@ -147,6 +209,26 @@ export function parseLogText(text: string, file: string): LocatedEvent[] {
   return out;
 }
 
+/**
+ * A log read whole as bytes (saved failures, `memhp kernel diff`), decoded as
+ * strict UTF-8 like the streaming reader: a bad byte is a LogError at its line.
+ */
+export function decodeLogBytes(bytes: Uint8Array, file: string): string {
+  const at = firstInvalidUtf8(bytes);
+  if (at < 0) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  let line = 1;
+  let start = 0;
+  for (let i = 0; i < at; i++) {
+    const b = bytes[i];
+    // \r\n, \r and \n each end a line, as parseLogText splits them.
+    if (b === 10 || (b === 13 && bytes[i + 1] !== 10)) {
+      line++;
+      start = i + 1;
+    }
+  }
+  throw new LogError({ file, line }, null, 'UTF-8 text (a log is JSON Lines)', new InvalidUtf8(describeBadBytes(bytes, at), at - start + 1).message);
+}
+
 function unreadable(file: string, e: unknown): LogError {
   const why = e instanceof Error ? e.message : String(e);
   return new LogError({ file, line: 0 }, null, 'a readable log file', why);
@@ -174,7 +256,8 @@ export async function* readLogBatches(source: string | Readable, file?: string):
     // Opening first turns a missing file into a LogError before any line is read.
     try {
       fh = await open(source, 'r');
-      input = fh.createReadStream({ encoding: 'utf8', highWaterMark: 1 << 16, autoClose: false });
+      // Bytes, not text: readLines decodes them as strict UTF-8 and names the line of a bad byte.
+      input = fh.createReadStream({ highWaterMark: 1 << 16, autoClose: false });
     } catch (e) {
       await fh?.close();
       throw unreadable(name, e);
@@ -196,6 +279,8 @@ export async function* readLogBatches(source: string | Readable, file?: string):
       if (out.length > 0) yield out;
     }
   } catch (e) {
+    if (e instanceof InvalidUtf8)
+      throw new LogError({ file: name, line: parser.linesRead + 1 }, null, 'UTF-8 text (a log is JSON Lines)', e.message);
     // I/O failures (EISDIR, EIO) are bad input; anything else is a bug and keeps its stack.
     if (e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string') throw unreadable(name, e);
     throw e;

@@ -10,6 +10,7 @@ import { DEFAULT_CONFIG, ONLINE_TYPES } from '../kernel/config.js';
 import { KERNEL_VERSIONS, VARIANT_NAMES } from '../kernel/profile.js';
 import { PATCH_NAMES } from '../kernel/patches.js';
 import { INJECT_SITES } from './events.js';
+import { BOOT_LIMITS } from './limits.js';
 import { arrayOf, bool, errnoName, intIn, nonEmptyStr, oneOf, outcome, seq, str, strict, u64 } from './fields.js';
 
 /** CONFIG_NODES_SHIFT is at most 10 on x86-64, so node ids stay below 1024. */
@@ -90,7 +91,7 @@ const deviceSchema = strict(
     name: str('a device name ("dax0.0")'),
     start: u64.optional(),
     size: u64.optional(),
-    ranges: arrayOf(rangeSchema, 'an array of ranges [{"start","size"}]').optional(),
+    ranges: arrayOf(rangeSchema, 'an array of ranges [{"start","size"}]').max(BOOT_LIMITS.ranges, { error: `at most ${BOOT_LIMITS.ranges} ranges (README: Limits)` }).optional(),
     align: u64.optional(),
     driver: z
       .union([z.literal(['device_dax', 'kmem']), z.null()], { error: '"device_dax", "kmem" or null' })
@@ -113,7 +114,7 @@ const regionSchema = strict(
       { name: nonEmptyStr('a namespace name ("namespace0.0")'), size: u64 },
       'a namespace {"name","size"}',
     ).optional(),
-    devices: arrayOf(deviceSchema, 'an array of dax devices').default(() => []),
+    devices: arrayOf(deviceSchema, 'an array of dax devices').max(BOOT_LIMITS.devices, { error: `at most ${BOOT_LIMITS.devices} devices (README: Limits)` }).default(() => []),
   },
   'a dax region {"id","kind","start","size","targetNode",...}',
 );
@@ -125,12 +126,14 @@ export const bootSchema = strict(
     kernel: z.enum(KERNEL_VERSIONS, { error: oneOf(KERNEL_VERSIONS) }).default('6.8'),
     config: configSchema.default(() => ({ ...DEFAULT_CONFIG })),
     memoryBlockSize: u64,
-    ram: arrayOf(ramSchema, 'an array of RAM ranges').min(1, { error: 'at least one RAM range' }),
-    iomem: arrayOf(iomemSchema, 'an array of iomem entries').default(() => []),
-    unmovable: arrayOf(intIn(0, Number.MAX_SAFE_INTEGER, 'a memory block id'), 'an array of block ids').default(
-      () => [],
-    ),
-    daxRegions: arrayOf(regionSchema, 'an array of dax regions').default(() => []),
+    ram: arrayOf(ramSchema, 'an array of RAM ranges')
+      .min(1, { error: 'at least one RAM range' })
+      .max(BOOT_LIMITS.ramRanges, { error: `at most ${BOOT_LIMITS.ramRanges} RAM ranges (E820_MAX_ENTRIES; README: Limits)` }),
+    iomem: arrayOf(iomemSchema, 'an array of iomem entries').max(BOOT_LIMITS.iomemEntries, { error: `at most ${BOOT_LIMITS.iomemEntries} iomem entries (README: Limits)` }).default(() => []),
+    unmovable: arrayOf(intIn(0, Number.MAX_SAFE_INTEGER, 'a memory block id'), 'an array of block ids')
+      .max(BOOT_LIMITS.unmovable, { error: `at most ${BOOT_LIMITS.unmovable} block ids (README: Limits)` })
+      .default(() => []),
+    daxRegions: arrayOf(regionSchema, 'an array of dax regions').max(BOOT_LIMITS.daxRegions, { error: `at most ${BOOT_LIMITS.daxRegions} dax regions (README: Limits)` }).default(() => []),
     reservedKiB: intIn(0, Number.MAX_SAFE_INTEGER, 'KiB of boot RAM the page allocator never manages (a non-negative integer)').default(0),
     variant: z.enum(VARIANT_NAMES, { error: `null or ${oneOf(VARIANT_NAMES)}` }).nullable().default(null),
     patches: arrayOf(z.enum(PATCH_NAMES, { error: oneOf(PATCH_NAMES) }), `a list of patch series (SPEC §11), each ${oneOf(PATCH_NAMES)}`)

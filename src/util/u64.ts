@@ -5,19 +5,34 @@
 
 export const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
+/** memparse's suffixes (lib/cmdline.c), either case, as `mem=` and `memmap=` take them. */
 const SUFFIX: Record<string, bigint> = {
   K: 1n << 10n,
   M: 1n << 20n,
   G: 1n << 30n,
   T: 1n << 40n,
   P: 1n << 50n,
+  E: 1n << 60n,
 };
 
 /** Why a string is not a 64-bit quantity, or null when it is one. */
 export type U64ParseResult = { ok: true; value: bigint } | { ok: false; expected: string };
 
+const TOO_BIG = 'a value that fits in 64 bits (at most 0xffffffffffffffff)';
+
 /**
- * Parse "0x80000000", "2147483648", "512M", "2G" or a safe JSON integer.
+ * More significant digits than any 64-bit value has (16 hex, 20 decimal):
+ * refused before BigInt, whose conversion of a 10 MB digit string takes seconds.
+ */
+function tooManyDigits(digits: string, max: number): boolean {
+  if (digits.length <= max) return false;
+  let i = 0;
+  while (i < digits.length && digits.charCodeAt(i) === 48 /* '0' */) i++;
+  return digits.length - i > max;
+}
+
+/**
+ * Parse "0x80000000", "2147483648", "512M", "2g" or a safe JSON integer.
  * @example parseU64("512M") // { ok: true, value: 536870912n }
  */
 export function parseU64(input: unknown): U64ParseResult {
@@ -31,15 +46,20 @@ export function parseU64(input: unknown): U64ParseResult {
   let value: bigint;
   const hex = /^0[xX]([0-9a-fA-F]+)$/.exec(s);
   const dec = /^([0-9]+)$/.exec(s);
-  const sized = /^([0-9]+)([KMGTP])(i?B)?$/.exec(s);
-  if (hex?.[1] !== undefined) value = BigInt(`0x${hex[1]}`);
-  else if (dec?.[1] !== undefined) value = BigInt(dec[1]);
-  else if (sized?.[1] !== undefined && sized[2] !== undefined) {
-    const mult = SUFFIX[sized[2]];
+  const sized = /^([0-9]+)([KMGTPEkmgtpe])(i?B)?$/.exec(s);
+  if (hex?.[1] !== undefined) {
+    if (tooManyDigits(hex[1], 16)) return { ok: false, expected: TOO_BIG };
+    value = BigInt(`0x${hex[1]}`);
+  } else if (dec?.[1] !== undefined) {
+    if (tooManyDigits(dec[1], 20)) return { ok: false, expected: TOO_BIG };
+    value = BigInt(dec[1]);
+  } else if (sized?.[1] !== undefined && sized[2] !== undefined) {
+    const mult = SUFFIX[sized[2].toUpperCase()];
     if (mult === undefined) return { ok: false, expected };
+    if (tooManyDigits(sized[1], 20)) return { ok: false, expected: TOO_BIG };
     value = BigInt(sized[1]) * mult;
   } else return { ok: false, expected };
-  if (value > U64_MAX) return { ok: false, expected: 'a value that fits in 64 bits (at most 0xffffffffffffffff)' };
+  if (value > U64_MAX) return { ok: false, expected: TOO_BIG };
   return { ok: true, value };
 }
 

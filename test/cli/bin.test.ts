@@ -29,7 +29,7 @@ describe('bin/memhp.js as a process', () => {
     expect(spawn(['check', tempLog('bin-div.jsonl', DIVERGING)]).code).toBe(1);
     const r = spawn(['replay', 'missing.jsonl']);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/^missing\.jsonl: /);
+    expect(r.err).toMatch(/^memhp: missing\.jsonl: /);
     expect(r.err).not.toMatch(/^\s+at /m);
   });
 

@@ -32,7 +32,13 @@ describe('memhp fuzz', () => {
     expect(r.out).toMatch(/\nsteps: +\d+ \([\d.]+ steps\/s\); valid \d+ \(\d+\.\d%\), succeeded \d+ \(\d+\.\d%\)\n/);
     for (const what of ['transitions', 'errnos', 'branches']) expect(r.out).toMatch(new RegExp(`\\n  ${what} +\\d+/\\d+`));
     expect(r.out).toMatch(/\n  goals +\d+\/\d+ reached\n/);
-    expect(r.out).toContain('\n    never reached  ');
+    // Issue 9, item 7: counts by default, the missing items only with --coverage.
+    expect(r.out).toMatch(/\n  errnos +\d+\/\d+, \d+ missing\n/);
+    expect(r.out).not.toContain('never reached');
+    expect(r.out.split('\n').length).toBeLessThan(15);
+    const detail = await run(['fuzz', '--runs', '50', '--seed', '7', '--out', join(tempDir(), 'f'), '--coverage']);
+    expect(detail.out).toContain('\n    never reached  ');
+    expect(detail.out).toMatch(/\n  errnos +\d+\/\d+, missing:\n    /);
     expect(r.out.endsWith('OK: no failures\n')).toBe(true);
   });
 
@@ -173,7 +179,7 @@ describe('memhp fuzz', () => {
 describe('memhp fuzz interrupted', () => {
   function ctxFor(): { ctx: CliContext; out: () => string } {
     let out = '';
-    const ctx: CliContext = { io: { stdout: (s) => void (out += s), stderr: () => undefined }, check: undefined, color: pc.createColors(false), stdin: undefined, exitCode: 0 };
+    const ctx: CliContext = { io: { stdout: (s) => void (out += s), stderr: () => undefined }, check: undefined, color: pc.createColors(false), errColor: pc.createColors(false), stdin: undefined, exitCode: 0 };
     return { ctx, out: () => out };
   }
 

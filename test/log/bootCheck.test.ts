@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseLogText } from '../../src/log/reader.js';
+import { BOOT_LIMITS } from '../../src/log/limits.js';
 import { bootWith, expectLogError, type JsonObj } from './helpers.js';
 
 type B = JsonObj & { daxRegions: JsonObj[]; ram: JsonObj[] };
@@ -37,6 +38,8 @@ const CASES: Case[] = [
   ['region ids repeat', (b) => hmem(b, { id: 0 }), 'daxRegions[1].id', 'an id not used by daxRegions[0]'],
   ['namespace on hmem', (b) => hmem(b, { namespace: { name: 'namespace1.0', size: '2M' } }), 'daxRegions[1].namespace', 'only pmem regions'],
   ['namespace larger than region', (b) => ((r0(b)['namespace'] as JsonObj)['size'] = '1G'), 'daxRegions[0].namespace.size', "within the region's 512M"],
+  ['namespace under a busy entry', (b) => (b['iomem'] = [{ start: '0x80000000', size: '512M', name: 'Reserved', busy: true }]), 'daxRegions[0].namespace', 'a namespace whose metadata area [mem 0x80000000-0x801fffff] dax_pmem can reserve', 'iomem[0] "Reserved" [mem 0x80000000-0x9fffffff] (busy)'],
+  ['namespace partly under an entry nested in the region', (b) => (b['iomem'] = [{ start: '0x80100000', size: '2M', name: 'x' }]), 'daxRegions[0].namespace', 'no busy resource over it, any other containing it', 'iomem[0] "x" [mem 0x80100000-0x802fffff] (not containing it)'],
   ['device over the namespace', (b) => (d0(b)['start'] = '0x80000000'), 'daxRegions[0].devices[0].start', 'inside the region after its namespace [mem 0x80200000-0x9fffffff]'],
   ['device outside region', (b) => (d0(b)['size'] = '512M'), 'daxRegions[0].devices[0].start', 'a range inside the region after its namespace'],
   ['device range empty', (b) => (d0(b)['size'] = '0'), 'daxRegions[0].devices[0].size', 'a non-zero size'],
@@ -79,5 +82,48 @@ describe('boot self-consistency', () => {
       });
     });
     expect(() => parseLogText(text, 'x.jsonl')).not.toThrow();
+  });
+});
+
+// Issue 9, item 5: a one-line boot of 2 PiB ran for minutes and died of memory (exit 134).
+describe('boot limits (README: Limits)', () => {
+  const ramBoot = (ram: JsonObj[], fields: JsonObj = {}) => JSON.stringify({ type: 'boot', kernel: '6.8', config: { physmemBits: 52 }, memoryBlockSize: '128M', ram, ...fields });
+
+  it('a boot spanning more memory blocks than BOOT_LIMITS.blocks is refused before any block is built', () => {
+    const err = expectLogError(ramBoot([{ start: '0x0', size: '2P', node: 0 }]), { line: 1, field: 'ram[0].size', expected: `at most ${BOOT_LIMITS.blocks} memory blocks of 128M in boot RAM and dax regions together` });
+    expect(err.got).toBe('[mem 0x00000000-0x7ffffffffffff]: 16777216 blocks, 16777216 so far');
+    // Exactly the limit is accepted; one block more, in a dax region, is not.
+    const limit = `${BOOT_LIMITS.blocks * 128}M`;
+    expect(() => parseLogText(ramBoot([{ start: '0x0', size: limit, node: 0 }]), 'x.jsonl')).not.toThrow();
+    const region = { id: 0, kind: 'cxl', start: '0x100000000000000', size: '128M', targetNode: 0 };
+    expectLogError(ramBoot([{ start: '0x0', size: limit, node: 0 }], { daxRegions: [region] }), { line: 1, field: 'daxRegions[0].size', expected: 'at most' });
+    // The same bytes in 2 GiB blocks fit.
+    expect(() => parseLogText(ramBoot([{ start: '0x0', size: '2P', node: 0 }], { memoryBlockSize: '2G' }), 'x.jsonl')).not.toThrow();
+  });
+
+  it('devices and ranges are counted over all regions together', () => {
+    const regions = (perRegion: number, n: number) =>
+      Array.from({ length: n }, (_v, r) => ({
+        id: r,
+        kind: 'hmem',
+        start: `0x${(0x100000000 + r * 0x40000000).toString(16)}`,
+        size: '1G',
+        targetNode: 0,
+        devices: Array.from({ length: perRegion }, (_w, i) => ({ name: `dax${r}.${i}`, ranges: [] })),
+      }));
+    const at = (perRegion: number, n: number) => ramBoot([{ start: '0x0', size: '2G', node: 0 }], { daxRegions: regions(perRegion, n) });
+    expect(() => parseLogText(at(BOOT_LIMITS.devices / 4, 4), 'x.jsonl')).not.toThrow();
+    const err = expectLogError(at(BOOT_LIMITS.devices / 4 + 1, 4), { line: 1, field: `daxRegions[3].devices[${BOOT_LIMITS.devices / 4 - 3}]`, expected: `at most ${BOOT_LIMITS.devices} dax devices in all regions together` });
+    expect(err.got).toBe(`device ${BOOT_LIMITS.devices + 1}`);
+  });
+
+  it.each([
+    ['ram', BOOT_LIMITS.ramRanges, (i: number) => ({ start: `0x${(i * 0x200000).toString(16)}`, size: '2M', node: 0 }), 'ram', `at most ${BOOT_LIMITS.ramRanges} RAM ranges`],
+    ['iomem', BOOT_LIMITS.iomemEntries, (i: number) => ({ start: `0x${(0x1000 * i).toString(16)}`, size: '4K', name: 'r' }), 'iomem', `at most ${BOOT_LIMITS.iomemEntries} iomem entries`],
+    ['unmovable', BOOT_LIMITS.unmovable, (i: number) => i, 'unmovable', `at most ${BOOT_LIMITS.unmovable} block ids`],
+  ] as const)('%s: at most its limit', (key, limit, item, field, expected) => {
+    const at = (n: number) => JSON.stringify({ ...JSON.parse(ramBoot([{ start: '0x0', size: '2G', node: 0 }])), [key]: Array.from({ length: n }, (_v, i) => item(i)) });
+    const err = expectLogError(at(limit + 1), { line: 1, field, expected });
+    expect(err.got).toBe(`an array (${limit + 1} entries)`);
   });
 });

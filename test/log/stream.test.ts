@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { LocatedEvent } from '../../src/log/events.js';
 import { LogError } from '../../src/log/errors.js';
-import { parseLogText, readLog } from '../../src/log/reader.js';
-import { BOOT } from './helpers.js';
+import { decodeLogBytes, parseLogText, readLog } from '../../src/log/reader.js';
+import { BOOT, logError } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'memhp-log-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,5 +81,74 @@ describe('readLog on a directory', () => {
     const err = await collect(readLog(tmpdir(), 'tmp')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LogError);
     expect((err as LogError).message).toMatch(/^tmp: expected a readable log file, got EISDIR/);
+  });
+});
+
+// Issue 9, item 3: a byte that is not UTF-8 was decoded to U+FFFD and replayed as if recorded.
+describe('readLog: strict UTF-8', () => {
+  const bytes = (...parts: Array<string | number[]>): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+  const bad: Array<[string, Buffer, number, string]> = [
+    ['a lone 0xff in a path', bytes(`${BOOT}\n{"type":"read","path":"/x`, [0xff], '"}\n'), 2, 'the byte 0xff, not UTF-8, at byte 26 of the line'],
+    ['a truncated 3-byte sequence', bytes(`${BOOT}\n{"type":"write","path":"/x","value":"`, [0xe2, 0x82], '"}\n'), 2, 'the bytes 0xe2 0x82, not UTF-8'],
+    ['an overlong encoding of "/"', bytes(`${BOOT}\n\n{"type":"read","path":"`, [0xc0, 0xaf], '"}\n'), 3, 'the byte 0xc0, not UTF-8, at byte 24'],
+    ['an encoded surrogate', bytes(`${BOOT}\n{"type":"read","path":"/`, [0xed, 0xa0, 0x80], '"}\n'), 2, 'the bytes 0xed 0xa0 0x80, not UTF-8, at byte 25'],
+    ['input ending inside a sequence', bytes(`${BOOT}\n{"type":"read","path":"/x"} `, [0xf0, 0x9f]), 2, 'the bytes 0xf0 0x9f (the input ends inside the sequence), not UTF-8, at byte 29'],
+  ];
+
+  it.each(bad)('%s is a LogError naming the line and the byte (file and stream, any chunking)', async (_name, data, line, got) => {
+    const p = join(dir, 'utf8.jsonl');
+    writeFileSync(p, data);
+    const sources = [() => readLog(p, 'u.jsonl'), () => readLog(Readable.from([data]), 'u.jsonl'), () => readLog(Readable.from([...data].map((b) => Buffer.from([b]))), 'u.jsonl')];
+    for (const source of sources) {
+      const err = await collect(source()).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(LogError);
+      expect(err).toMatchObject({ file: 'u.jsonl', line, field: null, expected: 'UTF-8 text (a log is JSON Lines)' });
+      expect((err as LogError).got).toContain(got);
+    }
+    // Read whole (saved fuzz failures, memhp kernel diff): the same error.
+    let whole: unknown = null;
+    try {
+      decodeLogBytes(data, 'u.jsonl');
+    } catch (e) {
+      whole = e;
+    }
+    expect(whole).toBeInstanceOf(LogError);
+    expect(whole).toMatchObject({ file: 'u.jsonl', line, field: null, expected: 'UTF-8 text (a log is JSON Lines)' });
+    expect((whole as LogError).got).toContain(got.replace(' (the input ends inside the sequence)', ''));
+  });
+
+  it('multi-byte characters split across chunks still decode', async () => {
+    const text = `${BOOT}\n{"type":"write","path":"/x","value":"é€😀"}\n`;
+    const data = Buffer.from(text);
+    const streamed = await collect(readLog(Readable.from([...data].map((b) => Buffer.from([b]))), 'u.jsonl'));
+    expect(streamed).toStrictEqual(parseLogText(text, 'u.jsonl'));
+  });
+});
+
+// Issue 9, item 4: an unfinished event re-parsed its whole text on every continuation line.
+describe('LogParser: continuation lines', () => {
+  it('parses an event spread over 40,000 lines once, and names the line an unfinished one is still open at', () => {
+    const lines = [BOOT, '{"type":"write","path":"/x","value":"1","result":{"ok":true,"log":['];
+    for (let i = 0; i < 40_000; i++) lines.push('  "kernel line",');
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const err = logError(lines.join('\n'));
+      // The boot line, each attempt at line 2, and one parse at the end to say why: not one per line.
+      expect(parse.mock.calls.length).toBeLessThan(10);
+      expect(err).toMatchObject({ line: 2, field: null });
+      expect(err.got).toBe('malformed JSON (Unexpected end of JSON input: still open at line 40002)');
+      parse.mockClear();
+      const closed = [...lines.slice(0, -1), '  "last"]}}'];
+      expect(parseLogText(closed.join('\n'), 'x.jsonl')[1]?.event.result?.log).toHaveLength(40_000);
+      expect(parse.mock.calls.length).toBeLessThan(10);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('names the line and column of an error inside a multi-line event', () => {
+    const err = logError(`${BOOT}\n{"type":"read",\n  "path": "/x"\n  "seq": 1}\n`);
+    expect(err).toMatchObject({ line: 2, field: null });
+    expect(err.got).toBe("malformed JSON (Expected ',' or '}' after property value in JSON at line 4, column 3)");
   });
 });

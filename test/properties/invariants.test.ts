@@ -4,6 +4,8 @@ import type { Invariant } from '../../properties/invariants/index.js';
 import { IORESOURCE_BUSY, IORESOURCE_MEM, updateAt, type Resource } from '../../src/kernel/resource.js';
 import { internBlock, type KernelState } from '../../src/kernel/state.js';
 import type { Step } from '../../src/replay/engine.js';
+import { Coverage } from '../../properties/coverage.js';
+import { boot } from '../helpers/machine.js';
 import { exampleText, run, stepOf } from '../helpers/steps.js';
 
 function inv(name: string): Invariant {
@@ -153,6 +155,28 @@ describe('each invariant can fail', () => {
     expect(violations('errno-documented', step).join()).toMatch(/failed with EPERM, which it cannot return/);
     const ok = stepOf(s, s, { ok: false, errno: 'EINVAL' }, { event: { type: 'write', path: '/sys/devices/system/memory/memory20/state', value: 'online', raw: false } });
     expect(violations('errno-documented', ok)).toEqual([]);
+  });
+
+  // Issue 9, item 2: the VFS resolves `//`, `.` and `..`, so the tables must too.
+  it.each(['memory20//state', 'memory20/./state', 'memory19/../memory20/state', '/memory20/state'])(
+    'errno-documented and coverage look a path up canonically: %s',
+    (tail) => {
+      const path = `/sys/devices/system/memory/${tail}`;
+      const step = stepOf(pmemOnline, pmemOnline, { ok: false, errno: 'EINVAL' }, { event: { type: 'write', path, value: 'bogus', raw: false } });
+      expect(violations('errno-documented', step)).toEqual([]);
+      const bad = stepOf(pmemOnline, pmemOnline, { ok: false, errno: 'EPERM' }, { event: { type: 'write', path, value: 'bogus', raw: false } });
+      expect(violations('errno-documented', bad).join()).toMatch(/failed with EPERM, which it cannot return \(documented: ENOENT EACCES EISDIR EINVAL EBUSY/);
+      const cov = new Coverage();
+      cov.record(step);
+      expect(cov.report([]).errnos.missing).not.toContain('state_store, online_store, memory_block_online, offline_pages: EINVAL');
+    },
+  );
+
+  it('errno-documented: a replayed write through memory1//state that fails with EINVAL is no violation', () => {
+    const text = `${JSON.stringify(boot())}\n{"type":"write","path":"/sys/devices/system/memory/memory1//state","value":"bogus"}\n`;
+    const r = run(text, makeChecker());
+    expect(r.steps[1]?.outcome).toEqual({ ok: false, errno: 'EINVAL' });
+    expect(r.violations).toEqual([]);
   });
 
   it('no-transient-at-rest: a block left going-offline', () => {

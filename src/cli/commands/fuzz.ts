@@ -7,8 +7,10 @@
  * stops after the current run and prints the summary so far (exit 130, or 1
  * with failures). A second SIGINT quits at once (nothing found is lost).
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { writeFileAtomic } from '../../util/atomicWrite.js';
 import { runCampaignAsync, type CampaignResult } from '../../../properties/campaign.js';
+import { VARIANT_NAMES } from '../../kernel/profile.js';
 import { EXIT, fail, type CliCommand, type CliContext } from '../context.js';
 import { junitXml } from '../fuzz/junit.js';
 import {
@@ -67,7 +69,7 @@ export async function runFuzz(ctx: CliContext, cfg: FuzzConfig, stop: AbortSigna
   const doc = fuzzDocument(cfg, result, stop.aborted);
   if (cfg.junit !== null) {
     try {
-      writeFileSync(
+      writeFileAtomic(
         cfg.junit,
         junitXml(
           doc,
@@ -76,14 +78,29 @@ export async function runFuzz(ctx: CliContext, cfg: FuzzConfig, stop: AbortSigna
         ),
       );
     } catch (e) {
-      ctx.io.stderr(`${ctx.color.red(`memhp: --junit ${cfg.junit}: cannot write the report: ${e instanceof Error ? e.message : String(e)}`)}\n`);
+      ctx.io.stderr(`${ctx.errColor.red(`memhp: --junit ${cfg.junit}: cannot write the report: ${e instanceof Error ? e.message : String(e)}`)}\n`);
       fail(ctx, EXIT.usage);
     }
   }
-  ctx.io.stdout(cfg.json ? renderJson(doc) : renderHuman(doc, ctx.color));
+  ctx.io.stdout(cfg.json ? renderJson(doc) : renderHuman(doc, ctx.color, cfg.coverage));
   if (doc.failed > 0) fail(ctx, EXIT.failed);
   else if (doc.interrupted) fail(ctx, EXIT_INTERRUPTED);
   return result;
+}
+
+/** Comma-separated words in lines of at most `width` characters. */
+function wrap(words: readonly string[], width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const [i, w] of words.entries()) {
+    const word = i < words.length - 1 ? `${w},` : w;
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
 }
 
 /** An AbortSignal raised by the first SIGINT while `body` runs; the handler is removed after. */
@@ -123,6 +140,28 @@ export const fuzzCommand: CliCommand = {
       .option('--junit <FILE>', 'also write a JUnit XML report to FILE')
       .option('--paranoid', 're-check every invariant on the whole state after every step (slower)')
       .option('--progress <MODE>', `progress on standard error: ${PROGRESS_MODES.join(', ')} (auto: a bar on a terminal, plain lines otherwise)`, parseProgress)
+      .option('--coverage', 'list every missing transition, errno, branch and goal in the summary (default: counts only; --json always has them)')
+      .addHelpText(
+        'after',
+        [
+          '',
+          'Variants (--variant NAME, SPEC §6):',
+          ...wrap(['none', ...VARIANT_NAMES], 78).map((l) => `  ${l}`),
+          '',
+          'Exit status:',
+          '  0    no failures',
+          '  1    a failure: a new one (shrunk and saved under --out), or a saved one that still fails',
+          '  2    bad usage, or a saved failure under --out that is not a valid log',
+          '  70   an internal error (a bug in memhp)',
+          `  ${EXIT_INTERRUPTED}  interrupted by SIGINT before the budget was spent (1 if failures were found)`,
+          '',
+          'Signals: SIGINT (Ctrl-C) finishes the current run and prints the summary; a second one quits at',
+          'once. Failures are saved when found, so SIGTERM or SIGKILL lose nothing already found. Under',
+          '`npx memhp` npm passes a signal only to the `sh -c` it runs memhp in, which holds SIGINT until',
+          'memhp exits: signal the process group (kill -INT -PGID, as Ctrl-C does) or run',
+          'node_modules/.bin/memhp directly. A SIGTERM to npx stops memhp (it sees its shell go).',
+        ].join('\n'),
+      )
       .action(async (flags: FuzzFlags) => {
         const cfg = fuzzConfig(flags);
         await withSigint(ctx, (signal) => runFuzz(ctx, cfg, signal));

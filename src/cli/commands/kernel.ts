@@ -16,7 +16,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { KERNEL_VERSIONS, type KernelVersion } from '../../kernel/profile.js';
-import { parseLogText } from '../../log/index.js';
+import { decodeLogBytes, parseLogText } from '../../log/index.js';
 import type { LogEvent } from '../../log/events.js';
 import { writeEvent } from '../../log/writer.js';
 import { compareWithModel, describeDivergence } from '../../realkernel/diff.js';
@@ -76,12 +76,12 @@ async function guarded(ctx: CliContext, body: () => Promise<void>): Promise<void
   } catch (e) {
     if (e instanceof RecordRefused) throw new UsageError(e.message);
     if (e instanceof HarnessError) {
-      ctx.io.stderr(`${ctx.color.red(`memhp: ${e.message}`)}\n`);
+      ctx.io.stderr(`${ctx.errColor.red(`memhp: ${e.message}`)}\n`);
       fail(ctx, EXIT.usage);
       return;
     }
     if (e instanceof VmError || e instanceof UnrecordableResult) {
-      ctx.io.stderr(`${ctx.color.red(`memhp: the real kernel run failed: ${e.message}`)}\n`);
+      ctx.io.stderr(`${ctx.errColor.red(`memhp: the real kernel run failed: ${e.message}`)}\n`);
       fail(ctx, EXIT_GUEST);
       return;
     }
@@ -90,12 +90,13 @@ async function guarded(ctx: CliContext, body: () => Promise<void>): Promise<void
 }
 
 function readEvents(path: string): { events: LogEvent[]; comments: string[][] } {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (e) {
     throw new UsageError(`${path}: ${e instanceof Error ? e.message : String(e)}`);
   }
+  const text = decodeLogBytes(bytes, path);
   const located = parseLogText(text, path);
   return { events: located.map((l) => l.event), comments: commentsByEvent(text, located) };
 }
@@ -115,7 +116,7 @@ async function doRecord(ctx: CliContext, log: string, flags: KernelFlags, progre
     name: log.replace(/^.*\//, '').replace(/\.jsonl?$/, ''),
     progress,
   });
-  for (const n of rec.notes) ctx.io.stderr(`${ctx.color.dim(`note: ${n}`)}\n`);
+  for (const n of rec.notes) ctx.io.stderr(`${ctx.errColor.dim(`note: ${n}`)}\n`);
   return { rec, comments };
 }
 
@@ -125,7 +126,7 @@ export const kernelCommand: CliCommand = {
     const kernel = program
       .command('kernel')
       .description('check the model against a real Linux kernel under QEMU (run harness/setup.sh once first)');
-    const progress = (m: string): void => ctx.io.stderr(`${ctx.color.dim(`[kernel] ${m}`)}\n`);
+    const progress = (m: string): void => ctx.io.stderr(`${ctx.errColor.dim(`[kernel] ${m}`)}\n`);
 
     addKernelOptions(
       kernel

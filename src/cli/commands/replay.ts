@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { VIEW_NAMES, VIEW_TITLES, renderView, type ViewName } from '../../views/index.js';
 import { EXIT, UsageError, fail, type CliCommand, type CliContext } from '../context.js';
-import { formatStep, summaryCounts } from '../human.js';
+import { formatStep, stepSeq, summaryCounts } from '../human.js';
 import { renderReplayDocument, stepJson } from '../jsonDoc.js';
 import { parseSeq, parseViews } from '../options.js';
 import { DEFAULT_MACHINE, logSource, replayStream, type LogSource } from '../source.js';
@@ -24,15 +24,20 @@ export async function runReplay(ctx: CliContext, source: LogSource, flags: Repla
   const views = flags.show ?? defaultViews;
   // With --json only the serialised events are kept (not the steps); without it, nothing is.
   const events: string[] = [];
+  let lastSeq = 0;
   const r = await replayStream(source, {
     check: ctx.check,
     until: flags.until,
     onStep: (step, violations, divergence) => {
+      lastSeq = stepSeq(step);
       if (json) {
         if (step.event.type !== 'boot') events.push(JSON.stringify(stepJson(step)));
       } else ctx.io.stdout(formatStep(step, violations, divergence, c));
     },
   });
+  // An --until the log never reaches is most likely a typo or the wrong log: say so (the replay itself is complete).
+  if (flags.until !== undefined && !r.stopped)
+    ctx.io.stderr(`${ctx.errColor.yellow(`memhp: note: --until ${flags.until}: the log ends at seq ${lastSeq}, before it; every event was applied`)}\n`);
   const state = r.current;
   if (json) {
     // Views join the document only when asked for (--show, or bare memhp which shows them all).

@@ -34,6 +34,7 @@ export interface FuzzFlags {
   readonly progress?: ProgressMode;
   readonly patches?: readonly PatchName[];
   readonly known?: string;
+  readonly coverage?: boolean;
 }
 
 export interface Shard {
@@ -55,6 +56,8 @@ export interface FuzzConfig {
   readonly json: boolean;
   readonly junit: string | null;
   readonly progress: ProgressMode;
+  /** List missing coverage in the human summary (--coverage). */
+  readonly coverage: boolean;
   readonly patches: readonly PatchName[];
   /** Signatures of the known findings not to fail on (SPEC §11). */
   readonly known: ReadonlySet<string>;
@@ -186,5 +189,6 @@ export function fuzzConfig(flags: FuzzFlags): FuzzConfig {
     patches: flags.patches ?? [],
     known: known.set,
     knownFrom: known.from,
+    coverage: flags.coverage === true,
   };
 }

@@ -36,7 +36,7 @@ export function plainLine(cfg: FuzzConfig, p: CampaignProgress): string {
 }
 
 function barProgress(cfg: FuzzConfig, ctx: CliContext): Progress {
-  const c = ctx.color;
+  const c = ctx.errColor;
   // With a run budget the bar counts runs; with --seconds alone, seconds.
   const byRuns = cfg.runs !== null;
   const total = byRuns ? (cfg.runs ?? 0) : Math.ceil(cfg.seconds ?? 0);

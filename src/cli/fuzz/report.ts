@@ -142,13 +142,20 @@ export function headerLine(cfg: FuzzConfig, saved: number): string {
   return `memhp fuzz: seed ${cfg.seed}, ${budget} of up to ${cfg.steps} steps, variant ${cfg.variant ?? 'none'}${shard}${cfg.paranoid ? ', paranoid' : ''}; failures saved under ${cfg.out}${again}\n`;
 }
 
-function coverageLines(name: string, c: CoverageCount, colors: Colors): string[] {
+/** One coverage line; with `detail` (fuzz --coverage), each missing item under it. */
+function coverageLines(name: string, c: CoverageCount, colors: Colors, detail: boolean): string[] {
   const head = `  ${name.padEnd(12)} ${c.reached}/${c.total}`;
   if (c.missing.length === 0) return [`${head} ${colors.green('(all)')}`];
+  if (!detail) return [`${head}, ${c.missing.length} missing`];
   return [`${head}, missing:`, ...c.missing.map((m) => `    ${colors.yellow(m)}`)];
 }
 
-export function renderHuman(doc: FuzzDocument, c: Colors): string {
+/**
+ * The human summary. Coverage is counts unless `detail` (fuzz --coverage):
+ * a short campaign misses dozens of items, and listing them by default buried
+ * the verdict under ~90 lines.
+ */
+export function renderHuman(doc: FuzzDocument, c: Colors, detail = false): string {
   const out: string[] = [];
   if (doc.interrupted) out.push(c.yellow('interrupted (SIGINT): the summary so far; every failure found is saved'));
   if (doc.replayed.length > 0) {
@@ -183,13 +190,13 @@ export function renderHuman(doc: FuzzDocument, c: Colors): string {
   if (more > 0) out.push(`  ... and ${more} more (every one is saved under ${doc.config.out}; --json lists them all)`);
   const g = doc.coverage.goals;
   out.push(
-    'coverage:',
-    ...coverageLines('transitions', doc.coverage.transitions, c),
-    ...coverageLines('errnos', doc.coverage.errnos, c),
-    ...coverageLines('branches', doc.coverage.branches, c),
+    detail ? 'coverage:' : 'coverage (--coverage lists what is missing):',
+    ...coverageLines('transitions', doc.coverage.transitions, c, detail),
+    ...coverageLines('errnos', doc.coverage.errnos, c, detail),
+    ...coverageLines('branches', doc.coverage.branches, c, detail),
     `  ${'goals'.padEnd(12)} ${g.reached.length}/${g.reached.length + g.neverReached.length} reached`,
-    ...g.reached.map((x) => `    ${c.green('reached')}        ${x.name} (${x.hits})`),
-    ...g.neverReached.map((n) => `    ${c.yellow('never reached')}  ${n}`),
+    ...(detail ? g.reached.map((x) => `    ${c.green('reached')}        ${x.name} (${x.hits})`) : []),
+    ...(detail ? g.neverReached.map((n) => `    ${c.yellow('never reached')}  ${n}`) : []),
   );
   const verdict = doc.failed === 0 ? c.green('OK: no failures') : c.red(`FAILED: ${doc.failed} failure${doc.failed === 1 ? '' : 's'}`);
   out.push(doc.interrupted ? `${verdict} ${c.yellow('(interrupted)')}` : verdict);
