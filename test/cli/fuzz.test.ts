@@ -61,7 +61,7 @@ describe('memhp fuzz', () => {
     expect(a.err).toBe('');
     expect(a.code).toBe(0);
     const d = doc(a.out);
-    expect(Object.keys(d)).toEqual(['config', 'interrupted', 'replayed', 'runs', 'steps', 'validSteps', 'okSteps', 'validShare', 'okShare', 'failed', 'failures', 'coverage', 'timing']);
+    expect(Object.keys(d)).toEqual(['config', 'knownFindings', 'interrupted', 'replayed', 'runs', 'steps', 'validSteps', 'okSteps', 'validShare', 'okShare', 'failed', 'failures', 'coverage', 'timing']);
     expect(Object.keys(d.timing)).toEqual(['elapsedMs', 'runsPerSecond', 'stepsPerSecond', 'shrinkMs']);
     expect(d.validShare).toBeCloseTo(d.validSteps / d.steps, 3);
     expect(d.coverage.transitions.total).toBeGreaterThan(0);
@@ -74,7 +74,7 @@ describe('memhp fuzz', () => {
 
   it('a bug variant fails (exit 1), saves a replayable log, and the next run replays it first', async () => {
     const out = join(tempDir(), 'f');
-    const r = await run(['fuzz', '--variant', VARIANT, '--runs', '50', '--seed', '7', '--out', out]);
+    const r = await run(['fuzz', '--variant', VARIANT, '--runs', '200', '--seed', '7', '--out', out]);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/\nfailures: [1-9]\d*\n  1\. must-succeed:online: /);
     expect(r.out).toMatch(/\n     shrunk to \d+ events from \d+ in \d+ ms\n/);
@@ -108,7 +108,7 @@ describe('memhp fuzz', () => {
   it('--junit writes well-formed JUnit XML: a testcase per property, a <failure> for the violated one', async () => {
     const dir = tempDir();
     const xml = join(dir, 'report.xml');
-    const r = await run(['fuzz', '--variant', VARIANT, '--runs', '50', '--seed', '7', '--out', join(dir, 'f'), '--junit', xml]);
+    const r = await run(['fuzz', '--variant', VARIANT, '--runs', '200', '--seed', '7', '--out', join(dir, 'f'), '--junit', xml]);
     expect(r.code).toBe(1);
     const errors: string[] = [];
     const parsed = new DOMParser({ onError: (level, msg) => void (level === 'warning' || errors.push(`${level}: ${msg}`)) }).parseFromString(readFileSync(xml, 'utf8'), 'text/xml');
@@ -170,7 +170,7 @@ describe('memhp fuzz', () => {
     expect(a0).toBe(b0);
     expect(a1).toBe(b1);
     expect(a0).not.toBe(a1);
-    const v = doc((await run(['fuzz', '--variant', VARIANT, '--runs', '40', '--seed', '7', '--shard', '1/3', '--out', join(tempDir(), 'g'), '--json'])).out);
+    const v = doc((await run(['fuzz', '--variant', VARIANT, '--runs', '150', '--seed', '7', '--shard', '1/3', '--out', join(tempDir(), 'g'), '--json'])).out);
     expect(v.failures.length).toBeGreaterThan(0);
     for (const f of v.failures) expect(f.run % 3).toBe(1);
   });

@@ -46,6 +46,7 @@ describe('parseLogText: good logs', () => {
         },
       ],
       variant: null,
+      patches: [],
     });
     expect(events[1]?.event).toStrictEqual({ type: 'write', seq: 1, path: '/sys/bus/dax/drivers/device_dax/unbind', value: 'dax0.0', raw: false });
     expect(events[4]?.event).toStrictEqual({ type: 'read', seq: 4, path: '/proc/iomem' });

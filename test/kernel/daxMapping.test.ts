@@ -1,0 +1,287 @@
+/**
+ * The device-dax mapping mirrors (src/kernel/dax/deviceFops.ts, src/kernel/mm/)
+ * on the harness's hmem machine shape: a 1 GiB dynamic region on node 0 whose
+ * device is bound to device_dax at boot, under the 6.1 profile. Each test names
+ * the kernel function whose rule it pins; the expectations marked [obs] are what
+ * the real 6.1 kernel did (KERNEL-FACTS-DEVDAX §1).
+ */
+import { describe, expect, it } from 'vitest';
+import { makeChecker } from '../../properties/invariants/index.js';
+import { signatureOf } from '../../properties/findings.js';
+import { checkAll } from '../../properties/sequence.js';
+import { parseLogText } from '../../src/log/index.js';
+import { replay } from '../../src/replay/engine.js';
+import { boot, brief, read, region, write, type Json } from '../helpers/machine.js';
+
+const DAX = '/sys/bus/dax';
+const unbind = write(`${DAX}/drivers/device_dax/unbind`, 'dax0.0');
+const bind = write(`${DAX}/drivers/device_dax/bind`, 'dax0.0');
+const align = (a: string): Json => write(`${DAX}/devices/dax0.0/align`, a);
+
+interface Machine {
+  readonly kernel?: string;
+  readonly align?: string;
+  readonly patches?: readonly string[];
+  readonly variant?: string;
+  /** Two ranges of 512 MiB with a 512 MiB gap instead of one GiB. */
+  readonly twoRanges?: boolean;
+}
+
+function hmem(m: Machine = {}): Json {
+  const r = region('hmem', 0, '0x180000000', m.twoRanges === true ? '1536M' : '1G', { driver: 'device_dax', align: m.align ?? '2M' });
+  if (m.twoRanges === true) r['devices'] = [{ name: 'dax0.0', ranges: [{ start: '0x180000000', size: '512M' }, { start: '0x1c0000000', size: '512M' }], driver: 'device_dax', align: m.align ?? '2M' }];
+  return boot({ kernel: m.kernel ?? '6.1', daxRegions: [r], ...(m.patches === undefined ? {} : { patches: m.patches }), ...(m.variant === undefined ? {} : { variant: m.variant }) });
+}
+
+const open = (pid: string, fd: string, flags = 'rdwr'): Json => ({ type: 'open', pid, fd, path: '/dev/dax0.0', flags });
+const close = (pid: string, fd: string): Json => ({ type: 'close', pid, fd });
+const mmap = (pid: string, map: string, fd: string, length: string, extra: Json = {}): Json => ({ type: 'mmap', pid, map, fd, length, offset: '0', prot: 'rw', flags: ['shared'], ...extra });
+const touch = (pid: string, map: string, offset = '0'): Json => ({ type: 'access', pid, map, offset, op: 'read' });
+const poke = (pid: string, map: string, offset: string, value: string): Json => ({ type: 'access', pid, map, offset, op: 'write', value });
+const range = (type: string, pid: string, map: string, offset: string, length: string, extra: Json = {}): Json => ({ type, pid, map, offset, length, ...extra });
+
+/** Replay with every invariant: the outcome words, the violations (`invariant@function`) and the final state. */
+function run(machine: Json, ...events: Json[]) {
+  const text = [machine, ...events].map((e) => JSON.stringify(e)).join('\n');
+  const r = replay(
+    parseLogText(text, 'test.jsonl').map((l) => l.event),
+    { check: checkAll(makeChecker()) },
+  );
+  return { results: r.steps.slice(1).map((s) => brief(s.outcome)), violations: r.violations.map(signatureOf), final: r.final, steps: r.steps.slice(1) };
+}
+
+function smapsField(text: string, field: string): string[] {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${field}:`))
+    .map((l) => l.slice(field.length + 1).trim());
+}
+
+describe('dax_mmap, check_vma and do_mmap (drivers/dax/device.c, mm/mmap.c)', () => {
+  it('a shared, align-multiple mapping succeeds at an address aligned to exactly the device align (dax_get_unmapped_area) [obs]', () => {
+    const r = run(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'));
+    expect(r.results[1]).toMatch(/^0x[0-9a-f]+$/);
+    const a = BigInt(r.results[1] as string);
+    expect(a % (2n << 20n)).toBe(0n);
+    expect(a % (4n << 20n)).not.toBe(0n);
+  });
+
+  it('check_vma: a private mapping and an unaligned length are EINVAL; do_mmap: PROT_WRITE on O_RDONLY and any map of O_WRONLY are EACCES [obs]', () => {
+    const r = run(
+      hmem(),
+      open('p1', 'f1'),
+      mmap('p1', 'm1', 'f1', '2M', { flags: ['private'] }),
+      mmap('p1', 'm2', 'f1', '4K'),
+      mmap('p1', 'm3', 'f1', '3M'),
+      open('p1', 'ro', 'rdonly'),
+      mmap('p1', 'm4', 'ro', '2M'),
+      mmap('p1', 'm5', 'ro', '2M', { prot: 'r' }),
+      open('p1', 'wo', 'wronly'),
+      mmap('p1', 'm6', 'wo', '2M', { prot: 'r' }),
+      mmap('p1', 'm7', 'f1', '2M', { flags: ['validate', 'sync'] }),
+      mmap('p1', 'm8', 'f1', '2M', { flags: ['private', 'sync'] }),
+    );
+    expect(r.results.map((x) => (x.startsWith('0x') ? 'addr' : x))).toEqual(['ok', 'EINVAL', 'EINVAL', 'EINVAL', 'ok', 'EACCES', 'addr', 'ok', 'EACCES', 'addr', 'EINVAL']);
+    expect(r.violations).toEqual([]);
+  });
+
+  it('chrdev_open: /dev/dax0.0 opens only while device_dax is bound (ENXIO unbound), and an unknown node is ENOENT [obs]', () => {
+    const r = run(hmem(), unbind, open('p1', 'f1'), bind, open('p1', 'f2'), { type: 'open', pid: 'p1', fd: 'f3', path: '/dev/dax7.7', flags: 'rdwr' });
+    expect(r.results).toEqual(['ok', 'ENXIO', 'ok', 'ok', 'ENOENT']);
+  });
+});
+
+describe('dev_dax_huge_fault and its handlers (drivers/dax/device.c): faults at exactly the align', () => {
+  it.each([
+    ['4K', 'pte', '0 kB'],
+    ['2M', 'pmd', '2048 kB'],
+    ['1G', 'pud', '0 kB'],
+  ])('align %s: served by the %s handler; smaps reports the page size, Rss as 6.1 counts it [obs]', (a, level, rss) => {
+    const len = a === '1G' ? '1G' : '2M';
+    const r = run(hmem({ align: a }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', len), poke('p1', 'm1', '0x10', '0xabc'), touch('p1', 'm1', '0x10'), read('/proc/p1/smaps'));
+    expect(r.results.slice(2, 4)).toEqual(['ok', '0xabc']);
+    const vma = r.final.mm.procs.get('p1')?.vmas[0];
+    expect([...(vma?.ptes.entries() ?? [])].map(([, p]) => p.level)).toEqual([level]);
+    const smaps = r.results[4] as string;
+    const kb = { '4K': '4 kB', '2M': '2048 kB', '1G': '1048576 kB' }[a];
+    expect(smapsField(smaps, 'KernelPageSize')).toEqual([kb]);
+    expect(smapsField(smaps, 'MMUPageSize')).toEqual([kb]);
+    expect(smapsField(smaps, 'Rss')).toEqual([rss]);
+    expect(r.violations).toEqual([]);
+  });
+
+  it('MADV_NOHUGEPAGE leaves only the PTE handler, which refuses align 2M (SIGBUS); MADV_HUGEPAGE serves again [obs]', () => {
+    const r = run(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), range('madvise', 'p1', 'm1', '0', '2M', { advice: 'nohugepage' }), touch('p1', 'm1'), range('madvise', 'p1', 'm1', '0', '2M', { advice: 'hugepage' }), touch('p1', 'm1'));
+    expect(r.results.slice(2)).toEqual(['ok', 'SIGBUS/BUS_ADRERR', 'ok', '0x0']);
+  });
+
+  it('dax_pgoff_to_phys: a mapping at the device size maps, its first touch is SIGBUS; a 4M mapping at 1022M serves its first 2M only [obs]', () => {
+    const r = run(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M', { offset: '1G' }), touch('p1', 'm1'), mmap('p1', 'm2', 'f1', '4M', { offset: '1022M' }), touch('p1', 'm2'), touch('p1', 'm2', '2M'));
+    expect(r.results.slice(2).map((x) => (x.startsWith('0x') && x.length > 5 ? 'addr' : x))).toEqual(['SIGBUS/BUS_ADRERR', 'addr', '0x0', 'SIGBUS/BUS_ADRERR']);
+  });
+
+  it('dax_pgoff_to_phys across ranges: a 4K-aligned mapping over both ranges of a two-range device writes each word to its own range [obs]', () => {
+    const r = run(
+      hmem({ align: '4K', twoRanges: true }),
+      open('p1', 'f1'),
+      mmap('p1', 'm1', 'f1', '1G'),
+      poke('p1', 'm1', '0x1ffffff8', '0x11'),
+      poke('p1', 'm1', '0x20000000', '0x22'),
+      mmap('p1', 'm2', 'f1', '4K', { offset: '512M' }),
+      touch('p1', 'm2'),
+    );
+    expect(r.results[5]).toBe('0x22');
+    // The second range starts at 0x1c0000000: the word written at 512M of the file lives there.
+    expect(r.final.mm.mem.get(Number(0x1c0000000n >> 3n))).toBe(0x22n);
+    expect(r.final.mm.mem.get(Number((0x180000000n + (512n << 20n) - 8n) >> 3n))).toBe(0x11n);
+  });
+});
+
+describe('unbind and rebind with live mappings (kill_dev_dax, dev_dax_probe)', () => {
+  it('unbind zaps every entry: a touch is SIGBUS, an mmap on the old fd ENXIO; a rebind revives the vma with its data [obs]', () => {
+    const r = run(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), poke('p1', 'm1', '0', '0x5a'), unbind, touch('p1', 'm1'), mmap('p1', 'm2', 'f1', '2M'), bind, touch('p1', 'm1'));
+    expect(r.results.slice(2).map((x) => (x.startsWith('0x7') ? 'addr' : x))).toEqual(['ok', 'ok', 'SIGBUS/BUS_ADRERR', 'ENXIO', 'ok', '0x5a']);
+    expect(r.steps[3]?.after.mm.procs.get('p1')?.vmas[0]?.ptes.size).toBe(0);
+  });
+
+  it('an align change between unbind and rebind leaves the old 4K-aligned vma failing check_vma in the fault (SIGBUS) [obs]', () => {
+    const r = run(hmem({ align: '4K' }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), touch('p1', 'm1'), unbind, align('2097152'), bind, touch('p1', 'm1'));
+    expect(r.results.slice(2)).toEqual(['0x0', 'ok', 'ok', 'ok', 'SIGBUS/BUS_ADRERR']);
+  });
+});
+
+describe('dev_dax_may_split (__split_vma) and move_vma', () => {
+  it('munmap and mprotect split only at multiples of the align [obs]', () => {
+    const r = run(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '4M'), range('munmap', 'p1', 'm1', '4K', '4K'), range('mprotect', 'p1', 'm1', '4K', '4K', { prot: 'r' }), range('mprotect', 'p1', 'm1', '0', '2M', { prot: 'r' }), range('munmap', 'p1', 'm1', '2M', '2M'), poke('p1', 'm1', '0', '1'), touch('p1', 'm1', '2M'));
+    expect(r.results.slice(2)).toEqual(['EINVAL', 'EINVAL', 'ok', 'ok', 'SIGSEGV/SEGV_ACCERR', 'SIGSEGV/SEGV_MAPERR']);
+    expect(r.violations).toEqual([]);
+  });
+
+  it(`move_vma asks may_split since v5.11 (mremapChecksMaySplit): a partial mremap is EINVAL on 6.1, moves on 5.1 leaving an unaligned vma (finding H1)`, () => {
+    const log = (kernel: string) => run(hmem({ kernel }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), range('mremap', 'p1', 'm1', '4K', '4K', { newLength: '8K', flags: ['maymove'] }));
+    expect(log('6.1').results[2]).toBe('EINVAL');
+    const old = log('5.1');
+    expect(old.results[2]).toMatch(/^0x/);
+    expect(old.violations).toEqual(['dax-vma-shape@move_vma']);
+  });
+
+  it('mremap grows a vma in place without asking the driver: an unaligned end makes every fault in it SIGBUS (check_vma)', () => {
+    const r = run(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), range('mremap', 'p1', 'm1', '0', '2M', { newLength: '3M' }), touch('p1', 'm1'));
+    expect(r.results.slice(3)).toEqual(['SIGBUS/BUS_ADRERR']);
+    expect(r.violations).toEqual([]);
+  });
+});
+
+describe('fork, exit and get_user_pages', () => {
+  it('a forked child sees the shared mapping without inheriting its entries (vma_needs_copy); /proc/self/mem reads through GUP [obs]', () => {
+    const r = run(
+      hmem(),
+      open('p1', 'f1'),
+      mmap('p1', 'm1', 'f1', '2M'),
+      poke('p1', 'm1', '8', '0x77'),
+      { type: 'fork', pid: 'p1', child: 'p2' },
+      read('/proc/p2/smaps'),
+      touch('p2', 'm1', '8'),
+      { type: 'procmem', pid: 'p1', map: 'm1', offset: '8', op: 'read' },
+      { type: 'exit', pid: 'p2' },
+      read('/proc/p2/smaps'),
+    );
+    expect(smapsField(r.results[4] as string, 'Rss')).toEqual(['0 kB']);
+    expect(r.results.slice(5)).toEqual(['0x77', '0x77', 'ok', 'ENOENT']);
+  });
+
+  it('mem_rw: FOLL_FORCE reads PROT_NONE but cannot write a read-only shared vma (EIO); nothing mapped is EIO', () => {
+    const r = run(
+      hmem(),
+      open('p1', 'f1'),
+      mmap('p1', 'm1', 'f1', '2M', { prot: 'none' }),
+      { type: 'procmem', pid: 'p1', map: 'm1', offset: '0', op: 'read' },
+      { type: 'procmem', pid: 'p1', map: 'm1', offset: '0', op: 'write', value: '0x1' },
+      touch('p1', 'm1'),
+      { type: 'procmem', pid: 'p1', map: 'm9', offset: '0', op: 'read' },
+    );
+    expect(r.results.slice(2)).toEqual(['0x0', 'EIO', 'SIGSEGV/SEGV_ACCERR', 'EIO']);
+  });
+});
+
+describe('findings on 6.1 and their fix patches (SPEC §11)', () => {
+  it('B1: an open held across unbind lets a new open succeed with a NULL dev_dax and mmap oops in check_vma; dax-cdev-init-once refuses it', () => {
+    const events = [open('p1', 'f1'), unbind, open('p1', 'f2'), mmap('p1', 'm1', 'f2', '2M'), touch('p1', 'm1')];
+    const bad = run(hmem(), ...events);
+    expect(bad.results.slice(0, 4)).toEqual(['ok', 'ok', 'ok', 'oops']);
+    // The machine is dead after the oops: replay stops there.
+    expect(bad.results).toHaveLength(4);
+    expect(bad.violations).toEqual(['dax-cdev@chrdev_open', 'no-oops@check_vma']);
+    const fixed = run(hmem({ patches: ['dax-cdev-init-once'] }), ...events);
+    expect(fixed.results).toEqual(['ok', 'ok', 'ENXIO', 'EBADF', 'SIGSEGV/SEGV_MAPERR']);
+    expect(fixed.violations).toEqual([]);
+  });
+
+  it('B1: closing a file of an earlier bind after the rebind makes every open ENXIO until the next bind; not with the fix', () => {
+    const events = [open('p1', 'f1'), unbind, bind, close('p1', 'f1'), open('p1', 'f2'), unbind, bind, open('p1', 'f3')];
+    const bad = run(hmem(), ...events);
+    expect(bad.results).toEqual(['ok', 'ok', 'ok', 'ok', 'ENXIO', 'ok', 'ok', 'ok']);
+    expect(bad.violations).toEqual(['dax-cdev@cdev_put']);
+    expect(bad.steps[5]?.outcome.log).toEqual(['refcount_t: underflow; use-after-free.']);
+    const fixed = run(hmem({ patches: ['dax-cdev-init-once'] }), ...events);
+    expect(fixed.results).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+    expect(fixed.violations).toEqual([]);
+  });
+
+  it('B2: mapping_store accepts a range while bound (6.1); a fault in it oopses in dax_set_mapping; dax-mapping-store-checks-bound is EBUSY', () => {
+    const events = [unbind, write(`${DAX}/devices/dax0.0/size`, '536870912'), bind, write(`${DAX}/devices/dax0.0/mapping`, '1a0000000-1bfffffff'), read(`${DAX}/devices/dax0.0/size`), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '1G'), touch('p1', 'm1', '768M')];
+    const bad = run(hmem(), ...events);
+    expect(bad.results.map((x) => (x.startsWith('0x7') ? 'addr' : x))).toEqual(['ok', 'ok', 'ok', 'ok', '1073741824\n', 'ok', 'addr', 'oops']);
+    expect(bad.violations).toEqual(['dax-config-while-bound@mapping_store', 'no-oops@dax_set_mapping']);
+    const fixed = run(hmem({ patches: ['dax-mapping-store-checks-bound'] }), ...events);
+    expect(fixed.results.map((x) => (x.startsWith('0x7') ? 'addr' : x))).toEqual(['ok', 'ok', 'ok', 'EBUSY', '536870912\n', 'ok', 'addr', 'SIGBUS/BUS_ADRERR']);
+    expect(fixed.violations).toEqual([]);
+  });
+
+  it('mapping_store: range_parse takes hex start-end (EINVAL otherwise), a length off max(align, 2M) is ENXIO, a taken range ENOMEM (6.1)', () => {
+    const r = run(hmem(), unbind, write(`${DAX}/devices/dax0.0/size`, '536870912'), write(`${DAX}/devices/dax0.0/mapping`, 'bogus'), write(`${DAX}/devices/dax0.0/mapping`, '1a0000000-1a0000fff'), write(`${DAX}/devices/dax0.0/mapping`, '180000000-1801fffff'), write(`${DAX}/devices/dax0.0/mapping`, '0x1a0000000-0x1a01fffff'), read(`${DAX}/devices/dax0.0/size`));
+    expect(r.results).toEqual(['ok', 'ok', 'EINVAL', 'ENXIO', 'ENOMEM', 'ok', '538968064\n']);
+  });
+
+  it('B3: MAP_FIXED at a 2M-aligned address with a 4K offset maps device offset 0 through a PMD with an unaligned pfn; dax-check-vma-pgoff refuses the mapping [obs]', () => {
+    const events = [open('p1', 'f1'), mmap('p1', 'm0', 'f1', '4M'), poke('p1', 'm0', '0', '0x1'), poke('p1', 'm0', '4K', '0x2'), mmap('p1', 'm1', 'f1', '2M', { offset: '4K', flags: ['shared', 'fixed'], addr: { map: 'm0', offset: '2M' } }), touch('p1', 'm1')];
+    const bad = run(hmem(), ...events);
+    expect(bad.results[5]).toBe('0x1');
+    expect(bad.violations).toEqual(['dax-translation@__dev_dax_pmd_fault']);
+    const fixed = run(hmem({ patches: ['dax-check-vma-pgoff'] }), ...events);
+    // MAP_FIXED unmapped the old second half before dax_mmap refused: the address is a hole now.
+    expect(fixed.results.slice(4)).toEqual(['EINVAL', 'SIGSEGV/SEGV_MAPERR']);
+    expect(fixed.violations).toEqual([]);
+  });
+});
+
+describe('device-dax bug variants (SPEC §6), each against the same log without it', () => {
+  it('dax-no-may-split: munmap of 4K inside a 2M unit splits the vma off its align (dax-vma-shape)', () => {
+    const events = [open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), range('munmap', 'p1', 'm1', '4K', '4K')];
+    // Both pieces of the split end off the 2M boundary.
+    expect(run(hmem({ variant: 'dax-no-may-split' }), ...events).violations).toEqual(['dax-vma-shape@__split_vma', 'dax-vma-shape@__split_vma']);
+    expect(run(hmem(), ...events).results[2]).toBe('EINVAL');
+  });
+
+  it('mremap-no-split-check: a partial mremap moves part of the vma (dax-vma-shape), as before v5.11', () => {
+    const events = [open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), range('mremap', 'p1', 'm1', '4K', '4K', { newLength: '8K', flags: ['maymove'] })];
+    expect(run(hmem({ variant: 'mremap-no-split-check' }), ...events).violations).toEqual(['dax-vma-shape@move_vma']);
+    expect(run(hmem(), ...events).violations).toEqual([]);
+  });
+
+  it('dax-pte-fault-ignores-align: with MADV_NOHUGEPAGE the PTE handler serves 4K of an align-2M device (dax-granularity)', () => {
+    const events = [open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), range('madvise', 'p1', 'm1', '0', '2M', { advice: 'nohugepage' }), touch('p1', 'm1')];
+    const bad = run(hmem({ variant: 'dax-pte-fault-ignores-align' }), ...events);
+    expect(bad.results[3]).toBe('0x0');
+    expect(bad.violations).toEqual(['dax-granularity@__dev_dax_pte_fault']);
+    expect(run(hmem(), ...events).results[3]).toBe('SIGBUS/BUS_ADRERR');
+  });
+
+  it('dax-unbind-skips-zap: entries outlive the unbind (dax-liveness) and the touch reads the memory of a dead device', () => {
+    const events = [open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), touch('p1', 'm1'), unbind, touch('p1', 'm1')];
+    const bad = run(hmem({ variant: 'dax-unbind-skips-zap' }), ...events);
+    expect(bad.violations).toEqual(['dax-liveness@kill_dev_dax']);
+    expect(bad.results[4]).toBe('0x0');
+    expect(run(hmem(), ...events).results[4]).toBe('SIGBUS/BUS_ADRERR');
+  });
+});
