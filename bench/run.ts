@@ -13,13 +13,14 @@ import { fmt } from './measure.js';
 import { replay1m, type ReplayFigures } from './replay1m.js';
 import { invariantCosts, scale, type InvariantCost, type ScaleFigures } from './scale.js';
 import { vsKernel, type VsKernelFigures } from './vsKernel.js';
+import { mappingReplay, tib4k, type MappingFigures, type TibFigures } from './mappings.js';
 
 tuneV8();
 
 const program = new Command('bench')
   .option('--json', 'print one JSON summary')
   .option('--check', 'assert the budgets; exit 1 if one is missed')
-  .option('--only <names>', 'comma-separated workloads: replay-1m,fuzz,scale,invariant-cost,vs-kernel')
+  .option('--only <names>', 'comma-separated workloads: replay-1m,fuzz,scale,invariant-cost,vs-kernel,mappings,tib-4k')
   .option('--quick', 'smaller sizes (a smoke run, not for the figures)')
   .parse(process.argv);
 const opts = program.opts<{ json?: boolean; check?: boolean; only?: string; quick?: boolean }>();
@@ -37,6 +38,8 @@ interface Summary {
   scale?: ScaleFigures;
   invariantCost?: InvariantCost[];
   vsKernel?: VsKernelFigures;
+  mappings?: MappingFigures & { usPerEvent: number; overReplay1m: number | null };
+  tib4k?: TibFigures;
   budgets: Array<{ name: string; value: number; limit: string; ok: boolean }>;
 }
 const summary: Summary = { budgets: [] };
@@ -111,6 +114,27 @@ if (want('vs-kernel')) {
     log(`  ${f.sequences} sequences; model (each the median of its runs) ${fmt(f.modelMs)}; QEMU median ${f.qemuMs.median.toFixed(0)} ms (min ${f.qemuMs.min.toFixed(0)}, max ${f.qemuMs.max.toFixed(0)}); slowest speed-up ${Math.round(f.minSpeedup)}x`);
     budget('slowest speed-up over QEMU', f.minSpeedup, f.minSpeedup >= 1000, '>= 1000');
   }
+}
+
+if (want('mappings')) {
+  const events = quick ? 20_000 : 200_000;
+  log(`mappings (${events} program events on a 1 TiB device-dax mapping: access, procmem, mmap/munmap, fork/exit, smaps; every invariant)`);
+  const f = await mappingReplay(events, quick ? 2 : 5);
+  const us = (f.checked.median * 1000) / f.events;
+  const per1m = summary.replay === undefined ? null : 1e6 / summary.replay.checkedEventsPerSecond;
+  summary.mappings = { ...f, usPerEvent: us, overReplay1m: per1m === null ? null : us / per1m };
+  log(`  ${us.toFixed(2)} µs/event with every invariant (${fmt(f.checked)}); ${f.violations} violations`);
+  if (per1m !== null) budget('mapping events µs / replay-1m sysfs events µs (both with every invariant)', us / per1m, us / per1m <= 2, '<= 2');
+  else log('  (run with replay-1m for the ratio budget)');
+}
+
+if (want('tib-4k')) {
+  const n = quick ? 100_000 : 1_000_000;
+  log(`tib-4k (a 1 TiB device mapped whole at align 4K, ${n} random word writes)`);
+  const f = tib4k(n);
+  summary.tib4k = f;
+  log(`  ${f.touchedPages} pages touched, ${(f.wallMs / 1000).toFixed(1)} s; heap after: ${(f.heapBytes / 2 ** 20).toFixed(0)} MiB, ${f.bytesPerTouchedPage.toFixed(0)} B per touched page`);
+  budget('tib-4k heap after 10^6 writes (MiB)', f.heapBytes / 2 ** 20, f.heapBytes < 1024 * 2 ** 20, '< 1024');
 }
 
 if (opts.json === true) process.stdout.write(`${JSON.stringify(summary, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 1)}\n`);

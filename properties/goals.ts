@@ -49,6 +49,36 @@ function partlyOnline(s: Step, d: DaxDevice): boolean {
   }
   return false;
 }
+/** The page-table levels of entries the step installed (program events only). */
+function newEntryLevels(s: Step): Set<string> {
+  const out = new Set<string>();
+  if (s.before === null || s.before.mm.procs === s.after.mm.procs) return out;
+  for (const [pid, p] of s.after.mm.procs) {
+    const was = s.before.mm.procs.get(pid);
+    if (was === p) continue;
+    for (const v of p.vmas) {
+      if (was?.vmas.includes(v) === true) continue;
+      const old = was?.vmas.find((o) => o.start === v.start);
+      const keys = old === undefined ? [...v.ptes.entries()].map(([k]) => k) : v.ptes.changedKeys(old.ptes);
+      for (const k of keys) {
+        const pte = v.ptes.get(k);
+        if (pte !== undefined) out.add(pte.level);
+      }
+    }
+  }
+  return out;
+}
+/** An access that worked through a file opened before the device's last bind: the vma revived after unbind and rebind. */
+function revived(s: Step): boolean {
+  const e = s.event;
+  if (e.type !== 'access' || !s.outcome.ok) return false;
+  const p = s.after.mm.procs.get(e.pid);
+  return (p?.vmas ?? []).some((v) => {
+    const f = s.after.mm.files.get(v.file);
+    const d = s.after.devices.find((x) => x.name === f?.dev);
+    return f !== undefined && d !== undefined && f.gen < d.cdevGen && v.ptes.size > 0;
+  });
+}
 function movableNextToNormal(a: string | null, b: string | null): boolean {
   return (a === 'Movable' && b === 'Normal') || (a === 'Normal' && b === 'Movable');
 }
@@ -82,5 +112,10 @@ export const GOALS: readonly Goal[] = [
   { name: 'add_memory failed inside a probe', reached: (s) => s.outcome.log?.some((l) => l.includes('memory add failed')) ?? false },
   { name: 'auto-online at add', needs: 'transitions', reached: (s) => transition(s, ':kmem.added') && s.transitions.some((t) => t.includes('memoryBlock:all:offline:online')) },
   { name: 'target_node -1 rejected', needs: 'branches', reached: (s) => branch(s, 'dev_dax_kmem_probe:EINVAL(node)') },
+  { name: 'device-dax PTE fault served (align 4K)', reached: (s) => newEntryLevels(s).has('pte') },
+  { name: 'device-dax PMD fault served after the PUD size fell back', reached: (s) => newEntryLevels(s).has('pmd') },
+  { name: 'device-dax PUD fault served (align 1G)', reached: (s) => newEntryLevels(s).has('pud') },
+  { name: 'device-dax fault ended in SIGBUS', reached: (s) => !s.outcome.ok && 'signal' in s.outcome && s.outcome.signal === 'SIGBUS' },
+  { name: 'a mapping revived after unbind and rebind', reached: revived },
   { name: 'device resized', reached: (s) => s.event.type === 'write' && canonicalPath(s.event.path).endsWith('/size') && s.outcome.ok && s.before !== null && s.before.devices !== s.after.devices },
 ];

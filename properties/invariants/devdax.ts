@@ -43,7 +43,7 @@ function daxVmas(s: KernelState, p: Process, was?: Process, newOnly = false): Ar
 function handlerOf(ctx: InvariantContext, bad: (dev: DaxDevice, vma: Vma, pte: { level: string; phys: bigint }, at: bigint) => boolean): string {
   for (const [, p, was] of changedProcs(ctx)) {
     for (const { vma, dev } of daxVmas(ctx.after, p, was, true)) {
-      for (const [k, pte] of vma.ptes.entries()) if (bad(dev, vma, pte, vma.start + (BigInt(k) << PAGE_SHIFT))) return `__dev_dax_${pte.level}_fault`;
+      for (const [k, pte] of changedEntries(vma, was)) if (bad(dev, vma, pte, vma.start + (BigInt(k) << PAGE_SHIFT))) return `__dev_dax_${pte.level}_fault`;
     }
   }
   return 'dev_dax_huge_fault';
@@ -53,6 +53,23 @@ function handlerOf(ctx: InvariantContext, bad: (dev: DaxDevice, vma: Vma, pte: {
 function eventPath(ctx: InvariantContext): string {
   const e = ctx.step.event;
   return e.type === 'write' || e.type === 'read' ? e.path : e.type;
+}
+
+/**
+ * The entries of `vma` this step installed or changed: all of them for a vma
+ * that is new, else the keys that differ from the same vma before (a
+ * persistent-map diff, so a step's cost follows what it changed, not how
+ * many entries the mapping holds).
+ */
+function changedEntries(vma: Vma, was: Process | undefined): Array<[number, { readonly level: keyof typeof LEVEL_SIZE; readonly phys: bigint }]> {
+  const old = was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff);
+  if (old === undefined) return [...vma.ptes.entries()];
+  const out: Array<[number, { readonly level: keyof typeof LEVEL_SIZE; readonly phys: bigint }]> = [];
+  for (const k of vma.ptes.changedKeys(old.ptes)) {
+    const pte = vma.ptes.get(k);
+    if (pte !== undefined) out.push([k, pte]);
+  }
+  return out;
 }
 
 function hex(v: bigint): string {
@@ -87,7 +104,7 @@ export const daxGranularity: Invariant = {
     const out: string[] = [];
     for (const [pid, p, was] of changedProcs(ctx)) {
       for (const { vma, dev } of daxVmas(ctx.after, p, was, true)) {
-        for (const [k, pte] of vma.ptes.entries()) {
+        for (const [k, pte] of changedEntries(vma, was)) {
           if (LEVEL_SIZE[pte.level] !== dev.align) out.push(`${pid}: a ${pte.level} entry (${LEVEL_SIZE[pte.level] / 1024n} KiB) at ${hex(vma.start + (BigInt(k) << PAGE_SHIFT))} maps ${dev.name}, whose pages are ${dev.align / 1024n} KiB`);
         }
       }
@@ -119,7 +136,7 @@ export const daxTranslation: Invariant = {
     const out: string[] = [];
     for (const [pid, p, was] of changedProcs(ctx)) {
       for (const { vma, dev } of daxVmas(ctx.after, p, was, true)) {
-        for (const [k, pte] of vma.ptes.entries()) {
+        for (const [k, pte] of changedEntries(vma, was)) {
           const size = LEVEL_SIZE[pte.level];
           const at = vma.start + (BigInt(k) << PAGE_SHIFT);
           const where = `${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name})`;

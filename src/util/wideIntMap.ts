@@ -55,6 +55,21 @@ export class WideIntMap<V> {
     return this.range(0, Number.MAX_SAFE_INTEGER);
   }
 
+  /**
+   * Keys whose value differs between this map and `other` (present in one
+   * only, or a different value object), ascending: identical subtrees are
+   * skipped, so a step's few changes cost a few node visits.
+   */
+  changedKeys(other: WideIntMap<V>): number[] {
+    const out: number[] = [];
+    for (const h of this.hi.changedKeys(other.hi)) {
+      const a = this.hi.get(h) ?? IntMap.empty<V>();
+      const b = other.hi.get(h) ?? IntMap.empty<V>();
+      for (const k of a.changedKeys(b)) out.push(h * LO_BITS + k);
+    }
+    return out;
+  }
+
   /** A map without the keys in [lo, hi]. */
   deleteRange(lo: number, hi: number): WideIntMap<V> {
     let m: WideIntMap<V> = this;

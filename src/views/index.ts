@@ -8,13 +8,15 @@ import { devicesView, renderDevices } from './devices.js';
 import { lsmem, renderLsmem } from './lsmem.js';
 import { memTotalKiB, renderMeminfo, zoneUsage, type ZoneUsage } from './meminfo.js';
 import { hex } from '../util/u64.js';
+import { memmapRows, renderMemmap } from './memmap.js';
+import { renderProcessMaps } from './smaps.js';
 
 export { devicesView, renderDevices, type DeviceView } from './devices.js';
 export { humanSize, lsmem, renderLsmem, type Lsmem, type LsmemRow } from './lsmem.js';
 export { memTotalKiB, renderMeminfo, zoneUsage, type ZoneUsage } from './meminfo.js';
 export { stateJson, type BlockJson, type DeviceJson, type StateJson } from './stateJson.js';
 
-export const VIEW_NAMES = ['iomem', 'lsmem', 'meminfo', 'devices'] as const;
+export const VIEW_NAMES = ['iomem', 'lsmem', 'meminfo', 'devices', 'maps', 'memmap'] as const;
 export type ViewName = (typeof VIEW_NAMES)[number];
 
 export function isViewName(s: string): s is ViewName {
@@ -27,6 +29,8 @@ export const VIEW_TITLES: Readonly<Record<ViewName, string>> = {
   lsmem: 'lsmem',
   meminfo: '/proc/meminfo',
   devices: 'daxctl list',
+  maps: 'process mappings (/proc/PID/smaps)',
+  memmap: 'struct pages of each dax device',
 };
 
 /** Per node and zone: present and managed pages of the online blocks. */
@@ -50,6 +54,10 @@ export function renderView(name: ViewName, state: KernelState): string {
       return `${renderMeminfo(state)}\npages per node and zone (online blocks):\n${renderZoneUsage(zoneUsage(state))}`;
     case 'devices':
       return renderDevices(state);
+    case 'maps':
+      return renderProcessMaps(state);
+    case 'memmap':
+      return renderMemmap(state);
   }
 }
 
@@ -77,5 +85,9 @@ export function viewJson(name: ViewName, state: KernelState): Record<string, unk
       return { text: renderMeminfo(state), memTotalKiB: memTotalKiB(state), zones: zoneUsage(state) };
     case 'devices':
       return { devices: devicesView(state) };
+    case 'maps':
+      return { text: renderProcessMaps(state) };
+    case 'memmap':
+      return { devices: memmapRows(state).map((r) => ({ device: r.device, driver: r.driver, align: hex(r.align), size: hex(r.size), structPages: Number(r.structPages), bytes: hex(r.bytes), how: r.how })) };
   }
 }

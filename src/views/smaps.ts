@@ -78,3 +78,20 @@ export function renderSmaps(s: KernelState, p: Process): string {
   }
   return out;
 }
+
+/** Every process's mappings with their page size: the `maps` view of `memhp replay --show`. */
+export function renderProcessMaps(s: KernelState): string {
+  const op = new Op(s);
+  let out = '';
+  for (const pid of [...s.mm.procs.keys()].sort()) {
+    const p = s.mm.procs.get(pid);
+    if (p === undefined) continue;
+    out += `${pid}: ${p.fds.size} open file${p.fds.size === 1 ? '' : 's'}, ${p.vmas.length} mapping${p.vmas.length === 1 ? '' : 's'}\n`;
+    for (const v of p.vmas) {
+      const file = s.mm.files.get(v.file);
+      const page = file === undefined ? 4096n : fopsOf(file).vmOps.pagesize(op, file);
+      out += `  ${mapLine(s, v).replace(/ +/g, ' ')}  KernelPageSize=${page / 1024n}kB MMUPageSize=${page / 1024n}kB Rss=${rss(v) / 1024n}kB entries=${v.ptes.size}\n`;
+    }
+  }
+  return out === '' ? 'no processes\n' : out;
+}
