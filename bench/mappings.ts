@@ -51,8 +51,11 @@ export function* mappingLogEvents(n: number): Generator<LogEvent> {
     if (r < 55) yield ev({ type: 'access', pid: 'p1', map: 'm1', offset: off, op: 'write', value: BigInt(rnd.next()) });
     else if (r < 85) yield ev({ type: 'access', pid: 'p1', map: 'm1', offset: off, op: 'read', value: null });
     else if (r < 92) yield ev({ type: 'procmem', pid: 'p1', map: 'm1', offset: off, op: 'read', value: null });
-    else if (r < 95) yield ev({ type: 'mmap', pid: 'p1', map: 'm2', fd: 'f1', length: 4n << 20n, offset: BigInt(rnd.below(1000)) << 21n, prot: 'rw', flags: ['shared'], addr: null });
-    else if (r < 97) yield ev({ type: 'munmap', pid: 'p1', map: 'm2', offset: 0n, length: 4n << 20n });
+    else if (r < 96) {
+      // A program that maps a window, moves it: unmap the old one first.
+      yield ev({ type: 'munmap', pid: 'p1', map: 'm2', offset: 0n, length: 4n << 20n });
+      yield ev({ type: 'mmap', pid: 'p1', map: 'm2', fd: 'f1', length: 4n << 20n, offset: BigInt(rnd.below(1000)) << 21n, prot: 'rw', flags: ['shared'], addr: null });
+    } else if (r < 97) yield ev({ type: 'access', pid: 'p1', map: 'm2', offset: 8n, op: 'write', value: 1n });
     else if (r < 98) yield ev({ type: 'fork', pid: 'p1', child: 'p2' });
     else if (r < 99) yield ev({ type: 'exit', pid: 'p2' });
     else yield ev({ type: 'read', path: '/proc/p1/smaps' });
@@ -67,7 +70,7 @@ export interface MappingFigures {
 
 export async function mappingReplay(events: number, runs: number): Promise<MappingFigures> {
   mkdirSync('.cache/bench', { recursive: true });
-  const file = `.cache/bench/mappings-v1-${events}.jsonl`;
+  const file = `.cache/bench/mappings-v2-${events}.jsonl`;
   if (!existsSync(file)) {
     let text = '';
     const seen = new Set<string>();

@@ -36,6 +36,8 @@ interface RegionDraft {
   readonly multiRange: boolean;
   readonly driver: 'auto' | 'device_dax' | 'kmem' | null;
   readonly memmap: boolean | null;
+  /** A single-range device's align (dynamic regions, v5.10+): 4K, 2M or 1G (where the range allows it). */
+  readonly deviceAlign: bigint;
 }
 
 const regionDraft: fc.Arbitrary<RegionDraft> = fc.record({
@@ -44,12 +46,13 @@ const regionDraft: fc.Arbitrary<RegionDraft> = fc.record({
   // Offsets from block alignment, in 2 MiB steps: 0 gives block-aligned regions.
   unalignedMiB: fc.constantFrom(0, 0, 0, 2, 18, 126),
   // 64 MiB is smaller than any block; up to 2.5 GiB spans many 128 MiB blocks.
-  sizeMiB: fc.constantFrom(64, 128, 256, 384, 512, 1024, 2560),
+  sizeMiB: fc.constantFrom(64, 128, 256, 384, 512, 1024, 2048, 2560),
   targetNode: fc.constantFrom(0, 0, 1, 1, 2, -1),
   twoDevices: fc.boolean(),
   multiRange: fc.boolean(),
   driver: fc.constantFrom<RegionDraft['driver']>('auto', 'auto', 'auto', 'device_dax', 'kmem', null),
   memmap: fc.constantFrom(null, null, true, false),
+  deviceAlign: fc.constantFrom(SZ_2M, SZ_2M, 4096n, 1n << 30n, 1n << 30n),
 });
 
 function onlineTypes(kernel: KernelVersion): readonly OnlineType[] {
@@ -155,7 +158,13 @@ function region(kernel: KernelVersion, id: number, kind: DaxRegionKind, start: b
   const used = size - quarter;
   const multi = r.multiRange && kernel !== '5.1' && used >= 4n * SZ_2M;
   if (!r.twoDevices || used < 2n * SZ_2M) {
-    if (!multi) return { id, kind, name, start, size, targetNode: r.targetNode, align: SZ_2M, namespace: null, devices: [dev(0, [{ start, size: used }])] };
+    if (!multi) {
+      // A 1 GiB align needs a 1 GiB-aligned start (no kernel check: faults would insert unaligned PUDs) and whole GiBs.
+      const G = 1n << 30n;
+      const align = kernel === '5.1' ? SZ_2M : r.deviceAlign === G ? (start % G === 0n && used >= G ? G : SZ_2M) : r.deviceAlign;
+      const len = align === G ? (used / G) * G : used;
+      return { id, kind, name, start, size, targetNode: r.targetNode, align: SZ_2M, namespace: null, devices: [{ ...dev(0, [{ start, size: len }]), align }] };
+    }
     const half = ((used / 2n) / SZ_2M) * SZ_2M;
     // Two ranges with a free hole between them (a dis-contiguous device).
     return { id, kind, name, start, size, targetNode: r.targetNode, align: SZ_2M, namespace: null, devices: [dev(0, [{ start, size: half }, { start: start + half + quarter, size: used - half }])] };

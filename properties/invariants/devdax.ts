@@ -13,11 +13,11 @@ import type { Invariant, InvariantContext } from './types.js';
 /** Processes this step changed (all of them at boot or in paranoid mode). */
 function changedProcs(ctx: InvariantContext): Array<[string, Process, Process | undefined]> {
   const { before, after, full } = ctx;
-  if (before !== null && before.mm.procs === after.mm.procs && before.devices === after.devices && !full) return [];
+  if (before !== null && before.mm.procs === after.mm.procs && before.devices === after.devices && before.iomem === after.iomem && !full) return [];
   const out: Array<[string, Process, Process | undefined]> = [];
   for (const [pid, p] of after.mm.procs) {
     const was = full || before === null ? undefined : before.mm.procs.get(pid);
-    if (full || before === null || was !== p || before.devices !== after.devices) out.push([pid, p, was]);
+    if (full || before === null || was !== p || before.devices !== after.devices || before.iomem !== after.iomem) out.push([pid, p, was]);
   }
   return out;
 }
@@ -29,8 +29,9 @@ function changedProcs(ctx: InvariantContext): Array<[string, Process, Process | 
  */
 function daxVmas(s: KernelState, p: Process, was?: Process, newOnly = false): Array<{ readonly vma: Vma; readonly file: OpenFile; readonly dev: DaxDevice }> {
   const out = [];
+  const old = newOnly && was !== undefined ? new Set(was.vmas) : null;
   for (const vma of p.vmas) {
-    if (newOnly && was !== undefined && was.vmas.includes(vma)) continue;
+    if (old !== null && old.has(vma)) continue;
     const file = s.mm.files.get(vma.file);
     if (file?.driver !== 'dax') continue;
     const dev = s.devices.find((d) => d.name === file.dev);
@@ -72,6 +73,11 @@ function changedEntries(vma: Vma, was: Process | undefined): Array<[number, { re
   return out;
 }
 
+/** Entries are judged against the devices and the iomem tree: when either changed, every entry is judged again. */
+function devicesOrTreeChanged(ctx: InvariantContext): boolean {
+  return ctx.full || ctx.before === null || ctx.before.devices !== ctx.after.devices || ctx.before.iomem !== ctx.after.iomem;
+}
+
 function hex(v: bigint): string {
   return `0x${v.toString(16)}`;
 }
@@ -102,9 +108,10 @@ export const daxGranularity: Invariant = {
   culprit: (ctx) => handlerOf(ctx, (dev, _v, pte) => LEVEL_SIZE[pte.level as keyof typeof LEVEL_SIZE] !== dev.align),
   check: (ctx) => {
     const out: string[] = [];
+    const all = devicesOrTreeChanged(ctx);
     for (const [pid, p, was] of changedProcs(ctx)) {
-      for (const { vma, dev } of daxVmas(ctx.after, p, was, true)) {
-        for (const [k, pte] of changedEntries(vma, was)) {
+      for (const { vma, dev } of daxVmas(ctx.after, p, was, !all)) {
+        for (const [k, pte] of all ? vma.ptes.entries() : changedEntries(vma, was)) {
           if (LEVEL_SIZE[pte.level] !== dev.align) out.push(`${pid}: a ${pte.level} entry (${LEVEL_SIZE[pte.level] / 1024n} KiB) at ${hex(vma.start + (BigInt(k) << PAGE_SHIFT))} maps ${dev.name}, whose pages are ${dev.align / 1024n} KiB`);
         }
       }
@@ -134,9 +141,10 @@ export const daxTranslation: Invariant = {
     }),
   check: (ctx) => {
     const out: string[] = [];
+    const all = devicesOrTreeChanged(ctx);
     for (const [pid, p, was] of changedProcs(ctx)) {
-      for (const { vma, dev } of daxVmas(ctx.after, p, was, true)) {
-        for (const [k, pte] of changedEntries(vma, was)) {
+      for (const { vma, dev } of daxVmas(ctx.after, p, was, !all)) {
+        for (const [k, pte] of all ? vma.ptes.entries() : changedEntries(vma, was)) {
           const size = LEVEL_SIZE[pte.level];
           const at = vma.start + (BigInt(k) << PAGE_SHIFT);
           const where = `${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name})`;

@@ -53,9 +53,7 @@ function mapLine(s: KernelState, v: Vma): string {
 }
 
 function rss(v: Vma): bigint {
-  let n = 0n;
-  for (const [, pte] of v.ptes.entries()) if (pte.level === 'pmd') n += 2n << 20n;
-  return n;
+  return BigInt(v.ptes.pmdCount) * (2n << 20n);
 }
 
 export function renderMaps(s: KernelState, p: Process): string {

@@ -8,7 +8,7 @@
  */
 import type { OpenMode } from '../../log/programEvents.js';
 import { IntMap } from '../../util/intMap.js';
-import { WideIntMap } from '../../util/wideIntMap.js';
+import { PageTable } from './pageTable.js';
 import { chrdevAt } from '../fs/chrdev.js';
 import { err, OK, type Ret } from '../memoryHotplug.js';
 import type { Op } from '../op.js';
@@ -53,7 +53,7 @@ export function closeFd(op: Op, pid: string, fd: string): Ret {
 export function doFork(op: Op, pid: string, child: string): Ret {
   const p = processOf(op, pid);
   for (const id of p.fds.values()) getFile(op, id);
-  const vmas = p.vmas.filter((v) => !v.flags.dontcopy).map((v) => withVma(v, { ptes: WideIntMap.empty() }));
+  const vmas = p.vmas.filter((v) => !v.flags.dontcopy).map((v) => withVma(v, { ptes: PageTable.empty() }));
   for (const v of vmas) getFile(op, v.file);
   setProcess(op, pid, p);
   setProcess(op, child, { fds: new Map(p.fds), maps: new Map(p.maps), vmas, pteTables: IntMap.empty(), pmdTables: IntMap.empty() });

@@ -12,7 +12,7 @@ import { fopsOf } from '../fs/chrdev.js';
 import { err, type Ret } from '../memoryHotplug.js';
 import type { Op } from '../op.js';
 import type { MapFlag, Prot } from '../../log/programEvents.js';
-import { WideIntMap } from '../../util/wideIntMap.js';
+import { PageTable } from './pageTable.js';
 import { handleMmFault, entryAt } from './fault.js';
 import { fileOf, fput, getFile, setProcess, processOf, vmaAt } from './process.js';
 import { doMunmap, pageAlign, releaseVmas, splitAt, TASK_SIZE } from './vma.js';
@@ -130,7 +130,7 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
     flags: { mayshare, maywrite, hugepage: false, nohugepage: false, dontcopy: false, sync: type === 3 && a.flags.includes('sync'), pfnmap: false },
     mmapAlign: 4096n,
     grown: false,
-    ptes: WideIntMap.empty(),
+    ptes: PageTable.empty(),
   };
   const rc = fops.mmap(op, { comm: a.comm, file: fileOf(op, id), vma: proposed });
   if (!rc.ok) {

@@ -8,14 +8,14 @@
  * Left out: MREMAP_DONTUNMAP, mlocked and accountable (private) vmas.
  */
 import type { MremapFlag } from '../../log/programEvents.js';
-import { WideIntMap } from '../../util/wideIntMap.js';
+import { PageTable } from './pageTable.js';
 import type { Errno } from '../errno.js';
 import { fopsOf } from '../fs/chrdev.js';
 import { err, type Ret } from '../memoryHotplug.js';
 import type { Op } from '../op.js';
 import { archGetUnmappedArea, insertVma } from './mmap.js';
 import { fileOf, getFile, processOf, setProcess, vmaAt } from './process.js';
-import { LEVEL_SIZE, PAGE_SHIFT, withProcess, withVma, type Process, type Pte, type Vma } from './types.js';
+import { LEVEL_SIZE, PAGE_SHIFT, withProcess, withVma, type Process, type Vma } from './types.js';
 import { doMunmap, pageAlign, releaseVmas, TASK_SIZE } from './vma.js';
 
 export interface MremapArgs {
@@ -127,7 +127,7 @@ function moveVma(op: Op, a: MremapArgs, vma: Vma, oldLen: bigint, newLen: bigint
     if (!rc.ok) return fail(op, 'move_vma', rc.errno);
   }
   // move_page_tables: the entries of the moved part, re-keyed at the new place.
-  let ptes = WideIntMap.empty<Pte>();
+  let ptes = PageTable.empty();
   for (const [k, pte] of vma.ptes.entries()) {
     const at = vma.start + (BigInt(k) << PAGE_SHIFT);
     if (at >= a.addr && at + LEVEL_SIZE[pte.level] <= a.addr + oldLen) ptes = ptes.set(Number((at - a.addr) >> PAGE_SHIFT), pte);

@@ -8,6 +8,7 @@
  * three entries.
  */
 import type { IntMap } from '../../util/intMap.js';
+import type { PageTable } from './pageTable.js';
 import { WideIntMap } from '../../util/wideIntMap.js';
 import type { OpenMode, Prot } from '../../log/programEvents.js';
 
@@ -60,7 +61,7 @@ export interface Vma {
   /** The end was moved by mremap growing the vma in place, which no driver hook checks (vma_to_resize). */
   readonly grown: boolean;
   /** Installed entries, keyed by page index from `start`. */
-  readonly ptes: WideIntMap<Pte>;
+  readonly ptes: PageTable;
 }
 
 /** One process (struct task_struct + its mm), named by the log's pid handle. */

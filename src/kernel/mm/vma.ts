@@ -3,18 +3,18 @@
  * do_munmap, zapping entries (zap_page_range / unmap_mapping_range) and
  * freeing page-table pages no vma needs any more (free_pgtables).
  */
-import { WideIntMap } from '../../util/wideIntMap.js';
+import { PageTable } from './pageTable.js';
 import type { Errno } from '../errno.js';
 import { err, type Ret } from '../memoryHotplug.js';
 import type { Op } from '../op.js';
 import { fopsOf } from '../fs/chrdev.js';
 import { fileOf, fput, getFile } from './process.js';
 import { withState } from '../state.js';
-import { LEVEL_SIZE, PAGE_SHIFT, withMm, withProcess, withVma, type OpenFile, type Process, type Pte, type Vma } from './types.js';
+import { LEVEL_SIZE, PAGE_SHIFT, withMm, withProcess, withVma, type OpenFile, type Process, type Vma } from './types.js';
 
 /** Entries of `v` whose unit lies wholly in [lo, hi) (addresses), re-keyed from `base`. */
-function entriesIn(v: Vma, lo: bigint, hi: bigint, base: bigint): WideIntMap<Pte> {
-  let out = WideIntMap.empty<Pte>();
+function entriesIn(v: Vma, lo: bigint, hi: bigint, base: bigint): PageTable {
+  let out = PageTable.empty();
   const first = Number((lo - v.start) >> PAGE_SHIFT);
   const last = Number((hi - v.start) >> PAGE_SHIFT) - 1;
   for (const [k, pte] of v.ptes.range(first, last)) {
@@ -128,7 +128,7 @@ export function unmapMappingRange(op: Op, inode: (f: OpenFile) => boolean): void
     let vmas: Vma[] | null = null;
     p.vmas.forEach((v, i) => {
       if (v.ptes.size === 0 || !inode(fileOf(op, v.file))) return;
-      (vmas ??= p.vmas.slice())[i] = withVma(v, { ptes: WideIntMap.empty() });
+      (vmas ??= p.vmas.slice())[i] = withVma(v, { ptes: PageTable.empty() });
     });
     if (vmas !== null) (procs ??= new Map(mm.procs)).set(pid, withProcess(p, { vmas }));
   }
