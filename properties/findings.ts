@@ -86,5 +86,5 @@ export function findingOf(signature: string, list: readonly KnownFinding[] = KNO
 /** The README's "Findings" section, from the list. */
 export function renderFindings(list: readonly KnownFinding[] = KNOWN_FINDINGS): string {
   const rows = list.map((f) => `| ${f.id} | ${f.title} | ${f.signatures.map((s) => `\`${s}\``).join(', ')} | ${f.status}; ${f.current} | ${'patch' in f.fix ? `\`${f.fix.patch}\`` : f.fix.upstream} |`);
-  return ['| id | finding | signatures | status | fix (boot.patches) |', '|---|---|---|---|---|', ...rows].join('\n');
+  return ['| id | finding | signatures | status | fix (a boot.patches series, or upstream) |', '|---|---|---|---|---|', ...rows].join('\n');
 }

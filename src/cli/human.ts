@@ -47,7 +47,7 @@ export function formatStep(step: Step, violations: readonly Violation[], diverge
   const o = step.outcome;
   const result = o.ok ? c.green(o.value !== undefined && isProgramEventType(step.event.type) ? `ok ${o.value}` : 'ok') : c.yellow(failureKey(o));
   const lines = [`${shellCommand(step.event)}  → ${result}`];
-  if (o.ok && o.value !== undefined && o.value !== '') lines.push(indent(o.value));
+  if (o.ok && o.value !== undefined && o.value !== '' && !isProgramEventType(step.event.type)) lines.push(indent(o.value));
   for (const msg of o.log ?? []) lines.push(c.dim(indent(msg, `${INDENT}kernel: `)));
   if (divergence !== null) lines.push(formatDivergence(divergence, c));
   for (const v of violations) lines.push(formatViolation(v, c));

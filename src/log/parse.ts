@@ -8,7 +8,8 @@ import { oneOf, parseWith } from './fields.js';
 import { bootSchema, EVENT_TYPES, injectSchema, readSchema, writeSchema } from './schema.js';
 import { toBootEvent } from './boot.js';
 import { checkBoot } from './bootCheck.js';
-import { isProgramEventType, PROGRAM_EVENT_TYPES } from './programEvents.js';
+import { isProgramEventType, MAX_PROGRAM_LENGTH, PROGRAM_EVENT_TYPES, type AccessEvent } from './programEvents.js';
+import { parseU64 } from '../util/u64.js';
 import { parseProgramEvent } from './programParse.js';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -33,6 +34,34 @@ function writeKey(k: string): boolean {
 function readKey(k: string): boolean {
   return k === 'type' || k === 'path' || k === 'seq';
 }
+function accessKey(k: string): boolean {
+  return k === 'type' || k === 'pid' || k === 'map' || k === 'offset' || k === 'op' || k === 'value' || k === 'seq';
+}
+
+/**
+ * The hottest program events, a CPU access or a /proc/PID/mem access
+ * without a recorded result, checked directly by the rules of their schema
+ * and parseProgramEvent (strict keys, non-empty handles, an 8-aligned offset
+ * up to 2^62, a value below 2^64 exactly for writes); anything doubtful goes
+ * through the schemas.
+ */
+function accessFastPath(raw: Record<string, unknown>, type: 'access' | 'procmem', seq: number | undefined): LogEvent | null {
+  const pid = raw['pid'];
+  const map = raw['map'];
+  const op = raw['op'];
+  if (typeof pid !== 'string' || pid === '' || typeof map !== 'string' || map === '' || (op !== 'read' && op !== 'write')) return null;
+  for (const k in raw) if (!accessKey(k)) return null;
+  const off = parseU64(raw['offset']);
+  if (!off.ok || off.value % 8n !== 0n || off.value > MAX_PROGRAM_LENGTH) return null;
+  let value: bigint | null = null;
+  if (op === 'write') {
+    const v = parseU64(raw['value']);
+    if (!v.ok || v.value > 0xffff_ffff_ffff_ffffn) return null;
+    value = v.value;
+  } else if (raw['value'] !== undefined) return null;
+  const ev: AccessEvent = seq === undefined ? { type, pid, map, offset: off.value, op, value } : { type, pid, map, offset: off.value, op, value, seq };
+  return ev;
+}
 
 /**
  * The two shapes that make up almost every log line — a write or a read
@@ -44,9 +73,10 @@ function readKey(k: string): boolean {
 function fastPath(raw: Record<string, unknown>): LogEvent | null {
   const type = raw['type'];
   const path = raw['path'];
-  if (typeof path !== 'string' || path.charCodeAt(0) !== 47 /* '/' */) return null;
   const seq = raw['seq'];
   if (seq !== undefined && !(typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 1)) return null;
+  if (type === 'access' || type === 'procmem') return accessFastPath(raw, type, seq);
+  if (typeof path !== 'string' || path.charCodeAt(0) !== 47 /* '/' */) return null;
   if (type === 'write') {
     const value = raw['value'];
     const r = raw['raw'];

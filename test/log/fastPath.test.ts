@@ -29,3 +29,25 @@ describe('the write/read fast path in parseEvent', () => {
     expect(fast).toEqual(slow);
   });
 });
+
+const nearlyValidAccess = fc.record(
+  {
+    type: fc.constantFrom('access', 'procmem', 'ACCESS'),
+    pid: fc.oneof(fc.constantFrom('p1', ''), fc.integer()),
+    map: fc.oneof(fc.constantFrom('m1', ''), fc.constant(null)),
+    offset: fc.oneof(fc.constantFrom('0x10', '8', '0x11', '2M', '4611686018427387904', '4611686018427387912', '-8', 'x'), fc.integer({ min: -16, max: 4096 }), fc.double()),
+    op: fc.constantFrom('read', 'write', 'exec'),
+    value: fc.oneof(fc.constantFrom('0x1', '18446744073709551615', '18446744073709551616', 'zz'), fc.integer({ min: -1, max: 9 })),
+    seq: fc.oneof(fc.integer({ min: -2, max: 2 ** 53 }), fc.constant('1')),
+    extra: fc.string(),
+  },
+  { requiredKeys: ['type'] },
+);
+
+describe('the access/procmem fast path in parseEvent', () => {
+  test.prop([nearlyValidAccess], { numRuns: 3000, seed: 12 })('accepts and builds exactly what the schemas accept and build', (raw) => {
+    const fast = outcome(() => parseEvent(raw));
+    const slow = outcome(() => parseWithSchemas(raw));
+    expect(fast).toEqual(slow);
+  });
+});
