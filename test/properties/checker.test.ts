@@ -72,10 +72,10 @@ describe('the default profile under the npm test budget (seed 5, 4000 runs of up
     expect(r.okSteps / r.steps).toBeGreaterThan(0.4);
   });
 
-  it('takes every transition of both machines but the re-probe after a partial hot-remove', () => {
+  it('takes every transition of both machines but the rarer re-probe after a partial hot-remove', () => {
     // kmem.added in kmem/online needs a multi-range device with one range removed and another pinned, then a
-    // rebind: about 3 in 510,000 runs (10-minute campaign, seed 77); test/scenarios/fuzz/ keeps one.
-    expect(r.coverage.transitions.missing).toEqual(['daxDevice:hotremove:kmem:kmem.added', 'daxDevice:hotremove:online:kmem.added']);
+    // rebind: about 3 in 510,000 runs (10-minute campaign, seed 77); test/scenarios/fuzz/ keeps one. This seed reaches the online one.
+    expect(r.coverage.transitions.missing).toEqual(['daxDevice:hotremove:kmem:kmem.added']);
     expect(r.coverage.transitions.total).toBe(16);
   });
 
