@@ -39,6 +39,7 @@ export function cxlMachine(tib: bigint, config: Partial<BootEvent['config']> = {
         targetNode: 1,
         align: 2n * MIB,
         namespace: null,
+        map: 'mem',
         devices: [{ name: 'dax0.0', ranges: [{ start, size: tib * TIB }], align: 2n * MIB, driver: null, memmapOnMemory: false }],
       },
     ],

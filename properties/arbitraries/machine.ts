@@ -109,7 +109,7 @@ export function bootMachine(c: MachineConstraints = {}): fc.Arbitrary<BootEvent>
           const start = cursor;
           const size = BigInt(r.sizeMiB) * MIB;
           cursor = start + size;
-          return region(kernel, id, kind, start, size, r);
+          return region(kernel, id, kind, start, size, r, c.patches?.includes('devdax-map-none') === true);
         });
         const bootBlocks = [...new Set(ram.flatMap((r) => {
           const ids: number[] = [];
@@ -138,7 +138,7 @@ export function bootMachine(c: MachineConstraints = {}): fc.Arbitrary<BootEvent>
   });
 }
 
-function region(kernel: KernelVersion, id: number, kind: DaxRegionKind, start: bigint, size: bigint, r: RegionDraft): DaxRegionSpec {
+function region(kernel: KernelVersion, id: number, kind: DaxRegionKind, start: bigint, size: bigint, r: RegionDraft, mapNone: boolean): DaxRegionSpec {
   const name = kind === 'pmem' ? 'Persistent Memory (legacy)' : kind === 'hmem' ? 'Soft Reserved' : `CXL Window ${id}`;
   const memmapDefault = kind === 'cxl';
   const dev = (n: number, ranges: Array<{ start: bigint; size: bigint }>): DaxDeviceSpec => ({
@@ -148,10 +148,15 @@ function region(kernel: KernelVersion, id: number, kind: DaxRegionKind, start: b
     driver: r.driver,
     memmapOnMemory: r.memmap ?? memmapDefault,
   });
+  // twoDevices means nothing to a static pmem region: it picks --map=none there, where the series is applied.
+  if (kind === 'pmem' && mapNone && r.twoDevices) {
+    // The RFC's dax_pmem for --map=none (8/10): no info-block, the device spans the whole namespace.
+    return { id, kind, name, start, size, targetNode: r.targetNode, align: SZ_2M, namespace: null, map: 'none', devices: [dev(0, [{ start, size }])] };
+  }
   if (kind === 'pmem') {
     // dax_pmem: a 2 MiB info-block namespace at the start, one static device over the rest.
     const data = size - SZ_2M;
-    return { id, kind, name, start, size, targetNode: r.targetNode, align: SZ_2M, namespace: { name: `namespace${id}.0`, size: SZ_2M }, devices: [dev(0, [{ start: start + SZ_2M, size: data }])] };
+    return { id, kind, name, start, size, targetNode: r.targetNode, align: SZ_2M, namespace: { name: `namespace${id}.0`, size: SZ_2M }, map: 'dev', devices: [dev(0, [{ start: start + SZ_2M, size: data }])] };
   }
   // Dynamic regions: leave a quarter free (for size writes); split the rest between one or two devices.
   const quarter = ((size / 4n) / SZ_2M) * SZ_2M;
@@ -163,15 +168,15 @@ function region(kernel: KernelVersion, id: number, kind: DaxRegionKind, start: b
       const G = 1n << 30n;
       const align = kernel === '5.1' ? SZ_2M : r.deviceAlign === G ? (start % G === 0n && used >= G ? G : SZ_2M) : r.deviceAlign;
       const len = align === G ? (used / G) * G : used;
-      return { id, kind, name, start, size, targetNode: r.targetNode, align: SZ_2M, namespace: null, devices: [{ ...dev(0, [{ start, size: len }]), align }] };
+      return { id, kind, name, start, size, targetNode: r.targetNode, align: SZ_2M, namespace: null, map: 'mem', devices: [{ ...dev(0, [{ start, size: len }]), align }] };
     }
     const half = ((used / 2n) / SZ_2M) * SZ_2M;
     // Two ranges with a free hole between them (a dis-contiguous device).
-    return { id, kind, name, start, size, targetNode: r.targetNode, align: SZ_2M, namespace: null, devices: [dev(0, [{ start, size: half }, { start: start + half + quarter, size: used - half }])] };
+    return { id, kind, name, start, size, targetNode: r.targetNode, align: SZ_2M, namespace: null, map: 'mem', devices: [dev(0, [{ start, size: half }, { start: start + half + quarter, size: used - half }])] };
   }
   const a = ((used / 2n) / SZ_2M) * SZ_2M;
   const first = multi ? ((a / 2n) / SZ_2M) * SZ_2M : a;
   const tail = multi && a - first > 0n ? [{ start: start + used - (a - first), size: a - first }] : [];
   const devices = [dev(0, [{ start, size: first }, ...tail]), dev(1, [{ start: start + first, size: used - first - (multi ? a - first : 0n) }])];
-  return { id, kind, name, start, size, targetNode: r.targetNode, align: SZ_2M, namespace: null, devices };
+  return { id, kind, name, start, size, targetNode: r.targetNode, align: SZ_2M, namespace: null, map: 'mem', devices };
 }

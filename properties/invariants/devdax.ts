@@ -5,8 +5,8 @@
  * They look only at processes and devices the step changed.
  */
 import type { DaxDevice, KernelState } from '../../src/kernel/state.js';
-import { daxPgoffToPhys } from '../../src/kernel/dax/deviceFops.js';
-import { LEVEL_SIZE, PAGE_SHIFT, type OpenFile, type Process, type Vma } from '../../src/kernel/mm/types.js';
+import { daxIsPfnSpecial, daxPgoffToPhys } from '../../src/kernel/dax/deviceFops.js';
+import { LEVEL_SIZE, PAGE_SHIFT, type OpenFile, type Process, type Pte, type Vma } from '../../src/kernel/mm/types.js';
 import { isBusy, type Resource } from '../../src/kernel/resource.js';
 import type { Invariant, InvariantContext } from './types.js';
 
@@ -62,10 +62,10 @@ function eventPath(ctx: InvariantContext): string {
  * persistent-map diff, so a step's cost follows what it changed, not how
  * many entries the mapping holds).
  */
-function changedEntries(vma: Vma, was: Process | undefined): Array<[number, { readonly level: keyof typeof LEVEL_SIZE; readonly phys: bigint }]> {
+function changedEntries(vma: Vma, was: Process | undefined): Array<[number, Pte]> {
   const old = was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff);
   if (old === undefined) return [...vma.ptes.entries()];
-  const out: Array<[number, { readonly level: keyof typeof LEVEL_SIZE; readonly phys: bigint }]> = [];
+  const out: Array<[number, Pte]> = [];
   for (const k of vma.ptes.changedKeys(old.ptes)) {
     const pte = vma.ptes.get(k);
     if (pte !== undefined) out.push([k, pte]);
@@ -226,6 +226,30 @@ export const daxCdev: Invariant = {
   },
 };
 
+/** dax-memmap: struct pages exactly where the device has them. */
+export const daxMemmap: Invariant = {
+  name: 'dax-memmap',
+  summary: "a map=none (PFN_SPECIAL) device's vmas are VM_PFNMAP and its entries special; a struct-page device's entries are devmap entries of pages its pgmap covers",
+  kernel: 'dev_dax_probe: devm_memremap_pages over every range, or none for a PFN_SPECIAL region (the 2020 RFC, 7/10); dax_mmap sets VM_PFNMAP and the handlers insert special entries there',
+  culprit: (ctx) => (ctx.step.event.type === 'mmap' ? 'dax_mmap' : 'dev_dax_huge_fault'),
+  check: (ctx) => {
+    const out: string[] = [];
+    const all = devicesOrTreeChanged(ctx);
+    for (const [pid, p, was] of changedProcs(ctx)) {
+      for (const { vma, dev } of daxVmas(ctx.after, p, was, !all)) {
+        const special = daxIsPfnSpecial(ctx.after, dev);
+        if (vma.flags.pfnmap !== special) out.push(`${pid}: the ${dev.name} vma at ${hex(vma.start)} is ${vma.flags.pfnmap ? '' : 'not '}VM_PFNMAP, but the device ${special ? 'has no' : 'has'} struct pages`);
+        for (const [k, pte] of all ? vma.ptes.entries() : changedEntries(vma, was)) {
+          const at = hex(vma.start + (BigInt(k) << PAGE_SHIFT));
+          if (pte.special !== special) out.push(`${pid}: the ${pte.level} entry at ${at} (${dev.name}) is ${pte.special ? 'special' : 'a devmap entry'}, but the device ${special ? 'has no' : 'has'} struct pages`);
+          else if (!special && dev.driver === 'device_dax' && !(dev.mapped ?? []).some((r) => r.start <= pte.phys && pte.phys <= r.end)) out.push(`${pid}: the ${pte.level} entry at ${at} (${dev.name}) maps ${hex(pte.phys)}, a page its pgmap does not cover`);
+        }
+      }
+    }
+    return out;
+  },
+};
+
 /** no-oops: the modelled kernel never crashes. */
 export const noOops: Invariant = {
   name: 'no-oops',
@@ -236,4 +260,4 @@ export const noOops: Invariant = {
   culprit: ({ step }) => step.branches.find((b) => b.startsWith('oops:'))?.slice('oops:'.length) ?? 'unknown',
 };
 
-export const DEVDAX_INVARIANTS: readonly Invariant[] = [daxLiveness, daxGranularity, daxTranslation, daxVmaShape, daxConfigWhileBound, daxCdev, noOops];
+export const DEVDAX_INVARIANTS: readonly Invariant[] = [daxLiveness, daxGranularity, daxTranslation, daxVmaShape, daxConfigWhileBound, daxCdev, daxMemmap, noOops];

@@ -129,6 +129,7 @@ export function bootKernel(boot: BootEvent): BootResult {
     targetNode: r.targetNode,
     isStatic: r.kind === 'pmem',
     kmemType: r.kind !== 'pmem',
+    map: r.map,
   }));
   const devices: DaxDevice[] = boot.daxRegions.flatMap((r) =>
     r.devices.map((d) => ({

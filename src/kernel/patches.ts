@@ -24,12 +24,22 @@ export interface PatchSwitches {
    * inserted with an unaligned pfn.
    */
   readonly daxCheckVmaPgoff: boolean;
+  /**
+   * The 2020 RFC "device-dax: Support devices without PFN metadata" (Joao
+   * Martins, 10 Jan 2020), as posted: a pmem namespace with map=none has a
+   * PFN_DEV|PFN_SPECIAL region (8/10); dev_dax_probe skips
+   * devm_memremap_pages, dax_mmap sets VM_PFNMAP, faults insert special
+   * entries and never touch a struct page (7/10); huge special entries exist
+   * (1/10, 3/10) and follow_pfn walks them (2/10, 4/10).
+   */
+  readonly devdaxMapNone: boolean;
 }
 
 export const PATCHES = {
   'dax-cdev-init-once': { daxCdevInitOnce: true },
   'dax-mapping-store-checks-bound': { daxMappingStoreChecksBound: true },
   'dax-check-vma-pgoff': { daxCheckVmaPgoff: true },
+  'devdax-map-none': { devdaxMapNone: true },
 } as const satisfies Record<string, Partial<PatchSwitches>>;
 
 export type PatchName = keyof typeof PATCHES;
@@ -39,6 +49,7 @@ export const NO_PATCHES: PatchSwitches = {
   daxCdevInitOnce: false,
   daxMappingStoreChecksBound: false,
   daxCheckVmaPgoff: false,
+  devdaxMapNone: false,
 };
 
 /** The switches of a list of series, applied in order. */

@@ -55,6 +55,8 @@ export interface DaxRegion {
   readonly isStatic: boolean;
   /** IORESOURCE_DAX_KMEM: hmem/cxl regions, matched to kmem by type since v6.3. */
   readonly kmemType: boolean;
+  /** Where its devices' struct pages live: "dev" (altmap in the namespace), "mem", or "none" (the RFC's PFN_SPECIAL region). */
+  readonly map: 'dev' | 'mem' | 'none';
 }
 
 export type DaxDriverName = 'device_dax' | 'kmem';

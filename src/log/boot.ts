@@ -84,6 +84,7 @@ function region(r: RawRegion, path: FieldPath): DaxRegionSpec {
     targetNode: r.targetNode,
     align,
     namespace: r.namespace === undefined ? null : { name: r.namespace.name, size: r.namespace.size },
+    map: r.map ?? (r.kind === 'pmem' ? 'dev' : 'mem'),
     devices: r.devices.map((d, i) => device(d, r, align, [...path, 'devices', i])),
   };
 }

@@ -109,6 +109,12 @@ function checkRegion(boot: BootEvent, r: DaxRegionSpec, i: number, ram: readonly
   }
   const dup = boot.daxRegions.findIndex((o) => o.id === r.id);
   if (dup !== i) fail([...path, 'id'], `an id not used by daxRegions[${dup}]`, String(r.id));
+  if (r.map !== (r.kind === 'pmem' ? r.map : 'mem')) fail([...path, 'map'], 'no map (hmem and cxl regions keep their struct pages in RAM)', JSON.stringify(r.map));
+  if (r.map === 'none') {
+    // The RFC's dax_pmem (patch 8/10) uses the whole namespace: no info-block, no metadata area.
+    if (!boot.patches.includes('devdax-map-none')) fail([...path, 'map'], 'boot.patches ["devdax-map-none"] with "map": "none" (the 2020 RFC was never merged; no kernel has it)', '"none"');
+    if (r.namespace !== null) fail([...path, 'namespace'], 'no namespace metadata with "map": "none" (the RFC uses the whole namespace)', JSON.stringify(r.namespace.name));
+  }
   if (r.namespace !== null) {
     if (r.kind !== 'pmem')
       fail([...path, 'namespace'], 'no namespace (only pmem regions have namespace metadata)', JSON.stringify(r.namespace.name));

@@ -73,6 +73,13 @@ export interface DaxRegionSpec {
   readonly align: bigint;
   /** pmem namespace metadata (dax_pmem reserves [start, start+size) as a BUSY node). */
   readonly namespace: { readonly name: string; readonly size: bigint } | null;
+  /**
+   * Where the struct pages of a pmem namespace in devdax mode live (ndctl
+   * create-namespace --map): "dev" in the namespace (altmap, the default),
+   * "mem" in RAM, "none" for none at all (the 2020 RFC, boot.patches
+   * ["devdax-map-none"]); hmem/cxl regions are always "mem".
+   */
+  readonly map: 'dev' | 'mem' | 'none';
   readonly devices: readonly DaxDeviceSpec[];
 }
 

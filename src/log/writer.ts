@@ -56,6 +56,7 @@ function regionToJson(r: DaxRegionSpec): JsonObject {
     align: hex(r.align),
   };
   if (r.namespace !== null) out['namespace'] = { name: r.namespace.name, size: hex(r.namespace.size) };
+  if (r.map !== (r.kind === 'pmem' ? 'dev' : 'mem')) out['map'] = r.map;
   out['devices'] = r.devices.map(deviceToJson);
   return out;
 }

@@ -38,7 +38,9 @@ export function memmapRows(s: KernelState): MemmapRow[] {
       const base = { device: d.name, driver: d.driver ?? '-', align: d.align, size };
       if (d.mapped === null) return { ...base, structPages: 0n, bytes: 0n, how: 'none (no pgmap)' };
       const pages = d.mapped.reduce((n, r) => n + (r.end - r.start + 1n) / PAGE, 0n);
-      const altmap = findRegion(s, d.regionId)?.isStatic === true;
+      const region = findRegion(s, d.regionId);
+      if (s.profile.devdaxMapNone && region?.map === 'none') return { ...base, structPages: 0n, bytes: 0n, how: `none: map=none (RFC), ${humanSize(pages * sps)} of struct pages saved` };
+      const altmap = region?.map === 'dev';
       const perCompound = d.align / PAGE;
       // vmemmap_can_optimize: !altmap && (nr_pages * sizeof(struct page)) >> PAGE_SHIFT > 2; sizeof a power of two.
       const dedup = !altmap && perCompound > 1n && ((perCompound * sps) >> 12n) > 2n && (sps & (sps - 1n)) === 0n;

@@ -52,8 +52,9 @@ function mapLine(s: KernelState, v: Vma): string {
   return `${head.padEnd(73)}${file?.path ?? ''}`;
 }
 
+/** smaps_pmd_entry counts a PMD through its page: a special (map=none) entry has none. */
 function rss(v: Vma): bigint {
-  return BigInt(v.ptes.pmdCount) * (2n << 20n);
+  return v.flags.pfnmap ? 0n : BigInt(v.ptes.pmdCount) * (2n << 20n);
 }
 
 export function renderMaps(s: KernelState, p: Process): string {

@@ -29,7 +29,7 @@ describe('bare memhp (the embedded default machine)', () => {
     expect(r.code).toBe(0);
     const doc = parseDoc(r.out);
     expect(Object.keys(doc)).toEqual(['events', 'state', 'violations', 'divergences', 'views']);
-    expect(Object.keys(doc.views ?? {})).toEqual(['iomem', 'lsmem', 'meminfo', 'devices']);
+    expect(Object.keys(doc.views ?? {})).toEqual(['iomem', 'lsmem', 'meminfo', 'devices', 'maps', 'memmap']);
   });
 });
 

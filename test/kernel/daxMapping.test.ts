@@ -12,6 +12,7 @@ import { checkAll } from '../../properties/sequence.js';
 import { parseLogText } from '../../src/log/index.js';
 import { replay } from '../../src/replay/engine.js';
 import { boot, brief, read, region, write, type Json } from '../helpers/machine.js';
+import { memmapRows } from '../../src/views/memmap.js';
 
 const DAX = '/sys/bus/dax';
 const unbind = write(`${DAX}/drivers/device_dax/unbind`, 'dax0.0');
@@ -284,5 +285,56 @@ describe('device-dax bug variants (SPEC §6), each against the same log without 
     expect(bad.violations).toEqual(['dax-liveness@kill_dev_dax', 'dax-translation@dev_dax_remove']);
     expect(bad.results[4]).toBe('0x0');
     expect(run(hmem(), ...events).results[4]).toBe('SIGBUS/BUS_ADRERR');
+  });
+});
+
+describe('the 2020 RFC as the patch series devdax-map-none (SPEC §8)', () => {
+  const pmemNone = (patches: readonly string[], map = 'none'): Json =>
+    boot({ kernel: '6.1', patches, daxRegions: [{ id: 0, kind: 'pmem', start: '0x180000000', size: '1G', targetNode: 0, map, devices: [{ name: 'dax0.0', start: '0x180000000', size: '1G', align: '2M', driver: 'device_dax' }] }] });
+
+  it('a map=none namespace needs the series: without it the boot is refused naming the field', () => {
+    expect(() => run(pmemNone([]))).toThrow(/daxRegions\[0\]\.map.*devdax-map-none/);
+  });
+
+  it('maps and faults like a struct-page device, but VM_PFNMAP with special entries; GUP fails (EIO through /proc/PID/mem), MADV_DONTNEED is EINVAL, fork copies the entries, no struct pages', () => {
+    const r = run(
+      pmemNone(['devdax-map-none']),
+      open('p1', 'f1'),
+      mmap('p1', 'm1', 'f1', '2M'),
+      poke('p1', 'm1', '8', '0x9'),
+      { type: 'procmem', pid: 'p1', map: 'm1', offset: '8', op: 'read' },
+      range('madvise', 'p1', 'm1', '0', '2M', { advice: 'dontneed' }),
+      { type: 'fork', pid: 'p1', child: 'p2' },
+      read('/proc/p2/smaps'),
+      read('/proc/p1/smaps'),
+    );
+    expect(r.results[2]).toBe('ok');
+    expect(r.results.slice(3, 6)).toEqual(['EIO', 'EINVAL', 'ok']);
+    expect(r.final.mm.procs.get('p2')?.vmas[0]?.ptes.size).toBe(1);
+    expect([...(r.final.mm.procs.get('p1')?.vmas[0]?.ptes.entries() ?? [])].map(([, p]) => p.special)).toEqual([true]);
+    expect(smapsField(r.results[7] as string, 'VmFlags')).toEqual(['rd wr sh mr mw me ms pf sd hg']);
+    expect(smapsField(r.results[7] as string, 'Rss')).toEqual(['0 kB']);
+    expect(r.violations).toEqual([]);
+  });
+
+  it('the memmap view: 16 MiB of struct pages for a 1 GiB namespace in the namespace (map=dev), none with map=none', () => {
+    const show = (b: Json) => run(b).final;
+    const dev = memmapRows(show(pmemNone([], 'dev')));
+    const none = memmapRows(show(pmemNone(['devdax-map-none'])));
+    expect(dev.map((x) => [x.structPages, x.bytes, x.how])).toEqual([[262144n, 16n << 20n, 'device (altmap)']]);
+    expect(none.map((x) => [x.structPages, x.bytes, x.how])).toEqual([[0n, 0n, 'none: map=none (RFC), 16M of struct pages saved']]);
+  });
+
+  it('dax-memmap fails on a state whose entry contradicts the device (a devmap entry on a map=none device)', () => {
+    const r = run(pmemNone(['devdax-map-none']), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), touch('p1', 'm1'));
+    const good = r.steps[2]?.after;
+    if (good === undefined) throw new Error('no step');
+    const p = good.mm.procs.get('p1');
+    const v = p?.vmas[0];
+    if (p === undefined || v === undefined) throw new Error('no vma');
+    const [[k, pte]] = [...v.ptes.entries()] as [[number, { level: 'pmd'; phys: bigint; special: boolean }]];
+    const bad = { ...good, mm: { ...good.mm, procs: new Map([['p1', { ...p, vmas: [{ ...v, ptes: v.ptes.set(k, { ...pte, special: false }) }] }]]) } };
+    const violations = makeChecker({ only: ['dax-memmap'] })({ ...r.steps[2]!, before: r.steps[1]!.after, after: bad });
+    expect(violations.map((x) => x.message)).toEqual([`p1: the pmd entry at 0x${v.start.toString(16)} (dax0.0) is a devmap entry, but the device has no struct pages`]);
   });
 });

@@ -101,7 +101,7 @@ export const boot: fc.Arbitrary<BootEvent> = fc.constantFrom(...KERNEL_VERSIONS)
         cursor = start + size;
         if (r.parent) iomem.push({ start, end: start + size - 1n, name: `hmem.${id}`, busy: false, desc: 0 });
         const namespace = r.namespace !== null && r.kind === 'pmem' ? { name: r.namespace, size: unit } : null;
-        return { id, kind: r.kind, name: r.name, start, size, targetNode: r.targetNode, align, namespace, devices };
+        return { id, kind: r.kind, name: r.name, start, size, targetNode: r.targetNode, align, namespace, map: r.kind === 'pmem' ? ('dev' as const) : ('mem' as const), devices };
       });
       const blocks = [...new Set(ram.flatMap((r) => [r.start / memoryBlockSize, (r.start + r.size - 1n) / memoryBlockSize]))];
       const unmovable = [...new Set(p.unmovable.map((k) => Number(blocks[k % blocks.length] ?? 0n)))];

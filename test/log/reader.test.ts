@@ -40,6 +40,7 @@ describe('parseLogText: good logs', () => {
           targetNode: 0,
           align: 0x200000n,
           namespace: { name: 'namespace0.0', size: 0x200000n },
+          map: 'dev',
           devices: [
             { name: 'dax0.0', ranges: [{ start: 0x80200000n, size: 0x1fe00000n }], align: 0x200000n, driver: 'device_dax', memmapOnMemory: false },
           ],

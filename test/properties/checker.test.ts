@@ -41,6 +41,7 @@ const UNREACHABLE_BRANCHES: Readonly<Record<string, string>> = {
   'register_memory_resource:EEXIST': "kmem's own daxX.Y node always lets the System RAM child nest",
   'remove_memory:EINVAL': 'one add is all-altmap or no-altmap (only memmap variants mix)',
   'mapping_store:EBUSY': 'only under the dax-mapping-store-checks-bound patch (the fix for B2; test/kernel/daxMapping.test.ts)',
+  'madvise_dontneed_free:EINVAL': 'only on a map=none device, under the devdax-map-none series (test/kernel/daxMapping.test.ts)',
 };
 
 describe('generated machines', () => {

@@ -45,6 +45,7 @@ describe('invariant registry', () => {
         'dax-vma-shape',
         'dax-config-while-bound',
         'dax-cdev',
+        'dax-memmap',
         'no-oops',
       ].sort(),
     );

@@ -11,6 +11,7 @@ import type { Op } from '../op.js';
 import { IORESOURCE_SYSTEM_RAM, REGION_DISJOINT, regionIntersects, releaseMemRegion, requestRegion } from '../resource.js';
 import { deviceNamed, findRegion, replaceDevice, withDevice, withState, type DaxDevice, type DaxRange } from '../state.js';
 import { advanceDevice } from './lifecycle.js';
+import { daxIsPfnSpecial } from './deviceFops.js';
 import { unmapMappingRange } from '../mm/vma.js';
 
 export const SZ_4K = 4096n;
@@ -63,6 +64,11 @@ export function devDaxProbe(op: Op, device: DaxDevice): Ret {
     }
     op.state = withState(op.state, { iomem: req.root });
     acquired.push(r);
+  }
+  // The RFC (7/10): a PFN_SPECIAL region skips devm_memremap_pages: no pgmap, no struct pages.
+  if (daxIsPfnSpecial(op.state, dev)) {
+    advanceDevice(op, dev, 'devdax.probed', { driver: 'device_dax', mapped: dev.ranges, cdevGen: dev.cdevGen + 1, cdevBroken: false });
+    return OK;
   }
   // devm_memremap_pages: memremap_pages refuses ranges that intersect System RAM.
   for (const r of dev.ranges) {

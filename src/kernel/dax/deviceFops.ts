@@ -16,7 +16,15 @@ import { LEVEL_SIZE, PAGE_SHIFT, SZ_1G, SZ_2M, SZ_4K, withVma, type OpenFile, ty
 import { nullDerefOops, unbackedPageOops } from '../oops.js';
 import { exactly } from '../mm/mmap.js';
 import type { Op } from '../op.js';
-import { deviceNamed, replaceDevice, withDevice, type DaxDevice } from '../state.js';
+import { deviceNamed, findRegion, replaceDevice, withDevice, type DaxDevice, type KernelState } from '../state.js';
+
+/**
+ * dax_is_pfn_special (the RFC, 7/10): the region's pfn_flags are
+ * PFN_DEV|PFN_SPECIAL, which its dax_pmem sets for a map=none namespace (8/10).
+ */
+export function daxIsPfnSpecial(s: KernelState, dev: DaxDevice): boolean {
+  return s.profile.devdaxMapNone && findRegion(s, dev.regionId)?.map === 'none';
+}
 
 /** dax_alive(dev_dax->dax_dev): set by run_dax in dev_dax_probe, cleared by kill_dax at unbind. */
 function daxAlive(dev: DaxDevice): boolean {
@@ -102,7 +110,9 @@ export function daxMmap(op: Op, req: MmapRequest): Ret<Vma> {
     op.branch('dax_mmap', rc.errno);
     return err(rc.errno);
   }
-  return { ok: true, value: withVma(req.vma, { flags: { ...req.vma.flags, hugepage: true }, mmapAlign: dev.align }) };
+  // The RFC (7/10): a special region's vmas are VM_PFNMAP.
+  const pfnmap = daxIsPfnSpecial(op.state, dev);
+  return { ok: true, value: withVma(req.vma, { flags: { ...req.vma.flags, hugepage: true, pfnmap }, mmapAlign: dev.align }) };
 }
 
 /**
@@ -165,8 +175,10 @@ function serve(dev: DaxDevice, vma: Vma, unit: bigint, level: PteLevel, op: Op):
     op.branch(`__dev_dax_${level}_fault`, 'SIGBUS(pgoff_to_phys)');
     return { kind: 'sigbus' };
   }
-  daxSetMapping(dev, phys);
-  return { kind: 'installed', pte: { level, phys } };
+  // The RFC (7/10): page->mapping/index only for PFN_MAP regions; a special entry has no struct page to touch.
+  const special = daxIsPfnSpecial(op.state, dev);
+  if (!special) daxSetMapping(dev, phys);
+  return { kind: 'installed', pte: { level, phys, special } };
 }
 
 /** @kernel __dev_dax_pte_fault drivers/dax/device.c */

@@ -3,7 +3,8 @@
  * and the fd table (fs/open.c, fs/file.c): fork copies the fds and every
  * vma not marked VM_DONTCOPY, each taking a file reference; a shared file
  * vma's entries are not copied (vma_needs_copy: no anon_vma, not
- * PFNMAP/MIXEDMAP), so the child faults them in afresh. exit unmaps
+ * PFNMAP/MIXEDMAP), so the child faults them in afresh; a VM_PFNMAP one's
+ * (the RFC's map=none) are. exit unmaps
  * everything (exit_mm) and then closes the fds (exit_files).
  */
 import type { OpenMode } from '../../log/programEvents.js';
@@ -53,7 +54,8 @@ export function closeFd(op: Op, pid: string, fd: string): Ret {
 export function doFork(op: Op, pid: string, child: string): Ret {
   const p = processOf(op, pid);
   for (const id of p.fds.values()) getFile(op, id);
-  const vmas = p.vmas.filter((v) => !v.flags.dontcopy).map((v) => withVma(v, { ptes: PageTable.empty() }));
+  // vma_needs_copy: a VM_PFNMAP vma's entries are copied (copy_page_range); a devmap one's are faulted afresh.
+  const vmas = p.vmas.filter((v) => !v.flags.dontcopy).map((v) => (v.flags.pfnmap ? v : withVma(v, { ptes: PageTable.empty() })));
   for (const v of vmas) getFile(op, v.file);
   setProcess(op, pid, p);
   setProcess(op, child, { fds: new Map(p.fds), maps: new Map(p.maps), vmas, pteTables: IntMap.empty(), pmdTables: IntMap.empty() });

@@ -46,6 +46,12 @@ export function doMadvise(op: Op, pid: string, start: bigint, length: bigint, ad
       continue;
     }
     const stop = end < at.vma.end ? end : at.vma.end;
+    if (change === undefined && at.vma.flags.pfnmap) {
+      // madvise_dontneed_free_valid_vma: not on VM_LOCKED|VM_PFNMAP|VM_HUGETLB.
+      setProcess(op, pid, p);
+      op.branch('madvise_dontneed_free', 'EINVAL');
+      return err('EINVAL');
+    }
     if (change === undefined) {
       // MADV_DONTNEED: zap_page_range on the part of this vma.
       const vmas = p.vmas.slice();

@@ -26,6 +26,8 @@ export interface Pte {
   readonly level: PteLevel;
   /** The physical address the entry holds: the frame the driver inserted (aligned unless a bug says otherwise). */
   readonly phys: bigint;
+  /** pte_special/pmd_special/pud_special (the RFC's PFN_SPECIAL region): no struct page behind it. */
+  readonly special: boolean;
 }
 
 /** vm_flags bits the model tracks (include/linux/mm.h). */
