@@ -8,6 +8,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { KernelVersion } from '../kernel/profile.js';
 import type { LogEvent, Outcome } from '../log/events.js';
 import { parseLogText } from '../log/reader.js';
 import { writeEvent } from '../log/writer.js';
@@ -24,6 +25,8 @@ export interface FuzzOptions {
   readonly runs: number;
   readonly seed: number;
   readonly machines: readonly MachineName[];
+  /** The model profile of the kernel under test: the generator aims its operations through it (default 6.1). */
+  readonly kernel?: KernelVersion | undefined;
   readonly minSteps: number;
   readonly maxSteps: number;
   /** VM runs one divergence may spend on shrinking. */
@@ -181,7 +184,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzResult> {
       const g = new Rng(runSeed);
       const machine = machineFor(o.machines, g);
       const n = g.int(o.minSteps, o.maxSteps);
-      const events: LogEvent[] = [shapeBoot(MACHINES[machine]), ...generateSteps(g, machine, n)];
+      const events: LogEvent[] = [shapeBoot(MACHINES[machine], o.kernel), ...generateSteps(g, machine, n, o.kernel)];
       const name = `fuzz-${o.seed}-${run}`;
       let recorded: readonly LogEvent[];
       try {
