@@ -14,7 +14,7 @@
 import { posix } from 'node:path';
 import { alignStore, bindStore, doIdStore, memmapOnMemoryStore, sizeStore, unbindStore } from '../kernel/dax/bus.js';
 import { err, OK, type Ret } from '../kernel/memoryHotplug.js';
-import { autoOnlineBlocksStore, onlineShow, onlineStore, physIndexShow, stateShow, stateStore, validZonesShow } from '../kernel/memory.js';
+import { autoOnlineBlocksStore, onlineShow, onlineStore, physIndexShow, removableShow, stateShow, stateStore, validZonesShow } from '../kernel/memory.js';
 import type { Op } from '../kernel/op.js';
 import { renderIomem } from '../kernel/resource.js';
 import { deviceSize, findDevice, findRegion, type DaxDevice, type DaxDriverName, type KernelState } from '../kernel/state.js';
@@ -70,7 +70,7 @@ const BLOCK_FILES: Readonly<Record<string, Handler<number>>> = {
   online: { show: (op, id) => onlineShow(block(op, id)), store: onlineStore },
   phys_index: { show: (_op, id) => physIndexShow(id) },
   phys_device: { show: () => '0\n' },
-  removable: { show: () => '1\n' },
+  removable: { show: (op) => removableShow(op.state.config) },
   // Only built with CONFIG_MEMORY_HOTREMOVE.
   valid_zones: { exists: (s) => s.config.memoryHotremove, show: validZonesShow },
 };
