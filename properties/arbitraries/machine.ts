@@ -76,6 +76,9 @@ export function bootMachine(c: MachineConstraints = {}): fc.Arbitrary<BootEvent>
           movableNode: fc.boolean(),
           physmemBits: fc.constant<46>(46),
           devDaxKmem: fc.constant(true),
+          // Only add files to /sys/devices/system/memory/ (no kernel path reads them): not drawn.
+          memoryFailure: fc.constant(false),
+          crashHotplug: fc.constant(false),
         }),
         unmovable: fc.array(fc.nat(), { maxLength: 2 }),
         reservedMiB: fc.constantFrom(0, 0, 64, 190),

@@ -61,6 +61,8 @@ const configSchema = strict(
     movableNode: bool().default(DEFAULT_CONFIG.movableNode),
     physmemBits: z.literal([46, 52], { error: oneOf([46, 52]) }).default(DEFAULT_CONFIG.physmemBits),
     devDaxKmem: bool().default(DEFAULT_CONFIG.devDaxKmem),
+    memoryFailure: bool().default(DEFAULT_CONFIG.memoryFailure),
+    crashHotplug: bool().default(DEFAULT_CONFIG.crashHotplug),
   },
   'a config object (fields of BootConfig, each optional)',
 );

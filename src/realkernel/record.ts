@@ -105,8 +105,11 @@ export function bootFromRun(run: GuestRun, unmovable: readonly number[], profile
   const files = r.facts['boot'] ?? {};
   const links = r.links['boot'] ?? {};
   const facts = summarize(r.uname ?? '?', files, links);
-  const daxDrivers = (r.has['boot'] ?? []).map((p) => p.split('/').pop() ?? '');
-  return deriveBoot(facts, { unmovable, daxDrivers, ...(profile === undefined ? {} : { profile }) });
+  const has = r.has['boot'] ?? [];
+  const under = (dir: string) => has.filter((p) => p.startsWith(dir)).map((p) => p.slice(dir.length));
+  const daxDrivers = under('/sys/bus/dax/drivers/');
+  const memoryFiles = under('/sys/devices/system/memory/');
+  return deriveBoot(facts, { unmovable, daxDrivers, memoryFiles, ...(profile === undefined ? {} : { profile }) });
 }
 
 /** `memhp kernel machine NAME`: boot the machine (and probe it) and derive its boot event. */
