@@ -123,7 +123,7 @@ export const bootSchema = strict(
   {
     seq,
     type: eventType('boot'),
-    kernel: z.enum(KERNEL_VERSIONS, { error: oneOf(KERNEL_VERSIONS) }).default('6.8'),
+    kernel: z.enum(KERNEL_VERSIONS, { error: oneOf(KERNEL_VERSIONS) }).default('6.12'),
     config: configSchema.default(() => ({ ...DEFAULT_CONFIG })),
     memoryBlockSize: u64,
     ram: arrayOf(ramSchema, 'an array of RAM ranges').min(1, { error: 'at least one RAM range' }),
