@@ -59,6 +59,12 @@ export interface ProfileSwitches {
    * called remove_memory on it (which succeeds: nothing is there) and then remove_resource(NULL).
    */
   readonly kmemRemoveSkipsNeverAdded: boolean;
+  /**
+   * really_probe's message for a failed probe: dev_err(dev, "probe with driver %s failed with error %d") in 6.12.118's
+   * drivers/base/dd.c, pr_warn("%s: probe of %s failed with error %d") in 6.1.192's. Changed between 6.1 and 6.12
+   * [unconfirmed which release; the 6.8 value is assumed]. Kernel messages only (klog, not compared by `kernel diff`).
+   */
+  readonly probeFailedDevErr: boolean;
 }
 
 export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
@@ -79,6 +85,7 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     devicePrivateWarnTopLevelOnly: false,
     kstrtoboolTrueFalse: false,
     kmemRemoveSkipsNeverAdded: false,
+    probeFailedDevErr: false,
   },
   '6.1': {
     bindReportsProbeErrno: true,
@@ -97,6 +104,7 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     devicePrivateWarnTopLevelOnly: false,
     kstrtoboolTrueFalse: true,
     kmemRemoveSkipsNeverAdded: true,
+    probeFailedDevErr: false,
   },
   '6.8': {
     bindReportsProbeErrno: true,
@@ -115,6 +123,7 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     devicePrivateWarnTopLevelOnly: false,
     kstrtoboolTrueFalse: true,
     kmemRemoveSkipsNeverAdded: false,
+    probeFailedDevErr: true,
   },
   '6.12': {
     bindReportsProbeErrno: true,
@@ -133,6 +142,7 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     devicePrivateWarnTopLevelOnly: true,
     kstrtoboolTrueFalse: true,
     kmemRemoveSkipsNeverAdded: true,
+    probeFailedDevErr: true,
   },
 };
 

@@ -194,6 +194,15 @@ describe('ProfileSwitches: one observable difference each', () => {
     expect(logOf(log('6.1'), 2)).toContain('Unaddressable device hmm');
   });
 
+  it(`${sw('probeFailedDevErr')}: really_probe prints "probe of daxX.Y failed" (pr_warn) on 6.1, "daxX.Y: probe with driver ... failed" (dev_err) on 6.12`, () => {
+    differ('6.1', '6.12', 'probeFailedDevErr');
+    const log = (k: string) => run(pmem(k, { node: -1 }), w(`${DRV}/device_dax/unbind`, 'dax0.0'), w(`${DRV}/kmem/new_id`, 'dax0.0'), w(`${DRV}/kmem/bind`, 'dax0.0'));
+    expect(results(log('6.1'))).toEqual(['ok', 'ok', 'EINVAL']);
+    expect(logOf(log('6.1'), 3)).toContain('kmem: probe of dax0.0 failed with error -22');
+    expect(results(log('6.12'))).toEqual(['ok', 'ok', 'EINVAL']);
+    expect(logOf(log('6.12'), 3)).toContain('kmem dax0.0: probe with driver kmem failed with error -22');
+  });
+
   it(`${sw('kmemRemoveSkipsNeverAdded')}: kmem remove skips a range whose add failed at probe on 6.12.y / 6.1.y; v6.8 calls remove_memory on it and then remove_resource(NULL)`, () => {
     differ('6.8', '6.12', 'kmemRemoveSkipsNeverAdded');
     // Two ranges of two blocks each; the second add_memory_driver_managed fails, so probe keeps the first (mapped = 1).
