@@ -61,7 +61,7 @@ function onlineTypes(kernel: KernelVersion): readonly OnlineType[] {
 
 /** A machine (boot event); `variant` and forced fields come from the constraints. */
 export function bootMachine(c: MachineConstraints = {}): fc.Arbitrary<BootEvent> {
-  const kernelArb = c.kernel !== undefined ? fc.constant(c.kernel) : fc.constantFrom<KernelVersion>('5.1', '6.1', '6.8', '6.8');
+  const kernelArb = c.kernel !== undefined ? fc.constant(c.kernel) : fc.constantFrom<KernelVersion>('5.1', '6.1', '6.8', '6.12', '6.8', '6.12');
   // chain builds its inner arbitrary for every value drawn: built once per kernel instead (the same
   // arbitrary, so the same values and shrinks).
   const perKernel = new Map<KernelVersion, fc.Arbitrary<BootEvent>>();
@@ -82,6 +82,9 @@ export function bootMachine(c: MachineConstraints = {}): fc.Arbitrary<BootEvent>
           movableNode: fc.boolean(),
           physmemBits: fc.constant<46>(46),
           devDaxKmem: fc.constant(true),
+          // Only add files to /sys/devices/system/memory/ (no kernel path reads them): not drawn.
+          memoryFailure: fc.constant(false),
+          crashHotplug: fc.constant(false),
         }),
         unmovable: fc.array(fc.nat(), { maxLength: 2 }),
         reservedMiB: fc.constantFrom(0, 0, 64, 190),

@@ -24,6 +24,10 @@ export interface BootConfig {
   readonly physmemBits: 46 | 52;
   /** CONFIG_DEV_DAX_KMEM built: without it device_dax matches every device (dax_match_type). */
   readonly devDaxKmem: boolean;
+  /** CONFIG_MEMORY_FAILURE: /sys/devices/system/memory/{soft,hard}_offline_page (memory_root_attrs). Debian 6.12 cloud: y; 6.1 cloud: n. */
+  readonly memoryFailure: boolean;
+  /** CONFIG_CRASH_HOTPLUG (v6.6): /sys/devices/system/memory/crash_hotplug. Debian 6.12 cloud: y; 6.1 has no such option. */
+  readonly crashHotplug: boolean;
 }
 
 export const DEFAULT_CONFIG: BootConfig = {
@@ -35,4 +39,6 @@ export const DEFAULT_CONFIG: BootConfig = {
   movableNode: false,
   physmemBits: 46,
   devDaxKmem: true,
+  memoryFailure: false,
+  crashHotplug: false,
 };

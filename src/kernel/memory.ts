@@ -6,7 +6,7 @@
  * by fault injection, the probe/soft_offline files, node links.
  */
 import { hexPad } from '../util/u64.js';
-import { ONLINE_TYPES, type OnlineType } from './config.js';
+import { ONLINE_TYPES, type BootConfig, type OnlineType } from './config.js';
 import { err, OK, offlinePages, onlinePages, transitionBlock, type Ret } from './memoryHotplug.js';
 import type { Op } from './op.js';
 import { internBlock, withState, type MemoryBlock } from './state.js';
@@ -225,6 +225,14 @@ export function onlineShow(b: MemoryBlock): string {
 /** @kernel phys_index_show drivers/base/memory.c — the block id, %08lx. */
 export function physIndexShow(id: number): string {
   return `${hexPad(BigInt(id), 8)}\n`;
+}
+
+/**
+ * @kernel removable_show drivers/base/memory.c — since 1bab7ee ("drivers/base/memory: ... removable") it prints
+ * IS_ENABLED(CONFIG_MEMORY_HOTREMOVE), whatever the block holds (6.1 and 6.12 alike).
+ */
+export function removableShow(config: BootConfig): string {
+  return `${config.memoryHotremove ? 1 : 0}\n`;
 }
 
 /**

@@ -5,13 +5,18 @@
  *
  * Profile "5.1" is v5.1 with the stable fixes tagged for it (notably
  * 31e4ca92a7dd, the kmem probe leak fix); "6.1" is the 6.1.y stable series
- * (it carries the v6.2 leak fix e686c32590f4 as a backport); "6.8" is v6.8.
+ * as Debian ships it (6.1.192-3, linux-source-6.1: it carries the v6.2 leak
+ * fix e686c32590f4 and the 2026 kmem never-added-range fix as backports);
+ * "6.8" is v6.8 as released; "6.12" is the 6.12.y stable series as Debian
+ * bookworm ships it (6.12.118-1~deb12u1, linux-source-6.12), read in
+ * drivers/dax/{bus,device,kmem,hmem}, mm/memory_hotplug.c,
+ * drivers/base/memory.c and kernel/resource.c of that source.
  */
 
 import { DEVDAX_PROFILES, type DevdaxSwitches } from './dax/deviceProfile.js';
 import { patchSwitches, type PatchName, type PatchSwitches } from './patches.js';
 
-export const KERNEL_VERSIONS = ['5.1', '6.1', '6.8'] as const;
+export const KERNEL_VERSIONS = ['5.1', '6.1', '6.8', '6.12'] as const;
 export type KernelVersion = (typeof KERNEL_VERSIONS)[number];
 
 export interface ProfileSwitches {
@@ -41,10 +46,28 @@ export interface ProfileSwitches {
   readonly daxResizable: boolean;
   /** v5.3 "device-dax: Add a 'resource' attribute" (Vishal Verma, 2019). */
   readonly daxResourceAttr: boolean;
-  /** July 2025 (Akinobu Mita, also in 6.1.y stable): __request_region warns about a device-private conflict only at the iomem root. */
+  /**
+   * July 2025 (Akinobu Mita, "resource: fix false warning in __request_region()"): __request_region warns about a
+   * device-private conflict only at the iomem root. In 6.12.y (6.12.118's kernel/resource.c has the
+   * `parent == &iomem_resource` test); not in 6.1.y as Debian ships it (6.1.192's __request_region_locked warns at
+   * every level).
+   */
   readonly devicePrivateWarnTopLevelOnly: boolean;
   /** kstrtobool accepts t/T/f/F ("true"/"false"), added around v5.17 [unconfirmed exact version]. */
   readonly kstrtoboolTrueFalse: boolean;
+  /**
+   * Feb 2026 "dax/kmem: account for partial dis-contiguous resource upon removal" (Davidlohr Bueso, Fixes:
+   * 60e93dc097f7), backported to 6.1.y and 6.12.y (both Debian sources have it): dev_dax_kmem_remove counts a range
+   * whose resource probe never added (data->res[i] == NULL) as removed, before calling remove_memory; before, it
+   * called remove_memory on it (which succeeds: nothing is there) and then remove_resource(NULL).
+   */
+  readonly kmemRemoveSkipsNeverAdded: boolean;
+  /**
+   * really_probe's message for a failed probe: dev_err(dev, "probe with driver %s failed with error %d") in 6.12.118's
+   * drivers/base/dd.c, pr_warn("%s: probe of %s failed with error %d") in 6.1.192's. Changed between 6.1 and 6.12
+   * [unconfirmed which release; the 6.8 value is assumed]. Kernel messages only (klog, not compared by `kernel diff`).
+   */
+  readonly probeFailedDevErr: boolean;
 }
 
 export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
@@ -64,6 +87,8 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     daxResourceAttr: false,
     devicePrivateWarnTopLevelOnly: false,
     kstrtoboolTrueFalse: false,
+    kmemRemoveSkipsNeverAdded: false,
+    probeFailedDevErr: false,
   },
   '6.1': {
     bindReportsProbeErrno: true,
@@ -79,8 +104,10 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     autoOnlineTypes: true,
     daxResizable: true,
     daxResourceAttr: true,
-    devicePrivateWarnTopLevelOnly: true,
+    devicePrivateWarnTopLevelOnly: false,
     kstrtoboolTrueFalse: true,
+    kmemRemoveSkipsNeverAdded: true,
+    probeFailedDevErr: false,
   },
   '6.8': {
     bindReportsProbeErrno: true,
@@ -98,6 +125,27 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     daxResourceAttr: true,
     devicePrivateWarnTopLevelOnly: false,
     kstrtoboolTrueFalse: true,
+    kmemRemoveSkipsNeverAdded: false,
+    probeFailedDevErr: true,
+  },
+  '6.12': {
+    bindReportsProbeErrno: true,
+    daxMatchByType: true,
+    kmemDriverManaged: true,
+    kmemPerRange: true,
+    kmemRemoveHotRemoves: true,
+    kmemRemoveLeakFixed: true,
+    memoryGroups: true,
+    memmapOnMemory: 'per-block',
+    daxMemmapOnMemory: true,
+    onlineWalksSystemRam: false,
+    autoOnlineTypes: true,
+    daxResizable: true,
+    daxResourceAttr: true,
+    devicePrivateWarnTopLevelOnly: true,
+    kstrtoboolTrueFalse: true,
+    kmemRemoveSkipsNeverAdded: true,
+    probeFailedDevErr: true,
   },
 };
 

@@ -63,6 +63,8 @@ const configSchema = strict(
     movableNode: bool().default(DEFAULT_CONFIG.movableNode),
     physmemBits: z.literal([46, 52], { error: oneOf([46, 52]) }).default(DEFAULT_CONFIG.physmemBits),
     devDaxKmem: bool().default(DEFAULT_CONFIG.devDaxKmem),
+    memoryFailure: bool().default(DEFAULT_CONFIG.memoryFailure),
+    crashHotplug: bool().default(DEFAULT_CONFIG.crashHotplug),
   },
   'a config object (fields of BootConfig, each optional)',
 );
@@ -124,7 +126,7 @@ export const bootSchema = strict(
   {
     seq,
     type: eventType('boot'),
-    kernel: z.enum(KERNEL_VERSIONS, { error: oneOf(KERNEL_VERSIONS) }).default('6.8'),
+    kernel: z.enum(KERNEL_VERSIONS, { error: oneOf(KERNEL_VERSIONS) }).default('6.12'),
     config: configSchema.default(() => ({ ...DEFAULT_CONFIG })),
     memoryBlockSize: u64,
     ram: arrayOf(ramSchema, 'an array of RAM ranges')

@@ -74,6 +74,9 @@ function bootFields(b: BootEvent): JsonObject {
       movableNode: c.movableNode,
       physmemBits: c.physmemBits,
       devDaxKmem: c.devDaxKmem,
+      // Written only when set: a log of a kernel without these options reads (and writes back) as before they existed.
+      ...(c.memoryFailure ? { memoryFailure: true } : {}),
+      ...(c.crashHotplug ? { crashHotplug: true } : {}),
     },
     memoryBlockSize: hex(b.memoryBlockSize),
     ram: b.ram.map((r) => ({ start: hex(r.start), size: hex(r.size), node: r.node })),

@@ -9,6 +9,7 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import { join } from 'node:path';
+import type { KernelVersion } from '../kernel/profile.js';
 import type { LogEvent, Outcome } from '../log/events.js';
 import { decodeLogBytes, parseLogText } from '../log/reader.js';
 import { writeEvent } from '../log/writer.js';
@@ -25,6 +26,8 @@ export interface FuzzOptions {
   readonly runs: number;
   readonly seed: number;
   readonly machines: readonly MachineName[];
+  /** The model profile of the kernel under test: the generator aims its operations through it (default 6.1). */
+  readonly kernel?: KernelVersion | undefined;
   readonly minSteps: number;
   readonly maxSteps: number;
   /** VM runs one divergence may spend on shrinking. */
@@ -182,7 +185,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzResult> {
       const g = new Rng(runSeed);
       const machine = machineFor(o.machines, g);
       const n = g.int(o.minSteps, o.maxSteps);
-      const events: LogEvent[] = [shapeBoot(MACHINES[machine]), ...generateSteps(g, machine, n)];
+      const events: LogEvent[] = [shapeBoot(MACHINES[machine], o.kernel), ...generateSteps(g, machine, n, o.kernel)];
       const name = `fuzz-${o.seed}-${run}`;
       let recorded: readonly LogEvent[];
       try {

@@ -8,6 +8,7 @@
  * It follows the model only to aim block operations at blocks that exist;
  * the kernel and the model decide what each step does.
  */
+import type { KernelVersion } from '../kernel/profile.js';
 import type { BootEvent, ReadEvent, WriteEvent } from '../log/events.js';
 import { parseBoot } from '../log/parse.js';
 import { Replayer } from '../replay/engine.js';
@@ -170,27 +171,43 @@ function readOnlyWrite(g: Rng, t: Targets): Step {
 
 /**
  * How a sequence starts. A uniformly random walk rarely gets past the boot
- * state (dax0.0 on device_dax, no hot-added blocks, so most block writes are
- * ENOENT); most sequences therefore start with the walkthrough's first steps
- * (device_dax unbind, kmem new_id), sometimes with auto-onlining on.
+ * state (no hot-added blocks, so most block writes are ENOENT); most
+ * sequences therefore start by handing dax0.0 to kmem, sometimes with
+ * auto-onlining on. Where the device boots on device_dax (6.1, and pmem on
+ * every kernel) that is the walkthrough's device_dax unbind and kmem new_id;
+ * where it boots on kmem (hmem from v6.3, dax_bus_match by type) it is there
+ * already, and the prologue instead unbinds kmem now and then (with every
+ * block offline: the memory goes away) so device_dax and re-probes get
+ * their turn.
  */
-function prologue(g: Rng): Step[] {
+function prologue(g: Rng, bootDriver: 'device_dax' | 'kmem' | null): Step[] {
+  const auto = (): Step => w(`${MEM}/auto_online_blocks`, g.pick(['online', 'online_kernel', 'online_movable']));
+  if (bootDriver === 'kmem') {
+    const unbind = w(`${DAX}/drivers/kmem/unbind`, 'dax0.0');
+    return g.weighted<() => Step[]>([
+      [45, () => []],
+      [15, () => [auto(), unbind, w(`${DAX}/drivers/kmem/bind`, 'dax0.0')]],
+      [15, () => [unbind]],
+      [25, () => [unbind, w(`${DAX}/drivers/device_dax/bind`, 'dax0.0')]],
+    ])();
+  }
   const unbind = w(`${DAX}/drivers/device_dax/unbind`, 'dax0.0');
   const toKmem = w(`${DAX}/drivers/kmem/new_id`, 'dax0.0');
   return g.weighted<() => Step[]>([
     [45, () => [unbind, toKmem]],
-    [15, () => [w(`${MEM}/auto_online_blocks`, g.pick(['online', 'online_kernel', 'online_movable'])), unbind, toKmem]],
+    [15, () => [auto(), unbind, toKmem]],
     [15, () => [unbind]],
     [25, () => []],
   ])();
 }
 
-/** `n` operations for `machine` (the prologue counts towards them). */
-export function generateSteps(g: Rng, machine: MachineName, n: number): Step[] {
+/** `n` operations for `machine` on a kernel the model profile `kernel` describes (the prologue counts towards them). */
+export function generateSteps(g: Rng, machine: MachineName, n: number, kernel: KernelVersion = '6.1'): Step[] {
   const t = TARGETS[machine];
-  const out: Step[] = prologue(g).slice(0, n);
   const model = new Replayer({ keepSteps: false });
-  model.feed(shapeBoot(MACHINES[machine]));
+  model.feed(shapeBoot(MACHINES[machine], kernel));
+  const bootDriver = model.current.devices.find((d) => d.name === 'dax0.0')?.driver ?? null;
+  const out: Step[] = prologue(g, bootDriver).slice(0, n);
   for (const e of out) model.feed(e);
   for (let i = out.length; i < n; i++) {
     const blocks = model.current.blocks;
@@ -231,9 +248,11 @@ export function generateSteps(g: Rng, machine: MachineName, n: number): Step[] {
 
 /**
  * A boot event with the machine's shape (what matchMachine compares), for a
- * generated log; recording replaces it with the boot the guest reports.
+ * generated log; recording replaces it with the boot the guest reports. The
+ * devices go to the driver the bus would match at registration on `kernel`
+ * (no driver given): device_dax on 6.1, kmem for hmem from v6.3.
  */
-export function shapeBoot(def: MachineDef): BootEvent {
+export function shapeBoot(def: MachineDef, kernel: KernelVersion = '6.1'): BootEvent {
   const s = def.shape;
   const ram: { start: string; size: string; node: number }[] = [];
   const ids = [...s.ramBlocks.keys()].sort((a, b) => a - b);
@@ -246,7 +265,7 @@ export function shapeBoot(def: MachineDef): BootEvent {
   }
   return parseBoot({
     type: 'boot',
-    kernel: '6.1',
+    kernel,
     config: { memoryHotremove: true, autoOnline: 'offline' },
     memoryBlockSize: hex(s.memoryBlockSize),
     ram,
@@ -258,7 +277,7 @@ export function shapeBoot(def: MachineDef): BootEvent {
       targetNode: r.targetNode,
       align: hex(r.align),
       ...(r.namespace === null ? {} : { namespace: { name: r.namespace.name, size: hex(r.namespace.size) } }),
-      devices: r.devices.map((d) => ({ name: d.name, ranges: d.ranges.map((x) => ({ start: hex(x.start), size: hex(x.size) })), driver: 'device_dax' })),
+      devices: r.devices.map((d) => ({ name: d.name, ranges: d.ranges.map((x) => ({ start: hex(x.start), size: hex(x.size) })) })),
     })),
   });
 }

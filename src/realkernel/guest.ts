@@ -18,7 +18,7 @@ export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const HARNESS_DIR = join(PACKAGE_ROOT, 'harness');
 export const CACHE_DIR = join(PACKAGE_ROOT, '.cache');
 const BUILD_DIR = join(CACHE_DIR, 'build');
-const SETUP_HINT = 'run `bash harness/setup.sh` (as root: it installs qemu-system-x86, busybox-static, cpio, kmod, gcc and ndctl from Debian and fetches the kernel)';
+const SETUP_HINT = 'run `bash harness/setup.sh` (as root: it installs qemu-system-x86, busybox-static, cpio, kmod, gcc and ndctl from Debian and fetches the 6.1 and 6.12 kernels)';
 
 /** The harness cannot run here (not set up, no QEMU, a bad --kernel or --modules). */
 export class HarnessError extends Error {
@@ -71,17 +71,45 @@ function modulesDir(dir: string): string {
 }
 
 /**
- * The kernel and initramfs a run boots. By default harness/setup.sh's Debian
- * kernel; `kernel` (a bzImage) and `modules` (a lib/modules/<release> tree,
- * or a directory holding one) point at a developer's own. Their initramfs is
- * built once by harness/build-initramfs.sh and cached under .cache/realkernel.
+ * The Debian kernels harness/setup.sh installs, one per series, each under
+ * .cache/build/SERIES/ (vmlinuz, initramfs.cpio.gz, PACKAGE, VERSION): 6.1
+ * (bookworm's linux-image-cloud-amd64) and 6.12 (linux-image-6.12-cloud-amd64).
  */
-export function resolveArtefacts(opts: { kernel?: string | undefined; modules?: string | undefined } = {}): KernelArtefacts {
-  const defaultKernel = join(BUILD_DIR, 'vmlinuz');
-  const defaultInitramfs = join(BUILD_DIR, 'initramfs.cpio.gz');
+export const HARNESS_KERNELS = ['6.1', '6.12'] as const;
+export type HarnessKernel = (typeof HARNESS_KERNELS)[number];
+/** The series a run boots when neither --kernel-version nor the log's boot.kernel names one. */
+export const DEFAULT_HARNESS_KERNEL: HarnessKernel = '6.12';
+
+export function isHarnessKernel(s: string): s is HarnessKernel {
+  return (HARNESS_KERNELS as readonly string[]).includes(s);
+}
+
+/**
+ * The series to boot for a log whose boot names model profile `profile`: that
+ * series when the harness has it, else the default (the recording then names
+ * the guest's own profile, and a note says so).
+ */
+export function harnessKernelFor(profile: string | undefined): HarnessKernel {
+  return profile !== undefined && isHarnessKernel(profile) ? profile : DEFAULT_HARNESS_KERNEL;
+}
+
+/**
+ * The kernel and initramfs a run boots. By default harness/setup.sh's Debian
+ * kernel of series `kernelVersion` (default DEFAULT_HARNESS_KERNEL); `kernel`
+ * (a bzImage) and `modules` (a lib/modules/<release> tree, or a directory
+ * holding one) point at a developer's own. Their initramfs is built once by
+ * harness/build-initramfs.sh and cached under .cache/realkernel.
+ */
+export function resolveArtefacts(
+  opts: { kernel?: string | undefined; modules?: string | undefined; kernelVersion?: HarnessKernel | undefined } = {},
+): KernelArtefacts {
+  const series = opts.kernelVersion ?? DEFAULT_HARNESS_KERNEL;
+  const seriesDir = join(BUILD_DIR, series);
+  const defaultKernel = join(seriesDir, 'vmlinuz');
+  const defaultInitramfs = join(seriesDir, 'initramfs.cpio.gz');
   if (opts.kernel === undefined && opts.modules === undefined) {
-    if (!existsSync(defaultKernel) || !existsSync(defaultInitramfs)) throw new HarnessError(`the harness is not set up: ${SETUP_HINT}`);
-    const pkg = existsSync(join(CACHE_DIR, 'kernel', 'PACKAGE')) ? readFileSync(join(CACHE_DIR, 'kernel', 'PACKAGE'), 'utf8').trim() : 'kernel';
+    if (!existsSync(defaultKernel) || !existsSync(defaultInitramfs)) throw new HarnessError(`the harness's ${series} kernel is not set up: ${SETUP_HINT}`);
+    const pkg = existsSync(join(seriesDir, 'PACKAGE')) ? readFileSync(join(seriesDir, 'PACKAGE'), 'utf8').trim() : `${series} kernel`;
     const key = createHash('sha256').update(fileHash(defaultKernel)).update(fileHash(defaultInitramfs)).digest('hex').slice(0, 16);
     return { kernel: realpathSync(defaultKernel), initramfs: defaultInitramfs, key, label: `Debian ${pkg}` };
   }

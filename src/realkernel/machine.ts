@@ -262,6 +262,8 @@ export interface DeriveOptions {
   readonly profile?: KernelVersion;
   /** The dax drivers the guest has (/sys/bus/dax/drivers/*). */
   readonly daxDrivers: readonly string[];
+  /** The Kconfig-dependent files of /sys/devices/system/memory/ the guest has (crash_hotplug, soft_offline_page, ...). */
+  readonly memoryFiles?: readonly string[];
 }
 
 /** The memhp boot event of the machine the guest reported. Throws when the facts cannot describe one. */
@@ -377,6 +379,9 @@ export function deriveBoot(f: MachineFacts, opts: DeriveOptions): DerivedBoot {
       movableNode: /(^|\s)movable_node(\s|$)/.test(f.cmdline),
       physmemBits: 46,
       devDaxKmem: opts.daxDrivers.includes('kmem'),
+      // memory_root_attrs: these files exist only with their Kconfig option.
+      ...(opts.memoryFiles?.includes('soft_offline_page') === true ? { memoryFailure: true } : {}),
+      ...(opts.memoryFiles?.includes('crash_hotplug') === true ? { crashHotplug: true } : {}),
     },
     memoryBlockSize: hex(B),
     ram,

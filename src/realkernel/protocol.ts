@@ -3,7 +3,7 @@
  *
  * The host hands the guest its operations in `/ops.txt`, one a line:
  *   `<seq> write|raw|read <hexpath> <hexvalue or ->`, `<seq> dump - -`,
- *   `<seq> sleep - <hex of seconds>`;
+ *   `<seq> sleep - <hex of seconds>`, `<seq> list <hexpath> -`;
  * paths and values travel hex-encoded, so any byte string survives the shell.
  * The guest answers on the serial console with lines starting `@@MEMHP `
  * (see the header of harness/guest/init); the helper's own line for each
@@ -16,7 +16,9 @@ export type GuestOp =
   | { readonly type: 'write'; readonly path: string; readonly value: string; readonly raw: boolean }
   | { readonly type: 'read'; readonly path: string }
   | { readonly type: 'dump' }
-  | { readonly type: 'sleep'; readonly seconds: number };
+  | { readonly type: 'sleep'; readonly seconds: number }
+  /** Every entry of a directory: `ls -l`'s mode string, a symlink's target, a readable file's content. */
+  | { readonly type: 'list'; readonly path: string };
 
 /** What the helper reported for one operation. */
 export type OpResult =
@@ -41,6 +43,8 @@ export function opsText(ops: readonly GuestOp[]): string {
         return `${seq} dump - -`;
       case 'sleep':
         return `${seq} sleep - ${hexOf(String(op.seconds))}`;
+      case 'list':
+        return `${seq} list ${hexOf(op.path)} -`;
     }
   });
   return `${lines.join('\n')}\n`;
@@ -82,6 +86,17 @@ export function decodeResult(line: string): OpResult {
   return { kind: 'harness', message: line };
 }
 
+/** One entry of a listed directory. */
+export interface ListedEntry {
+  /** `ls -l`'s mode string: "-rw-r--r--", "drwxr-xr-x", "lrwxrwxrwx". */
+  readonly mode: string;
+  readonly name: string;
+  /** A symlink's target, as readlink prints it. */
+  readonly target: string | null;
+  /** A regular file with a read bit: what reading it gave (content or errno); otherwise null. */
+  readonly read: OpResult | null;
+}
+
 /** Everything one guest run printed, by protocol tag. */
 export interface ConsoleReport {
   uname: string | null;
@@ -97,6 +112,8 @@ export interface ConsoleReport {
   readonly results: Map<number, OpResult>;
   /** Kernel messages by seq (0: the boot, until the first operation). */
   readonly klog: Map<number, string[]>;
+  /** Directory entries by seq (list operations), in the guest's glob order. */
+  readonly listings: Map<number, ListedEntry[]>;
   begun: boolean;
   ended: boolean;
 }
@@ -112,6 +129,7 @@ export function parseConsole(text: string): ConsoleReport {
     has: {},
     results: new Map(),
     klog: new Map(),
+    listings: new Map(),
     begun: false,
     ended: false,
   };
@@ -160,6 +178,15 @@ export function parseConsole(text: string): ConsoleReport {
       case 'RES':
         res.results.set(Number(words[0]), decodeResult(words.slice(1).join(' ')));
         break;
+      case 'LS': {
+        const [seq, mode, name, target] = words;
+        if (seq === undefined || mode === undefined || name === undefined || target === undefined) break;
+        const rest = words.slice(4).join(' ');
+        const list = res.listings.get(Number(seq)) ?? [];
+        list.push({ mode, name, target: target === '-' ? null : target, read: rest === 'RESULT -' ? null : decodeResult(rest) });
+        res.listings.set(Number(seq), list);
+        break;
+      }
       case 'KLOG': {
         const seq = Number(words[0]);
         const list = res.klog.get(seq) ?? [];

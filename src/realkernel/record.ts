@@ -43,6 +43,8 @@ export interface RecordOptions {
   readonly workDir?: string | undefined;
   readonly name?: string | undefined;
   readonly progress?: ((message: string) => void) | undefined;
+  /** Extra kernel arguments (experiments: memory_hotplug.memmap_on_memory=1); the boot derived from the guest shows their effect. */
+  readonly append?: string | undefined;
 }
 
 export interface Recording {
@@ -105,8 +107,11 @@ export function bootFromRun(run: GuestRun, unmovable: readonly number[], profile
   const files = r.facts['boot'] ?? {};
   const links = r.links['boot'] ?? {};
   const facts = summarize(r.uname ?? '?', files, links);
-  const daxDrivers = (r.has['boot'] ?? []).map((p) => p.split('/').pop() ?? '');
-  return deriveBoot(facts, { unmovable, daxDrivers, ...(profile === undefined ? {} : { profile }) });
+  const has = r.has['boot'] ?? [];
+  const under = (dir: string) => has.filter((p) => p.startsWith(dir)).map((p) => p.slice(dir.length));
+  const daxDrivers = under('/sys/bus/dax/drivers/');
+  const memoryFiles = under('/sys/devices/system/memory/');
+  return deriveBoot(facts, { unmovable, daxDrivers, memoryFiles, ...(profile === undefined ? {} : { profile }) });
 }
 
 /** `memhp kernel machine NAME`: boot the machine (and probe it) and derive its boot event. */
@@ -206,7 +211,7 @@ export async function record(events: readonly LogEvent[], opts: RecordOptions): 
   const dir = opts.workDir ?? RUN_DIR;
   mkdirSync(dir, { recursive: true });
   opts.progress?.(`running ${ops.length} operations on ${def.name} (${opts.artefacts.label})`);
-  const run = await runGuest({ machine: def, ops, artefacts: opts.artefacts, prefix: join(dir, opts.name ?? 'record') });
+  const run = await runGuest({ machine: def, ops, artefacts: opts.artefacts, prefix: join(dir, opts.name ?? 'record'), ...(opts.append === undefined ? {} : { append: opts.append }) });
   const derived = bootFromRun(run, probe.unmovable, opts.profile);
   checkGuestIsMachine(derived.event, def, run);
   const realBoot: BootEvent = { ...derived.event, variant: boot.variant, ...(boot.seq === undefined ? {} : { seq: boot.seq }) };

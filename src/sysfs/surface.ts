@@ -10,11 +10,20 @@
  *
  * Paths are parsed once and cached; each file is a static handler, so a
  * step allocates nothing to find its file.
+ *
+ * listDirectory gives a directory's entries as `ls -l` shows them (mode,
+ * symlink target, content), for the four directories the model mirrors
+ * whole: /sys/devices/system/memory/, memoryN/, a dax device and a dax
+ * driver directory; test/sysfs/listing.test.ts holds it to listings recorded
+ * on both harness kernels. Writes that the model does not mirror: `uevent`
+ * (kobject_synth_uevent), {soft,hard}_offline_page (memory failure) and the
+ * dax `mapping` attribute (the process/mapping layer) are listed with the
+ * kernel's mode but have no store here.
  */
 import { posix } from 'node:path';
 import { alignStore, bindStore, doIdStore, mappingStore, memmapOnMemoryStore, sizeStore, unbindStore } from '../kernel/dax/bus.js';
 import { err, OK, type Ret } from '../kernel/memoryHotplug.js';
-import { autoOnlineBlocksStore, onlineShow, onlineStore, physIndexShow, stateShow, stateStore, validZonesShow } from '../kernel/memory.js';
+import { autoOnlineBlocksStore, onlineShow, onlineStore, physIndexShow, removableShow, stateShow, stateStore, validZonesShow } from '../kernel/memory.js';
 import type { Op } from '../kernel/op.js';
 import { renderIomem } from '../kernel/resource.js';
 import { deviceSize, findDevice, findRegion, type DaxDevice, type DaxDriverName, type KernelState } from '../kernel/state.js';
@@ -23,6 +32,8 @@ import { renderMaps, renderSmaps } from '../views/smaps.js';
 
 /** A file handler for a file class; `arg` is the block id, device or driver the path names. */
 interface Handler<A> {
+  /** The mode bits when they are not what show/store imply (0444, 0644, 0200): e.g. DEVICE_ATTR(resource, 0400). */
+  readonly mode?: number;
   /** Whether the file exists for this argument in this state (attributes hidden by profile or value). */
   readonly exists?: (s: KernelState, arg: A) => boolean;
   readonly show?: (op: Op, arg: A) => string;
@@ -36,9 +47,17 @@ const GLOBAL_FILES: Readonly<Record<string, Handler<null>>> = {
   '/proc/meminfo': { show: (op) => renderMeminfo(op.state) },
   '/sys/devices/system/memory/block_size_bytes': { show: (op) => `${op.state.blockSize.toString(16)}\n` },
   '/sys/devices/system/memory/auto_online_blocks': { show: (op) => `${op.state.autoOnline}\n`, store: (op, _a, buf) => autoOnlineBlocksStore(op, buf) },
+  // dev_uevent: the memory subsystem's root device has no bus, class, type or driver, so nothing to print.
+  '/sys/devices/system/memory/uevent': { mode: 0o644, show: () => '' },
+  // crash_hotplug_show: crash_check_hotplug_support(), 0 without a loaded kexec crash image (the model loads none).
+  '/sys/devices/system/memory/crash_hotplug': { exists: (s) => s.config.crashHotplug, show: () => '0\n' },
+  '/sys/devices/system/memory/soft_offline_page': { exists: (s) => s.config.memoryFailure, mode: 0o200 },
+  '/sys/devices/system/memory/hard_offline_page': { exists: (s) => s.config.memoryFailure, mode: 0o200 },
 };
 
 const DRIVER_FILES: Readonly<Record<string, Handler<DaxDriverName>>> = {
+  // DRIVER_ATTR_WO(uevent) (drivers/base/bus.c): a synthetic uevent; not mirrored.
+  uevent: { mode: 0o200 },
   bind: { store: bindStore },
   unbind: { store: unbindStore },
   new_id: { store: (op, drv, buf) => doIdStore(op, drv, buf, true) },
@@ -56,6 +75,8 @@ const DEVICE_FILES: Readonly<Record<string, Handler<DaxDevice>>> = {
   size: { show: (_op, d) => `${deviceSize(d)}\n`, writable: resizable, store: (op, d, buf) => sizeStore(op, d, buf) },
   align: { exists: (s) => s.profile.daxResizable, show: (_op, d) => `${d.align}\n`, writable: resizable, store: (op, d, buf) => alignStore(op, d, buf) },
   resource: {
+    // DEVICE_ATTR(resource, 0400, ...): root only.
+    mode: 0o400,
     exists: (s) => s.profile.daxResourceAttr,
     show: (op, d) => `0x${(d.ranges[0]?.start ?? findRegion(op.state, d.regionId)?.start ?? 0n).toString(16)}\n`,
   },
@@ -66,16 +87,54 @@ const DEVICE_FILES: Readonly<Record<string, Handler<DaxDevice>>> = {
     show: (_op, d) => `${d.memmapOnMemory ? 1 : 0}\n`,
     store: (op, d, buf) => memmapOnMemoryStore(op, d, buf),
   },
+  // modalias_show: DAX_DEVICE_MODALIAS_FMT with type 0.
+  modalias: { show: () => 'dax:t0\n' },
+  numa_node: { show: (op, d) => `${daxNumaNode(op.state, d)}\n` },
+  dev: { show: (op, d) => `${DAX_MAJOR}:${daxMinor(op.state, d)}\n` },
+  uevent: { mode: 0o644, show: (op, d) => daxUevent(op.state, d) },
 };
+
+/**
+ * The char major of /dev/daxX.Y: dax_core_init's alloc_chrdev_region takes it dynamically at boot; both Debian
+ * harness kernels (6.1.0-57, 6.12.118) gave 253 (test/sysfs-listings). A kernel loading other char drivers
+ * first may differ; the model has no chrdev table.
+ */
+const DAX_MAJOR = 253;
+
+/** alloc_dax's ida minor: devices numbered in creation order (no device is ever freed in the model). */
+function daxMinor(s: KernelState, d: DaxDevice): number {
+  return s.devices.findIndex((x) => x.name === d.name);
+}
+
+/**
+ * @kernel numa_node_show drivers/dax/bus.c — dev_to_node(): the dax device inherits its region parent's node,
+ * numa_map_to_online_node(target_node) at boot (hmem_register_device, nd_e820's ndr_desc.numa_node): the target
+ * itself when it had memory at boot, else the nearest online node (the model: the lowest one, exact for two
+ * nodes); NUMA_NO_NODE stays -1.
+ */
+function daxNumaNode(s: KernelState, d: DaxDevice): number {
+  if (d.targetNode < 0) return -1;
+  const online = new Set<number>();
+  for (const [, b] of s.blocks.entries()) if (b.boot) online.add(b.nid);
+  if (online.has(d.targetNode)) return d.targetNode;
+  return Math.min(...online);
+}
+
+/** @kernel dev_uevent drivers/base/core.c (with dax_bus_uevent): MAJOR/MINOR/DEVNAME for a devt, the driver, MODALIAS. */
+function daxUevent(s: KernelState, d: DaxDevice): string {
+  return `MAJOR=${DAX_MAJOR}\nMINOR=${daxMinor(s, d)}\nDEVNAME=${d.name}\n${d.driver === null ? '' : `DRIVER=${d.driver}\n`}MODALIAS=dax:t0\n`;
+}
 
 const BLOCK_FILES: Readonly<Record<string, Handler<number>>> = {
   state: { show: (op, id) => stateShow(block(op, id)), store: stateStore },
   online: { show: (op, id) => onlineShow(block(op, id)), store: onlineStore },
   phys_index: { show: (_op, id) => physIndexShow(id) },
   phys_device: { show: () => '0\n' },
-  removable: { show: () => '1\n' },
+  removable: { show: (op) => removableShow(op.state.config) },
   // Only built with CONFIG_MEMORY_HOTREMOVE.
   valid_zones: { exists: (s) => s.config.memoryHotremove, show: validZonesShow },
+  // dev_uevent: a memory block has no driver, devt or uevent callback.
+  uevent: { mode: 0o644, show: () => '' },
 };
 
 function block(op: Op, id: number) {
@@ -267,4 +326,85 @@ export function readFile(op: Op, path: string): Ret<string> {
   if (f.kind === 'dir') return err('EISDIR');
   if (f.show === undefined) return err('EACCES');
   return { ok: true, value: f.show(op) };
+}
+
+// ---------------------------------------------------------------- directory listings
+
+/** One directory entry as `ls -l` shows it. */
+export interface ListedEntry {
+  readonly name: string;
+  /** "-rw-r--r--", "drwxr-xr-x", "lrwxrwxrwx". */
+  readonly mode: string;
+  /** A symlink's target, as an absolute /sys path (the kernel's links are relative). */
+  readonly target: string | null;
+  /** A regular file with a read bit: what reading it gives. */
+  readonly content: string | null;
+}
+
+function modeString(kind: '-' | 'd' | 'l', bits: number): string {
+  if (kind === 'l') return 'lrwxrwxrwx';
+  const rwx = (b: number): string => `${b & 4 ? 'r' : '-'}${b & 2 ? 'w' : '-'}${b & 1 ? 'x' : '-'}`;
+  return `${kind}${rwx((bits >> 6) & 7)}${rwx((bits >> 3) & 7)}${rwx(bits & 7)}`;
+}
+
+/** The mode sysfs gives an attribute: its own, or what DEVICE_ATTR_RO/RW/WO give (0444, 0644, 0200); 0444 where not writable (dev_dax_visible). */
+function handlerMode<A>(s: KernelState, h: Handler<A>, arg: A): number {
+  if (h.mode !== undefined) return h.mode;
+  const writable = h.store !== undefined && (h.writable === undefined || h.writable(s, arg));
+  if (h.show !== undefined) return writable ? 0o644 : 0o444;
+  return 0o200;
+}
+
+function filesOf<A>(op: Op, table: Readonly<Record<string, Handler<A>>>, arg: A): ListedEntry[] {
+  const out: ListedEntry[] = [];
+  for (const [name, h] of Object.entries(table)) {
+    if (h.exists !== undefined && !h.exists(op.state, arg)) continue;
+    const mode = handlerMode(op.state, h, arg);
+    out.push({ name, mode: modeString('-', mode), target: null, content: mode & 0o444 && h.show !== undefined ? h.show(op, arg) : null });
+  }
+  return out;
+}
+
+const dirEntry = (name: string): ListedEntry => ({ name, mode: modeString('d', 0o755), target: null, content: null });
+const linkEntry = (name: string, target: string): ListedEntry => ({ name, mode: modeString('l', 0o777), target, content: null });
+
+/**
+ * `ls -l DIR` for the directories the model mirrors whole (null for any other path; sorted by name as ls sorts).
+ * Besides the attributes: the device core's `power/`, `subsystem` and `driver` links, a memory block's node link
+ * (register_mem_block_under_node), a dax device's mappingN directories (devm_register_dax_mapping, one per range)
+ * and `mapping` attribute (dynamic regions only, dev_dax_visible), a driver's `module` link and device links.
+ */
+export function listDirectory(op: Op, raw: string): ListedEntry[] | null {
+  const path = canonicalPath(raw).replace(/(.)\/+$/, '$1');
+  const s = op.state;
+  let out: ListedEntry[];
+  if (path === '/sys/devices/system/memory') {
+    const prefix = `${path}/`;
+    out = Object.entries(GLOBAL_FILES)
+      .filter(([p]) => p.startsWith(prefix))
+      .flatMap(([p, h]) => filesOf(op, { [p.slice(prefix.length)]: h }, null));
+    for (const id of s.blocks.keys()) out.push(dirEntry(`memory${id}`));
+    out.push(dirEntry('power'));
+  } else if (path.startsWith(BLOCK_PREFIX)) {
+    const p = parsePath(path);
+    if (p.k !== 'block' || p.h !== null || !s.blocks.has(p.id)) return null;
+    out = [...filesOf(op, BLOCK_FILES, p.id), dirEntry('power'), linkEntry('subsystem', '/sys/bus/memory'), linkEntry(`node${block(op, p.id).nid}`, `/sys/devices/system/node/node${block(op, p.id).nid}`)];
+  } else {
+    const dev = /^\/sys\/bus\/dax\/devices\/([^/]+)$/.exec(path);
+    const drv = /^\/sys\/bus\/dax\/drivers\/(device_dax|kmem)$/.exec(path);
+    if (dev !== null) {
+      const d = findDevice(s, dev[1] as string);
+      if (d === undefined) return null;
+      const isStatic = findRegion(s, d.regionId)?.isStatic !== false;
+      out = [...filesOf(op, DEVICE_FILES, d), dirEntry('power'), linkEntry('subsystem', '/sys/bus/dax')];
+      if (d.driver !== null) out.push(linkEntry('driver', `/sys/bus/dax/drivers/${d.driver}`));
+      if (s.profile.daxResizable && !isStatic) out.push({ name: 'mapping', mode: modeString('-', 0o200), target: null, content: null });
+      if (s.profile.daxResizable) d.ranges.forEach((_r, i) => out.push(dirEntry(`mapping${i}`)));
+    } else if (drv !== null) {
+      const name = drv[1] as DaxDriverName;
+      out = [...filesOf(op, DRIVER_FILES, name), linkEntry('module', `/sys/module/${name}`)];
+      for (const d of s.devices) if (d.driver === name) out.push(linkEntry(d.name, `/sys/bus/dax/devices/${d.name}`));
+    } else return null;
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

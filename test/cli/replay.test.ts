@@ -10,7 +10,8 @@ describe('bare memhp (the embedded default machine)', () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain('echo dax0.0 > /sys/bus/dax/drivers/kmem/new_id  → ok\n');
     expect(r.out).toContain('echo online_movable > /sys/devices/system/memory/memory17/state  → EINVAL\n');
-    expect(r.out).toContain('    kernel: device_dax: probe of dax0.0 failed with error -16\n');
+    // Profile 6.12: really_probe's dev_err form (probeFailedDevErr).
+    expect(r.out).toContain('    kernel: device_dax dax0.0: probe with driver device_dax failed with error -16\n');
     for (const title of ['/proc/iomem', 'lsmem', '/proc/meminfo', 'daxctl list']) expect(r.out).toContain(`\n== ${title} ==\n`);
     const iomem = r.out.slice(r.out.indexOf('== /proc/iomem =='));
     expect(iomem).toContain('\n    88000000-9fffffff : System RAM (kmem)\n');

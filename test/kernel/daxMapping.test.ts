@@ -338,3 +338,11 @@ describe('the 2020 RFC as the patch series devdax-map-none (SPEC §8)', () => {
     expect(violations.map((x) => x.message)).toEqual([`p1: the pmd entry at 0x${v.start.toString(16)} (dax0.0) is a devmap entry, but the device has no struct pages`]);
   });
 });
+
+describe('mapping_store across profiles', () => {
+  it(`v6.9's rwsem rework (mappingStoreUnalignedAccepted): a length off max(align, 2M) is ENXIO on 6.1 and "succeeds" allocating nothing on 6.12`, () => {
+    const log = (kernel: string) => run(hmem({ kernel }), unbind, write(`${DAX}/devices/dax0.0/size`, '536870912'), write(`${DAX}/devices/dax0.0/mapping`, '1a0000000-1a0000fff'), read(`${DAX}/devices/dax0.0/size`));
+    expect(log('6.1').results).toEqual(['ok', 'ok', 'ENXIO', '536870912\n']);
+    expect(log('6.12').results).toEqual(['ok', 'ok', 'ok', '536870912\n']);
+  });
+});

@@ -20,6 +20,8 @@ const on: BootConfig = {
   memoryHotremove: true,
   autoOnline: 'offline',
   memmapOnMemory: true,
+  memoryFailure: false,
+  crashHotplug: false,
   structPageSize: 64,
   pageblockOrder: 9,
   movableNode: false,

@@ -117,9 +117,10 @@ describe('read-only block attributes', () => {
     expect(run(big, read(`${MEMORY}/block_size_bytes`)).results).toEqual(['40000000\n']);
   });
 
-  it('removable_show prints 1 with CONFIG_MEMORY_HOTREMOVE; phys_device_show prints 0 on x86', () => {
+  it('removable_show prints IS_ENABLED(CONFIG_MEMORY_HOTREMOVE): 1 with it, 0 without; phys_device_show prints 0 on x86', () => {
     const r = run(machine(), read(blockFile(48, 'removable')), read(blockFile(33, 'phys_device')));
     expect(r.results).toEqual(['1\n', '0\n']);
+    expect(run(machine({ memoryHotremove: false }), read(blockFile(33, 'removable'))).results).toEqual(['0\n']);
   });
 });
 

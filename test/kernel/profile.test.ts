@@ -7,7 +7,7 @@
  */
 import { failureKey } from '../../src/log/events.js';
 import { describe, expect, it } from 'vitest';
-import { PROFILES, VARIANT_NAMES, type ProfileSwitches } from '../../src/kernel/profile.js';
+import { PROFILES, VARIANT_NAMES, type KernelVersion, type ProfileSwitches } from '../../src/kernel/profile.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import type { Outcome } from '../../src/log/events.js';
 import { parseLogText } from '../../src/log/index.js';
@@ -68,7 +68,7 @@ const memTotal = (kb: number): string => `MemTotal:        ${kb} kB\n`;
 const BOOT_KB = 4194304;
 
 /** The two profiles each test compares. */
-function differ(a: '5.1' | '6.1' | '6.8', b: '5.1' | '6.1' | '6.8', sw: keyof ProfileSwitches): void {
+function differ(a: KernelVersion, b: KernelVersion, sw: keyof ProfileSwitches): void {
   expect(PROFILES[a][sw]).not.toEqual(PROFILES[b][sw]);
 }
 
@@ -180,17 +180,51 @@ describe('ProfileSwitches: one observable difference each', () => {
     expect(results(log('6.1'))).toEqual(['ok', 'ok', 'ok', '1\n', 'ok', '1\n']);
   });
 
-  it(`${sw('devicePrivateWarnTopLevelOnly')}: __request_region warns "Unaddressable device" for a nested device-private conflict on 6.8, only at the iomem root on 6.1.y`, () => {
-    differ('6.1', '6.8', 'devicePrivateWarnTopLevelOnly');
+  it(`${sw('devicePrivateWarnTopLevelOnly')}: __request_region warns "Unaddressable device" for a nested device-private conflict on 6.8 and Debian's 6.1.192, only at the iomem root on 6.12.y`, () => {
+    differ('6.8', '6.12', 'devicePrivateWarnTopLevelOnly');
+    differ('6.1', '6.12', 'devicePrivateWarnTopLevelOnly');
     // A BUSY IORES_DESC_DEVICE_PRIVATE_MEMORY (6) node inside the pmem region: kmem's request descends into the region and hits it.
     const iomem = '[{"start":"0x90000000","size":"2M","name":"hmm","busy":true,"desc":6}]';
     const log = (k: string) => run(pmem(k, { iomem, driver: 'null' }), w(`${DRV}/kmem/new_id`, 'dax0.0'), w(`${DRV}/kmem/bind`, 'dax0.0'));
-    const old = log('6.1');
-    const cur = log('6.8');
-    expect(results(old)).toEqual(['ok', 'EBUSY']);
-    expect(results(cur)).toEqual(['ok', 'EBUSY']);
-    expect(logOf(old, 2)).not.toContain('Unaddressable device');
-    expect(logOf(cur, 2)).toContain('Unaddressable device hmm');
+    const fixed = log('6.12');
+    const everyLevel = log('6.8');
+    expect(results(fixed)).toEqual(['ok', 'EBUSY']);
+    expect(results(everyLevel)).toEqual(['ok', 'EBUSY']);
+    expect(logOf(fixed, 2)).not.toContain('Unaddressable device');
+    expect(logOf(everyLevel, 2)).toContain('Unaddressable device hmm');
+    expect(logOf(log('6.1'), 2)).toContain('Unaddressable device hmm');
+  });
+
+  it(`${sw('probeFailedDevErr')}: really_probe prints "probe of daxX.Y failed" (pr_warn) on 6.1, "daxX.Y: probe with driver ... failed" (dev_err) on 6.12`, () => {
+    differ('6.1', '6.12', 'probeFailedDevErr');
+    const log = (k: string) => run(pmem(k, { node: -1 }), w(`${DRV}/device_dax/unbind`, 'dax0.0'), w(`${DRV}/kmem/new_id`, 'dax0.0'), w(`${DRV}/kmem/bind`, 'dax0.0'));
+    expect(results(log('6.1'))).toEqual(['ok', 'ok', 'EINVAL']);
+    expect(logOf(log('6.1'), 3)).toContain('kmem: probe of dax0.0 failed with error -22');
+    expect(results(log('6.12'))).toEqual(['ok', 'ok', 'EINVAL']);
+    expect(logOf(log('6.12'), 3)).toContain('kmem dax0.0: probe with driver kmem failed with error -22');
+  });
+
+  it(`${sw('kmemRemoveSkipsNeverAdded')}: kmem remove skips a range whose add failed at probe on 6.12.y / 6.1.y; v6.8 calls remove_memory on it and then remove_resource(NULL)`, () => {
+    differ('6.8', '6.12', 'kmemRemoveSkipsNeverAdded');
+    // Two ranges of two blocks each; the second add_memory_driver_managed fails, so probe keeps the first (mapped = 1).
+    const dev = '"ranges":[{"start":"0x200000000","size":"256M"},{"start":"0x220000000","size":"256M"}],"driver":null';
+    const log = (k: string) =>
+      run(
+        hmem(k, dev, { config: '{"memoryHotremove":true}' }),
+        JSON.stringify({ type: 'inject', site: 'add_memory', errno: 'ENOMEM', nth: 2 }),
+        w(`${DRV}/kmem/new_id`, 'dax1.0'),
+        rd(`${MEM}/memory66/state`),
+        w(`${DRV}/kmem/unbind`, 'dax1.0'),
+        rd(`${MEM}/memory64/state`),
+        w(`${DRV}/kmem/bind`, 'dax1.0'),
+      );
+    const fixed = log('6.12');
+    const old = log('6.8');
+    // Block 66 (the second range) was never added; the unbind removes blocks 64-65 on both, and kmem binds again (and adds both).
+    expect(results(fixed)).toEqual(['ok', 'ok', 'ENOENT', 'ok', 'ENOENT', 'ok']);
+    expect(results(old)).toEqual(results(fixed));
+    expect(logOf(fixed, 4)).not.toContain('NULL pointer');
+    expect(logOf(old, 4)).toContain('BUG: kernel NULL pointer dereference in remove_resource (dax1.0 mapping1 was never added)');
   });
 
   it(`${sw('daxResourceAttr')}: the dax device "resource" attribute (v5.3) is ENOENT on 5.1 and the first range's start on 6.1`, () => {
@@ -213,7 +247,7 @@ describe('ProfileSwitches: one observable difference each', () => {
   });
 
   it('every ProfileSwitches field is exercised above or listed as unobservable (reported to the lead)', () => {
-    expect([...TESTED, ...UNOBSERVABLE].sort()).toEqual(Object.keys(PROFILES['6.8']).sort());
+    expect([...TESTED, ...UNOBSERVABLE].sort()).toEqual(Object.keys(PROFILES['6.12']).sort());
   });
 });
 

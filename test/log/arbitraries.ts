@@ -30,6 +30,8 @@ const config = (kernel: KernelVersion): fc.Arbitrary<BootConfig> =>
     movableNode: fc.boolean(),
     physmemBits: fc.constantFrom(46 as const, 52 as const),
     devDaxKmem: fc.boolean(),
+    memoryFailure: fc.boolean(),
+    crashHotplug: fc.boolean(),
   });
 
 const deviceShape = fc.record({

@@ -79,7 +79,7 @@ describe('parseLogText: good logs', () => {
     const text = `${boot}\n{"type":"write","path":"/a","value":"x"}\n{"type":"inject","site":"add_memory","errno":"EBUSY"}\n`;
     const [b, w, j] = parseLogText(text, 'x.jsonl').map((e) => e.event);
     const be = b as BootEvent;
-    expect(be.kernel).toBe('6.8');
+    expect(be.kernel).toBe('6.12');
     expect(be.config).toStrictEqual(DEFAULT_CONFIG);
     expect(be.variant).toBeNull();
     expect(be.iomem.map((e) => [e.desc, e.busy, e.end])).toEqual([

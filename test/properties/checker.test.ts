@@ -89,7 +89,12 @@ describe('the default profile under the npm test budget (seed 5, 4000 runs of up
   });
 
   it('takes every failure branch of the kernel mirrors except the defensive ones listed', () => {
-    expect(r.coverage.branches.missing.filter((b) => !(b in UNREACHABLE_BRANCHES))).toEqual([]);
+    // A kmem range whose add failed at probe, then a remove with every other range offline, is one rare scenario
+    // (about once per 4000 runs) that takes one branch or the other by profile: remove_resource(NULL) on 6.8, the
+    // never-added skip on 6.1.y and 6.12.y (kmemRemoveSkipsNeverAdded). One of the two is required.
+    const pair = ['dev_dax_kmem_remove:NULL-res', 'dev_dax_kmem_remove:never-added'];
+    expect(pair.filter((b) => r.coverage.branches.missing.includes(b)).length).toBeLessThan(2);
+    expect(r.coverage.branches.missing.filter((b) => !(b in UNREACHABLE_BRANCHES) && !pair.includes(b))).toEqual([]);
     expect(r.coverage.branches.reached).toBe(r.coverage.branches.total - r.coverage.branches.missing.length);
   });
 

@@ -47,4 +47,14 @@ describe('memhp kernel', () => {
     expect((await run(['kernel', 'diff', EXAMPLE, '--machine', 'cxl'])).code).toBe(2);
     expect((await run(['kernel', 'diff', EXAMPLE, '--profile', '4.19'])).code).toBe(2);
   });
+
+  it('--kernel-version takes one of the harness kernels, and not together with --kernel', async () => {
+    const bad = await run(['kernel', 'machine', 'hmem', '--kernel-version', '6.8']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--kernel-version: expected 6.1 or 6.12');
+    const log = tempLog('hmem.jsonl', [HMEM_BOOT]);
+    const both = await run(['kernel', 'record', log, '--out', `${log}.out`, '--kernel-version', '6.12', '--kernel', '/nonexistent/bzImage']);
+    expect(both.code).toBe(2);
+    expect(both.err).toContain('give one or the other');
+  });
 });

@@ -1,10 +1,12 @@
 /**
- * The corpus of traces recorded on a real kernel (Debian 6.1.0-56-cloud-amd64
- * under QEMU, `memhp kernel record`; harness/record-corpus.sh re-records it):
- * every sequence replays under the 6.1 profile with no divergence from what
- * the kernel did and no invariant violated. No QEMU is needed here.
+ * The corpora of traces recorded on real kernels under QEMU (`memhp kernel
+ * record`; harness/record-corpus.sh [--kernel-version V] re-records them):
+ * test/traces/ on Debian's 6.1 cloud kernel, test/traces-6.12/ on Debian's
+ * 6.12 cloud kernel. Every sequence replays under its kernel's profile with
+ * no divergence from what the kernel did and no invariant violated. No QEMU
+ * is needed here.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -12,33 +14,45 @@ import { checkStep } from '../../properties/invariants/index.js';
 import { parseLogText, shellCommand } from '../../src/log/index.js';
 import { replay } from '../../src/replay/engine.js';
 
-const TRACES = fileURLToPath(new URL('../traces/', import.meta.url));
 const MACHINES = ['hmem', 'pmem'] as const;
-const files = MACHINES.flatMap((m) =>
-  readdirSync(join(TRACES, m))
-    .filter((f) => f.endsWith('.jsonl'))
-    .map((f) => `${m}/${f}`),
-).sort();
+const CORPORA = [
+  { kernel: '6.1', dir: fileURLToPath(new URL('../traces/', import.meta.url)) },
+  { kernel: '6.12', dir: fileURLToPath(new URL('../traces-6.12/', import.meta.url)) },
+] as const;
 
-function load(file: string) {
-  return parseLogText(readFileSync(join(TRACES, file), 'utf8'), file).map((l) => l.event);
+function filesOf(dir: string): string[] {
+  return MACHINES.flatMap((m) =>
+    existsSync(join(dir, m))
+      ? readdirSync(join(dir, m))
+          .filter((f) => f.endsWith('.jsonl'))
+          .map((f) => `${m}/${f}`)
+      : [],
+  ).sort();
 }
 
-describe('test/traces: real-kernel traces', () => {
-  it('holds at least 40 sequences, scripted and generated, on both machines', () => {
+const generated = (files: readonly string[], m: string) => files.filter((f) => f.startsWith(`${m}/gen-`)).length;
+const scripted = (files: readonly string[], m: string) => files.filter((f) => f.startsWith(`${m}/`) && !f.startsWith(`${m}/gen-`)).length;
+const base = filesOf(CORPORA[0].dir);
+
+describe.each(CORPORA)('real-kernel traces of $kernel', ({ kernel, dir }) => {
+  const files = filesOf(dir);
+
+  it('holds at least 40 sequences, scripted and generated, on both machines, and at least as many of each per machine as the 6.1 corpus', () => {
     expect(files.length).toBeGreaterThanOrEqual(40);
     for (const m of MACHINES) {
-      expect(files.filter((f) => f.startsWith(`${m}/gen-`)).length, `${m} generated`).toBeGreaterThan(0);
-      expect(files.filter((f) => f.startsWith(`${m}/`) && !f.startsWith(`${m}/gen-`)).length, `${m} scripted`).toBeGreaterThan(0);
+      expect(generated(files, m), `${m} generated`).toBeGreaterThan(0);
+      expect(scripted(files, m), `${m} scripted`).toBeGreaterThan(0);
+      expect(generated(files, m), `${m} generated vs 6.1`).toBeGreaterThanOrEqual(generated(base, m));
+      expect(scripted(files, m), `${m} scripted vs 6.1`).toBeGreaterThanOrEqual(scripted(base, m));
     }
   });
 
-  it.each(files)('%s replays under 6.1 with zero divergences and zero violations', (file) => {
-    const events = load(file);
+  it.each(files)(`%s replays under ${kernel} with zero divergences and zero violations`, (file) => {
+    const events = parseLogText(readFileSync(join(dir, file), 'utf8'), file).map((l) => l.event);
     const [boot, ...steps] = events;
     expect(boot?.type).toBe('boot');
     if (boot?.type !== 'boot') return;
-    expect(boot.kernel).toBe('6.1');
+    expect(boot.kernel).toBe(kernel);
     // A recorded trace: every step carries what the kernel did.
     expect(steps.filter((e) => e.result === undefined).map((e) => e.seq)).toEqual([]);
     expect(steps.length).toBeGreaterThanOrEqual(10);

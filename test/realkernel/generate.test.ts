@@ -58,5 +58,28 @@ describe('generateSteps', () => {
 
   it('shapeBoot gives a boot of the machine it is for', () => {
     for (const m of ['hmem', 'pmem'] as const) expect(matchMachine(shapeBoot(MACHINES[m]))).toMatchObject({ ok: true, machine: { name: m } });
+    for (const m of ['hmem', 'pmem'] as const) expect(matchMachine(shapeBoot(MACHINES[m], '6.12'))).toMatchObject({ ok: true, machine: { name: m } });
+  });
+
+  it('on 6.12 hmem dax0.0 boots on kmem (dax_bus_match by type), so the prologue hands it around from there', () => {
+    const driverAtBoot = (m: 'hmem' | 'pmem', k: '6.1' | '6.12') => replay([shapeBoot(MACHINES[m], k)]).final.devices.find((d) => d.name === 'dax0.0')?.driver;
+    expect(driverAtBoot('hmem', '6.12')).toBe('kmem');
+    expect(driverAtBoot('hmem', '6.1')).toBe('device_dax');
+    expect(driverAtBoot('pmem', '6.12')).toBe('device_dax');
+    const firsts = new Set<string>();
+    let reached = 0;
+    for (let seed = 200; seed < 240; seed++) {
+      const steps = generateSteps(new Rng(seed), 'hmem', 30, '6.12');
+      const first = steps[0];
+      if (first?.type === 'write') firsts.add(first.path);
+      const r = replay([shapeBoot(MACHINES.hmem, '6.12'), ...steps], { check: checkStep });
+      expect(r.violations).toEqual([]);
+      if (r.steps.some((st) => st.event.type === 'write' && /memory\d+\/state$/.test(st.event.path) && st.outcome.ok)) reached++;
+    }
+    // kmem's unbind opens some 6.12 sequences, the walkthrough's device_dax unbind some 6.1 ones.
+    expect(firsts.has('/sys/bus/dax/drivers/kmem/unbind')).toBe(true);
+    const firsts61 = new Set(Array.from({ length: 40 }, (_, i) => generateSteps(new Rng(200 + i), 'hmem', 30, '6.1')[0]?.path));
+    expect(firsts61.has('/sys/bus/dax/drivers/device_dax/unbind')).toBe(true);
+    expect(reached).toBeGreaterThan(15);
   });
 });

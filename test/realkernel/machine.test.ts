@@ -9,6 +9,7 @@ import { parseLogText, writeEvent } from '../../src/log/index.js';
 import type { BootEvent } from '../../src/log/events.js';
 import { summarize } from '../../src/realkernel/facts.js';
 import { shapeBoot } from '../../src/realkernel/generate.js';
+import { harnessKernelFor } from '../../src/realkernel/guest.js';
 import { deriveBoot, matchMachine, MACHINES, profileFor, staticBusy, type MachineName } from '../../src/realkernel/machine.js';
 import { parseConsole } from '../../src/realkernel/protocol.js';
 import { replay } from '../../src/replay/engine.js';
@@ -136,9 +137,19 @@ describe('profileFor and staticBusy', () => {
   it('picks the newest profile not newer than the kernel', () => {
     expect(profileFor('6.1.0-56-cloud-amd64')).toEqual({ profile: '6.1', exact: true });
     expect(profileFor('6.5.3')).toEqual({ profile: '6.1', exact: false });
-    expect(profileFor('6.12.0-rc1')).toEqual({ profile: '6.8', exact: false });
+    expect(profileFor('6.12.0-rc1')).toEqual({ profile: '6.12', exact: true });
+    expect(profileFor('6.12.118+deb12-cloud-amd64')).toEqual({ profile: '6.12', exact: true });
+    expect(profileFor('6.10.2')).toEqual({ profile: '6.8', exact: false });
     expect(profileFor('5.0.0')).toBeNull();
     expect(profileFor('garbage')).toBeNull();
+  });
+
+  it("boots the harness kernel a log's boot.kernel names, else the default (6.12)", () => {
+    expect(harnessKernelFor('6.1')).toBe('6.1');
+    expect(harnessKernelFor('6.12')).toBe('6.12');
+    expect(harnessKernelFor('6.8')).toBe('6.12');
+    expect(harnessKernelFor('5.1')).toBe('6.12');
+    expect(harnessKernelFor(undefined)).toBe('6.12');
   });
 
   it('marks what e820 and setup_arch reserve as BUSY, not bus windows or platform devices', () => {

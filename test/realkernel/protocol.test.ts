@@ -33,8 +33,33 @@ describe('opsText', () => {
         { type: 'read', path: '/c' },
         { type: 'dump' },
         { type: 'sleep', seconds: 1 },
+        { type: 'list', path: '/d' },
       ]),
-    ).toBe('1 write 2f61 78\n2 raw 2f62 -\n3 read 2f63 -\n4 dump - -\n5 sleep - 31\n');
+    ).toBe('1 write 2f61 78\n2 raw 2f62 -\n3 read 2f63 -\n4 dump - -\n5 sleep - 31\n6 list 2f64 -\n');
+  });
+});
+
+describe('parseConsole: list operations', () => {
+  it('collects LS lines by seq: mode, name, link target, the read of a readable file', () => {
+    const r = parseConsole(
+      [
+        '@@MEMHP BEGIN',
+        '@@MEMHP OP 3 list 2f64',
+        `@@MEMHP LS 3 -rw-r--r-- state - RESULT ok ${b64('online\n')}`,
+        '@@MEMHP LS 3 lrwxrwxrwx node1 ../../node/node1 RESULT -',
+        '@@MEMHP LS 3 --w------- bind - RESULT -',
+        '@@MEMHP LS 3 -r-------- resource - RESULT read-error EIO =',
+        '@@MEMHP RES 3 RESULT ok',
+        '@@MEMHP END',
+      ].join('\n'),
+    );
+    expect(r.listings.get(3)).toEqual([
+      { mode: '-rw-r--r--', name: 'state', target: null, read: { kind: 'ok', value: 'online\n' } },
+      { mode: 'lrwxrwxrwx', name: 'node1', target: '../../node/node1', read: null },
+      { mode: '--w-------', name: 'bind', target: null, read: null },
+      { mode: '-r--------', name: 'resource', target: null, read: { kind: 'error', stage: 'read', errno: 'EIO' } },
+    ]);
+    expect(r.results.get(3)).toEqual({ kind: 'ok' });
   });
 });
 

@@ -11,7 +11,7 @@ describe('stateJson (SPEC §4 state object)', () => {
   it('gives the example walkthrough end state', () => {
     const s = exampleState();
     const j = stateJson(s);
-    expect(j.kernel).toBe('6.8');
+    expect(j.kernel).toBe('6.12');
     expect(j.memoryBlockSize).toBe('0x8000000');
     expect(j.iomem).toBe(renderIomem(s.iomem));
     expect(j.iomem).toContain('    88000000-9fffffff : System RAM (kmem)\n');

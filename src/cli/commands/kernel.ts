@@ -21,7 +21,18 @@ import type { LogEvent } from '../../log/events.js';
 import { writeEvent } from '../../log/writer.js';
 import { compareWithModel, describeDivergence } from '../../realkernel/diff.js';
 import { fuzz, type KernelRunner } from '../../realkernel/fuzz.js';
-import { HarnessError, PACKAGE_ROOT, resolveArtefacts, VmError, type KernelArtefacts } from '../../realkernel/guest.js';
+import {
+  DEFAULT_HARNESS_KERNEL,
+  HARNESS_KERNELS,
+  harnessKernelFor,
+  HarnessError,
+  isHarnessKernel,
+  PACKAGE_ROOT,
+  resolveArtefacts,
+  VmError,
+  type HarnessKernel,
+  type KernelArtefacts,
+} from '../../realkernel/guest.js';
 import { isMachineName, MACHINE_NAMES, MACHINES, type MachineName } from '../../realkernel/machine.js';
 import { commentsByEvent, machineBoot, planRecord, record, RecordRefused, renderRecording, UnrecordableResult, type Recording } from '../../realkernel/record.js';
 import { EXIT, fail, UsageError, type CliCommand, type CliContext } from '../context.js';
@@ -34,7 +45,13 @@ interface KernelFlags {
   readonly modules?: string;
   readonly machine?: MachineName;
   readonly profile?: KernelVersion;
+  readonly kernelVersion?: HarnessKernel;
   readonly json?: boolean;
+}
+
+function parseKernelVersion(v: string): HarnessKernel {
+  if (!isHarnessKernel(v)) throw new UsageError(`--kernel-version: expected ${HARNESS_KERNELS.join(' or ')} (the Debian kernels harness/setup.sh installs), got ${JSON.stringify(v)}`);
+  return v;
 }
 
 function parseMachine(v: string): MachineName {
@@ -63,6 +80,11 @@ function nonNegativeInt(what: string) {
 
 function addKernelOptions(cmd: Command): Command {
   return cmd
+    .option(
+      '--kernel-version <SERIES>',
+      `which of harness/setup.sh's Debian kernels to boot (${HARNESS_KERNELS.join(', ')}); default: the log's boot.kernel when it is one of them, else ${DEFAULT_HARNESS_KERNEL}`,
+      parseKernelVersion,
+    )
     .option('--kernel <BZIMAGE>', 'boot this kernel image instead of harness/setup.sh\'s Debian one')
     .option('--modules <DIR>', 'its modules: a lib/modules/<release> directory, or a directory holding lib/modules/<release> (make modules_install INSTALL_MOD_PATH=DIR)')
     .option('--profile <VERSION>', `the model profile to replay with (${KERNEL_VERSIONS.join(', ')}); default: the newest not newer than the guest's kernel`, parseProfile)
@@ -101,16 +123,20 @@ function readEvents(path: string): { events: LogEvent[]; comments: string[][] } 
   return { events: located.map((l) => l.event), comments: commentsByEvent(text, located) };
 }
 
-function artefacts(flags: KernelFlags): KernelArtefacts {
-  return resolveArtefacts({ kernel: flags.kernel, modules: flags.modules });
+/** The kernel to boot: --kernel/--modules, else the --kernel-version series, else the one the log's boot names (`logKernel`). */
+function artefacts(flags: KernelFlags, logKernel?: string): KernelArtefacts {
+  if (flags.kernelVersion !== undefined && (flags.kernel !== undefined || flags.modules !== undefined))
+    throw new UsageError('--kernel-version chooses one of harness/setup.sh\'s Debian kernels; --kernel / --modules boot your own: give one or the other');
+  return resolveArtefacts({ kernel: flags.kernel, modules: flags.modules, kernelVersion: flags.kernelVersion ?? harnessKernelFor(logKernel) });
 }
 
 async function doRecord(ctx: CliContext, log: string, flags: KernelFlags, progress: (m: string) => void): Promise<{ rec: Recording; comments: string[][] }> {
   const { events, comments } = readEvents(log);
   // Refuse a log no machine can run before looking for the harness: that answer needs no QEMU.
   planRecord(events, flags.machine);
+  const boot = events[0];
   const rec = await record(events, {
-    artefacts: artefacts(flags),
+    artefacts: artefacts(flags, boot?.type === 'boot' ? boot.kernel : undefined),
     machine: flags.machine,
     profile: flags.profile,
     name: log.replace(/^.*\//, '').replace(/\.jsonl?$/, ''),
@@ -229,6 +255,8 @@ export const kernelCommand: CliCommand = {
           runs: flags.runs,
           seed,
           machines: flags.machine === undefined ? MACHINE_NAMES : [flags.machine],
+          // The generator aims through the model of the kernel under test (a harness series is also a profile).
+          kernel: flags.profile ?? flags.kernelVersion ?? DEFAULT_HARNESS_KERNEL,
           minSteps,
           maxSteps,
           shrinkRuns: flags.shrinkRuns,

@@ -21,7 +21,8 @@ import { devDaxKmemProbe, devDaxKmemRemove } from './kmem.js';
  */
 export function reallyProbeFailed(op: Op, drv: DaxDriverName, name: string, errno: Errno): void {
   if (errno === 'ENODEV' || errno === 'ENXIO') return;
-  op.print(`${drv}: probe of ${name} failed with error -${ERRNO[errno]}`);
+  if (op.state.profile.probeFailedDevErr) op.print(`${drv} ${name}: probe with driver ${drv} failed with error -${ERRNO[errno]}`);
+  else op.print(`${drv}: probe of ${name} failed with error -${ERRNO[errno]}`);
 }
 
 /** @kernel dax_match_id drivers/dax/bus.c */

@@ -27,4 +27,5 @@ export const DEVDAX_PROFILES: Readonly<Record<KernelVersion, DevdaxSwitches>> = 
   '5.1': { mremapChecksMaySplit: false, mappingStoreUnalignedAccepted: false },
   '6.1': { mremapChecksMaySplit: true, mappingStoreUnalignedAccepted: false },
   '6.8': { mremapChecksMaySplit: true, mappingStoreUnalignedAccepted: false },
+  '6.12': { mremapChecksMaySplit: true, mappingStoreUnalignedAccepted: true },
 };

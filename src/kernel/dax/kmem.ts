@@ -229,11 +229,17 @@ export function devDaxKmemRemove(op: Op, dev: DaxDevice): void {
   for (let i = 0; i < dev.ranges.length; i++) {
     const r = daxKmemRange(op.state.blockSize, dev.ranges[i] as DaxRange);
     if (r === null) continue;
+    // "range was never added during probe" (the 2026 fix, in 6.1.y and 6.12.y): counted as removed, remove_memory not called.
+    if (op.state.profile.kmemRemoveSkipsNeverAdded && (res[i] ?? null) === null) {
+      op.branch('dev_dax_kmem_remove', 'never-added');
+      success++;
+      continue;
+    }
     const rc = removeMemory(op, r.start, r.end - r.start + 1n);
     if (rc.ok) {
       const held = res[i] ?? null;
       if (held === null) {
-        // remove_resource(NULL) in v5.10–v6.x; fixed in 2026 by skipping ranges that were never added.
+        // remove_resource(NULL) from v5.10 until the 2026 fix (kmemRemoveSkipsNeverAdded) skipped ranges that were never added.
         op.print(`BUG: kernel NULL pointer dereference in remove_resource (${dev.name} mapping${i} was never added)`);
         op.branch('dev_dax_kmem_remove', 'NULL-res');
       } else if (op.state.profile.kmemRemoveLeakFixed) dropKmemRegion(op, dev, held, 'remove');
