@@ -73,6 +73,20 @@ function changedEntries(vma: Vma, was: Process | undefined): Array<[number, Pte]
   return out;
 }
 
+/**
+ * The entries a step must be judged on, with their process, vma and device:
+ * those it installed or changed, or every entry when the devices or the
+ * iomem tree (which entries are judged against) changed.
+ */
+function* judgedEntries(ctx: InvariantContext): Generator<{ readonly pid: string; readonly vma: Vma; readonly dev: DaxDevice; readonly at: bigint; readonly pte: Pte }> {
+  const all = devicesOrTreeChanged(ctx);
+  for (const [pid, p, was] of changedProcs(ctx)) {
+    for (const { vma, dev } of daxVmas(ctx.after, p, was, !all)) {
+      for (const [k, pte] of all ? vma.ptes.entries() : changedEntries(vma, was)) yield { pid, vma, dev, at: vma.start + (BigInt(k) << PAGE_SHIFT), pte };
+    }
+  }
+}
+
 /** Entries are judged against the devices and the iomem tree: when either changed, every entry is judged again. */
 function devicesOrTreeChanged(ctx: InvariantContext): boolean {
   return ctx.full || ctx.before === null || ctx.before.devices !== ctx.after.devices || ctx.before.iomem !== ctx.after.iomem;
@@ -108,13 +122,8 @@ export const daxGranularity: Invariant = {
   culprit: (ctx) => handlerOf(ctx, (dev, _v, pte) => LEVEL_SIZE[pte.level as keyof typeof LEVEL_SIZE] !== dev.align),
   check: (ctx) => {
     const out: string[] = [];
-    const all = devicesOrTreeChanged(ctx);
-    for (const [pid, p, was] of changedProcs(ctx)) {
-      for (const { vma, dev } of daxVmas(ctx.after, p, was, !all)) {
-        for (const [k, pte] of all ? vma.ptes.entries() : changedEntries(vma, was)) {
-          if (LEVEL_SIZE[pte.level] !== dev.align) out.push(`${pid}: a ${pte.level} entry (${LEVEL_SIZE[pte.level] / 1024n} KiB) at ${hex(vma.start + (BigInt(k) << PAGE_SHIFT))} maps ${dev.name}, whose pages are ${dev.align / 1024n} KiB`);
-        }
-      }
+    for (const { pid, dev, at, pte } of judgedEntries(ctx)) {
+      if (LEVEL_SIZE[pte.level] !== dev.align) out.push(`${pid}: a ${pte.level} entry (${LEVEL_SIZE[pte.level] / 1024n} KiB) at ${hex(at)} maps ${dev.name}, whose pages are ${dev.align / 1024n} KiB`);
     }
     return out;
   },
@@ -144,19 +153,14 @@ export const daxTranslation: Invariant = {
   },
   check: (ctx) => {
     const out: string[] = [];
-    const all = devicesOrTreeChanged(ctx);
-    for (const [pid, p, was] of changedProcs(ctx)) {
-      for (const { vma, dev } of daxVmas(ctx.after, p, was, !all)) {
-        for (const [k, pte] of all ? vma.ptes.entries() : changedEntries(vma, was)) {
-          const size = LEVEL_SIZE[pte.level];
-          const at = vma.start + (BigInt(k) << PAGE_SHIFT);
-          const where = `${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name})`;
-          if ((pte.phys & (size - 1n)) !== 0n) out.push(`${where} holds ${hex(pte.phys)}, not aligned to its ${size / 1024n} KiB: the MMU maps ${hex(pte.phys & ~(size - 1n))} instead`);
-          const want = daxPgoffToPhys(dev, vma.pgoff + ((at - vma.start) >> PAGE_SHIFT), size);
-          if (want !== pte.phys) out.push(`${where} holds ${hex(pte.phys)}, but file page ${hex(vma.pgoff + ((at - vma.start) >> PAGE_SHIFT))} is ${want === null ? 'outside the device' : hex(want)}`);
-          else if (!findBusyNamed(ctx.after.iomem, pte.phys, pte.phys + size - 1n, dev.name)) out.push(`${where} maps ${hex(pte.phys)}-${hex(pte.phys + size - 1n)}, which no BUSY ${dev.name} resource covers`);
-        }
-      }
+    for (const { pid, vma, dev, at, pte } of judgedEntries(ctx)) {
+      const size = LEVEL_SIZE[pte.level];
+      const where = `${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name})`;
+      const page = vma.pgoff + ((at - vma.start) >> PAGE_SHIFT);
+      if ((pte.phys & (size - 1n)) !== 0n) out.push(`${where} holds ${hex(pte.phys)}, not aligned to its ${size / 1024n} KiB: the MMU maps ${hex(pte.phys & ~(size - 1n))} instead`);
+      const want = daxPgoffToPhys(dev, page, size);
+      if (want !== pte.phys) out.push(`${where} holds ${hex(pte.phys)}, but file page ${hex(page)} is ${want === null ? 'outside the device' : hex(want)}`);
+      else if (!findBusyNamed(ctx.after.iomem, pte.phys, pte.phys + size - 1n, dev.name)) out.push(`${where} maps ${hex(pte.phys)}-${hex(pte.phys + size - 1n)}, which no BUSY ${dev.name} resource covers`);
     }
     return out;
   },
