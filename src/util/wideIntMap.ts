@@ -1,10 +1,10 @@
 /**
  * A persistent map from non-negative safe integers (up to 2^53) to values:
- * an IntMap of IntMaps split at bit 30, so keys wider than IntMap's 2^30
- * (a physical word index, a page index in a TiB mapping) cost the same path
- * copying as a block id. Iteration is in ascending key order.
+ * a SparseIntMap of SparseIntMaps split at bit 30, for keys wider than 2^30
+ * and sparse (a physical word index, a page index in a TiB mapping).
+ * Iteration is in ascending key order.
  */
-import { IntMap } from './intMap.js';
+import { SPARSE_MAX_KEY, SparseIntMap as IntMap } from './sparseIntMap.js';
 
 const LO_BITS = 2 ** 30;
 
@@ -43,7 +43,7 @@ export class WideIntMap<V> {
     if (hi < lo) return;
     const h0 = Math.floor(Math.max(0, lo) / LO_BITS);
     const h1 = Math.floor(hi / LO_BITS);
-    for (const [h, inner] of this.hi.range(h0, Math.min(h1, 2 ** 30 - 1))) {
+    for (const [h, inner] of this.hi.range(h0, Math.min(h1, SPARSE_MAX_KEY))) {
       const base = h * LO_BITS;
       const l = h === h0 ? Math.max(0, lo) - base : 0;
       const u = h === h1 ? hi - base : LO_BITS - 1;
@@ -67,7 +67,7 @@ export class WideIntMap<V> {
       const b = other.hi.get(h) ?? IntMap.empty<V>();
       for (const k of a.changedKeys(b)) out.push(h * LO_BITS + k);
     }
-    return out;
+    return out.sort((x, y) => x - y);
   }
 
   /** A map without the keys in [lo, hi]. */
