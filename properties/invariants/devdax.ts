@@ -11,7 +11,16 @@ import { isBusy, type Resource } from '../../src/kernel/resource.js';
 import type { Invariant, InvariantContext } from './types.js';
 
 /** Processes this step changed (all of them at boot or in paranoid mode). */
+/** Per step, shared by the invariants below (they all get the same context object). */
+const procsOfStep = new WeakMap<InvariantContext, Array<[string, Process, Process | undefined]>>();
+
 function changedProcs(ctx: InvariantContext): Array<[string, Process, Process | undefined]> {
+  let hit = procsOfStep.get(ctx);
+  if (hit === undefined) procsOfStep.set(ctx, (hit = computeChangedProcs(ctx)));
+  return hit;
+}
+
+function computeChangedProcs(ctx: InvariantContext): Array<[string, Process, Process | undefined]> {
   const { before, after, full } = ctx;
   if (before !== null && before.mm.procs === after.mm.procs && before.devices === after.devices && before.iomem === after.iomem && !full) return [];
   const out: Array<[string, Process, Process | undefined]> = [];
