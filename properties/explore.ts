@@ -279,6 +279,8 @@ export function explore(o: ExploreOptions): ExploreResult {
     if (next.length > 0) depth++;
   }
   o.onDone?.();
+  // Also keeps the stored states alive across onDone (V8 may collect what a function no longer uses).
+  if (seen.size !== store.size) throw new Error(`model bug: ${seen.size} fingerprints for ${store.size} stored states`);
   return {
     machine: o.machineName,
     variant,
