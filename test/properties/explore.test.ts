@@ -242,3 +242,26 @@ describe('conformance cover', () => {
     expect(back).toHaveLength(suite.sequences[0]?.events.length ?? -1);
   });
 });
+
+describe('the conformance suite recorded on a real 6.1 kernel (test/traces/explore/)', () => {
+  const dir = new URL('../traces/explore/', import.meta.url);
+  const traces = (['hmem', 'pmem'] as const).flatMap((m) => readdirSync(new URL(`${m}/`, dir)).map((f) => `${m}/${f}`)).sort();
+  const load = (file: string) => parseLogText(readFileSync(new URL(file, dir), 'utf8'), file).map((l) => l.event);
+
+  it.each(traces)('%s replays with zero divergences and zero violations', (file) => {
+    const events = load(file);
+    expect(events.slice(1).every((e) => e.result !== undefined)).toBe(true);
+    const r = replay(events, { check: checkAll(makeChecker()) });
+    expect(r.divergences).toEqual([]);
+    expect(r.violations).toEqual([]);
+  });
+
+  it('pmem-6.1: the recorded sequences are the ones `memhp explore --preset pmem-6.1 --cover` picks today', () => {
+    const tracker = new CoverTracker();
+    const p = preset('pmem-6.1');
+    const suite = coverSuite(p.boot(), search('pmem-6.1', { onTransition: tracker.observe }), tracker);
+    const ops = (events: readonly { type: string }[]): string[] => events.slice(1).map((e) => JSON.stringify({ ...e, result: undefined, seq: undefined }));
+    const recorded = traces.filter((t) => t.startsWith('pmem/')).map((t) => ops(load(t)));
+    expect(recorded).toEqual(suite.sequences.map((s) => ops(s.events)));
+  });
+});
