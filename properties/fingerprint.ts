@@ -126,13 +126,15 @@ export class Fingerprinter {
   /** The fingerprint of `s`. */
   key(s: KernelState): string {
     const slots = this.layout.slots;
-    const parts: number[] = new Array<number>(slots.length);
-    for (let i = 0; i < slots.length; i++) parts[i] = this.intern(this.slotKey(s, i));
+    // Slot texts go into the key as they are: nearly every state has a slot text of its own, so interning
+    // them would keep each twice (the intern table and the key).
+    const parts: string[] = new Array<string>(slots.length);
+    for (let i = 0; i < slots.length; i++) parts[i] = this.slotKey(s, i);
     for (const g of this.layout.groups) {
-      const sorted = g.map((i) => parts[i] as number).sort((a, b) => a - b);
-      g.forEach((i, k) => (parts[i] = sorted[k] as number));
+      const sorted = g.map((i) => parts[i] as string).sort();
+      g.forEach((i, k) => (parts[i] = sorted[k] as string));
     }
-    return `${this.globalText(s)}#${parts.join(',')}`;
+    return `${this.globalText(s)}#${parts.join('#')}`;
   }
 
   /** Which slot a top-level resource, block id or device belongs to; -1 = global. */
