@@ -5,11 +5,12 @@
  * `memhp kernel record` / `memhp kernel diff` run on a real kernel.
  *
  * During the search each target's first transition (breadth first: at its
- * smallest depth) is its witness; the sequence to a witness is the path to
- * its state plus its operation. Each candidate sequence is replayed to see
- * every target it reaches on the way, and sequences are picked greedily,
- * most uncovered targets first (ties: the shorter, then the earlier found),
- * until every target is covered. Each log ends with reads of /proc/iomem,
+ * smallest depth) is its witness. Two ways to cover them: chainedSuite (the
+ * default) walks from boot to the nearest uncovered target, then the next,
+ * in as few sequences as it can; coverSuite (--isolated) takes the path to
+ * each witness as a candidate, replays it to see every target it reaches on
+ * the way, and picks candidates greedily, most uncovered targets first (ties:
+ * the shorter, then the earlier found). Each log ends with reads of /proc/iomem,
  * /proc/meminfo and the in-scope blocks' state and valid_zones, so a real
  * kernel's final state is compared too, not only the errnos on the way.
  */
@@ -20,7 +21,14 @@ import { writeLog } from '../src/log/index.js';
 import type { Step, Violation } from '../src/replay/engine.js';
 import { read } from './alphabet/events.js';
 import { scopeBlocks } from './alphabet/sysfs.js';
+import { applyBoot, applyEvent, type Checker } from '../src/replay/engine.js';
+import type { KernelState } from '../src/kernel/state.js';
+import type { Alphabet } from './alphabet/index.js';
 import { eventsOf, type ExploreResult } from './explore.js';
+import { Fingerprinter } from './fingerprint.js';
+import { makeChecker } from './invariants/index.js';
+import { checkAll, numbered } from './sequence.js';
+import { layoutOf } from './symmetry.js';
 import { documentedEntry } from './invariants/errnos.js';
 
 /** The coverage targets a step reaches: `transition <key>` and `errno <path pattern>: <errno>` (coverage.ts's denominators). */
@@ -59,7 +67,11 @@ export interface CoverSuite {
   readonly sequences: readonly CoverSequence[];
 }
 
-/** The suite for a finished search whose transitions `tracker` observed. */
+/**
+ * The isolated suite for a finished search whose transitions `tracker`
+ * observed: one short sequence per group of targets (a divergence on a real
+ * kernel then names its behaviour). chainedSuite gives fewer, longer ones.
+ */
 export function coverSuite(boot: BootEvent, result: ExploreResult, tracker: CoverTracker): CoverSuite {
   const candidates = [...tracker.witness.entries()].map(([target, w], order) => {
     const path = [...result.pathTo(w.from), w.via];
@@ -90,8 +102,81 @@ export function coverSuite(boot: BootEvent, result: ExploreResult, tracker: Cove
       for (const id of scopeBlocks(last, result.alphabet.scope)) closing.push(read(`/sys/devices/system/memory/memory${id}/state`), read(`/sys/devices/system/memory/memory${id}/valid_zones`));
     }
     const n = best.path.length;
-    const events: LogEvent[] = [...best.events, ...closing.map((e, k): LogEvent => (e.type === 'read' ? { type: 'read', seq: n + k + 1, path: e.path } : e))];
+    const events: LogEvent[] = [...best.events, ...closing.map((e, k) => numbered(e, n + k + 1))];
     sequences.push({ events, operations: n, covers });
+  }
+  return { targets: [...tracker.witness.keys()].sort(), sequences };
+}
+
+/** Most operations in one chained sequence: a divergence early in a long one hides what follows. */
+export const MAX_CHAIN = 40;
+
+/**
+ * The shortest clean operation path from `start` to a transition that
+ * reaches one of `wanted` (breadth first, states deduplicated), or null when
+ * none is reachable within `maxStates` states.
+ */
+function nearest(start: KernelState, alphabet: Alphabet, fp: Fingerprinter, check: Checker, wanted: ReadonlySet<string>, maxStates: number): StepEvent[] | null {
+  const seen = new Set<string>([fp.key(start)]);
+  let frontier: Array<{ s: KernelState; path: StepEvent[] }> = [{ s: start, path: [] }];
+  while (frontier.length > 0) {
+    const next: Array<{ s: KernelState; path: StepEvent[] }> = [];
+    for (const { s, path } of frontier) {
+      for (const op of alphabet.ops(s)) {
+        const step = applyEvent(s, op, 1);
+        if (check(step).length > 0) continue;
+        if (targetsOf(step).some((t) => wanted.has(t))) return [...path, op];
+        if (step.after === s) continue;
+        const key = fp.key(step.after);
+        if (seen.has(key)) continue;
+        if (seen.size >= maxStates) return null;
+        seen.add(key);
+        next.push({ s: step.after, path: [...path, op] });
+      }
+    }
+    frontier = next;
+  }
+  return null;
+}
+
+/**
+ * A suite of fewer, longer sequences: each starts at boot and repeatedly
+ * walks the shortest clean path to the nearest transition that reaches a
+ * target not yet covered, until no uncovered target is reachable from where
+ * it stands (a one-way step was taken) or it has MAX_CHAIN operations; then
+ * the next sequence starts from boot. A real kernel spends most of a
+ * sequence's time booting, so fewer sequences cost less.
+ */
+export function chainedSuite(boot: BootEvent, result: ExploreResult, tracker: CoverTracker, maxStates = 200_000): CoverSuite {
+  const alphabet = result.alphabet;
+  const root = applyBoot(boot).after;
+  const fp = new Fingerprinter(layoutOf(root, true));
+  const check = checkAll(makeChecker());
+  const uncovered = new Set(tracker.witness.keys());
+  const sequences: CoverSequence[] = [];
+  while (uncovered.size > 0) {
+    let s = root;
+    const ops: StepEvent[] = [];
+    const covers: string[] = [];
+    for (;;) {
+      if (uncovered.size === 0) break;
+      const path = nearest(s, alphabet, fp, check, uncovered, maxStates);
+      // The first path of a sequence is taken whatever its length (it is the shortest from boot).
+      if (path === null || (ops.length > 0 && ops.length + path.length > MAX_CHAIN)) break;
+      for (const op of path) {
+        const step = applyEvent(s, op, ops.length + 1);
+        for (const t of targetsOf(step)) {
+          if (uncovered.delete(t)) covers.push(t);
+        }
+        ops.push(op);
+        s = step.after;
+      }
+    }
+    if (ops.length === 0) throw new Error(`model bug: witnessed targets unreachable from boot: ${[...uncovered].join(', ')}`);
+    const closing: StepEvent[] = [read('/proc/iomem'), read('/proc/meminfo')];
+    for (const id of scopeBlocks(s, alphabet.scope)) closing.push(read(`/sys/devices/system/memory/memory${id}/state`), read(`/sys/devices/system/memory/memory${id}/valid_zones`));
+    const events: LogEvent[] = [boot, ...[...ops, ...closing].map((e, k) => numbered(e, k + 1))];
+    sequences.push({ events, operations: ops.length, covers: covers.sort() });
   }
   return { targets: [...tracker.witness.keys()].sort(), sequences };
 }

@@ -29,7 +29,7 @@ import { Coverage, type CoverageReport } from './coverage.js';
 import { Fingerprinter } from './fingerprint.js';
 import { GOALS } from './goals.js';
 import { makeChecker } from './invariants/index.js';
-import { checkAll, recordCoverage } from './sequence.js';
+import { checkAll, numbered, recordCoverage } from './sequence.js';
 import { layoutOf } from './symmetry.js';
 
 export interface ExploreOptions {
@@ -141,17 +141,6 @@ export function eventsOf(boot: BootEvent, alphabet: Alphabet, path: readonly num
     s = step.after;
   });
   return { events, steps };
-}
-
-function numbered(e: StepEvent, seq: number): StepEvent {
-  switch (e.type) {
-    case 'write':
-      return { type: 'write', seq, path: e.path, value: e.value, raw: e.raw };
-    case 'read':
-      return { type: 'read', seq, path: e.path };
-    case 'inject':
-      return { type: 'inject', seq, site: e.site, errno: e.errno, nth: e.nth };
-  }
 }
 
 function sameFaults(a: KernelState, b: KernelState): boolean {

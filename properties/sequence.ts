@@ -40,7 +40,7 @@ export function checkAll(check: Checker): Checker {
 }
 
 /** The generated event with its seq (a literal per type: an object spread costs V8 ~130 ns per step). */
-function numbered(e: StepEvent, seq: number): StepEvent {
+export function numbered(e: StepEvent, seq: number): StepEvent {
   switch (e.type) {
     case 'write':
       return { type: 'write', seq, path: e.path, value: e.value, raw: e.raw };

@@ -65,7 +65,7 @@ describe('memhp explore', () => {
     const dir = tmp();
     const r = await run(['explore', '--preset', 'hmem-no-node', '--ops', 'driver,block,read', '--cover', '--emit', dir, '--out', tmp()]);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/cover: +\d+ targets in \d+ sequences/);
+    expect(r.out).toMatch(/cover: +\d+ targets in \d+ sequences? /);
     const files = readdirSync(dir);
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) expect(readFileSync(join(dir, f), 'utf8')).not.toContain('"inject"');
@@ -78,6 +78,7 @@ describe('memhp explore', () => {
     [['--variant', 'nope'], /unknown variant "nope"/],
     [['--patches', 'kmem-persist'], /no patch series are modelled yet/],
     [['--emit', '/tmp/x'], /--emit DIR needs --cover/],
+    [['--isolated'], /--isolated needs --cover/],
     [['--cover', '--emit', '/tmp/x', '--ops', 'driver,fault'], /fault are model only/],
     [['--preset', 'pmem-2blocks', '--machine', 'x.jsonl'], /give one machine, not both/],
     [['--machine', '/nonexistent.jsonl'], /--machine \/nonexistent.jsonl: no such file/],

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GENERATORS, generatorByName, type OperationGenerator } from '../../properties/alphabet/index.js';
 import { runCampaign } from '../../properties/campaign.js';
-import { CoverTracker, coverSuite, emitSuite, targetsOf } from '../../properties/conformance.js';
+import { chainedSuite, CoverTracker, coverSuite, emitSuite, MAX_CHAIN, targetsOf, type CoverSuite } from '../../properties/conformance.js';
 import { alphabetFor, eventsOf, explore, type ExploreOptions, type ExploreResult } from '../../properties/explore.js';
 import { Fingerprinter } from '../../properties/fingerprint.js';
 import { presetByName, SMALL_PRESETS, VARIANT_PRESET, withVariant, type Preset } from '../../properties/presets.js';
@@ -218,14 +218,12 @@ describe('bug variants', () => {
 });
 
 describe('conformance cover', () => {
-  it('picks sequences that together reach every target witnessed, each clean on the model', () => {
-    const tracker = new CoverTracker();
-    const p = preset('pmem-2blocks');
-    const b = p.boot();
-    const r = search('pmem-2blocks', { generators: gens(['driver', 'block', 'attr', 'invalid', 'read']), onTransition: tracker.observe });
-    const suite = coverSuite(b, r, tracker);
+  const tracker = new CoverTracker();
+  const b = preset('pmem-2blocks').boot();
+  const r = search('pmem-2blocks', { generators: gens(['driver', 'block', 'attr', 'invalid', 'read']), onTransition: tracker.observe });
+
+  function coversAll(suite: CoverSuite): void {
     expect(suite.targets.length).toBeGreaterThan(10);
-    expect(suite.sequences.length).toBeLessThan(suite.targets.length);
     const reached = new Set<string>();
     const check = checkAll(makeChecker());
     for (const s of suite.sequences) {
@@ -235,11 +233,24 @@ describe('conformance cover', () => {
       expect(s.events.some((e) => e.type === 'inject')).toBe(false);
     }
     for (const t of suite.targets) expect(reached).toContain(t);
+  }
+
+  it('isolated: sequences to the witnesses, picked greedily, together reach every target witnessed, each clean on the model', () => {
+    const suite = coverSuite(b, r, tracker);
+    coversAll(suite);
+    expect(suite.sequences.length).toBeLessThan(suite.targets.length);
     const dir = mkdtempSync(join(tmpdir(), 'memhp-cover-'));
     const files = emitSuite(dir, 'pmem-2blocks', suite);
     expect(files).toHaveLength(suite.sequences.length);
     const back = parseLogText(readFileSync(files[0] as string, 'utf8'), files[0] as string).map((l) => l.event);
     expect(back).toHaveLength(suite.sequences[0]?.events.length ?? -1);
+  });
+
+  it('chained: fewer sequences, none longer than MAX_CHAIN operations, reaching every target witnessed', () => {
+    const chained = chainedSuite(b, r, tracker);
+    coversAll(chained);
+    expect(chained.sequences.length).toBeLessThan(coverSuite(b, r, tracker).sequences.length);
+    for (const s of chained.sequences) expect(s.operations).toBeLessThanOrEqual(MAX_CHAIN);
   });
 });
 
@@ -256,12 +267,14 @@ describe('the conformance suite recorded on a real 6.1 kernel (test/traces/explo
     expect(r.violations).toEqual([]);
   });
 
-  it('pmem-6.1: the recorded sequences are the ones `memhp explore --preset pmem-6.1 --cover` picks today', () => {
+  it('pmem-6.1: the recorded sequences are the ones `memhp explore --preset pmem-6.1 --cover [--isolated]` picks today', () => {
     const tracker = new CoverTracker();
     const p = preset('pmem-6.1');
     const suite = coverSuite(p.boot(), search('pmem-6.1', { onTransition: tracker.observe }), tracker);
     const ops = (events: readonly { type: string }[]): string[] => events.slice(1).map((e) => JSON.stringify({ ...e, result: undefined, seq: undefined }));
-    const recorded = traces.filter((t) => t.startsWith('pmem/')).map((t) => ops(load(t)));
+    const recorded = traces.filter((t) => t.startsWith('pmem/cover-')).map((t) => ops(load(t)));
     expect(recorded).toEqual(suite.sequences.map((s) => ops(s.events)));
+    const chain = chainedSuite(p.boot(), search('pmem-6.1', { onTransition: tracker.observe }), tracker);
+    expect(traces.filter((t) => t.startsWith('pmem/chain-')).map((t) => ops(load(t)))).toEqual(chain.sequences.map((s) => ops(s.events)));
   });
 });

@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { GENERATORS, GENERATOR_NAMES, generatorByName, type OperationGenerator } from '../../../properties/alphabet/index.js';
-import { CoverTracker, coverSuite, emitSuite } from '../../../properties/conformance.js';
+import { CoverTracker, chainedSuite, coverSuite, emitSuite } from '../../../properties/conformance.js';
 import type { CoverageCount } from '../../../properties/coverage.js';
 import { explore, type ExploreResult } from '../../../properties/explore.js';
 import { PRESETS, PRESET_NAMES, presetByName, withVariant, type Preset } from '../../../properties/presets.js';
@@ -36,6 +36,7 @@ interface ExploreFlags {
   readonly symmetry?: boolean;
   readonly maxStates?: number;
   readonly cover?: boolean;
+  readonly isolated?: boolean;
   readonly emit?: string;
   readonly paranoid?: boolean;
   readonly list?: boolean;
@@ -125,7 +126,7 @@ function renderHuman(doc: ExploreDocument, c: Colors): string {
   out.push(`  ${'goals'.padEnd(12)} ${goals.filter(([, h]) => h > 0).length}/${goals.length} reached`);
   for (const [g, h] of goals) if (h === 0) out.push(`    ${c.yellow('never reached')}  ${g}`);
   if (doc.cover !== null) {
-    out.push(`cover:       ${doc.cover.targets} targets in ${doc.cover.sequences} sequences (${doc.cover.operations} operations)`);
+    out.push(`cover:       ${doc.cover.targets} targets in ${doc.cover.sequences} sequence${doc.cover.sequences === 1 ? '' : 's'} (${doc.cover.operations} operations)`);
     for (const f of doc.cover.files) out.push(`  ${f}`);
   }
   out.push(`failures:    ${doc.failures.length === 0 ? c.green('0') : c.red(String(doc.failures.length))} (a shortest counterexample per invariant)`);
@@ -149,6 +150,7 @@ export function runExplore(ctx: CliContext, flags: ExploreFlags): void {
   }
   if (flags.patches !== undefined) throw new UsageError(`--patches ${flags.patches}: no patch series are modelled yet (SPEC §11); the known series are: none`);
   if (flags.emit !== undefined && flags.cover !== true) throw new UsageError('--emit DIR needs --cover (it writes the conformance suite)');
+  if (flags.isolated === true && flags.cover !== true) throw new UsageError('--isolated needs --cover (it chooses how the suite is cut into sequences)');
   const out = flags.out ?? DEFAULT_OUT;
   if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out ${out}: not a directory (failures are written there as FILE.jsonl)`);
   if (flags.emit !== undefined && existsSync(flags.emit) && !statSync(flags.emit).isDirectory()) throw new UsageError(`--emit ${flags.emit}: not a directory (the suite is written there as cover-NN.jsonl)`);
@@ -178,7 +180,7 @@ export function runExplore(ctx: CliContext, flags: ExploreFlags): void {
   });
   let cover: ExploreDocument['cover'] = null;
   if (tracker !== null) {
-    const suite = coverSuite(boot, r, tracker);
+    const suite = flags.isolated === true ? coverSuite(boot, r, tracker) : chainedSuite(boot, r, tracker);
     const files = flags.emit === undefined ? [] : emitSuite(flags.emit, m.name, suite);
     cover = { targets: suite.targets.length, sequences: suite.sequences.length, operations: suite.sequences.reduce((a, s) => a + s.operations, 0), files };
   }
@@ -216,6 +218,7 @@ export const exploreCommand: CliCommand = {
       .option('--max-states <N>', `stop after N distinct states (default ${DEFAULT_MAX_STATES})`, (v) => wholeNumber(v, 'a number of states'))
       .option('--cover', 'pick a small set of sequences reaching every transition and (path, errno) pair reached')
       .option('--emit <DIR>', 'with --cover: write the sequences as logs for memhp kernel record / diff')
+      .option('--isolated', 'with --cover: one short sequence per group of targets (a divergence names its behaviour) instead of the fewest chained sequences')
       .option('--paranoid', 're-check every invariant on the whole state after every step (slower)')
       .option('--list', 'list the presets and operation kinds')
       .option('--json', 'print one JSON document (clock-dependent values under "timing", the last key)')
