@@ -93,18 +93,8 @@ export class Fingerprinter {
   private readonly deviceId = new WeakMap<DaxDevice, number>();
   /** A block record's part id without its node, add id and group (those depend on the slot or are renamed per state): per interned record. */
   private readonly recordId = new WeakMap<MemoryBlock, number>();
-  /** Slot of each region id. */
-  private readonly slotOfRegion = new Map<number, number>();
-  /** For each slot, its index in the output order before sorting: slots outside any group stay in place. */
-  private readonly groupOf: Int32Array;
 
-  constructor(readonly layout: Layout) {
-    layout.slots.forEach((sl, i) => this.slotOfRegion.set(sl.regionId, i));
-    this.groupOf = new Int32Array(layout.slots.length).fill(-1);
-    layout.groups.forEach((g, gi) => {
-      for (const i of g) this.groupOf[i] = gi;
-    });
-  }
+  constructor(readonly layout: Layout) {}
 
   private intern(text: string): number {
     let id = this.partIds.get(text);
@@ -116,11 +106,6 @@ export class Fingerprinter {
     let id = this.recordId.get(b);
     if (id === undefined) this.recordId.set(b, (id = this.intern(recordText(b))));
     return id;
-  }
-
-  /** Distinct part texts seen so far (the memory the fingerprints share). */
-  get parts(): number {
-    return this.partIds.size;
   }
 
   /** The fingerprint of `s`. */
