@@ -11,7 +11,7 @@ import { InvalidArgumentError } from 'commander';
 import { GENERATORS, GENERATOR_NAMES, generatorByName, type OperationGenerator } from '../../../properties/alphabet/index.js';
 import { CoverTracker, chainedSuite, coverSuite, emitSuite } from '../../../properties/conformance.js';
 import type { CoverageCount } from '../../../properties/coverage.js';
-import { explore, type ExploreResult } from '../../../properties/explore.js';
+import { explore, type ExploreProgress, type ExploreResult } from '../../../properties/explore.js';
 import { PRESETS, PRESET_NAMES, presetByName, withVariant, type Preset } from '../../../properties/presets.js';
 import type { VariantName } from '../../kernel/profile.js';
 import type { BootEvent } from '../../log/events.js';
@@ -177,7 +177,11 @@ export function runExplore(ctx: CliContext, flags: ExploreFlags): void {
     paranoid: flags.paranoid === true,
     outDir: out,
     ...(tracker === null ? {} : { onTransition: tracker.observe }),
+    // A search of tens of thousands of states takes seconds to minutes: a line on a terminal's standard error
+    // (never on stdout, which stays the same bytes for the same input).
+    ...(flags.json !== true && process.stderr.isTTY === true ? { onProgress: (p: ExploreProgress) => ctx.io.stderr(`\r${p.states.toLocaleString('en-US')} states, ${p.transitions.toLocaleString('en-US')} transitions, depth ${p.depth}, ${(p.elapsedMs / 1000).toFixed(0)} s `) } : {}),
   });
+  if (flags.json !== true && process.stderr.isTTY === true) ctx.io.stderr('\r\x1b[K');
   let cover: ExploreDocument['cover'] = null;
   if (tracker !== null) {
     const suite = flags.isolated === true ? coverSuite(boot, r, tracker) : chainedSuite(boot, r, tracker);
