@@ -8,6 +8,7 @@
 import { tuneV8 } from '../src/runtime/v8.js';
 import { Command } from 'commander';
 import { DEFAULT_STEPS } from '../src/cli/fuzz/options.js';
+import { exploreBench, type ExploreFigures } from './explore.js';
 import { fuzzVsReplay, type FuzzFigures } from './fuzzVsReplay.js';
 import { fmt } from './measure.js';
 import { replay1m, type ReplayFigures } from './replay1m.js';
@@ -20,7 +21,7 @@ tuneV8();
 const program = new Command('bench')
   .option('--json', 'print one JSON summary')
   .option('--check', 'assert the budgets; exit 1 if one is missed')
-  .option('--only <names>', 'comma-separated workloads: replay-1m,fuzz,scale,invariant-cost,vs-kernel,mappings,tib-4k')
+  .option('--only <names>', 'comma-separated workloads: replay-1m,fuzz,scale,invariant-cost,vs-kernel,explore,mappings,tib-4k')
   .option('--quick', 'smaller sizes (a smoke run, not for the figures)')
   .parse(process.argv);
 const opts = program.opts<{ json?: boolean; check?: boolean; only?: string; quick?: boolean }>();
@@ -40,6 +41,7 @@ interface Summary {
   vsKernel?: VsKernelFigures;
   mappings?: MappingFigures & { usPerEvent: number; overReplay1m: number | null };
   tib4k?: TibFigures;
+  explore?: ExploreFigures;
   budgets: Array<{ name: string; value: number; limit: string; ok: boolean }>;
 }
 const summary: Summary = { budgets: [] };
@@ -136,6 +138,22 @@ if (want('tib-4k')) {
   log(`  ${f.touchedPages} pages touched, ${(f.wallMs / 1000).toFixed(1)} s; heap after: ${(f.heapBytes / 2 ** 20).toFixed(0)} MiB, ${f.bytesPerTouchedPage.toFixed(0)} B per touched page`);
   // Bounded by what was touched, not by the device's 2^28 pages: at most a page of model per page touched.
   budget('tib-4k bytes of model state per touched page', f.bytesPerTouchedPage, f.bytesPerTouchedPage <= 4096, '<= 4096');
+}
+
+if (want('explore')) {
+  log('explore (exhaustive search of the presets, every invariant and must-succeed property after every step)');
+  const f = exploreBench(quick ? 2 : 3, quick, log);
+  summary.explore = f;
+  const first = f.presets[0];
+  if (first !== undefined) {
+    // Per-step cost: a transition of the search against a step of fuzz (each applies one operation and checks it).
+    const ratio = f.fuzzStepsPerSecond / first.transitionsPerSecond.median;
+    budget(`fuzz steps/s / explore transitions/s on ${first.name}`, ratio, ratio <= 3, '<= 3');
+    // Every enabled operation of a state is applied and checked, so distinct states/s is transitions/s over the
+    // operations per state; reported, not asserted.
+    log(`  (distinct states/s on ${first.name}: ${Math.round(first.statesPerSecond.median)}, at ${(first.transitions / first.states).toFixed(0)} operations applied and checked per state)`);
+  }
+  budget('explore bytes per stored state', f.bytesPerState, f.bytesPerState <= 2000, '<= 2000');
 }
 
 if (opts.json === true) process.stdout.write(`${JSON.stringify(summary, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 1)}\n`);

@@ -119,7 +119,8 @@ export function failureLogText(f: Omit<FailureReport, 'file' | 'log'>, events: r
   return `${header.join('\n')}\n${writeLog(events)}`;
 }
 
-function save(outDir: string | null, text: string): string | null {
+/** Write a failure log to `outDir` named by its content hash (null: not persisted); returns the file. */
+export function saveFailure(outDir: string | null, text: string): string | null {
   if (outDir === null) return null;
   mkdirSync(outDir, { recursive: true });
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
@@ -225,7 +226,7 @@ function* campaignRuns(o: CampaignOptions): Generator<void, CampaignResult, void
       if (firstFailure === null) {
         // Persist the unshrunk failure at once: shrinking may be interrupted.
         const text = failureLogText({ seed, campaignSeed: o.seed, run: k, invariant: v.invariant, message: v.message, variant: o.variant, length: r.events.length, originalLength: r.events.length, shrinkMs: 0 }, r.events);
-        firstFailure = { text, file: save(o.outDir, text), length: r.events.length, at: Date.now() };
+        firstFailure = { text, file: saveFailure(o.outDir, text), length: r.events.length, at: Date.now() };
       }
       return false;
     });
@@ -239,7 +240,7 @@ function* campaignRuns(o: CampaignOptions): Generator<void, CampaignResult, void
       const shrinkMs = Date.now() - ff.at;
       const meta = { seed, campaignSeed: o.seed, run: k, invariant: v.invariant, message: v.message, variant: o.variant, length: r.events.length, originalLength: ff.length, shrinkMs };
       const text = failureLogText(meta, r.events);
-      const file = save(o.outDir, text);
+      const file = saveFailure(o.outDir, text);
       if (ff.file !== null && ff.file !== file && existsSync(ff.file)) unlinkSync(ff.file);
       failures.push({ ...meta, file, log: text });
     }

@@ -40,7 +40,7 @@ export function checkAll(check: Checker): Checker {
 }
 
 /** The generated event with its seq (a literal per type: an object spread costs V8 ~130 ns per step). */
-function numbered(e: StepEvent, seq: number): StepEvent {
+export function numbered(e: StepEvent, seq: number): StepEvent {
   switch (e.type) {
     case 'write':
       return { type: 'write', seq, path: e.path, value: e.value, raw: e.raw };
@@ -77,6 +77,13 @@ function changedIds(step: Step): readonly number[] {
   return ids;
 }
 
+/** Record a step's transitions, errnos and branches, and the goals it reaches (fuzz and explore share this). */
+export function recordCoverage(coverage: Coverage, step: Step): void {
+  coverage.record(step);
+  const changed = changedIds(step);
+  for (const g of GOALS) if (mayReach(g, step, changed) && g.reached(step, changed)) coverage.hitGoal(g.name);
+}
+
 export function runSequence(boot: BootEvent, choices: readonly Choice[], opts: SequenceOptions = {}): SequenceResult {
   const check = checkAll(opts.check ?? defaultCheck);
   const kinds: Record<StepKind, number> = { inject: 0, invalid: 0, read: 0, driver: 0, block: 0, attr: 0, program: 0 };
@@ -87,11 +94,7 @@ export function runSequence(boot: BootEvent, choices: readonly Choice[], opts: S
   const observe = (step: Step): void => {
     steps.push(step);
     for (const v of check(step)) violations.push(v);
-    if (opts.coverage !== undefined) {
-      opts.coverage.record(step);
-      const changed = changedIds(step);
-      for (const g of GOALS) if (mayReach(g, step, changed) && g.reached(step, changed)) opts.coverage.hitGoal(g.name);
-    }
+    if (opts.coverage !== undefined) recordCoverage(opts.coverage, step);
   };
   let current = applyBoot(boot);
   observe(current);

@@ -25,6 +25,10 @@ export { readFile, writeFile, resolve as resolveSysfsPath } from './sysfs/surfac
 export { renderMeminfo, memTotalKiB, zoneUsage } from './views/meminfo.js';
 export { INVARIANTS, INVARIANT_NAMES, checkStep, makeChecker, invariantByName } from '../properties/invariants/index.js';
 export type { Invariant, InvariantContext, CheckerOptions } from '../properties/invariants/index.js';
+export { explore, type ExploreOptions, type ExploreResult, type ExploreFailure } from '../properties/explore.js';
+export { GENERATORS, type OperationGenerator, type AlphabetScope } from '../properties/alphabet/index.js';
+export { PRESETS, presetByName, withVariant, type Preset } from '../properties/presets.js';
+export { chainedSuite, coverSuite, emitSuite, CoverTracker } from '../properties/conformance.js';
 export * from '../machines/index.js';
 export { PATCHES, PATCH_NAMES, type PatchName, type PatchSwitches } from './kernel/patches.js';
 export { applyProgramEvent } from './syscalls/index.js';

@@ -99,7 +99,7 @@ describe('exit 70: internal errors', () => {
 
 describe('the commands registry', () => {
   it('holds the default, replay and check commands', () => {
-    expect(COMMANDS.map((c) => c.name)).toEqual(['(default)', 'replay', 'check', 'fuzz', 'kernel']);
+    expect(COMMANDS.map((c) => c.name)).toEqual(['(default)', 'replay', 'check', 'fuzz', 'explore', 'kernel']);
   });
 
   it('takes a new command without other changes (the extension point for fuzz)', async () => {

@@ -7,6 +7,7 @@ import type { CliCommand } from '../context.js';
 import { checkCommand } from './check.js';
 import { fuzzCommand } from './fuzz.js';
 import { defaultCommand, replayCommand } from './replay.js';
+import { exploreCommand } from './explore.js';
 import { kernelCommand } from './kernel.js';
 
-export const COMMANDS: readonly CliCommand[] = [defaultCommand, replayCommand, checkCommand, fuzzCommand, kernelCommand];
+export const COMMANDS: readonly CliCommand[] = [defaultCommand, replayCommand, checkCommand, fuzzCommand, exploreCommand, kernelCommand];
