@@ -171,7 +171,9 @@ function region(kernel: KernelVersion, id: number, kind: DaxRegionKind, start: b
       const G = 1n << 30n;
       const align = kernel === '5.1' ? SZ_2M : r.deviceAlign === G ? (start % G === 0n && used >= G ? G : SZ_2M) : r.deviceAlign;
       const len = align === G ? (used / G) * G : used;
-      return { id, kind, name, start, size, targetNode: r.targetNode, align: SZ_2M, namespace: null, map: 'mem', devices: [{ ...dev(0, [{ start, size: len }]), align }] };
+      // A 1 GiB-aligned device is there to be mapped: where the profile would hand it to kmem, it boots on device_dax.
+      const driver = align === G && r.driver === 'auto' ? 'device_dax' : r.driver;
+      return { id, kind, name, start, size, targetNode: r.targetNode, align: SZ_2M, namespace: null, map: 'mem', devices: [{ ...dev(0, [{ start, size: len }]), align, driver }] };
     }
     const half = ((used / 2n) / SZ_2M) * SZ_2M;
     // Two ranges with a free hole between them (a dis-contiguous device).
