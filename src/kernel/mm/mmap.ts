@@ -127,7 +127,10 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
     pgoff,
     file: id,
     prot: a.prot,
-    flags: { mayshare, maywrite, hugepage: false, nohugepage: false, dontcopy: false, sync: type === 3 && a.flags.includes('sync'), pfnmap: false },
+    // VM_SYNC comes from calc_vm_flag_bits(flags), which do_mmap (v6.1 mm/mmap.c) computes before
+    // `case MAP_SHARED: flags &= LEGACY_MAP_MASK`: MAP_SHARED|MAP_SYNC keeps VM_SYNC (smaps "sf",
+    // seen on 6.1.0-57) though the flag is "silently ignored".
+    flags: { mayshare, maywrite, hugepage: false, nohugepage: false, dontcopy: false, sync: a.flags.includes('sync'), pfnmap: false },
     mmapAlign: 4096n,
     grown: false,
     ptes: WideIntMap.empty(),
