@@ -48,4 +48,21 @@ describe('model fixes from the real 6.1 kernel', () => {
     expect(first % (2n << 20n)).toBe(0n);
     expect(first % (4n << 20n)).not.toBe(0n);
   });
+
+  it('vma_merge: mprotect back to the same protection merges the split vmas (one 4M vma in smaps)', () => {
+    const mprotect = (offset: string, length: string, prot: string): Json => ({ type: 'mprotect', pid: 'p1', map: 'm1', offset, length, prot });
+    const r = run(BOOT, open, mmap('m1', '4M', '0', ['shared']), mprotect('0', '2M', 'r'), read('/proc/p1/smaps'), mprotect('0', '2M', 'rw'), read('/proc/p1/smaps'));
+    expect(vmas(r.results[3] ?? '').filter((l) => !l.startsWith('VmFlags')).map((l) => l.split(' ').slice(1, 3).join(' '))).toEqual(['r--s 00000000', 'rw-s 00200000']);
+    const merged = vmas(r.results[5] ?? '').filter((l) => !l.startsWith('VmFlags'));
+    expect(merged).toHaveLength(1);
+    const [lo, hi] = (merged[0] ?? '').split(' ')[0]?.split('-') ?? [];
+    expect(BigInt(`0x${hi ?? '0'}`) - BigInt(`0x${lo ?? '0'}`)).toBe(4n << 20n);
+  });
+
+  it('vma_merge: MADV_HUGEPAGE after a partial MADV_NOHUGEPAGE merges the vmas again', () => {
+    const madvise = (offset: string, length: string, advice: string): Json => ({ type: 'madvise', pid: 'p1', map: 'm1', offset, length, advice });
+    const r = run(BOOT, open, mmap('m1', '4M', '0', ['shared']), madvise('2M', '2M', 'nohugepage'), read('/proc/p1/smaps'), madvise('2M', '2M', 'hugepage'), read('/proc/p1/smaps'));
+    expect(vmas(r.results[3] ?? '').filter((l) => l.startsWith('VmFlags'))).toEqual(['VmFlags: rd wr sh mr mw me ms sd hg', 'VmFlags: rd wr sh mr mw me ms sd nh']);
+    expect(vmas(r.results[5] ?? '').filter((l) => !l.startsWith('VmFlags'))).toHaveLength(1);
+  });
 });

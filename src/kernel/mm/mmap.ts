@@ -15,7 +15,7 @@ import type { MapFlag, Prot } from '../../log/programEvents.js';
 import { WideIntMap } from '../../util/wideIntMap.js';
 import { handleMmFault, entryAt } from './fault.js';
 import { fileOf, fput, getFile, setProcess, processOf, vmaAt } from './process.js';
-import { doMunmap, pageAlign, releaseVmas, splitAt, TASK_SIZE } from './vma.js';
+import { doMunmap, mergeAdjacent, pageAlign, releaseVmas, splitAt, TASK_SIZE } from './vma.js';
 import { LEVEL_SIZE, PAGE_SHIFT, withProcess, withVma, type Process, type Vma } from './types.js';
 
 /** Where top-down allocation starts: below the stack, 1 GiB-aligned (mmap_base with no randomisation, rounded). */
@@ -233,7 +233,10 @@ export function doMprotect(op: Op, pid: string, start: bigint, length: bigint, p
     p = withProcess(p, { vmas });
     cursor = now.vma.end;
   }
-  setProcess(op, pid, p);
+  // mprotect_fixup's vma_merge: the changed range joins neighbours it no longer differs from.
+  const merged = mergeAdjacent(p, start, end);
+  setProcess(op, pid, merged.proc);
+  releaseVmas(op, merged.removed);
   return { ok: true, value: true };
 }
 
