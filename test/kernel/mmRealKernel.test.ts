@@ -4,6 +4,7 @@
  * recorded sequence that diverged and asserts what the kernel did.
  */
 import { describe, expect, it } from 'vitest';
+import { sameOutcome } from '../../src/replay/compare.js';
 import { boot, read, region, run, type Json } from '../helpers/machine.js';
 
 /** A 6.1 machine with one 1 GiB hmem device, dax0.0 on device_dax at align 2M. */
@@ -64,5 +65,25 @@ describe('model fixes from the real 6.1 kernel', () => {
     const r = run(BOOT, open, mmap('m1', '4M', '0', ['shared']), madvise('2M', '2M', 'nohugepage'), read('/proc/p1/smaps'), madvise('2M', '2M', 'hugepage'), read('/proc/p1/smaps'));
     expect(vmas(r.results[3] ?? '').filter((l) => l.startsWith('VmFlags'))).toEqual(['VmFlags: rd wr sh mr mw me ms sd hg', 'VmFlags: rd wr sh mr mw me ms sd nh']);
     expect(vmas(r.results[5] ?? '').filter((l) => !l.startsWith('VmFlags'))).toHaveLength(1);
+  });
+});
+
+describe('compare: mapping results', () => {
+  it('a MAP_FIXED address is the log\'s request and is not compared; a placed one is compared by alignment', () => {
+    const a = { ok: true as const, value: '0x7ffff7600000' };
+    const b = { ok: true as const, value: '0x7fefff400000' };
+    expect(sameOutcome(a, b, undefined, true)).toBe(false);
+    expect(sameOutcome(a, b, undefined, 'requested')).toBe(true);
+    expect(sameOutcome(a, { ok: false, errno: 'EINVAL' }, undefined, 'requested')).toBe(false);
+  });
+
+  it('/proc/PID/smaps device mappings compare as a set: order by address is placement, which is not compared', () => {
+    const block = (start: string, end: string, off: string, rss: string) =>
+      `${start}-${end} rw-s ${off} 00:05 93 /dev/dax0.0\nSize: 2048 kB\nKernelPageSize: 2048 kB\nMMUPageSize: 2048 kB\nRss: ${rss} kB\nVmFlags: rd wr sh mr mw me ms sd hg`;
+    const real = `${block('7ffff7400000', '7ffff7600000', '00001000', '2048')}\n${block('7ffff7800000', '7ffff7a00000', '00001000', '0')}\n`;
+    const model = `${block('7feffee00000', '7fefff000000', '00001000', '0')}\n${block('7fefff200000', '7fefff400000', '00001000', '2048')}\n`;
+    expect(sameOutcome({ ok: true, value: real }, { ok: true, value: model }, '/proc/p1/smaps')).toBe(true);
+    const other = `${block('7feffee00000', '7fefff000000', '00001000', '0')}\n${block('7fefff200000', '7fefff400000', '00001000', '0')}\n`;
+    expect(sameOutcome({ ok: true, value: real }, { ok: true, value: other }, '/proc/p1/smaps')).toBe(false);
   });
 });
