@@ -8,7 +8,7 @@
 # 2. downloads the Debian cloud kernel .deb (linux-image-cloud-amd64's
 #    versioned dependency) into .cache/debs and unpacks it into .cache/kernel
 #    (never installed on the host), runs depmod on the unpacked tree;
-# 3. builds the static guest helper .cache/build/sysfs-op;
+# 3. builds the static guest helpers .cache/build/sysfs-op and ddx;
 # 4. builds .cache/build/initramfs.cpio.gz (busybox, modules, helper, /init,
 #    ndctl + its shared libraries).
 #
@@ -76,11 +76,17 @@ if [[ "${FORCE:-}" == 1 || ! -x "$BUILD/sysfs-op" || "$HERE/guest/sysfs-op.c" -n
 	gcc -static -O2 -Wall -Wextra -o "$BUILD/sysfs-op" "$HERE/guest/sysfs-op.c"
 fi
 
+# The program-event helper (log format 2): one process tree per log.
+if [[ "${FORCE:-}" == 1 || ! -x "$BUILD/ddx" || "$HERE/guest/ddx.c" -nt "$BUILD/ddx" || "$HERE/guest/sysfs-op.c" -nt "$BUILD/ddx" ]]; then
+	log "building ddx"
+	gcc -static -O2 -Wall -Wextra -o "$BUILD/ddx" "$HERE/guest/ddx.c"
+fi
+
 # ---------------------------------------------------------------- initramfs
 out="$BUILD/initramfs.cpio.gz"
 stale=0
 [[ -f "$out" ]] || stale=1
-for f in "$HERE/guest/init" "$BUILD/sysfs-op" "$HERE/setup.sh" "$HERE/build-initramfs.sh"; do
+for f in "$HERE/guest/init" "$BUILD/sysfs-op" "$BUILD/ddx" "$HERE/setup.sh" "$HERE/build-initramfs.sh"; do
 	[[ "$f" -nt "$out" ]] && stale=1
 done
 if [[ "${FORCE:-}" == 1 || $stale == 1 ]]; then
