@@ -8,11 +8,12 @@
  * It follows the model only to aim block operations at blocks that exist;
  * the kernel and the model decide what each step does.
  */
-import type { BootEvent, ReadEvent, WriteEvent } from '../log/events.js';
+import type { BootEvent, ProgramEvent, ReadEvent, WriteEvent } from '../log/events.js';
 import { parseBoot } from '../log/parse.js';
 import { Replayer } from '../replay/engine.js';
 import { hex } from '../util/u64.js';
 import { MACHINES, type MachineDef, type MachineName } from './machine.js';
+import { mappingSysfsStep, programPrologue, programStep } from './generateProgram.js';
 
 /** mulberry32: a small, seedable PRNG (the same seed gives the same sequences on every host). */
 export class Rng {
@@ -73,7 +74,7 @@ const DAX = '/sys/bus/dax';
 const DEVICE_FILES = ['target_node', 'size', 'align', 'resource'] as const;
 const MIB = 1n << 20n;
 
-type Step = WriteEvent | ReadEvent;
+type Step = WriteEvent | ReadEvent | ProgramEvent;
 
 const w = (path: string, value: string, raw = false): WriteEvent => ({ type: 'write', path, value, raw });
 const r = (path: string): ReadEvent => ({ type: 'read', path });
@@ -185,10 +186,16 @@ function prologue(g: Rng): Step[] {
   ])();
 }
 
-/** `n` operations for `machine` (the prologue counts towards them). */
-export function generateSteps(g: Rng, machine: MachineName, n: number): Step[] {
+/**
+ * `n` operations for `machine` (the prologue counts towards them). With
+ * `programs`, processes map and touch the device between the sysfs
+ * operations (src/realkernel/generateProgram.ts): about two steps in three
+ * are program events, and the sysfs ones lean to unbind / bind / align.
+ */
+export function generateSteps(g: Rng, machine: MachineName, n: number, opts: { readonly programs?: boolean } = {}): Step[] {
   const t = TARGETS[machine];
-  const out: Step[] = prologue(g).slice(0, n);
+  const programs = opts.programs === true;
+  const out: Step[] = (programs ? programPrologue(g) : prologue(g)).slice(0, n);
   const model = new Replayer({ keepSteps: false });
   model.feed(shapeBoot(MACHINES[machine]));
   for (const e of out) model.feed(e);
@@ -202,8 +209,16 @@ export function generateSteps(g: Rng, machine: MachineName, n: number): Step[] {
       [6, 'auto'],
       [t.resizable ? 6 : 1, 'resize'],
       [2, 'readonly'],
+      [programs ? 200 : 0, 'program'],
+      [programs ? 40 : 0, 'mapsys'],
     ] as const);
     switch (kind) {
+      case 'program':
+        out.push(programStep(g, model.current));
+        break;
+      case 'mapsys':
+        out.push(mappingSysfsStep(g));
+        break;
       case 'driver':
         out.push(driverOp(g));
         break;
