@@ -68,6 +68,15 @@ describe('model fixes from the real 6.1 kernel', () => {
   });
 });
 
+describe('model fixes from the real 6.1 kernel, found by kernel fuzz --programs', () => {
+  it('mremap: vma_lookup first, so no vma at the address is EFAULT even for an equal or shrinking length', () => {
+    const mremap = (map: string, length: string, newLength: string): Json => ({ type: 'mremap', pid: 'p1', map, offset: '0', length, newLength, flags: [] });
+    const r = run(BOOT, open, mremap('m9', '4M', '4M'), mremap('m9', '4M', '2M'), mmap('m1', '4M', '0', ['shared']), mremap('m1', '4M', '2M'));
+    expect(r.results.slice(0, 3)).toEqual(['ok', 'EFAULT', 'EFAULT']);
+    expect(r.results[4]).toBe(r.results[3]);
+  });
+});
+
 describe('compare: mapping results', () => {
   it('a MAP_FIXED address is the log\'s request and is not compared; a placed one is compared by alignment', () => {
     const a = { ok: true as const, value: '0x7ffff7600000' };
