@@ -77,6 +77,15 @@ describe('model fixes from the real 6.1 kernel, found by kernel fuzz --programs'
   });
 });
 
+describe('model fixes from the real 6.1 kernel, found by kernel fuzz --programs (seed 2200)', () => {
+  it('mprotect_fixup: the same protection on part of a unit is no change, so no split and no EINVAL (run 24)', () => {
+    const mprotect = (offset: string, length: string, prot: string): Json => ({ type: 'mprotect', pid: 'p1', map: 'm1', offset, length, prot });
+    const r = run(BOOT, open, mmap('m1', '2M', '0', ['shared']), mprotect('0', '4K', 'rw'), mprotect('0', '4K', 'r'), read('/proc/p1/smaps'));
+    expect(r.results.slice(2, 4)).toEqual(['ok', 'EINVAL']);
+    expect(vmas(r.results[4] ?? '').filter((l) => !l.startsWith('VmFlags'))).toHaveLength(1);
+  });
+});
+
 describe('compare: mapping results', () => {
   it('a MAP_FIXED address is the log\'s request and is not compared; a placed one is compared by alignment', () => {
     const a = { ok: true as const, value: '0x7ffff7600000' };

@@ -217,6 +217,12 @@ export function doMprotect(op: Op, pid: string, start: bigint, length: bigint, p
       setProcess(op, pid, p);
       return fail(op, 'do_mprotect_pkey', 'EACCES');
     }
+    // mprotect_fixup: nothing to do (no split, so no may_split refusal) when the protection
+    // does not change (`if (newflags == oldflags) return 0`, v6.1 mm/mprotect.c).
+    if (at.vma.prot === prot) {
+      cursor = end < at.vma.end ? end : at.vma.end;
+      continue;
+    }
     // mprotect_fixup: split at the range's start and end inside this vma.
     for (const cut of [cursor, end < at.vma.end ? end : at.vma.end]) {
       const s = splitAt(op, p, cut);
