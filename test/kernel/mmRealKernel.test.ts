@@ -86,6 +86,15 @@ describe('model fixes from the real 6.1 kernel, found by kernel fuzz --programs 
   });
 });
 
+describe('processes (SPEC §7), from kernel fuzz --programs (seed 2200)', () => {
+  it('a process exists from its first use even when that call fails: /proc/p1/smaps reads after a failed open (runs 23, 29, 47)', () => {
+    const unbind = { type: 'write', path: '/sys/bus/dax/drivers/device_dax/unbind', value: 'dax0.0' };
+    const r = run(BOOT, read('/proc/p1/smaps'), unbind, open, read('/proc/p1/smaps'));
+    // The model prints no vma of the helper's own (compare drops those): an empty file.
+    expect(r.results).toEqual(['ENOENT', 'ok', 'ENXIO', '']);
+  });
+});
+
 describe('compare: mapping results', () => {
   it('a MAP_FIXED address is the log\'s request and is not compared; a placed one is compared by alignment', () => {
     const a = { ok: true as const, value: '0x7ffff7600000' };
