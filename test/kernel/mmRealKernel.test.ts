@@ -78,6 +78,17 @@ describe('model fixes from the real 6.1 kernel, found by kernel fuzz --programs'
 });
 
 describe('model fixes from the real 6.1 kernel, found by kernel fuzz --programs (seed 2200)', () => {
+  it('mmap_region: MAP_FIXED over part of a device unit fails the split, which mmap_region reports as ENOMEM, not EINVAL (run 67)', () => {
+    const r = run(BOOT, open, mmap('m1', '4M', '0', ['shared']), mmap('m2', '4K', '0', ['shared', 'fixed'], { addr: { map: 'm1', offset: '4K' } }), {
+      type: 'munmap',
+      pid: 'p1',
+      map: 'm1',
+      offset: '4K',
+      length: '4K',
+    });
+    expect(r.results.slice(2)).toEqual(['ENOMEM', 'EINVAL']);
+  });
+
   it('mprotect_fixup: the same protection on part of a unit is no change, so no split and no EINVAL (run 24)', () => {
     const mprotect = (offset: string, length: string, prot: string): Json => ({ type: 'mprotect', pid: 'p1', map: 'm1', offset, length, prot });
     const r = run(BOOT, open, mmap('m1', '2M', '0', ['shared']), mprotect('0', '4K', 'rw'), mprotect('0', '4K', 'r'), read('/proc/p1/smaps'));

@@ -131,7 +131,8 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
     const un = doMunmap(op, p, addr, len);
     setProcess(op, a.pid, un.proc);
     releaseVmas(op, un.removed);
-    if (un.errno !== null) return fail(op, 'mmap_region', un.errno);
+    // `if (do_mas_munmap(...)) return -ENOMEM;` (v6.1 mm/mmap.c): a refused split is ENOMEM here.
+    if (un.errno !== null) return fail(op, 'mmap_region', 'ENOMEM');
     p = processOf(op, a.pid);
   }
   getFile(op, id);
