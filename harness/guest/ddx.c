@@ -699,9 +699,18 @@ static void relay(int seq, struct proc *p, const char *cmd)
 	char line[512];
 
 	writeall(p->sock, cmd);
-	if (!answered(p->sock) || readline(p->sock, line, sizeof line) < 0) {
+	if (!answered(p->sock)) {
+		/* hung in the kernel: no status */
+		printf("@@MEMHP RES %d RESULT died -1\n", seq);
+		drain_klog(seq);
+		printf("@@MEMHP END\n");
+		fflush(stdout);
+		exit(0);
+	}
+	if (readline(p->sock, line, sizeof line) < 0) {
+		/* it ended: its wait status if it is our child (a forked one is not: -1) */
 		int st = -1;
-		if (waitpid(p->pid, &st, WNOHANG) <= 0)
+		if (waitpid(p->pid, &st, 0) <= 0)
 			st = -1;
 		printf("@@MEMHP RES %d RESULT died %d\n", seq, st);
 		drain_klog(seq);

@@ -91,6 +91,8 @@ export function programOutcome(r: ProgramResult, oops: string | null): Outcome |
     case 'signal':
       return { ok: false, signal: r.signal, code: r.code };
     case 'died':
-      return oops === null ? { unrecordable: `the process died (wait status ${r.status}) and the kernel printed no oops` } : { ok: false, oops };
+      return oops === null
+        ? { unrecordable: `the process died (${r.status === -1 ? 'no answer within 20 s, or no wait status' : `wait status ${r.status}`}) and the kernel printed no oops` }
+        : { ok: false, oops };
   }
 }
