@@ -41,6 +41,7 @@ trap 'rm -rf "$R"' EXIT
 mkdir -p "$R"/{bin,sbin,dev,proc,sys,tmp,etc,lib/modules,lib64,usr/bin,usr/lib}
 cp /bin/busybox "$R/bin/busybox"
 cp "$BUILD/sysfs-op" "$R/bin/sysfs-op"
+if [[ -x "$BUILD/ddx" ]]; then cp "$BUILD/ddx" "$R/bin/ddx"; else log "$BUILD/ddx missing: logs with program events will not run (harness/setup.sh builds it)"; fi
 cp "$HERE/guest/init" "$R/init"
 chmod +x "$R/init"
 : >"$R/etc/modules.order"

@@ -10,7 +10,7 @@
 #    linux-image-6.12-cloud-amd64) into .cache/debs and unpacks it into
 #    .cache/kernels/SERIES (never installed on the host), runs depmod on the
 #    unpacked tree;
-# 3. builds the static guest helper .cache/build/sysfs-op;
+# 3. builds the static guest helpers .cache/build/sysfs-op and ddx (log format 2);
 # 4. builds .cache/build/SERIES/initramfs.cpio.gz per kernel (busybox, that
 #    kernel's modules, helper, /init, ndctl + its shared libraries).
 #
@@ -95,6 +95,12 @@ if [[ "${FORCE:-}" == 1 || ! -x "$BUILD/sysfs-op" || "$HERE/guest/sysfs-op.c" -n
 	gcc -static -O2 -Wall -Wextra -o "$BUILD/sysfs-op" "$HERE/guest/sysfs-op.c"
 fi
 
+# The program-event helper (log format 2): one process tree per log.
+if [[ "${FORCE:-}" == 1 || ! -x "$BUILD/ddx" || "$HERE/guest/ddx.c" -nt "$BUILD/ddx" || "$HERE/guest/sysfs-op.c" -nt "$BUILD/ddx" ]]; then
+	log "building ddx"
+	gcc -static -O2 -Wall -Wextra -o "$BUILD/ddx" "$HERE/guest/ddx.c"
+fi
+
 # ---------------------------------------------------------------- per kernel: unpack, initramfs
 for series in $SERIES; do
 	kernel_series "$series"
@@ -103,7 +109,7 @@ for series in $SERIES; do
 	kver=$(cat "$bdir/KVER")
 	stale=0
 	[[ -f "$out" ]] || stale=1
-	for f in "$HERE/guest/init" "$BUILD/sysfs-op" "$HERE/setup.sh" "$HERE/build-initramfs.sh"; do
+	for f in "$HERE/guest/init" "$BUILD/sysfs-op" "$BUILD/ddx" "$HERE/setup.sh" "$HERE/build-initramfs.sh"; do
 		[[ "$f" -nt "$out" ]] && stale=1
 	done
 	if [[ "${FORCE:-}" == 1 || $stale == 1 ]]; then

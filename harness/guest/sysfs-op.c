@@ -158,7 +158,12 @@ static int usage(void)
 	return 1;
 }
 
-int main(int argc, char **argv)
+/*
+ * One operation; prints the RESULT line on stdout.  Also called by
+ * harness/guest/ddx.c (which includes this file with SYSFS_OP_NO_MAIN) for
+ * the sysfs events of a log with program events.
+ */
+static int sysfs_op(int argc, char **argv)
 {
 	int hex = 0, fd;
 	const char *mode;
@@ -168,7 +173,6 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	const char *tmo = getenv("SYSFS_OP_TIMEOUT");
 
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_alarm; /* no SA_RESTART: interrupted syscalls fail */
 	sigaction(SIGALRM, &sa, NULL);
@@ -269,3 +273,11 @@ int main(int argc, char **argv)
 	}
 	return usage();
 }
+
+#ifndef SYSFS_OP_NO_MAIN
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	return sysfs_op(argc, argv);
+}
+#endif

@@ -39,6 +39,8 @@ export interface FuzzOptions {
   /** Guests run at once (each is one QEMU with -smp 1). */
   readonly jobs: number;
   readonly check?: Checker | undefined;
+  /** Generate program events too (log format 2: processes mapping the device; src/realkernel/generateProgram.ts). */
+  readonly programs?: boolean | undefined;
   readonly runner: KernelRunner;
   readonly progress?: ((message: string) => void) | undefined;
 }
@@ -185,7 +187,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzResult> {
       const g = new Rng(runSeed);
       const machine = machineFor(o.machines, g);
       const n = g.int(o.minSteps, o.maxSteps);
-      const events: LogEvent[] = [shapeBoot(MACHINES[machine], o.kernel), ...generateSteps(g, machine, n, o.kernel)];
+      const events: LogEvent[] = [shapeBoot(MACHINES[machine], o.kernel), ...generateSteps(g, machine, n, o.kernel, { programs: o.programs === true })];
       const name = `fuzz-${o.seed}-${run}`;
       let recorded: readonly LogEvent[];
       try {

@@ -9,11 +9,12 @@
  * the kernel and the model decide what each step does.
  */
 import type { KernelVersion } from '../kernel/profile.js';
-import type { BootEvent, ReadEvent, WriteEvent } from '../log/events.js';
+import type { BootEvent, ProgramEvent, ReadEvent, WriteEvent } from '../log/events.js';
 import { parseBoot } from '../log/parse.js';
 import { Replayer } from '../replay/engine.js';
 import { hex } from '../util/u64.js';
 import { MACHINES, type MachineDef, type MachineName } from './machine.js';
+import { mappingSysfsStep, programPrologue, programStep } from './generateProgram.js';
 
 /** mulberry32: a small, seedable PRNG (the same seed gives the same sequences on every host). */
 export class Rng {
@@ -74,7 +75,7 @@ const DAX = '/sys/bus/dax';
 const DEVICE_FILES = ['target_node', 'size', 'align', 'resource'] as const;
 const MIB = 1n << 20n;
 
-type Step = WriteEvent | ReadEvent;
+type Step = WriteEvent | ReadEvent | ProgramEvent;
 
 const w = (path: string, value: string, raw = false): WriteEvent => ({ type: 'write', path, value, raw });
 const r = (path: string): ReadEvent => ({ type: 'read', path });
@@ -201,13 +202,20 @@ function prologue(g: Rng, bootDriver: 'device_dax' | 'kmem' | null): Step[] {
   ])();
 }
 
-/** `n` operations for `machine` on a kernel the model profile `kernel` describes (the prologue counts towards them). */
-export function generateSteps(g: Rng, machine: MachineName, n: number, kernel: KernelVersion = '6.1'): Step[] {
+/**
+ * `n` operations for `machine` on a kernel the model profile `kernel`
+ * describes (the prologue counts towards them). With `programs`, processes
+ * map and touch the device between the sysfs operations
+ * (src/realkernel/generateProgram.ts): about two steps in three are program
+ * events, and the sysfs ones lean to unbind / bind / align.
+ */
+export function generateSteps(g: Rng, machine: MachineName, n: number, kernel: KernelVersion = '6.1', opts: { readonly programs?: boolean } = {}): Step[] {
   const t = TARGETS[machine];
+  const programs = opts.programs === true;
   const model = new Replayer({ keepSteps: false });
   model.feed(shapeBoot(MACHINES[machine], kernel));
   const bootDriver = model.current.devices.find((d) => d.name === 'dax0.0')?.driver ?? null;
-  const out: Step[] = prologue(g, bootDriver).slice(0, n);
+  const out: Step[] = (programs ? programPrologue(g) : prologue(g, bootDriver)).slice(0, n);
   for (const e of out) model.feed(e);
   for (let i = out.length; i < n; i++) {
     const blocks = model.current.blocks;
@@ -219,8 +227,16 @@ export function generateSteps(g: Rng, machine: MachineName, n: number, kernel: K
       [6, 'auto'],
       [t.resizable ? 6 : 1, 'resize'],
       [2, 'readonly'],
+      [programs ? 200 : 0, 'program'],
+      [programs ? 40 : 0, 'mapsys'],
     ] as const);
     switch (kind) {
+      case 'program':
+        out.push(programStep(g, model.current));
+        break;
+      case 'mapsys':
+        out.push(mappingSysfsStep(g));
+        break;
       case 'driver':
         out.push(driverOp(g));
         break;

@@ -74,7 +74,9 @@ export const MACHINES: Readonly<Record<MachineName, MachineDef>> = {
     name: 'hmem',
     summary: "node 1's GiB (0x180000000-0x1bfffffff) Soft Reserved: dax_hmem makes hmem.0 / region 0 / dax0.0",
     memory: '6G',
-    qemuArgs: NUMA_2,
+    // -cpu max advertises pdpe1gb, so align-1G device-dax mappings use real 1 GiB pages
+    // (KERNEL-FACTS-DEVDAX §4.3: TCG's default qemu64 lacks it, though the kernel maps them anyway).
+    qemuArgs: [...NUMA_2, '-cpu', 'max'],
     append: 'memmap=1G%0x180000000+0xefffffff',
     shape: {
       memoryBlockSize: 128n * MIB,

@@ -11,6 +11,8 @@
  * `RESULT write-error ENAME`, ...
  */
 
+import { decodeProgramResult, type ProgramResult } from './program.js';
+
 /** One operation the guest performs. `dump` re-reads every boot fact; `sleep` waits. */
 export type GuestOp =
   | { readonly type: 'write'; readonly path: string; readonly value: string; readonly raw: boolean }
@@ -18,13 +20,17 @@ export type GuestOp =
   | { readonly type: 'dump' }
   | { readonly type: 'sleep'; readonly seconds: number }
   /** Every entry of a directory: `ls -l`'s mode string, a symlink's target, a readable file's content. */
-  | { readonly type: 'list'; readonly path: string };
+  | { readonly type: 'list'; readonly path: string }
+  /** A program event (log format 2), performed by harness/guest/ddx.c: the line src/realkernel/program.ts writes. */
+  | { readonly type: 'program'; readonly line: string };
 
 /** What the helper reported for one operation. */
 export type OpResult =
   | { readonly kind: 'ok'; readonly value?: string }
-  /** The syscall that failed (open, write, read, close) and the errno name the guest printed. */
-  | { readonly kind: 'error'; readonly stage: 'open' | 'write' | 'read' | 'close'; readonly errno: string }
+  /** The syscall that failed (open, write, read, close; `call`: a program event's) and the errno name the guest printed. */
+  | { readonly kind: 'error'; readonly stage: 'open' | 'write' | 'read' | 'close' | 'call'; readonly errno: string }
+  /** ddx's answer to a program event: a word or address, a signal, or the process died (src/realkernel/program.ts). */
+  | { readonly kind: 'program'; readonly result: ProgramResult }
   /** Anything else: a short write, a usage error, an unparsable line. */
   | { readonly kind: 'harness'; readonly message: string };
 
@@ -45,6 +51,8 @@ export function opsText(ops: readonly GuestOp[]): string {
         return `${seq} sleep - ${hexOf(String(op.seconds))}`;
       case 'list':
         return `${seq} list ${hexOf(op.path)} -`;
+      case 'program':
+        return `${seq} ${op.line}`;
     }
   });
   return `${lines.join('\n')}\n`;
@@ -78,6 +86,9 @@ export function decodeResult(line: string): OpResult {
     if (a === undefined) return { kind: 'ok' };
     return { kind: 'ok', value: a === '=' ? '' : Buffer.from(a, 'base64').toString('utf8') };
   }
+  if (kind === 'errno' && a !== undefined) return { kind: 'error', stage: 'call', errno: a };
+  const program = decodeProgramResult(line);
+  if (program !== null) return program.kind === 'bad' ? { kind: 'harness', message: program.message } : { kind: 'program', result: program };
   const stage = /^(open|write|read|close)-error$/.exec(kind ?? '')?.[1];
   if (stage !== undefined && a !== undefined) {
     return { kind: 'error', stage: stage as 'open' | 'write' | 'read' | 'close', errno: a };
@@ -162,7 +173,7 @@ export function parseConsole(text: string): ConsoleReport {
         const [t, p] = words;
         if (t === undefined || p === undefined) break;
         const r = decodeResult(words.slice(2).join(' '));
-        (res.facts[t] ??= {})[p] = r.kind === 'ok' ? (r.value ?? '') : { error: r.kind === 'error' ? r.errno : r.message };
+        (res.facts[t] ??= {})[p] = r.kind === 'ok' ? (r.value ?? '') : { error: r.kind === 'error' ? r.errno : r.kind === 'harness' ? r.message : `unexpected ${r.kind} result` };
         break;
       }
       case 'LINK': {

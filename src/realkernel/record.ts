@@ -13,6 +13,7 @@ import { hex } from '../util/u64.js';
 import { summarize } from './facts.js';
 import { CACHE_DIR, runGuest, VmError, type GuestRun, type KernelArtefacts } from './guest.js';
 import { deriveBoot, matchMachine, shapeDifferences, type DerivedBoot, type MachineDef, type MachineName } from './machine.js';
+import { oopsLine, programLine, programOutcome } from './program.js';
 import { stripTimestamp, type GuestOp } from './protocol.js';
 
 /** A log the harness cannot run as it is (exit 2): no machine matches its boot, or it has model-only events. */
@@ -157,9 +158,14 @@ export function guestOps(steps: readonly LogEvent[]): GuestOp[] {
       case 'boot':
         throw new RecordRefused('a second boot event');
       default:
-        throw new RecordRefused(`event ${e.seq ?? i + 1} is a program event (${e.type}): the guest helper for log format 2 is not in the harness yet`);
+        return { type: 'program', line: programLine(e) };
     }
   });
+}
+
+/** True for the first step without a result when the guest's kernel oopsed there and hung (no later step ran). */
+function oopsedHere(i: number, run: GuestRun): boolean {
+  return run.oops !== undefined && run.oops !== null && !run.report.ended && [...run.report.results.keys()].every((k) => k <= i);
 }
 
 function outcomeOf(e: LogEvent, i: number, run: GuestRun): Outcome {
@@ -168,8 +174,14 @@ function outcomeOf(e: LogEvent, i: number, run: GuestRun): Outcome {
   const log = (run.report.klog.get(seq) ?? []).map(stripTimestamp).filter((l) => l !== '');
   const withLog = log.length === 0 ? {} : { log };
   const what = `event ${e.seq ?? seq} (${e.type} ${e.type === 'write' || e.type === 'read' ? e.path : ''})`;
+  if (r === undefined && oopsedHere(i, run)) return { ok: false, oops: run.oops ?? '', ...withLog };
   if (r === undefined) throw new UnrecordableResult(`${what}: the guest reported no result; console: ${run.consoleLog}`);
   if (r.kind === 'harness') throw new UnrecordableResult(`${what}: ${r.message}`);
+  if (r.kind === 'program') {
+    const o = programOutcome(r.result, oopsLine(run.report.klog.get(seq) ?? []) ?? run.oops ?? null);
+    if ('unrecordable' in o) throw new UnrecordableResult(`${what}: ${o.unrecordable}; console: ${run.consoleLog}`);
+    return { ...o, ...withLog };
+  }
   if (r.kind === 'error') {
     if (!isErrno(r.errno))
       throw new UnrecordableResult(`${what}: the kernel returned ${r.errno} at ${r.stage}(2), which is not an errno the log format knows (${ERRNO_NAMES.join(', ')}; src/kernel/errno.ts)`);
@@ -177,6 +189,11 @@ function outcomeOf(e: LogEvent, i: number, run: GuestRun): Outcome {
   }
   if (e.type === 'read') return { ok: true, value: r.value ?? '', ...withLog };
   return { ok: true, ...withLog };
+}
+
+/** A step with its recorded result (the event's own shape kept). */
+function withResult(e: LogEvent, extra: { seq?: number; result: Outcome }): LogEvent {
+  return { ...e, ...extra };
 }
 
 /** How the log's boot differs from the machine's, beyond the shape matchMachine compared. */
@@ -211,18 +228,29 @@ export async function record(events: readonly LogEvent[], opts: RecordOptions): 
   const dir = opts.workDir ?? RUN_DIR;
   mkdirSync(dir, { recursive: true });
   opts.progress?.(`running ${ops.length} operations on ${def.name} (${opts.artefacts.label})`);
-  const run = await runGuest({ machine: def, ops, artefacts: opts.artefacts, prefix: join(dir, opts.name ?? 'record'), ...(opts.append === undefined ? {} : { append: opts.append }) });
+  const program = ops.some((op) => op.type === 'program');
+  // A log with program events may oops the guest, which can then hang: a short timeout, and an oops is a result.
+  const run = await runGuest({
+    machine: def,
+    ops,
+    artefacts: opts.artefacts,
+    prefix: join(dir, opts.name ?? 'record'),
+    ...(program ? { tolerateOops: true, timeoutSeconds: 60 + 2 * ops.length } : {}),
+    ...(opts.append === undefined ? {} : { append: opts.append }),
+  });
   const derived = bootFromRun(run, probe.unmovable, opts.profile);
   checkGuestIsMachine(derived.event, def, run);
   const realBoot: BootEvent = { ...derived.event, variant: boot.variant, ...(boot.seq === undefined ? {} : { seq: boot.seq }) };
   const recorded: LogEvent[] = [realBoot];
   // A log without seqs gets 1, 2, ... so that divergences and reports can name each step.
   const numbered = steps.every((e) => e.seq === undefined);
-  steps.forEach((e, i) => {
+  for (const [i, e] of steps.entries()) {
     const result = outcomeOf(e, i, run);
     const seq = numbered ? { seq: i + 1 } : {};
-    if (e.type === 'write' || e.type === 'read') recorded.push({ ...e, ...seq, result });
-  });
+    if (e.type !== 'boot' && e.type !== 'inject') recorded.push(withResult(e, { ...seq, result }));
+    // After an oops the machine is dead (SPEC §7): nothing after it ran, and the recording ends there.
+    if (!result.ok && 'oops' in result) break;
+  }
   return {
     machine: def,
     uname: run.report.uname ?? '?',

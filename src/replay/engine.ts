@@ -156,7 +156,8 @@ export class Replayer {
     const violations = this.opts.check === undefined ? NO_VIOLATIONS : this.opts.check(step);
     for (const v of violations) this.violations.push(v);
     let divergence: Divergence | null = null;
-    if (event.result !== undefined && !sameOutcome(event.result, step.outcome, event.type === 'read' ? canonicalPath(event.path) : undefined, event.type === 'mmap' || event.type === 'mremap')) {
+    const address = event.type === 'mmap' || event.type === 'mremap' ? (event.flags.includes('fixed') ? 'requested' : true) : false;
+    if (event.result !== undefined && !sameOutcome(event.result, step.outcome, event.type === 'read' ? canonicalPath(event.path) : undefined, address)) {
       divergence = { seq: step.seq, index: step.index, recorded: event.result, model: step.outcome };
       this.divergences.push(divergence);
     }

@@ -15,7 +15,7 @@ import { closeFd, doExit, doFork, doOpen } from '../kernel/mm/fork.js';
 import { doMadvise } from '../kernel/mm/madvise.js';
 import { doMmap, doMprotect } from '../kernel/mm/mmap.js';
 import { doMremap } from '../kernel/mm/mremap.js';
-import { mapAddress, processOf, setProcess } from '../kernel/mm/process.js';
+import { mapAddress, NEW_PROCESS, processOf, setProcess } from '../kernel/mm/process.js';
 import { doMunmap, releaseVmas } from '../kernel/mm/vma.js';
 import { KernelOops } from '../kernel/oops.js';
 import type { Op } from '../kernel/op.js';
@@ -74,6 +74,9 @@ function dispatch(op: Op, e: ProgramEvent): Outcome {
 
 /** Apply one program event; an oops marks the machine dead. */
 export function applyProgramEvent(op: Op, e: ProgramEvent): Outcome {
+  // A process exists from its first use (SPEC §7), whatever that first system call returns:
+  // /proc/<pid>/ is there even if its first open failed (the guest helper's process is).
+  if (!op.state.mm.procs.has(e.pid)) setProcess(op, e.pid, NEW_PROCESS);
   try {
     return dispatch(op, e);
   } catch (x) {

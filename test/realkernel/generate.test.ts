@@ -5,7 +5,8 @@ import { generateSteps, Rng, shapeBoot } from '../../src/realkernel/generate.js'
 import { MACHINES, matchMachine } from '../../src/realkernel/machine.js';
 import { replay } from '../../src/replay/engine.js';
 import { parseEvent } from '../../src/log/parse.js';
-import { eventToJson } from '../../src/log/writer.js';
+import { eventToJson, writeEvent } from '../../src/log/writer.js';
+import { parseLogText } from '../../src/log/index.js';
 
 /** SPEC §3's paths (and a few that must fail: directories, missing blocks and devices). */
 const MODELLED = [
@@ -39,6 +40,7 @@ describe('generateSteps', () => {
         expect(steps.map((e) => e.seq)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
         for (const e of steps) {
           expect(parseEvent(eventToJson(e))).toEqual(e);
+          if (e.type !== 'write' && e.type !== 'read') throw new Error(`a program event without programs: ${e.type}`);
           expect(MODELLED.some((re) => re.test(e.path)), e.path).toBe(true);
           if (e.type === 'write') expect(e.value).not.toContain('\0');
         }
@@ -55,6 +57,25 @@ describe('generateSteps', () => {
       expect(reached).toBeGreaterThan(15);
     });
   }
+
+  it('with programs: deterministic, valid logs (written and read back through the log reader) that map, touch, fork and reach every fault outcome', () => {
+    const outcomes = new Set<string>();
+    const types = new Set<string>();
+    for (let seed = 0; seed < 40; seed++) {
+      const steps = generateSteps(new Rng(seed), 'hmem', 30, '6.1', { programs: true });
+      expect(generateSteps(new Rng(seed), 'hmem', 30, '6.1', { programs: true })).toEqual(steps);
+      expect(steps).toHaveLength(30);
+      const text = [shapeBoot(MACHINES.hmem), ...steps].map((e) => writeEvent(e)).join('\n');
+      const events = parseLogText(text, `seed-${seed}.jsonl`).map((l) => l.event);
+      const r = replay(events);
+      for (const st of r.steps) {
+        types.add(st.event.type);
+        if (st.event.type === 'access') outcomes.add(st.outcome.ok ? 'ok' : 'signal' in st.outcome ? `${st.outcome.signal}/${st.outcome.code}` : 'other');
+      }
+    }
+    for (const t of ['open', 'close', 'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'access', 'procmem', 'fork', 'exit']) expect(types.has(t), t).toBe(true);
+    expect([...outcomes].sort()).toEqual(expect.arrayContaining(['SIGBUS/BUS_ADRERR', 'SIGSEGV/SEGV_MAPERR', 'ok']));
+  });
 
   it('shapeBoot gives a boot of the machine it is for', () => {
     for (const m of ['hmem', 'pmem'] as const) expect(matchMachine(shapeBoot(MACHINES[m]))).toMatchObject({ ok: true, machine: { name: m } });
@@ -78,7 +99,7 @@ describe('generateSteps', () => {
     }
     // kmem's unbind opens some 6.12 sequences, the walkthrough's device_dax unbind some 6.1 ones.
     expect(firsts.has('/sys/bus/dax/drivers/kmem/unbind')).toBe(true);
-    const firsts61 = new Set(Array.from({ length: 40 }, (_, i) => generateSteps(new Rng(200 + i), 'hmem', 30, '6.1')[0]?.path));
+    const firsts61 = new Set(Array.from({ length: 40 }, (_, i) => ((s) => (s !== undefined && 'path' in s ? s.path : undefined))(generateSteps(new Rng(200 + i), 'hmem', 30, '6.1')[0])));
     expect(firsts61.has('/sys/bus/dax/drivers/device_dax/unbind')).toBe(true);
     expect(reached).toBeGreaterThan(15);
   });

@@ -234,8 +234,9 @@ export const kernelCommand: CliCommand = {
         .option('--shrink-runs <N>', 'VM runs one divergence may spend on shrinking', nonNegativeInt('--shrink-runs'), 16)
         .option('--jobs <N>', 'guests at once (one QEMU -smp 1 each)', positiveInt('--jobs'), 1)
         .option('--out <DIR>', 'where divergences go', '.memhp/kernel-divergences')
-        .option('--save-all <DIR>', 'also keep every recorded sequence here (to grow the corpus)'),
-    ).action(async (flags: KernelFlags & { runs: number; seed?: number; steps: string; shrinkRuns: number; jobs: number; out: string; saveAll?: string }) => {
+        .option('--save-all <DIR>', 'also keep every recorded sequence here (to grow the corpus)')
+        .option('--programs', 'also generate program events (open/mmap/access/fork... on /dev/dax0.0, log format 2)'),
+    ).action(async (flags: KernelFlags & { runs: number; seed?: number; steps: string; shrinkRuns: number; jobs: number; out: string; saveAll?: string; programs?: boolean }) => {
       const m = /^(\d+)-(\d+)$/.exec(flags.steps);
       const minSteps = Number(m?.[1]);
       const maxSteps = Number(m?.[2]);
@@ -264,6 +265,7 @@ export const kernelCommand: CliCommand = {
           saveAllDir: flags.saveAll === undefined ? undefined : resolve(flags.saveAll),
           jobs: flags.jobs,
           check: ctx.check,
+          programs: flags.programs === true,
           runner,
           progress,
         });

@@ -12,7 +12,7 @@ import { err, type Ret } from '../memoryHotplug.js';
 import type { Op } from '../op.js';
 import { processOf, setProcess, vmaAt } from './process.js';
 import { withProcess, withVma, type Process, type VmFlags } from './types.js';
-import { pageAlign, splitAt, zapRange } from './vma.js';
+import { mergeAdjacent, pageAlign, releaseVmas, splitAt, zapRange } from './vma.js';
 
 const FLAG_ADVICE: Partial<Readonly<Record<Advice, (f: VmFlags) => VmFlags>>> = {
   // hugepage_madvise mm/huge_memory.c
@@ -68,7 +68,10 @@ export function doMadvise(op: Op, pid: string, start: bigint, length: bigint, ad
     }
     cursor = stop;
   }
-  setProcess(op, pid, p);
+  // madvise_update_vma's vma_merge: a range whose flags changed joins neighbours it no longer differs from.
+  const merged = change === undefined ? { proc: p, removed: [] } : mergeAdjacent(p, start, end);
+  setProcess(op, pid, merged.proc);
+  releaseVmas(op, merged.removed);
   if (unmapped) {
     op.branch('do_madvise', 'ENOMEM');
     return err('ENOMEM');

@@ -15,7 +15,7 @@ import type { MapFlag, Prot } from '../../log/programEvents.js';
 import { PageTable } from './pageTable.js';
 import { handleMmFault, entryAt } from './fault.js';
 import { fileOf, fput, getFile, setProcess, processOf, vmaAt } from './process.js';
-import { doMunmap, pageAlign, releaseVmas, splitAt, TASK_SIZE } from './vma.js';
+import { doMunmap, mergeAdjacent, pageAlign, releaseVmas, splitAt, TASK_SIZE } from './vma.js';
 import { LEVEL_SIZE, PAGE_SHIFT, withProcess, withVma, type Process, type Vma } from './types.js';
 
 /** Where top-down allocation starts: below the stack, 1 GiB-aligned (mmap_base with no randomisation, rounded). */
@@ -30,7 +30,8 @@ function lowest(p: Process): bigint {
 /**
  * @kernel arch_get_unmapped_area_topdown arch/x86/kernel/sys_x86_64.c — a
  * free page-aligned hint is taken as it is; otherwise the highest free range
- * below everything mapped (the model's simplification of vm_unmapped_area).
+ * below everything mapped (the model's simplification of vm_unmapped_area,
+ * which would also reuse holes above the lowest vma).
  */
 export function archGetUnmappedArea(p: Process, hint: bigint, len: bigint): Ret<bigint> {
   if (len > TASK_SIZE) return err('ENOMEM');
@@ -40,7 +41,20 @@ export function archGetUnmappedArea(p: Process, hint: bigint, len: bigint): Ret<
   }
   const top = lowest(p);
   if (top < len + 0x20000n) return err('ENOMEM');
-  return { ok: true, value: exactly(top - len, 4096n) };
+  // vm_unmapped_area (top-down, align_mask 0) returns the gap's end minus len. Below a vma the
+  // model placed, the real vma is at least as aligned, so the real address is aligned to at
+  // least the smaller of its alignment and len's: that much and no more (a 2M device mapping
+  // below 2M-aligned ones lands 2M-aligned, and check_vma passes, as on 6.1.0-57 in
+  // map-fixed-b3). Below mmap_base, whose real value the model does not know, a page.
+  const unit = top === MMAP_BASE ? 4096n : minAlign(top, len);
+  return { ok: true, value: exactly(top - len, unit) };
+}
+
+/** The largest power of two dividing both (a page at least, 1 GiB at most). */
+function minAlign(a: bigint, b: bigint): bigint {
+  let unit = 4096n;
+  while (((a | b) & (unit * 2n - 1n)) === 0n && unit < 1n << 30n) unit *= 2n;
+  return unit;
 }
 
 /**
@@ -117,7 +131,8 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
     const un = doMunmap(op, p, addr, len);
     setProcess(op, a.pid, un.proc);
     releaseVmas(op, un.removed);
-    if (un.errno !== null) return fail(op, 'mmap_region', un.errno);
+    // `if (do_mas_munmap(...)) return -ENOMEM;` (v6.1 mm/mmap.c): a refused split is ENOMEM here.
+    if (un.errno !== null) return fail(op, 'mmap_region', 'ENOMEM');
     p = processOf(op, a.pid);
   }
   getFile(op, id);
@@ -127,7 +142,10 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
     pgoff,
     file: id,
     prot: a.prot,
-    flags: { mayshare, maywrite, hugepage: false, nohugepage: false, dontcopy: false, sync: type === 3 && a.flags.includes('sync'), pfnmap: false },
+    // VM_SYNC comes from calc_vm_flag_bits(flags), which do_mmap (v6.1 mm/mmap.c) computes before
+    // `case MAP_SHARED: flags &= LEGACY_MAP_MASK`: MAP_SHARED|MAP_SYNC keeps VM_SYNC (smaps "sf",
+    // seen on 6.1.0-57) though the flag is "silently ignored".
+    flags: { mayshare, maywrite, hugepage: false, nohugepage: false, dontcopy: false, sync: a.flags.includes('sync'), pfnmap: false },
     mmapAlign: 4096n,
     grown: false,
     ptes: PageTable.empty(),
@@ -200,6 +218,12 @@ export function doMprotect(op: Op, pid: string, start: bigint, length: bigint, p
       setProcess(op, pid, p);
       return fail(op, 'do_mprotect_pkey', 'EACCES');
     }
+    // mprotect_fixup: nothing to do (no split, so no may_split refusal) when the protection
+    // does not change (`if (newflags == oldflags) return 0`, v6.1 mm/mprotect.c).
+    if (at.vma.prot === prot) {
+      cursor = end < at.vma.end ? end : at.vma.end;
+      continue;
+    }
     // mprotect_fixup: split at the range's start and end inside this vma.
     for (const cut of [cursor, end < at.vma.end ? end : at.vma.end]) {
       const s = splitAt(op, p, cut);
@@ -216,7 +240,10 @@ export function doMprotect(op: Op, pid: string, start: bigint, length: bigint, p
     p = withProcess(p, { vmas });
     cursor = now.vma.end;
   }
-  setProcess(op, pid, p);
+  // mprotect_fixup's vma_merge: the changed range joins neighbours it no longer differs from.
+  const merged = mergeAdjacent(p, start, end);
+  setProcess(op, pid, merged.proc);
+  releaseVmas(op, merged.removed);
   return { ok: true, value: true };
 }
 

@@ -49,6 +49,9 @@ export function doMremap(op: Op, a: MremapArgs): Ret<bigint> {
   const oldLen = pageAlign(a.oldLen);
   const newLen = pageAlign(a.newLen);
   if (newLen === 0n) return fail(op, 'mremap', 'EINVAL');
+  // v6.1 looks the vma up first (since the hugetlb mremap support of v5.16): no vma at addr is
+  // EFAULT even for a shrink or an equal length, which used to succeed (seen on 6.1.0-57).
+  if (vmaAt(processOf(op, a.pid), a.addr) === null) return fail(op, 'mremap', 'EFAULT');
   if (a.flags.includes('fixed')) return mremapTo(op, a, oldLen, newLen);
   if (oldLen >= newLen) {
     if (oldLen > newLen) {

@@ -42,7 +42,7 @@ export interface VmFlags {
   readonly nohugepage: boolean;
   /** VM_DONTCOPY (MADV_DONTFORK). */
   readonly dontcopy: boolean;
-  /** VM_SYNC (MAP_SYNC through MAP_SHARED_VALIDATE). */
+  /** VM_SYNC (MAP_SYNC; with plain MAP_SHARED too: calc_vm_flag_bits runs before the flag is dropped). */
   readonly sync: boolean;
   /** VM_PFNMAP (the devdax-map-none RFC's special mappings). */
   readonly pfnmap: boolean;

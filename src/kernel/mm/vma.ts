@@ -54,6 +54,45 @@ export function splitAt(op: Op, p: Process, addr: bigint): Ret<Process> {
   return { ok: true, value: withProcess(p, { vmas }) };
 }
 
+/**
+ * @kernel vma_merge mm/mmap.c (as mprotect_fixup and madvise_update_vma call
+ * it, v6.1) — after a range's protection or flags change, a vma whose
+ * boundary lies in [lo, hi] merges with its neighbour when nothing tells
+ * them apart: the same file at contiguous offsets, the same prot and
+ * vm_flags (is_mergeable_vma; dax_vm_ops has no ->close). The model's own
+ * `mmapAlign` must agree too (two vmas made under different aligns are not
+ * merged: a case no recorded trace has shown). The vmas merged away are
+ * returned: the caller stores the process, then drops their file
+ * references with releaseVmas (__vma_adjust's fput of the removed next).
+ */
+export function mergeAdjacent(p: Process, lo: bigint, hi: bigint): { readonly proc: Process; readonly removed: readonly Vma[] } {
+  const out: Vma[] = [];
+  const removed: Vma[] = [];
+  for (const v of p.vmas) {
+    const prev = out[out.length - 1];
+    if (
+      prev !== undefined &&
+      prev.end === v.start &&
+      v.start >= lo &&
+      v.start <= hi &&
+      prev.file === v.file &&
+      prev.pgoff + ((prev.end - prev.start) >> PAGE_SHIFT) === v.pgoff &&
+      prev.prot === v.prot &&
+      prev.mmapAlign === v.mmapAlign &&
+      JSON.stringify(prev.flags) === JSON.stringify(v.flags)
+    ) {
+      let ptes = prev.ptes;
+      const shift = Number((v.start - prev.start) >> PAGE_SHIFT);
+      for (const [k, pte] of v.ptes.entries()) ptes = ptes.set(k + shift, pte);
+      out[out.length - 1] = withVma(prev, { end: v.end, grown: prev.grown || v.grown, ptes });
+      removed.push(v);
+      continue;
+    }
+    out.push(v);
+  }
+  return { proc: removed.length > 0 ? withProcess(p, { vmas: out }) : p, removed };
+}
+
 /** free_pgtables: page-table pages no longer under any vma go (approximated per 2 MiB / 1 GiB region). */
 export function freePgtables(p: Process): Process {
   const covers = (lo: bigint, hi: bigint): boolean => p.vmas.some((v) => v.start < hi && lo < v.end);
