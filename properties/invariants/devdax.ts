@@ -5,7 +5,7 @@
  * They look only at processes and devices the step changed.
  */
 import type { DaxDevice, KernelState } from '../../src/kernel/state.js';
-import { daxIsPfnSpecial, daxPgoffToPhys } from '../../src/kernel/dax/deviceFops.js';
+import { cdevReleased, daxIsPfnSpecial, daxPgoffToPhys } from '../../src/kernel/dax/deviceFops.js';
 import { LEVEL_SIZE, PAGE_SHIFT, type OpenFile, type Process, type Pte, type Vma } from '../../src/kernel/mm/types.js';
 import { isBusy, type Resource } from '../../src/kernel/resource.js';
 import type { Invariant, InvariantContext } from './types.js';
@@ -227,7 +227,7 @@ export const daxCdev: Invariant = {
   name: 'dax-cdev',
   summary: 'a dax file is open only with a live dev_dax behind it, and a device bound to device_dax can be opened',
   kernel: 'chrdev_open finds the cdev dev_dax_probe added; cdev_del at unbind (drivers/dax/device.c, fs/char_dev.c); the cdev_init on every probe breaks both (finding B1)',
-  culprit: (ctx) => (ctx.step.branches.includes('chrdev_open:stale-i_cdev') ? 'chrdev_open' : ctx.step.branches.includes('cdev_put:stale-generation') ? 'cdev_put' : 'dev_dax_probe'),
+  culprit: (ctx) => (ctx.step.branches.includes('chrdev_open:stale-i_cdev') ? 'chrdev_open' : ctx.step.branches.includes('cdev_put:released-while-bound') ? 'cdev_put' : 'dev_dax_probe'),
   check: ({ before, after, full }) => {
     if (!full && before !== null && before.devices === after.devices && before.mm.files === after.mm.files) return [];
     const out: string[] = [];
@@ -237,7 +237,7 @@ export const daxCdev: Invariant = {
     }
     for (const d of after.devices) {
       const was = before?.devices.find((x) => x.name === d.name);
-      if (d.driver === 'device_dax' && d.cdevBroken && (full || was === undefined || !was.cdevBroken)) out.push(`${d.name} is bound to device_dax, but its cdev's kobject was released by a file of an earlier bind: every open fails with ENXIO`);
+      if (cdevReleased(after, d) && (full || was === undefined || !cdevReleased(before ?? after, was))) out.push(`${d.name} is bound to device_dax, but its cdev's kobject was released by a file of an earlier bind: every open fails with ENXIO`);
     }
     return out;
   },

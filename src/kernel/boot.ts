@@ -145,7 +145,7 @@ export function bootKernel(boot: BootEvent): BootResult {
       pgmap: false,
       mapped: null,
       cdevGen: 0,
-      cdevBroken: false,
+      cdevRefs: 0,
     })),
   );
   const possibleNodes = [...new Set([...boot.ram.map((r) => r.node), ...boot.daxRegions.map((r) => r.targetNode).filter((n) => n >= 0)])].sort((a, b) => a - b);

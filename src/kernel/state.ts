@@ -97,11 +97,14 @@ export interface DaxDevice {
   /** How often dev_dax_probe ran cdev_init on the device's embedded cdev (its generation). */
   readonly cdevGen: number;
   /**
-   * The cdev's kobject was released by the last reference of a file opened
-   * under an earlier generation (bug B1): opens fail with ENXIO until the
-   * next probe re-initialises it.
+   * The embedded cdev's kobject reference count: cdev_init sets it to 1 at
+   * every probe although files of an earlier bind still hold references
+   * (bug B1); each open takes one (cdev_get), each file's last fput and
+   * cdev_del drop one. At 0 while bound the kobject is released and every
+   * open fails with ENXIO until the next probe; below 0 is the kernel's
+   * "refcount_t: underflow".
    */
-  readonly cdevBroken: boolean;
+  readonly cdevRefs: number;
 }
 
 /** struct memory_group (include/linux/memory.h), static groups only (kmem). */
@@ -205,7 +208,7 @@ export function withDevice(d: DaxDevice, c: Partial<DaxDevice>): DaxDevice {
     pgmap: c.pgmap !== undefined ? c.pgmap : d.pgmap,
     mapped: c.mapped !== undefined ? c.mapped : d.mapped,
     cdevGen: c.cdevGen !== undefined ? c.cdevGen : d.cdevGen,
-    cdevBroken: c.cdevBroken !== undefined ? c.cdevBroken : d.cdevBroken,
+    cdevRefs: c.cdevRefs !== undefined ? c.cdevRefs : d.cdevRefs,
   };
 }
 

@@ -11,7 +11,7 @@ import type { Op } from '../op.js';
 import { IORESOURCE_SYSTEM_RAM, REGION_DISJOINT, regionIntersects, releaseMemRegion, requestRegion } from '../resource.js';
 import { deviceNamed, findRegion, replaceDevice, withDevice, withState, type DaxDevice, type DaxRange } from '../state.js';
 import { advanceDevice } from './lifecycle.js';
-import { daxIsPfnSpecial } from './deviceFops.js';
+import { cdevPut, daxIsPfnSpecial } from './deviceFops.js';
 import { unmapMappingRange } from '../mm/vma.js';
 
 export const SZ_4K = 4096n;
@@ -67,7 +67,7 @@ export function devDaxProbe(op: Op, device: DaxDevice): Ret {
   }
   // The RFC (7/10): a PFN_SPECIAL region skips devm_memremap_pages: no pgmap, no struct pages.
   if (daxIsPfnSpecial(op.state, dev)) {
-    advanceDevice(op, dev, 'devdax.probed', { driver: 'device_dax', mapped: dev.ranges, cdevGen: dev.cdevGen + 1, cdevBroken: false });
+    advanceDevice(op, dev, 'devdax.probed', { driver: 'device_dax', mapped: dev.ranges, cdevGen: dev.cdevGen + 1, cdevRefs: 1 });
     return OK;
   }
   // devm_memremap_pages: memremap_pages refuses ranges that intersect System RAM.
@@ -86,7 +86,7 @@ export function devDaxProbe(op: Op, device: DaxDevice): Ret {
     return err(injected);
   }
   // cdev_init + cdev_add of the embedded cdev (a new generation, bug B1), run_dax: the device is alive.
-  advanceDevice(op, dev, 'devdax.probed', { driver: 'device_dax', mapped: dev.ranges, cdevGen: dev.cdevGen + 1, cdevBroken: false });
+  advanceDevice(op, dev, 'devdax.probed', { driver: 'device_dax', mapped: dev.ranges, cdevGen: dev.cdevGen + 1, cdevRefs: 1 });
   return OK;
 }
 
@@ -98,8 +98,8 @@ export function devDaxProbe(op: Op, device: DaxDevice): Ret {
  */
 export function devDaxRemove(op: Op, dev: DaxDevice): void {
   if (!op.state.profile.daxUnbindSkipsZap) unmapMappingRange(op, (f) => f.driver === 'dax' && f.dev === dev.name);
-  // cdev_del on a cdev whose kobject a stale file already released (bug B1).
-  if (dev.cdevBroken) op.print('refcount_t: underflow; use-after-free.');
+  // cdev_del drops the kobject reference cdev_init gave; stale files may have dropped it already (bug B1).
+  if (!op.state.profile.daxCdevInitOnce) cdevPut(op, dev.name);
   let iomem = op.state.iomem;
   for (const r of dev.ranges) {
     const rel = releaseMemRegion(iomem, r.start, r.end - r.start + 1n);

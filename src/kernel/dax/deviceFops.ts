@@ -41,45 +41,61 @@ function devDaxOf(op: Op, file: OpenFile, fn: string, offset: bigint): DaxDevice
   return deviceNamed(op.state, file.dev);
 }
 
+/** The cdev's kobject is released: its count reached 0 after the probe's cdev_init (bug B1; never under the fix). */
+export function cdevReleased(s: KernelState, dev: DaxDevice): boolean {
+  return !s.profile.daxCdevInitOnce && dev.driver === 'device_dax' && dev.cdevRefs <= 0;
+}
+
 /**
  * @kernel chrdev_open fs/char_dev.c, then dax_open drivers/dax/device.c.
- * chrdev_open finds the cdev through inode->i_cdev, which a file still open
+ * chrdev_open takes the cdev through inode->i_cdev, which a file still open
  * from before an unbind keeps pointing at the device's embedded cdev (bug
  * B1: the open succeeds with private_data NULL), or else through kobj_lookup,
  * which finds it only while dev_dax_probe's cdev_add stands (bound to
- * device_dax) and its kobject was not released by a stale file's last fput.
+ * device_dax); either way cdev_get's kobject_get_unless_zero fails on a
+ * released kobject (ENXIO).
  */
 export function daxOpen(op: Op, name: string, path: string, mode: OpenFile['mode'], sync: boolean): Ret<OpenFile> {
   const dev = deviceNamed(op.state, name);
-  const file = (priv: boolean): Ret<OpenFile> => ({ ok: true, value: { driver: 'dax', path, dev: name, mode, sync, private: priv, gen: dev.cdevGen, refs: 1 } });
-  if (dev.cdevBroken) {
+  const fixed = op.state.profile.daxCdevInitOnce;
+  const file = (priv: boolean): Ret<OpenFile> => {
+    // cdev_get: one kobject reference per struct file.
+    if (!fixed) op.state = replaceDevice(op.state, withDevice(dev, { cdevRefs: dev.cdevRefs + 1 }));
+    return { ok: true, value: { driver: 'dax', path, dev: name, mode, sync, private: priv, gen: dev.cdevGen, refs: 1 } };
+  };
+  const pinned = !fixed && [...op.state.mm.files.values()].some((f) => f.driver === 'dax' && f.dev === name);
+  if (!daxAlive(dev) && !pinned) {
+    op.branch('chrdev_open', 'ENXIO');
+    return err('ENXIO');
+  }
+  if (!fixed && dev.cdevRefs <= 0) {
     op.branch('chrdev_open', 'ENXIO(released-cdev)');
     return err('ENXIO');
   }
   if (daxAlive(dev)) return file(true);
-  const pinned = !op.state.profile.daxCdevInitOnce && [...op.state.mm.files.values()].some((f) => f.driver === 'dax' && f.dev === name);
-  if (pinned) {
-    // dax_open: dax_get_private() returns NULL for a dax_dev that is not alive.
-    op.branch('chrdev_open', 'stale-i_cdev');
-    return file(false);
-  }
-  op.branch('chrdev_open', 'ENXIO');
-  return err('ENXIO');
+  // dax_open: dax_get_private() returns NULL for a dax_dev that is not alive.
+  op.branch('chrdev_open', 'stale-i_cdev');
+  return file(false);
+}
+
+/**
+ * @kernel kobject_put lib/kobject.c on the cdev's kobject (cdev_put, cdev_del):
+ * the count may already be 0, which refcount_t reports.
+ */
+export function cdevPut(op: Op, name: string): void {
+  const dev = deviceNamed(op.state, name);
+  if (dev.cdevRefs <= 0) op.print('refcount_t: underflow; use-after-free.');
+  else if (dev.cdevRefs === 1 && dev.driver === 'device_dax') op.branch('cdev_put', 'released-while-bound');
+  op.state = replaceDevice(op.state, withDevice(dev, { cdevRefs: dev.cdevRefs - 1 }));
 }
 
 /**
  * @kernel dax_release drivers/dax/device.c (nothing of its own), then
- * cdev_put: a file opened under an earlier cdev_init generation drops a
- * reference the re-initialised kobject never took, releasing the live cdev
- * (bug B1: opens fail with ENXIO until the next bind).
+ * cdev_put on the file's last fput: a file of an earlier bind drops a
+ * reference the re-initialised kobject never took (bug B1).
  */
 export function daxRelease(op: Op, file: OpenFile): void {
-  if (op.state.profile.daxCdevInitOnce) return;
-  const dev = deviceNamed(op.state, file.dev);
-  if (file.gen !== dev.cdevGen && dev.driver === 'device_dax' && !dev.cdevBroken) {
-    op.branch('cdev_put', 'stale-generation');
-    op.state = replaceDevice(op.state, withDevice(dev, { cdevBroken: true }));
-  }
+  if (!op.state.profile.daxCdevInitOnce) cdevPut(op, file.dev);
 }
 
 /** @kernel check_vma drivers/dax/device.c — `func` names the caller in the message, as the kernel does. */
