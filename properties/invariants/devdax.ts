@@ -49,13 +49,9 @@ function daxVmas(s: KernelState, p: Process, was?: Process, newOnly = false): Ar
   return out;
 }
 
-/** The handler that installed the first entry `bad` rejects, for the signature. */
-function handlerOf(ctx: InvariantContext, bad: (dev: DaxDevice, vma: Vma, pte: { level: string; phys: bigint }, at: bigint) => boolean): string {
-  for (const [, p, was] of changedProcs(ctx)) {
-    for (const { vma, dev } of daxVmas(ctx.after, p, was, true)) {
-      for (const [k, pte] of changedEntries(vma, was)) if (bad(dev, vma, pte, vma.start + (BigInt(k) << PAGE_SHIFT))) return `__dev_dax_${pte.level}_fault`;
-    }
-  }
+/** The handler that installed the first entry the step broke, for the signature. */
+function handlerOf(ctx: InvariantContext, verdict: Verdict): string {
+  for (const { pte } of brokenEntries(ctx, verdict)) return `__dev_dax_${pte.level}_fault`;
   return 'dev_dax_huge_fault';
 }
 
@@ -82,16 +78,31 @@ function changedEntries(vma: Vma, was: Process | undefined): Array<[number, Pte]
   return out;
 }
 
+/** What an entry breaks, judged in a state (its devices, iomem tree): messages, none when it is fine. */
+type Verdict = (s: KernelState, pid: string, vma: Vma, dev: DaxDevice, at: bigint, pte: Pte) => string[];
+
 /**
- * The entries a step must be judged on, with their process, vma and device:
- * those it installed or changed, or every entry when the devices or the
- * iomem tree (which entries are judged against) changed.
+ * The entries a step broke, with what they break: those it installed or
+ * changed, and, when the devices or the iomem tree (what entries are judged
+ * against) changed, every other entry that was fine before and is not now.
+ * A violation is reported by the step that made it, once.
  */
-function* judgedEntries(ctx: InvariantContext): Generator<{ readonly pid: string; readonly vma: Vma; readonly dev: DaxDevice; readonly at: bigint; readonly pte: Pte }> {
+function* brokenEntries(ctx: InvariantContext, verdict: Verdict): Generator<{ readonly pte: Pte; readonly messages: string[] }> {
   const all = devicesOrTreeChanged(ctx);
+  const { before, after } = ctx;
   for (const [pid, p, was] of changedProcs(ctx)) {
-    for (const { vma, dev } of daxVmas(ctx.after, p, was, !all)) {
-      for (const [k, pte] of all ? vma.ptes.entries() : changedEntries(vma, was)) yield { pid, vma, dev, at: vma.start + (BigInt(k) << PAGE_SHIFT), pte };
+    for (const { vma, dev } of daxVmas(after, p, was, !all)) {
+      const changed = all ? null : new Set(changedEntries(vma, was).map(([k]) => k));
+      const old = was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff);
+      const oldDev = before?.devices.find((d) => d.name === dev.name);
+      for (const [k, pte] of changed === null ? vma.ptes.entries() : changedEntries(vma, was)) {
+        const at = vma.start + (BigInt(k) << PAGE_SHIFT);
+        const messages = verdict(after, pid, vma, dev, at, pte);
+        if (messages.length === 0) continue;
+        // Judged again only because the devices or the tree changed: already broken before, already reported.
+        if (changed === null && !ctx.full && before !== null && oldDev !== undefined && old?.ptes.get(k) === pte && verdict(before, pid, old, oldDev, at, pte).length > 0) continue;
+        yield { pte, messages };
+      }
     }
   }
 }
@@ -123,19 +134,16 @@ export const daxLiveness: Invariant = {
   },
 };
 
+const granularity: Verdict = (_s, pid, _vma, dev, at, pte) =>
+  LEVEL_SIZE[pte.level] === dev.align ? [] : [`${pid}: a ${pte.level} entry (${LEVEL_SIZE[pte.level] / 1024n} KiB) at ${hex(at)} maps ${dev.name}, whose pages are ${dev.align / 1024n} KiB`];
+
 /** dax-granularity (+ reported page size): each entry is exactly the device's align, which smaps reports. */
 export const daxGranularity: Invariant = {
   name: 'dax-granularity',
   summary: 'every installed entry of a dax vma has the size the vma reports as its page size (dev_dax_pagesize = align)',
   kernel: '__dev_dax_{pte,pmd,pud}_fault serve only fault_size == dev_dax->align and return SIGBUS or VM_FAULT_FALLBACK otherwise (drivers/dax/device.c)',
-  culprit: (ctx) => handlerOf(ctx, (dev, _v, pte) => LEVEL_SIZE[pte.level as keyof typeof LEVEL_SIZE] !== dev.align),
-  check: (ctx) => {
-    const out: string[] = [];
-    for (const { pid, dev, at, pte } of judgedEntries(ctx)) {
-      if (LEVEL_SIZE[pte.level] !== dev.align) out.push(`${pid}: a ${pte.level} entry (${LEVEL_SIZE[pte.level] / 1024n} KiB) at ${hex(at)} maps ${dev.name}, whose pages are ${dev.align / 1024n} KiB`);
-    }
-    return out;
-  },
+  culprit: (ctx) => handlerOf(ctx, granularity),
+  check: (ctx) => [...brokenEntries(ctx, granularity)].flatMap((b) => b.messages),
 };
 
 function findBusyNamed(root: Resource, start: bigint, end: bigint, name: string): boolean {
@@ -147,32 +155,29 @@ function findBusyNamed(root: Resource, start: bigint, end: bigint, name: string)
   return false;
 }
 
+const translation: Verdict = (st, pid, vma, dev, at, pte) => {
+  const out: string[] = [];
+  const size = LEVEL_SIZE[pte.level];
+  const where = `${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name})`;
+  const page = vma.pgoff + ((at - vma.start) >> PAGE_SHIFT);
+  if ((pte.phys & (size - 1n)) !== 0n) out.push(`${where} holds ${hex(pte.phys)}, not aligned to its ${size / 1024n} KiB: the MMU maps ${hex(pte.phys & ~(size - 1n))} instead`);
+  const want = daxPgoffToPhys(dev, page, size);
+  if (want !== pte.phys) out.push(`${where} holds ${hex(pte.phys)}, but file page ${hex(page)} is ${want === null ? 'outside the device' : hex(want)}`);
+  else if (!findBusyNamed(st.iomem, pte.phys, pte.phys + size - 1n, dev.name)) out.push(`${where} maps ${hex(pte.phys)}-${hex(pte.phys + size - 1n)}, which no BUSY ${dev.name} resource covers`);
+  return out;
+};
+
 /** dax-translation: an entry maps the device's own memory, aligned, inside one range and its reserved iomem node. */
 export const daxTranslation: Invariant = {
   name: 'dax-translation',
   summary: 'every entry maps dax_pgoff_to_phys of its file page: an align-aligned unit inside one range of the device, below its size, inside a BUSY iomem node of the device',
   kernel: 'dax_pgoff_to_phys (the whole unit within one range) and linear_page_index in the fault handlers; dev_dax_probe reserves each range (drivers/dax/device.c)',
   culprit: (ctx) => {
-    const fault = handlerOf(ctx, (dev, vma, pte, at) => {
-      const size = LEVEL_SIZE[pte.level as keyof typeof LEVEL_SIZE];
-      return (pte.phys & (size - 1n)) !== 0n || daxPgoffToPhys(dev, vma.pgoff + ((at - vma.start) >> PAGE_SHIFT), size) !== pte.phys;
-    });
+    const fault = handlerOf(ctx, (st, pid, vma, dev, at, pte) => translation(st, pid, vma, dev, at, pte).filter((m) => !m.includes('no BUSY')));
     // No entry translated wrongly: an entry outlived its iomem reservation, released by a sysfs write (unbind's dev_dax_remove).
     return fault === 'dev_dax_huge_fault' && ctx.step.event.type === 'write' ? 'dev_dax_remove' : fault;
   },
-  check: (ctx) => {
-    const out: string[] = [];
-    for (const { pid, vma, dev, at, pte } of judgedEntries(ctx)) {
-      const size = LEVEL_SIZE[pte.level];
-      const where = `${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name})`;
-      const page = vma.pgoff + ((at - vma.start) >> PAGE_SHIFT);
-      if ((pte.phys & (size - 1n)) !== 0n) out.push(`${where} holds ${hex(pte.phys)}, not aligned to its ${size / 1024n} KiB: the MMU maps ${hex(pte.phys & ~(size - 1n))} instead`);
-      const want = daxPgoffToPhys(dev, page, size);
-      if (want !== pte.phys) out.push(`${where} holds ${hex(pte.phys)}, but file page ${hex(page)} is ${want === null ? 'outside the device' : hex(want)}`);
-      else if (!findBusyNamed(ctx.after.iomem, pte.phys, pte.phys + size - 1n, dev.name)) out.push(`${where} maps ${hex(pte.phys)}-${hex(pte.phys + size - 1n)}, which no BUSY ${dev.name} resource covers`);
-    }
-    return out;
-  },
+  check: (ctx) => [...brokenEntries(ctx, translation)].flatMap((b) => b.messages),
 };
 
 /** dax-shared-only and dax-split-rule: shared vmas whose boundaries are multiples of the align they were made with. */
@@ -243,6 +248,13 @@ export const daxCdev: Invariant = {
   },
 };
 
+const memmap: Verdict = (st, pid, _vma, dev, at, pte) => {
+  const special = daxIsPfnSpecial(st, dev);
+  if (pte.special !== special) return [`${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name}) is ${pte.special ? 'special' : 'a devmap entry'}, but the device ${special ? 'has no' : 'has'} struct pages`];
+  if (!special && dev.driver === 'device_dax' && !(dev.mapped ?? []).some((r) => r.start <= pte.phys && pte.phys <= r.end)) return [`${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name}) maps ${hex(pte.phys)}, a page its pgmap does not cover`];
+  return [];
+};
+
 /** dax-memmap: struct pages exactly where the device has them. */
 export const daxMemmap: Invariant = {
   name: 'dax-memmap',
@@ -251,18 +263,13 @@ export const daxMemmap: Invariant = {
   culprit: (ctx) => (ctx.step.event.type === 'mmap' ? 'dax_mmap' : 'dev_dax_huge_fault'),
   check: (ctx) => {
     const out: string[] = [];
-    const all = devicesOrTreeChanged(ctx);
     for (const [pid, p, was] of changedProcs(ctx)) {
-      for (const { vma, dev } of daxVmas(ctx.after, p, was, !all)) {
+      for (const { vma, dev } of daxVmas(ctx.after, p, was, true)) {
         const special = daxIsPfnSpecial(ctx.after, dev);
         if (vma.flags.pfnmap !== special) out.push(`${pid}: the ${dev.name} vma at ${hex(vma.start)} is ${vma.flags.pfnmap ? '' : 'not '}VM_PFNMAP, but the device ${special ? 'has no' : 'has'} struct pages`);
-        for (const [k, pte] of all ? vma.ptes.entries() : changedEntries(vma, was)) {
-          const at = hex(vma.start + (BigInt(k) << PAGE_SHIFT));
-          if (pte.special !== special) out.push(`${pid}: the ${pte.level} entry at ${at} (${dev.name}) is ${pte.special ? 'special' : 'a devmap entry'}, but the device ${special ? 'has no' : 'has'} struct pages`);
-          else if (!special && dev.driver === 'device_dax' && !(dev.mapped ?? []).some((r) => r.start <= pte.phys && pte.phys <= r.end)) out.push(`${pid}: the ${pte.level} entry at ${at} (${dev.name}) maps ${hex(pte.phys)}, a page its pgmap does not cover`);
-        }
       }
     }
+    for (const b of brokenEntries(ctx, memmap)) out.push(...b.messages);
     return out;
   },
 };

@@ -38,6 +38,12 @@ const KERNEL_LEAKS: ReadonlyArray<{ readonly branch: string; readonly field: key
     normalize: () => null,
   },
   {
+    branch: 'mmap_region:unmapped-before-mmap',
+    field: 'devices',
+    why: 'mmap_region unmaps a MAP_FIXED range before the driver\'s ->mmap can refuse: the unmapped vmas\' last fput drops cdev references (cdev_put)',
+    normalize: (s) => s.devices.map((d) => ({ ...d, cdevRefs: 0 })),
+  },
+  {
     branch: 'dev_dax_probe:pgmap-set',
     field: 'devices',
     why: 'dev_dax_probe sets dev_dax->pgmap before requesting ranges; a failed probe leaves it stale',

@@ -130,6 +130,8 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
   if (fixed) {
     const un = doMunmap(op, p, addr, len);
     setProcess(op, a.pid, un.proc);
+    // The unmapped vmas' files may lose their last reference here, whatever ->mmap says next.
+    if (un.removed.length > 0) op.branch('mmap_region', 'unmapped-before-mmap');
     releaseVmas(op, un.removed);
     // `if (do_mas_munmap(...)) return -ENOMEM;` (v6.1 mm/mmap.c): a refused split is ENOMEM here.
     if (un.errno !== null) return fail(op, 'mmap_region', 'ENOMEM');
