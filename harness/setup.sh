@@ -51,7 +51,7 @@ resolve_pkg() { # $1 = series: the versioned package its meta-package depends on
 	local meta=${META[$1]} pkg
 	pkg=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 	if [[ -z "$pkg" ]]; then
-		apt-get update -qq
+		apt-get update -qq >&2 # not into the caller's $(...)
 		pkg=$(apt-cache depends "$meta" | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 	fi
 	echo "$pkg"

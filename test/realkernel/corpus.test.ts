@@ -89,3 +89,28 @@ describe.each(CORPORA)('real-kernel traces of $kernel', ({ kernel, dir }) => {
     else expect([...new Set(r.violations.map((v) => v.invariant))].sort()).toEqual(findings);
   });
 });
+
+/**
+ * Recordings with extra kernel arguments (harness/experiments/): the harness machines booted with a parameter
+ * the corpus machines leave at Debian's default. test/traces-6.12/param/hmem-memmap-on-memory.jsonl has
+ * memory_hotplug.memmap_on_memory=1, where the v6.8 per-block memmap_on_memory shows: kmem's 1 GiB add spans
+ * eight blocks and each block still holds its own 2 MiB memmap.
+ */
+describe('6.12 recordings with kernel parameters', () => {
+  const dir = fileURLToPath(new URL('../traces-6.12/param/', import.meta.url));
+  const file = 'hmem-memmap-on-memory.jsonl';
+
+  it(`${file} replays under 6.12 with zero divergences; onlining a block adds 126 MiB (2 MiB of memmap stay on it)`, () => {
+    const events = parseLogText(readFileSync(join(dir, file), 'utf8'), file).map((l) => l.event);
+    const [boot] = events;
+    if (boot?.type !== 'boot') throw new Error('no boot');
+    expect(boot.kernel).toBe('6.12');
+    expect(boot.config.memmapOnMemory).toBe(true);
+    const r = replay(events, { check: checkStep });
+    expect(r.divergences.map((d) => `seq ${d.seq}: kernel ${JSON.stringify(d.recorded)}, model ${JSON.stringify(d.model)}`)).toEqual([]);
+    expect(r.violations).toEqual([]);
+    const totals = events.flatMap((e) => (e.type === 'read' && e.path === '/proc/meminfo' && e.result?.ok === true ? [Number(/MemTotal:\s+(\d+)/.exec(e.result.value ?? '')?.[1])] : []));
+    // Before kmem's add, after it (offline), after onlining block 48: one block less its memmap.
+    expect((totals[2] ?? 0) - (totals[1] ?? 0)).toBe(131072 - 2048);
+  });
+});
