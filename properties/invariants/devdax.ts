@@ -155,7 +155,8 @@ function findBusyNamed(root: Resource, start: bigint, end: bigint, name: string)
   return false;
 }
 
-const translation: Verdict = (st, pid, vma, dev, at, pte) => {
+/** The entry holds another frame than its file page's: unaligned, or not dax_pgoff_to_phys of its page. */
+const mistranslated: Verdict = (_st, pid, vma, dev, at, pte) => {
   const out: string[] = [];
   const size = LEVEL_SIZE[pte.level];
   const where = `${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name})`;
@@ -163,8 +164,18 @@ const translation: Verdict = (st, pid, vma, dev, at, pte) => {
   if ((pte.phys & (size - 1n)) !== 0n) out.push(`${where} holds ${hex(pte.phys)}, not aligned to its ${size / 1024n} KiB: the MMU maps ${hex(pte.phys & ~(size - 1n))} instead`);
   const want = daxPgoffToPhys(dev, page, size);
   if (want !== pte.phys) out.push(`${where} holds ${hex(pte.phys)}, but file page ${hex(page)} is ${want === null ? 'outside the device' : hex(want)}`);
-  else if (!findBusyNamed(st.iomem, pte.phys, pte.phys + size - 1n, dev.name)) out.push(`${where} maps ${hex(pte.phys)}-${hex(pte.phys + size - 1n)}, which no BUSY ${dev.name} resource covers`);
   return out;
+};
+
+/** The right frame, but no BUSY resource of the device reserves it (any more). */
+const unreserved: Verdict = (st, pid, _vma, dev, at, pte) => {
+  const size = LEVEL_SIZE[pte.level];
+  return findBusyNamed(st.iomem, pte.phys, pte.phys + size - 1n, dev.name) ? [] : [`${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name}) maps ${hex(pte.phys)}-${hex(pte.phys + size - 1n)}, which no BUSY ${dev.name} resource covers`];
+};
+
+const translation: Verdict = (st, pid, vma, dev, at, pte) => {
+  const wrong = mistranslated(st, pid, vma, dev, at, pte);
+  return wrong.length > 0 ? wrong : unreserved(st, pid, vma, dev, at, pte);
 };
 
 /** dax-translation: an entry maps the device's own memory, aligned, inside one range and its reserved iomem node. */
@@ -173,7 +184,7 @@ export const daxTranslation: Invariant = {
   summary: 'every entry maps dax_pgoff_to_phys of its file page: an align-aligned unit inside one range of the device, below its size, inside a BUSY iomem node of the device',
   kernel: 'dax_pgoff_to_phys (the whole unit within one range) and linear_page_index in the fault handlers; dev_dax_probe reserves each range (drivers/dax/device.c)',
   culprit: (ctx) => {
-    const fault = handlerOf(ctx, (st, pid, vma, dev, at, pte) => translation(st, pid, vma, dev, at, pte).filter((m) => !m.includes('no BUSY')));
+    const fault = handlerOf(ctx, mistranslated);
     // No entry translated wrongly: an entry outlived its iomem reservation, released by a sysfs write (unbind's dev_dax_remove).
     return fault === 'dev_dax_huge_fault' && ctx.step.event.type === 'write' ? 'dev_dax_remove' : fault;
   },
