@@ -60,7 +60,7 @@ export function doMremap(op: Op, a: MremapArgs): Ret<bigint> {
     }
     return { ok: true, value: a.addr };
   }
-  const r = vmaToResize(op, processOf(op, a.pid), a.addr, oldLen, newLen);
+  const r = vmaToResize(processOf(op, a.pid), a.addr, oldLen, newLen);
   if (!r.ok) return fail(op, 'vma_to_resize', r.errno);
   const { vma, index } = r.value;
   // Grow in place when the range after the vma is free (vma_expandable).
@@ -99,19 +99,18 @@ function mremapTo(op: Op, a: MremapArgs, oldLen: bigint, newLen: bigint): Ret<bi
     if (e2 !== null) return fail(op, 'mremap_to', e2);
     old = newLen;
   }
-  const r = vmaToResize(op, processOf(op, a.pid), a.addr, old, newLen);
+  const r = vmaToResize(processOf(op, a.pid), a.addr, old, newLen);
   if (!r.ok) return fail(op, 'vma_to_resize', r.errno);
   return moveVma(op, a, r.value.vma, old, newLen, to);
 }
 
 /** @kernel vma_to_resize mm/mremap.c */
-function vmaToResize(op: Op, p: Process, addr: bigint, oldLen: bigint, newLen: bigint): Ret<{ readonly vma: Vma; readonly index: number }> {
+function vmaToResize(p: Process, addr: bigint, oldLen: bigint, newLen: bigint): Ret<{ readonly vma: Vma; readonly index: number }> {
   const at = vmaAt(p, addr);
   if (at === null) return err('EFAULT');
   if (oldLen > at.vma.end - addr) return err('EFAULT');
   if (newLen === oldLen) return { ok: true, value: at };
   if (at.vma.flags.pfnmap) return err('EFAULT');
-  void op;
   return { ok: true, value: at };
 }
 

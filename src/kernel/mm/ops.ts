@@ -46,7 +46,7 @@ export interface FileOperations {
   readonly release: (op: Op, file: OpenFile) => void;
   /** ->mmap: the vma with the driver's flags, or the errno. */
   readonly mmap: (op: Op, req: MmapRequest) => Ret<Vma>;
-  /** ->get_unmapped_area, called only without a hint or MAP_FIXED... as the driver decides. */
+  /** ->get_unmapped_area for a non-MAP_FIXED mmap or a moving mremap; `fallback` is the mm's own allocator (mm->get_unmapped_area). */
   readonly getUnmappedArea: (op: Op, file: OpenFile, addr: bigint, len: bigint, pgoff: bigint, fallback: (len: bigint) => Ret<bigint>) => Ret<bigint>;
   /** ->mmap_supported_flags includes MAP_SYNC. */
   readonly mapSync: boolean;
