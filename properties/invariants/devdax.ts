@@ -14,7 +14,12 @@ import type { Invariant, InvariantContext } from './types.js';
 /** Per step, shared by the invariants below (they all get the same context object). */
 const procsOfStep = new WeakMap<InvariantContext, Array<[string, Process, Process | undefined]>>();
 
+const NO_PROCS: Array<[string, Process, Process | undefined]> = [];
+
 function changedProcs(ctx: InvariantContext): Array<[string, Process, Process | undefined]> {
+  // Most steps (sysfs writes to blocks) change no process, device or tree: answered before any lookup.
+  const { before, after, full } = ctx;
+  if (!full && before !== null && before.mm.procs === after.mm.procs && before.devices === after.devices && before.iomem === after.iomem) return NO_PROCS;
   let hit = procsOfStep.get(ctx);
   if (hit === undefined) procsOfStep.set(ctx, (hit = computeChangedProcs(ctx)));
   return hit;
