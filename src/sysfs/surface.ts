@@ -28,6 +28,7 @@ import type { Op } from '../kernel/op.js';
 import { renderIomem } from '../kernel/resource.js';
 import { deviceSize, findDevice, findRegion, type DaxDevice, type DaxDriverName, type KernelState } from '../kernel/state.js';
 import { renderMeminfo } from '../views/meminfo.js';
+import { DAX_MAJOR, daxMinor, daxNumaNode, daxUevent } from '../kernel/dax/deviceAttrs.js';
 import { renderMaps, renderSmaps } from '../views/smaps.js';
 
 /** A file handler for a file class; `arg` is the block id, device or driver the path names. */
@@ -93,37 +94,6 @@ const DEVICE_FILES: Readonly<Record<string, Handler<DaxDevice>>> = {
   dev: { show: (op, d) => `${DAX_MAJOR}:${daxMinor(op.state, d)}\n` },
   uevent: { mode: 0o644, show: (op, d) => daxUevent(op.state, d) },
 };
-
-/**
- * The char major of /dev/daxX.Y: dax_core_init's alloc_chrdev_region takes it dynamically at boot; both Debian
- * harness kernels (6.1.0-57, 6.12.118) gave 253 (test/sysfs-listings). A kernel loading other char drivers
- * first may differ; the model has no chrdev table.
- */
-const DAX_MAJOR = 253;
-
-/** alloc_dax's ida minor: devices numbered in creation order (no device is ever freed in the model). */
-function daxMinor(s: KernelState, d: DaxDevice): number {
-  return s.devices.findIndex((x) => x.name === d.name);
-}
-
-/**
- * @kernel numa_node_show drivers/dax/bus.c — dev_to_node(): the dax device inherits its region parent's node,
- * numa_map_to_online_node(target_node) at boot (hmem_register_device, nd_e820's ndr_desc.numa_node): the target
- * itself when it had memory at boot, else the nearest online node (the model: the lowest one, exact for two
- * nodes); NUMA_NO_NODE stays -1.
- */
-function daxNumaNode(s: KernelState, d: DaxDevice): number {
-  if (d.targetNode < 0) return -1;
-  const online = new Set<number>();
-  for (const [, b] of s.blocks.entries()) if (b.boot) online.add(b.nid);
-  if (online.has(d.targetNode)) return d.targetNode;
-  return Math.min(...online);
-}
-
-/** @kernel dev_uevent drivers/base/core.c (with dax_bus_uevent): MAJOR/MINOR/DEVNAME for a devt, the driver, MODALIAS. */
-function daxUevent(s: KernelState, d: DaxDevice): string {
-  return `MAJOR=${DAX_MAJOR}\nMINOR=${daxMinor(s, d)}\nDEVNAME=${d.name}\n${d.driver === null ? '' : `DRIVER=${d.driver}\n`}MODALIAS=dax:t0\n`;
-}
 
 const BLOCK_FILES: Readonly<Record<string, Handler<number>>> = {
   state: { show: (op, id) => stateShow(block(op, id)), store: stateStore },
