@@ -11,7 +11,7 @@ import type { Advice } from '../../log/programEvents.js';
 import { err, type Ret } from '../memoryHotplug.js';
 import type { Op } from '../op.js';
 import { processOf, setProcess, vmaAt } from './process.js';
-import { withProcess, withVma, type Process, type VmFlags } from './types.js';
+import { sameVmFlags, withProcess, withVma, type Process, type VmFlags } from './types.js';
 import { mergeAdjacent, pageAlign, releaseVmas, splitAt, zapRange } from './vma.js';
 
 const FLAG_ADVICE: Partial<Readonly<Record<Advice, (f: VmFlags) => VmFlags>>> = {
@@ -84,7 +84,7 @@ function updateFlags(op: Op, p: Process, lo: bigint, hi: bigint, change: (f: VmF
   const at = vmaAt(p, lo);
   if (at === null) throw new Error('model bug: madvise on no vma');
   const next = change(at.vma.flags);
-  if (JSON.stringify(next) === JSON.stringify(at.vma.flags)) return { ok: true, value: p };
+  if (sameVmFlags(next, at.vma.flags)) return { ok: true, value: p };
   let proc = p;
   for (const cut of [lo, hi]) {
     const s = splitAt(op, proc, cut);

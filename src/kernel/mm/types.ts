@@ -48,6 +48,16 @@ export interface VmFlags {
   readonly pfnmap: boolean;
 }
 
+/** Every VmFlags field once (a field added to VmFlags and not named here fails to type-check). */
+const VM_FLAG_SET: Readonly<Record<keyof VmFlags, true>> = { mayshare: true, maywrite: true, hugepage: true, nohugepage: true, dontcopy: true, sync: true, pfnmap: true };
+const VM_FLAGS = Object.keys(VM_FLAG_SET) as ReadonlyArray<keyof VmFlags>;
+
+/** The same vm_flags (what vma_merge and madvise_update_vma compare). */
+export function sameVmFlags(a: VmFlags, b: VmFlags): boolean {
+  for (const f of VM_FLAGS) if (a[f] !== b[f]) return false;
+  return true;
+}
+
 /** struct vm_area_struct: [start, end), the file it maps from page offset pgoff. */
 export interface Vma {
   readonly start: bigint;

@@ -10,7 +10,7 @@ import type { Op } from '../op.js';
 import { fopsOf } from '../fs/chrdev.js';
 import { fileOf, fput, getFile } from './process.js';
 import { withState } from '../state.js';
-import { LEVEL_SIZE, PAGE_SHIFT, withMm, withProcess, withVma, type OpenFile, type Process, type Vma } from './types.js';
+import { LEVEL_SIZE, PAGE_SHIFT, sameVmFlags, withMm, withProcess, withVma, type OpenFile, type Process, type Vma } from './types.js';
 
 /** Entries of `v` whose unit lies wholly in [lo, hi) (addresses), re-keyed from `base`. */
 function entriesIn(v: Vma, lo: bigint, hi: bigint, base: bigint): PageTable {
@@ -79,7 +79,7 @@ export function mergeAdjacent(p: Process, lo: bigint, hi: bigint): { readonly pr
       prev.pgoff + ((prev.end - prev.start) >> PAGE_SHIFT) === v.pgoff &&
       prev.prot === v.prot &&
       prev.mmapAlign === v.mmapAlign &&
-      JSON.stringify(prev.flags) === JSON.stringify(v.flags)
+      sameVmFlags(prev.flags, v.flags)
     ) {
       let ptes = prev.ptes;
       const shift = Number((v.start - prev.start) >> PAGE_SHIFT);
