@@ -144,7 +144,9 @@ export function replaySaved(dir: string | null, paranoid: boolean): Array<{ file
 }
 
 export function machineFor(variant: VariantName | null, patches: readonly PatchName[] = []): fc.Arbitrary<BootEvent> {
-  return bootMachine(variant === null ? { patches } : { variant, patches, ...KERNEL_VARIANT_PROFILE[variant] });
+  if (variant === null) return bootMachine({ patches });
+  const need = KERNEL_VARIANT_PROFILE[variant];
+  return bootMachine({ ...need, variant, patches: [...new Set([...patches, ...(need.patches ?? [])])] });
 }
 
 export function runCampaign(o: CampaignOptions): CampaignResult {

@@ -121,7 +121,7 @@ export function presetByName(name: string): Preset | undefined {
  * show it. The device-dax mapping variants need program events (SPEC §7),
  * which the operation alphabet does not have yet (PROGRAM_VARIANTS).
  */
-export const PROGRAM_VARIANTS: readonly VariantName[] = ['dax-no-may-split', 'mremap-no-split-check', 'dax-pte-fault-ignores-align', 'dax-unbind-skips-zap'];
+export const PROGRAM_VARIANTS: readonly VariantName[] = ['dax-no-may-split', 'mremap-no-split-check', 'dax-pte-fault-ignores-align', 'dax-unbind-skips-zap', 'follow-pfn-pte-only'];
 
 export const VARIANT_PRESET: Readonly<Partial<Record<VariantName, string>>> = {
   'walk-top-level-only': 'pmem-2blocks',
@@ -142,5 +142,6 @@ export function withVariant(boot: BootEvent, variant: VariantName | null): BootE
   if (variant === null) return boot;
   const need = KERNEL_VARIANT_PROFILE[variant];
   const config: BootConfig = { ...boot.config, ...need.config };
-  return { ...boot, kernel: need.kernel ?? boot.kernel, config, variant };
+  const patches = [...new Set([...boot.patches, ...(need.patches ?? [])])];
+  return { ...boot, kernel: need.kernel ?? boot.kernel, config, variant, patches };
 }

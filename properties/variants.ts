@@ -2,12 +2,21 @@
  * What each bug variant (SPEC §6) needs of the machine to show, and the
  * property that must catch it. The profile and config constraints come from
  * the variant's history: the 2019 walk/registration bugs are 5.1's, the
- * memmap ones need 6.8 with memory_hotplug.memmap_on_memory enabled.
+ * memmap ones need 6.8 with memory_hotplug.memmap_on_memory enabled, and a
+ * mutation of a patch series needs the series.
  */
 import type { BootConfig } from '../src/kernel/config.js';
+import type { PatchName } from '../src/kernel/patches.js';
 import type { KernelVersion, VariantName } from '../src/kernel/profile.js';
 
-export const KERNEL_VARIANT_PROFILE: Readonly<Record<VariantName, { readonly kernel?: KernelVersion; readonly config?: Partial<BootConfig> }>> = {
+/** A variant's machine needs: a kernel, a config, and the patch series it is a mutation of. */
+export interface VariantNeeds {
+  readonly kernel?: KernelVersion;
+  readonly config?: Partial<BootConfig>;
+  readonly patches?: readonly PatchName[];
+}
+
+export const KERNEL_VARIANT_PROFILE: Readonly<Record<VariantName, VariantNeeds>> = {
   'walk-top-level-only': { kernel: '5.1' },
   'walk-returns-minus-one': { kernel: '5.1' },
   'register-top-level-only': { kernel: '5.1' },
@@ -20,6 +29,8 @@ export const KERNEL_VARIANT_PROFILE: Readonly<Record<VariantName, { readonly ker
   'mremap-no-split-check': {},
   'dax-pte-fault-ignores-align': {},
   'dax-unbind-skips-zap': {},
+  // The RFC without 2/10 and 4/10: only its map=none namespaces install the huge special entries follow_pte must walk.
+  'follow-pfn-pte-only': { patches: ['devdax-map-none'] },
 };
 
 /** The properties that catch each variant (any one of them counts). */
@@ -36,4 +47,5 @@ export const VARIANT_CAUGHT_BY: Readonly<Record<VariantName, readonly string[]>>
   'mremap-no-split-check': ['dax-vma-shape'],
   'dax-pte-fault-ignores-align': ['dax-granularity'],
   'dax-unbind-skips-zap': ['dax-liveness'],
+  'follow-pfn-pte-only': ['dax-pfn-user'],
 };

@@ -84,6 +84,8 @@ export function programStep(s: KernelState, x: number, y: number): StepEvent | n
   if (kind < 18) {
     const write = (x >> 14) % 2 === 0;
     const offset = pick([0n, 8n, align, align + 8n, 2n * align - 8n, K4 * 3n, size], y >> 14);
+    // One procmem in three is a KVM or VFIO user of the same word's page instead (follow_pfn, model-only).
+    if (kind === 17 && (y >> 18) % 3 === 0) return { type: 'follow_pfn', pid, map: someMap, offset, op: write ? 'write' : 'read', user: (x >> 20) % 2 === 0 ? 'kvm' : 'vfio' };
     return { type: kind < 17 ? 'access' : 'procmem', pid, map: someMap, offset, op: write ? 'write' : 'read', value: write ? BigInt((x * 2654435761) >>> 0) : null };
   }
   if (kind < 19 && (x >> 19) % 2 === 0) return { type: 'read', path: `/proc/${pid}/smaps` };

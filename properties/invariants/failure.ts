@@ -76,7 +76,7 @@ export const errnoDocumented: Invariant = {
   onOutcome: true,
   check: ({ step }) => {
     const o = step.outcome;
-    // Program events have their own documented failures (properties/invariants/programErrnos.ts).
+    // Program events fail with the system call's own errnos, not a sysfs path's.
     if (o.ok || (step.event.type !== 'write' && step.event.type !== 'read')) return [];
     const allowed = documentedErrnos(step.event.path);
     const got = failureKey(o);

@@ -10,6 +10,7 @@ import { kmemResourceShape } from './kmemShape.js';
 import { deviceOneWay, noDevdaxOverOnlineMemory } from './lifecycle.js';
 import { busyNoOverlap, resourceTreeWellformed } from './resourceTree.js';
 import { DEVDAX_INVARIANTS } from './devdax.js';
+import { daxPfnUser } from './pfnUser.js';
 import type { Invariant, InvariantContext } from './types.js';
 import type { BlockChange } from '../../src/kernel/op.js';
 
@@ -31,6 +32,7 @@ export const INVARIANTS: readonly Invariant[] = [
   errnoDocumented,
   noTransientAtRest,
   ...DEVDAX_INVARIANTS,
+  daxPfnUser,
 ];
 
 export const INVARIANT_NAMES = INVARIANTS.map((i) => i.name);

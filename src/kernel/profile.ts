@@ -178,6 +178,12 @@ export interface VariantSwitches {
   readonly daxPteFaultIgnoresAlign: boolean;
   /** Mutation of kill_dev_dax: unbind without unmap_mapping_range, so installed entries outlive the driver. */
   readonly daxUnbindSkipsZap: boolean;
+  /**
+   * The RFC "device-dax: Support devices without PFN metadata" (2020) without
+   * its 2/10 and 4/10: follow_pfn/follow_pte walk only PTEs, so KVM and VFIO
+   * fail on the 2 MiB and 1 GiB special entries the rest of the series installs.
+   */
+  readonly followPfnPteOnly: boolean;
 }
 
 export const VARIANTS = {
@@ -195,6 +201,7 @@ export const VARIANTS = {
   'mremap-no-split-check': { mremapNoSplitCheck: true },
   'dax-pte-fault-ignores-align': { daxPteFaultIgnoresAlign: true },
   'dax-unbind-skips-zap': { daxUnbindSkipsZap: true },
+  'follow-pfn-pte-only': { followPfnPteOnly: true },
 } as const satisfies Record<string, Partial<VariantSwitches>>;
 
 export type VariantName = keyof typeof VARIANTS;
@@ -213,6 +220,7 @@ const NO_VARIANT: VariantSwitches = {
   mremapNoSplitCheck: false,
   daxPteFaultIgnoresAlign: false,
   daxUnbindSkipsZap: false,
+  followPfnPteOnly: false,
 };
 
 export interface Profile extends ProfileSwitches, DevdaxSwitches, VariantSwitches, PatchSwitches {

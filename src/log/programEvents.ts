@@ -28,6 +28,9 @@ export const MREMAP_FLAGS = ['maymove', 'fixed'] as const;
 export type MremapFlag = (typeof MREMAP_FLAGS)[number];
 export const ACCESS_OPS = ['read', 'write'] as const;
 export type AccessOp = (typeof ACCESS_OPS)[number];
+/** Host users that resolve a process address to a pfn without a CPU access: KVM's guest memory, VFIO type1's DMA map. */
+export const PFN_USERS = ['kvm', 'vfio'] as const;
+export type PfnUser = (typeof PFN_USERS)[number];
 
 /** An address relative to an existing mapping: `{"map":"m0","offset":"2M"}`. */
 export interface MapAddress {
@@ -98,6 +101,21 @@ export interface AccessEvent extends Common {
   /** The 64-bit word a write stores. */
   readonly value: bigint | null;
 }
+/**
+ * Model-only (no guest helper performs it): a KVM guest's access to memory
+ * backed by `map + offset` (hva_to_pfn) or a VFIO type1 DMA map of that page
+ * (vaddr_get_pfns), `op` saying whether the user wants it writable. These are
+ * the follow_pfn users the 2020 RFC's patches 2, 4 and 9 are about. The
+ * outcome is the physical address the user resolved, or the error it got.
+ */
+export interface FollowPfnEvent extends Common {
+  readonly type: 'follow_pfn';
+  readonly pid: string;
+  readonly map: string;
+  readonly offset: bigint;
+  readonly op: AccessOp;
+  readonly user: PfnUser;
+}
 export interface ForkEvent extends Common {
   readonly type: 'fork';
   readonly pid: string;
@@ -117,10 +135,13 @@ export type ProgramEvent =
   | MadviseEvent
   | MremapEvent
   | AccessEvent
+  | FollowPfnEvent
   | ForkEvent
   | ExitEvent;
 
-export const PROGRAM_EVENT_TYPES = ['open', 'close', 'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'access', 'procmem', 'fork', 'exit'] as const;
+export const PROGRAM_EVENT_TYPES = ['open', 'close', 'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'access', 'procmem', 'follow_pfn', 'fork', 'exit'] as const;
+/** Program events no real kernel can be asked to perform here (the harness refuses them, as it refuses inject). */
+export const MODEL_ONLY_PROGRAM_EVENTS: readonly ProgramEventType[] = ['follow_pfn'];
 export type ProgramEventType = (typeof PROGRAM_EVENT_TYPES)[number];
 
 export function isProgramEventType(t: unknown): t is ProgramEventType {
@@ -180,6 +201,10 @@ const accessShape = (t: 'access' | 'procmem') =>
   );
 const accessSchema = accessShape('access');
 const procmemSchema = accessShape('procmem');
+const followPfnSchema = strict(
+  { ...common, type: eventType('follow_pfn'), pid, map: handle('map'), offset: u64, op: z.enum(ACCESS_OPS, { error: oneOf(ACCESS_OPS) }), user: z.enum(PFN_USERS, { error: oneOf(PFN_USERS) }) },
+  'a follow_pfn event {"pid","map","offset","op","user"}',
+);
 const forkSchema = strict({ ...common, type: eventType('fork'), pid, child: handle('pid') }, 'a fork event {"pid","child"}');
 const exitSchema = strict({ ...common, type: eventType('exit'), pid }, 'an exit event {"pid"}');
 
@@ -193,6 +218,7 @@ export const PROGRAM_SCHEMAS = {
   mremap: mremapSchema,
   access: accessSchema,
   procmem: procmemSchema,
+  follow_pfn: followPfnSchema,
   fork: forkSchema,
   exit: exitSchema,
 } as const;

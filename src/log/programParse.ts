@@ -107,6 +107,11 @@ export function parseProgramEvent(type: ProgramEventType, raw: Record<string, un
       const ev: AccessEvent = { type, pid: e.pid, map: e.map, offset: bounded(e.offset, 'offset'), op: e.op, value: e.value ?? null, ...common(e) };
       return ev;
     }
+    case 'follow_pfn': {
+      const e = parseWith(PROGRAM_SCHEMAS.follow_pfn, raw);
+      // One page is resolved; the offset names it, so any byte of it will do, as for the kernel's users.
+      return { type: 'follow_pfn', pid: e.pid, map: e.map, offset: bounded(e.offset, 'offset'), op: e.op, user: e.user, ...common(e) };
+    }
     case 'fork': {
       const e = parseWith(PROGRAM_SCHEMAS.fork, raw);
       if (e.child === e.pid) throw new FieldProblem(['child'], 'a pid handle other than the parent', JSON.stringify(e.child));

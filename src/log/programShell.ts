@@ -60,6 +60,11 @@ export function programCall(e: ProgramEvent): string {
       return e.op === 'read'
         ? `${p}pread(/proc/self/mem, 8, ${at(e.map, e.offset)})`
         : `${p}pwrite(/proc/self/mem, 0x${(e.value ?? 0n).toString(16)}, 8, ${at(e.map, e.offset)})`;
+    case 'follow_pfn':
+      // What the user's own call does with the address (model-only: no program issues it here).
+      return e.user === 'kvm'
+        ? `${p}[kvm] hva_to_pfn(${at(e.map, e.offset)}, ${e.op === 'write' ? 'write' : 'read'})`
+        : `${p}ioctl(vfio, VFIO_IOMMU_MAP_DMA, {vaddr=${at(e.map, e.offset)}, size=4K, flags=VFIO_DMA_MAP_FLAG_READ${e.op === 'write' ? '|VFIO_DMA_MAP_FLAG_WRITE' : ''}})`;
     case 'fork':
       return `${p}fork() = ${e.child}`;
     case 'exit':

@@ -32,6 +32,8 @@ export function programEventFields(e: ProgramEvent): JsonObject {
     case 'access':
     case 'procmem':
       return e.value === null ? { pid: e.pid, map: e.map, offset: hex(e.offset), op: e.op } : { pid: e.pid, map: e.map, offset: hex(e.offset), op: e.op, value: hex(e.value) };
+    case 'follow_pfn':
+      return { pid: e.pid, map: e.map, offset: hex(e.offset), op: e.op, user: e.user };
     case 'fork':
       return { pid: e.pid, child: e.child };
     case 'exit':

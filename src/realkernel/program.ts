@@ -36,6 +36,9 @@ export function programLine(e: ProgramEvent): string {
     case 'access':
     case 'procmem':
       return `${e.type} ${p} ${hexOf(e.map)} ${n(e.offset)} ${e.op} ${n(e.value ?? 0n)}`;
+    case 'follow_pfn':
+      // guestOps refuses model-only events before any line is written.
+      throw new Error('model bug: a follow_pfn event reached the guest helper');
     case 'fork':
       return `fork ${p} ${hexOf(e.child)}`;
     case 'exit':

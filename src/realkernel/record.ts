@@ -157,6 +157,8 @@ export function guestOps(steps: readonly LogEvent[]): GuestOp[] {
         throw new RecordRefused(`event ${e.seq ?? i + 1} is an inject (${e.site}): fault injection is model-only, a real kernel cannot fail on demand`);
       case 'boot':
         throw new RecordRefused('a second boot event');
+      case 'follow_pfn':
+        throw new RecordRefused(`event ${e.seq ?? i + 1} is a follow_pfn (${e.user}): KVM and VFIO users are model-only, the guest has neither a VM nor an IOMMU`);
       default:
         return { type: 'program', line: programLine(e) };
     }

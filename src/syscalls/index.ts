@@ -3,7 +3,8 @@
  * function per system call, turning a program event into the kernel call
  * chain it stands for (ksys_mmap_pgoff, do_munmap, do_mprotect_pkey,
  * do_madvise, mremap, do_user_addr_fault, mem_rw, copy_process, do_exit,
- * do_sys_open, close_fd). Handles are the log's names: a map handle is the
+ * do_sys_open, close_fd), and the model-only follow_pfn users (KVM's
+ * hva_to_pfn, VFIO type1's vaddr_get_pfns). Handles are the log's names: a map handle is the
  * address its last mmap returned (0 if none), plus the event's offset.
  * A KernelOops thrown below becomes the oops outcome and kills the machine.
  */
@@ -17,7 +18,9 @@ import { doMmap, doMprotect } from '../kernel/mm/mmap.js';
 import { doMremap } from '../kernel/mm/mremap.js';
 import { mapAddress, NEW_PROCESS, processOf, setProcess } from '../kernel/mm/process.js';
 import { doMunmap, releaseVmas } from '../kernel/mm/vma.js';
+import { hvaToPfn } from '../kernel/kvm/hvaToPfn.js';
 import { KernelOops } from '../kernel/oops.js';
+import { vaddrGetPfns } from '../kernel/vfio/type1.js';
 import type { Op } from '../kernel/op.js';
 import { withState } from '../kernel/state.js';
 
@@ -65,6 +68,10 @@ function dispatch(op: Op, e: ProgramEvent): Outcome {
       return userAccess(op, comm, e.pid, addressOf(op, e.pid, e.map, e.offset), e.op === 'write', e.value);
     case 'procmem':
       return procMemAccess(op, comm, e.pid, addressOf(op, e.pid, e.map, e.offset), e.op === 'write', e.value);
+    case 'follow_pfn': {
+      const addr = addressOf(op, e.pid, e.map, e.offset);
+      return e.user === 'kvm' ? hvaToPfn(op, comm, e.pid, addr, e.op === 'write') : vaddrGetPfns(op, comm, e.pid, addr, e.op === 'write');
+    }
     case 'fork':
       return outcomeOf(doFork(op, e.pid, e.child));
     case 'exit':

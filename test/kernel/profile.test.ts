@@ -259,6 +259,7 @@ const TESTED_ELSEWHERE: Readonly<Record<string, string>> = {
   'mremap-no-split-check': 'test/kernel/daxMapping.test.ts',
   'dax-pte-fault-ignores-align': 'test/kernel/daxMapping.test.ts',
   'dax-unbind-skips-zap': 'test/kernel/daxMapping.test.ts',
+  'follow-pfn-pte-only': 'test/kernel/followPfn.test.ts',
 };
 const TESTED_VARIANTS: string[] = [];
 const vt = (name: string): string => {

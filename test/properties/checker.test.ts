@@ -42,6 +42,10 @@ const UNREACHABLE_BRANCHES: Readonly<Record<string, string>> = {
   'remove_memory:EINVAL': 'one add is all-altmap or no-altmap (only memmap variants mix)',
   'mapping_store:EBUSY': 'only under the dax-mapping-store-checks-bound patch (the fix for B2; test/kernel/daxMapping.test.ts)',
   'madvise_dontneed_free:EINVAL': 'only on a map=none device, under the devdax-map-none series (test/kernel/daxMapping.test.ts)',
+  // follow_pte's path is for VM_PFNMAP vmas: a device with struct pages is served by get_user_pages.
+  'fixup_user_fault:EFAULT(VM_FAULT_SIGBUS)': 'only on a map=none device, under the devdax-map-none series (test/kernel/followPfn.test.ts)',
+  'fixup_user_fault:EFAULT(vma_permits_fault)': 'only on a map=none device, under the devdax-map-none series (test/kernel/followPfn.test.ts)',
+  'follow_fault_pfn:EFAULT(!pte_write)': 'only on a map=none device, under the devdax-map-none series (test/kernel/followPfn.test.ts)',
 };
 
 describe('generated machines', () => {

@@ -46,6 +46,7 @@ describe('invariant registry', () => {
         'dax-config-while-bound',
         'dax-cdev',
         'dax-memmap',
+        'dax-pfn-user',
         'no-oops',
       ].sort(),
     );

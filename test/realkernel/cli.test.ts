@@ -32,6 +32,13 @@ describe('memhp kernel', () => {
     expect(r.err).toContain('model-only');
   });
 
+  it('record refuses follow_pfn events: the KVM and VFIO users are model-only', async () => {
+    const log = tempLog('pfn.jsonl', [HMEM_BOOT, JSON.stringify({ type: 'follow_pfn', pid: 'p1', map: 'm1', offset: '0', op: 'read', user: 'vfio' })]);
+    const r = await run(['kernel', 'record', log, '--out', `${log}.out`]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('follow_pfn (vfio): KVM and VFIO users are model-only');
+  });
+
   it('record refuses a log for the other machine when --machine names one', async () => {
     const log = tempLog('hmem.jsonl', [HMEM_BOOT]);
     const r = await run(['kernel', 'record', log, '--out', `${log}.out`, '--machine', 'pmem']);

@@ -8,6 +8,7 @@
 import type { Outcome } from '../../log/events.js';
 import type { Op } from '../op.js';
 import { entryAt, handleMmFault, physOf } from './fault.js';
+import { getUserPage } from './gup.js';
 import { processOf, setMm, setProcess, vmaAt } from './process.js';
 import type { Process, Vma } from './types.js';
 
@@ -56,20 +57,14 @@ export function userAccess(op: Op, comm: string, pid: string, addr: bigint, writ
  * page makes access_remote_vm copy nothing, which mem_rw returns as EIO.
  */
 export function procMemAccess(op: Op, comm: string, pid: string, addr: bigint, write: boolean, value: bigint | null): Outcome {
-  const p = processOf(op, pid);
-  const at = vmaAt(p, addr);
-  const eio = (why: string): Outcome => {
-    op.branch('mem_rw', `EIO(${why})`);
+  const page = getUserPage(op, comm, pid, addr, { write, force: true });
+  if (!page.ok) {
+    op.branch('mem_rw', `EIO(${page.why})`);
     return { ok: false, errno: 'EIO' };
-  };
-  if (at === null) return eio('no-vma');
-  if (at.vma.flags.pfnmap) return eio('check_vma_flags:VM_PFNMAP');
-  if (write && at.vma.prot !== 'rw' && at.vma.flags.mayshare) return eio('check_vma_flags:shared-readonly');
-  const phys = translate(op, comm, pid, p, at.index, at.vma, addr, write);
-  if (phys === null) return eio('fault');
+  }
   if (write) {
-    writeWord(op, phys, value ?? 0n);
+    writeWord(op, page.phys, value ?? 0n);
     return { ok: true };
   }
-  return { ok: true, value: `0x${readWord(op, phys).toString(16)}` };
+  return { ok: true, value: `0x${readWord(op, page.phys).toString(16)}` };
 }

@@ -4,8 +4,10 @@
  * vma not marked VM_DONTCOPY, each taking a file reference; a shared file
  * vma's entries are not copied (vma_needs_copy: no anon_vma, not
  * PFNMAP/MIXEDMAP), so the child faults them in afresh; a VM_PFNMAP one's
- * (the RFC's map=none) are. exit unmaps
- * everything (exit_mm) and then closes the fds (exit_files).
+ * (the RFC's map=none) are copied by copy_page_range, except PMD entries
+ * (copy_huge_pmd: "Skip if can be re-fill on fault" for a vma that is not
+ * anonymous). exit unmaps everything (exit_mm) and then closes the fds
+ * (exit_files).
  */
 import type { OpenMode } from '../../log/programEvents.js';
 import { IntMap } from '../../util/intMap.js';
@@ -14,7 +16,7 @@ import { chrdevAt } from '../fs/chrdev.js';
 import { err, OK, type Ret } from '../memoryHotplug.js';
 import type { Op } from '../op.js';
 import { fput, getFile, installFile, processOf, setMm, setProcess } from './process.js';
-import { withProcess, withVma } from './types.js';
+import { PAGE_SHIFT, withProcess, withVma, type Vma } from './types.js';
 
 /** @kernel do_sys_open fs/open.c → chrdev_open: the fd handle names the new file. An open fd under the same handle is closed first (dup2-like), as the guest helper does. */
 export function doOpen(op: Op, pid: string, fd: string, path: string, mode: OpenMode, sync: boolean): Ret {
@@ -54,12 +56,38 @@ export function closeFd(op: Op, pid: string, fd: string): Ret {
 export function doFork(op: Op, pid: string, child: string): Ret {
   const p = processOf(op, pid);
   for (const id of p.fds.values()) getFile(op, id);
-  // vma_needs_copy: a VM_PFNMAP vma's entries are copied (copy_page_range); a devmap one's are faulted afresh.
-  const vmas = p.vmas.filter((v) => !v.flags.dontcopy).map((v) => (v.flags.pfnmap ? v : withVma(v, { ptes: PageTable.empty() })));
-  for (const v of vmas) getFile(op, v.file);
+  const copied = copyPageRange(p.vmas.filter((v) => !v.flags.dontcopy));
+  for (const v of copied.vmas) getFile(op, v.file);
   setProcess(op, pid, p);
-  setProcess(op, child, { fds: new Map(p.fds), maps: new Map(p.maps), vmas, pteTables: IntMap.empty(), pmdTables: IntMap.empty() });
+  setProcess(op, child, { fds: new Map(p.fds), maps: new Map(p.maps), vmas: copied.vmas, pteTables: copied.pteTables, pmdTables: copied.pmdTables });
   return OK;
+}
+
+/**
+ * @kernel dup_mmap kernel/fork.c → copy_page_range mm/memory.c (v6.1) — only
+ * where vma_needs_copy (VM_PFNMAP here; a devmap vma is faulted afresh):
+ * PTEs (copy_pte_range, allocating the child's PTE table and the PMD table
+ * above it), PUD entries (copy_huge_pud), and no PMD entry (copy_huge_pmd
+ * skips a vma that is not anonymous, though copy_pmd_range allocated the
+ * PMD table for it). The write-protection copy_huge_pud applies to both
+ * sides is not modelled: a dax vma's entries follow its prot here.
+ */
+function copyPageRange(vmas: readonly Vma[]): { readonly vmas: Vma[]; readonly pteTables: IntMap<true>; readonly pmdTables: IntMap<true> } {
+  let pteTables = IntMap.empty<true>();
+  let pmdTables = IntMap.empty<true>();
+  const out = vmas.map((v) => {
+    if (!v.flags.pfnmap || v.ptes.size === 0) return v.ptes.size === 0 ? v : withVma(v, { ptes: PageTable.empty() });
+    let ptes = PageTable.empty();
+    for (const [k, pte] of v.ptes.entries()) {
+      const at = v.start + (BigInt(k) << PAGE_SHIFT);
+      if (pte.level !== 'pud') pmdTables = pmdTables.set(Number(at >> 30n), true);
+      if (pte.level === 'pmd') continue;
+      if (pte.level === 'pte') pteTables = pteTables.set(Number(at >> 21n), true);
+      ptes = ptes.set(k, pte);
+    }
+    return withVma(v, { ptes });
+  });
+  return { vmas: out, pteTables, pmdTables };
 }
 
 /** @kernel do_exit kernel/exit.c — exit_mm (every vma's file reference), then exit_files. */
