@@ -73,6 +73,21 @@ function eventPath(ctx: InvariantContext): string {
  * many entries the mapping holds).
  */
 function changedEntries(vma: Vma, was: Process | undefined): Array<[number, Pte]> {
+  // Several invariants ask the same of one step: the diff is made once per (process before, vma after).
+  const byVma = entriesCache.get(was ?? NO_PROCESS);
+  const hit = byVma?.get(vma);
+  if (hit !== undefined) return hit;
+  const out = computeChangedEntries(vma, was);
+  if (byVma === undefined) entriesCache.set(was ?? NO_PROCESS, new WeakMap([[vma, out]]));
+  else byVma.set(vma, out);
+  return out;
+}
+
+const entriesCache = new WeakMap<object, WeakMap<Vma, Array<[number, Pte]>>>();
+/** The key for "no process before" (a new process: every entry is new). */
+const NO_PROCESS = {};
+
+function computeChangedEntries(vma: Vma, was: Process | undefined): Array<[number, Pte]> {
   const old = was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff);
   if (old === undefined) return [...vma.ptes.entries()];
   const out: Array<[number, Pte]> = [];
@@ -97,10 +112,10 @@ function* brokenEntries(ctx: InvariantContext, verdict: Verdict): Generator<{ re
   const { before, after } = ctx;
   for (const [pid, p, was] of changedProcs(ctx)) {
     for (const { vma, dev } of daxVmas(after, p, was, !all)) {
-      const changed = all ? null : new Set(changedEntries(vma, was).map(([k]) => k));
+      const changed = all ? null : changedEntries(vma, was);
       const old = was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff);
       const oldDev = before?.devices.find((d) => d.name === dev.name);
-      for (const [k, pte] of changed === null ? vma.ptes.entries() : changedEntries(vma, was)) {
+      for (const [k, pte] of changed ?? vma.ptes.entries()) {
         const at = vma.start + (BigInt(k) << PAGE_SHIFT);
         const messages = verdict(after, pid, vma, dev, at, pte);
         if (messages.length === 0) continue;

@@ -13,6 +13,7 @@ import { DEVDAX_INVARIANTS } from './devdax.js';
 import { daxPfnUser } from './pfnUser.js';
 import type { Invariant, InvariantContext } from './types.js';
 import type { BlockChange } from '../../src/kernel/op.js';
+import type { KernelState } from '../../src/kernel/state.js';
 
 export type { Invariant, InvariantContext } from './types.js';
 export { deepEqual } from './failure.js';
@@ -63,15 +64,54 @@ export function contextOf(step: Step, full: boolean): InvariantContext {
 const NO_BLOCKS: readonly number[] = Object.freeze([]);
 const NO_CHANGES: readonly BlockChange[] = Object.freeze([]);
 
+/** Every KernelState field but `mm`, once (a field added to KernelState and not named here fails to type-check). */
+const OTHER_FIELDS: Readonly<Record<Exclude<keyof KernelState, 'mm'>, true>> = {
+  profile: true,
+  config: true,
+  blockSize: true,
+  blockPages: true,
+  iomem: true,
+  blocks: true,
+  zoneSpans: true,
+  possibleNodes: true,
+  regions: true,
+  devices: true,
+  driverIds: true,
+  groups: true,
+  autoOnline: true,
+  anyHotremoveFailed: true,
+  faults: true,
+  presentPages: true,
+  managedPages: true,
+  nextAddId: true,
+  bootReservedPages: true,
+  oops: true,
+};
+const OTHER_KEYS = Object.keys(OTHER_FIELDS) as ReadonlyArray<Exclude<keyof KernelState, 'mm'>>;
+
+/** The step changed memory words and nothing else (no field, no process, no file). */
+function onlyMemoryChanged(before: KernelState | null, after: KernelState): boolean {
+  if (before === null || before.mm === after.mm) return false;
+  const a = before.mm;
+  const b = after.mm;
+  if (a.procs !== b.procs || a.files !== b.files || a.nextFile !== b.nextFile) return false;
+  for (const k of OTHER_KEYS) if (before[k] !== after[k]) return false;
+  return true;
+}
+
 export function makeChecker(opts: CheckerOptions = {}): Checker {
   const list = opts.only === undefined ? INVARIANTS : INVARIANTS.filter((i) => opts.only?.includes(i.name));
   const outcomeOnly = list.filter((i) => i.onOutcome === true);
+  const memoryOrOutcome = list.filter((i) => i.onOutcome === true || i.readsMemory === true);
   return (step: Step): Violation[] => {
     const out: Violation[] = [];
     // Nothing changed: every state invariant held before, so it holds now; only the outcome is new.
     const untouched = step.before === step.after && opts.paranoid !== true;
-    const ctx = untouched ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, blockChanges: NO_CHANGES, full: false } : contextOf(step, opts.paranoid === true);
-    for (const inv of untouched ? outcomeOnly : list) {
+    // Only memory words changed (a store through an installed entry, the commonest program step): the same
+    // holds for every invariant that reads neither memory nor the outcome.
+    const memoryOnly = !untouched && opts.paranoid !== true && onlyMemoryChanged(step.before, step.after);
+    const ctx = untouched || memoryOnly ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, blockChanges: NO_CHANGES, full: false } : contextOf(step, opts.paranoid === true);
+    for (const inv of untouched ? outcomeOnly : memoryOnly ? memoryOrOutcome : list) {
       if (inv.appliesTo !== undefined && !inv.appliesTo(step.after)) continue;
       const messages = inv.check(ctx);
       if (messages.length === 0) continue;

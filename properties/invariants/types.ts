@@ -33,6 +33,14 @@ export interface Invariant {
    * invariant holds trivially there, since it held before.
    */
   readonly onOutcome?: boolean;
+  /**
+   * True when it judges memory contents (KernelState.mm.mem): it must run
+   * for a step that changed only memory words (a store through an installed
+   * entry), which every other invariant skips since it held before and
+   * reads nothing that changed. None does yet; the HMM and persistence
+   * areas' data-preservation invariants will.
+   */
+  readonly readsMemory?: boolean;
   readonly check: (ctx: InvariantContext) => readonly string[];
   /** The kernel function to blame for a violation in this step (a finding's signature, SPEC §11). */
   readonly culprit?: (ctx: InvariantContext) => string;

@@ -130,10 +130,9 @@ function collect<V>(slot: Slot<V> | undefined, out: Map<number, V>): void {
 function diff<V>(a: Slot<V> | undefined, b: Slot<V> | undefined, out: number[]): void {
   if (a === b) return;
   if (a !== undefined && b !== undefined && !(a instanceof Leaf) && !(b instanceof Leaf)) {
-    const bits = a.bitmap | b.bitmap;
-    for (let i = 0; i < 32; i++) {
-      const bit = 1 << i;
-      if ((bits & bit) === 0) continue;
+    // Only the slots either node has, lowest first (bits & -bits isolates the lowest set bit).
+    for (let bits = a.bitmap | b.bitmap; bits !== 0; bits &= bits - 1) {
+      const bit = bits & -bits;
       const ca = (a.bitmap & bit) === 0 ? undefined : a.slots[popcount(a.bitmap & (bit - 1))];
       const cb = (b.bitmap & bit) === 0 ? undefined : b.slots[popcount(b.bitmap & (bit - 1))];
       diff(ca, cb, out);

@@ -3,7 +3,8 @@ import { INVARIANTS, makeChecker, contextOf, invariantByName } from '../../prope
 import type { Invariant } from '../../properties/invariants/index.js';
 import { IORESOURCE_BUSY, IORESOURCE_MEM, updateAt, type Resource } from '../../src/kernel/resource.js';
 import { internBlock, type KernelState } from '../../src/kernel/state.js';
-import type { Step } from '../../src/replay/engine.js';
+import { replay, type Step } from '../../src/replay/engine.js';
+import { parseLogText } from '../../src/log/index.js';
 import { Coverage } from '../../properties/coverage.js';
 import { boot } from '../helpers/machine.js';
 import { exampleText, run, stepOf } from '../helpers/steps.js';
@@ -185,5 +186,36 @@ describe('each invariant can fail', () => {
     const s = pmemOnline;
     const bad: KernelState = { ...s, blocks: s.blocks.set(19, internBlock({ ...s.blocks.get(19)!, state: 'going-offline' })) };
     expect(violations('no-transient-at-rest', stepOf(s, bad))).toEqual(['memory19 is still going-offline']);
+  });
+});
+
+describe('the checker skips what a step cannot have broken', () => {
+  it('a store through an installed entry changes only memory words: only the invariants that judge the outcome (or memory) run', () => {
+    const text = [
+      JSON.stringify({ type: 'boot', kernel: '6.1', memoryBlockSize: '128M', ram: [{ start: '0x0', size: '4G', node: 0 }], daxRegions: [{ id: 0, kind: 'hmem', start: '0x180000000', size: '1G', targetNode: 0, devices: [{ name: 'dax0.0', start: '0x180000000', size: '1G', driver: 'device_dax' }] }] }),
+      JSON.stringify({ type: 'open', pid: 'p1', fd: 'f1', path: '/dev/dax0.0', flags: 'rdwr' }),
+      JSON.stringify({ type: 'mmap', pid: 'p1', map: 'm1', fd: 'f1', length: '2M', offset: '0', prot: 'rw', flags: ['shared'] }),
+      JSON.stringify({ type: 'access', pid: 'p1', map: 'm1', offset: '0', op: 'write', value: '0x1' }),
+      JSON.stringify({ type: 'access', pid: 'p1', map: 'm1', offset: '8', op: 'write', value: '0x2' }),
+    ].join('\n');
+    const r = replay(parseLogText(text, 't.jsonl').map((l) => l.event), { keepSteps: true });
+    const store = r.steps[4];
+    if (store === undefined || store.before === null) throw new Error('no step');
+    // The second store found the entry the first one faulted in: memory changed, nothing else.
+    expect(store.before.mm.mem).not.toBe(store.after.mm.mem);
+    expect(store.before.mm.procs).toBe(store.after.mm.procs);
+    const seen: string[] = [];
+    const spy = INVARIANTS.map((inv) => ({ inv, check: inv.check }));
+    for (const { inv } of spy) (inv as { check: Invariant['check'] }).check = () => (seen.push(inv.name), []);
+    try {
+      makeChecker()(store);
+      expect(seen.sort()).toEqual(INVARIANTS.filter((i) => i.onOutcome === true || i.readsMemory === true).map((i) => i.name).sort());
+      seen.length = 0;
+      // The fault that installed the entry changed a process: every invariant ran.
+      makeChecker()(r.steps[3] as typeof store);
+      expect(seen.length).toBe(INVARIANTS.filter((i) => i.appliesTo?.(store.after) !== false).length);
+    } finally {
+      for (const { inv, check } of spy) (inv as { check: Invariant['check'] }).check = check;
+    }
   });
 });

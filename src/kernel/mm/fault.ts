@@ -17,14 +17,22 @@ const LEVELS_DOWN: readonly PteLevel[] = ['pud', 'pmd', 'pte'];
 /** The entry mapping `addr` in `v` and the start of its unit, or null. */
 export function entryAt(v: Vma, addr: bigint): { readonly pte: Pte; readonly unit: bigint } | null {
   if (v.ptes.size === 0) return null;
+  // In page numbers (below 2^45 in a 57-bit address space, exact as doubles): one BigInt shift per lookup
+  // instead of a BigInt mask, subtraction and shift per level (this runs on every access).
+  const page = Number(addr >> PAGE_SHIFT);
+  const first = Number(v.start >> PAGE_SHIFT);
   for (const level of LEVELS_DOWN) {
-    const unit = addr & ~(LEVEL_SIZE[level] - 1n);
-    if (unit < v.start) continue;
-    const pte = v.ptes.get(Number((unit - v.start) >> PAGE_SHIFT));
-    if (pte !== undefined && pte.level === level) return { pte, unit };
+    if (!v.ptes.hasLevel(level)) continue;
+    const unitPage = page - (page % LEVEL_PAGES[level]);
+    if (unitPage < first) continue;
+    const pte = v.ptes.get(unitPage - first);
+    if (pte !== undefined && pte.level === level) return { pte, unit: BigInt(unitPage) << PAGE_SHIFT };
   }
   return null;
 }
+
+/** Pages per entry at each level. */
+const LEVEL_PAGES: Readonly<Record<PteLevel, number>> = { pte: 1, pmd: 512, pud: 512 * 512 };
 
 /**
  * @kernel hugepage_vma_check mm/huge_memory.c (in_pf): VM_NOHUGEPAGE says no;
