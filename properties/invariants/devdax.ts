@@ -216,7 +216,13 @@ export const daxVmaShape: Invariant = {
   name: 'dax-vma-shape',
   summary: "every dax vma is shared and starts and ends on a multiple of the align dax_mmap accepted it with, or of the device's align now when that is smaller (a split at any other address is refused)",
   kernel: 'check_vma refuses private mappings and unaligned vmas (dax_mmap); dev_dax_may_split refuses unaligned splits (__split_vma, and move_vma since 73d5e0629919); mremap growing a vma in place asks no driver, so such an end is exempt',
-  culprit: (ctx) => ({ mmap: 'dax_mmap', mremap: 'move_vma' })[ctx.step.event.type as 'mmap' | 'mremap'] ?? '__split_vma',
+  culprit: (ctx) => {
+    if (ctx.step.event.type === 'mmap') return 'dax_mmap';
+    if (ctx.step.event.type !== 'mremap') return '__split_vma';
+    // A part moved although its old range could not be split (H1), or the whole vma moved to where
+    // dax_get_unmapped_area put it: congruent to a file offset check_vma never checked (B3's root).
+    return ctx.step.branches.some((b) => b.startsWith('move_vma:unmap-failed-ignored')) ? 'move_vma' : 'dax_get_unmapped_area';
+  },
   check: (ctx) => {
     const out: string[] = [];
     for (const [pid, p, was] of changedProcs(ctx)) {

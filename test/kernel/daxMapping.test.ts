@@ -254,6 +254,23 @@ describe('findings on 6.1 and their fix patches (SPEC §11)', () => {
     expect(fixed.results.slice(4)).toEqual(['EINVAL', 'SIGSEGV/SEGV_MAPERR']);
     expect(fixed.violations).toEqual([]);
   });
+
+  it('B3 moved by mremap: MAP_FIXED puts a 4K-offset vma at a 2M-aligned address between two others; growing it with MREMAP_MAYMOVE lets dax_get_unmapped_area place it congruent to the offset, off the align (dax-vma-shape), and every fault SIGBUSes; dax-check-vma-pgoff refuses the mapping', () => {
+    const events = [
+      open('p1', 'f1'),
+      mmap('p1', 'm0', 'f1', '6M'),
+      mmap('p1', 'm1', 'f1', '2M', { offset: '4K', flags: ['shared', 'fixed'], addr: { map: 'm0', offset: '2M' } }),
+      range('mremap', 'p1', 'm1', '0', '2M', { newLength: '8M', flags: ['maymove'] }),
+      touch('p1', 'm1'),
+    ];
+    const bad = run(hmem(), ...events);
+    expect(BigInt(bad.results[3] as string) % (2n << 20n)).toBe(0x1000n);
+    expect(bad.results[4]).toBe('SIGBUS/BUS_ADRERR');
+    expect(bad.violations).toEqual(['dax-vma-shape@dax_get_unmapped_area']);
+    const fixed = run(hmem({ patches: ['dax-check-vma-pgoff'] }), ...events);
+    expect(fixed.results.slice(2, 4)).toEqual(['EINVAL', 'EFAULT']);
+    expect(fixed.violations).toEqual([]);
+  });
 });
 
 describe('device-dax bug variants (SPEC §6), each against the same log without it', () => {
