@@ -2,16 +2,17 @@
  * Mirrors drivers/base/memory.c (v6.8) and the memory-device parts of
  * drivers/base/core.c (device_online, device_offline, online_store): memory
  * block devices, their state changes and sysfs files, memory groups.
- * Left out: hwpoison counts, memory notifiers other than the veto modelled
- * by fault injection, the probe/soft_offline files, node links.
+ * The memory notifier chain (memory_notify, register_memory_notifier) is in
+ * memoryNotifier.ts. Left out: hwpoison counts, the probe/soft_offline
+ * files, node links.
  */
+import type { MemoryBlockEvent, ZoneName } from '../../machines/index.js';
 import { hexPad } from '../util/u64.js';
 import { ONLINE_TYPES, type BootConfig, type OnlineType } from './config.js';
 import { err, OK, offlinePages, onlinePages, transitionBlock, type Ret } from './memoryHotplug.js';
 import type { Op } from './op.js';
 import { internBlock, withState, type MemoryBlock } from './state.js';
 import { zoneForPfnRange } from './zones.js';
-import { kmemBlockOnlined } from './dax/kmem.js';
 
 /**
  * @kernel create_memory_block_devices drivers/base/memory.c (and
@@ -81,21 +82,26 @@ export function removeMemoryBlockDevices(op: Op, first: number, last: number): v
 
 type Online = Exclude<OnlineType, 'offline'>;
 
-/** @kernel memory_block_online drivers/base/memory.c */
-function memoryBlockOnline(op: Op, id: number, onlineType: Online): Ret {
+/**
+ * @kernel memory_block_online drivers/base/memory.c
+ * The zone it picks is mem->zone: the model records it with the state when
+ * memory_block_change_state lands the block (one machine event).
+ */
+function memoryBlockOnline(op: Op, id: number, onlineType: Online): Ret<ZoneName> {
   const s = op.state;
   const b = s.blocks.get(id);
   if (b === undefined) throw new Error(`model bug: no memory block ${id}`);
   const zone = zoneForPfnRange(s, onlineType, b.nid, id * s.blockPages, s.blockPages);
   const rc = onlinePages(op, id, zone);
-  if (rc.ok) kmemBlockOnlined(op, id);
-  return rc;
+  return rc.ok ? { ok: true, value: zone } : rc;
 }
 
 /**
- * @kernel memory_block_change_state drivers/base/memory.c
+ * @kernel memory_block_change_state drivers/base/memory.c (with memory_block_action)
  * Check the expected from-state, pass through going-offline when offlining,
- * land on the new state or roll back.
+ * then `mem->state = ret ? from_state_req : to_state` for both directions,
+ * here and only here. Drivers hear of the change through the memory
+ * notifiers (memoryNotifier.ts) that online_pages/offline_pages call.
  */
 function memoryBlockChangeState(op: Op, id: number, to: 'online' | 'offline', onlineType: Online): Ret {
   const b = op.state.blocks.get(id);
@@ -105,10 +111,21 @@ function memoryBlockChangeState(op: Op, id: number, to: 'online' | 'offline', on
     op.branch('memory_block_change_state', 'EINVAL');
     return err('EINVAL');
   }
-  if (to === 'online') return memoryBlockOnline(op, id, onlineType);
-  transitionBlock(op, id, { type: 'offline.begin' });
-  const rc = offlinePages(op, id);
-  transitionBlock(op, id, { type: rc.ok ? 'offline.done' : 'offline.failed' });
+  if (to === 'offline') transitionBlock(op, id, { type: 'offline.begin' });
+  // memory_block_action: memory_block_online picks mem->zone, memory_block_offline clears it.
+  let rc: Ret;
+  let landing: MemoryBlockEvent | null;
+  if (to === 'online') {
+    const on = memoryBlockOnline(op, id, onlineType);
+    rc = on.ok ? OK : on;
+    landing = on.ok ? { type: 'online', zone: on.value } : null;
+  } else {
+    rc = offlinePages(op, id);
+    landing = { type: rc.ok ? 'offline.done' : 'offline.failed' };
+  }
+  // mem->state = ret ? from_state_req : to_state; mem->zone rides on the same machine event, and a failed
+  // online is already in from_state_req (offline has no machine event to itself).
+  if (landing !== null) transitionBlock(op, id, landing);
   return rc;
 }
 

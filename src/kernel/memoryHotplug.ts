@@ -11,6 +11,7 @@ import { stepMemoryBlock } from '../../machines/index.js';
 import { hex, physAddr } from '../util/u64.js';
 import { errnoFromValue, type Errno } from './errno.js';
 import { mhpSupportsMemmapOnMemory } from './memmapOnMemory.js';
+import { memoryNotify, notifierToErrno, type MemoryNotify } from './memoryNotifier.js';
 import { createMemoryBlockDevices, removeMemoryBlockDevices, onlineMemoryBlock } from './memory.js';
 import type { Op } from './op.js';
 import {
@@ -231,11 +232,16 @@ export function transitionBlock(op: Op, id: number, event: Parameters<typeof ste
 }
 
 /**
- * @kernel online_pages mm/memory_hotplug.c (with memory_block_online's
- * vmemmap accounting from drivers/base/memory.c)
- * Moves the block's range to `zone` and hands its pages to the buddy. On
- * v5.1 only what walk_system_ram_range finds is onlined, and no System RAM
- * at all fails the walk.
+ * @kernel online_pages mm/memory_hotplug.c (6.1)
+ * Moves the block's range to `zone`, asks the memory notifiers
+ * (MEM_GOING_ONLINE; a veto is -errno, MEM_CANCEL_ONLINE, and the range
+ * leaves the zone again), hands the pages to the buddy and sends MEM_ONLINE.
+ * The block's state and mem->zone, and with them the present and managed
+ * page counts (setBlock), are landed by memory_block_change_state
+ * (memory.ts) after this returns, as in the kernel. On v5.1 only what
+ * walk_system_ram_range finds is onlined, and no System RAM at all fails the
+ * walk; v5.1 walked after MEM_GOING_ONLINE (a failed walk sent
+ * MEM_CANCEL_ONLINE), the model walks first and notifies nothing then.
  */
 export function onlinePages(op: Op, id: number, zone: ZoneName): Ret {
   const s = op.state;
@@ -255,19 +261,28 @@ export function onlinePages(op: Op, id: number, zone: ZoneName): Ret {
   }
   // move_pfn_range_to_zone before the MEM_GOING_ONLINE notifier; undone on failure.
   op.state = resizeZoneRange(op.state, b.nid, zone, startPfn, s.blockPages);
-  const injected = op.inject('online_pages');
-  if (injected !== null) {
+  const arg: MemoryNotify = { startPfn, nrPages: s.blockPages };
+  // ret = notifier_to_errno(memory_notify(MEM_GOING_ONLINE, &arg)); an injected fault is a veto by a
+  // notifier the model does not have, at the chain's end (the subscribers saw MEM_GOING_ONLINE).
+  const vetoed = notifierToErrno(memoryNotify(op, 'MEM_GOING_ONLINE', arg));
+  if (vetoed !== null) op.branch('online_pages', vetoed);
+  const ret = vetoed ?? op.inject('online_pages');
+  if (ret !== null) {
+    // failed_addition:
+    memoryNotify(op, 'MEM_CANCEL_ONLINE', arg);
     op.state = shrinkZoneSpan(op.state, b.nid, zone, startPfn, s.blockPages);
-    return err(injected);
+    return err(ret);
   }
-  transitionBlock(op, id, { type: 'online', zone });
+  memoryNotify(op, 'MEM_ONLINE', arg);
   return OK;
 }
 
 /**
- * @kernel offline_pages mm/memory_hotplug.c (with memory_block_offline)
+ * @kernel offline_pages mm/memory_hotplug.c (6.1; with memory_block_offline)
  * Called on a going-offline block. It must be one zone, without holes,
- * with nothing unmovable.
+ * with nothing unmovable; then MEM_GOING_OFFLINE (a veto is -errno and
+ * MEM_CANCEL_OFFLINE), and MEM_OFFLINE before the range leaves the zone.
+ * memory_block_change_state (memory.ts) lands the block's state.
  * Without CONFIG_MEMORY_HOTREMOVE it is a stub returning -EINVAL.
  */
 export function offlinePages(op: Op, id: number): Ret {
@@ -292,10 +307,20 @@ export function offlinePages(op: Op, id: number): Ret {
     op.branch('offline_pages', 'EBUSY');
     return err('EBUSY');
   }
-  const injected = op.inject('offline_pages');
-  if (injected !== null) return err(injected);
+  const arg: MemoryNotify = { startPfn: id * s.blockPages, nrPages: s.blockPages };
+  // ret = notifier_to_errno(memory_notify(MEM_GOING_OFFLINE, &arg)) (reason "notifier failure"); an injected fault is a
+  // later failure (a veto by a notifier the model does not have, or the migration loop): both go to failed_removal_isolated.
+  const vetoed = notifierToErrno(memoryNotify(op, 'MEM_GOING_OFFLINE', arg));
+  if (vetoed !== null) op.branch('offline_pages', vetoed);
+  const ret = vetoed ?? op.inject('offline_pages');
+  if (ret !== null) {
+    // failed_removal_isolated:
+    memoryNotify(op, 'MEM_CANCEL_OFFLINE', arg);
+    return err(ret);
+  }
+  memoryNotify(op, 'MEM_OFFLINE', arg);
   // remove_pfn_range_from_zone: the block is going-offline here, so it no longer counts as online memory of the zone.
-  op.state = shrinkZoneSpan(op.state, b.nid, b.zone, id * s.blockPages, s.blockPages);
+  op.state = shrinkZoneSpan(op.state, b.nid, b.zone, arg.startPfn, arg.nrPages);
   return OK;
 }
 

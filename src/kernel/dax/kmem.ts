@@ -8,7 +8,9 @@
 import { alignDown, alignUp, hex, physAddr, U64_MAX } from '../../util/u64.js';
 import { addMemory, addMemoryDriverManaged, err, OK, removeMemory, type Ret } from '../memoryHotplug.js';
 import { memoryGroupRegisterStatic, memoryGroupUnregister } from '../memory.js';
+import { NOTIFY_DONE, NOTIFY_OK, registerMemoryNotifier, type MemoryAction, type MemoryNotify } from '../memoryNotifier.js';
 import type { Op } from '../op.js';
+import { PAGE_SHIFT } from '../resourceWalk.js';
 import { IORESOURCE_SYSTEM_RAM, findExact, releaseResource, removeResource, requestRegion, updateAt, isBusy, withResource } from '../resource.js';
 import { deviceNamed, findRegion, withDevice, withState, type DaxDevice, type DaxRange, type KmemData } from '../state.js';
 import { advanceDevice } from './lifecycle.js';
@@ -183,19 +185,30 @@ function markOnlineIfAny(op: Op, name: string): void {
   }
 }
 
-/** A block went online: the kmem device whose memory holds it is now `online`. */
-export function kmemBlockOnlined(op: Op, blockId: number): void {
+/**
+ * kmem's memory notifier: on MEM_ONLINE the kmem device whose memory holds
+ * the onlined range is now `online`. drivers/dax/kmem.c keeps no such phase
+ * (and registers no memory notifier); the phase is the model's, and this is
+ * how kmem's own code would follow it, through register_memory_notifier,
+ * so the hotplug core never calls into the driver.
+ */
+function kmemMemoryNotifier(op: Op, action: MemoryAction, arg: MemoryNotify): number {
+  if (action !== 'MEM_ONLINE') return NOTIFY_DONE;
   // Once every kmem device is online there is nothing to advance (the common case in long runs).
-  if (!op.state.devices.some((d) => d.kmem !== null && d.phase !== 'online')) return;
-  const addr = BigInt(blockId) * op.state.blockSize;
+  if (!op.state.devices.some((d) => d.kmem !== null && d.phase !== 'online')) return NOTIFY_OK;
+  const addr = BigInt(arg.startPfn) << PAGE_SHIFT;
   for (const dev of op.state.devices) {
     if (dev.kmem === null || dev.phase === 'online') continue;
     if (dev.kmem.res.some((r) => r !== null && r.start <= addr && addr <= r.end)) {
       advanceDevice(op, dev, 'block.onlined');
-      return;
+      return NOTIFY_OK;
     }
   }
+  return NOTIFY_OK;
 }
+
+// module_init: the chain order is module evaluation order (see memoryNotifier.ts).
+registerMemoryNotifier('kmem', kmemMemoryNotifier);
 
 /**
  * @kernel dev_dax_kmem_remove drivers/dax/kmem.c
