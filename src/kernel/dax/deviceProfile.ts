@@ -18,7 +18,10 @@ export interface DevdaxSwitches {
    * v6.9 "dax/bus.c: replace driver-core lock usage by a local rwsem": in
    * mapping_store rc starts at 0 instead of -ENXIO, so a length that is not a
    * multiple of max(align, 2M) is accepted (the byte count returned) and
-   * nothing is allocated (KERNEL-FACTS-DEVDAX §1.8).
+   * nothing is allocated (KERNEL-FACTS-DEVDAX §1.8). Confirmed on the real
+   * kernels: a 1 MiB range on an unbound 512 MiB device is ENXIO on 6.1.0-57
+   * (test/traces/hmem/map-mapping-attr.jsonl seq 3) and ok on 6.12.118 with
+   * size unchanged (test/traces-6.12/hmem/map-mapping-attr.jsonl seq 5).
    */
   readonly mappingStoreUnalignedAccepted: boolean;
   /**
