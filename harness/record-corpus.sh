@@ -11,6 +11,10 @@
 # is a valid input: its results are ignored). --kernel-version (default 6.1)
 # picks harness/setup.sh's Debian kernel and the corpus directory. NAMEs restrict the run to those
 # sequences. Options after "--" go to memhp kernel (e.g. --kernel, --modules).
+# On 6.12 a sequence with program events (log format 2) on a machine whose
+# dax0.0 boots on kmem (hmem: v6.3 dax_bus_match by type) starts with
+# harness/sequences/prelude-6.12-MACHINE.jsonl, which hands the device to
+# device_dax as 6.1 boots it.
 # One guest at a time; about 5 s per hmem sequence and 13 s per pmem one.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -58,7 +62,11 @@ for machine in hmem pmem; do
 			boot="$tmp/$machine.boot.jsonl"
 			"${MEMHP[@]}" kernel machine "$machine" ${extra[@]+"${extra[@]}"} >"$boot"
 		fi
-		cat "$boot" "$seq" >"$tmp/$name.jsonl"
+		prelude=/dev/null
+		if [[ $kv == 6.12 && -e "$HERE/sequences/prelude-6.12-$machine.jsonl" ]] && grep -q '"pid"' "$seq"; then
+			prelude="$HERE/sequences/prelude-6.12-$machine.jsonl"
+		fi
+		cat "$boot" "$prelude" "$seq" >"$tmp/$name.jsonl"
 		"${MEMHP[@]}" kernel record "$tmp/$name.jsonl" --out "$TRACES/$machine/$name.jsonl" --machine "$machine" ${extra[@]+"${extra[@]}"} || rc=1
 	done
 	if ((generated)); then

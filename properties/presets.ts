@@ -105,6 +105,22 @@ export const PRESETS: readonly Preset[] = [
     ops: ['driver', 'block', 'attr', 'invalid', 'read'],
     harness: 'pmem',
   },
+  {
+    name: 'hmem-6.12',
+    summary: 'the harness hmem machine on 6.12 (dax0.0 boots on kmem: v6.3 dax_bus_match by type; its 8 blocks offline on node 1, hot-remove); block operations on the first 2 hot-added blocks; no fault injection',
+    boot: fromFile('hmem-6.12.jsonl'),
+    hotBlockLimit: 2,
+    ops: ['driver', 'block', 'attr', 'invalid', 'read'],
+    harness: 'hmem',
+  },
+  {
+    name: 'pmem-6.12',
+    summary: 'the harness pmem machine on 6.12 (dax0.0: 1006 MiB on device_dax, kmem adds blocks 41-47 on node 0, hot-remove); block operations on the first 2 hot-added blocks; no fault injection',
+    boot: fromFile('pmem-6.12.jsonl'),
+    hotBlockLimit: 2,
+    ops: ['driver', 'block', 'attr', 'invalid', 'read'],
+    harness: 'pmem',
+  },
 ];
 
 /** The presets exhausted by `npm test` and the bench: the small ones (the harness ones are searched to a depth). */

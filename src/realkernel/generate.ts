@@ -215,7 +215,7 @@ export function generateSteps(g: Rng, machine: MachineName, n: number, kernel: K
   const model = new Replayer({ keepSteps: false });
   model.feed(shapeBoot(MACHINES[machine], kernel));
   const bootDriver = model.current.devices.find((d) => d.name === 'dax0.0')?.driver ?? null;
-  const out: Step[] = (programs ? programPrologue(g) : prologue(g, bootDriver)).slice(0, n);
+  const out: Step[] = (programs ? programPrologue(g, bootDriver) : prologue(g, bootDriver)).slice(0, n);
   for (const e of out) model.feed(e);
   for (let i = out.length; i < n; i++) {
     const blocks = model.current.blocks;

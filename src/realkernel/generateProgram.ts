@@ -28,18 +28,29 @@ const RANGES: readonly (readonly [bigint, bigint])[] = [
   [2n * M, 4n * K],
 ];
 
-/** How a generated run with programs starts: the device at some align, on device_dax. */
-export function programPrologue(g: Rng): (WriteEvent | ReadEvent)[] {
+/**
+ * How a generated run with programs starts: the device at some align, on
+ * device_dax. Where dax0.0 boots on kmem (hmem from v6.3: dax_bus_match by
+ * type, the region carries IORESOURCE_DAX_KMEM) device_dax matches it only
+ * through its id list, so the run first unbinds kmem (every block is offline:
+ * the memory goes away) and writes dax0.0 to device_dax's new_id, whose
+ * driver_attach probes it; later binds work through the same id.
+ */
+export function programPrologue(g: Rng, bootDriver: 'device_dax' | 'kmem' | null = 'device_dax'): (WriteEvent | ReadEvent)[] {
   const w = (path: string, value: string): WriteEvent => ({ type: 'write', path, value, raw: false });
+  const toDevdax = bootDriver === 'kmem' ? [w(`${DAX}/drivers/kmem/unbind`, 'dax0.0'), w(`${DAX}/drivers/device_dax/new_id`, 'dax0.0')] : [];
   const unbind = w(`${DAX}/drivers/device_dax/unbind`, 'dax0.0');
   const bind = w(`${DAX}/drivers/device_dax/bind`, 'dax0.0');
   const align = (v: string) => w(`${DAX}/devices/dax0.0/align`, v);
-  return g.weighted<() => (WriteEvent | ReadEvent)[]>([
-    [50, () => []],
-    [20, () => [unbind, align('4096'), bind]],
-    [15, () => [unbind, align('1073741824'), bind]],
-    [15, () => [unbind]],
-  ])();
+  return [
+    ...toDevdax,
+    ...g.weighted<() => (WriteEvent | ReadEvent)[]>([
+      [50, () => []],
+      [20, () => [unbind, align('4096'), bind]],
+      [15, () => [unbind, align('1073741824'), bind]],
+      [15, () => [unbind]],
+    ])(),
+  ];
 }
 
 /** The sysfs steps that matter most to mappings: unbind / bind (zap and revival) and align changes. */

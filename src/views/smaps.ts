@@ -52,9 +52,13 @@ function mapLine(s: KernelState, v: Vma): string {
   return `${head.padEnd(73)}${file?.path ?? ''}`;
 }
 
-/** smaps_pmd_entry counts a PMD through its page: a special (map=none) entry has none. */
-function rss(v: Vma): bigint {
-  return v.flags.pfnmap ? 0n : BigInt(v.ptes.pmdCount) * (2n << 20n);
+/**
+ * smaps_pmd_entry counts a PMD through its page: a special (map=none) entry
+ * has none, and from v6.6 (vm_normal_page_pmd; the profile switch
+ * smapsRssCountsDevmapPmd) neither has a devmap one.
+ */
+function rss(s: KernelState, v: Vma): bigint {
+  return v.flags.pfnmap || !s.profile.smapsRssCountsDevmapPmd ? 0n : BigInt(v.ptes.pmdCount) * (2n << 20n);
 }
 
 export function renderMaps(s: KernelState, p: Process): string {
@@ -67,7 +71,7 @@ export function renderSmaps(s: KernelState, p: Process): string {
   for (const v of p.vmas) {
     const file = s.mm.files.get(v.file);
     const page = file === undefined ? 4096n : fopsOf(file).vmOps.pagesize(op, file);
-    const r = rss(v);
+    const r = rss(s, v);
     out += `${mapLine(s, v)}\n`;
     out += `Size:           ${kb(v.end - v.start)}\n`;
     out += `KernelPageSize: ${kb(page)}\n`;
@@ -89,7 +93,7 @@ export function renderProcessMaps(s: KernelState): string {
     for (const v of p.vmas) {
       const file = s.mm.files.get(v.file);
       const page = file === undefined ? 4096n : fopsOf(file).vmOps.pagesize(op, file);
-      out += `  ${mapLine(s, v).replace(/ +/g, ' ')}  KernelPageSize=${page / 1024n}kB MMUPageSize=${page / 1024n}kB Rss=${rss(v) / 1024n}kB entries=${v.ptes.size}\n`;
+      out += `  ${mapLine(s, v).replace(/ +/g, ' ')}  KernelPageSize=${page / 1024n}kB MMUPageSize=${page / 1024n}kB Rss=${rss(s, v) / 1024n}kB entries=${v.ptes.size}\n`;
     }
   }
   return out === '' ? 'no processes\n' : out;

@@ -357,6 +357,19 @@ describe('the 2020 RFC as the patch series devdax-map-none (SPEC §8)', () => {
   });
 });
 
+describe('smaps_pmd_entry across profiles', () => {
+  it(`v6.6's vm_normal_page_pmd (smapsRssCountsDevmapPmd): a touched align-2M mapping counts its PMDs in Rss on 6.1, none on 6.12 [obs both]`, () => {
+    const log = (kernel: string) => run(hmem({ kernel }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '4M'), touch('p1', 'm1', '0'), touch('p1', 'm1', '0x200000'), read('/proc/p1/smaps'));
+    for (const [kernel, rss] of [['6.1', '4096 kB'], ['6.12', '0 kB']] as const) {
+      const r = log(kernel);
+      expect(r.results.slice(2, 4), kernel).toEqual(['0x0', '0x0']);
+      expect(smapsField(r.results[4] as string, 'KernelPageSize'), kernel).toEqual(['2048 kB']);
+      expect(smapsField(r.results[4] as string, 'Rss'), kernel).toEqual([rss]);
+      expect(r.violations, kernel).toEqual([]);
+    }
+  });
+});
+
 describe('mapping_store across profiles', () => {
   it(`v6.9's rwsem rework (mappingStoreUnalignedAccepted): a length off max(align, 2M) is ENXIO on 6.1 and "succeeds" allocating nothing on 6.12`, () => {
     const log = (kernel: string) => run(hmem({ kernel }), unbind, write(`${DAX}/devices/dax0.0/size`, '536870912'), write(`${DAX}/devices/dax0.0/mapping`, '1a0000000-1a0000fff'), read(`${DAX}/devices/dax0.0/size`));

@@ -259,27 +259,32 @@ describe('conformance cover', () => {
   });
 });
 
-describe('the conformance suite recorded on a real 6.1 kernel (test/traces/explore/)', () => {
-  const dir = new URL('../traces/explore/', import.meta.url);
+describe.each([
+  { kernel: '6.1', traceDir: '../traces/explore/' },
+  { kernel: '6.12', traceDir: '../traces-6.12/explore/' },
+] as const)('the conformance suite recorded on a real $kernel kernel ($traceDir)', ({ kernel, traceDir }) => {
+  const dir = new URL(traceDir, import.meta.url);
   const traces = (['hmem', 'pmem'] as const).flatMap((m) => readdirSync(new URL(`${m}/`, dir)).map((f) => `${m}/${f}`)).sort();
   const load = (file: string) => parseLogText(readFileSync(new URL(file, dir), 'utf8'), file).map((l) => l.event);
 
   it.each(traces)('%s replays with zero divergences and zero violations', (file) => {
     const events = load(file);
+    expect(events[0]?.type === 'boot' && events[0].kernel).toBe(kernel);
     expect(events.slice(1).every((e) => e.result !== undefined)).toBe(true);
     const r = replay(events, { check: checkAll(makeChecker()) });
     expect(r.divergences).toEqual([]);
     expect(r.violations).toEqual([]);
   });
 
-  it('pmem-6.1: the recorded sequences are the ones `memhp explore --preset pmem-6.1 --cover [--isolated]` picks today', () => {
+  it(`pmem-${kernel}: the recorded sequences are the ones \`memhp explore --preset pmem-${kernel} --cover [--isolated]\` picks today`, () => {
     const tracker = new CoverTracker();
-    const p = preset('pmem-6.1');
-    const suite = coverSuite(p.boot(), search('pmem-6.1', { onTransition: tracker.observe }), tracker);
+    const name = `pmem-${kernel}`;
+    const p = preset(name);
+    const suite = coverSuite(p.boot(), search(name, { onTransition: tracker.observe }), tracker);
     const ops = (events: readonly { type: string }[]): string[] => events.slice(1).map((e) => JSON.stringify({ ...e, result: undefined, seq: undefined }));
     const recorded = traces.filter((t) => t.startsWith('pmem/cover-')).map((t) => ops(load(t)));
     expect(recorded).toEqual(suite.sequences.map((s) => ops(s.events)));
-    const chain = chainedSuite(p.boot(), search('pmem-6.1', { onTransition: tracker.observe }), tracker);
+    const chain = chainedSuite(p.boot(), search(name, { onTransition: tracker.observe }), tracker);
     expect(traces.filter((t) => t.startsWith('pmem/chain-')).map((t) => ops(load(t)))).toEqual(chain.sequences.map((s) => ops(s.events)));
   });
 });
