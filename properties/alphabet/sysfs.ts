@@ -44,6 +44,27 @@ export const driverOps: OperationGenerator = {
   },
 };
 
+/**
+ * The driver operations mappings depend on: unbind from and bind to
+ * device_dax (the zap of live mappings, files outliving a bind). A preset
+ * with programs takes these rather than all of `driver`, whose new_id /
+ * remove_id lists and kmem binds multiply the process states by hotplug
+ * states no mapping sees.
+ */
+export const rebindOps: OperationGenerator = {
+  name: 'rebind',
+  reachesFaults: true,
+  // A subset of `driver`: by default it would only repeat its transitions.
+  byDefault: false,
+  summary: 'unbind and bind of device_dax, for each device (the part of driver that mappings see)',
+  onRealKernel: true,
+  ops(s) {
+    const out: StepEvent[] = [];
+    for (const d of s.devices) out.push(write(`${DAX}/drivers/device_dax/unbind`, d.name), write(`${DAX}/drivers/device_dax/bind`, d.name));
+    return out;
+  },
+};
+
 const BLOCK_WRITES: ReadonlyArray<readonly [string, string]> = [
   ['state', 'online_movable'],
   ['state', 'online_kernel'],
