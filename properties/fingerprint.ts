@@ -146,7 +146,8 @@ export class Fingerprinter {
     }
     const mm = s.mm;
     const programs = mm.procs.size === 0 && mm.files.size === 0 && mm.mem.size === 0 ? '' : `#${this.intern(this.mmText(s))}`;
-    return `${this.globalText(s)}#${parts.join(',')}${programs}`;
+    // The global text is interned as well: the key a Map hashes twice per transition (get, then set) stays short.
+    return `${this.intern(this.globalText(s))}#${parts.join(',')}${programs}`;
   }
 
   /** A vma without its file (renumbered per state): start, end, pgoff, prot, flags, the align dax_mmap saw, grown, entries. */

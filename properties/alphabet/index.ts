@@ -26,17 +26,39 @@ export function generatorByName(name: string): OperationGenerator | undefined {
   return GENERATORS.find((g) => g.name === name);
 }
 
+/** The second input of a generator that reads one part of the state. */
+const NO_SECOND = {};
+
 /** The alphabet of a search: its generators and scope; `ops(s)` is every operation offered in `s`. */
 export class Alphabet {
+  /** Per generator: its list for each combination of its inputs (two levels of weak maps; one-input generators use the first). */
+  private readonly caches: Array<WeakMap<object, WeakMap<object, readonly StepEvent[]>>>;
+
   constructor(
     readonly generators: readonly OperationGenerator[],
     readonly scope: AlphabetScope,
-  ) {}
+  ) {
+    this.caches = generators.map(() => new WeakMap());
+  }
+
+  /** Generator `i`'s list in `s`, built once per combination of the state parts it reads (its inputs). */
+  private listOf(i: number, s: KernelState): readonly StepEvent[] {
+    const g = this.generators[i] as OperationGenerator;
+    const cache = this.caches[i] as WeakMap<object, WeakMap<object, readonly StepEvent[]>>;
+    const inputs = g.inputs(s);
+    const a = inputs[0];
+    const b = inputs[1] ?? NO_SECOND;
+    let inner = cache.get(a);
+    if (inner === undefined) cache.set(a, (inner = new WeakMap()));
+    let list = inner.get(b);
+    if (list === undefined) inner.set(b, (list = g.ops(s, this.scope)));
+    return list;
+  }
 
   ops(s: KernelState): StepEvent[] {
     const out: StepEvent[] = [];
     const pending = s.faults.length > 0;
-    for (const g of this.generators) if (!pending || g.reachesFaults) for (const e of g.ops(s, this.scope)) out.push(e);
+    for (let i = 0; i < this.generators.length; i++) if (!pending || (this.generators[i] as OperationGenerator).reachesFaults) for (const e of this.listOf(i, s)) out.push(e);
     return out;
   }
 

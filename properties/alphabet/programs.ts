@@ -157,6 +157,7 @@ function mmOps(s: KernelState, pid: string, p: Process, out: ProgramEvent[]): vo
 
 export const programOps: OperationGenerator = {
   name: 'program',
+  inputs: (s) => [s.mm, s.devices],
   // Faults that program paths meet (none of the INJECT_SITES is on them): nothing to offer while one is pending.
   reachesFaults: false,
   byDefault: false,

@@ -48,4 +48,11 @@ export interface OperationGenerator {
   readonly byDefault?: false;
   /** The operations offered in `s`, in a fixed order. */
   ops(s: KernelState, scope: AlphabetScope): readonly StepEvent[];
+  /**
+   * The parts of the state `ops` reads (with the scope and the boot constants,
+   * which one search never changes): immutable objects, so two states holding
+   * the same ones are offered the same list, and the search (Alphabet) builds
+   * it once for all of them. Everything `ops` reads must be in here.
+   */
+  inputs(s: KernelState): readonly [object] | readonly [object, object];
 }
