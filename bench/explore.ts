@@ -5,7 +5,7 @@
  * (blocks of one device, interchangeable devices with and without symmetry
  * reduction).
  */
-import { generatorByName, GENERATORS, type OperationGenerator } from '../properties/alphabet/index.js';
+import { DEFAULT_GENERATORS, generatorByName, type OperationGenerator } from '../properties/alphabet/index.js';
 import { runCampaign } from '../properties/campaign.js';
 import { explore, type ExploreResult } from '../properties/explore.js';
 import { presetByName } from '../properties/presets.js';
@@ -22,7 +22,7 @@ export interface ExploreFigures {
 }
 
 function gens(names: readonly string[] | undefined): OperationGenerator[] {
-  return (names ?? GENERATORS.map((g) => g.name)).map((n) => generatorByName(n) as OperationGenerator);
+  return (names ?? DEFAULT_GENERATORS.map((g) => g.name)).map((n) => generatorByName(n) as OperationGenerator);
 }
 
 function runPreset(name: string, onDone?: () => void): ExploreResult {
@@ -48,12 +48,12 @@ function hmemMachine(devices: number, blocks: number): BootEvent {
 }
 
 export function exploreBench(runs: number, quick: boolean, log: (s: string) => void): ExploreFigures {
-  const names = quick ? ['pmem-2blocks'] : ['pmem-2blocks', 'hmem-6.1', 'hmem-hotremove'];
+  const names = quick ? ['pmem-2blocks'] : ['pmem-2blocks', 'hmem-6.1', 'hmem-hotremove', 'hmem-programs'];
   runPreset('pmem-2blocks');
   const presets = names.map((name) => {
     const rs: ExploreResult[] = [];
-    // The largest preset once (tens of seconds); the others `runs` times.
-    const n = name === 'hmem-hotremove' ? 1 : runs;
+    // The largest presets once (seconds each); the others `runs` times.
+    const n = name === 'hmem-hotremove' || name === 'hmem-programs' ? 1 : runs;
     for (let i = 0; i < n; i++) rs.push(runPreset(name));
     const r = rs[0] as ExploreResult;
     const f = {

@@ -29,7 +29,7 @@ import { eventsOf, type ExploreResult } from './explore.js';
 import { Fingerprinter } from './fingerprint.js';
 import { makeChecker } from './invariants/index.js';
 import { checkAll, numbered } from './sequence.js';
-import { layoutOf } from './symmetry.js';
+import { layoutOf, symmetryApplies } from './symmetry.js';
 import { documentedEntry } from './invariants/errnos.js';
 
 /** The coverage targets a step reaches: `transition <key>` and `errno <path pattern>: <errno>` (coverage.ts's denominators). */
@@ -151,7 +151,7 @@ function nearest(start: KernelState, alphabet: Alphabet, fp: Fingerprinter, chec
 export function chainedSuite(boot: BootEvent, result: ExploreResult, tracker: CoverTracker, maxStates = 200_000): CoverSuite {
   const alphabet = result.alphabet;
   const root = applyBoot(boot).after;
-  const fp = new Fingerprinter(layoutOf(root, true));
+  const fp = new Fingerprinter(layoutOf(root, symmetryApplies(alphabet.generators)));
   const check = checkAll(makeChecker());
   const uncovered = new Set(tracker.witness.keys());
   const sequences: CoverSequence[] = [];

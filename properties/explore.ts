@@ -13,6 +13,10 @@
  * a clean transition reaches it. Failures are written like fuzz failures:
  * replayable logs under --out, named by content hash.
  *
+ * A violation that is a known finding (properties/findings.ts, SPEC §11) is
+ * reported as such, like fuzz does, not as a failure: its transition is not
+ * followed either, and its shortest log is kept.
+ *
  * Each state costs its fingerprint and two numbers (its parent and the index
  * of its operation in the parent's alphabet); a counterexample is rebuilt by
  * replaying those indices from the boot.
@@ -26,11 +30,12 @@ import { deviceSize } from '../src/kernel/state.js';
 import { Alphabet, type OperationGenerator } from './alphabet/index.js';
 import { saveFailure } from './campaign.js';
 import { Coverage, type CoverageReport } from './coverage.js';
+import { findingOf, isKnown, KNOWN_SIGNATURES, signatureOf } from './findings.js';
 import { Fingerprinter } from './fingerprint.js';
 import { GOALS } from './goals.js';
 import { makeChecker } from './invariants/index.js';
 import { checkAll, numbered, recordCoverage } from './sequence.js';
-import { layoutOf } from './symmetry.js';
+import { layoutOf, symmetryApplies } from './symmetry.js';
 
 export interface ExploreOptions {
   readonly boot: BootEvent;
@@ -47,8 +52,10 @@ export interface ExploreOptions {
   readonly paranoid?: boolean;
   /** Where failures are written (null: not persisted). */
   readonly outDir: string | null;
-  /** Stop at the first violation. */
+  /** Stop at the first violation (of a finding not known). */
   readonly stopAtFirst?: boolean;
+  /** Signatures of known findings (SPEC §11): reported, never failures. Default: the project's list. */
+  readonly known?: ReadonlySet<string>;
   /** Called for every transition (after checking): the state index it left, the operation's index, the step, what it violated. */
   readonly onTransition?: (from: number, via: number, step: Step, violations: readonly Violation[]) => void;
   /** Called when a transition reaches a state already stored, with the stored state's path (tests: the two must be equivalent). */
@@ -75,10 +82,22 @@ export interface ExploreFailure {
   readonly events: readonly LogEvent[];
 }
 
+/** A known finding the search met: its shortest log (breadth first, the first met). */
+export interface ExploreKnown {
+  readonly signature: string;
+  /** The finding's id in properties/findings.ts (B1, ...), or null for a signature only a --known list names. */
+  readonly id: string | null;
+  readonly invariant: string;
+  readonly message: string;
+  readonly length: number;
+  readonly log: string;
+}
+
 export interface ExploreResult {
   readonly machine: string;
   readonly variant: VariantName | null;
   readonly ops: readonly string[];
+  /** Whether symmetry reduction was applied (asked for, and possible for the alphabet: symmetryApplies). */
   readonly symmetry: boolean;
   /** Distinct (canonical) states stored. */
   readonly states: number;
@@ -91,6 +110,8 @@ export interface ExploreResult {
   readonly elapsedMs: number;
   readonly coverage: CoverageReport;
   readonly failures: readonly ExploreFailure[];
+  /** Known findings met, by signature (sorted): not failures. */
+  readonly known: readonly ExploreKnown[];
   /** The operation indices from the boot to stored state `i` (eventsOf turns them into events). */
   readonly pathTo: (i: number) => number[];
   /** The alphabet the search used. */
@@ -179,7 +200,10 @@ export function explore(o: ExploreOptions): ExploreResult {
   const rootStep = applyBoot(o.boot);
   const root = rootStep.after;
   const alphabet = alphabetFor(o, root);
-  const fp = new Fingerprinter(layoutOf(root, o.symmetry));
+  const symmetry = o.symmetry && symmetryApplies(o.generators);
+  const fp = new Fingerprinter(layoutOf(root, symmetry));
+  const known = o.known ?? KNOWN_SIGNATURES;
+  const knownSeen = new Map<string, ExploreKnown>();
   const store = new StateStore();
   const seen = new Map<string, number>();
   const failures: ExploreFailure[] = [];
@@ -196,13 +220,34 @@ export function explore(o: ExploreOptions): ExploreResult {
     if (failed.has(v.invariant)) return;
     failed.add(v.invariant);
     const { events } = eventsOf(o.boot, alphabet, path);
-    const text = failureText(o.machineName, variant, v, events, o.symmetry);
+    const text = failureText(o.machineName, variant, v, events, symmetry);
     failures.push({ invariant: v.invariant, message: v.message, length: events.length, file: saveFailure(o.outDir, text), log: text, events });
+  };
+  // A known finding: its first (shortest) log per signature, kept in memory, not saved as a failure.
+  const reportKnown = (v: Violation, path: readonly number[]): void => {
+    const sig = signatureOf(v);
+    if (knownSeen.has(sig)) return;
+    const { events } = eventsOf(o.boot, alphabet, path);
+    const id = findingOf(sig)?.id ?? null;
+    const text = failureText(o.machineName, variant, v, events, symmetry).replace('// memhp explore failure', `// memhp explore: known finding ${id ?? sig}`);
+    knownSeen.set(sig, { signature: sig, id, invariant: v.invariant, message: v.message, length: events.length, log: text });
+  };
+  /** Reports each violation as a failure or a known finding; true when one is a failure. */
+  const reportAll = (violations: readonly Violation[], s: KernelState, path: readonly number[]): boolean => {
+    let news = false;
+    for (const v of violations) {
+      if (isKnown(known, v, s.profile.kernel)) reportKnown(v, path);
+      else {
+        news = true;
+        report(v, path);
+      }
+    }
+    return news;
   };
 
   recordCoverage(coverage, rootStep);
   const bootViolations = check(rootStep);
-  for (const v of bootViolations) report(v, []);
+  reportAll(bootViolations, root, []);
   seen.set(fp.key(root), store.add(-1, -1));
   let frontier: Array<{ s: KernelState; i: number }> = bootViolations.length === 0 ? [{ s: root, i: 0 }] : [];
 
@@ -233,8 +278,8 @@ export function explore(o: ExploreOptions): ExploreResult {
         recordCoverage(coverage, step);
         o.onTransition?.(i, via, step, violations);
         if (violations.length > 0) {
-          for (const v of violations) report(v, [...store.pathTo(i), via]);
-          if (o.stopAtFirst === true) break search;
+          const news = reportAll(violations, step.after, [...store.pathTo(i), via]);
+          if (news && o.stopAtFirst === true) break search;
           continue;
         }
         // A state the operation did not change (a read, a refused write) is the same state.
@@ -274,7 +319,7 @@ export function explore(o: ExploreOptions): ExploreResult {
     machine: o.machineName,
     variant,
     ops: alphabet.names,
-    symmetry: o.symmetry,
+    symmetry,
     states: store.size,
     transitions,
     depth,
@@ -282,6 +327,7 @@ export function explore(o: ExploreOptions): ExploreResult {
     elapsedMs: Date.now() - started,
     coverage: coverage.report(GOALS.map((g) => g.name)),
     failures,
+    known: [...knownSeen.values()].sort((a, b) => (a.signature < b.signature ? -1 : a.signature > b.signature ? 1 : 0)),
     pathTo: (i) => store.pathTo(i),
     alphabet,
   };

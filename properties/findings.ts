@@ -47,8 +47,9 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
     id: 'B3',
     title: 'check_vma ignores vm_pgoff: MAP_FIXED at an aligned address with an unaligned file offset inserts a huge entry with an unaligned pfn, mapping the wrong memory',
     // The same unchecked offset moves with mremap: dax_get_unmapped_area places the grown vma congruent to it, off the align.
-    signatures: ['dax-translation@__dev_dax_pmd_fault', 'dax-translation@__dev_dax_pud_fault', 'dax-vma-shape@dax_get_unmapped_area'],
-    status: 'confirmed on Debian 6.1.192 under QEMU, align 2M (KERNEL-FACTS-DEVDAX §5.2), and on Debian 6.12.118 (test/traces-6.12/hmem/map-fixed-b3: offsets 4K and 8K read device offset 0); the mremap consequence is found by the model, not yet recorded',
+    // KVM and VFIO (follow_pfn) are handed the same wrong page the MMU maps.
+    signatures: ['dax-translation@__dev_dax_pmd_fault', 'dax-translation@__dev_dax_pud_fault', 'dax-vma-shape@dax_get_unmapped_area', 'dax-pfn-user@hva_to_pfn', 'dax-pfn-user@vaddr_get_pfns'],
+    status: 'confirmed on Debian 6.1.192 under QEMU, align 2M (KERNEL-FACTS-DEVDAX §5.2), and on Debian 6.12.118 (test/traces-6.12/hmem/map-fixed-b3: offsets 4K and 8K read device offset 0); the mremap consequence and the wrong page handed to KVM/VFIO are found by the model (neither can be recorded here)',
     current: 'still there in check_vma; current kernels insert the folio holding the pfn, still the wrong data [derived]',
     fix: { patch: 'dax-check-vma-pgoff' },
   },

@@ -22,9 +22,28 @@
  * interchangeable regions (symmetry.ts) are sorted before they are joined,
  * so states that differ only by which of two identical devices did what
  * share one fingerprint.
+ *
+ * What programs own (SPEC §7: KernelState.mm) is one more part, written
+ * after the slots: each process by its pid handle, its fds and map handles
+ * by their handles, its vmas with their entries and page-table pages, the
+ * open files, and the memory words written. Handle names are the log's and
+ * stay in the key (p1 and p2, f1, m1 and m2 are few: the alphabet,
+ * properties/alphabet/programs.ts, reuses them canonically, so a state that
+ * differs only by a pid or map name costs at most a factor two, never an
+ * unbounded count). File ids (`nextFile` grows with every open) are
+ * renumbered by first appearance, processes in pid order; a file's cdev
+ * generation is written as current or stale (the kernel only compares it).
+ * Addresses stay absolute: the alphabet keeps placements within a window
+ * below mmap_base, so there are finitely many. This part names devices and
+ * physical addresses outside the slots, so with program events the search
+ * reduces no symmetry (symmetry.ts: symmetryApplies).
  */
+import type { PageTable } from '../src/kernel/mm/pageTable.js';
+import type { Vma } from '../src/kernel/mm/types.js';
 import type { Resource } from '../src/kernel/resource.js';
-import type { DaxDevice, KernelState, MemoryBlock } from '../src/kernel/state.js';
+import type { DaxDevice, DaxRange, KernelState, MemoryBlock } from '../src/kernel/state.js';
+import type { IntMap } from '../src/util/intMap.js';
+import type { WideIntMap } from '../src/util/wideIntMap.js';
 
 /** One dax region's share of the state, and how its coordinates are made relative. */
 export interface Slot {
@@ -93,6 +112,11 @@ export class Fingerprinter {
   private readonly deviceId = new WeakMap<DaxDevice, number>();
   /** A block record's part id without its node, add id and group (those depend on the slot or are renamed per state): per interned record. */
   private readonly recordId = new WeakMap<MemoryBlock, number>();
+  /** Program state parts, per immutable object (a step copies only what it changes). */
+  private readonly vmaId = new WeakMap<Vma, number>();
+  private readonly ptesId = new WeakMap<PageTable, number>();
+  private readonly tablesId = new WeakMap<IntMap<true>, number>();
+  private readonly memId = new WeakMap<WideIntMap<bigint>, number>();
 
   constructor(readonly layout: Layout) {}
 
@@ -120,7 +144,86 @@ export class Fingerprinter {
       const sorted = g.map((i) => parts[i] as number).sort((a, b) => a - b);
       g.forEach((i, k) => (parts[i] = sorted[k] as number));
     }
-    return `${this.globalText(s)}#${parts.join(',')}`;
+    const mm = s.mm;
+    const programs = mm.procs.size === 0 && mm.files.size === 0 && mm.mem.size === 0 ? '' : `#${this.intern(this.mmText(s))}`;
+    // The global text is interned as well: the key a Map hashes twice per transition (get, then set) stays short.
+    return `${this.intern(this.globalText(s))}#${parts.join(',')}${programs}`;
+  }
+
+  /** A vma without its file (renumbered per state): start, end, pgoff, prot, flags, the align dax_mmap saw, grown, entries. */
+  private vma(v: Vma): number {
+    let id = this.vmaId.get(v);
+    if (id === undefined) {
+      const f = v.flags;
+      const bits = `${f.mayshare ? 's' : ''}${f.maywrite ? 'w' : ''}${f.hugepage ? 'h' : ''}${f.nohugepage ? 'n' : ''}${f.dontcopy ? 'd' : ''}${f.sync ? 'y' : ''}${f.pfnmap ? 'p' : ''}`;
+      id = this.intern(`${hex(v.start)}-${hex(v.end)}:${hex(v.pgoff)}:${v.prot}:${bits}:${hex(v.mmapAlign)}:${v.grown ? 1 : 0}:${this.ptes(v.ptes)}`);
+      this.vmaId.set(v, id);
+    }
+    return id;
+  }
+
+  private ptes(t: PageTable): number {
+    let id = this.ptesId.get(t);
+    if (id === undefined) {
+      let out = 'P';
+      for (const [k, e] of t.entries()) out += `${k}:${e.level}${hex(e.phys)}${e.special ? 's' : ''};`;
+      this.ptesId.set(t, (id = this.intern(out)));
+    }
+    return id;
+  }
+
+  private tables(t: IntMap<true>): number {
+    let id = this.tablesId.get(t);
+    if (id === undefined) {
+      let out = 'T';
+      for (const [k] of t.entries()) out += `${k},`;
+      this.tablesId.set(t, (id = this.intern(out)));
+    }
+    return id;
+  }
+
+  private mem(m: WideIntMap<bigint>): number {
+    let id = this.memId.get(m);
+    if (id === undefined) {
+      let out = 'M';
+      for (const [k, v] of m.entries()) out += `${k}=${hex(v)};`;
+      this.memId.set(m, (id = this.intern(out)));
+    }
+    return id;
+  }
+
+  /** The program part (see the header): processes in pid order, file ids renumbered by first appearance. */
+  private mmText(s: KernelState): string {
+    const mm = s.mm;
+    const fileNo = new Map<number, number>();
+    const no = (id: number): number => {
+      let n = fileNo.get(id);
+      if (n === undefined) fileNo.set(id, (n = fileNo.size));
+      return n;
+    };
+    let out = '';
+    for (const pid of [...mm.procs.keys()].sort()) {
+      const p = mm.procs.get(pid);
+      if (p === undefined) continue;
+      out += `${pid}{`;
+      for (const fd of [...p.fds.keys()].sort()) out += `${fd}=${no(p.fds.get(fd) as number)},`;
+      out += '|';
+      for (const m of [...p.maps.keys()].sort()) out += `${m}=${hex(p.maps.get(m) as bigint)},`;
+      out += '|';
+      for (const v of p.vmas) out += `${this.vma(v)}@${no(v.file)};`;
+      out += `|${this.tables(p.pteTables)}|${this.tables(p.pmdTables)}}`;
+    }
+    // Files no fd or vma holds (a leak: only a bug's state has one) after the held ones, by id.
+    for (const id of [...mm.files.keys()].sort((a, b) => a - b)) no(id);
+    const files: string[] = [];
+    for (const [id, n] of fileNo) {
+      const f = mm.files.get(id);
+      const dev = f === undefined ? undefined : s.devices.find((d) => d.name === f.dev);
+      // The generation only tells a file of the current bind from one of an earlier bind (B1).
+      const gen = f === undefined ? '' : dev === undefined ? String(f.gen) : f.gen === dev.cdevGen ? 'c' : 's';
+      files[n] = f === undefined ? '-' : `${f.driver}:${f.path}:${f.dev}:${f.mode}:${f.sync ? 1 : 0}:${f.private ? 1 : 0}:${gen}:${f.refs}`;
+    }
+    return `${out}/${files.join(';')}/${this.mem(mm.mem)}`;
   }
 
   /** Which slot a top-level resource, block id or device belongs to; -1 = global. */
@@ -188,7 +291,10 @@ export class Fingerprinter {
       const local = d.name.slice(d.name.indexOf('.'));
       const ranges = d.ranges.map((r) => `${hex(r.start - sl.start)}-${hex(r.end - sl.start)}`).join(',');
       const kmem = d.kmem === null ? '-' : `${d.kmem.res.map((r) => (r === null ? '_' : `${hex(r.start - sl.start)}-${hex(r.end - sl.start)}`)).join(',')}/${d.kmem.mgid === null ? '-' : 'G'}`;
-      id = this.intern(`${local}:${d.phase}:${d.driver ?? '-'}:${ranges}:${hex(d.align)}:${d.targetNode === sl.node ? 'N' : d.targetNode}:${d.memmapOnMemory ? 1 : 0}:${d.pgmap ? 1 : 0}:${kmem}`);
+      // What device_dax's probe mapped, and the cdev's references (program events open and close it; without
+      // them both follow from the phase). The cdev generation is left out: only files compare with it (mmText).
+      const mapped = d.mapped === null ? '-' : d.mapped.map((r: DaxRange) => `${hex(r.start - sl.start)}-${hex(r.end - sl.start)}`).join(',');
+      id = this.intern(`${local}:${d.phase}:${d.driver ?? '-'}:${ranges}:${hex(d.align)}:${d.targetNode === sl.node ? 'N' : d.targetNode}:${d.memmapOnMemory ? 1 : 0}:${d.pgmap ? 1 : 0}:${kmem}:${mapped}:${d.cdevRefs}`);
       this.deviceId.set(d, id);
     }
     return id;

@@ -22,7 +22,7 @@ export interface Preset {
   readonly bootBlocks?: readonly number[];
   /** Only this many hot-added blocks (the lowest ids) get block operations (default all). */
   readonly hotBlockLimit?: number;
-  /** The generators used when --ops is not given (default all). */
+  /** The generators used when --ops is not given (default all but the opt-in program events). */
   readonly ops?: readonly string[];
   /** The harness machine this preset is, for the conformance suite. */
   readonly harness?: MachineName;
@@ -90,6 +90,28 @@ export const PRESETS: readonly Preset[] = [
     boot: machine([dynamic('hmem', 0, '0x200000000', '128M', -1)]),
   },
   {
+    name: 'hmem-programs',
+    summary: 'one hmem device of one block (align 2M) on node 1, device_dax at boot, with programs (SPEC §7): open, mmap, load/store, splits, fork, exit, and device_dax unbind/bind; 6.8',
+    boot: machine([dynamic('hmem', 0, '0x200000000', '128M', 1)]),
+    // Programs and device_dax unbind/bind (with mappings live) only: with the block and attribute operations
+    // as well every process state would be multiplied by every hotplug state.
+    ops: ['rebind', 'program'],
+  },
+  {
+    name: 'pmem-none-programs',
+    summary: 'one legacy pmem namespace of one block created --map=none under the 2020 RFC (boot.patches devdax-map-none): no struct pages, VM_PFNMAP, special entries at 2M; device_dax at boot, with programs and the model-only follow_pfn users (KVM, VFIO); 6.1',
+    boot: () =>
+      parseBoot({
+        type: 'boot',
+        kernel: '6.1',
+        memoryBlockSize: '128M',
+        ram: RAM,
+        patches: ['devdax-map-none'],
+        daxRegions: [{ id: 0, kind: 'pmem', start: '0x200000000', size: '128M', targetNode: 0, map: 'none', devices: [{ name: 'dax0.0', start: '0x200000000', size: '128M', align: '2M', driver: 'device_dax' }] }],
+      }),
+    ops: ['rebind', 'program', 'pfn'],
+  },
+  {
     name: 'hmem-6.1',
     summary: 'the harness hmem machine on 6.1 (dax0.0: 1 GiB = 8 blocks on node 1, hot-remove); block operations on the first 2 hot-added blocks; no fault injection',
     boot: fromFile('hmem-6.1.jsonl'),
@@ -124,7 +146,7 @@ export const PRESETS: readonly Preset[] = [
 ];
 
 /** The presets exhausted by `npm test` and the bench: the small ones (the harness ones are searched to a depth). */
-export const SMALL_PRESETS: readonly string[] = ['pmem-2blocks', 'hmem-hotremove', 'two-nodes', 'cxl-memmap', 'cxl-memmap-72', 'hmem-no-node'];
+export const SMALL_PRESETS: readonly string[] = ['pmem-2blocks', 'hmem-hotremove', 'two-nodes', 'cxl-memmap', 'cxl-memmap-72', 'hmem-no-node', 'hmem-programs', 'pmem-none-programs'];
 
 export const PRESET_NAMES: readonly string[] = PRESETS.map((p) => p.name);
 
@@ -134,12 +156,9 @@ export function presetByName(name: string): Preset | undefined {
 
 /**
  * The preset each bug variant is searched on: the smallest machine that can
- * show it. The device-dax mapping variants need program events (SPEC §7),
- * which the operation alphabet does not have yet (PROGRAM_VARIANTS).
+ * show it (the device-dax mapping variants: the one with program events).
  */
-export const PROGRAM_VARIANTS: readonly VariantName[] = ['dax-no-may-split', 'mremap-no-split-check', 'dax-pte-fault-ignores-align', 'dax-unbind-skips-zap', 'follow-pfn-pte-only'];
-
-export const VARIANT_PRESET: Readonly<Partial<Record<VariantName, string>>> = {
+export const VARIANT_PRESET: Readonly<Record<VariantName, string>> = {
   'walk-top-level-only': 'pmem-2blocks',
   'walk-returns-minus-one': 'pmem-2blocks',
   'register-top-level-only': 'pmem-2blocks',
@@ -148,6 +167,11 @@ export const VARIANT_PRESET: Readonly<Partial<Record<VariantName, string>>> = {
   'memmap-whole-range': 'cxl-memmap',
   'memmap-ignores-support': 'cxl-memmap-72',
   'kmem-remove-releases-region': 'pmem-2blocks',
+  'dax-no-may-split': 'hmem-programs',
+  'mremap-no-split-check': 'hmem-programs',
+  'dax-pte-fault-ignores-align': 'hmem-programs',
+  'dax-unbind-skips-zap': 'hmem-programs',
+  'follow-pfn-pte-only': 'pmem-none-programs',
 };
 
 /**

@@ -50,3 +50,14 @@ export function layoutOf(root: KernelState, symmetry: boolean): Layout {
   });
   return { slots, groups: [...bySignature.values()].filter((g) => g.length > 1) };
 }
+
+/**
+ * Whether an alphabet's search may sort slots: not with program events. Their
+ * part of the fingerprint (fingerprint.ts) names devices and physical
+ * addresses outside the slots, so sorting the slots of two interchangeable
+ * regions would merge a state whose process maps the bound device with one
+ * whose process maps the unbound one.
+ */
+export function symmetryApplies(generators: ReadonlyArray<{ readonly name: string }>): boolean {
+  return !generators.some((g) => g.name === 'program');
+}

@@ -15,6 +15,7 @@ const ALL: readonly StepEvent[] = INJECT_SITES.flatMap((site) => SITE_ERRNOS[sit
 
 export const faultOps: OperationGenerator = {
   name: 'fault',
+  inputs: (s) => [s.faults],
   reachesFaults: false,
   summary: 'inject each errno of each fault site into the next call there, while no fault is pending',
   onRealKernel: false,

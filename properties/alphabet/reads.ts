@@ -14,6 +14,7 @@ const DEVICE_FILES = ['size', 'align', 'target_node', 'resource', 'memmap_on_mem
 
 export const readOps: OperationGenerator = {
   name: 'read',
+  inputs: (s) => [s.blocks, s.devices],
   reachesFaults: false,
   summary: '/proc/iomem, /proc/meminfo, block_size_bytes, auto_online_blocks, each block\'s and each device\'s files, a write-only file',
   onRealKernel: true,

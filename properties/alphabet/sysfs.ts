@@ -34,12 +34,35 @@ export function scopeBlocks(s: KernelState, scope: AlphabetScope): readonly numb
 
 export const driverOps: OperationGenerator = {
   name: 'driver',
+  inputs: (s) => [s.devices],
   reachesFaults: true,
   summary: 'bind, unbind, new_id and remove_id of each dax driver, for each device',
   onRealKernel: true,
   ops(s) {
     const out: StepEvent[] = [];
     for (const d of s.devices) for (const drv of DRIVERS) for (const f of DRIVER_FILES) out.push(write(`${DAX}/drivers/${drv}/${f}`, d.name));
+    return out;
+  },
+};
+
+/**
+ * The driver operations mappings depend on: unbind from and bind to
+ * device_dax (the zap of live mappings, files outliving a bind). A preset
+ * with programs takes these rather than all of `driver`, whose new_id /
+ * remove_id lists and kmem binds multiply the process states by hotplug
+ * states no mapping sees.
+ */
+export const rebindOps: OperationGenerator = {
+  name: 'rebind',
+  inputs: (s) => [s.devices],
+  reachesFaults: true,
+  // A subset of `driver`: by default it would only repeat its transitions.
+  byDefault: false,
+  summary: 'unbind and bind of device_dax, for each device (the part of driver that mappings see)',
+  onRealKernel: true,
+  ops(s) {
+    const out: StepEvent[] = [];
+    for (const d of s.devices) out.push(write(`${DAX}/drivers/device_dax/unbind`, d.name), write(`${DAX}/drivers/device_dax/bind`, d.name));
     return out;
   },
 };
@@ -55,6 +78,7 @@ const BLOCK_WRITES: ReadonlyArray<readonly [string, string]> = [
 
 export const blockOps: OperationGenerator = {
   name: 'block',
+  inputs: (s) => [s.blocks],
   reachesFaults: true,
   summary: 'the four state words and online 1/0 for each hot-added block (and the preset\'s boot blocks)',
   onRealKernel: true,
@@ -67,6 +91,7 @@ export const blockOps: OperationGenerator = {
 
 export const attrOps: OperationGenerator = {
   name: 'attr',
+  inputs: (s) => [s.devices],
   reachesFaults: true,
   summary: 'auto_online_blocks (each online type); per device size (0, align, one block, boot size), align (2M, 1G), memmap_on_memory (1, 0)',
   onRealKernel: true,
@@ -88,6 +113,7 @@ export const attrOps: OperationGenerator = {
 
 export const invalidOps: OperationGenerator = {
   name: 'invalid',
+  inputs: (s) => [s.blocks, s.devices],
   reachesFaults: false,
   summary: 'malformed or refused writes: bad state words, online 2, read-only files, unknown devices and blocks',
   onRealKernel: true,

@@ -6,8 +6,8 @@
  * in the same order: a counterexample is stored as the index of its
  * operation in its parent's list).
  *
- * A new kind of operation (the program events of SPEC §7) is a new file
- * exporting an OperationGenerator, listed in ./index.ts; nothing else changes.
+ * A new kind of operation is a new file exporting an OperationGenerator,
+ * listed in ./index.ts; nothing else changes (programs.ts is one).
  */
 import type { KernelState } from '../../src/kernel/state.js';
 import type { StepEvent } from '../../src/log/events.js';
@@ -40,6 +40,19 @@ export interface OperationGenerator {
    * it in between would only repeat states.
    */
   readonly reachesFaults: boolean;
+  /**
+   * False for an opt-in kind: used only when `--ops` or a preset names it.
+   * Program events are: they multiply every sysfs state by every process
+   * state, which would take the presets out of "exhausted in seconds".
+   */
+  readonly byDefault?: false;
   /** The operations offered in `s`, in a fixed order. */
   ops(s: KernelState, scope: AlphabetScope): readonly StepEvent[];
+  /**
+   * The parts of the state `ops` reads (with the scope and the boot constants,
+   * which one search never changes): immutable objects, so two states holding
+   * the same ones are offered the same list, and the search (Alphabet) builds
+   * it once for all of them. Everything `ops` reads must be in here.
+   */
+  inputs(s: KernelState): readonly [object] | readonly [object, object];
 }

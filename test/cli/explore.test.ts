@@ -101,7 +101,21 @@ describe('memhp explore', () => {
   it('--list names every preset and operation kind', async () => {
     const r = await run(['explore', '--list']);
     expect(r.code).toBe(0);
-    for (const name of ['pmem-2blocks', 'hmem-hotremove', 'two-nodes', 'hmem-6.1', 'driver', 'fault']) expect(r.out).toContain(name);
+    for (const name of ['pmem-2blocks', 'hmem-hotremove', 'two-nodes', 'hmem-6.1', 'hmem-programs', 'driver', 'fault', 'rebind', 'program']) expect(r.out).toContain(name);
     expect(r.out).toContain('(model only)');
+    expect(r.out).toContain('(opt-in: name it in --ops)');
+  });
+
+  it('with programs, reports a known finding (B3 at depth 4) and exits 0; --known none makes it a failure', async () => {
+    const r = await run(['explore', '--preset', 'hmem-programs', '--depth', '4', '--json', '--out', tmp()]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out) as { config: { ops: string[]; symmetry: boolean }; failures: unknown[]; knownFindings: Array<{ id: string; length: number }> };
+    expect(doc.config.ops).toEqual(['rebind', 'program']);
+    expect(doc.failures).toEqual([]);
+    expect(doc.knownFindings).toContainEqual(expect.objectContaining({ id: 'B3', length: 5 }));
+    const human = await run(['explore', '--preset', 'hmem-programs', '--depth', '4', '--out', tmp()]);
+    expect(human.out).toMatch(/known: +\d+ known finding/);
+    const none = await run(['explore', '--preset', 'hmem-programs', '--depth', '4', '--known', 'none', '--json', '--out', tmp()]);
+    expect(none.code).toBe(1);
   });
 });

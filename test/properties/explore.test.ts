@@ -9,14 +9,14 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GENERATORS, generatorByName, type OperationGenerator } from '../../properties/alphabet/index.js';
+import { DEFAULT_GENERATORS, generatorByName, type OperationGenerator } from '../../properties/alphabet/index.js';
 import { runCampaign } from '../../properties/campaign.js';
 import { chainedSuite, CoverTracker, coverSuite, emitSuite, MAX_CHAIN, targetsOf, type CoverSuite } from '../../properties/conformance.js';
 import { alphabetFor, eventsOf, explore, type ExploreOptions, type ExploreResult } from '../../properties/explore.js';
 import { Fingerprinter } from '../../properties/fingerprint.js';
-import { presetByName, PROGRAM_VARIANTS, SMALL_PRESETS, VARIANT_PRESET, withVariant, type Preset } from '../../properties/presets.js';
+import { presetByName, SMALL_PRESETS, VARIANT_PRESET, withVariant, type Preset } from '../../properties/presets.js';
 import { failureKey } from '../../src/log/events.js';
-import { layoutOf } from '../../properties/symmetry.js';
+import { layoutOf, symmetryApplies } from '../../properties/symmetry.js';
 import { VARIANT_CAUGHT_BY } from '../../properties/variants.js';
 import { checkAll } from '../../properties/sequence.js';
 import { makeChecker } from '../../properties/invariants/index.js';
@@ -35,7 +35,7 @@ function preset(name: string): Preset {
 }
 
 function gens(names: readonly string[] | undefined): OperationGenerator[] {
-  return (names ?? GENERATORS.map((g) => g.name)).map((n) => generatorByName(n) as OperationGenerator);
+  return (names ?? DEFAULT_GENERATORS.map((g) => g.name)).map((n) => generatorByName(n) as OperationGenerator);
 }
 
 function search(name: string, o: Partial<ExploreOptions> = {}, variant: VariantName | null = null): ExploreResult {
@@ -63,7 +63,7 @@ function behaviour(s: KernelState, ops: ReturnType<typeof alphabetFor>): string 
 }
 
 describe('fingerprints', () => {
-  it.each(['pmem-2blocks', 'hmem-hotremove', 'two-nodes', 'cxl-memmap'])('%s: states with one fingerprint render identical views and enable the same operations with the same outcomes', (name) => {
+  it.each(['pmem-2blocks', 'hmem-hotremove', 'two-nodes', 'cxl-memmap', 'hmem-programs'])('%s: states with one fingerprint render identical views and enable the same operations with the same outcomes', (name) => {
     const p = preset(name);
     const b = p.boot();
     const root = applyBoot(b).after;
@@ -119,6 +119,39 @@ describe('fingerprints', () => {
     const keys = variants.map((s) => fp.key(s));
     expect(new Set(keys).size).toBe(variants.length);
   });
+  it('with programs: tell apart what processes hold and did, and not the file ids an open used', () => {
+    const root = applyBoot(preset('hmem-programs').boot()).after;
+    const fp = new Fingerprinter(layoutOf(root, false));
+    const after = (s: KernelState, ...events: Parameters<typeof applyEvent>[1][]): KernelState => events.reduce((x, e) => applyEvent(x, e, 1).after, s);
+    const open = { type: 'open', pid: 'p1', fd: 'f1', path: '/dev/dax0.0', mode: 'rdwr', sync: false } as const;
+    const close = { type: 'close', pid: 'p1', fd: 'f1' } as const;
+    const mmap = { type: 'mmap', pid: 'p1', map: 'm1', fd: 'f1', length: 4n << 20n, offset: 0n, prot: 'rw', flags: ['shared'], addr: null } as const;
+    const load = { type: 'access', pid: 'p1', map: 'm1', offset: 0n, op: 'read', value: null } as const;
+    const store = { type: 'access', pid: 'p1', map: 'm1', offset: 0n, op: 'write', value: 0x5an } as const;
+    const unbind = { type: 'write', path: '/sys/bus/dax/drivers/device_dax/unbind', value: 'dax0.0', raw: false } as const;
+    const bind = { type: 'write', path: '/sys/bus/dax/drivers/device_dax/bind', value: 'dax0.0', raw: false } as const;
+    const opened = after(root, open);
+    const mapped = after(opened, mmap);
+    const distinct: KernelState[] = [
+      root,
+      opened,
+      after(opened, { type: 'fork', pid: 'p1', child: 'p2' }),
+      mapped,
+      after(mapped, load),
+      after(mapped, store),
+      after(mapped, { type: 'madvise', pid: 'p1', map: 'm1', offset: 0n, length: 2n << 20n, advice: 'nohugepage' }),
+      after(mapped, close),
+      // A file of the bind before (B1's stale file) is not one of the current bind.
+      after(opened, unbind, bind),
+      after(root, unbind, bind, open),
+    ];
+    expect(new Set(distinct.map((s) => fp.key(s))).size).toBe(distinct.length);
+    // Closing and opening again takes a new file id (nextFile): the same state.
+    expect(fp.key(after(opened, close, open))).toBe(fp.key(opened));
+    expect(after(opened, close, open).mm.nextFile).not.toBe(opened.mm.nextFile);
+    // Memory contents outlive the mapping and the process.
+    expect(fp.key(after(mapped, store, { type: 'exit', pid: 'p1' }))).not.toBe(fp.key(after(mapped, { type: 'exit', pid: 'p1' })));
+  });
 });
 
 describe('symmetry reduction', () => {
@@ -162,6 +195,13 @@ describe('symmetry reduction', () => {
     if (variant !== null) expect(reduced.r.failures.length).toBeGreaterThan(0);
   });
 
+  it('is not applied with program events, whose part of the fingerprint names devices outside the slots', () => {
+    expect(symmetryApplies(gens(['driver', 'block']))).toBe(true);
+    expect(symmetryApplies(gens(['rebind', 'program']))).toBe(false);
+    const r = search('two-nodes', { generators: gens(['rebind', 'program']), depth: 3 });
+    expect(r.symmetry).toBe(false);
+  });
+
   it('leaves blocks of one device apart: which block went online first changes what the others do', () => {
     // Three blocks of one hmem device: online_movable 64 and 66 puts 65 inside the Movable span, so plain
     // "online" gives it Movable; swapping blocks 64 and 65 leaves 64 outside the span, and it gets Normal.
@@ -175,11 +215,23 @@ describe('symmetry reduction', () => {
 });
 
 describe('presets', () => {
-  it.each(SMALL_PRESETS.filter((n) => n !== 'hmem-hotremove'))('%s is exhausted clean', (name) => {
+  it.each(SMALL_PRESETS.filter((n) => n !== 'hmem-hotremove' && n !== 'hmem-programs' && n !== 'pmem-none-programs'))('%s is exhausted clean', (name) => {
     const r = search(name);
     expect(r.failures.map((f) => f.invariant)).toEqual([]);
     expect(r.exhausted).toBe(true);
     expect(r.states).toBeGreaterThan(1);
+  });
+
+  it.each(['hmem-programs', 'pmem-none-programs'])('%s reports the known findings B1 and B3 it reaches, not as failures', (name) => {
+    const r = search(name);
+    expect(r.failures).toEqual([]);
+    expect(r.exhausted).toBe(true);
+    expect(r.known.map((k) => k.id)).toEqual(expect.arrayContaining(['B1', 'B3']));
+    // Its shortest log replays to the finding.
+    for (const k of r.known) {
+      const events = parseLogText(k.log, 'known.jsonl').map((l) => l.event);
+      expect(replay(events, { check: checkAll(makeChecker()) }).violations.map((v) => v.invariant)).toContain(k.invariant);
+    }
   });
 
   // Exhausting it takes ~50,000 states (the bench and `memhp explore --preset hmem-hotremove` do); here to depth 5.
@@ -192,16 +244,20 @@ describe('presets', () => {
 });
 
 describe('bug variants', () => {
-  it('every variant has a preset but those that need program events, which the alphabet lacks so far', () => {
-    expect(VARIANT_NAMES.filter((v) => VARIANT_PRESET[v] === undefined)).toEqual([...PROGRAM_VARIANTS]);
+  /** The variants that need program events: their preset's alphabet has them. */
+  const programVariant = (v: VariantName): boolean => preset(VARIANT_PRESET[v]).ops?.includes('program') === true;
+
+  it('every variant has a preset, the device-dax mapping ones one with program events', () => {
+    expect(VARIANT_NAMES.filter((v) => presetByName(VARIANT_PRESET[v]) === undefined)).toEqual([]);
+    expect(VARIANT_NAMES.filter(programVariant)).toEqual(['dax-no-may-split', 'mremap-no-split-check', 'dax-pte-fault-ignores-align', 'dax-unbind-skips-zap', 'follow-pfn-pte-only']);
   });
 
-  it.each(VARIANT_NAMES.filter((v) => !PROGRAM_VARIANTS.includes(v)))('%s: found on its preset, and on the fuzzer\'s machine no longer than the fuzzer\'s shrunk counterexample', (variant) => {
+  it.each(VARIANT_NAMES)('%s: found on its preset, and on the fuzzer\'s machine no longer than the fuzzer\'s shrunk counterexample', (variant) => {
     const out = mkdtempSync(join(tmpdir(), 'memhp-explore-'));
     // Not stopped at the first violation: one transition may break several invariants and another at the same
     // depth the named one; breadth first, every invariant's first violation is at its smallest depth anyway.
     // A leaking variant's space is unbounded: 2,000 states reach every depth these bugs need (5 events at most).
-    const onPreset = search(VARIANT_PRESET[variant] ?? 'pmem-2blocks', { outDir: out, maxStates: 2_000 }, variant);
+    const onPreset = search(VARIANT_PRESET[variant], { outDir: out, maxStates: 2_000 }, variant);
     const first = onPreset.failures[0];
     expect(first).toBeDefined();
     // The transition that shows the bug may break several invariants; one of them is the one SPEC §6 names.
@@ -217,8 +273,12 @@ describe('bug variants', () => {
     const fuzz = runCampaign({ seed: 20261121, runs: 3000, steps: 30, variant, outDir: null, stopAtFirst: true }).failures[0];
     expect(fuzz).toBeDefined();
     const fuzzBoot = parseLogText(fuzz?.log ?? '', 'fuzz.jsonl')[0]?.event as BootEvent;
-    const onFuzzMachine = explore({ boot: fuzzBoot, machineName: 'fuzz', generators: GENERATORS, symmetry: true, outDir: null, depth: (fuzz?.length ?? 1) - 1, stopAtFirst: true, maxStates: 50_000 });
+    // The default alphabet, or for a mapping variant its preset's (programs and device_dax unbind/bind).
+    const generators = programVariant(variant) ? gens(preset(VARIANT_PRESET[variant]).ops) : DEFAULT_GENERATORS;
+    const onFuzzMachine = explore({ boot: fuzzBoot, machineName: 'fuzz', generators, symmetry: true, outDir: null, depth: (fuzz?.length ?? 1) - 1, stopAtFirst: true, maxStates: 50_000 });
     expect(onFuzzMachine.failures[0]?.length).toBeLessThanOrEqual(fuzz?.length ?? 0);
+    // The programs preset is as small as the fuzzer's machines: there the preset's own log is no longer either.
+    if (programVariant(variant)) expect(Math.min(...onPreset.failures.filter((f) => VARIANT_CAUGHT_BY[variant].includes(f.invariant)).map((f) => f.length))).toBeLessThanOrEqual(fuzz?.length ?? 0);
   });
 });
 

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parsePatches } from '../fuzz/options.js';
 import { PATCH_NAMES, type PatchName } from '../../kernel/patches.js';
 import { InvalidArgumentError } from 'commander';
-import { GENERATORS, GENERATOR_NAMES, generatorByName, type OperationGenerator } from '../../../properties/alphabet/index.js';
+import { DEFAULT_GENERATOR_NAMES, GENERATORS, GENERATOR_NAMES, generatorByName, type OperationGenerator } from '../../../properties/alphabet/index.js';
 import { CoverTracker, chainedSuite, coverSuite, emitSuite } from '../../../properties/conformance.js';
 import type { CoverageCount } from '../../../properties/coverage.js';
 import { explore, type ExploreProgress, type ExploreResult } from '../../../properties/explore.js';
@@ -19,7 +19,7 @@ import type { VariantName } from '../../kernel/profile.js';
 import type { BootEvent } from '../../log/events.js';
 import { parseLogText } from '../../log/index.js';
 import { EXIT, UsageError, fail, type CliCommand, type CliContext, type Colors } from '../context.js';
-import { DEFAULT_OUT, parseVariant } from '../fuzz/options.js';
+import { DEFAULT_OUT, loadKnown, parseVariant } from '../fuzz/options.js';
 import { replayCommand } from '../fuzz/report.js';
 
 export const DEFAULT_PRESET = 'pmem-2blocks';
@@ -42,6 +42,7 @@ interface ExploreFlags {
   readonly emit?: string;
   readonly paranoid?: boolean;
   readonly list?: boolean;
+  readonly known?: string;
 }
 
 function wholeNumber(value: string, what: string): number {
@@ -100,6 +101,8 @@ export interface ExploreDocument {
   readonly depth: number;
   readonly exhausted: boolean;
   readonly failures: ReadonlyArray<{ readonly invariant: string; readonly message: string; readonly length: number; readonly file: string | null; readonly replay: string | null }>;
+  /** Known findings met (SPEC §11): reported, not failures; each with the length of its shortest log. */
+  readonly knownFindings: ReadonlyArray<{ readonly id: string | null; readonly signature: string; readonly message: string; readonly length: number }>;
   readonly coverage: ExploreResult['coverage'];
   readonly cover: { readonly targets: number; readonly sequences: number; readonly operations: number; readonly files: readonly string[] } | null;
   readonly timing: { readonly elapsedMs: number; readonly statesPerSecond: number; readonly transitionsPerSecond: number };
@@ -131,6 +134,10 @@ function renderHuman(doc: ExploreDocument, c: Colors): string {
     out.push(`cover:       ${doc.cover.targets} targets in ${doc.cover.sequences} sequence${doc.cover.sequences === 1 ? '' : 's'} (${doc.cover.operations} operations)`);
     for (const f of doc.cover.files) out.push(`  ${f}`);
   }
+  if (doc.knownFindings.length > 0) {
+    out.push(`known:       ${doc.knownFindings.length} known finding${doc.knownFindings.length === 1 ? '' : 's'} met (not failures; properties/findings.ts)`);
+    for (const k of doc.knownFindings) out.push(`  ${c.yellow(k.id ?? 'known')} ${k.signature} in ${k.length} events: ${k.message}`);
+  }
   out.push(`failures:    ${doc.failures.length === 0 ? c.green('0') : c.red(String(doc.failures.length))} (a shortest counterexample per invariant)`);
   doc.failures.forEach((f, i) => {
     out.push(`  ${i + 1}. ${c.red(f.invariant)} in ${f.length} events: ${f.message}`);
@@ -141,7 +148,7 @@ function renderHuman(doc: ExploreDocument, c: Colors): string {
 }
 
 function listPresets(ctx: CliContext): void {
-  const lines = ['presets (memhp explore --preset NAME):', ...PRESETS.map((p) => `  ${p.name.padEnd(16)} ${p.summary}`), '', 'operation kinds (--ops a,b,...):', ...GENERATORS.map((g) => `  ${g.name.padEnd(16)} ${g.summary}${g.onRealKernel ? '' : ' (model only)'}`)];
+  const lines = ['presets (memhp explore --preset NAME):', ...PRESETS.map((p) => `  ${p.name.padEnd(16)} ${p.summary}`), '', 'operation kinds (--ops a,b,...):', ...GENERATORS.map((g) => `  ${g.name.padEnd(16)} ${g.summary}${g.onRealKernel ? '' : ' (model only)'}${g.byDefault === false ? ' (opt-in: name it in --ops)' : ''}`)];
   ctx.io.stdout(`${lines.join('\n')}\n`);
 }
 
@@ -161,7 +168,7 @@ export function runExplore(ctx: CliContext, flags: ExploreFlags): void {
   const patches = flags.patches ?? [];
   const withV = withVariant(m.boot, variant);
   const boot = patches.length === 0 ? withV : { ...withV, patches: [...new Set([...withV.patches, ...patches])] };
-  const names = flags.ops ?? m.preset?.ops ?? GENERATOR_NAMES;
+  const names = flags.ops ?? m.preset?.ops ?? DEFAULT_GENERATOR_NAMES;
   const generators = names.map((n) => generatorByName(n) as OperationGenerator);
   if (flags.emit !== undefined) {
     const modelOnly = generators.filter((g) => !g.onRealKernel).map((g) => g.name);
@@ -169,7 +176,9 @@ export function runExplore(ctx: CliContext, flags: ExploreFlags): void {
   }
   const tracker = flags.cover === true ? new CoverTracker() : null;
   const maxStates = flags.maxStates ?? DEFAULT_MAX_STATES;
+  const known = loadKnown(flags.known);
   const r = explore({
+    known: known.set,
     boot,
     machineName: m.name,
     generators,
@@ -199,6 +208,7 @@ export function runExplore(ctx: CliContext, flags: ExploreFlags): void {
     depth: r.depth,
     exhausted: r.exhausted,
     failures: r.failures.map((f) => ({ invariant: f.invariant, message: f.message, length: f.length, file: f.file, replay: f.file === null ? null : replayCommand(f.file) })),
+    knownFindings: r.known.map((k) => ({ id: k.id, signature: k.signature, message: k.message, length: k.length })),
     coverage: r.coverage,
     cover,
     timing: { elapsedMs: r.elapsedMs, statesPerSecond: rate(r.states, r.elapsedMs), transitionsPerSecond: rate(r.transitions, r.elapsedMs) },
@@ -218,7 +228,7 @@ export const exploreCommand: CliCommand = {
       .option('--machine <FILE>', 'search the machine of this log\'s boot event')
       .option('--preset <NAME>', `search a preset machine (default ${DEFAULT_PRESET}; --list shows them)`)
       .option('--depth <N>', 'most operations after boot (default: until every state is expanded)', (v) => wholeNumber(v, 'a depth'))
-      .option('--ops <LIST>', `operation kinds, comma-separated: ${GENERATOR_NAMES.join(', ')} (default: the preset's, else all)`, parseOps)
+      .option('--ops <LIST>', `operation kinds, comma-separated: ${GENERATOR_NAMES.join(', ')} (default: the preset's, else all but program)`, parseOps)
       .option('--patches <LIST>', `proposed patch series to apply (SPEC §11), comma-separated: ${PATCH_NAMES.join(', ')}`, parsePatches)
       .option('--variant <NAME>', 'model a bug variant (SPEC §6) on its kernel and config, or none (default)', parseVariant)
       .option('--out <DIR>', `where counterexamples are saved (default ${DEFAULT_OUT})`)
@@ -228,6 +238,7 @@ export const exploreCommand: CliCommand = {
       .option('--emit <DIR>', 'with --cover: write the sequences as logs for memhp kernel record / diff')
       .option('--isolated', 'with --cover: one short sequence per group of targets (a divergence names its behaviour) instead of the fewest chained sequences')
       .option('--paranoid', 're-check every invariant on the whole state after every step (slower)')
+      .option('--known <FILE>', 'known findings reported but not failed on: a JSON list of signatures, or none (default: the project\'s list, properties/findings.ts)')
       .option('--list', 'list the presets and operation kinds')
       .option('--json', 'print one JSON document (clock-dependent values under "timing", the last key)')
       .action((flags: ExploreFlags) => runExplore(ctx, flags));
