@@ -89,7 +89,7 @@ if ((${#patches[@]})); then
 		cp -a "$pristine" "$src"
 		for p in "${patches[@]}"; do
 			log "  patch ${p##*/}"
-			patch -d "$src" -p1 --batch --forward <"$p" >&2 || { log "patch ${p##*/} does not apply"; exit 1; }
+			patch -d "$src" -p1 --batch --forward --fuzz=0 <"$p" >&2 || { log "patch ${p##*/} does not apply"; exit 1; }
 		done
 		echo "$stamp" >"$src/.memhp-stamp"
 	fi
