@@ -85,7 +85,7 @@ function addKernelOptions(cmd: Command): Command {
       `which of harness/setup.sh's Debian kernels to boot (${HARNESS_KERNELS.join(', ')}); default: the log's boot.kernel when it is one of them, else ${DEFAULT_HARNESS_KERNEL}`,
       parseKernelVersion,
     )
-    .option('--kernel <BZIMAGE>', 'boot this kernel image instead of harness/setup.sh\'s Debian one')
+    .option('--kernel <BZIMAGE>', 'boot this kernel image instead of harness/setup.sh\'s Debian one; custom:NAME = harness/build-kernel.sh NAME\'s (built if needed)')
     .option('--modules <DIR>', 'its modules: a lib/modules/<release> directory, or a directory holding lib/modules/<release> (make modules_install INSTALL_MOD_PATH=DIR)')
     .option('--profile <VERSION>', `the model profile to replay with (${KERNEL_VERSIONS.join(', ')}); default: the newest not newer than the guest's kernel`, parseProfile)
     .option('--json', 'print one JSON document');
