@@ -49,7 +49,7 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
     // The same unchecked offset moves with mremap: dax_get_unmapped_area places the grown vma congruent to it, off the align.
     // KVM and VFIO (follow_pfn) are handed the same wrong page the MMU maps.
     signatures: ['dax-translation@__dev_dax_pmd_fault', 'dax-translation@__dev_dax_pud_fault', 'dax-vma-shape@dax_get_unmapped_area', 'dax-pfn-user@hva_to_pfn', 'dax-pfn-user@vaddr_get_pfns'],
-    status: 'confirmed on Debian 6.1.192 under QEMU, align 2M (KERNEL-FACTS-DEVDAX §5.2), and on Debian 6.12.118 (test/traces-6.12/hmem/map-fixed-b3: offsets 4K and 8K read device offset 0); the mremap consequence and the wrong page handed to KVM/VFIO are found by the model (neither can be recorded here)',
+    status: 'confirmed on Debian 6.1.192 under QEMU, align 2M (KERNEL-FACTS-DEVDAX §5.2), and on Debian 6.12.118 (test/traces-6.12/hmem/map-fixed-b3: offsets 4K and 8K read device offset 0); the mremap consequence was found by the model and then recorded on both kernels (test/traces*/hmem/map-b3-mremap: the grown vma moved 4K past a 2M boundary, every fault SIGBUS with "fail, unaligned vma"); the wrong page handed to KVM/VFIO is model-only (no VM or IOMMU here)',
     current: 'still there in check_vma; current kernels insert the folio holding the pfn, still the wrong data [derived]',
     fix: { patch: 'dax-check-vma-pgoff' },
   },
