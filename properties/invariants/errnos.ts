@@ -28,6 +28,8 @@ export const DOCUMENTED_ERRNOS: ReadonlyArray<{ readonly pattern: RegExp; readon
   { pattern: /\/drivers\/(device_dax|kmem)\/(new_id|remove_id)$/, errnos: ['EINVAL'], source: 'do_id_store' },
   { pattern: /\/memory\d+\/(state|online)$/, errnos: ONLINE_OFFLINE, source: 'state_store, online_store, memory_block_online, offline_pages' },
   { pattern: /\/auto_online_blocks$/, errnos: ['EINVAL'], source: 'auto_online_blocks_store' },
+  // kstrtoull, the block alignment, then __add_memory: register_memory_resource and add_memory_resource's own.
+  { pattern: /\/system\/memory\/probe$/, errnos: ['EINVAL', 'ERANGE', 'EEXIST', 'E2BIG', 'ENOMEM'], source: 'probe_store, kstrtoull, __add_memory' },
   { pattern: /\/devices\/dax[^/]+\/size$/, errnos: ['EINVAL', 'ERANGE', 'EBUSY', 'ENOSPC'], source: 'size_store' },
   { pattern: /\/devices\/dax[^/]+\/align$/, errnos: ['ENXIO', 'EINVAL', 'EBUSY'], source: 'align_store' },
   { pattern: /\/devices\/dax[^/]+\/memmap_on_memory$/, errnos: ['EINVAL', 'EOPNOTSUPP', 'EBUSY'], source: 'memmap_on_memory_store' },

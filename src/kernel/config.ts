@@ -28,6 +28,8 @@ export interface BootConfig {
   readonly memoryFailure: boolean;
   /** CONFIG_CRASH_HOTPLUG (v6.6): /sys/devices/system/memory/crash_hotplug. Debian 6.12 cloud: y; 6.1 has no such option. */
   readonly crashHotplug: boolean;
+  /** CONFIG_ARCH_MEMORY_PROBE: /sys/devices/system/memory/probe (probe_store). Debian's cloud kernels: n; the harness's custom hmm kernel: y. */
+  readonly archMemoryProbe: boolean;
 }
 
 export const DEFAULT_CONFIG: BootConfig = {
@@ -41,4 +43,5 @@ export const DEFAULT_CONFIG: BootConfig = {
   devDaxKmem: true,
   memoryFailure: false,
   crashHotplug: false,
+  archMemoryProbe: false,
 };

@@ -15,6 +15,8 @@ export function descForName(name: string): number {
   if (name === 'Persistent Memory (legacy)') return 5;
   if (name.startsWith('CXL Window')) return 9;
   if (name === 'Reserved') return 7;
+  // test_hmm's device-private chunks: request_free_mem_region(..., "hmm_dmirror") sets IORES_DESC_DEVICE_PRIVATE_MEMORY.
+  if (name === 'hmm_dmirror') return 6;
   return 0;
 }
 

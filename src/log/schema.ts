@@ -65,6 +65,7 @@ const configSchema = strict(
     devDaxKmem: bool().default(DEFAULT_CONFIG.devDaxKmem),
     memoryFailure: bool().default(DEFAULT_CONFIG.memoryFailure),
     crashHotplug: bool().default(DEFAULT_CONFIG.crashHotplug),
+    archMemoryProbe: bool().default(DEFAULT_CONFIG.archMemoryProbe),
   },
   'a config object (fields of BootConfig, each optional)',
 );

@@ -77,6 +77,7 @@ function bootFields(b: BootEvent): JsonObject {
       // Written only when set: a log of a kernel without these options reads (and writes back) as before they existed.
       ...(c.memoryFailure ? { memoryFailure: true } : {}),
       ...(c.crashHotplug ? { crashHotplug: true } : {}),
+      ...(c.archMemoryProbe ? { archMemoryProbe: true } : {}),
     },
     memoryBlockSize: hex(b.memoryBlockSize),
     ram: b.ram.map((r) => ({ start: hex(r.start), size: hex(r.size), node: r.node })),

@@ -231,11 +231,12 @@ export function profileFor(release: string): { profile: KernelVersion; exact: bo
  * /proc/iomem cannot show): e820 entries of every type but PRAM/PMEM/soft
  * reserved (e820__reserve_resources, do_mark_busy), the kernel image
  * (setup_arch: code, rodata, data, bss), ROMs (probe_roms), the IOAPIC,
- * HPET and local APIC windows. Bus windows and platform devices ("PCI Bus",
- * "hmem.0", "PNP0103:00") are not.
+ * HPET and local APIC windows, and test_hmm's device-private chunks
+ * ("hmm_dmirror": get_free_mem_region's __request_region_locked). Bus
+ * windows and platform devices ("PCI Bus", "hmem.0", "PNP0103:00") are not.
  */
 export function staticBusy(name: string): boolean {
-  return /^(Reserved|Kernel (code|rodata|data|bss)|System ROM|Video ROM|Adapter ROM|IOAPIC \d+|HPET \d+|Local APIC|ACPI Tables|ACPI Non-volatile Storage|Unknown E820 type)$/.test(name);
+  return /^(Reserved|Kernel (code|rodata|data|bss)|System ROM|Video ROM|Adapter ROM|IOAPIC \d+|HPET \d+|Local APIC|ACPI Tables|ACPI Non-volatile Storage|Unknown E820 type|hmm_dmirror)$/.test(name);
 }
 
 const REGION_NAMES = /^(Soft Reserved|Persistent Memory( \(legacy\))?|CXL Window \d+)$/;
@@ -384,6 +385,7 @@ export function deriveBoot(f: MachineFacts, opts: DeriveOptions): DerivedBoot {
       // memory_root_attrs: these files exist only with their Kconfig option.
       ...(opts.memoryFiles?.includes('soft_offline_page') === true ? { memoryFailure: true } : {}),
       ...(opts.memoryFiles?.includes('crash_hotplug') === true ? { crashHotplug: true } : {}),
+      ...(opts.memoryFiles?.includes('probe') === true ? { archMemoryProbe: true } : {}),
     },
     memoryBlockSize: hex(B),
     ram,

@@ -25,6 +25,7 @@ import { alignStore, bindStore, doIdStore, mappingStore, memmapOnMemoryStore, si
 import { err, OK, type Ret } from '../kernel/memoryHotplug.js';
 import { autoOnlineBlocksStore, onlineShow, onlineStore, physIndexShow, removableShow, stateShow, stateStore, validZonesShow } from '../kernel/memory.js';
 import type { Op } from '../kernel/op.js';
+import { probeStore } from '../kernel/memoryProbe.js';
 import { renderIomem } from '../kernel/resource.js';
 import { deviceSize, findDevice, findRegion, type DaxDevice, type DaxDriverName, type KernelState } from '../kernel/state.js';
 import { renderMeminfo } from '../views/meminfo.js';
@@ -54,6 +55,7 @@ const GLOBAL_FILES: Readonly<Record<string, Handler<null>>> = {
   '/sys/devices/system/memory/crash_hotplug': { exists: (s) => s.config.crashHotplug, show: () => '0\n' },
   '/sys/devices/system/memory/soft_offline_page': { exists: (s) => s.config.memoryFailure, mode: 0o200 },
   '/sys/devices/system/memory/hard_offline_page': { exists: (s) => s.config.memoryFailure, mode: 0o200 },
+  '/sys/devices/system/memory/probe': { exists: (s) => s.config.archMemoryProbe, mode: 0o200, store: (op, _a, buf) => probeStore(op, buf) },
 };
 
 const DRIVER_FILES: Readonly<Record<string, Handler<DaxDriverName>>> = {

@@ -22,6 +22,7 @@ const on: BootConfig = {
   memmapOnMemory: true,
   memoryFailure: false,
   crashHotplug: false,
+  archMemoryProbe: false,
   structPageSize: 64,
   pageblockOrder: 9,
   movableNode: false,

@@ -32,6 +32,7 @@ const config = (kernel: KernelVersion): fc.Arbitrary<BootConfig> =>
     devDaxKmem: fc.boolean(),
     memoryFailure: fc.boolean(),
     crashHotplug: fc.boolean(),
+    archMemoryProbe: fc.boolean(),
   });
 
 const deviceShape = fc.record({
