@@ -190,7 +190,8 @@ export function requestRegion(
     // mm/hmm.c reservations are not expected to be hit; the kernel warns to aid debugging. The
     // `parent == &iomem_resource` limit came in July 2025 (stable backports too): profile switch.
     if (conflict.desc === IORES_DESC_DEVICE_PRIVATE_MEMORY && (path.length === 0 || opts.warnTopLevelOnly === false)) {
-      warnings.push(`Unaddressable device ${conflict.name} ${memRange(conflict.start, conflict.end)} conflicts with ${memRange(node.start, node.end)}`);
+      // pr_warn under kernel/resource.c's pr_fmt ("resource: "), as dmesg showed it (KERNEL-FACTS-HMM §4.2).
+      warnings.push(`resource: Unaddressable device ${conflict.name} ${memRange(conflict.start, conflict.end)} conflicts with ${memRange(node.start, node.end)}`);
     }
     if (!r.conflictIsParent && !isBusy(conflict)) {
       path = r.conflict;

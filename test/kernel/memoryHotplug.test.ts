@@ -128,7 +128,7 @@ describe('register_memory_resource / add_memory_driver_managed errors', () => {
     const s = run(boot({ iomem: [{ start: '0x3ffff8000000', size: '128M', name: 'hmm', busy: true, desc: 6 }] })).final;
     const op = new Op(s);
     expect(addMemoryDriverManaged(op, 0, 0x3ffff8000000n, 0x8000000n, 'System RAM (kmem)', noFlags)).toEqual({ ok: false, errno: 'EEXIST' });
-    expect(op.log).toContain('Unaddressable device hmm [mem 0x3ffff8000000-0x3fffffffffff] conflicts with [mem 0x3ffff8000000-0x3fffffffffff]');
+    expect(op.log).toContain('resource: Unaddressable device hmm [mem 0x3ffff8000000-0x3fffffffffff] conflicts with [mem 0x3ffff8000000-0x3fffffffffff]');
   });
 
   it('check_hotplug_memory_range: an unaligned range is -EINVAL and the resource is released again', () => {

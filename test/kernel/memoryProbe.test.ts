@@ -63,7 +63,7 @@ describe('probe_store', () => {
   it('over test_hmm\'s device-private chunk: the "Unaddressable device" warning of __request_region, then EEXIST; over System RAM EEXIST without it', () => {
     const r = run(machine(), write(PROBE, '0xfce0000000'), write(PROBE, '0x100000000'));
     expect(r.results).toEqual(['EEXIST', 'EEXIST']);
-    expect(r.steps[0]?.outcome.log).toEqual(['Unaddressable device hmm_dmirror [mem 0xfce0000000-0xfcefffffff] conflicts with [mem 0xfce0000000-0xfce7ffffff]']);
+    expect(r.steps[0]?.outcome.log).toEqual(['resource: Unaddressable device hmm_dmirror [mem 0xfce0000000-0xfcefffffff] conflicts with [mem 0xfce0000000-0xfce7ffffff]']);
     expect(r.steps[1]?.outcome.log ?? []).toEqual([]);
   });
 

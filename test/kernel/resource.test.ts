@@ -107,7 +107,7 @@ describe('__request_region (request_mem_region)', () => {
     const t = root(n(0x3ffff8000000n, 0x3fffffffffffn, 'hmm', MEM | BUSY, 6));
     const r = requestRegion(t, 0x3ffff8000000n, 0x4000000n, 'System RAM (kmem)', SYSTEM_RAM | BUSY);
     expect(r.ok).toBe(false);
-    expect(r.warnings).toEqual(['Unaddressable device hmm [mem 0x3ffff8000000-0x3fffffffffff] conflicts with [mem 0x3ffff8000000-0x3ffffbffffff]']);
+    expect(r.warnings).toEqual(['resource: Unaddressable device hmm [mem 0x3ffff8000000-0x3fffffffffff] conflicts with [mem 0x3ffff8000000-0x3ffffbffffff]']);
   });
 
   it('__request_region does not warn for a device-private node below the top level (parent != &iomem_resource; 2025 fix, in stable)', () => {
@@ -121,7 +121,7 @@ describe('__request_region (request_mem_region)', () => {
     const t = root(n(0x3ff000000000n, 0x3fffffffffffn, 'Reserved', MEM, 7, [n(0x3ffff8000000n, 0x3fffffffffffn, 'hmm', MEM | BUSY, 6)]));
     const r = requestRegion(t, 0x3ffff8000000n, 0x4000000n, 'x', 0, [], { warnTopLevelOnly: false });
     expect(r.ok).toBe(false);
-    expect(r.warnings).toEqual(['Unaddressable device hmm [mem 0x3ffff8000000-0x3fffffffffff] conflicts with [mem 0x3ffff8000000-0x3ffffbffffff]']);
+    expect(r.warnings).toEqual(['resource: Unaddressable device hmm [mem 0x3ffff8000000-0x3fffffffffff] conflicts with [mem 0x3ffff8000000-0x3ffffbffffff]']);
   });
 
   it('__request_region refuses a zero-length request (end < start: the parent is the conflict)', () => {
