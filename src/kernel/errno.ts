@@ -41,13 +41,9 @@ export function errnoFromValue(v: number): Errno | undefined {
   return ERRNO_NAMES.find((n) => ERRNO[n] === abs);
 }
 
-/** A failed kernel operation: the errno user space sees and why, in the kernel's words where it prints any. */
-export interface Failure {
-  readonly ok: false;
-  readonly errno: Errno;
-  readonly reason: string;
-}
-
-export function fail(errno: Errno, reason: string): Failure {
-  return { ok: false, errno, reason };
+/** What a kernel function returns: its value, or the errno user space sees. */
+export type Ret<T = true> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errno: Errno };
+export const OK: Ret = { ok: true, value: true };
+export function err<T = true>(errno: Errno): Ret<T> {
+  return { ok: false, errno };
 }

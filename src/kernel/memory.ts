@@ -9,7 +9,8 @@
 import type { MemoryBlockEvent, ZoneName } from '../../machines/index.js';
 import { hexPad } from '../util/u64.js';
 import { ONLINE_TYPES, type BootConfig, type OnlineType } from './config.js';
-import { err, OK, offlinePages, onlinePages, transitionBlock, type Ret } from './memoryHotplug.js';
+import { offlinePages, onlinePages, transitionBlock } from './memoryHotplug.js';
+import { err, OK, type Ret } from './errno.js';
 import type { Op } from './op.js';
 import { internBlock, withState, type MemoryBlock } from './state.js';
 import { zoneForPfnRange } from './zones.js';

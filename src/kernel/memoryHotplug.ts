@@ -9,7 +9,7 @@
 import type { ZoneName } from '../../machines/index.js';
 import { stepMemoryBlock } from '../../machines/index.js';
 import { hex, physAddr } from '../util/u64.js';
-import { errnoFromValue, type Errno } from './errno.js';
+import { err, errnoFromValue, OK, type Ret } from './errno.js';
 import { mhpSupportsMemmapOnMemory } from './memmapOnMemory.js';
 import { memoryNotify, notifierToErrno, type MemoryNotify } from './memoryNotifier.js';
 import { createMemoryBlockDevices, removeMemoryBlockDevices, onlineMemoryBlock } from './memory.js';
@@ -29,12 +29,6 @@ import {
 } from './resource.js';
 import { blockIdsOf, internedSuccessor, withState, type KernelState, type MemoryBlock } from './state.js';
 import { resizeZoneRange, shrinkZoneSpan } from './zones.js';
-
-export type Ret<T = true> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errno: Errno };
-export const OK: Ret = { ok: true, value: true };
-export function err<T = true>(errno: Errno): Ret<T> {
-  return { ok: false, errno };
-}
 
 /** MHP_* flags (include/linux/memory_hotplug.h). */
 export interface MhpFlags {

@@ -10,7 +10,7 @@
  */
 import type { Outcome } from '../log/events.js';
 import type { ProgramEvent } from '../log/programEvents.js';
-import type { Ret } from '../kernel/memoryHotplug.js';
+import type { Ret } from '../kernel/errno.js';
 import { userAccess, procMemAccess } from '../kernel/mm/access.js';
 import { closeFd, doExit, doFork, doOpen } from '../kernel/mm/fork.js';
 import { doMadvise } from '../kernel/mm/madvise.js';

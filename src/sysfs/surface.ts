@@ -22,7 +22,7 @@
  */
 import { posix } from 'node:path';
 import { alignStore, bindStore, doIdStore, mappingStore, memmapOnMemoryStore, sizeStore, unbindStore } from '../kernel/dax/bus.js';
-import { err, OK, type Ret } from '../kernel/memoryHotplug.js';
+import { err, OK, type Ret } from '../kernel/errno.js';
 import { autoOnlineBlocksStore, onlineShow, onlineStore, physIndexShow, removableShow, stateShow, stateStore, validZonesShow } from '../kernel/memory.js';
 import type { Op } from '../kernel/op.js';
 import { probeStore } from '../kernel/memoryProbe.js';

@@ -9,6 +9,9 @@ import type { KernelState } from '../../src/kernel/state.js';
 import type { Outcome } from '../../src/log/events.js';
 import { parseLogText } from '../../src/log/index.js';
 import { replay, type Step } from '../../src/replay/engine.js';
+import { makeChecker } from '../../properties/invariants/index.js';
+import { signatureOf } from '../../properties/findings.js';
+import { checkAll } from '../../properties/sequence.js';
 
 export type Json = Record<string, unknown>;
 
@@ -92,4 +95,15 @@ export function run(bootEvent: Json, ...events: Json[]): Run {
   const [first, ...steps] = r.steps;
   if (first === undefined) throw new Error('no boot step');
   return { final: r.final, boot: first, steps, results: steps.map((s) => brief(s.outcome)) };
+}
+
+/**
+ * Replay with every invariant (and must-succeed property): each step's outcome
+ * word, the violations as `invariant@function` signatures, the final state and
+ * the steps after boot.
+ */
+export function runChecked(bootEvent: Json, ...events: Json[]) {
+  const text = [bootEvent, ...events].map((e) => JSON.stringify(e)).join('\n');
+  const r = replay(parseLogText(text, 'test.jsonl').map((l) => l.event), { check: checkAll(makeChecker()) });
+  return { results: r.steps.slice(1).map((s) => brief(s.outcome)), violations: r.violations.map(signatureOf), final: r.final, steps: r.steps.slice(1) };
 }

@@ -7,11 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { makeChecker } from '../../properties/invariants/index.js';
-import { signatureOf } from '../../properties/findings.js';
-import { checkAll } from '../../properties/sequence.js';
-import { parseLogText } from '../../src/log/index.js';
-import { replay } from '../../src/replay/engine.js';
-import { boot, brief, read, region, write, type Json } from '../helpers/machine.js';
+import { boot, read, region, runChecked, write, type Json } from '../helpers/machine.js';
 import { memmapRows } from '../../src/views/memmap.js';
 
 const DAX = '/sys/bus/dax';
@@ -41,16 +37,6 @@ const touch = (pid: string, map: string, offset = '0'): Json => ({ type: 'access
 const poke = (pid: string, map: string, offset: string, value: string): Json => ({ type: 'access', pid, map, offset, op: 'write', value });
 const range = (type: string, pid: string, map: string, offset: string, length: string, extra: Json = {}): Json => ({ type, pid, map, offset, length, ...extra });
 
-/** Replay with every invariant: the outcome words, the violations (`invariant@function`) and the final state. */
-function run(machine: Json, ...events: Json[]) {
-  const text = [machine, ...events].map((e) => JSON.stringify(e)).join('\n');
-  const r = replay(
-    parseLogText(text, 'test.jsonl').map((l) => l.event),
-    { check: checkAll(makeChecker()) },
-  );
-  return { results: r.steps.slice(1).map((s) => brief(s.outcome)), violations: r.violations.map(signatureOf), final: r.final, steps: r.steps.slice(1) };
-}
-
 function smapsField(text: string, field: string): string[] {
   return text
     .split('\n')
@@ -60,7 +46,7 @@ function smapsField(text: string, field: string): string[] {
 
 describe('dax_mmap, check_vma and do_mmap (drivers/dax/device.c, mm/mmap.c)', () => {
   it('a shared, align-multiple mapping succeeds at an address aligned to exactly the device align (dax_get_unmapped_area) [obs]', () => {
-    const r = run(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'));
+    const r = runChecked(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'));
     expect(r.results[1]).toMatch(/^0x[0-9a-f]+$/);
     const a = BigInt(r.results[1] as string);
     expect(a % (2n << 20n)).toBe(0n);
@@ -68,7 +54,7 @@ describe('dax_mmap, check_vma and do_mmap (drivers/dax/device.c, mm/mmap.c)', ()
   });
 
   it('check_vma: a private mapping and an unaligned length are EINVAL; do_mmap: PROT_WRITE on O_RDONLY and any map of O_WRONLY are EACCES [obs]', () => {
-    const r = run(
+    const r = runChecked(
       hmem(),
       open('p1', 'f1'),
       mmap('p1', 'm1', 'f1', '2M', { flags: ['private'] }),
@@ -87,7 +73,7 @@ describe('dax_mmap, check_vma and do_mmap (drivers/dax/device.c, mm/mmap.c)', ()
   });
 
   it('chrdev_open: /dev/dax0.0 opens only while device_dax is bound (ENXIO unbound), and an unknown node is ENOENT [obs]', () => {
-    const r = run(hmem(), unbind, open('p1', 'f1'), bind, open('p1', 'f2'), { type: 'open', pid: 'p1', fd: 'f3', path: '/dev/dax7.7', flags: 'rdwr' });
+    const r = runChecked(hmem(), unbind, open('p1', 'f1'), bind, open('p1', 'f2'), { type: 'open', pid: 'p1', fd: 'f3', path: '/dev/dax7.7', flags: 'rdwr' });
     expect(r.results).toEqual(['ok', 'ENXIO', 'ok', 'ok', 'ENOENT']);
   });
 });
@@ -99,7 +85,7 @@ describe('dev_dax_huge_fault and its handlers (drivers/dax/device.c): faults at 
     ['1G', 'pud', '0 kB'],
   ])('align %s: served by the %s handler; smaps reports the page size, Rss as 6.1 counts it [obs]', (a, level, rss) => {
     const len = a === '1G' ? '1G' : '2M';
-    const r = run(hmem({ align: a }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', len), poke('p1', 'm1', '0x10', '0xabc'), touch('p1', 'm1', '0x10'), read('/proc/p1/smaps'));
+    const r = runChecked(hmem({ align: a }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', len), poke('p1', 'm1', '0x10', '0xabc'), touch('p1', 'm1', '0x10'), read('/proc/p1/smaps'));
     expect(r.results.slice(2, 4)).toEqual(['ok', '0xabc']);
     const vma = r.final.mm.procs.get('p1')?.vmas[0];
     expect([...(vma?.ptes.entries() ?? [])].map(([, p]) => p.level)).toEqual([level]);
@@ -112,17 +98,17 @@ describe('dev_dax_huge_fault and its handlers (drivers/dax/device.c): faults at 
   });
 
   it('MADV_NOHUGEPAGE leaves only the PTE handler, which refuses align 2M (SIGBUS); MADV_HUGEPAGE serves again [obs]', () => {
-    const r = run(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), range('madvise', 'p1', 'm1', '0', '2M', { advice: 'nohugepage' }), touch('p1', 'm1'), range('madvise', 'p1', 'm1', '0', '2M', { advice: 'hugepage' }), touch('p1', 'm1'));
+    const r = runChecked(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), range('madvise', 'p1', 'm1', '0', '2M', { advice: 'nohugepage' }), touch('p1', 'm1'), range('madvise', 'p1', 'm1', '0', '2M', { advice: 'hugepage' }), touch('p1', 'm1'));
     expect(r.results.slice(2)).toEqual(['ok', 'SIGBUS/BUS_ADRERR', 'ok', '0x0']);
   });
 
   it('dax_pgoff_to_phys: a mapping at the device size maps, its first touch is SIGBUS; a 4M mapping at 1022M serves its first 2M only [obs]', () => {
-    const r = run(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M', { offset: '1G' }), touch('p1', 'm1'), mmap('p1', 'm2', 'f1', '4M', { offset: '1022M' }), touch('p1', 'm2'), touch('p1', 'm2', '2M'));
+    const r = runChecked(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M', { offset: '1G' }), touch('p1', 'm1'), mmap('p1', 'm2', 'f1', '4M', { offset: '1022M' }), touch('p1', 'm2'), touch('p1', 'm2', '2M'));
     expect(r.results.slice(2).map((x) => (x.startsWith('0x') && x.length > 5 ? 'addr' : x))).toEqual(['SIGBUS/BUS_ADRERR', 'addr', '0x0', 'SIGBUS/BUS_ADRERR']);
   });
 
   it('dax_pgoff_to_phys across ranges: a 4K-aligned mapping over both ranges of a two-range device writes each word to its own range [obs]', () => {
-    const r = run(
+    const r = runChecked(
       hmem({ align: '4K', twoRanges: true }),
       open('p1', 'f1'),
       mmap('p1', 'm1', 'f1', '1G'),
@@ -140,26 +126,26 @@ describe('dev_dax_huge_fault and its handlers (drivers/dax/device.c): faults at 
 
 describe('unbind and rebind with live mappings (kill_dev_dax, dev_dax_probe)', () => {
   it('unbind zaps every entry: a touch is SIGBUS, an mmap on the old fd ENXIO; a rebind revives the vma with its data [obs]', () => {
-    const r = run(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), poke('p1', 'm1', '0', '0x5a'), unbind, touch('p1', 'm1'), mmap('p1', 'm2', 'f1', '2M'), bind, touch('p1', 'm1'));
+    const r = runChecked(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), poke('p1', 'm1', '0', '0x5a'), unbind, touch('p1', 'm1'), mmap('p1', 'm2', 'f1', '2M'), bind, touch('p1', 'm1'));
     expect(r.results.slice(2).map((x) => (x.startsWith('0x7') ? 'addr' : x))).toEqual(['ok', 'ok', 'SIGBUS/BUS_ADRERR', 'ENXIO', 'ok', '0x5a']);
     expect(r.steps[3]?.after.mm.procs.get('p1')?.vmas[0]?.ptes.size).toBe(0);
   });
 
   it('an align change between unbind and rebind leaves the old 4K-aligned vma failing check_vma in the fault (SIGBUS) [obs]', () => {
-    const r = run(hmem({ align: '4K' }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), touch('p1', 'm1'), unbind, align('2097152'), bind, touch('p1', 'm1'));
+    const r = runChecked(hmem({ align: '4K' }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), touch('p1', 'm1'), unbind, align('2097152'), bind, touch('p1', 'm1'));
     expect(r.results.slice(2)).toEqual(['0x0', 'ok', 'ok', 'ok', 'SIGBUS/BUS_ADRERR']);
   });
 });
 
 describe('dev_dax_may_split (__split_vma) and move_vma', () => {
   it('munmap and mprotect split only at multiples of the align [obs]', () => {
-    const r = run(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '4M'), range('munmap', 'p1', 'm1', '4K', '4K'), range('mprotect', 'p1', 'm1', '4K', '4K', { prot: 'r' }), range('mprotect', 'p1', 'm1', '0', '2M', { prot: 'r' }), range('munmap', 'p1', 'm1', '2M', '2M'), poke('p1', 'm1', '0', '1'), touch('p1', 'm1', '2M'));
+    const r = runChecked(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '4M'), range('munmap', 'p1', 'm1', '4K', '4K'), range('mprotect', 'p1', 'm1', '4K', '4K', { prot: 'r' }), range('mprotect', 'p1', 'm1', '0', '2M', { prot: 'r' }), range('munmap', 'p1', 'm1', '2M', '2M'), poke('p1', 'm1', '0', '1'), touch('p1', 'm1', '2M'));
     expect(r.results.slice(2)).toEqual(['EINVAL', 'EINVAL', 'ok', 'ok', 'SIGSEGV/SEGV_ACCERR', 'SIGSEGV/SEGV_MAPERR']);
     expect(r.violations).toEqual([]);
   });
 
   it(`move_vma asks may_split since v5.11 (mremapChecksMaySplit): a partial mremap is EINVAL on 6.1, moves on 5.1 leaving an unaligned vma (finding H1)`, () => {
-    const log = (kernel: string) => run(hmem({ kernel }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), range('mremap', 'p1', 'm1', '4K', '4K', { newLength: '8K', flags: ['maymove'] }));
+    const log = (kernel: string) => runChecked(hmem({ kernel }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), range('mremap', 'p1', 'm1', '4K', '4K', { newLength: '8K', flags: ['maymove'] }));
     expect(log('6.1').results[2]).toBe('EINVAL');
     const old = log('5.1');
     expect(old.results[2]).toMatch(/^0x/);
@@ -167,7 +153,7 @@ describe('dev_dax_may_split (__split_vma) and move_vma', () => {
   });
 
   it('mremap grows a vma in place without asking the driver: an unaligned end makes every fault in it SIGBUS (check_vma)', () => {
-    const r = run(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), range('mremap', 'p1', 'm1', '0', '2M', { newLength: '3M' }), touch('p1', 'm1'));
+    const r = runChecked(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), range('mremap', 'p1', 'm1', '0', '2M', { newLength: '3M' }), touch('p1', 'm1'));
     expect(r.results.slice(3)).toEqual(['SIGBUS/BUS_ADRERR']);
     expect(r.violations).toEqual([]);
   });
@@ -175,7 +161,7 @@ describe('dev_dax_may_split (__split_vma) and move_vma', () => {
 
 describe('fork, exit and get_user_pages', () => {
   it('a forked child sees the shared mapping without inheriting its entries (vma_needs_copy); /proc/self/mem reads through GUP [obs]', () => {
-    const r = run(
+    const r = runChecked(
       hmem(),
       open('p1', 'f1'),
       mmap('p1', 'm1', 'f1', '2M'),
@@ -192,7 +178,7 @@ describe('fork, exit and get_user_pages', () => {
   });
 
   it('mem_rw: FOLL_FORCE reads PROT_NONE but cannot write a read-only shared vma (EIO); nothing mapped is EIO', () => {
-    const r = run(
+    const r = runChecked(
       hmem(),
       open('p1', 'f1'),
       mmap('p1', 'm1', 'f1', '2M', { prot: 'none' }),
@@ -208,48 +194,48 @@ describe('fork, exit and get_user_pages', () => {
 describe('findings on 6.1 and their fix patches (SPEC §11)', () => {
   it('B1: an open held across unbind lets a new open succeed with a NULL dev_dax and mmap oops in check_vma; dax-cdev-init-once refuses it', () => {
     const events = [open('p1', 'f1'), unbind, open('p1', 'f2'), mmap('p1', 'm1', 'f2', '2M'), touch('p1', 'm1')];
-    const bad = run(hmem(), ...events);
+    const bad = runChecked(hmem(), ...events);
     expect(bad.results.slice(0, 4)).toEqual(['ok', 'ok', 'ok', 'oops']);
     // The machine is dead after the oops: replay stops there.
     expect(bad.results).toHaveLength(4);
     expect(bad.violations).toEqual(['dax-cdev@chrdev_open', 'no-oops@check_vma']);
-    const fixed = run(hmem({ patches: ['dax-cdev-init-once'] }), ...events);
+    const fixed = runChecked(hmem({ patches: ['dax-cdev-init-once'] }), ...events);
     expect(fixed.results).toEqual(['ok', 'ok', 'ENXIO', 'EBADF', 'SIGSEGV/SEGV_MAPERR']);
     expect(fixed.violations).toEqual([]);
   });
 
   it('B1: closing a file of an earlier bind after the rebind makes every open ENXIO until the next bind; not with the fix', () => {
     const events = [open('p1', 'f1'), unbind, bind, close('p1', 'f1'), open('p1', 'f2'), unbind, bind, open('p1', 'f3')];
-    const bad = run(hmem(), ...events);
+    const bad = runChecked(hmem(), ...events);
     expect(bad.results).toEqual(['ok', 'ok', 'ok', 'ok', 'ENXIO', 'ok', 'ok', 'ok']);
     expect(bad.violations).toEqual(['dax-cdev@cdev_put']);
     expect(bad.steps[5]?.outcome.log).toEqual(['refcount_t: underflow; use-after-free.']);
-    const fixed = run(hmem({ patches: ['dax-cdev-init-once'] }), ...events);
+    const fixed = runChecked(hmem({ patches: ['dax-cdev-init-once'] }), ...events);
     expect(fixed.results).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
     expect(fixed.violations).toEqual([]);
   });
 
   it('B2: mapping_store accepts a range while bound (6.1); a fault in it oopses in dax_set_mapping; dax-mapping-store-checks-bound is EBUSY', () => {
     const events = [unbind, write(`${DAX}/devices/dax0.0/size`, '536870912'), bind, write(`${DAX}/devices/dax0.0/mapping`, '1a0000000-1bfffffff'), read(`${DAX}/devices/dax0.0/size`), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '1G'), touch('p1', 'm1', '768M')];
-    const bad = run(hmem(), ...events);
+    const bad = runChecked(hmem(), ...events);
     expect(bad.results.map((x) => (x.startsWith('0x7') ? 'addr' : x))).toEqual(['ok', 'ok', 'ok', 'ok', '1073741824\n', 'ok', 'addr', 'oops']);
     expect(bad.violations).toEqual(['dax-config-while-bound@mapping_store', 'no-oops@dax_set_mapping']);
-    const fixed = run(hmem({ patches: ['dax-mapping-store-checks-bound'] }), ...events);
+    const fixed = runChecked(hmem({ patches: ['dax-mapping-store-checks-bound'] }), ...events);
     expect(fixed.results.map((x) => (x.startsWith('0x7') ? 'addr' : x))).toEqual(['ok', 'ok', 'ok', 'EBUSY', '536870912\n', 'ok', 'addr', 'SIGBUS/BUS_ADRERR']);
     expect(fixed.violations).toEqual([]);
   });
 
   it('mapping_store: range_parse takes hex start-end (EINVAL otherwise), a length off max(align, 2M) is ENXIO, a taken range ENOMEM (6.1)', () => {
-    const r = run(hmem(), unbind, write(`${DAX}/devices/dax0.0/size`, '536870912'), write(`${DAX}/devices/dax0.0/mapping`, 'bogus'), write(`${DAX}/devices/dax0.0/mapping`, '1a0000000-1a0000fff'), write(`${DAX}/devices/dax0.0/mapping`, '180000000-1801fffff'), write(`${DAX}/devices/dax0.0/mapping`, '0x1a0000000-0x1a01fffff'), read(`${DAX}/devices/dax0.0/size`));
+    const r = runChecked(hmem(), unbind, write(`${DAX}/devices/dax0.0/size`, '536870912'), write(`${DAX}/devices/dax0.0/mapping`, 'bogus'), write(`${DAX}/devices/dax0.0/mapping`, '1a0000000-1a0000fff'), write(`${DAX}/devices/dax0.0/mapping`, '180000000-1801fffff'), write(`${DAX}/devices/dax0.0/mapping`, '0x1a0000000-0x1a01fffff'), read(`${DAX}/devices/dax0.0/size`));
     expect(r.results).toEqual(['ok', 'ok', 'EINVAL', 'ENXIO', 'ENOMEM', 'ok', '538968064\n']);
   });
 
   it('B3: MAP_FIXED at a 2M-aligned address with a 4K offset maps device offset 0 through a PMD with an unaligned pfn; dax-check-vma-pgoff refuses the mapping [obs]', () => {
     const events = [open('p1', 'f1'), mmap('p1', 'm0', 'f1', '4M'), poke('p1', 'm0', '0', '0x1'), poke('p1', 'm0', '4K', '0x2'), mmap('p1', 'm1', 'f1', '2M', { offset: '4K', flags: ['shared', 'fixed'], addr: { map: 'm0', offset: '2M' } }), touch('p1', 'm1')];
-    const bad = run(hmem(), ...events);
+    const bad = runChecked(hmem(), ...events);
     expect(bad.results[5]).toBe('0x1');
     expect(bad.violations).toEqual(['dax-translation@__dev_dax_pmd_fault']);
-    const fixed = run(hmem({ patches: ['dax-check-vma-pgoff'] }), ...events);
+    const fixed = runChecked(hmem({ patches: ['dax-check-vma-pgoff'] }), ...events);
     // MAP_FIXED unmapped the old second half before dax_mmap refused: the address is a hole now.
     expect(fixed.results.slice(4)).toEqual(['EINVAL', 'SIGSEGV/SEGV_MAPERR']);
     expect(fixed.violations).toEqual([]);
@@ -263,11 +249,11 @@ describe('findings on 6.1 and their fix patches (SPEC §11)', () => {
       range('mremap', 'p1', 'm1', '0', '2M', { newLength: '8M', flags: ['maymove'] }),
       touch('p1', 'm1'),
     ];
-    const bad = run(hmem(), ...events);
+    const bad = runChecked(hmem(), ...events);
     expect(BigInt(bad.results[3] as string) % (2n << 20n)).toBe(0x1000n);
     expect(bad.results[4]).toBe('SIGBUS/BUS_ADRERR');
     expect(bad.violations).toEqual(['dax-vma-shape@dax_get_unmapped_area']);
-    const fixed = run(hmem({ patches: ['dax-check-vma-pgoff'] }), ...events);
+    const fixed = runChecked(hmem({ patches: ['dax-check-vma-pgoff'] }), ...events);
     expect(fixed.results.slice(2, 4)).toEqual(['EINVAL', 'EFAULT']);
     expect(fixed.violations).toEqual([]);
   });
@@ -277,31 +263,31 @@ describe('device-dax bug variants (SPEC §6), each against the same log without 
   it('dax-no-may-split: munmap of 4K inside a 2M unit splits the vma off its align (dax-vma-shape)', () => {
     const events = [open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), range('munmap', 'p1', 'm1', '4K', '4K')];
     // Both pieces of the split end off the 2M boundary.
-    expect(run(hmem({ variant: 'dax-no-may-split' }), ...events).violations).toEqual(['dax-vma-shape@__split_vma', 'dax-vma-shape@__split_vma']);
-    expect(run(hmem(), ...events).results[2]).toBe('EINVAL');
+    expect(runChecked(hmem({ variant: 'dax-no-may-split' }), ...events).violations).toEqual(['dax-vma-shape@__split_vma', 'dax-vma-shape@__split_vma']);
+    expect(runChecked(hmem(), ...events).results[2]).toBe('EINVAL');
   });
 
   it('mremap-no-split-check: a partial mremap moves part of the vma (dax-vma-shape), as before v5.11', () => {
     const events = [open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), range('mremap', 'p1', 'm1', '4K', '4K', { newLength: '8K', flags: ['maymove'] })];
-    expect(run(hmem({ variant: 'mremap-no-split-check' }), ...events).violations).toEqual(['dax-vma-shape@move_vma']);
-    expect(run(hmem(), ...events).violations).toEqual([]);
+    expect(runChecked(hmem({ variant: 'mremap-no-split-check' }), ...events).violations).toEqual(['dax-vma-shape@move_vma']);
+    expect(runChecked(hmem(), ...events).violations).toEqual([]);
   });
 
   it('dax-pte-fault-ignores-align: with MADV_NOHUGEPAGE the PTE handler serves 4K of an align-2M device (dax-granularity)', () => {
     const events = [open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), range('madvise', 'p1', 'm1', '0', '2M', { advice: 'nohugepage' }), touch('p1', 'm1')];
-    const bad = run(hmem({ variant: 'dax-pte-fault-ignores-align' }), ...events);
+    const bad = runChecked(hmem({ variant: 'dax-pte-fault-ignores-align' }), ...events);
     expect(bad.results[3]).toBe('0x0');
     expect(bad.violations).toEqual(['dax-granularity@__dev_dax_pte_fault']);
-    expect(run(hmem(), ...events).results[3]).toBe('SIGBUS/BUS_ADRERR');
+    expect(runChecked(hmem(), ...events).results[3]).toBe('SIGBUS/BUS_ADRERR');
   });
 
   it('dax-unbind-skips-zap: entries outlive the unbind (dax-liveness) and the touch reads the memory of a dead device', () => {
     const events = [open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), touch('p1', 'm1'), unbind, touch('p1', 'm1')];
-    const bad = run(hmem({ variant: 'dax-unbind-skips-zap' }), ...events);
+    const bad = runChecked(hmem({ variant: 'dax-unbind-skips-zap' }), ...events);
     // The entry also outlives the range's iomem reservation, which dev_dax_remove released.
     expect(bad.violations).toEqual(['dax-liveness@kill_dev_dax', 'dax-translation@dev_dax_remove']);
     expect(bad.results[4]).toBe('0x0');
-    expect(run(hmem(), ...events).results[4]).toBe('SIGBUS/BUS_ADRERR');
+    expect(runChecked(hmem(), ...events).results[4]).toBe('SIGBUS/BUS_ADRERR');
   });
 });
 
@@ -310,11 +296,11 @@ describe('the 2020 RFC as the patch series devdax-map-none (SPEC §8)', () => {
     boot({ kernel: '6.1', patches, daxRegions: [{ id: 0, kind: 'pmem', start: '0x180000000', size: '1G', targetNode: 0, map, devices: [{ name: 'dax0.0', start: '0x180000000', size: '1G', align: '2M', driver: 'device_dax' }] }] });
 
   it('a map=none namespace needs the series: without it the boot is refused naming the field', () => {
-    expect(() => run(pmemNone([]))).toThrow(/daxRegions\[0\]\.map.*devdax-map-none/);
+    expect(() => runChecked(pmemNone([]))).toThrow(/daxRegions\[0\]\.map.*devdax-map-none/);
   });
 
   it('maps and faults like a struct-page device, but VM_PFNMAP with special entries; GUP fails (EIO through /proc/PID/mem), MADV_DONTNEED is EINVAL, fork copies no PMD entry, no struct pages', () => {
-    const r = run(
+    const r = runChecked(
       pmemNone(['devdax-map-none']),
       open('p1', 'f1'),
       mmap('p1', 'm1', 'f1', '2M'),
@@ -336,7 +322,7 @@ describe('the 2020 RFC as the patch series devdax-map-none (SPEC §8)', () => {
   });
 
   it('the memmap view: 16 MiB of struct pages for a 1 GiB namespace in the namespace (map=dev), none with map=none', () => {
-    const show = (b: Json) => run(b).final;
+    const show = (b: Json) => runChecked(b).final;
     const dev = memmapRows(show(pmemNone([], 'dev')));
     const none = memmapRows(show(pmemNone(['devdax-map-none'])));
     expect(dev.map((x) => [x.structPages, x.bytes, x.how])).toEqual([[262144n, 16n << 20n, 'device (altmap)']]);
@@ -344,7 +330,7 @@ describe('the 2020 RFC as the patch series devdax-map-none (SPEC §8)', () => {
   });
 
   it('dax-memmap fails on a state whose entry contradicts the device (a devmap entry on a map=none device)', () => {
-    const r = run(pmemNone(['devdax-map-none']), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), touch('p1', 'm1'));
+    const r = runChecked(pmemNone(['devdax-map-none']), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), touch('p1', 'm1'));
     const good = r.steps[2]?.after;
     if (good === undefined) throw new Error('no step');
     const p = good.mm.procs.get('p1');
@@ -359,7 +345,7 @@ describe('the 2020 RFC as the patch series devdax-map-none (SPEC §8)', () => {
 
 describe('smaps_pmd_entry across profiles', () => {
   it(`v6.6's vm_normal_page_pmd (smapsRssCountsDevmapPmd): a touched align-2M mapping counts its PMDs in Rss on 6.1, none on 6.12 [obs both]`, () => {
-    const log = (kernel: string) => run(hmem({ kernel }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '4M'), touch('p1', 'm1', '0'), touch('p1', 'm1', '0x200000'), read('/proc/p1/smaps'));
+    const log = (kernel: string) => runChecked(hmem({ kernel }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '4M'), touch('p1', 'm1', '0'), touch('p1', 'm1', '0x200000'), read('/proc/p1/smaps'));
     for (const [kernel, rss] of [['6.1', '4096 kB'], ['6.12', '0 kB']] as const) {
       const r = log(kernel);
       expect(r.results.slice(2, 4), kernel).toEqual(['0x0', '0x0']);
@@ -372,7 +358,7 @@ describe('smaps_pmd_entry across profiles', () => {
 
 describe('mapping_store across profiles', () => {
   it(`v6.9's rwsem rework (mappingStoreUnalignedAccepted): a length off max(align, 2M) is ENXIO on 6.1 and "succeeds" allocating nothing on 6.12`, () => {
-    const log = (kernel: string) => run(hmem({ kernel }), unbind, write(`${DAX}/devices/dax0.0/size`, '536870912'), write(`${DAX}/devices/dax0.0/mapping`, '1a0000000-1a0000fff'), read(`${DAX}/devices/dax0.0/size`));
+    const log = (kernel: string) => runChecked(hmem({ kernel }), unbind, write(`${DAX}/devices/dax0.0/size`, '536870912'), write(`${DAX}/devices/dax0.0/mapping`, '1a0000000-1a0000fff'), read(`${DAX}/devices/dax0.0/size`));
     expect(log('6.1').results).toEqual(['ok', 'ok', 'ENXIO', '536870912\n']);
     expect(log('6.12').results).toEqual(['ok', 'ok', 'ok', '536870912\n']);
   });

@@ -7,11 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { makeChecker } from '../../properties/invariants/index.js';
-import { signatureOf } from '../../properties/findings.js';
-import { checkAll } from '../../properties/sequence.js';
 import { eventToJson, parseLogText } from '../../src/log/index.js';
-import { replay } from '../../src/replay/engine.js';
-import { boot, brief, read, region, write, type Json } from '../helpers/machine.js';
+import { boot, read, region, runChecked, write, type Json } from '../helpers/machine.js';
 
 const G = 1n << 30n;
 const START = 0x180000000n;
@@ -35,21 +32,12 @@ const mmap = (pid: string, map: string, fd: string, length: string, extra: Json 
 const pfn = (user: 'kvm' | 'vfio', offset: string, op: 'read' | 'write' = 'write', pid = 'p1', map = 'm1'): Json => ({ type: 'follow_pfn', pid, map, offset, op, user });
 const touch = (offset: string): Json => ({ type: 'access', pid: 'p1', map: 'm1', offset, op: 'read' });
 
-function run(machine: Json, ...events: Json[]) {
-  const text = [machine, ...events].map((e) => JSON.stringify(e)).join('\n');
-  const r = replay(
-    parseLogText(text, 'test.jsonl').map((l) => l.event),
-    { check: checkAll(makeChecker()) },
-  );
-  return { results: r.steps.slice(1).map((s) => brief(s.outcome)), violations: r.violations.map(signatureOf), final: r.final, steps: r.steps.slice(1) };
-}
-
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
 describe('follow_pfn users of a device-dax mapping with struct pages (6.1: get_user_pages)', () => {
   it('KVM and VFIO get the page dax_pgoff_to_phys names, at 2 MiB and 1 GiB, faulting it in first', () => {
     for (const [align, len] of [['2M', '4M'], ['1G', '1G']] as const) {
-      const r = run(hmem(align), open('p1', 'f1'), mmap('p1', 'm1', 'f1', len), pfn('kvm', '0x3008', 'write'), pfn('vfio', '0x201000', 'read'));
+      const r = runChecked(hmem(align), open('p1', 'f1'), mmap('p1', 'm1', 'f1', len), pfn('kvm', '0x3008', 'write'), pfn('vfio', '0x201000', 'read'));
       expect(r.results.slice(2)).toEqual([hex(START + 0x3000n), hex(START + 0x201000n)]);
       expect(r.final.mm.procs.get('p1')?.vmas[0]?.ptes.size).toBe(align === '2M' ? 2 : 1);
       expect(r.violations).toEqual([]);
@@ -57,7 +45,7 @@ describe('follow_pfn users of a device-dax mapping with struct pages (6.1: get_u
   });
 
   it('a write through a read-only mapping, no mapping, a SIGBUS page and an unbound device are EFAULT for both', () => {
-    const r = run(
+    const r = runChecked(
       hmem(),
       open('p1', 'f1'),
       mmap('p1', 'm1', 'f1', '2M', { prot: 'r' }),
@@ -79,7 +67,7 @@ describe('follow_pfn users of a map=none device (the RFC: VM_PFNMAP, follow_pte)
   it('with the series (2/10, 4/10) KVM and VFIO walk PTE, PMD and PUD special entries to the right page', () => {
     for (const align of ['4K', '2M', '1G']) {
       const len = align === '1G' ? '1G' : '2M';
-      const r = run(pmemNone(align), open('p1', 'f1'), mmap('p1', 'm1', 'f1', len), pfn('kvm', '0x5000'), touch('0x1000'), pfn('vfio', '0x1000', 'read'));
+      const r = runChecked(pmemNone(align), open('p1', 'f1'), mmap('p1', 'm1', 'f1', len), pfn('kvm', '0x5000'), touch('0x1000'), pfn('vfio', '0x1000', 'read'));
       expect([r.results[2], r.results[4]]).toEqual([hex(START + 0x5000n), hex(START + 0x1000n)]);
       const levels = [...(r.final.mm.procs.get('p1')?.vmas[0]?.ptes.entries() ?? [])].map(([, p]) => `${p.level}:${p.special}`);
       expect(levels[0]).toBe(`${{ '4K': 'pte', '2M': 'pmd', '1G': 'pud' }[align]}:true`);
@@ -88,7 +76,7 @@ describe('follow_pfn users of a map=none device (the RFC: VM_PFNMAP, follow_pte)
   });
 
   it('fixup_user_fault: a write through a read-only mapping (vma_permits_fault) and a page past the device (SIGBUS) are EFAULT; a present read-only entry is EFAULT for a writable DMA map', () => {
-    const r = run(
+    const r = runChecked(
       pmemNone('2M'),
       open('p1', 'f1'),
       mmap('p1', 'm1', 'f1', '2M', { prot: 'r' }),
@@ -109,25 +97,25 @@ describe('follow_pfn users of a map=none device (the RFC: VM_PFNMAP, follow_pte)
   });
 
   it('get_user_pages refuses VM_PFNMAP: /proc/PID/mem is EIO while KVM and VFIO succeed', () => {
-    const r = run(pmemNone('2M'), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), { type: 'procmem', pid: 'p1', map: 'm1', offset: '0', op: 'read' }, pfn('kvm', '0', 'read'));
+    const r = runChecked(pmemNone('2M'), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), { type: 'procmem', pid: 'p1', map: 'm1', offset: '0', op: 'read' }, pfn('kvm', '0', 'read'));
     expect(r.results.slice(2)).toEqual(['EIO', hex(START)]);
     expect(r.steps[3]?.branches.some((b) => b.startsWith('hva_to_pfn'))).toBe(false);
   });
 
   it('follow-pfn-pte-only (the RFC without 2/10 and 4/10): huge entries are pmd_bad to follow_pte; KVM is EFAULT, VFIO EINVAL, and dax-pfn-user says so', () => {
-    const r = run(pmemNone('2M', { variant: 'follow-pfn-pte-only' }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), pfn('kvm', '0'), pfn('vfio', '0x1000'));
+    const r = runChecked(pmemNone('2M', { variant: 'follow-pfn-pte-only' }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), pfn('kvm', '0'), pfn('vfio', '0x1000'));
     expect(r.results.slice(2)).toEqual(['EFAULT', 'EINVAL']);
     expect(r.steps[2]?.branches).toContain('follow_pte:EINVAL(pmd_bad)');
     expect(r.violations).toEqual(['dax-pfn-user@follow_pte', 'dax-pfn-user@follow_pte']);
     // 4 KiB special entries are PTEs: the variant makes no difference there.
-    const small = run(pmemNone('4K', { variant: 'follow-pfn-pte-only' }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), pfn('kvm', '0'));
+    const small = runChecked(pmemNone('4K', { variant: 'follow-pfn-pte-only' }), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), pfn('kvm', '0'));
     expect(small.results[2]).toBe(hex(START));
     expect(small.violations).toEqual([]);
   });
 
   it('fork (copy_page_range): PTE and PUD special entries are copied, PMD entries are left to be refaulted (copy_huge_pmd)', () => {
     const entries = (align: string, len: string) => {
-      const r = run(pmemNone(align), open('p1', 'f1'), mmap('p1', 'm1', 'f1', len), touch('0'), { type: 'fork', pid: 'p1', child: 'p2' }, pfn('kvm', '0x2000', 'read', 'p2'), read('/proc/p2/smaps'));
+      const r = runChecked(pmemNone(align), open('p1', 'f1'), mmap('p1', 'm1', 'f1', len), touch('0'), { type: 'fork', pid: 'p1', child: 'p2' }, pfn('kvm', '0x2000', 'read', 'p2'), read('/proc/p2/smaps'));
       expect(r.violations).toEqual([]);
       expect(r.results[4]).toBe(hex(START + 0x2000n));
       return r.final.mm.procs.get('p2')?.vmas[0]?.ptes.size;
@@ -139,7 +127,7 @@ describe('follow_pfn users of a map=none device (the RFC: VM_PFNMAP, follow_pte)
 
 describe('dax-pfn-user can fail', () => {
   it('on a state where the user was handed another page than the mapping translates to', () => {
-    const r = run(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), pfn('vfio', '0x1000'));
+    const r = runChecked(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), pfn('vfio', '0x1000'));
     const step = r.steps[2];
     if (step === undefined) throw new Error('no step');
     const bad = { ...step, outcome: { ok: true as const, value: hex(START + G) } };

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { makeChecker } from '../../properties/invariants/index.js';
 import { checkAll } from '../../properties/sequence.js';
-import { kstrtoull0 } from '../../src/kernel/memoryProbe.js';
+import { kstrtoull } from '../../src/kernel/kstrtox.js';
 import { parseLogText } from '../../src/log/index.js';
 import { replay } from '../../src/replay/engine.js';
 import { boot, read, run, write, type Json } from '../helpers/machine.js';
@@ -31,12 +31,18 @@ const machine = (probe = true): Json =>
 describe('kstrtoull (base 0)', () => {
   it('takes hex after "0x" and a hex digit, octal after a leading 0, decimal, an optional "+", one trailing newline', () => {
     const v = (s: string) => {
-      const r = kstrtoull0(s);
+      const r = kstrtoull(s);
       return r.ok ? r.value : r.errno;
     };
     expect([v('0x180000000\n'), v('+0x10'), v('0777'), v('4096'), v('0')]).toEqual([0x180000000n, 16n, 511n, 4096n, 0n]);
     expect([v(''), v('garbage'), v('0x'), v('0xg'), v('12 '), v('1\n\n'), v('08')]).toEqual(['EINVAL', 'EINVAL', 'EINVAL', 'EINVAL', 'EINVAL', 'EINVAL', 'EINVAL']);
     expect([v('18446744073709551615'), v('18446744073709551616'), v('0x10000000000000000')]).toEqual([(1n << 64n) - 1n, 'ERANGE', 'ERANGE']);
+    // Base 16 (range_parse): "0x" optional, and no octal.
+    const h = (s: string) => {
+      const r = kstrtoull(s, 16);
+      return r.ok ? r.value : r.errno;
+    };
+    expect([h('1a0000000'), h('0x1a0000000\n'), h('+010'), h('0x'), h('x1'), h('10000000000000000')]).toEqual([0x1a0000000n, 0x1a0000000n, 16n, 'EINVAL', 'EINVAL', 'ERANGE']);
   });
 });
 

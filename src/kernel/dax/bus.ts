@@ -7,7 +7,8 @@
  * creation, numa_node/modalias attributes.
  */
 import { ERRNO, type Errno } from '../errno.js';
-import { err, OK, type Ret } from '../memoryHotplug.js';
+import { err, OK, type Ret } from '../errno.js';
+import { kstrtoull } from '../kstrtox.js';
 import { kstrtobool, sysfsStreq } from '../memory.js';
 import { mhpSupportsMemmapOnMemory } from '../memmapOnMemory.js';
 import type { Op } from '../op.js';
@@ -142,18 +143,6 @@ export function doIdStore(op: Op, drv: DaxDriverName, buf: string, add: boolean)
   return OK;
 }
 
-/** kstrtoull(buf, 0): base prefix auto-detected, one trailing newline allowed. */
-export function kstrtoull(buf: string): Ret<bigint> {
-  const s = buf.endsWith('\n') ? buf.slice(0, -1) : buf;
-  let v: bigint;
-  if (/^0[xX][0-9a-fA-F]+$/.test(s)) v = BigInt(s);
-  else if (/^0[0-7]*$/.test(s)) v = s.length > 1 ? BigInt(`0o${s.slice(1)}`) : 0n;
-  else if (/^\+?[1-9][0-9]*$/.test(s)) v = BigInt(s.replace('+', ''));
-  else return err('EINVAL');
-  if (v > 0xffff_ffff_ffff_ffffn) return err('ERANGE');
-  return { ok: true, value: v };
-}
-
 /** alloc_is_aligned: multiples of max(align, memremap_compat_align() = 2 MiB on x86). */
 function allocIsAligned(dev: DaxDevice, size: bigint): boolean {
   const a = dev.align > SZ_2M ? dev.align : SZ_2M;
@@ -248,19 +237,11 @@ export function rangeParse(buf: string): Ret<DaxRange> {
   const s = buf.endsWith('\n') ? buf.slice(0, -1) : buf;
   const dash = s.indexOf('-');
   if (dash < 0) return err('EINVAL');
-  const start = kstrtoull16(s.slice(0, dash));
+  const start = kstrtoull(s.slice(0, dash), 16);
   if (!start.ok) return err(start.errno);
-  const end = kstrtoull16(s.slice(dash + 1));
+  const end = kstrtoull(s.slice(dash + 1), 16);
   if (!end.ok) return err(end.errno);
   return { ok: true, value: { start: start.value, end: end.value } };
-}
-
-/** kstrtoull(s, 16): an optional 0x prefix, hex digits; -ERANGE past 64 bits. */
-function kstrtoull16(s: string): Ret<bigint> {
-  const digits = s.replace(/^0[xX]/, '');
-  if (!/^[0-9a-fA-F]+$/.test(digits)) return err('EINVAL');
-  const v = BigInt(`0x${digits}`);
-  return v > 0xffff_ffff_ffff_ffffn ? err('ERANGE') : { ok: true, value: v };
 }
 
 /**

@@ -6,7 +6,7 @@
  * vmemmap_shift details.
  */
 import { hex } from '../../util/u64.js';
-import { err, OK, type Ret } from '../memoryHotplug.js';
+import { err, OK, type Ret } from '../errno.js';
 import type { Op } from '../op.js';
 import { IORESOURCE_SYSTEM_RAM, REGION_DISJOINT, regionIntersects, releaseMemRegion, requestRegion } from '../resource.js';
 import { deviceNamed, findRegion, replaceDevice, withDevice, withState, type DaxDevice, type DaxRange } from '../state.js';

@@ -10,7 +10,7 @@
  * lines (dyndbg off), memory_failure's use of page->mapping/index.
  */
 import { hex } from '../../util/u64.js';
-import { err, OK, type Ret } from '../memoryHotplug.js';
+import { err, OK, type Ret } from '../errno.js';
 import type { FileOperations, FaultResult, MmapRequest, VmFault, VmOperations } from '../mm/ops.js';
 import { LEVEL_SIZE, PAGE_SHIFT, SZ_1G, SZ_2M, SZ_4K, withVma, type OpenFile, type PteLevel, type Vma } from '../mm/types.js';
 import { nullDerefOops, unbackedPageOops } from '../oops.js';

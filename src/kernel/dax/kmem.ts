@@ -6,7 +6,8 @@
  * state), module unload.
  */
 import { alignDown, alignUp, hex, physAddr, U64_MAX } from '../../util/u64.js';
-import { addMemory, addMemoryDriverManaged, err, OK, removeMemory, type Ret } from '../memoryHotplug.js';
+import { addMemory, addMemoryDriverManaged, removeMemory } from '../memoryHotplug.js';
+import { err, OK, type Ret } from '../errno.js';
 import { memoryGroupRegisterStatic, memoryGroupUnregister } from '../memory.js';
 import { NOTIFY_DONE, NOTIFY_OK, registerMemoryNotifier, type MemoryAction, type MemoryNotify } from '../memoryNotifier.js';
 import type { Op } from '../op.js';
@@ -14,6 +15,7 @@ import { PAGE_SHIFT } from '../resourceWalk.js';
 import { IORESOURCE_SYSTEM_RAM, findExact, releaseResource, removeResource, requestRegion, updateAt, isBusy, withResource } from '../resource.js';
 import { deviceNamed, findRegion, withDevice, withState, type DaxDevice, type DaxRange, type KmemData } from '../state.js';
 import { advanceDevice } from './lifecycle.js';
+import { memoryAddPhysaddrToNid } from '../numa.js';
 
 /** "System RAM (kmem)" since v5.8; plain add_memory's "System RAM" before. */
 export function kmemResourceName(op: Op): string {
@@ -54,11 +56,6 @@ function dropKmemRegion(op: Op, dev: DaxDevice, r: DaxRange, how: 'remove' | 're
   op.state = withState(op.state, { iomem: how === 'remove' ? removeResource(op.state.iomem, path) : releaseResource(op.state.iomem, path) });
 }
 
-/** The node memory lands on when kmem does not check target_node (variant kmem-accepts-invalid-node). */
-function memoryAddPhysaddrToNid(op: Op): number {
-  return op.state.possibleNodes[0] ?? 0;
-}
-
 /** @kernel dev_dax_kmem_probe drivers/dax/kmem.c */
 export function devDaxKmemProbe(op: Op, dev: DaxDevice): Ret {
   return op.state.profile.kmemPerRange ? probePerRange(op, dev) : probeV51(op, dev);
@@ -72,7 +69,8 @@ function probePerRange(op: Op, dev: DaxDevice): Ret {
       op.branch('dev_dax_kmem_probe', 'EINVAL(node)');
       return err('EINVAL');
     }
-    numaNode = memoryAddPhysaddrToNid(op);
+    // Without the check (variant kmem-accepts-invalid-node), add_memory's node for the first range.
+    numaNode = memoryAddPhysaddrToNid(op.state, dev.ranges[0]?.start ?? 0n);
   }
   const B = op.state.blockSize;
   let totalLen = 0n;
@@ -145,7 +143,7 @@ function probeV51(op: Op, dev: DaxDevice): Ret {
       op.branch('dev_dax_kmem_probe', 'EINVAL(node)');
       return err('EINVAL');
     }
-    numaNode = memoryAddPhysaddrToNid(op);
+    numaNode = memoryAddPhysaddrToNid(op.state, resStart);
   }
   const B = op.state.blockSize;
   const kmemStart = alignUp(resStart, B);

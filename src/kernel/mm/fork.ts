@@ -13,7 +13,7 @@ import type { OpenMode } from '../../log/programEvents.js';
 import { IntMap } from '../../util/intMap.js';
 import { PageTable } from './pageTable.js';
 import { chrdevAt } from '../fs/chrdev.js';
-import { err, OK, type Ret } from '../memoryHotplug.js';
+import { err, OK, type Ret } from '../errno.js';
 import type { Op } from '../op.js';
 import { fput, getFile, installFile, processOf, setMm, setProcess } from './process.js';
 import { PAGE_SHIFT, withProcess, withVma, type Vma } from './types.js';

@@ -8,7 +8,7 @@
  * modelled (Debian cloud) configuration lacks: EINVAL.
  */
 import type { Advice } from '../../log/programEvents.js';
-import { err, type Ret } from '../memoryHotplug.js';
+import { err, type Ret } from '../errno.js';
 import type { Op } from '../op.js';
 import { processOf, setProcess, vmaAt } from './process.js';
 import { sameVmFlags, withProcess, withVma, type Process, type VmFlags } from './types.js';

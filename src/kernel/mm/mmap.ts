@@ -9,7 +9,7 @@
  */
 import type { Errno } from '../errno.js';
 import { fopsOf } from '../fs/chrdev.js';
-import { err, type Ret } from '../memoryHotplug.js';
+import { err, type Ret } from '../errno.js';
 import type { Op } from '../op.js';
 import type { MapFlag, Prot } from '../../log/programEvents.js';
 import { PageTable } from './pageTable.js';

@@ -11,7 +11,7 @@ import type { MremapFlag } from '../../log/programEvents.js';
 import { PageTable } from './pageTable.js';
 import type { Errno } from '../errno.js';
 import { fopsOf } from '../fs/chrdev.js';
-import { err, type Ret } from '../memoryHotplug.js';
+import { err, type Ret } from '../errno.js';
 import type { Op } from '../op.js';
 import { archGetUnmappedArea, insertVma } from './mmap.js';
 import { fileOf, getFile, processOf, setProcess, vmaAt } from './process.js';

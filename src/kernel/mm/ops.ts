@@ -5,7 +5,7 @@
  * these, never a driver by name, so device-private memory and the kmem
  * block device land as new tables.
  */
-import type { Ret } from '../memoryHotplug.js';
+import type { Ret } from '../errno.js';
 import type { Op } from '../op.js';
 import type { OpenMode } from '../../log/programEvents.js';
 import type { OpenFile, Pte, PteLevel, Vma } from './types.js';

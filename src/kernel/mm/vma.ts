@@ -5,7 +5,7 @@
  */
 import { PageTable } from './pageTable.js';
 import type { Errno } from '../errno.js';
-import { err, type Ret } from '../memoryHotplug.js';
+import { err, type Ret } from '../errno.js';
 import type { Op } from '../op.js';
 import { fopsOf } from '../fs/chrdev.js';
 import { fileOf, fput, getFile } from './process.js';
