@@ -35,7 +35,10 @@ async function fuzzUnderShell(underNpm: boolean) {
     });
     child.on('error', reject);
   });
-  return { child, closed, kill: () => spawnSync('kill', ['-KILL', `-${child.pid ?? 0}`]) };
+  const pid = child.pid;
+  // Never `kill -0`/`-pid` of an unknown child: a group id of 0 is the caller's own group (vitest, npm, CI).
+  if (pid === undefined || pid <= 1) throw new Error(`spawn gave no pid (${String(pid)})`);
+  return { child, pid, closed, kill: () => spawnSync('kill', ['-KILL', '--', `-${pid}`]) };
 }
 
 /** Whether `p` settles within `ms`. */
@@ -47,7 +50,7 @@ describe('memhp under npm (sh -c in between)', () => {
   it('stops when a SIGTERM to npm kills its shell, instead of running on orphaned', async () => {
     const run = await fuzzUnderShell(true);
     try {
-      process.kill(run.child.pid ?? 0, 'SIGTERM');
+      process.kill(run.pid, 'SIGTERM');
       // memhp's end closes the pipe it shares with the dead shell; without the watch it runs its 60 s.
       expect(await settles(run.closed, 8000)).toBe(true);
     } finally {
@@ -58,7 +61,7 @@ describe('memhp under npm (sh -c in between)', () => {
   it('outside npm, a parent that exits does not stop it (memhp fuzz &, nohup)', async () => {
     const run = await fuzzUnderShell(false);
     try {
-      process.kill(run.child.pid ?? 0, 'SIGTERM');
+      process.kill(run.pid, 'SIGTERM');
       expect(await settles(run.closed, 1500)).toBe(false);
     } finally {
       run.kill();
