@@ -12,6 +12,8 @@ import type { Profile } from './profile.js';
 import type { Resource } from './resource.js';
 import type { InjectSite } from '../log/events.js';
 import type { MmState } from './mm/types.js';
+import type { BootEvent } from '../log/events.js';
+import type { KmemPersistInstance, KmemPersistModule } from './dax/kmemPersistTypes.js';
 
 export const PAGE_SIZE = 4096n;
 
@@ -66,6 +68,8 @@ export interface KmemData {
   /** data->res[i]: the aligned range kmem holds for device range i, or null (skipped / failed). */
   readonly res: ReadonlyArray<DaxRange | null>;
   readonly mgid: number | null;
+  /** Under the kmem-persist series: the pages MHP_ALLOCATE left held and the persistence instance. */
+  readonly persist?: KmemPersistInstance;
 }
 
 /** struct dev_dax (drivers/dax/dax-private.h) plus its lifecycle machine state. */
@@ -158,11 +162,15 @@ export interface KernelState {
   readonly mm: MmState;
   /** The first line of the oops that killed the machine, or null while it runs. */
   readonly oops: string | null;
+  /** The boot event this state was booted from: a reboot applies it again. */
+  readonly boot: BootEvent;
+  /** kmem's module parameters and persistence type registry (the kmem-persist series). */
+  readonly kmemPersist: KmemPersistModule;
 }
 
 /**
  * A copy of `s` with the fields of `c` replaced. Every step copies the state
- * several times: an object spread of these 19 fields costs V8 ~200-400 ns
+ * several times: an object spread of these 23 fields costs V8 ~200-400 ns
  * (no fast clone for an object this size), this literal ~10 ns, and it keeps
  * every state on one hidden class. A field added to KernelState fails to
  * type-check here until it is copied.
@@ -190,6 +198,8 @@ export function withState(s: KernelState, c: Partial<KernelState>): KernelState 
     bootReservedPages: c.bootReservedPages !== undefined ? c.bootReservedPages : s.bootReservedPages,
     mm: c.mm !== undefined ? c.mm : s.mm,
     oops: c.oops !== undefined ? c.oops : s.oops,
+    boot: c.boot !== undefined ? c.boot : s.boot,
+    kmemPersist: c.kmemPersist !== undefined ? c.kmemPersist : s.kmemPersist,
   };
 }
 
