@@ -24,6 +24,8 @@ export interface KnownFinding {
   readonly fix: { readonly patch: PatchName } | { readonly upstream: string };
   /** The profiles whose kernel has it (all when absent): in others the same signature is news. */
   readonly kernels?: readonly KernelVersion[];
+  /** A finding of a proposed series (SPEC §11): it exists only with these series applied (`fuzz --patches`). */
+  readonly patches?: readonly PatchName[];
 }
 
 export const KNOWN_FINDINGS: readonly KnownFinding[] = [
@@ -61,6 +63,60 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
     current: 'fixed in v5.11 by 73d5e0629919 "mremap: check if it\'s possible to split original vma"',
     fix: { upstream: 'v5.11 73d5e0629919 (profiles 6.1 and later)' },
     kernels: ['5.1'],
+  },
+  {
+    id: 'P1',
+    title: 'kmem-persist: a failed persistence probe (an unformatted device with the default persist_format_type -1, a type no module registered, a BLK superblock that does not fit) is only printed: the device stays bound with every page allocated and owned by nobody (MemTotal grows by the device, MemFree by nothing), a failed type probe leaks the type\'s reference, and the unbind dereferences the NULL ops',
+    signatures: ['persist-page-partition@dev_dax_kmem_probe', 'persist-type-refcount@kmem_persist_probe', 'no-oops@kmem_persist_cleanup'],
+    status: 'model only: the RFC was never merged; modelled as posted (KERNEL-FACTS-PERSIST §3.3); reproduced by the model from scratch (memhp fuzz --patches kmem-persist)',
+    current: 'the series as posted (2022-08-02, RFC 2/4)',
+    fix: { patch: 'kmem-persist-fix-probe-errors' },
+    patches: ['kmem-persist'],
+  },
+  {
+    id: 'P2',
+    title: 'kmem-persist: kmem_blk_free_unused builds its bitmap with `1 << (page % 64)` on an int; on x86-64 pages alias in pairs {k, k+32} of each 64-page word, so at every probe an unmapped partner of a mapped page stays allocated and unowned (a leak that grows with the data, never freed, not even at unbind)',
+    signatures: ['persist-page-partition@kmem_blk_free_unused'],
+    status: 'model only: the RFC was never merged; modelled as posted (KERNEL-FACTS-PERSIST §3.1: the x86-64 semantics of the shift reproduced with gcc 12)',
+    current: 'the series as posted (RFC 4/4)',
+    fix: { patch: 'kmem-persist-fix-shift' },
+    patches: ['kmem-persist'],
+  },
+  {
+    id: 'P3',
+    title: 'kmem-persist, where a 32-bit shift by 32..63 gives 0 (patch kmem-persist-zero-shift): kmem_blk_free_unused frees mapped pages at probe; a later write takes such a page for another block and the first block\'s data is gone',
+    signatures: ['persist-never-free-live-data@kmem_blk_free_unused', 'persist-read-your-writes@kmem_blk_submit_bio'],
+    status: 'model only: the RFC was never merged; modelled as posted (KERNEL-FACTS-PERSIST §3.1; which architectures shift so is unconfirmed)',
+    current: 'the series as posted (RFC 4/4)',
+    fix: { patch: 'kmem-persist-fix-shift' },
+    patches: ['kmem-persist', 'kmem-persist-zero-shift'],
+  },
+  {
+    id: 'P4',
+    title: 'kmem-persist: unbinding kmem frees the superblock, index and data pages into memory that stays online (remove_memory then fails with EBUSY): the on-media index names pages the system may now overwrite',
+    signatures: ['persist-never-free-live-data@kmem_blk_cleanup'],
+    status: 'model only: the RFC was never merged; modelled as posted (KERNEL-FACTS-PERSIST §3.7)',
+    current: 'the series as posted (RFC 2/4 dev_dax_kmem_remove, 4/4 kmem_blk_cleanup)',
+    fix: { patch: 'kmem-persist-fix-unbind' },
+    patches: ['kmem-persist'],
+  },
+  {
+    id: 'P5',
+    title: 'kmem-persist: memory onlined movable (auto_online_blocks online_movable, movable_node) cannot serve dax_kmem_alloc_page\'s GFP_NOIO allocation: every write to a new block fails with EIO while the disk has free pages, and a block holding allocated pages cannot be offlined (EINTR after looping)',
+    signatures: ['persist-write-allocation@dax_kmem_alloc_page'],
+    status: 'model only: the RFC was never merged; modelled as posted (KERNEL-FACTS-PERSIST §3.6)',
+    current: 'the series as posted (RFC 1/4 onlining, 2/4 dax_kmem_alloc_page)',
+    fix: { patch: 'kmem-persist-fix-movable' },
+    patches: ['kmem-persist'],
+  },
+  {
+    id: 'P6',
+    title: 'kmem-persist: a device with a range kmem did not add (too small after alignment, or its add failed) has a NULL data->res[i]; dax_kmem_index_to_page walks into it when the persistence probe reads page 0 or an index page, and the bind oopses',
+    signatures: ['no-oops@dax_kmem_index_to_page'],
+    status: 'model only: the RFC was never merged; modelled as posted (KERNEL-FACTS-PERSIST §3.3, multi-range devices); found by the model\'s fuzzer',
+    current: 'the series as posted (RFC 2/4)',
+    fix: { patch: 'kmem-persist-fix-ranges' },
+    patches: ['kmem-persist'],
   },
 ];
 

@@ -5,6 +5,7 @@
  * Preconditions are computed on the state before the step; none may have a
  * fault pending.
  */
+import { nodeHasMemory } from '../src/kernel/dax/kmemPersist.js';
 import { daxBusMatch } from '../src/kernel/dax/bus.js';
 import { failureKey } from '../src/log/events.js';
 import { daxKmemRange } from '../src/kernel/dax/kmem.js';
@@ -73,6 +74,8 @@ function firstKmemRange(s: KernelState, dev: DaxDevice): { start: bigint; size: 
 export function kmemProbeMustSucceed(s: KernelState, dev: DaxDevice): boolean {
   if (s.faults.length > 0 || dev.driver !== null || dev.phase !== 'unbound' || deviceSize(dev) === 0n) return false;
   if (dev.targetNode < 0 || !s.possibleNodes.includes(dev.targetNode)) return false;
+  // The kmem-persist series refuses a node that already has memory (RFC 2/4's node check).
+  if (s.profile.kmemPersist && nodeHasMemory(s, dev.targetNode)) return false;
   const r = firstKmemRange(s, dev);
   if (r === null) return false;
   if (r.start + r.size > 1n << BigInt(s.config.physmemBits)) return false;
@@ -107,6 +110,10 @@ export const kmemBind: MustSucceed = {
     if (dev === undefined || !kmemProbeMustSucceed(before, dev)) return null;
     // new_id adds the id before attaching, so the device matches by id in any profile.
     if (m[1] === 'bind' && !daxBusMatch(before, 'kmem', dev)) return null;
+    if (!step.outcome.ok && 'oops' in step.outcome) return null;
+    // new_id's driver_attach may bind another device of the node first; with the kmem-persist series the node
+    // then has memory and the node check refuses this one.
+    if (before.profile.kmemPersist && m[1] === 'new_id' && before.devices.some((d) => d !== dev && d.driver === null && d.targetNode === dev.targetNode)) return null;
     const after = step.after.devices.find((d) => d.name === dev.name);
     if (step.outcome.ok && after !== undefined && (after.phase === 'kmem' || after.phase === 'online')) return null;
     return `kmem ${m[1]} of ${dev.name} should have added its memory: ${step.outcome.ok ? `device is ${after?.phase}` : failureKey(step.outcome)}`;
@@ -133,6 +140,8 @@ export const unbindBound: MustSucceed = {
     if (m === null || m[1] !== 'unbind') return null;
     const dev = before.devices.find((d) => d.name === strip(w.value));
     if (dev === undefined || dev.driver !== m[0]) return null;
+    // A crash in the driver's remove (the kmem persistence RFC's NULL ops) is no-oops' to judge.
+    if (!step.outcome.ok && 'oops' in step.outcome) return null;
     const after = step.after.devices.find((d) => d.name === dev.name);
     return step.outcome.ok && after?.driver === null ? null : `unbind of ${dev.name} from ${m[0]} should have succeeded`;
   },

@@ -10,6 +10,7 @@ import type { KernelState } from '../../src/kernel/state.js';
 import { INJECT_SITES, type InjectEvent, type InjectSite, type StepEvent } from '../../src/log/events.js';
 import type { Errno } from '../../src/kernel/errno.js';
 import { programStep } from './programSteps.js';
+import { persistStep } from './persistSteps.js';
 
 export type Choice = readonly [number, number, number];
 
@@ -124,6 +125,11 @@ export function interpretChoice(s: KernelState, [cat, x, y]: Choice): GeneratedS
   }
   if (kind === 'invalid') return { kind: 'invalid', event: invalidStep(s, x, y) };
   if (kind === 'read') return { kind: 'read', event: readStep(s, x, y) };
+  if (kind === 'program' && s.profile.kmemPersist && (x >> 18) % 4 !== 0) {
+    // Under the kmem-persist series three program steps in four use its disk, the parameter or reboot.
+    const ev = persistStep(s, y, x);
+    if (ev !== null) return { kind: 'program', event: ev };
+  }
   if (kind === 'program') {
     const ev = programStep(s, x, y);
     if (ev !== null) return { kind: 'program', event: ev };

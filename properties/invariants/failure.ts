@@ -56,7 +56,8 @@ export const failedOpUnchanged: Invariant = {
   summary: 'an operation that fails leaves the state as it was, except what the kernel itself leaks (named)',
   kernel: 'the unwind paths: dev_dax_kmem_probe err_request_mem/err_reg_mgid, add_memory_driver_managed release_memory_resource, devm release in dev_dax_probe, memory_block_change_state rollback',
   check: ({ step, before, after }) => {
-    if (step.outcome.ok || before === null) return [];
+    // A crash leaves whatever it left: no-oops judges it.
+    if (step.outcome.ok || before === null || 'oops' in step.outcome) return [];
     const out: string[] = [];
     const changed = before.blocks.changedKeys(after.blocks);
     if (changed.length > 0) out.push(`blocks ${changed.slice(0, 5).map((i) => `memory${i}`).join(', ')} changed`);
@@ -78,6 +79,8 @@ export const errnoDocumented: Invariant = {
     const o = step.outcome;
     // Program events fail with the system call's own errnos, not a sysfs path's.
     if (o.ok || (step.event.type !== 'write' && step.event.type !== 'read')) return [];
+    // A crash is no errno: no-oops judges it.
+    if ('oops' in o) return [];
     const allowed = documentedErrnos(step.event.path);
     const got = failureKey(o);
     return (allowed as readonly string[]).includes(got) ? [] : [`${step.event.path} failed with ${got}, which it cannot return (documented: ${allowed.join(' ')})`];

@@ -68,6 +68,13 @@ export interface PatchSwitches {
    * allocations of kmem_blk writes can use it.
    */
   readonly kmemPersistOnlineKernel: boolean;
+  /**
+   * Fix (proposed here): total_len and dax_kmem_index_to_page count only the
+   * ranges kmem added, so a device with a range too small to add (or whose
+   * add failed) is numbered over its added ranges instead of dereferencing
+   * the NULL res.
+   */
+  readonly kmemPersistAddedRangesOnly: boolean;
 }
 
 export const PATCHES = {
@@ -81,6 +88,7 @@ export const PATCHES = {
   'kmem-persist-fix-probe-errors': { kmemPersistProbeFallback: true },
   'kmem-persist-fix-unbind': { kmemPersistUnbindKeepsData: true },
   'kmem-persist-fix-movable': { kmemPersistOnlineKernel: true },
+  'kmem-persist-fix-ranges': { kmemPersistAddedRangesOnly: true },
 } as const satisfies Record<string, Partial<PatchSwitches>>;
 
 export type PatchName = keyof typeof PATCHES;
@@ -96,6 +104,7 @@ export const NO_PATCHES: PatchSwitches = {
   kmemPersistProbeFallback: false,
   kmemPersistUnbindKeepsData: false,
   kmemPersistOnlineKernel: false,
+  kmemPersistAddedRangesOnly: false,
 };
 
 /** The switches of a list of series, applied in order. */

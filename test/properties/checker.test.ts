@@ -86,7 +86,8 @@ describe('the default profile under the npm test budget (seed 4, 5000 runs of up
     const seen = r.known.map((k) => k.signature);
     for (const s of seen) expect(findingOf(s), s).toBeDefined();
     // Every finding of the list shows up under this budget, by at least one of its signatures.
-    expect(KNOWN_FINDINGS.filter((f) => !f.signatures.some((s) => seen.includes(s))).map((f) => f.id)).toEqual([]);
+    // (A finding of a proposed series only shows up with the series applied: test/properties/persist.test.ts.)
+    expect(KNOWN_FINDINGS.filter((f) => f.patches === undefined && !f.signatures.some((s) => seen.includes(s))).map((f) => f.id)).toEqual([]);
     // Each comes with its shortest log, which replays to the same signature.
     for (const k of r.known) {
       const again = replay(parseLogText(k.log, 'known.jsonl').map((l) => l.event), { check: checkAll(makeChecker()) });

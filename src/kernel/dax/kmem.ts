@@ -137,7 +137,11 @@ function probePerRange(op: Op, dev: DaxDevice): Ret {
   markOnlineIfAny(op, dev.name);
   if (persist) {
     // RFC 2/4: data->total_len, then after dev_set_drvdata rc = kmem_persist_probe(); errors only printed.
-    kmemPersistAttachData(op, dev.name, res, Number(totalLen / 4096n), numaNode);
+    // data->total_len counts every aligned range, added or not (the fix kmem-persist-fix-ranges: only the added ones).
+    const added = res.filter((r): r is DaxRange => r !== null);
+    const addedPages = added.reduce((n, r) => n + Number((r.end - r.start + 1n) / 4096n), 0);
+    if (op.state.profile.kmemPersistAddedRangesOnly) kmemPersistAttachData(op, dev.name, added, addedPages, numaNode);
+    else kmemPersistAttachData(op, dev.name, res, Number(totalLen / 4096n), numaNode);
     kmemPersistProbeTail(op, dev.name);
   }
   return OK;

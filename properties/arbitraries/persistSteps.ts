@@ -1,0 +1,74 @@
+/**
+ * Steps of the kmem persistence series (SPEC §10), drawn when a machine has
+ * `boot.patches: ["kmem-persist"]`: the module parameter, the disk
+ * kmem<node> opened and read, written, discarded and zeroed in whole 4 KiB
+ * blocks (near the start, around the bitmap words' 32-page halves, and at
+ * the end), and reboots. Driver binds and unbinds, online types and
+ * auto_online_blocks come from the ordinary steps.
+ */
+import { kmemDisks, kmemDiskBytes } from '../../src/kernel/block/kmemDisk.js';
+import type { KernelState } from '../../src/kernel/state.js';
+import type { StepEvent } from '../../src/log/events.js';
+import { nodeHasMemory } from '../../src/kernel/dax/kmemPersist.js';
+
+const PARAM = '/sys/module/kmem/parameters/persist_format_type';
+/** The disk's fd handle, apart from the dax files' f1/f2. */
+const FD = 'b1';
+const PID = 'p1';
+const DAX = '/sys/bus/dax';
+
+function pick<T>(xs: readonly T[], n: number): T {
+  return xs[n % xs.length] as T;
+}
+
+/** Blocks worth aiming at: the first ones, both halves of a 64-page bitmap word, and the disk's last blocks. */
+function blockOffsets(size: bigint): bigint[] {
+  const blocks = size / 4096n;
+  const near = [0n, 1n, 2n, 31n, 32n, 33n, 63n, 64n, 100n, blocks - 2n, blocks - 1n];
+  return near.filter((b) => b >= 0n).map((b) => b * 4096n);
+}
+
+/** Devices the series can bind: a target node without memory but their own (the node check), persistent (pmem) ones first. */
+function eligible(s: KernelState): string[] {
+  const pmem = new Set(s.regions.filter((r) => r.kind === 'pmem').map((r) => r.id));
+  const ok = s.devices.filter((d) => d.targetNode >= 0 && (d.kmem?.persist !== undefined || !nodeHasMemory(s, d.targetNode)));
+  return [...ok.filter((d) => pmem.has(d.regionId)), ...ok.filter((d) => !pmem.has(d.regionId))].map((d) => d.name);
+}
+
+/** The next driver operation that moves an eligible device towards kmem: off device_dax, onto kmem, or (rarely) off kmem. */
+function driverStep(s: KernelState, y: number): StepEvent | null {
+  const names = eligible(s);
+  if (names.length === 0) return null;
+  // Persistent devices twice as often as the rest.
+  const name = (y & 3) !== 3 ? (names[0] as string) : pick(names, y >> 2);
+  const dev = s.devices.find((d) => d.name === name);
+  if (dev === undefined) return null;
+  if (dev.driver === 'device_dax') return { type: 'write', path: `${DAX}/drivers/device_dax/unbind`, value: name, raw: false };
+  if (dev.driver === null) return { type: 'write', path: `${DAX}/drivers/kmem/${(y >> 4) % 2 === 0 ? 'new_id' : 'bind'}`, value: name, raw: false };
+  return (y >> 4) % 4 === 0 ? { type: 'write', path: `${DAX}/drivers/kmem/unbind`, value: name, raw: false } : null;
+}
+
+/** A persist step, or null when the choice falls on something the state has nothing for. */
+export function persistStep(s: KernelState, x: number, y: number): StepEvent | null {
+  const what = x % 20;
+  if (what <= 1) return { type: 'reboot' };
+  if (what <= 3) return { type: 'write', path: PARAM, value: pick(['1', '1', '1', '0', '-1', '2'], y), raw: false };
+  if (what <= 6) return driverStep(s, y);
+  const disks = kmemDisks(s);
+  if (disks.length === 0) return driverStep(s, y);
+  const disk = pick(disks, y >> 4);
+  const fileDev = (() => {
+    const id = s.mm.procs.get(PID)?.fds.get(FD);
+    const f = id === undefined ? undefined : s.mm.files.get(id);
+    return f?.driver === 'kmemblk' ? f.dev : null;
+  })();
+  if (fileDev !== disk.dev || what === 7) {
+    return { type: 'open', pid: PID, fd: FD, path: `/dev/kmem${disk.nid}`, mode: pick(['rdwr', 'rdwr', 'rdwr', 'rdonly', 'wronly'] as const, y), sync: false };
+  }
+  const size = kmemDiskBytes(disk.persist);
+  const offset = pick(blockOffsets(size), y);
+  const length = pick([4096n, 4096n, 8192n, 65536n], y >> 5);
+  if (what <= 12) return { type: 'pwrite', pid: PID, fd: FD, offset, length, value: BigInt(pick([1, 0xabc, 0xdead, (y & 0xffff) + 1], y >> 7)) };
+  if (what <= 16) return { type: 'pread', pid: PID, fd: FD, offset, length, value: null };
+  return { type: 'ioctl', pid: PID, fd: FD, cmd: what <= 18 ? 'BLKDISCARD' : 'BLKZEROOUT', args: { start: offset, length } };
+}
