@@ -85,6 +85,7 @@ const OTHER_FIELDS: Readonly<Record<Exclude<keyof KernelState, 'mm'>, true>> = {
   managedPages: true,
   nextAddId: true,
   bootReservedPages: true,
+  swap: true,
   oops: true,
 };
 const OTHER_KEYS = Object.keys(OTHER_FIELDS) as ReadonlyArray<Exclude<keyof KernelState, 'mm'>>;

@@ -7,6 +7,7 @@
  * driver-core probe at boot.
  */
 import { EMPTY_MM } from './mm/types.js';
+import { bootSwap } from './mm/swapfile.js';
 import type { BootEvent } from '../log/events.js';
 import { IntMap } from '../util/intMap.js';
 import { daxBusMatch, daxBusProbe, reallyProbeFailed } from './dax/bus.js';
@@ -171,6 +172,7 @@ export function bootKernel(boot: BootEvent): BootResult {
     nextAddId: 1,
     bootReservedPages: boot.reservedKiB / 4,
     mm: EMPTY_MM,
+    swap: bootSwap(boot.blockDevices, boot.swapAreas),
     oops: null,
   };
 

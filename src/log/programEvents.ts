@@ -125,6 +125,22 @@ export interface ExitEvent extends Common {
   readonly type: 'exit';
   readonly pid: string;
 }
+/**
+ * `swapon(path, 0)` / `swapoff(path)` (mm/swapfile.c). No pid: which process
+ * asks does not matter to the kernel (both need CAP_SYS_ADMIN, which the log's
+ * processes have). The model keeps names, not contents: the boot's
+ * `blockDevices` and `swapAreas` say which paths exist and which hold a swap
+ * signature.
+ */
+export interface SwaponEvent extends Common {
+  readonly type: 'swapon';
+  readonly path: string;
+}
+export interface SwapoffEvent extends Common {
+  readonly type: 'swapoff';
+  readonly path: string;
+}
+export type SwapEvent = SwaponEvent | SwapoffEvent;
 
 export type ProgramEvent =
   | OpenEvent
@@ -137,9 +153,11 @@ export type ProgramEvent =
   | AccessEvent
   | FollowPfnEvent
   | ForkEvent
-  | ExitEvent;
+  | ExitEvent
+  | SwaponEvent
+  | SwapoffEvent;
 
-export const PROGRAM_EVENT_TYPES = ['open', 'close', 'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'access', 'procmem', 'follow_pfn', 'fork', 'exit'] as const;
+export const PROGRAM_EVENT_TYPES = ['open', 'close', 'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'access', 'procmem', 'follow_pfn', 'fork', 'exit', 'swapon', 'swapoff'] as const;
 /** Program events no real kernel can be asked to perform here (the harness refuses them, as it refuses inject). */
 export const MODEL_ONLY_PROGRAM_EVENTS: readonly ProgramEventType[] = ['follow_pfn'];
 export type ProgramEventType = (typeof PROGRAM_EVENT_TYPES)[number];
@@ -207,6 +225,12 @@ const followPfnSchema = strict(
 );
 const forkSchema = strict({ ...common, type: eventType('fork'), pid, child: handle('pid') }, 'a fork event {"pid","child"}');
 const exitSchema = strict({ ...common, type: eventType('exit'), pid }, 'an exit event {"pid"}');
+const swapPath = z
+  .string({ error: 'a path ("/dev/ram0")' })
+  .regex(/^\/[^\0]*$/, { error: 'an absolute path ("/dev/ram0")' })
+  .max(4095, { error: 'a path of at most 4095 bytes (PATH_MAX)' });
+const swaponSchema = strict({ ...common, type: eventType('swapon'), path: swapPath }, 'a swapon event {"path"}');
+const swapoffSchema = strict({ ...common, type: eventType('swapoff'), path: swapPath }, 'a swapoff event {"path"}');
 
 export const PROGRAM_SCHEMAS = {
   open: openSchema,
@@ -221,6 +245,8 @@ export const PROGRAM_SCHEMAS = {
   follow_pfn: followPfnSchema,
   fork: forkSchema,
   exit: exitSchema,
+  swapon: swaponSchema,
+  swapoff: swapoffSchema,
 } as const;
 
 /** The largest power of two a log may name as a length or offset: 2^62 (no mapping in a 57-bit address space comes near). */

@@ -38,5 +38,8 @@ export function programEventFields(e: ProgramEvent): JsonObject {
       return { pid: e.pid, child: e.child };
     case 'exit':
       return { pid: e.pid };
+    case 'swapon':
+    case 'swapoff':
+      return { path: e.path };
   }
 }
