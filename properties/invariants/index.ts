@@ -11,6 +11,7 @@ import { deviceOneWay, noDevdaxOverOnlineMemory } from './lifecycle.js';
 import { busyNoOverlap, resourceTreeWellformed } from './resourceTree.js';
 import { DEVDAX_INVARIANTS } from './devdax.js';
 import { daxPfnUser } from './pfnUser.js';
+import { swapTypes } from './swap.js';
 import type { Invariant, InvariantContext } from './types.js';
 import type { BlockChange } from '../../src/kernel/op.js';
 import type { KernelState } from '../../src/kernel/state.js';
@@ -34,6 +35,7 @@ export const INVARIANTS: readonly Invariant[] = [
   noTransientAtRest,
   ...DEVDAX_INVARIANTS,
   daxPfnUser,
+  swapTypes,
 ];
 
 export const INVARIANT_NAMES = INVARIANTS.map((i) => i.name);
