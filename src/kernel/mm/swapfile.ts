@@ -2,8 +2,11 @@
  * Swap areas: mirrors mm/swapfile.c (`SYSCALL_DEFINE2(swapon)`,
  * `alloc_swap_info`, `claim_swapfile`, `read_swap_header`'s signature test,
  * `SYSCALL_DEFINE1(swapoff)`) and include/linux/swap.h's MAX_SWAPFILES, as
- * read in Debian's linux-source-6.1 (6.1.192-3); 6.12.118 differs only in
- * swap.h's reserved types (profile switches swp*, src/kernel/profile.ts).
+ * read in Debian's linux-source-6.1 (6.1.192-3). For 6.12.118 only swap.h's
+ * reserved types were checked (against the patches that changed them: profile
+ * switches swp*, src/kernel/profile.ts); its mm/swapfile.c was not read here,
+ * but the kernel answered every path below as 6.1 does
+ * (test/traces-6.12/hmem/swap-max.jsonl).
  *
  * The model keeps names, not contents (SPEC §7): the boot's `blockDevices`
  * are the block devices that exist and its `swapAreas` those of them that
