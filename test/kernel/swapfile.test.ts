@@ -77,6 +77,30 @@ describe('sys_swapon and sys_swapoff', () => {
     expect(r.steps.slice(2).map((s) => s.branches)).toEqual([['sys_swapoff:EINVAL'], ['sys_swapoff:EINVAL'], ['file_open_name:ENOENT']]);
   });
 
+  it('files the model knows that hold no swap area: a dax character device (EINVAL, ENXIO once unbound), kernfs files (EACCES without show or store, else EINVAL), a directory (EISDIR), a proc file (EINVAL)', () => {
+    const hmem = { ...machine('6.1', {}, 1), daxRegions: [{ id: 0, kind: 'hmem', start: '0x200000000', size: '1G', targetNode: 0, devices: [{ name: 'dax0.0', start: '0x200000000', size: '1G', driver: 'device_dax' }] }] };
+    const r = runChecked(
+      hmem,
+      on('/dev/dax0.0'),
+      on('/sys/devices/system/memory/block_size_bytes'),
+      on('/sys/devices/system/memory/memory0/state'),
+      on('/sys/devices/system/memory'),
+      on('/proc/iomem'),
+      off('/dev/dax0.0'),
+      off('/sys/devices/system/memory/block_size_bytes'),
+      { type: 'write', path: '/sys/bus/dax/drivers/device_dax/unbind', value: 'dax0.0' },
+      on('/dev/dax0.0'),
+      off('/dev/dax0.0'),
+    );
+    expect(r.results).toEqual(['EINVAL', 'EACCES', 'EINVAL', 'EISDIR', 'EINVAL', 'EINVAL', 'EACCES', 'ok', 'ENXIO', 'ENXIO']);
+    expect(r.steps.slice(0, 4).map((s) => s.branches)).toEqual([['sys_swapon:EINVAL(!read_folio)'], ['file_open_name:EACCES'], ['sys_swapon:EINVAL(!read_folio)'], ['file_open_name:EISDIR']]);
+    // The dax file was opened and released again: no file or cdev reference stays behind.
+    expect(r.final.mm.files.size).toBe(0);
+    expect(r.steps[0]?.after.devices[0]?.cdevRefs).toBe(r.steps[0]?.before?.devices[0]?.cdevRefs);
+    expect(r.final.swap.info).toEqual([{ used: false, path: null }]);
+    expect(r.violations).toEqual([]);
+  });
+
   it('swapoff frees a type and the next swapon takes the lowest free one; nr_swapfiles never shrinks', () => {
     const r = runChecked(machine('6.1', {}), on('/dev/ram0'), on('/dev/ram1'), on('/dev/ram2'), off('/dev/ram1'), off('/dev/ram0'), on('/dev/ram5'));
     expect(r.results).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);

@@ -54,6 +54,9 @@ const UNREACHABLE_BRANCHES: Readonly<Record<string, string>> = {
   'claim_swapfile:EBUSY': 'swap areas only where the boot lists block devices, which generated machines do not (test/kernel/swapfile.test.ts)',
   'read_swap_header:EINVAL': 'swap areas only where the boot lists block devices, which generated machines do not (test/kernel/swapfile.test.ts)',
   'sys_swapoff:EINVAL': 'swap areas only where the boot lists block devices, which generated machines do not (test/kernel/swapfile.test.ts)',
+  'sys_swapon:EINVAL(!read_folio)': 'the step generator emits no swapon (test/kernel/swapfile.test.ts)',
+  'file_open_name:EISDIR': 'the step generator emits no swapon (test/kernel/swapfile.test.ts)',
+  'file_open_name:EACCES': 'the step generator emits no swapon (test/kernel/swapfile.test.ts)',
   'follow_fault_pfn:EFAULT(!pte_write)': 'only on a map=none device, under the devdax-map-none series (test/kernel/followPfn.test.ts)',
 };
 

@@ -13,21 +13,28 @@
  * hold a swap signature (mkswap). A slot of swap_info[] is what the model
  * keeps of a swap_info_struct: SWP_USED and the path of p->swap_file.
  *
+ * file_open_name(path, O_RDWR) opens what the model knows besides: a dax
+ * character device through its fops (ENXIO while device_dax is unbound), a
+ * sysfs or procfs file (kernfs: EACCES unless it has both show and store; a
+ * directory EISDIR); such a file has no ->read_folio, so swapon is EINVAL
+ * and swapoff, which finds no active area on it, EINVAL too.
+ *
  * Left out: swap flags and priorities (swapon's flags are 0), the header's
  * version, size and bad pages (a prepared area is a good one), swap files on
  * a file system (only block devices), swapping itself (no page is ever
  * swapped out, so try_to_unuse has nothing to do and swapoff's ENOMEM from
  * security_vm_enough_memory_mm cannot happen), CAP_SYS_ADMIN (the log's
  * processes are root), the pr_info "Adding %uk swap on %s. ..." line (its
- * sizes are the device's), and paths that exist outside blockDevices (a
- * character device, a sysfs file: the kernel's file_open_name finds them,
- * the model answers ENOENT).
+ * sizes are the device's), and every other path: one the model does not know
+ * (/dev/null, a file in /tmp) is ENOENT here, whatever the guest has there.
  */
 import type { BootConfig } from '../config.js';
-import { err, OK, type Ret } from '../errno.js';
+import { err, OK, type Errno, type Ret } from '../errno.js';
+import { chrdevAt, fopsOf } from '../fs/chrdev.js';
 import type { Op } from '../op.js';
 import type { ProfileSwitches } from '../profile.js';
 import { withState } from '../state.js';
+import { resolve } from '../../sysfs/surface.js';
 
 /** include/linux/swap.h: five bits of a swap entry name its type. */
 export const MAX_SWAPFILES_SHIFT = 5;
@@ -99,6 +106,39 @@ function setSwapInfo(op: Op, type: number, si: SwapInfo): void {
   op.state = withState(op.state, { swap: { ...swap, info } });
 }
 
+/**
+ * What file_open_name(path, O_RDWR|O_LARGEFILE, 0) opens, or its errno: one of the boot's block devices
+ * ('blkdev'), or a file the model knows that no swap area can be on ('other': a character device, a sysfs or
+ * procfs file). The file is closed again at once: swapon and swapoff keep only the path.
+ * @kernel file_open_name fs/open.c
+ */
+function fileOpenName(op: Op, path: string): Ret<'blkdev' | 'other'> {
+  if (op.state.swap.blockDevices.has(path)) return { ok: true, value: 'blkdev' };
+  const cdev = chrdevAt(op.state, path);
+  if (cdev !== null) {
+    const f = cdev.fops.open(op, cdev.dev, path, 'rdwr', false);
+    if (!f.ok) return err(f.errno);
+    // filp_close: the only reference goes (__fput -> ->release).
+    fopsOf(f.value).release(op, f.value);
+    return { ok: true, value: 'other' };
+  }
+  const node = resolve(op, path);
+  if (node.kind === 'missing') {
+    op.branch('file_open_name', 'ENOENT');
+    return err('ENOENT');
+  }
+  if (node.kind === 'dir') {
+    op.branch('file_open_name', 'EISDIR');
+    return err('EISDIR');
+  }
+  // kernfs_fop_open: O_RDWR needs both a show and a store method, even for root; procfs has no such check.
+  if (!node.proc && (node.show === undefined || node.store === undefined)) {
+    op.branch('file_open_name', 'EACCES');
+    return err('EACCES');
+  }
+  return { ok: true, value: 'other' };
+}
+
 /** The type whose swap_file is `path`, or -1. */
 function activeType(swap: SwapState, path: string): number {
   return swap.info.findIndex((si) => si.used && si.path === path);
@@ -130,14 +170,17 @@ export function sysSwapon(op: Op, path: string): Ret {
   const p = allocSwapInfo(op);
   if (!p.ok) return p;
   const type = p.value;
-  const badSwap = (errno: 'ENOENT' | 'EBUSY' | 'EINVAL'): Ret => {
+  const badSwap = (errno: Errno): Ret => {
     setSwapInfo(op, type, { used: false, path: null });
     return err(errno);
   };
-  // file_open_name(name, O_RDWR|O_LARGEFILE, 0)
-  if (!op.state.swap.blockDevices.has(path)) {
-    op.branch('file_open_name', 'ENOENT');
-    return badSwap('ENOENT');
+  const file = fileOpenName(op, path);
+  if (!file.ok) return badSwap(file.errno);
+  // Not a block device nor a regular file: claim_swapfile has nothing to claim, and the file has no
+  // mapping->a_ops->read_folio to read a swap header with.
+  if (file.value === 'other') {
+    op.branch('sys_swapon', 'EINVAL(!read_folio)');
+    return badSwap('EINVAL');
   }
   // claim_swapfile: blkdev_get_by_dev(FMODE_EXCL, p) fails while an active area holds the device.
   if (activeType(op.state.swap, path) >= 0) {
@@ -160,11 +203,8 @@ export function sysSwapon(op: Op, path: string): Ret {
  * @kernel sys_swapoff mm/swapfile.c
  */
 export function sysSwapoff(op: Op, path: string): Ret {
-  // file_open_name(pathname, O_RDWR|O_LARGEFILE, 0)
-  if (!op.state.swap.blockDevices.has(path)) {
-    op.branch('file_open_name', 'ENOENT');
-    return err('ENOENT');
-  }
+  const file = fileOpenName(op, path);
+  if (!file.ok) return file;
   const type = activeType(op.state.swap, path);
   if (type < 0) {
     op.branch('sys_swapoff', 'EINVAL');
