@@ -48,6 +48,8 @@ export function numbered(e: StepEvent, seq: number): StepEvent {
       return { type: 'read', seq, path: e.path };
     case 'inject':
       return { type: 'inject', seq, site: e.site, errno: e.errno, nth: e.nth };
+    case 'reboot':
+      return { type: 'reboot', seq };
     default:
       return { ...e, seq };
   }

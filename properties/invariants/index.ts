@@ -12,6 +12,7 @@ import { busyNoOverlap, resourceTreeWellformed } from './resourceTree.js';
 import { DEVDAX_INVARIANTS } from './devdax.js';
 import { daxPfnUser } from './pfnUser.js';
 import { swapTypes } from './swap.js';
+import { PERSIST_INVARIANTS } from './persist.js';
 import type { Invariant, InvariantContext } from './types.js';
 import type { BlockChange } from '../../src/kernel/op.js';
 import type { KernelState } from '../../src/kernel/state.js';
@@ -36,6 +37,7 @@ export const INVARIANTS: readonly Invariant[] = [
   ...DEVDAX_INVARIANTS,
   daxPfnUser,
   swapTypes,
+  ...PERSIST_INVARIANTS,
 ];
 
 export const INVARIANT_NAMES = INVARIANTS.map((i) => i.name);
@@ -52,7 +54,8 @@ export interface CheckerOptions {
 }
 
 export function contextOf(step: Step, full: boolean): InvariantContext {
-  const before = step.before;
+  // A reboot starts the machine's life again: every invariant judges the new state as it judges a boot.
+  const before = step.event.type === 'reboot' ? null : step.before;
   const after = step.after;
   let blockChanges: readonly BlockChange[];
   if (before !== null && !full && step.blockChanges !== undefined) blockChanges = step.blockChanges;
@@ -89,6 +92,8 @@ const OTHER_FIELDS: Readonly<Record<Exclude<keyof KernelState, 'mm'>, true>> = {
   bootReservedPages: true,
   swap: true,
   oops: true,
+  boot: true,
+  kmemPersist: true,
 };
 const OTHER_KEYS = Object.keys(OTHER_FIELDS) as ReadonlyArray<Exclude<keyof KernelState, 'mm'>>;
 

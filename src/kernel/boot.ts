@@ -6,12 +6,14 @@
  * address gives), the dax region producers (dax_pmem, dax_hmem, cxl) and the
  * driver-core probe at boot.
  */
-import { EMPTY_MM } from './mm/types.js';
 import { bootSwap } from './mm/swapfile.js';
+import { EMPTY_MM, withMm, type MmState } from './mm/types.js';
+import { KMEM_PERSIST_MODULE_DEFAULTS } from './dax/kmemPersistTypes.js';
 import type { BootEvent } from '../log/events.js';
 import { IntMap } from '../util/intMap.js';
 import { daxBusMatch, daxBusProbe, reallyProbeFailed } from './dax/bus.js';
 import { Op } from './op.js';
+import { KernelOops } from './oops.js';
 import { makeProfile } from './profile.js';
 import {
   IORESOURCE_BUSY,
@@ -27,7 +29,7 @@ import {
   requestRegion,
   type Resource,
 } from './resource.js';
-import { internBlock, type DaxDevice, type DaxRegion, type KernelState, type MemoryBlock, type ZoneSpan } from './state.js';
+import { internBlock, withState, type DaxDevice, type DaxRegion, type KernelState, type MemoryBlock, type ZoneSpan } from './state.js';
 import { bootZoneOfPfn, MAX_DMA32_PFN, MAX_DMA_PFN, spanKey } from './zones.js';
 import type { ZoneName } from '../../machines/index.js';
 
@@ -54,7 +56,7 @@ export interface BootResult {
 }
 
 /** Build the state the kernel has after boot; the boot event is assumed validated by the log reader. */
-export function bootKernel(boot: BootEvent): BootResult {
+export function bootKernel(boot: BootEvent, kept: Pick<MmState, 'mem' | 'fills'> | null = null): BootResult {
   const profile = makeProfile(boot.kernel, boot.variant, boot.patches);
   const blockSize = boot.memoryBlockSize;
   const blockPages = Number(blockSize / 4096n);
@@ -171,9 +173,12 @@ export function bootKernel(boot: BootEvent): BootResult {
     managedPages: present - boot.reservedKiB / 4,
     nextAddId: 1,
     bootReservedPages: boot.reservedKiB / 4,
-    mm: EMPTY_MM,
+    // What persistent memory kept across a reboot is there before any driver probes.
+    mm: kept === null ? EMPTY_MM : withMm(EMPTY_MM, kept),
     swap: bootSwap(boot.blockDevices, boot.swapAreas),
     oops: null,
+    boot,
+    kmemPersist: KMEM_PERSIST_MODULE_DEFAULTS,
   };
 
   // The driver core probes each device at registration with the first matching driver.
@@ -184,8 +189,17 @@ export function bootKernel(boot: BootEvent): BootResult {
     let drv = spec.driver;
     if (drv === 'auto') drv = daxBusMatch(op.state, 'kmem', dev) ? 'kmem' : daxBusMatch(op.state, 'device_dax', dev) ? 'device_dax' : null;
     if (drv === null) continue;
-    const rc = daxBusProbe(op, drv, dev);
-    if (!rc.ok) reallyProbeFailed(op, drv, dev.name, rc.errno);
+    try {
+      const rc = daxBusProbe(op, drv, dev);
+      if (!rc.ok) reallyProbeFailed(op, drv, dev.name, rc.errno);
+    } catch (x) {
+      // A probe at boot can crash the kernel too (the kmem persistence RFC's BUG_ONs): the machine boots dead.
+      if (!(x instanceof KernelOops)) throw x;
+      op.print(x.line);
+      op.branch('oops', x.fn);
+      op.state = withState(op.state, { oops: x.line });
+      break;
+    }
   }
   return { state: op.state, log: op.log, branches: op.branches, transitions: op.transitions };
 }

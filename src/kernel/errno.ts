@@ -20,6 +20,7 @@ export const ERRNO = {
   ENODEV: 19,
   EISDIR: 21,
   EINVAL: 22,
+  ENOTTY: 25,
   ENOSPC: 28,
   ERANGE: 34,
   EOVERFLOW: 75,

@@ -14,6 +14,7 @@ import { mhpSupportsMemmapOnMemory } from './memmapOnMemory.js';
 import { memoryNotify, notifierToErrno, type MemoryNotify } from './memoryNotifier.js';
 import { createMemoryBlockDevices, removeMemoryBlockDevices, onlineMemoryBlock } from './memory.js';
 import type { Op } from './op.js';
+import { heldPagesIn } from './dax/kmemPersist.js';
 import {
   IORESOURCE_BUSY,
   IORESOURCE_SYSRAM_DRIVER_MANAGED,
@@ -34,6 +35,12 @@ import { resizeZoneRange, shrinkZoneSpan } from './zones.js';
 export interface MhpFlags {
   readonly nidIsMgid: boolean;
   readonly memmapOnMemory: boolean;
+  /**
+   * MHP_ALLOCATE (the kmem-persist series, RFC 1/4): the new blocks are
+   * onlined whatever the default online type, and their pages stay allocated
+   * (the caller records them held).
+   */
+  readonly allocate?: boolean;
 }
 
 /** @kernel mhp_range_allowed mm/memory_hotplug.c — the pluggable range [0, 2^MAX_PHYSMEM_BITS). */
@@ -144,7 +151,12 @@ export function addMemoryResource(op: Op, nidOrMgid: number, start: bigint, size
   const created = createMemoryBlockDevices(op, first, last, nid, group, addId, vmemmap, wholeRange);
   if (!created.ok) return created;
   // online_memory_block for each new block; failures are ignored (the add still succeeds).
-  if (op.state.autoOnline !== 'offline') {
+  if (flags.allocate === true) {
+    // RFC 1/4: `if (mhp_default_online_type != MMOP_OFFLINE || (mhp_flags & MHP_ALLOCATE))`; an offline default
+    // becomes plain MMOP_ONLINE in memory_subsys_online. The fix kmem-persist-fix-movable onlines to a kernel zone.
+    const type = op.state.profile.kmemPersistOnlineKernel ? 'online_kernel' : op.state.autoOnline === 'offline' ? 'online' : op.state.autoOnline;
+    for (let id = first; id <= last; id++) onlineMemoryBlock(op, id, type);
+  } else if (op.state.autoOnline !== 'offline') {
     for (let id = first; id <= last; id++) onlineMemoryBlock(op, id, op.state.autoOnline);
   }
   return OK;
@@ -300,6 +312,14 @@ export function offlinePages(op: Op, id: number): Ret {
     // start_isolate_page_range: has_unmovable_pages (reason "failure to isolate range")
     op.branch('offline_pages', 'EBUSY');
     return err('EBUSY');
+  }
+  if (s.profile.kmemPersist && heldPagesIn(s, id * s.blockPages, s.blockPages) > 0) {
+    // Pages MHP_ALLOCATE left allocated (kmem-persist): unmovable, unowned by any LRU. In a kernel zone
+    // has_unmovable_pages refuses the range; in ZONE_MOVABLE isolation succeeds and do_migrate_range
+    // retries forever, until a signal (-EINTR) (KERNEL-FACTS-PERSIST §3.6).
+    const errno = b.zone === 'Movable' ? 'EINTR' : 'EBUSY';
+    op.branch('offline_pages', `${errno}(kmem-persist-held)`);
+    return err(errno);
   }
   const arg: MemoryNotify = { startPfn: id * s.blockPages, nrPages: s.blockPages };
   // ret = notifier_to_errno(memory_notify(MEM_GOING_OFFLINE, &arg)) (reason "notifier failure"); an injected fault is a

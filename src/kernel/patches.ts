@@ -33,6 +33,41 @@ export interface PatchSwitches {
    * (1/10, 3/10) and follow_pfn walks them (2/10, 4/10).
    */
   readonly devdaxMapNone: boolean;
+  /**
+   * The 2022 RFC "Allow persistent data on DAX device being used as KMEM"
+   * (Srinivas Aji, 2 Aug 2022, 4 patches, never merged), as posted
+   * (KERNEL-FACTS-PERSIST §1): MHP_ALLOCATE (1/4), the kmem persistence
+   * framework with its node check and module parameters (2/4), type NONE
+   * (3/4) and type BLK with the disk kmem<node> (4/4).
+   */
+  readonly kmemPersist: boolean;
+  /**
+   * How `1 << (page_num % 64)` on an int behaves in kmem_blk_free_unused
+   * (4/4, KERNEL-FACTS-PERSIST §3.1): 'x86' = shl masks the count to 5 bits
+   * and cltq sign-extends (pages alias in pairs {k, k+32}; an unmapped
+   * partner of a mapped page is leaked), 'zero' = an architecture whose
+   * 32-bit shift by 32..63 gives 0 (mapped pages with k >= 32 are freed),
+   * 'u64' = the fix, 1ULL << (page_num % 64).
+   */
+  readonly kmemBlkShift: 'x86' | 'zero' | 'u64';
+  /**
+   * Fix (proposed here): a failed kmem_persist_probe no longer leaves every
+   * page held with no owner: dev_dax_kmem_probe frees them all to the page
+   * allocator (plain kmem), and kmem_persist_cleanup skips a NULL ops.
+   */
+  readonly kmemPersistProbeFallback: boolean;
+  /**
+   * Fix (proposed here): dev_dax_kmem_remove leaves a persistent device's
+   * superblock, index and data pages held instead of freeing them into
+   * memory that stays online (the on-media index would name free pages).
+   */
+  readonly kmemPersistUnbindKeepsData: boolean;
+  /**
+   * Fix (proposed here): kmem onlines MHP_ALLOCATE memory to a kernel zone
+   * (MMOP_ONLINE_KERNEL) whatever the default online type, so GFP_NOIO
+   * allocations of kmem_blk writes can use it.
+   */
+  readonly kmemPersistOnlineKernel: boolean;
 }
 
 export const PATCHES = {
@@ -40,6 +75,12 @@ export const PATCHES = {
   'dax-mapping-store-checks-bound': { daxMappingStoreChecksBound: true },
   'dax-check-vma-pgoff': { daxCheckVmaPgoff: true },
   'devdax-map-none': { devdaxMapNone: true },
+  'kmem-persist': { kmemPersist: true, kmemBlkShift: 'x86' },
+  'kmem-persist-zero-shift': { kmemBlkShift: 'zero' },
+  'kmem-persist-fix-shift': { kmemBlkShift: 'u64' },
+  'kmem-persist-fix-probe-errors': { kmemPersistProbeFallback: true },
+  'kmem-persist-fix-unbind': { kmemPersistUnbindKeepsData: true },
+  'kmem-persist-fix-movable': { kmemPersistOnlineKernel: true },
 } as const satisfies Record<string, Partial<PatchSwitches>>;
 
 export type PatchName = keyof typeof PATCHES;
@@ -50,6 +91,11 @@ export const NO_PATCHES: PatchSwitches = {
   daxMappingStoreChecksBound: false,
   daxCheckVmaPgoff: false,
   devdaxMapNone: false,
+  kmemPersist: false,
+  kmemBlkShift: 'x86',
+  kmemPersistProbeFallback: false,
+  kmemPersistUnbindKeepsData: false,
+  kmemPersistOnlineKernel: false,
 };
 
 /** The switches of a list of series, applied in order. */

@@ -13,6 +13,8 @@ import type { Resource } from './resource.js';
 import type { InjectSite } from '../log/events.js';
 import type { MmState } from './mm/types.js';
 import type { SwapState } from './mm/swapfile.js';
+import type { BootEvent } from '../log/events.js';
+import type { KmemPersistInstance, KmemPersistModule } from './dax/kmemPersistTypes.js';
 
 export const PAGE_SIZE = 4096n;
 
@@ -67,6 +69,8 @@ export interface KmemData {
   /** data->res[i]: the aligned range kmem holds for device range i, or null (skipped / failed). */
   readonly res: ReadonlyArray<DaxRange | null>;
   readonly mgid: number | null;
+  /** Under the kmem-persist series: the pages MHP_ALLOCATE left held and the persistence instance. */
+  readonly persist?: KmemPersistInstance;
 }
 
 /** struct dev_dax (drivers/dax/dax-private.h) plus its lifecycle machine state. */
@@ -161,6 +165,10 @@ export interface KernelState {
   readonly swap: SwapState;
   /** The first line of the oops that killed the machine, or null while it runs. */
   readonly oops: string | null;
+  /** The boot event this state was booted from: a reboot applies it again. */
+  readonly boot: BootEvent;
+  /** kmem's module parameters and persistence type registry (the kmem-persist series). */
+  readonly kmemPersist: KmemPersistModule;
 }
 
 /**
@@ -194,6 +202,8 @@ export function withState(s: KernelState, c: Partial<KernelState>): KernelState 
     mm: c.mm !== undefined ? c.mm : s.mm,
     swap: c.swap !== undefined ? c.swap : s.swap,
     oops: c.oops !== undefined ? c.oops : s.oops,
+    boot: c.boot !== undefined ? c.boot : s.boot,
+    kmemPersist: c.kmemPersist !== undefined ? c.kmemPersist : s.kmemPersist,
   };
 }
 

@@ -147,7 +147,18 @@ export interface InjectEvent {
   readonly result?: Outcome;
 }
 
-export type StepEvent = WriteEvent | ReadEvent | InjectEvent | ProgramEvent;
+/**
+ * The machine restarts (SPEC §7, log format 2): processes end, RAM contents
+ * are lost, persistent memory keeps its contents, the boot description is
+ * applied again.
+ */
+export interface RebootEvent {
+  readonly type: 'reboot';
+  readonly seq?: number;
+  readonly result?: Outcome;
+}
+
+export type StepEvent = WriteEvent | ReadEvent | InjectEvent | RebootEvent | ProgramEvent;
 export type SysfsEvent = WriteEvent | ReadEvent | InjectEvent;
 export type LogEvent = BootEvent | StepEvent;
 

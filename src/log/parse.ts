@@ -2,10 +2,10 @@
  * One event's JSON value to a LogEvent: dispatch on "type", the schema, then
  * (for boot) the defaults and the self-consistency checks. Throws FieldProblem.
  */
-import type { BootEvent, InjectEvent, LogEvent, ReadEvent, WriteEvent } from './events.js';
+import type { BootEvent, InjectEvent, LogEvent, ReadEvent, RebootEvent, WriteEvent } from './events.js';
 import { describeValue, FieldProblem } from './errors.js';
 import { oneOf, parseWith } from './fields.js';
-import { bootSchema, EVENT_TYPES, injectSchema, readSchema, writeSchema } from './schema.js';
+import { bootSchema, EVENT_TYPES, injectSchema, readSchema, rebootSchema, writeSchema } from './schema.js';
 import { toBootEvent } from './boot.js';
 import { checkBoot } from './bootCheck.js';
 import { isProgramEventType, MAX_PROGRAM_LENGTH, PROGRAM_EVENT_TYPES, type AccessEvent } from './programEvents.js';
@@ -118,6 +118,11 @@ export function parseWithSchemas(raw: Record<string, unknown>): LogEvent {
     case 'read': {
       const r = parseWith(readSchema, raw);
       const ev: ReadEvent = { type: 'read', path: r.path, ...common(r) };
+      return ev;
+    }
+    case 'reboot': {
+      const r = parseWith(rebootSchema, raw);
+      const ev: RebootEvent = { type: 'reboot', ...common(r) };
       return ev;
     }
     case 'inject': {

@@ -141,6 +141,32 @@ export interface SwapoffEvent extends Common {
   readonly path: string;
 }
 export type SwapEvent = SwaponEvent | SwapoffEvent;
+/**
+ * pread(2) / pwrite(2) on an open block device, as direct I/O (the guest
+ * opens block devices with O_DIRECT, so offsets and lengths are whole
+ * logical blocks and nothing stays in a page cache): a write stores `value`
+ * in every 64-bit word of [offset, offset+length); a read's outcome value is
+ * what it read (see readValue).
+ */
+export interface BlockIoEvent extends Common {
+  readonly type: 'pread' | 'pwrite';
+  readonly pid: string;
+  readonly fd: string;
+  readonly offset: bigint;
+  readonly length: bigint;
+  readonly value: bigint | null;
+}
+/** The block ioctls the model knows: a range of bytes to discard or zero. */
+export const IOCTL_CMDS = ['BLKDISCARD', 'BLKZEROOUT'] as const;
+export type IoctlCmd = (typeof IOCTL_CMDS)[number];
+export interface IoctlEvent extends Common {
+  readonly type: 'ioctl';
+  readonly pid: string;
+  readonly fd: string;
+  readonly cmd: IoctlCmd;
+  /** BLKDISCARD / BLKZEROOUT: uint64_t range[2] = {start, length} in bytes. */
+  readonly args: { readonly start: bigint; readonly length: bigint };
+}
 
 export type ProgramEvent =
   | OpenEvent
@@ -155,11 +181,27 @@ export type ProgramEvent =
   | ForkEvent
   | ExitEvent
   | SwaponEvent
-  | SwapoffEvent;
+  | SwapoffEvent
+  | BlockIoEvent
+  | IoctlEvent;
 
-export const PROGRAM_EVENT_TYPES = ['open', 'close', 'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'access', 'procmem', 'follow_pfn', 'fork', 'exit', 'swapon', 'swapoff'] as const;
-/** Program events no real kernel can be asked to perform here (the harness refuses them, as it refuses inject). */
-export const MODEL_ONLY_PROGRAM_EVENTS: readonly ProgramEventType[] = ['follow_pfn'];
+export const PROGRAM_EVENT_TYPES = ['open', 'close', 'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'access', 'procmem', 'follow_pfn', 'fork', 'exit', 'swapon', 'swapoff', 'pread', 'pwrite', 'ioctl'] as const;
+/**
+ * Program events no real kernel can be asked to perform here (the harness refuses them, as it refuses inject):
+ * follow_pfn always; block I/O until the guest helper performs it (the kmem-persist kernel, issue 13.6).
+ */
+export const MODEL_ONLY_PROGRAM_EVENTS: readonly ProgramEventType[] = ['follow_pfn', 'pread', 'pwrite', 'ioctl'];
+
+/**
+ * What a block read returns, as its outcome value: the 64-bit word every word
+ * read holds ("0x0" for zeros), or runs of equal words in address order,
+ * "0x1*512,0x0*512", when they differ; "" for a read at or past the end.
+ */
+export function readValue(runs: ReadonlyArray<readonly [bigint, number]>): string {
+  if (runs.length === 0) return '';
+  if (runs.length === 1) return `0x${(runs[0] as readonly [bigint, number])[0].toString(16)}`;
+  return runs.map(([v, n]) => `0x${v.toString(16)}*${n}`).join(',');
+}
 export type ProgramEventType = (typeof PROGRAM_EVENT_TYPES)[number];
 
 export function isProgramEventType(t: unknown): t is ProgramEventType {
@@ -231,6 +273,22 @@ const swapPath = z
   .max(4095, { error: 'a path of at most 4095 bytes (PATH_MAX)' });
 const swaponSchema = strict({ ...common, type: eventType('swapon'), path: swapPath }, 'a swapon event {"path"}');
 const swapoffSchema = strict({ ...common, type: eventType('swapoff'), path: swapPath }, 'a swapoff event {"path"}');
+const preadSchema = strict({ ...common, type: eventType('pread'), pid, fd: handle('fd'), offset: u64, length: u64 }, 'a pread event {"pid","fd","offset","length"}');
+const pwriteSchema = strict(
+  { ...common, type: eventType('pwrite'), pid, fd: handle('fd'), offset: u64, length: u64, value: word },
+  'a pwrite event {"pid","fd","offset","length","value"} (value: the 64-bit word written to every word of the range)',
+);
+const ioctlSchema = strict(
+  {
+    ...common,
+    type: eventType('ioctl'),
+    pid,
+    fd: handle('fd'),
+    cmd: z.enum(IOCTL_CMDS, { error: oneOf(IOCTL_CMDS) }),
+    args: strict({ start: u64, length: u64 }, 'the ioctl\'s arguments {"start","length"} (bytes)'),
+  },
+  'an ioctl event {"pid","fd","cmd","args"}',
+);
 
 export const PROGRAM_SCHEMAS = {
   open: openSchema,
@@ -247,6 +305,9 @@ export const PROGRAM_SCHEMAS = {
   exit: exitSchema,
   swapon: swaponSchema,
   swapoff: swapoffSchema,
+  pread: preadSchema,
+  pwrite: pwriteSchema,
+  ioctl: ioctlSchema,
 } as const;
 
 /** The largest power of two a log may name as a length or offset: 2^62 (no mapping in a 57-bit address space comes near). */

@@ -129,6 +129,19 @@ export function parseProgramEvent(type: ProgramEventType, raw: Record<string, un
       const e = parseWith(PROGRAM_SCHEMAS.swapoff, raw);
       return { type: 'swapoff', path: e.path, ...common(e) };
     }
+    case 'pread': {
+      const e = parseWith(PROGRAM_SCHEMAS.pread, raw);
+      return { type: 'pread', pid: e.pid, fd: e.fd, offset: bounded(e.offset, 'offset'), length: bounded(e.length, 'length'), value: null, ...common(e) };
+    }
+    case 'pwrite': {
+      const e = parseWith(PROGRAM_SCHEMAS.pwrite, raw);
+      if (e.value > 0xffff_ffff_ffff_ffffn) throw new FieldProblem(['value'], 'a 64-bit word (below 2^64)', `0x${e.value.toString(16)}`);
+      return { type: 'pwrite', pid: e.pid, fd: e.fd, offset: bounded(e.offset, 'offset'), length: bounded(e.length, 'length'), value: e.value, ...common(e) };
+    }
+    case 'ioctl': {
+      const e = parseWith(PROGRAM_SCHEMAS.ioctl, raw);
+      return { type: 'ioctl', pid: e.pid, fd: e.fd, cmd: e.cmd, args: { start: bounded(e.args.start, 'args'), length: bounded(e.args.length, 'args') }, ...common(e) };
+    }
   }
 }
 

@@ -72,5 +72,11 @@ export function programCall(e: ProgramEvent): string {
       return `${p}fork() = ${e.child}`;
     case 'exit':
       return `${p}exit(0)`;
+    case 'pread':
+      return `${p}pread(${e.fd}, ${size(e.length)}, ${size(e.offset)})`;
+    case 'pwrite':
+      return `${p}pwrite(${e.fd}, 0x${(e.value ?? 0n).toString(16)}..., ${size(e.length)}, ${size(e.offset)})`;
+    case 'ioctl':
+      return `${p}ioctl(${e.fd}, ${e.cmd}, [${size(e.args.start)}, ${size(e.args.length)}])`;
   }
 }

@@ -41,5 +41,11 @@ export function programEventFields(e: ProgramEvent): JsonObject {
     case 'swapon':
     case 'swapoff':
       return { path: e.path };
+    case 'pread':
+      return { pid: e.pid, fd: e.fd, offset: hex(e.offset), length: hex(e.length) };
+    case 'pwrite':
+      return { pid: e.pid, fd: e.fd, offset: hex(e.offset), length: hex(e.length), value: hex(e.value ?? 0n) };
+    case 'ioctl':
+      return { pid: e.pid, fd: e.fd, cmd: e.cmd, args: { start: hex(e.args.start), length: hex(e.args.length) } };
   }
 }

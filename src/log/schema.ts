@@ -41,6 +41,8 @@ export const readSchema = strict(
   'a read event',
 );
 
+export const rebootSchema = strict({ seq, type: eventType('reboot'), result: outcome.optional() }, 'a reboot event {"type":"reboot"}');
+
 export const injectSchema = strict(
   {
     seq,
@@ -164,4 +166,4 @@ export type RawRegion = RawBoot['daxRegions'][number];
 export type RawDevice = RawRegion['devices'][number];
 export type RawIomem = RawBoot['iomem'][number];
 
-export const EVENT_TYPES = ['boot', 'write', 'read', 'inject'] as const;
+export const EVENT_TYPES = ['boot', 'write', 'read', 'inject', 'reboot'] as const;

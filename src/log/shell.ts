@@ -62,6 +62,8 @@ export function shellCommand(e: LogEvent): string {
       return `cat ${shellQuote(e.path)}`;
     case 'inject':
       return `# inject ${e.site} ${e.errno} (nth ${e.nth})`;
+    case 'reboot':
+      return 'reboot';
     case 'boot': {
       const parts = [
         plural(e.ram.length, 'RAM range', 'RAM ranges'),

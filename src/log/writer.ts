@@ -107,6 +107,8 @@ function eventFields(e: LogEvent): JsonObject {
       return { path: e.path };
     case 'inject':
       return e.nth === 1 ? { site: e.site, errno: e.errno } : { site: e.site, errno: e.errno, nth: e.nth };
+    case 'reboot':
+      return {};
     default:
       return programEventFields(e);
   }

@@ -39,8 +39,11 @@ export function programLine(e: ProgramEvent): string {
     case 'procmem':
       return `${e.type} ${p} ${hexOf(e.map)} ${n(e.offset)} ${e.op} ${n(e.value ?? 0n)}`;
     case 'follow_pfn':
+    case 'pread':
+    case 'pwrite':
+    case 'ioctl':
       // guestOps refuses model-only events before any line is written.
-      throw new Error('model bug: a follow_pfn event reached the guest helper');
+      throw new Error(`model bug: a ${e.type} event reached the guest helper`);
     case 'fork':
       return `fork ${p} ${hexOf(e.child)}`;
     case 'exit':

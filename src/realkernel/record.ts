@@ -160,6 +160,12 @@ export function guestOps(steps: readonly LogEvent[]): GuestOp[] {
         throw new RecordRefused('a second boot event');
       case 'follow_pfn':
         throw new RecordRefused(`event ${e.seq ?? i + 1} is a follow_pfn (${e.user}): KVM and VFIO users are model-only, the guest has neither a VM nor an IOMMU`);
+      case 'reboot':
+        throw new RecordRefused(`event ${e.seq ?? i + 1} is a reboot: the harness runs a log in one boot (harness/run-kmem-persist.sh reboots by booting twice)`);
+      case 'pread':
+      case 'pwrite':
+      case 'ioctl':
+        throw new RecordRefused(`event ${e.seq ?? i + 1} is a ${e.type}: the guest helper does not perform block I/O yet (the kmem-persist kernel's runs are in harness/transcripts/kmem-persist)`);
       default:
         return { type: 'program', line: programLine(e) };
     }

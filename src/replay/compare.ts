@@ -17,7 +17,8 @@ import { failureKey, type Failed, type Outcome } from '../log/events.js';
 export function sameReadValue(path: string | undefined, recorded: string, model: string): boolean {
   if (recorded === model) return true;
   if (path !== undefined && /^\/proc\/[^/]+\/s?maps$/.test(path)) return sameDeviceMappings(recorded, model);
-  if (path !== '/proc/meminfo') return false;
+  // Node N's meminfo likewise: the model prints MemTotal and MemFree of a node it knows whole (hot-added memory only).
+  if (path !== '/proc/meminfo' && (path === undefined || !/^\/sys\/devices\/system\/node\/node[0-9]+\/meminfo$/.test(path))) return false;
   const fields = new Map<string, string>();
   for (const line of recorded.split('\n')) {
     const key = /^([^:]+):/.exec(line)?.[1];

@@ -11,6 +11,8 @@ import type { BootEvent, LogEvent, Outcome, StepEvent } from '../log/events.js';
 import { canonicalPath, readFile, writeFile } from '../sysfs/surface.js';
 import { sameOutcome } from './compare.js';
 import { applyProgramEvent } from '../syscalls/index.js';
+import { KernelOops } from '../kernel/oops.js';
+import { reboot } from '../kernel/reboot.js';
 
 /** What one applied event did, for invariants, coverage and output. */
 export interface Step {
@@ -60,28 +62,40 @@ function withLog(o: Outcome, log: readonly string[]): Outcome {
   return log.length === 0 ? o : { ...o, log: [...log] };
 }
 
+function applyStepEvent(op: Op, event: StepEvent): Outcome {
+  switch (event.type) {
+    case 'write': {
+      const rc = writeFile(op, event.path, event.raw ? event.value : `${event.value}\n`);
+      return rc.ok ? { ok: true } : { ok: false, errno: rc.errno };
+    }
+    case 'read': {
+      const rc = readFile(op, event.path);
+      return rc.ok ? { ok: true, value: rc.value } : { ok: false, errno: rc.errno };
+    }
+    case 'inject':
+      op.state = withState(op.state, { faults: [...op.state.faults, { site: event.site, errno: event.errno, skip: event.nth - 1 }] });
+      return { ok: true };
+    case 'reboot':
+      reboot(op);
+      return { ok: true };
+    default:
+      return applyProgramEvent(op, event);
+  }
+}
+
 /** Apply one non-boot event. */
 export function applyEvent(state: KernelState, event: StepEvent, index: number): Step {
   const op = new Op(state);
   let outcome: Outcome;
-  switch (event.type) {
-    case 'write': {
-      const rc = writeFile(op, event.path, event.raw ? event.value : `${event.value}\n`);
-      outcome = rc.ok ? { ok: true } : { ok: false, errno: rc.errno };
-      break;
-    }
-    case 'read': {
-      const rc = readFile(op, event.path);
-      outcome = rc.ok ? { ok: true, value: rc.value } : { ok: false, errno: rc.errno };
-      break;
-    }
-    case 'inject': {
-      op.state = withState(op.state, { faults: [...op.state.faults, { site: event.site, errno: event.errno, skip: event.nth - 1 }] });
-      outcome = { ok: true };
-      break;
-    }
-    default:
-      outcome = applyProgramEvent(op, event);
+  try {
+    outcome = applyStepEvent(op, event);
+  } catch (x) {
+    // A sysfs write can crash the modelled kernel too (the kmem persistence RFC's unbind with NULL ops).
+    if (!(x instanceof KernelOops)) throw x;
+    op.print(x.line);
+    op.branch('oops', x.fn);
+    op.state = withState(op.state, { oops: x.line });
+    outcome = { ok: false, oops: x.line };
   }
   return {
     index,

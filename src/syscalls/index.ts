@@ -9,7 +9,8 @@
  * A KernelOops thrown below becomes the oops outcome and kills the machine.
  */
 import type { Outcome } from '../log/events.js';
-import type { ProgramEvent } from '../log/programEvents.js';
+import type { BlockIoEvent, IoctlEvent, ProgramEvent } from '../log/programEvents.js';
+import { fopsOf } from '../kernel/fs/chrdev.js';
 import type { Ret } from '../kernel/errno.js';
 import { userAccess, procMemAccess } from '../kernel/mm/access.js';
 import { closeFd, doExit, doFork, doOpen } from '../kernel/mm/fork.js';
@@ -79,7 +80,35 @@ function dispatch(op: Op, e: ProcessEvent): Outcome {
       return outcomeOf(doFork(op, e.pid, e.child));
     case 'exit':
       return outcomeOf(doExit(op, e.pid));
+    case 'pread':
+    case 'pwrite':
+    case 'ioctl':
+      return fileIo(op, e);
   }
+}
+
+/** @kernel ksys_pread64 / ksys_pwrite64 fs/read_write.c, do_vfs_ioctl fs/ioctl.c: the file's ops, or the VFS's errno. */
+function fileIo(op: Op, e: BlockIoEvent | IoctlEvent): Outcome {
+  const id = processOf(op, e.pid).fds.get(e.fd);
+  const file = id === undefined ? undefined : op.state.mm.files.get(id);
+  if (file === undefined) {
+    op.branch(e.type === 'ioctl' ? 'ksys_ioctl' : `ksys_${e.type}64`, 'EBADF');
+    return { ok: false, errno: 'EBADF' };
+  }
+  const fops = fopsOf(file);
+  if (e.type === 'ioctl') {
+    if (fops.ioctl === undefined) {
+      op.branch('vfs_ioctl', 'ENOTTY');
+      return { ok: false, errno: 'ENOTTY' };
+    }
+    return outcomeOf(fops.ioctl(op, file, e.cmd, e.args.start, e.args.length));
+  }
+  const rc = e.type === 'pread' ? fops.readIter?.(op, file, e.offset, e.length) : fops.writeIter?.(op, file, e.offset, e.length, e.value ?? 0n);
+  if (rc === undefined) {
+    op.branch(e.type === 'pread' ? 'vfs_read' : 'vfs_write', 'EINVAL');
+    return { ok: false, errno: 'EINVAL' };
+  }
+  return rc.ok ? { ok: true, value: rc.value } : { ok: false, errno: rc.errno };
 }
 
 /** Apply one program event; an oops marks the machine dead. */

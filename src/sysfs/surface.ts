@@ -29,6 +29,9 @@ import { probeStore } from '../kernel/memoryProbe.js';
 import { renderIomem } from '../kernel/resource.js';
 import { deviceSize, findDevice, findRegion, type DaxDevice, type DaxDriverName, type KernelState } from '../kernel/state.js';
 import { renderMeminfo } from '../views/meminfo.js';
+import { renderNodeMeminfo } from '../views/nodeMeminfo.js';
+import { formatForceShow, formatForceStore, formatTypeShow, formatTypeStore, persistOf } from '../kernel/dax/kmemPersist.js';
+import { kmemDiskBytes, kmemDiskOwner } from '../kernel/block/kmemDisk.js';
 import { DAX_MAJOR, daxMinor, daxNumaNode, daxUevent } from '../kernel/dax/deviceAttrs.js';
 import { renderMaps, renderSmaps } from '../views/smaps.js';
 
@@ -56,6 +59,19 @@ const GLOBAL_FILES: Readonly<Record<string, Handler<null>>> = {
   '/sys/devices/system/memory/soft_offline_page': { exists: (s) => s.config.memoryFailure, mode: 0o200 },
   '/sys/devices/system/memory/hard_offline_page': { exists: (s) => s.config.memoryFailure, mode: 0o200 },
   '/sys/devices/system/memory/probe': { exists: (s) => s.config.archMemoryProbe, mode: 0o200, store: (op, _a, buf) => probeStore(op, buf) },
+  // kmem's module parameters under the kmem-persist series (module_param(..., 0644)), while kmem is there.
+  '/sys/module/kmem/parameters/persist_format_type': {
+    exists: (s) => s.profile.kmemPersist && s.config.devDaxKmem,
+    mode: 0o644,
+    show: (op) => formatTypeShow(op.state),
+    store: (op, _a, buf) => formatTypeStore(op, buf),
+  },
+  '/sys/module/kmem/parameters/persist_format_force': {
+    exists: (s) => s.profile.kmemPersist && s.config.devDaxKmem,
+    mode: 0o644,
+    show: (op) => formatForceShow(op.state),
+    store: (op, _a, buf) => formatForceStore(op, buf),
+  },
 };
 
 const DRIVER_FILES: Readonly<Record<string, Handler<DaxDriverName>>> = {
@@ -124,6 +140,8 @@ type Parsed =
   | { readonly k: 'device'; readonly name: string; readonly h: Handler<DaxDevice> | null }
   | { readonly k: 'block'; readonly id: number; readonly h: Handler<number> | null }
   | { readonly k: 'pid'; readonly pid: string; readonly file: 'maps' | 'smaps' }
+  | { readonly k: 'node'; readonly nid: number }
+  | { readonly k: 'disk'; readonly nid: number }
   | { readonly k: 'dir' }
   | { readonly k: 'none' };
 
@@ -198,7 +216,11 @@ function parsePath(raw: string): Parsed {
     const dev = /^\/sys\/bus\/dax\/devices\/([^/]+)(?:\/([^/]+))?$/.exec(path);
     const blk = /^\/sys\/devices\/system\/memory\/memory(0|[1-9][0-9]*)(?:\/([^/]+))?$/.exec(path);
     const pid = /^\/proc\/([^/]+)\/(maps|smaps)$/.exec(path);
+    const node = /^\/sys\/devices\/system\/node\/node(0|[1-9][0-9]{0,3})\/meminfo$/.exec(path);
+    const disk = /^\/sys\/block\/kmem(0|[1-9][0-9]{0,3})\/size$/.exec(path);
     if (pid !== null) p = { k: 'pid', pid: pid[1] as string, file: pid[2] as 'maps' | 'smaps' };
+    else if (node !== null) p = { k: 'node', nid: Number(node[1]) };
+    else if (disk !== null) p = { k: 'disk', nid: Number(disk[1]) };
     else if (drv !== null) {
       const h = DRIVER_FILES[drv[2] as string];
       if (h !== undefined) p = { k: 'driver', drv: drv[1] as DaxDriverName, h };
@@ -256,6 +278,16 @@ export function resolve(op: Op, path: string): Resolved {
       if (proc === undefined) return { kind: 'missing' };
       const render = p.file === 'maps' ? renderMaps : renderSmaps;
       return { kind: 'file', proc: true, show: (o) => render(o.state, proc), store: undefined };
+    }
+    case 'node':
+      // node_read_meminfo, for a node the kernel has (node_possible_map stands in for N_ONLINE).
+      if (!s.possibleNodes.includes(p.nid)) return { kind: 'missing' };
+      return { kind: 'file', proc: false, show: (o) => renderNodeMeminfo(o.state, p.nid), store: undefined };
+    case 'disk': {
+      // disk_attrs' size (block/genhd.c part_size_show): capacity in 512-byte sectors.
+      const owner = kmemDiskOwner(s, p.nid);
+      if (owner === null) return { kind: 'missing' };
+      return { kind: 'file', proc: false, show: (o) => `${kmemDiskBytes(persistOf(o.state, owner)) / 512n}\n`, store: undefined };
     }
     case 'dir':
       return { kind: 'dir' };

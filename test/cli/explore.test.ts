@@ -76,7 +76,7 @@ describe('memhp explore', () => {
     [['--ops', 'driver,nope'], /unknown operation kind "nope": expected a comma-separated list of driver, block/],
     [['--depth', '0'], /expected a depth: a whole number from 1/],
     [['--variant', 'nope'], /unknown variant "nope"/],
-    [['--patches', 'kmem-persist'], /unknown patch series "kmem-persist"/],
+    [['--patches', 'kmem-persist-v2'], /unknown patch series "kmem-persist-v2"/],
     [['--emit', '/tmp/x'], /--emit DIR needs --cover/],
     [['--isolated'], /--isolated needs --cover/],
     [['--cover', '--emit', '/tmp/x', '--ops', 'driver,fault'], /fault are model only/],

@@ -107,6 +107,13 @@ describe('sys_swapon and sys_swapoff', () => {
     expect(r.final.swap.info.map((si) => si.path)).toEqual(['/dev/ram5', null, '/dev/ram2']);
   });
 
+  it('reboot (SPEC §7) deactivates every area: the boot applied again has swap_info[] empty', () => {
+    const r = runChecked(machine('6.1', {}), on('/dev/ram0'), { type: 'reboot' }, on('/dev/ram0'), on('/dev/ram0'));
+    expect(r.results).toEqual(['ok', 'ok', 'ok', 'EBUSY']);
+    // The failed swapon took type 1 and gave it back (nr_swapfiles stays 2): the reboot had emptied swap_info[].
+    expect(r.final.swap.info).toEqual([{ used: true, path: '/dev/ram0' }, { used: false, path: null }]);
+  });
+
   it('prints like strace and writes back as read', () => {
     const text = [machine('6.1', {}), on('/dev/ram0'), off('/dev/ram0')].map((e) => JSON.stringify(e)).join('\n');
     const events = parseLogText(text, 'swap.jsonl').map((l) => l.event);

@@ -58,6 +58,26 @@ const UNREACHABLE_BRANCHES: Readonly<Record<string, string>> = {
   'file_open_name:EISDIR': 'the step generator emits no swapon (test/kernel/swapfile.test.ts)',
   'file_open_name:EACCES': 'the step generator emits no swapon (test/kernel/swapfile.test.ts)',
   'follow_fault_pfn:EFAULT(!pte_write)': 'only on a map=none device, under the devdax-map-none series (test/kernel/followPfn.test.ts)',
+  'blkdev_mmap:ENODEV(not-modelled)': 'only under the kmem-persist series: mmap of a kmem disk (test/kernel/kmemPersist.test.ts)',
+  'blkdev_read_iter:EIO(disk-gone)': 'only under the kmem-persist series: a read of a kmem disk after its unbind (test/kernel/kmemPersist.test.ts)',
+  'blkdev_write_iter:EIO(disk-gone)': 'only under the kmem-persist series: a write to a kmem disk after its unbind (test/kernel/kmemPersist.test.ts)',
+  'blkdev_write_iter:ENOSPC': 'only under the kmem-persist series: a write past the end of a kmem disk (test/kernel/kmemPersist.test.ts)',
+  'dax_kmem_alloc_page:ENOMEM': 'only under the kmem-persist series: a full kmem disk (test/kernel/kmemPersist.test.ts)',
+  'dax_kmem_alloc_page:not-in-range': 'only under the kmem-persist series: other memory on the persistent device\'s node (test/kernel/kmemPersist.test.ts)',
+  'dev_dax_kmem_probe:EINVAL(node-has-memory)': 'only under the kmem-persist series: the node check (test/kernel/kmemPersist.test.ts)',
+  'kmem_blk_cleanup:keeps-data': 'only under the kmem-persist series: the fix kmem-persist-fix-unbind (test/kernel/kmemPersist.test.ts)',
+  'kmem_blk_probe:EINVAL(counts)': 'only under the kmem-persist series: a BLK superblock that does not fit the device (test/kernel/kmemPersist.test.ts)',
+  'kmem_blk_probe:EINVAL(magic)': 'only under the kmem-persist series: not reachable through kmem_persist_probe, which dispatches on the superblock type (a defensive check of the posting) (test/kernel/kmemPersist.test.ts)',
+  'kmem_blk_probe:ENOMEM(kzalloc)': 'only under the kmem-persist series: a device above ~2 TiB (test/kernel/kmemPersist.test.ts)',
+  'kmem_blk_probe:EPERM(no-pages)': 'only under the kmem-persist series: not reachable: a device kmem accepts has pages (a defensive check of the posting) (test/kernel/kmemPersist.test.ts)',
+  'kmem_blk_submit_bio:EIO(write)': 'only under the kmem-persist series: a write with no page to get (test/kernel/kmemPersist.test.ts)',
+  'kmem_persist_probe:EINVAL(no-type)': 'only under the kmem-persist series: persist_format_type naming no type (test/kernel/kmemPersist.test.ts)',
+  'kmem_persist_probe:EINVAL(unformatted)': 'only under the kmem-persist series: an unformatted device with the default parameter (test/kernel/kmemPersist.test.ts)',
+  'param_set_bool:EINVAL': 'only under the kmem-persist series: a bad persist_format_force value (test/kernel/kmemPersist.test.ts)',
+  'param_set_int:EINVAL': 'only under the kmem-persist series: a bad persist_format_type value (test/kernel/kmemPersist.test.ts)',
+  'param_set_int:ERANGE': 'only under the kmem-persist series: a persist_format_type beyond int (test/kernel/kmemPersist.test.ts)',
+  'vfs_read:EBADF': 'only under the kmem-persist series: a read of a kmem disk opened write-only (test/kernel/kmemPersist.test.ts)',
+  'vfs_write:EBADF': 'only under the kmem-persist series: a write to a kmem disk opened read-only (test/kernel/kmemPersist.test.ts)',
 };
 
 describe('generated machines', () => {
@@ -127,7 +147,11 @@ describe('the fix patches (SPEC §11) under the same budget', () => {
     // The known set without the findings a patch fixes: every one of those must be gone.
     const upstreamOnly = KNOWN_FINDINGS.filter((f) => 'upstream' in f.fix);
     const known = new Set([...KNOWN_SIGNATURES].filter((s) => upstreamOnly.some((f) => f.signatures.includes(s.split('#')[0] ?? ''))));
-    const r = runCampaign({ seed: 20261121, runs: 4000, steps: 40, variant: null, outDir: null, patches: PATCH_NAMES, known });
+    // The kmem-persist series and its fixes change kmem for every machine (MHP_ALLOCATE, the node check) and
+    // need a persistent device on a node of its own, which these generated machines do not draw: its
+    // behaviour, findings and fixes are pinned in test/kernel/kmemPersist.test.ts.
+    const patches = PATCH_NAMES.filter((p) => !p.startsWith('kmem-persist'));
+    const r = runCampaign({ seed: 20261121, runs: 4000, steps: 40, variant: null, outDir: null, patches, known });
     expect(r.failures.map((f) => `${f.invariant}: ${f.message}`)).toEqual([]);
     expect(r.known.map((k) => findingOf(k.signature)?.id).filter((id) => !upstreamOnly.some((f) => f.id === id))).toEqual([]);
   });

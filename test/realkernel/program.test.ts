@@ -37,7 +37,7 @@ describe('programLine: one /ops.txt line per program event', () => {
       '{"type":"exit","pid":"p2"}',
     ]);
     const line = (e: typeof open) => {
-      if (e === undefined || e.type === 'boot' || e.type === 'write' || e.type === 'read' || e.type === 'inject') throw new Error('not a program event');
+      if (e === undefined || e.type === 'boot' || e.type === 'write' || e.type === 'read' || e.type === 'inject' || e.type === 'reboot') throw new Error('not a program event');
       return programLine(e);
     };
     expect(line(open)).toBe(`open ${hex('p1')} ${hex('f1')} ${hex('/dev/dax0.0')} rdonly+sync`);

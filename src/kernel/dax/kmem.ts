@@ -16,6 +16,7 @@ import { IORESOURCE_SYSTEM_RAM, findExact, releaseResource, removeResource, requ
 import { deviceNamed, findRegion, withDevice, withState, type DaxDevice, type DaxRange, type KmemData } from '../state.js';
 import { advanceDevice } from './lifecycle.js';
 import { memoryAddPhysaddrToNid } from '../numa.js';
+import { kmemPersistAttachData, kmemPersistCleanup, kmemPersistNodeCheck, kmemPersistProbeTail } from './kmemPersist.js';
 
 /** "System RAM (kmem)" since v5.8; plain add_memory's "System RAM" before. */
 export function kmemResourceName(op: Op): string {
@@ -72,6 +73,11 @@ function probePerRange(op: Op, dev: DaxDevice): Ret {
     // Without the check (variant kmem-accepts-invalid-node), add_memory's node for the first range.
     numaNode = memoryAddPhysaddrToNid(op.state, dev.ranges[0]?.start ?? 0n);
   }
+  const persist = op.state.profile.kmemPersist;
+  if (persist) {
+    const rc = kmemPersistNodeCheck(op, dev, numaNode);
+    if (!rc.ok) return rc;
+  }
   const B = op.state.blockSize;
   let totalLen = 0n;
   dev.ranges.forEach((range, i) => {
@@ -111,6 +117,8 @@ function probePerRange(op: Op, dev: DaxDevice): Ret {
     const rc = addMemoryDriverManaged(op, mgid ?? numaNode, r.start, size, kmemResourceName(op), {
       nidIsMgid: mgid !== null,
       memmapOnMemory: memmap,
+      // RFC 2/4: every add gets MHP_NID_IS_MGID | MHP_ALLOCATE.
+      allocate: persist,
     });
     if (!rc.ok) {
       op.print(`kmem ${dev.name}: mapping${i}: ${hex(r.start)}-${hex(r.end)} memory add failed`);
@@ -127,6 +135,11 @@ function probePerRange(op: Op, dev: DaxDevice): Ret {
   const cur = deviceNamed(op.state, dev.name);
   advanceDevice(op, cur, 'kmem.added', { driver: 'kmem', kmem: { res, mgid } });
   markOnlineIfAny(op, dev.name);
+  if (persist) {
+    // RFC 2/4: data->total_len, then after dev_set_drvdata rc = kmem_persist_probe(); errors only printed.
+    kmemPersistAttachData(op, dev.name, res, Number(totalLen / 4096n), numaNode);
+    kmemPersistProbeTail(op, dev.name);
+  }
   return OK;
 }
 
@@ -216,7 +229,15 @@ registerMemoryNotifier('kmem', kmemMemoryNotifier);
  * range too small to add never counts as removed.
  */
 export function devDaxKmemRemove(op: Op, dev: DaxDevice): void {
-  const data = dev.kmem;
+  let data = dev.kmem;
+  if (data?.persist !== undefined) {
+    // RFC 2/4: kmem_persist_cleanup first (an oops for NULL ops); a failed cleanup returns before remove_memory.
+    if (!kmemPersistCleanup(op, dev.name)) {
+      setDriverData(op, dev.name, null, deviceNamed(op.state, dev.name).kmem);
+      return;
+    }
+    data = deviceNamed(op.state, dev.name).kmem;
+  }
   if (!op.state.profile.kmemRemoveHotRemoves || data === null) {
     // v5.1: remove does nothing; the memory and its resources stay, only the driver is gone.
     setDriverData(op, dev.name, null, dev.kmem);
@@ -275,7 +296,8 @@ export function devDaxKmemRemove(op: Op, dev: DaxDevice): void {
   const cur = deviceNamed(op.state, dev.name);
   const allFreed = success >= dev.ranges.length;
   if (allFreed && data.mgid !== null) memoryGroupUnregister(op, data.mgid);
-  const kmem: KmemData | null = allFreed ? null : { res, mgid: data.mgid };
+  // Pinned until reboot: kmem's data stays, with what the persistence series knew of the device (its media still names it).
+  const kmem: KmemData | null = allFreed ? null : data.persist === undefined ? { res, mgid: data.mgid } : { res, mgid: data.mgid, persist: data.persist };
   const memoryLeft = res.some((r) => r !== null) || stillHasBlocks(op, dev);
   if (!memoryLeft) advanceDevice(op, cur, 'kmem.removed', { driver: null, kmem });
   else setDriverData(op, dev.name, null, kmem);

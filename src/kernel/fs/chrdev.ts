@@ -5,6 +5,7 @@
  * device exists, whatever driver is bound (__devm_create_dev_dax sets devt).
  */
 import { daxFops } from '../dax/deviceFops.js';
+import { kmemDiskFops, kmemDiskOwner } from '../block/kmemDisk.js';
 import type { FileOperations } from '../mm/ops.js';
 import type { FileDriver, OpenFile } from '../mm/types.js';
 import { findDevice, type KernelState } from '../state.js';
@@ -13,12 +14,21 @@ import { findDevice, type KernelState } from '../state.js';
 export function chrdevAt(s: KernelState, path: string): { readonly fops: FileOperations; readonly dev: string } | null {
   const m = /^\/dev\/(dax[0-9]+\.[0-9]+)$/.exec(path);
   if (m !== null && findDevice(s, m[1] as string) !== undefined) return { fops: daxFops, dev: m[1] as string };
+  // The block device node devtmpfs makes for the kmem persistence RFC's disk (add_disk), with def_blk_fops.
+  const k = /^\/dev\/kmem([0-9]+)$/.exec(path);
+  if (k !== null) {
+    const owner = kmemDiskOwner(s, Number(k[1]));
+    if (owner !== null) return { fops: kmemDiskFops, dev: owner };
+  }
   return null;
 }
 
 const FOPS: Readonly<Record<FileDriver, FileOperations>> = {
   get dax() {
     return daxFops;
+  },
+  get kmemblk() {
+    return kmemDiskFops;
   },
 };
 

@@ -9,15 +9,16 @@ import type { Outcome } from '../../log/events.js';
 import type { Op } from '../op.js';
 import { entryAt, handleMmFault, physOf } from './fault.js';
 import { getUserPage } from './gup.js';
-import { processOf, setMm, setProcess, vmaAt } from './process.js';
+import { physRead, physWrite } from './physmem.js';
+import { processOf, setProcess, vmaAt } from './process.js';
 import type { Process, Vma } from './types.js';
 
 function readWord(op: Op, phys: bigint): bigint {
-  return op.state.mm.mem.get(Number(phys >> 3n)) ?? 0n;
+  return physRead(op.state.mm, phys);
 }
 
 function writeWord(op: Op, phys: bigint, value: bigint): void {
-  setMm(op, { mem: op.state.mm.mem.set(Number(phys >> 3n), value) });
+  physWrite(op, phys, value);
 }
 
 /** The word at `addr` through an installed entry, faulting it in first; null when the fault ends in SIGBUS. */

@@ -51,4 +51,10 @@ export interface FileOperations {
   /** ->mmap_supported_flags includes MAP_SYNC. */
   readonly mapSync: boolean;
   readonly vmOps: VmOperations;
+  /** ->read_iter (absent: vfs_read's -EINVAL); the outcome value is what was read. */
+  readonly readIter?: (op: Op, file: OpenFile, offset: bigint, length: bigint) => Ret<string>;
+  /** ->write_iter (absent: -EINVAL): `value` in every word of the range; the outcome value is the count written. */
+  readonly writeIter?: (op: Op, file: OpenFile, offset: bigint, length: bigint, value: bigint) => Ret<string>;
+  /** ->unlocked_ioctl for the block ioctls the log can name (absent: -ENOTTY). */
+  readonly ioctl?: (op: Op, file: OpenFile, cmd: 'BLKDISCARD' | 'BLKZEROOUT', start: bigint, length: bigint) => Ret;
 }

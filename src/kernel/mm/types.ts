@@ -91,7 +91,7 @@ export interface Process {
 }
 
 /** Which driver's file_operations serve a file (src/kernel/fs/chrdev.ts). */
-export type FileDriver = 'dax';
+export type FileDriver = 'dax' | 'kmemblk';
 
 /** struct file for a character device the model knows. */
 export interface OpenFile {
@@ -115,9 +115,15 @@ export interface MmState {
   readonly nextFile: number;
   /** Memory contents: physical word (phys >> 3) → value; never written reads as zero. */
   readonly mem: WideIntMap<bigint>;
+  /**
+   * Whole-page contents beneath `mem`: physical page (phys >> 12) → the value
+   * every word of the page holds, unless `mem` has the word (block I/O writes
+   * whole 4 KiB blocks, so a written disk holds one entry per block, not 512).
+   */
+  readonly fills: WideIntMap<bigint>;
 }
 
-export const EMPTY_MM: MmState = { procs: new Map(), files: new Map(), nextFile: 1, mem: WideIntMap.empty() };
+export const EMPTY_MM: MmState = { procs: new Map(), files: new Map(), nextFile: 1, mem: WideIntMap.empty(), fills: WideIntMap.empty() };
 
 export function withMm(m: MmState, c: Partial<MmState>): MmState {
   return {
@@ -125,6 +131,7 @@ export function withMm(m: MmState, c: Partial<MmState>): MmState {
     files: c.files !== undefined ? c.files : m.files,
     nextFile: c.nextFile !== undefined ? c.nextFile : m.nextFile,
     mem: c.mem !== undefined ? c.mem : m.mem,
+    fills: c.fills !== undefined ? c.fills : m.fills,
   };
 }
 
