@@ -32,6 +32,8 @@ export function devdaxMachine(align: bigint): BootEvent {
     iomem: [],
     unmovable: [],
     reservedKiB: 0,
+    blockDevices: [],
+    swapAreas: [],
     daxRegions: [{ id: 0, kind: 'hmem', name: 'Soft Reserved', start, size: TIB, targetNode: 0, align, namespace: null, map: 'mem', devices: [{ name: 'dax0.0', ranges: [{ start, size: TIB }], align, driver: 'device_dax', memmapOnMemory: false }] }],
     variant: null,
     patches: [],

@@ -29,6 +29,8 @@ export function cxlMachine(tib: bigint, config: Partial<BootEvent['config']> = {
     iomem: [],
     unmovable: [],
     reservedKiB: 0,
+    blockDevices: [],
+    swapAreas: [],
     daxRegions: [
       {
         id: 0,

@@ -69,6 +69,16 @@ if [[ -n "$MD" ]]; then
 		fi
 		add_mod "$rel"
 	done
+	# Modules /init loads only on demand, with parameters (not in modules.order):
+	# brd, the ramdisks swapon/swapoff events use (RAMDISKS= in /run.conf).
+	mkdir -p "$R/lib/modules/extra"
+	for m in brd; do
+		rel=$(awk -F: -v m="$m" '{ n = $1; sub(/.*\//, "", n); sub(/\.ko(\.[a-z]+)?$/, "", n); if (n == m) { print $1; exit } }' "$MD/modules.dep")
+		if [[ -n "$rel" ]]; then cp "$MD/$rel" "$R/lib/modules/extra/"; else log "module $m: not a module here (built in or not configured)"; fi
+	done
+	for f in "$R"/lib/modules/extra/*.ko.xz; do [[ -e "$f" ]] && xz -d "$f"; done
+	for f in "$R"/lib/modules/extra/*.ko.zst; do [[ -e "$f" ]] && zstd -q -d --rm "$f"; done
+	for f in "$R"/lib/modules/extra/*.ko.gz; do [[ -e "$f" ]] && gzip -d "$f"; done
 	# busybox insmod wants plain .ko files
 	for f in "$R"/lib/modules/*.ko.xz; do [[ -e "$f" ]] && xz -d "$f"; done
 	for f in "$R"/lib/modules/*.ko.zst; do [[ -e "$f" ]] && zstd -q -d --rm "$f"; done

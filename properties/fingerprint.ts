@@ -147,7 +147,9 @@ export class Fingerprinter {
     const mm = s.mm;
     const programs = mm.procs.size === 0 && mm.files.size === 0 && mm.mem.size === 0 ? '' : `#${this.intern(this.mmText(s))}`;
     // The global text is interned as well: the key a Map hashes twice per transition (get, then set) stays short.
-    return `${this.intern(this.globalText(s))}#${parts.join(',')}${programs}`;
+    // swap_info[] (src/kernel/mm/swapfile.ts): each slot's SWP_USED and file, in type order (the type is what a swap entry names).
+    const swap = s.swap.info.length === 0 ? '' : `#S${s.swap.info.map((si) => (si.used ? `${si.path ?? '-'}` : '.')).join(';')}`;
+    return `${this.intern(this.globalText(s))}#${parts.join(',')}${programs}${swap}`;
   }
 
   /** A vma without its file (renumbered per state): start, end, pgoff, prot, flags, the align dax_mmap saw, grown, entries. */

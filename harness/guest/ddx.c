@@ -31,6 +31,8 @@
  *   mremap P M OFF LEN NEWLEN FLAGS AMAP AOFF
  *   access|procmem P M OFF read|write VALUE
  *   fork P C / exit P
+ *   swapon PATH / swapoff PATH   (no pid: the coordinator calls swapon(2) with
+ *                                 flags 0 / swapoff(2); init prepared the areas)
  * Output: `@@MEMHP OP <seq> <mode> -`, `@@MEMHP RES <seq> RESULT ...` and the
  * kernel's messages since the previous step as `@@MEMHP KLOG <seq> ...`.
  * RESULT lines beyond sysfs-op's: `RESULT ok`, `RESULT value 0x..` (a read
@@ -56,6 +58,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #ifndef MAP_SHARED_VALIDATE
 #define MAP_SHARED_VALIDATE 0x03
@@ -767,6 +771,18 @@ static void step(char *line)
 		printf("@@MEMHP RES %d ", seq);
 		sysfs_op(strcmp(w[1], "read") == 0 ? 4 : 5, argv);
 		alarm(0);
+	} else if (strcmp(w[1], "swapon") == 0 || strcmp(w[1], "swapoff") == 0) {
+		char *path = n > 2 ? hexarg(w[2]) : NULL;
+		long rc;
+
+		if (!path)
+			die("swap-usage");
+		rc = strcmp(w[1], "swapon") == 0 ? syscall(SYS_swapon, path, 0) : syscall(SYS_swapoff, path);
+		if (rc == 0)
+			printf("@@MEMHP RES %d RESULT ok\n", seq);
+		else
+			printf("@@MEMHP RES %d RESULT errno %s\n", seq, errname(errno));
+		free(path);
 	} else if (strcmp(w[1], "exit") == 0) {
 		char *name = hexarg(w[2]);
 

@@ -87,6 +87,11 @@ export function bootMachine(c: MachineConstraints = {}): fc.Arbitrary<BootEvent>
           crashHotplug: fc.constant(false),
           // The probe file is a hot-add path of its own (src/kernel/memoryProbe.ts), tested by hand; the step generator does not write it yet.
           archMemoryProbe: fc.constant(false),
+          // MAX_SWAPFILES's terms (src/kernel/mm/swapfile.ts): only swapon reads them, and generated machines have no
+          // block devices (the step generator emits no swapon): not drawn, so the campaigns' seeds keep their runs.
+          devicePrivate: fc.constant(false),
+          migration: fc.constant(true),
+          pteMarker: fc.constant(true),
         }),
         unmovable: fc.array(fc.nat(), { maxLength: 2 }),
         reservedMiB: fc.constantFrom(0, 0, 64, 190),
@@ -131,6 +136,8 @@ export function bootMachine(c: MachineConstraints = {}): fc.Arbitrary<BootEvent>
           iomem: [],
           unmovable,
           reservedKiB: p.reservedMiB * 1024,
+          blockDevices: [],
+          swapAreas: [],
           daxRegions,
           variant: c.variant ?? null,
           patches: c.patches ?? [],

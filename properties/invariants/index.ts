@@ -11,6 +11,7 @@ import { deviceOneWay, noDevdaxOverOnlineMemory } from './lifecycle.js';
 import { busyNoOverlap, resourceTreeWellformed } from './resourceTree.js';
 import { DEVDAX_INVARIANTS } from './devdax.js';
 import { daxPfnUser } from './pfnUser.js';
+import { swapTypes } from './swap.js';
 import { PERSIST_INVARIANTS } from './persist.js';
 import type { Invariant, InvariantContext } from './types.js';
 import type { BlockChange } from '../../src/kernel/op.js';
@@ -35,6 +36,7 @@ export const INVARIANTS: readonly Invariant[] = [
   noTransientAtRest,
   ...DEVDAX_INVARIANTS,
   daxPfnUser,
+  swapTypes,
   ...PERSIST_INVARIANTS,
 ];
 
@@ -88,6 +90,7 @@ const OTHER_FIELDS: Readonly<Record<Exclude<keyof KernelState, 'mm'>, true>> = {
   managedPages: true,
   nextAddId: true,
   bootReservedPages: true,
+  swap: true,
   oops: true,
   boot: true,
   kmemPersist: true,

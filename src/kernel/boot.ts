@@ -6,6 +6,7 @@
  * address gives), the dax region producers (dax_pmem, dax_hmem, cxl) and the
  * driver-core probe at boot.
  */
+import { bootSwap } from './mm/swapfile.js';
 import { EMPTY_MM, withMm, type MmState } from './mm/types.js';
 import { KMEM_PERSIST_MODULE_DEFAULTS } from './dax/kmemPersistTypes.js';
 import type { BootEvent } from '../log/events.js';
@@ -174,6 +175,7 @@ export function bootKernel(boot: BootEvent, kept: Pick<MmState, 'mem' | 'fills'>
     bootReservedPages: boot.reservedKiB / 4,
     // What persistent memory kept across a reboot is there before any driver probes.
     mm: kept === null ? EMPTY_MM : withMm(EMPTY_MM, kept),
+    swap: bootSwap(boot.blockDevices, boot.swapAreas),
     oops: null,
     boot,
     kmemPersist: KMEM_PERSIST_MODULE_DEFAULTS,

@@ -30,6 +30,19 @@ export interface BootConfig {
   readonly crashHotplug: boolean;
   /** CONFIG_ARCH_MEMORY_PROBE: /sys/devices/system/memory/probe (probe_store). Debian's cloud kernels: n; the harness's custom hmm kernel: y. */
   readonly archMemoryProbe: boolean;
+  /**
+   * CONFIG_DEVICE_PRIVATE: un-addressable device memory; reserves SWP_DEVICE_NUM swap types (include/linux/swap.h),
+   * so MAX_SWAPFILES shrinks (src/kernel/mm/swapfile.ts). Debian's cloud kernels: n; the harness's custom hmm kernel: y.
+   */
+  readonly devicePrivate: boolean;
+  /** CONFIG_MIGRATION: page migration; reserves SWP_MIGRATION_NUM swap types. def_bool y with NUMA or hot-remove: every kernel here has it. */
+  readonly migration: boolean;
+  /**
+   * CONFIG_PTE_MARKER (v5.19, selected by PTE_MARKER_UFFD_WP, default y on x86-64): reserves SWP_PTE_MARKER_NUM on 6.1.
+   * From v6.5 the option is gone and the type always reserved; before v5.19 there is no such type (the profile decides,
+   * src/kernel/mm/swapfile.ts). Debian 6.1 cloud and the custom hmm kernel: y.
+   */
+  readonly pteMarker: boolean;
 }
 
 export const DEFAULT_CONFIG: BootConfig = {
@@ -44,4 +57,7 @@ export const DEFAULT_CONFIG: BootConfig = {
   memoryFailure: false,
   crashHotplug: false,
   archMemoryProbe: false,
+  devicePrivate: false,
+  migration: true,
+  pteMarker: true,
 };

@@ -68,6 +68,27 @@ export interface ProfileSwitches {
    * [unconfirmed which release; the 6.8 value is assumed]. Kernel messages only (klog, not compared by `kernel diff`).
    */
   readonly probeFailedDevErr: boolean;
+  /**
+   * SWP_DEVICE_NUM with CONFIG_DEVICE_PRIVATE (include/linux/swap.h): 2 (SWP_DEVICE_WRITE/READ) from the 2017 HMM
+   * series to v5.13; v5.14 b756a3b5e7ea "mm: Device exclusive memory access" adds SWP_DEVICE_EXCLUSIVE_{WRITE,READ}: 4
+   * (6.1.192 and 6.12.118 as Debian ships them). David Hildenbrand's "mm: use single SWP_DEVICE_EXCLUSIVE entry type"
+   * (posted Jan 2025, after 6.12) makes it 3.
+   */
+  readonly swpDeviceNum: 2 | 4;
+  /** SWP_MIGRATION_NUM with CONFIG_MIGRATION: 2 (READ, WRITE) in v5.1; 3 once SWP_MIGRATION_READ_EXCLUSIVE exists (v5.19, the PG_anon_exclusive series; 6.1.192 has it). */
+  readonly swpMigrationNum: 2 | 3;
+  /**
+   * SWP_PTE_MARKER_NUM: no such type before v5.19 (Peter Xu's "mm: introduce PTE_MARKER swap entry"); 1 with
+   * CONFIG_PTE_MARKER in 6.1.192 ('config'); 1 always once the option is gone (v6.5 "mm: make PTE_MARKER
+   * non-optional" [unconfirmed which release]; 6.12.118's Kconfig has no PTE_MARKER and swap.h counts it always: 'always').
+   */
+  readonly swpPteMarker: 'none' | 'config' | 'always';
+  /**
+   * SWP_SWAPIN_ERROR_NUM, 1 and unconditional, in 6.1.192's swap.h (added ≈v5.19/6.0 [unconfirmed]); Peter Xu's
+   * "mm/swap: use PTE markers for swap errors" drops it and gives the type back to swap (v6.5 [unconfirmed which
+   * release]; 6.12 has none). Not in v5.1.
+   */
+  readonly swpSwapinError: boolean;
 }
 
 export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
@@ -89,6 +110,10 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     kstrtoboolTrueFalse: false,
     kmemRemoveSkipsNeverAdded: false,
     probeFailedDevErr: false,
+    swpDeviceNum: 2,
+    swpMigrationNum: 2,
+    swpPteMarker: 'none',
+    swpSwapinError: false,
   },
   '6.1': {
     bindReportsProbeErrno: true,
@@ -108,6 +133,10 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     kstrtoboolTrueFalse: true,
     kmemRemoveSkipsNeverAdded: true,
     probeFailedDevErr: false,
+    swpDeviceNum: 4,
+    swpMigrationNum: 3,
+    swpPteMarker: 'config',
+    swpSwapinError: true,
   },
   '6.8': {
     bindReportsProbeErrno: true,
@@ -127,6 +156,10 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     kstrtoboolTrueFalse: true,
     kmemRemoveSkipsNeverAdded: false,
     probeFailedDevErr: true,
+    swpDeviceNum: 4,
+    swpMigrationNum: 3,
+    swpPteMarker: 'always',
+    swpSwapinError: false,
   },
   '6.12': {
     bindReportsProbeErrno: true,
@@ -146,6 +179,10 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     kstrtoboolTrueFalse: true,
     kmemRemoveSkipsNeverAdded: true,
     probeFailedDevErr: true,
+    swpDeviceNum: 4,
+    swpMigrationNum: 3,
+    swpPteMarker: 'always',
+    swpSwapinError: false,
   },
 };
 

@@ -12,6 +12,7 @@ import type { Profile } from './profile.js';
 import type { Resource } from './resource.js';
 import type { InjectSite } from '../log/events.js';
 import type { MmState } from './mm/types.js';
+import type { SwapState } from './mm/swapfile.js';
 import type { BootEvent } from '../log/events.js';
 import type { KmemPersistInstance, KmemPersistModule } from './dax/kmemPersistTypes.js';
 
@@ -160,6 +161,8 @@ export interface KernelState {
   readonly bootReservedPages: number;
   /** Processes, files, mappings and memory contents (SPEC §7). */
   readonly mm: MmState;
+  /** swap_info[] and the boot's block devices (src/kernel/mm/swapfile.ts). */
+  readonly swap: SwapState;
   /** The first line of the oops that killed the machine, or null while it runs. */
   readonly oops: string | null;
   /** The boot event this state was booted from: a reboot applies it again. */
@@ -170,7 +173,7 @@ export interface KernelState {
 
 /**
  * A copy of `s` with the fields of `c` replaced. Every step copies the state
- * several times: an object spread of these 23 fields costs V8 ~200-400 ns
+ * several times: an object spread of these fields costs V8 ~200-400 ns
  * (no fast clone for an object this size), this literal ~10 ns, and it keeps
  * every state on one hidden class. A field added to KernelState fails to
  * type-check here until it is copied.
@@ -197,6 +200,7 @@ export function withState(s: KernelState, c: Partial<KernelState>): KernelState 
     nextAddId: c.nextAddId !== undefined ? c.nextAddId : s.nextAddId,
     bootReservedPages: c.bootReservedPages !== undefined ? c.bootReservedPages : s.bootReservedPages,
     mm: c.mm !== undefined ? c.mm : s.mm,
+    swap: c.swap !== undefined ? c.swap : s.swap,
     oops: c.oops !== undefined ? c.oops : s.oops,
     boot: c.boot !== undefined ? c.boot : s.boot,
     kmemPersist: c.kmemPersist !== undefined ? c.kmemPersist : s.kmemPersist,

@@ -108,6 +108,8 @@ export function toBootEvent(raw: RawBoot): { boot: BootEvent; singleRange: Range
     iomem: raw.iomem.map((e, i) => iomemEntry(e, ['iomem', i])),
     unmovable: [...raw.unmovable],
     reservedKiB: raw.reservedKiB,
+    blockDevices: [...raw.blockDevices],
+    swapAreas: [...raw.swapAreas],
     daxRegions: raw.daxRegions.map((r, i) => region(r, ['daxRegions', i])),
     variant: raw.variant,
     patches: raw.patches,

@@ -209,6 +209,21 @@ function checkNamespaces(boot: BootEvent): void {
   });
 }
 
+/** blockDevices and swapAreas: each path once, every swap area one of the block devices (the model swaps to block devices only). */
+function checkSwapAreas(boot: BootEvent): void {
+  const seen = new Set<string>();
+  boot.blockDevices.forEach((p, k) => {
+    if (seen.has(p)) fail(['blockDevices', k], 'each block device once', `${JSON.stringify(p)} again`);
+    seen.add(p);
+  });
+  const areas = new Set<string>();
+  boot.swapAreas.forEach((p, k) => {
+    if (!seen.has(p)) fail(['swapAreas', k], 'one of the paths in blockDevices (a swap area on a block device the boot lists)', JSON.stringify(p));
+    if (areas.has(p)) fail(['swapAreas', k], 'each swap area once', `${JSON.stringify(p)} again`);
+    areas.add(p);
+  });
+}
+
 function checkUnmovable(boot: BootEvent, ram: readonly Span[]): void {
   const bs = boot.memoryBlockSize;
   const ramKiB = boot.ram.reduce((s, r) => s + r.size, 0n) / 1024n;
@@ -246,4 +261,5 @@ export function checkBoot(boot: BootEvent, singleRange: RangeForms = []): void {
   checkIomem(boot, ram, regions);
   checkNamespaces(boot);
   checkUnmovable(boot, ram);
+  checkSwapAreas(boot);
 }

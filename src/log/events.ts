@@ -98,6 +98,10 @@ export interface BootEvent {
    * RAM of ram[] minus this; recorded machines report it (default 0).
    */
   readonly reservedKiB: number;
+  /** Block devices that exist (the harness's brd ramdisks /dev/ramN): swapon of one without a swap signature is EINVAL. */
+  readonly blockDevices: readonly string[];
+  /** The block devices that hold a swap signature (mkswap): what swapon can activate (src/kernel/mm/swapfile.ts). */
+  readonly swapAreas: readonly string[];
   readonly daxRegions: readonly DaxRegionSpec[];
   readonly variant: VariantName | null;
   /** Proposed patch series applied on top of the profile (SPEC §11). */

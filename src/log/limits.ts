@@ -23,4 +23,6 @@ export const BOOT_LIMITS = {
   ranges: 4096,
   /** Block ids in "unmovable". */
   unmovable: 65536,
+  /** Paths in "blockDevices" (and in "swapAreas"): brd makes at most 1 << MINORBITS disks; 4096 is far above the 32 the harness makes. */
+  blockDevices: 4096,
 } as const;

@@ -126,6 +126,22 @@ export interface ExitEvent extends Common {
   readonly pid: string;
 }
 /**
+ * `swapon(path, 0)` / `swapoff(path)` (mm/swapfile.c). No pid: which process
+ * asks does not matter to the kernel (both need CAP_SYS_ADMIN, which the log's
+ * processes have). The model keeps names, not contents: the boot's
+ * `blockDevices` and `swapAreas` say which paths exist and which hold a swap
+ * signature.
+ */
+export interface SwaponEvent extends Common {
+  readonly type: 'swapon';
+  readonly path: string;
+}
+export interface SwapoffEvent extends Common {
+  readonly type: 'swapoff';
+  readonly path: string;
+}
+export type SwapEvent = SwaponEvent | SwapoffEvent;
+/**
  * pread(2) / pwrite(2) on an open block device, as direct I/O (the guest
  * opens block devices with O_DIRECT, so offsets and lengths are whole
  * logical blocks and nothing stays in a page cache): a write stores `value`
@@ -164,10 +180,12 @@ export type ProgramEvent =
   | FollowPfnEvent
   | ForkEvent
   | ExitEvent
+  | SwaponEvent
+  | SwapoffEvent
   | BlockIoEvent
   | IoctlEvent;
 
-export const PROGRAM_EVENT_TYPES = ['open', 'close', 'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'access', 'procmem', 'follow_pfn', 'fork', 'exit', 'pread', 'pwrite', 'ioctl'] as const;
+export const PROGRAM_EVENT_TYPES = ['open', 'close', 'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'access', 'procmem', 'follow_pfn', 'fork', 'exit', 'swapon', 'swapoff', 'pread', 'pwrite', 'ioctl'] as const;
 /**
  * Program events no real kernel can be asked to perform here (the harness refuses them, as it refuses inject):
  * follow_pfn always; block I/O until the guest helper performs it (the kmem-persist kernel, issue 13.6).
@@ -249,6 +267,12 @@ const followPfnSchema = strict(
 );
 const forkSchema = strict({ ...common, type: eventType('fork'), pid, child: handle('pid') }, 'a fork event {"pid","child"}');
 const exitSchema = strict({ ...common, type: eventType('exit'), pid }, 'an exit event {"pid"}');
+const swapPath = z
+  .string({ error: 'a path ("/dev/ram0")' })
+  .regex(/^\/[^\0]*$/, { error: 'an absolute path ("/dev/ram0")' })
+  .max(4095, { error: 'a path of at most 4095 bytes (PATH_MAX)' });
+const swaponSchema = strict({ ...common, type: eventType('swapon'), path: swapPath }, 'a swapon event {"path"}');
+const swapoffSchema = strict({ ...common, type: eventType('swapoff'), path: swapPath }, 'a swapoff event {"path"}');
 const preadSchema = strict({ ...common, type: eventType('pread'), pid, fd: handle('fd'), offset: u64, length: u64 }, 'a pread event {"pid","fd","offset","length"}');
 const pwriteSchema = strict(
   { ...common, type: eventType('pwrite'), pid, fd: handle('fd'), offset: u64, length: u64, value: word },
@@ -279,6 +303,8 @@ export const PROGRAM_SCHEMAS = {
   follow_pfn: followPfnSchema,
   fork: forkSchema,
   exit: exitSchema,
+  swapon: swaponSchema,
+  swapoff: swapoffSchema,
   pread: preadSchema,
   pwrite: pwriteSchema,
   ioctl: ioctlSchema,

@@ -121,6 +121,14 @@ export function parseProgramEvent(type: ProgramEventType, raw: Record<string, un
       const e = parseWith(PROGRAM_SCHEMAS.exit, raw);
       return { type: 'exit', pid: e.pid, ...common(e) };
     }
+    case 'swapon': {
+      const e = parseWith(PROGRAM_SCHEMAS.swapon, raw);
+      return { type: 'swapon', path: e.path, ...common(e) };
+    }
+    case 'swapoff': {
+      const e = parseWith(PROGRAM_SCHEMAS.swapoff, raw);
+      return { type: 'swapoff', path: e.path, ...common(e) };
+    }
     case 'pread': {
       const e = parseWith(PROGRAM_SCHEMAS.pread, raw);
       return { type: 'pread', pid: e.pid, fd: e.fd, offset: bounded(e.offset, 'offset'), length: bounded(e.length, 'length'), value: null, ...common(e) };

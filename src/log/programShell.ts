@@ -33,6 +33,9 @@ function addr(a: MapAddress | null): string {
 }
 
 export function programCall(e: ProgramEvent): string {
+  // swapon/swapoff name no process (SPEC §7): strace's line alone.
+  if (e.type === 'swapon') return `swapon(${JSON.stringify(e.path)}, 0)`;
+  if (e.type === 'swapoff') return `swapoff(${JSON.stringify(e.path)})`;
   const p = `${e.pid}: `;
   switch (e.type) {
     case 'open':

@@ -38,6 +38,9 @@ export function programEventFields(e: ProgramEvent): JsonObject {
       return { pid: e.pid, child: e.child };
     case 'exit':
       return { pid: e.pid };
+    case 'swapon':
+    case 'swapoff':
+      return { path: e.path };
     case 'pread':
       return { pid: e.pid, fd: e.fd, offset: hex(e.offset), length: hex(e.length) };
     case 'pwrite':

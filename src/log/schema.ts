@@ -20,6 +20,8 @@ const absolutePath = z
   .string({ error: 'a path string ("/sys/...", "/proc/iomem")' })
   .regex(/^\//, { error: 'an absolute path ("/sys/...", "/proc/iomem")' });
 
+const devPath = (what: string) => z.string({ error: what }).regex(/^\/dev\/\S+$/, { error: what });
+
 export const eventType = (t: string) => z.literal(t, { error: `"${t}"` });
 
 export const writeSchema = strict(
@@ -68,6 +70,9 @@ const configSchema = strict(
     memoryFailure: bool().default(DEFAULT_CONFIG.memoryFailure),
     crashHotplug: bool().default(DEFAULT_CONFIG.crashHotplug),
     archMemoryProbe: bool().default(DEFAULT_CONFIG.archMemoryProbe),
+    devicePrivate: bool().default(DEFAULT_CONFIG.devicePrivate),
+    migration: bool().default(DEFAULT_CONFIG.migration),
+    pteMarker: bool().default(DEFAULT_CONFIG.pteMarker),
   },
   'a config object (fields of BootConfig, each optional)',
 );
@@ -140,6 +145,12 @@ export const bootSchema = strict(
       .max(BOOT_LIMITS.unmovable, { error: `at most ${BOOT_LIMITS.unmovable} block ids (README: Limits)` })
       .default(() => []),
     daxRegions: arrayOf(regionSchema, 'an array of dax regions').max(BOOT_LIMITS.daxRegions, { error: `at most ${BOOT_LIMITS.daxRegions} dax regions (README: Limits)` }).default(() => []),
+    blockDevices: arrayOf(devPath('a block device path ("/dev/ram0")'), 'a list of block device paths (SPEC §7: the model keeps names, not contents)')
+      .max(BOOT_LIMITS.blockDevices, { error: `at most ${BOOT_LIMITS.blockDevices} block devices (README: Limits)` })
+      .default(() => []),
+    swapAreas: arrayOf(devPath('a block device path ("/dev/ram0")'), 'a list of the block devices that hold a swap signature (mkswap)')
+      .max(BOOT_LIMITS.blockDevices, { error: `at most ${BOOT_LIMITS.blockDevices} swap areas (README: Limits)` })
+      .default(() => []),
     reservedKiB: intIn(0, Number.MAX_SAFE_INTEGER, 'KiB of boot RAM the page allocator never manages (a non-negative integer)').default(0),
     variant: z.enum(VARIANT_NAMES, { error: `null or ${oneOf(VARIANT_NAMES)}` }).nullable().default(null),
     patches: arrayOf(z.enum(PATCH_NAMES, { error: oneOf(PATCH_NAMES) }), `a list of patch series (SPEC §11), each ${oneOf(PATCH_NAMES)}`)

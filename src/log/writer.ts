@@ -78,6 +78,9 @@ function bootFields(b: BootEvent): JsonObject {
       ...(c.memoryFailure ? { memoryFailure: true } : {}),
       ...(c.crashHotplug ? { crashHotplug: true } : {}),
       ...(c.archMemoryProbe ? { archMemoryProbe: true } : {}),
+      ...(c.devicePrivate ? { devicePrivate: true } : {}),
+      ...(c.migration ? {} : { migration: false }),
+      ...(c.pteMarker ? {} : { pteMarker: false }),
     },
     memoryBlockSize: hex(b.memoryBlockSize),
     ram: b.ram.map((r) => ({ start: hex(r.start), size: hex(r.size), node: r.node })),
@@ -87,6 +90,8 @@ function bootFields(b: BootEvent): JsonObject {
     reservedKiB: b.reservedKiB,
     daxRegions: b.daxRegions.map(regionToJson),
   };
+  if (b.blockDevices.length > 0) out['blockDevices'] = [...b.blockDevices];
+  if (b.swapAreas.length > 0) out['swapAreas'] = [...b.swapAreas];
   if (b.variant !== null) out['variant'] = b.variant;
   if (b.patches.length > 0) out['patches'] = [...b.patches];
   return out;

@@ -130,7 +130,9 @@ export function resolveArtefacts(
       if (existsSync(p)) inputs.update(`${f}:${statSync(p).mtimeMs}`);
     }
   }
-  for (const f of [join(HARNESS_DIR, 'guest', 'init'), join(HARNESS_DIR, 'build-initramfs.sh'), helper]) inputs.update(fileHash(f));
+  // ddx too: the initramfs carries it (a changed ddx.c must not boot the old helper).
+  const ddx = join(BUILD_DIR, 'ddx');
+  for (const f of [join(HARNESS_DIR, 'guest', 'init'), join(HARNESS_DIR, 'build-initramfs.sh'), helper, ...(existsSync(ddx) ? [ddx] : [])]) inputs.update(fileHash(f));
   const dir = join(CACHE_DIR, 'realkernel', 'initramfs');
   const initramfs = join(dir, `${inputs.digest('hex').slice(0, 16)}.cpio.gz`);
   if (!existsSync(initramfs)) {
@@ -162,6 +164,22 @@ function customKernel(spec: string): string | null {
   const dir = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status !== 0 || dir === '') throw new HarnessError(`--kernel ${spec}: harness/build-kernel.sh ${name} failed (status ${String(r.status)})`);
   return join(dir, 'bzImage');
+}
+
+/**
+ * The guest's swap areas for a log with swapon/swapoff events: brd ramdisks
+ * /dev/ram0..ram31 (brd.ko rd_nr=32, or brd.rd_nr=32 for a built-in brd), the
+ * first 30 prepared with mkswap and the last two left blank (swapon: EINVAL).
+ * 30 is above MAX_SWAPFILES of every harness kernel (27 on Debian 6.1 and
+ * 6.12, 23 on the custom hmm kernel), so a log can fill every type with real
+ * swap areas and still have one for EPERM.
+ */
+export const HARNESS_RAMDISKS = 32;
+export const HARNESS_SWAP_AREAS = 30;
+
+/** Whether these operations need the swap areas (a swapon or swapoff event). */
+export function needsSwapAreas(ops: readonly GuestOp[]): boolean {
+  return ops.some((op) => op.type === 'program' && /^swapo(n|ff) /.test(op.line));
 }
 
 export interface GuestRunOptions {
@@ -211,14 +229,17 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
   rmSync(protoLog, { force: true });
   // DDX=1: the log has program events, which harness/guest/ddx.c performs (with the sysfs events) in one process tree.
   const ddx = o.ops.some((op) => op.type === 'program') ? 'DDX=1\n' : '';
-  const extra = cpio({ 'ops.txt': opsText(o.ops), 'run.conf': `MACHINE=${o.machine.name}\nOP_TIMEOUT=${o.opTimeoutSeconds ?? 30}\n${ddx}` });
+  const swap = needsSwapAreas(o.ops);
+  const swapConf = swap ? `RAMDISKS=${HARNESS_RAMDISKS}\nSWAP=${HARNESS_SWAP_AREAS}\n` : '';
+  const extra = cpio({ 'ops.txt': opsText(o.ops), 'run.conf': `MACHINE=${o.machine.name}\nOP_TIMEOUT=${o.opTimeoutSeconds ?? 30}\n${ddx}${swapConf}` });
   writeFileSync(initrd, Buffer.concat([readFileSync(o.artefacts.initramfs), gzipSync(extra)]));
   const args = [
     '-accel', accel, '-smp', '1', '-m', o.machine.memory, ...o.machine.qemuArgs,
     // ttyS0: the console (kernel messages); ttyS1: the protocol lines alone (see harness/guest/init).
     '-nodefaults', '-display', 'none', '-serial', 'stdio', '-serial', `file:${protoLog}`, '-monitor', 'none', '-no-reboot',
     '-kernel', o.artefacts.kernel, '-initrd', initrd,
-    '-append', `${COMMON_APPEND} ${o.machine.append} ${o.append ?? ''}`.trim(),
+    // A built-in brd (the custom kernels) takes its disk count from the command line; Debian's module ignores it.
+    '-append', `${COMMON_APPEND} ${o.machine.append}${swap ? ` brd.rd_nr=${HARNESS_RAMDISKS}` : ''} ${o.append ?? ''}`.trim(),
   ];
   const timeout = o.timeoutSeconds ?? 120 + 5 * o.ops.length;
   const t0 = Date.now();

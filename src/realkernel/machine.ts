@@ -267,6 +267,10 @@ export interface DeriveOptions {
   readonly daxDrivers: readonly string[];
   /** The Kconfig-dependent files of /sys/devices/system/memory/ the guest has (crash_hotplug, soft_offline_page, ...). */
   readonly memoryFiles?: readonly string[];
+  /** Kernel functions that exist only with a Kconfig option, as the guest found them in /proc/kallsyms (harness/guest/init). */
+  readonly kallsyms?: readonly string[];
+  /** The block devices the guest made for swapon/swapoff and which of them hold a swap signature. */
+  readonly swap?: readonly { readonly path: string; readonly area: boolean }[];
 }
 
 /** The memhp boot event of the machine the guest reported. Throws when the facts cannot describe one. */
@@ -386,12 +390,21 @@ export function deriveBoot(f: MachineFacts, opts: DeriveOptions): DerivedBoot {
       ...(opts.memoryFiles?.includes('soft_offline_page') === true ? { memoryFailure: true } : {}),
       ...(opts.memoryFiles?.includes('crash_hotplug') === true ? { crashHotplug: true } : {}),
       ...(opts.memoryFiles?.includes('probe') === true ? { archMemoryProbe: true } : {}),
+      // Kconfig options no file shows, by a function only they build (older guests report no kallsyms: left at the defaults).
+      ...(opts.kallsyms === undefined || opts.kallsyms.length === 0
+        ? {}
+        : { devicePrivate: opts.kallsyms.includes('make_device_exclusive_range'), migration: opts.kallsyms.includes('migrate_pages') }),
+      // CONFIG_PTE_MARKER has no function of its own (6.1: only inlines); every harness kernel has it (Debian 6.1
+      // cloud and the custom hmm kernel: y; 6.12: no such option, always on), so the default (true) stands.
     },
     memoryBlockSize: hex(B),
     ram,
     iomem,
     unmovable: [...opts.unmovable].sort((a, b) => a - b),
     reservedKiB,
+    ...(opts.swap === undefined || opts.swap.length === 0
+      ? {}
+      : { blockDevices: opts.swap.map((s) => s.path), swapAreas: opts.swap.filter((s) => s.area).map((s) => s.path) }),
     daxRegions: [...regions.values()],
   };
   return { json, event: parseBoot(json), notes };

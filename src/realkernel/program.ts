@@ -17,6 +17,8 @@ const list = (l: readonly string[]): string => (l.length === 0 ? '-' : l.join(',
 
 /** The words after `<seq>` of one /ops.txt line for ddx (strings hex-encoded, numbers decimal). */
 export function programLine(e: ProgramEvent): string {
+  // No process: ddx's coordinator makes the call (harness/guest/ddx.c).
+  if (e.type === 'swapon' || e.type === 'swapoff') return `${e.type} ${hexOf(e.path)}`;
   const p = hexOf(e.pid);
   switch (e.type) {
     case 'open':

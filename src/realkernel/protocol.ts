@@ -125,6 +125,8 @@ export interface ConsoleReport {
   readonly klog: Map<number, string[]>;
   /** Directory entries by seq (list operations), in the guest's glob order. */
   readonly listings: Map<number, ListedEntry[]>;
+  /** The block devices the guest made for swapon/swapoff (SWAP lines): `area` when mkswap prepared it. */
+  readonly swap: { readonly path: string; readonly area: boolean }[];
   begun: boolean;
   ended: boolean;
 }
@@ -141,6 +143,7 @@ export function parseConsole(text: string): ConsoleReport {
     results: new Map(),
     klog: new Map(),
     listings: new Map(),
+    swap: [],
     begun: false,
     ended: false,
   };
@@ -196,6 +199,11 @@ export function parseConsole(text: string): ConsoleReport {
         const list = res.listings.get(Number(seq)) ?? [];
         list.push({ mode, name, target: target === '-' ? null : target, read: rest === 'RESULT -' ? null : decodeResult(rest) });
         res.listings.set(Number(seq), list);
+        break;
+      }
+      case 'SWAP': {
+        const [path, what] = words;
+        if (path !== undefined && (what === 'area' || what === 'blank')) res.swap.push({ path, area: what === 'area' });
         break;
       }
       case 'KLOG': {

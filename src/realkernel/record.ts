@@ -112,7 +112,8 @@ export function bootFromRun(run: GuestRun, unmovable: readonly number[], profile
   const under = (dir: string) => has.filter((p) => p.startsWith(dir)).map((p) => p.slice(dir.length));
   const daxDrivers = under('/sys/bus/dax/drivers/');
   const memoryFiles = under('/sys/devices/system/memory/');
-  return deriveBoot(facts, { unmovable, daxDrivers, memoryFiles, ...(profile === undefined ? {} : { profile }) });
+  const kallsyms = has.filter((p) => p.startsWith('kallsyms:')).map((p) => p.slice('kallsyms:'.length));
+  return deriveBoot(facts, { unmovable, daxDrivers, memoryFiles, kallsyms, swap: r.swap, ...(profile === undefined ? {} : { profile }) });
 }
 
 /** `memhp kernel machine NAME`: boot the machine (and probe it) and derive its boot event. */

@@ -3,7 +3,7 @@
  * function per system call, turning a program event into the kernel call
  * chain it stands for (ksys_mmap_pgoff, do_munmap, do_mprotect_pkey,
  * do_madvise, mremap, do_user_addr_fault, mem_rw, copy_process, do_exit,
- * do_sys_open, close_fd), and the model-only follow_pfn users (KVM's
+ * do_sys_open, close_fd, sys_swapon, sys_swapoff), and the model-only follow_pfn users (KVM's
  * hva_to_pfn, VFIO type1's vaddr_get_pfns). Handles are the log's names: a map handle is the
  * address its last mmap returned (0 if none), plus the event's offset.
  * A KernelOops thrown below becomes the oops outcome and kills the machine.
@@ -22,6 +22,7 @@ import { doMunmap, releaseVmas } from '../kernel/mm/vma.js';
 import { hvaToPfn } from '../kernel/kvm/hvaToPfn.js';
 import { KernelOops } from '../kernel/oops.js';
 import { vaddrGetPfns } from '../kernel/vfio/type1.js';
+import { sysSwapoff, sysSwapon } from '../kernel/mm/swapfile.js';
 import type { Op } from '../kernel/op.js';
 import { withState } from '../kernel/state.js';
 
@@ -34,7 +35,9 @@ function addressOf(op: Op, pid: string, map: string, offset: bigint): bigint {
   return mapAddress(processOf(op, pid), map) + offset;
 }
 
-function dispatch(op: Op, e: ProgramEvent): Outcome {
+type ProcessEvent = Exclude<ProgramEvent, { type: 'swapon' | 'swapoff' }>;
+
+function dispatch(op: Op, e: ProcessEvent): Outcome {
   // The process name the kernel's messages print (current->comm).
   const comm = e.pid;
   // A process exists from its first use (SPEC §7), whatever that use does.
@@ -110,6 +113,9 @@ function fileIo(op: Op, e: BlockIoEvent | IoctlEvent): Outcome {
 
 /** Apply one program event; an oops marks the machine dead. */
 export function applyProgramEvent(op: Op, e: ProgramEvent): Outcome {
+  // swapon/swapoff name no process (SPEC §7) and cannot oops.
+  if (e.type === 'swapon') return outcomeOf(sysSwapon(op, e.path));
+  if (e.type === 'swapoff') return outcomeOf(sysSwapoff(op, e.path));
   // A process exists from its first use (SPEC §7), whatever that first system call returns:
   // /proc/<pid>/ is there even if its first open failed (the guest helper's process is).
   if (!op.state.mm.procs.has(e.pid)) setProcess(op, e.pid, NEW_PROCESS);

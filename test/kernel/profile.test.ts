@@ -246,6 +246,38 @@ describe('ProfileSwitches: one observable difference each', () => {
     expect(leaky.leaks).toEqual(['dax1.0 mapping0: System RAM (kmem) struct resource detached, never freed']);
   });
 
+  // MAX_SWAPFILES (src/kernel/mm/swapfile.ts): how many of 32 swapon calls succeed, on 32 prepared devices.
+  const swapCount = (kernel: string, config: string): number => {
+    const devs = JSON.stringify(Array.from({ length: 32 }, (_, i) => `/dev/ram${i}`));
+    const b = `{"type":"boot","kernel":"${kernel}","config":${config},${RAM},"blockDevices":${devs},"swapAreas":${devs}}`;
+    return results(run(b, ...Array.from({ length: 32 }, (_, i) => JSON.stringify({ type: 'swapon', path: `/dev/ram${i}` })))).filter((x) => x === 'ok').length;
+  };
+  it(`${sw('swpDeviceNum')}: with DEVICE_PRIVATE (and nothing else optional but MIGRATION), v5.1 reserves 2 device types, 6.1 4 (SWP_DEVICE_EXCLUSIVE_*) and its swapin-error type: 28 vs 24 swap areas`, () => {
+    differ('5.1', '6.1', 'swpDeviceNum');
+    const cfg = '{"devicePrivate":true,"pteMarker":false}';
+    expect([swapCount('5.1', cfg), swapCount('6.1', cfg)]).toEqual([28, 24]);
+  });
+
+  it(`${sw('swpMigrationNum')}: MIGRATION alone reserves 2 types on 5.1 and 3 on 6.1 (SWP_MIGRATION_READ_EXCLUSIVE): 30 vs 28 (6.1 also loses its swapin-error type)`, () => {
+    differ('5.1', '6.1', 'swpMigrationNum');
+    const cfg = '{"pteMarker":false}';
+    expect([swapCount('5.1', cfg), swapCount('6.1', cfg)]).toEqual([30, 28]);
+  });
+
+  it(`${sw('swpPteMarker')}: CONFIG_PTE_MARKER off frees a type on 6.1 only; 6.12 always reserves it, 5.1 never has it`, () => {
+    differ('6.1', '6.12', 'swpPteMarker');
+    const count = (k: string, pte: boolean) => swapCount(k, `{"migration":false,"pteMarker":${pte}}`);
+    expect([count('6.1', true), count('6.1', false), count('6.12', true), count('6.12', false), count('5.1', true)]).toEqual([30, 31, 31, 31, 32]);
+  });
+
+  it(`${sw('swpSwapinError')}: 6.1 reserves SWP_SWAPIN_ERROR whatever the config, 6.12 does not: with nothing optional, 31 on both (6.12's PTE marker instead)`, () => {
+    differ('6.1', '6.12', 'swpSwapinError');
+    const none = '{"migration":false,"pteMarker":false}';
+    // 6.1: 32 - SWAPIN_ERROR; 6.12: 32 - PTE_MARKER (not optional there). 6.8 as 6.12; 5.1 has neither.
+    expect([swapCount('6.1', none), swapCount('6.12', none), swapCount('6.8', none), swapCount('5.1', none)]).toEqual([31, 31, 31, 32]);
+    expect(swapCount('6.1', '{"migration":false,"pteMarker":true}') - swapCount('6.12', '{"migration":false,"pteMarker":true}')).toBe(-1);
+  });
+
   it('every ProfileSwitches field is exercised above or listed as unobservable (reported to the lead)', () => {
     expect([...TESTED, ...UNOBSERVABLE].sort()).toEqual(Object.keys(PROFILES['6.12']).sort());
   });

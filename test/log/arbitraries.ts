@@ -33,6 +33,9 @@ const config = (kernel: KernelVersion): fc.Arbitrary<BootConfig> =>
     memoryFailure: fc.boolean(),
     crashHotplug: fc.boolean(),
     archMemoryProbe: fc.boolean(),
+    devicePrivate: fc.boolean(),
+    migration: fc.boolean(),
+    pteMarker: fc.boolean(),
   });
 
 const deviceShape = fc.record({
@@ -68,6 +71,7 @@ export const boot: fc.Arbitrary<BootEvent> = fc.constantFrom(...KERNEL_VERSIONS)
       regions: fc.array(regionShape, { maxLength: 3 }),
       unmovable: fc.array(fc.nat(), { maxLength: 3 }),
       reservedPages: fc.nat({ max: 1000 }),
+      ramdisks: fc.uniqueArray(fc.nat({ max: 40 }), { maxLength: 4 }),
       variant: fc.constantFrom(null, ...VARIANT_NAMES),
       patches: fc.subarray([...PATCH_NAMES]),
     })
@@ -108,7 +112,7 @@ export const boot: fc.Arbitrary<BootEvent> = fc.constantFrom(...KERNEL_VERSIONS)
       });
       const blocks = [...new Set(ram.flatMap((r) => [r.start / memoryBlockSize, (r.start + r.size - 1n) / memoryBlockSize]))];
       const unmovable = [...new Set(p.unmovable.map((k) => Number(blocks[k % blocks.length] ?? 0n)))];
-      return { type: 'boot', kernel, config: p.config, memoryBlockSize, ram, iomem, unmovable, reservedKiB: Math.min(4 * p.reservedPages, Number(ram.reduce((s, r) => s + r.size, 0n) / 4096n) * 4), daxRegions, variant: p.variant, patches: p.patches };
+      return { type: 'boot', kernel, config: p.config, memoryBlockSize, ram, iomem, unmovable, reservedKiB: Math.min(4 * p.reservedPages, Number(ram.reduce((s, r) => s + r.size, 0n) / 4096n) * 4), blockDevices: p.ramdisks.map((i) => `/dev/ram${i}`), swapAreas: p.ramdisks.filter((i) => i % 2 === 0).map((i) => `/dev/ram${i}`), daxRegions, variant: p.variant, patches: p.patches };
     }),
 );
 

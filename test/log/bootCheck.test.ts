@@ -56,6 +56,9 @@ const CASES: Case[] = [
   ['multi-range device on 5.1', (b) => { b['kernel'] = '5.1'; hmem(b, { devices: [{ name: 'dax1.0', ranges: [{ start: '0x180000000', size: '2M' }, { start: '0x180400000', size: '2M' }] }] }); }, 'daxRegions[1].devices[0].ranges', 'multi-range devices need kernel >= 5.10'],
   ['unmovable block without RAM', (b) => (b['unmovable'] = [1, 16]), 'unmovable[1]', 'a memory block that boot RAM covers', '16 [mem 0x80000000-0x87ffffff]'],
   ['unmovable block twice', (b) => (b['unmovable'] = [3, 3]), 'unmovable[1]', 'each block id once'],
+  ['block device twice', (b) => (b['blockDevices'] = ['/dev/ram0', '/dev/ram0']), 'blockDevices[1]', 'each block device once', '"/dev/ram0" again'],
+  ['swap area not a block device', (b) => { b['blockDevices'] = ['/dev/ram0']; b['swapAreas'] = ['/dev/ram0', '/dev/ram1']; }, 'swapAreas[1]', 'one of the paths in blockDevices', '"/dev/ram1"'],
+  ['swap area twice', (b) => { b['blockDevices'] = ['/dev/ram0']; b['swapAreas'] = ['/dev/ram0', '/dev/ram0']; }, 'swapAreas[1]', 'each swap area once'],
 ];
 
 describe('boot self-consistency', () => {

@@ -30,6 +30,8 @@ describe('parseLogText: good logs', () => {
       iomem: [],
       unmovable: [],
       reservedKiB: 0,
+      blockDevices: [],
+      swapAreas: [],
       daxRegions: [
         {
           id: 0,

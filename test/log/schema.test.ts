@@ -25,6 +25,11 @@ const CASES: Case[] = [
   ['result: success with errno', step('{"type":"read","path":"/x","result":{"ok":true,"errno":"EIO"}}'), { line: 2, field: 'result.errno', expected: 'no errno, signal or oops when "ok" is true' }],
   ['result: failure with value', step('{"type":"read","path":"/x","result":{"ok":false,"errno":"EIO","value":"1"}}'), { line: 2, field: 'result.value', expected: 'no value' }],
   ['result: log not strings', step('{"type":"read","path":"/x","result":{"ok":true,"log":[1]}}'), { line: 2, field: 'result.log[0]', expected: 'a string' }],
+  ['swapon: path missing', step('{"type":"swapon"}'), { line: 2, field: 'path', expected: 'a path ("/dev/ram0")', got: 'nothing (the field is missing)' }],
+  ['swapon: relative path', step('{"type":"swapon","path":"dev/ram0"}'), { line: 2, field: 'path', expected: 'an absolute path ("/dev/ram0")', got: '"dev/ram0"' }],
+  ['swapon: a pid', step('{"type":"swapon","path":"/dev/ram0","pid":"p1"}'), { line: 2, field: 'pid', expected: 'a known field (seq, result, type, path)', got: 'an unknown field "pid"' }],
+  ['swapoff: path not a string', step('{"type":"swapoff","path":3}'), { line: 2, field: 'path', expected: 'a path ("/dev/ram0")', got: '3' }],
+  ['swapon: flags (not in the log format: swapon\'s flags are 0)', step('{"type":"swapon","path":"/dev/ram0","flags":1}'), { line: 2, field: 'flags', expected: 'a known field' }],
   ['result: unknown field', step('{"type":"read","path":"/x","result":{"ok":true,"errno2":1}}'), { line: 2, field: 'result.errno2', expected: 'a known field (ok, value, errno, signal, code, oops, log)' }],
   // boot fields
   ['boot: unknown top-level field', bootWith((b) => (b['memoryBlocksize'] = '128M')), { line: 1, field: 'memoryBlocksize', expected: 'a known field' }],
@@ -63,6 +68,9 @@ const CASES: Case[] = [
   ['boot: device range unknown field', bootWith((b) => (region(b)['devices'] = [{ name: 'dax0.0', ranges: [{ start: '0x80200000', len: '2M' }] }])), { line: 1, field: 'daxRegions[0].devices[0].ranges[0].len', expected: 'a known field (start, size)' }],
   ['boot: device memmapOnMemory', bootWith((b) => (device(b)['memmapOnMemory'] = 1)), { line: 1, field: 'daxRegions[0].devices[0].memmapOnMemory', expected: 'true or false' }],
   ['boot: variant', bootWith((b) => (b['variant'] = 'memmap-whole')), { line: 1, field: 'variant', expected: 'null or one of "walk-top-level-only"' }],
+  ['boot: config.devicePrivate', bootWith((b) => (b['config'] = { devicePrivate: 'y' })), { line: 1, field: 'config.devicePrivate', expected: 'true or false' }],
+  ['boot: blockDevices not a list', bootWith((b) => (b['blockDevices'] = '/dev/ram0')), { line: 1, field: 'blockDevices', expected: 'a list of block device paths' }],
+  ['boot: swapAreas entry not under /dev', bootWith((b) => (b['swapAreas'] = ['/tmp/swapfile'])), { line: 1, field: 'swapAreas[0]', expected: 'a block device path ("/dev/ram0")' }],
   ['boot: result', bootWith((b) => (b['result'] = { ok: 1 })), { line: 1, field: 'result.ok', expected: 'true or false' }],
 ];
 

@@ -47,6 +47,16 @@ const UNREACHABLE_BRANCHES: Readonly<Record<string, string>> = {
   'fixup_user_fault:EFAULT(vma_permits_fault)': 'only on a map=none device, under the devdax-map-none series (test/kernel/followPfn.test.ts)',
   'probe_store:EINVAL': 'the probe file needs CONFIG_ARCH_MEMORY_PROBE, which generated machines do not draw (test/kernel/memoryProbe.test.ts)',
   'probe_store:ERANGE': 'the probe file needs CONFIG_ARCH_MEMORY_PROBE, which generated machines do not draw (test/kernel/memoryProbe.test.ts)',
+  // Generated machines list no block devices and the step generator emits no swapon/swapoff (the explore alphabet
+  // `swap` does, opt-in); every branch is pinned in test/kernel/swapfile.test.ts and on real kernels (swap-max traces).
+  'alloc_swap_info:EPERM': 'swap areas only where the boot lists block devices, which generated machines do not (test/kernel/swapfile.test.ts)',
+  'file_open_name:ENOENT': 'swap areas only where the boot lists block devices, which generated machines do not (test/kernel/swapfile.test.ts)',
+  'claim_swapfile:EBUSY': 'swap areas only where the boot lists block devices, which generated machines do not (test/kernel/swapfile.test.ts)',
+  'read_swap_header:EINVAL': 'swap areas only where the boot lists block devices, which generated machines do not (test/kernel/swapfile.test.ts)',
+  'sys_swapoff:EINVAL': 'swap areas only where the boot lists block devices, which generated machines do not (test/kernel/swapfile.test.ts)',
+  'sys_swapon:EINVAL(!read_folio)': 'the step generator emits no swapon (test/kernel/swapfile.test.ts)',
+  'file_open_name:EISDIR': 'the step generator emits no swapon (test/kernel/swapfile.test.ts)',
+  'file_open_name:EACCES': 'the step generator emits no swapon (test/kernel/swapfile.test.ts)',
   'follow_fault_pfn:EFAULT(!pte_write)': 'only on a map=none device, under the devdax-map-none series (test/kernel/followPfn.test.ts)',
   'blkdev_mmap:ENODEV(not-modelled)': 'only under the kmem-persist series: mmap of a kmem disk (test/kernel/kmemPersist.test.ts)',
   'blkdev_read_iter:EIO(disk-gone)': 'only under the kmem-persist series: a read of a kmem disk after its unbind (test/kernel/kmemPersist.test.ts)',

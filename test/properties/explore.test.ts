@@ -348,3 +348,19 @@ describe.each([
     expect(traces.filter((t) => t.startsWith('pmem/chain-')).map((t) => ops(load(t)))).toEqual(chain.sequences.map((s) => ops(s.events)));
   });
 });
+
+describe('the swap alphabet (opt-in)', () => {
+  it('a 6.1 machine with two swap areas and a blank device: exhausted clean, every sys_swapon/sys_swapoff branch but EPERM (MAX_SWAPFILES is 22 or more) reached', () => {
+    const devs = ['/dev/ram0', '/dev/ram1', '/dev/ram2'];
+    const b = parseLogText(JSON.stringify(boot({ kernel: '6.1', blockDevices: devs, swapAreas: devs.slice(0, 2) }, { devicePrivate: true })), 'swap.jsonl')[0]?.event;
+    if (b?.type !== 'boot') throw new Error('no boot');
+    const r = explore({ boot: b, machineName: 'swap', generators: gens(['swap']), symmetry: true, outDir: null });
+    expect(r.exhausted).toBe(true);
+    expect(r.failures).toEqual([]);
+    // No area, ram0, ram1, both; the two orders of both differ in their types (a swap entry names its type).
+    expect(r.states).toBeGreaterThanOrEqual(5);
+    const swapBranches = ['file_open_name:ENOENT', 'claim_swapfile:EBUSY', 'read_swap_header:EINVAL', 'sys_swapoff:EINVAL'];
+    expect(swapBranches.filter((x) => r.coverage.branches.missing.includes(x))).toEqual([]);
+    expect(r.coverage.branches.missing).toContain('alloc_swap_info:EPERM');
+  });
+});

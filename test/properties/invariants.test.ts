@@ -48,6 +48,7 @@ describe('invariant registry', () => {
         'dax-cdev',
         'dax-memmap',
         'dax-pfn-user',
+        'swap-types',
         'no-oops',
         // SPEC §10, the kmem-persist series.
         'persist-page-partition',
@@ -197,6 +198,26 @@ describe('each invariant can fail', () => {
     const s = pmemOnline;
     const bad: KernelState = { ...s, blocks: s.blocks.set(19, internBlock({ ...s.blocks.get(19)!, state: 'going-offline' })) };
     expect(violations('no-transient-at-rest', stepOf(s, bad))).toEqual(['memory19 is still going-offline']);
+  });
+
+  it('swap-types: one type too many (6.1 with DEVICE_PRIVATE: MAX_SWAPFILES 22), a device active twice, a slot left SWP_USED, a device without signature', () => {
+    const devs = ['/dev/ram0', '/dev/ram1', '/dev/ram2'];
+    const swapBoot = { ...boot(), kernel: '6.1', config: { devicePrivate: true, memoryFailure: true }, blockDevices: devs, swapAreas: devs.slice(0, 2) };
+    const text = `${JSON.stringify(swapBoot)}\n{"type":"swapon","path":"/dev/ram0"}\n{"type":"swapon","path":"/dev/ram1"}\n`;
+    const r = run(text, makeChecker());
+    expect(r.violations).toEqual([]);
+    const s = r.steps[2]!.after;
+    const active = s.swap.info;
+    expect(active.map((si) => si.path)).toEqual(['/dev/ram0', '/dev/ram1']);
+    const tooMany: KernelState = { ...s, swap: { ...s.swap, info: Array.from({ length: 23 }, () => ({ used: false, path: null })) } };
+    expect(violations('swap-types', stepOf(s, tooMany))).toEqual(['23 swap types allocated (nr_swapfiles), MAX_SWAPFILES is 22']);
+    const twice: KernelState = { ...s, swap: { ...s.swap, info: [active[0]!, active[0]!] } };
+    expect(violations('swap-types', stepOf(s, twice))).toEqual(['/dev/ram0 is active as swap types 0 and 1']);
+    const stuck: KernelState = { ...s, swap: { ...s.swap, info: [active[0]!, { used: true, path: null }] } };
+    expect(violations('swap-types', stepOf(s, stuck))).toEqual(['swap type 1 is SWP_USED with no swap file (a swapon that neither finished nor went to bad_swap)']);
+    const blank: KernelState = { ...s, swap: { ...s.swap, info: [active[0]!, { used: true, path: '/dev/ram2' }] } };
+    expect(violations('swap-types', stepOf(s, blank))).toEqual(['swap type 1 is active on /dev/ram2, which holds no swap signature']);
+    expect(violations('swap-types', stepOf(s, s), true)).toEqual([]);
   });
 });
 
