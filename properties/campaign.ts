@@ -57,6 +57,9 @@ export interface KnownSeen {
   readonly count: number;
   readonly log: string;
   readonly length: number;
+  /** The run (0-based) that first showed it, and the campaign's time then: the time to detect it. */
+  readonly firstRun: number;
+  readonly firstMs: number;
 }
 
 export interface CampaignProgress {
@@ -214,7 +217,8 @@ function* campaignRuns(o: CampaignOptions): Generator<void, CampaignResult, void
         const sig = signatureOf(v);
         const had = seen.get(sig);
         const events = r.events.slice(0, v.index + 1);
-        if (had === undefined || events.length < had.length) seen.set(sig, { signature: sig, count: (had?.count ?? 0) + 1, length: events.length, log: knownLogText(sig, v, events) });
+        if (had === undefined) seen.set(sig, { signature: sig, count: 1, length: events.length, log: knownLogText(sig, v, events), firstRun: k, firstMs: Date.now() - started });
+        else if (events.length < had.length) seen.set(sig, { ...had, count: had.count + 1, length: events.length, log: knownLogText(sig, v, events) });
         else seen.set(sig, { ...had, count: had.count + 1 });
       }
       if (recording) {

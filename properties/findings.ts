@@ -85,7 +85,7 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
   {
     id: 'P3',
     title: 'kmem-persist, where a 32-bit shift by 32..63 gives 0 (patch kmem-persist-zero-shift): kmem_blk_free_unused frees mapped pages at probe; a later write takes such a page for another block and the first block\'s data is gone',
-    signatures: ['persist-never-free-live-data@kmem_blk_free_unused', 'persist-read-your-writes@kmem_blk_submit_bio'],
+    signatures: ['persist-never-free-live-data@kmem_blk_free_unused', 'persist-read-your-writes@kmem_blk_submit_bio', 'persist-index-wellformed@kmem_blk_insert_page'],
     status: 'model only: the RFC was never merged; modelled as posted (KERNEL-FACTS-PERSIST §3.1; which architectures shift so is unconfirmed)',
     current: 'the series as posted (RFC 4/4)',
     fix: { patch: 'kmem-persist-fix-shift' },
@@ -116,6 +116,15 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
     status: 'model only: the RFC was never merged; modelled as posted (KERNEL-FACTS-PERSIST §3.3, multi-range devices); found by the model\'s fuzzer',
     current: 'the series as posted (RFC 2/4)',
     fix: { patch: 'kmem-persist-fix-ranges' },
+    patches: ['kmem-persist'],
+  },
+  {
+    id: 'P7',
+    title: 'kmem-persist: the node check counts only online memory, so when a persistent device\'s blocks failed to online during its add, a second device is accepted on the same node and the first one\'s node is no longer its own (its GFP_THISNODE allocations can get the other device\'s pages: EIO)',
+    signatures: ['persist-node-exclusive@dev_dax_kmem_probe'],
+    status: 'model only: the RFC was never merged; modelled as posted (KERNEL-FACTS-PERSIST §3.6, the check enforced only at probe); found by the model\'s fuzzer',
+    current: 'the series as posted (RFC 2/4)',
+    fix: { patch: 'kmem-persist-fix-node-check' },
     patches: ['kmem-persist'],
   },
 ];

@@ -5,7 +5,7 @@
  * Preconditions are computed on the state before the step; none may have a
  * fault pending.
  */
-import { nodeHasMemory } from '../src/kernel/dax/kmemPersist.js';
+import { kmemPersistNodeRefuses } from '../src/kernel/dax/kmemPersist.js';
 import { daxBusMatch } from '../src/kernel/dax/bus.js';
 import { failureKey } from '../src/log/events.js';
 import { daxKmemRange } from '../src/kernel/dax/kmem.js';
@@ -75,7 +75,7 @@ export function kmemProbeMustSucceed(s: KernelState, dev: DaxDevice): boolean {
   if (s.faults.length > 0 || dev.driver !== null || dev.phase !== 'unbound' || deviceSize(dev) === 0n) return false;
   if (dev.targetNode < 0 || !s.possibleNodes.includes(dev.targetNode)) return false;
   // The kmem-persist series refuses a node that already has memory (RFC 2/4's node check).
-  if (s.profile.kmemPersist && nodeHasMemory(s, dev.targetNode)) return false;
+  if (s.profile.kmemPersist && kmemPersistNodeRefuses(s, dev, dev.targetNode)) return false;
   const r = firstKmemRange(s, dev);
   if (r === null) return false;
   if (r.start + r.size > 1n << BigInt(s.config.physmemBits)) return false;

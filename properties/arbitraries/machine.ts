@@ -119,7 +119,11 @@ export function bootMachine(c: MachineConstraints = {}): fc.Arbitrary<BootEvent>
           const start = cursor;
           const size = BigInt(r.sizeMiB) * MIB;
           cursor = start + size;
-          return region(kernel, id, kind, start, size, r, c.patches?.includes('devdax-map-none') === true);
+          // The kmem-persist series refuses a node with memory: half its pmem regions aimed at node 0 or -1 go to
+          // node 2 instead (never boot RAM), so persistent devices it can bind are common (multiRange, meaningless
+          // to a static region, is the coin).
+          const persistNode = c.patches?.includes('kmem-persist') === true && kind === 'pmem' && r.targetNode <= 0 && r.multiRange;
+          return region(kernel, id, kind, start, size, persistNode ? { ...r, targetNode: 2 } : r, c.patches?.includes('devdax-map-none') === true);
         });
         const bootBlocks = [...new Set(ram.flatMap((r) => {
           const ids: number[] = [];

@@ -10,6 +10,7 @@ import { kmemDisks, kmemDiskBytes } from '../../src/kernel/block/kmemDisk.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import type { StepEvent } from '../../src/log/events.js';
 import { nodeHasMemory } from '../../src/kernel/dax/kmemPersist.js';
+import { daxKmemRange } from '../../src/kernel/dax/kmem.js';
 
 const PARAM = '/sys/module/kmem/parameters/persist_format_type';
 /** The disk's fd handle, apart from the dax files' f1/f2. */
@@ -28,23 +29,39 @@ function blockOffsets(size: bigint): bigint[] {
   return near.filter((b) => b >= 0n).map((b) => b * 4096n);
 }
 
-/** Devices the series can bind: a target node without memory but their own (the node check), persistent (pmem) ones first. */
+/**
+ * Devices worth driving toward kmem: a target node without memory but their
+ * own (the node check), a range kmem can add, and not already stuck with no
+ * instance; persistent (pmem) ones listed twice.
+ */
 function eligible(s: KernelState): string[] {
-  const pmem = new Set(s.regions.filter((r) => r.kind === 'pmem').map((r) => r.id));
-  const ok = s.devices.filter((d) => d.targetNode >= 0 && (d.kmem?.persist !== undefined || !nodeHasMemory(s, d.targetNode)));
-  return [...ok.filter((d) => pmem.has(d.regionId)), ...ok.filter((d) => !pmem.has(d.regionId))].map((d) => d.name);
+  const out: string[] = [];
+  for (const d of s.devices) {
+    if (d.targetNode < 0) continue;
+    const p = d.kmem?.persist;
+    if (p === undefined ? nodeHasMemory(s, d.targetNode) : p.type === null && d.driver === 'kmem') continue;
+    if (!d.ranges.some((r) => daxKmemRange(s.blockSize, r) !== null)) continue;
+    out.push(d.name);
+    if (s.regions.find((r) => r.id === d.regionId)?.kind === 'pmem') out.push(d.name);
+  }
+  return out;
 }
 
 /** The next driver operation that moves an eligible device towards kmem: off device_dax, onto kmem, or (rarely) off kmem. */
 function driverStep(s: KernelState, y: number): StepEvent | null {
   const names = eligible(s);
   if (names.length === 0) return null;
-  // Persistent devices twice as often as the rest.
-  const name = (y & 3) !== 3 ? (names[0] as string) : pick(names, y >> 2);
+  const name = pick(names, y >> 2);
   const dev = s.devices.find((d) => d.name === name);
   if (dev === undefined) return null;
   if (dev.driver === 'device_dax') return { type: 'write', path: `${DAX}/drivers/device_dax/unbind`, value: name, raw: false };
-  if (dev.driver === null) return { type: 'write', path: `${DAX}/drivers/kmem/${(y >> 4) % 2 === 0 ? 'new_id' : 'bind'}`, value: name, raw: false };
+  if (dev.driver === null) {
+    // Mostly with a format type set first: a bind with the default -1 leaves every page held (finding P1).
+    if (s.kmemPersist.formatType === -1 && (y >> 6) % 4 !== 0) return { type: 'write', path: PARAM, value: pick(['1', '1', '0'], y >> 8), raw: false };
+    // A static (pmem) region's device matches kmem only by id: new_id; bind works for the kmem-type regions (v6.3+).
+    const byId = s.regions.find((r) => r.id === dev.regionId)?.isStatic !== false || (y >> 4) % 2 === 0;
+    return { type: 'write', path: `${DAX}/drivers/kmem/${byId ? 'new_id' : 'bind'}`, value: name, raw: false };
+  }
   return (y >> 4) % 4 === 0 ? { type: 'write', path: `${DAX}/drivers/kmem/unbind`, value: name, raw: false } : null;
 }
 

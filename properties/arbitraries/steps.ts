@@ -125,8 +125,9 @@ export function interpretChoice(s: KernelState, [cat, x, y]: Choice): GeneratedS
   }
   if (kind === 'invalid') return { kind: 'invalid', event: invalidStep(s, x, y) };
   if (kind === 'read') return { kind: 'read', event: readStep(s, x, y) };
-  if (kind === 'program' && s.profile.kmemPersist && (x >> 18) % 4 !== 0) {
-    // Under the kmem-persist series three program steps in four use its disk, the parameter or reboot.
+  if ((kind === 'program' || kind === 'driver') && s.profile.kmemPersist && cat % 4 !== 0) {
+    // Under the kmem-persist series three program and driver steps in four are its own: the parameter, binds
+    // that move a device toward kmem, its disk's I/O, reboots.
     const ev = persistStep(s, y, x);
     if (ev !== null) return { kind: 'program', event: ev };
   }

@@ -8,7 +8,7 @@
  * frees it).
  */
 import { kmemBlkGeometry, mappedEntries, readBlkSuper } from '../../src/kernel/dax/kmemBlk.js';
-import { readSuper } from '../../src/kernel/dax/kmemPersist.js';
+import { daxKmemIndexToPhys, readSuper } from '../../src/kernel/dax/kmemPersist.js';
 import { KMEM_PERSIST_MAGIC, type KmemPersistInstance } from '../../src/kernel/dax/kmemPersistTypes.js';
 import { kmemDiskBytes, kmemDiskOwner } from '../../src/kernel/block/kmemDisk.js';
 import { readValue } from '../../src/log/programEvents.js';
@@ -111,6 +111,12 @@ export const persistIndexWellformed: Invariant = {
   culprit: () => 'kmem_blk_insert_page',
 };
 
+/** Whether device page `pg` lies in an online memory block. */
+function pageOnline(s: KernelState, p: KmemPersistInstance, pg: number): boolean {
+  const phys = daxKmemIndexToPhys(p, pg);
+  return s.blocks.get(Number(phys / s.blockSize))?.state === 'online';
+}
+
 /** persist-never-free-live-data: no page the media's index maps is free to the system. */
 export const persistNeverFreeLiveData: Invariant = {
   name: 'persist-never-free-live-data',
@@ -124,8 +130,9 @@ export const persistNeverFreeLiveData: Invariant = {
     for (const { dev, p } of persistDevices(ctx.after)) {
       const m = mediaMap(ctx.after, p);
       if (m === null) continue;
-      // Only a page of the pool can be judged (a stray entry is persist-index-wellformed's).
-      const free = m.pages.filter((pg) => pg >= 1 + m.n && pg < p.numPages && !p.held.has(pg));
+      // Only a page of the pool can be judged (a stray entry is persist-index-wellformed's), and only in online
+      // memory: a page of a block whose online failed during the add is offline, in nobody's hands.
+      const free = m.pages.filter((pg) => pg >= 1 + m.n && pg < p.numPages && !p.held.has(pg) && pageOnline(ctx.after, p, pg));
       if (free.length > 0) out.push(`${dev.name}: ${free.length} page(s) the index maps are free to the system (first: device page ${free[0] ?? -1}${dev.driver === 'kmem' ? '' : ', after unbind'})`);
     }
     return out;
@@ -219,8 +226,9 @@ export const persistDisk: Invariant = {
     if (ctx.before !== null && !ctx.full && ctx.before.devices === ctx.after.devices) return [];
     const out: string[] = [];
     for (const { dev, p } of persistDevices(ctx.after)) {
-      const shouldHave = dev.driver === 'kmem' && p.type === 1;
       const owner = kmemDiskOwner(ctx.after, p.nid);
+      // add_disk of a name another instance's disk has fails (and is ignored): that instance is then diskless.
+      const shouldHave = dev.driver === 'kmem' && p.type === 1 && (owner === null || owner === dev.name);
       if (shouldHave !== (owner === dev.name)) out.push(`${dev.name}: disk kmem${p.nid} ${owner === dev.name ? 'present' : 'absent'} with the instance ${p.type === null ? 'detached' : 'attached'} and driver ${dev.driver ?? 'none'}`);
       if (owner === dev.name && p.blk !== null && kmemDiskBytes(p) !== BigInt(p.blk.e) * 4096n) out.push(`${dev.name}: capacity ${kmemDiskBytes(p)} bytes for e=${p.blk.e}`);
     }

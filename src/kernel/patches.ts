@@ -75,6 +75,12 @@ export interface PatchSwitches {
    * the NULL res.
    */
   readonly kmemPersistAddedRangesOnly: boolean;
+  /**
+   * Fix (proposed here): the node check also refuses a node another device
+   * bound to kmem under the series already uses, so a device whose memory
+   * failed to online does not let a second one onto its node.
+   */
+  readonly kmemPersistNodeCheckDevices: boolean;
 }
 
 export const PATCHES = {
@@ -89,6 +95,7 @@ export const PATCHES = {
   'kmem-persist-fix-unbind': { kmemPersistUnbindKeepsData: true },
   'kmem-persist-fix-movable': { kmemPersistOnlineKernel: true },
   'kmem-persist-fix-ranges': { kmemPersistAddedRangesOnly: true },
+  'kmem-persist-fix-node-check': { kmemPersistNodeCheckDevices: true },
 } as const satisfies Record<string, Partial<PatchSwitches>>;
 
 export type PatchName = keyof typeof PATCHES;
@@ -105,6 +112,7 @@ export const NO_PATCHES: PatchSwitches = {
   kmemPersistUnbindKeepsData: false,
   kmemPersistOnlineKernel: false,
   kmemPersistAddedRangesOnly: false,
+  kmemPersistNodeCheckDevices: false,
 };
 
 /** The switches of a list of series, applied in order. */

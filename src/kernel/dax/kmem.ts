@@ -100,7 +100,9 @@ function probePerRange(op: Op, dev: DaxDevice): Ret {
   }
   const res: Array<DaxRange | null> = dev.ranges.map(() => null);
   let mapped = 0;
-  const memmap = op.state.profile.daxMemmapOnMemory && dev.memmapOnMemory;
+  // The kmem-persist series was posted against a kmem without memmap_on_memory (v5.19): it adds without it, so
+  // page 0 of a block is the superblock, not a vmemmap page (KERNEL-FACTS-PERSIST §3.7 asks the model to refuse the mix).
+  const memmap = op.state.profile.daxMemmapOnMemory && dev.memmapOnMemory && !persist;
   for (let i = 0; i < dev.ranges.length; i++) {
     const r = daxKmemRange(B, dev.ranges[i] as DaxRange);
     if (r === null) continue;

@@ -14,6 +14,7 @@ import { physFillPage, physFillWords, physPageRuns, physRead, physWrite } from '
 import { KernelOops } from '../oops.js';
 import type { Op } from '../op.js';
 import type { KernelState } from '../state.js';
+import { kmemDiskOwner } from '../block/kmemDisk.js';
 import { daxKmemAllocPage, daxKmemIndexToPhys, freeDevicePage, persistOf, readSuper, setPersist, writeSuperHeader } from './kmemPersist.js';
 import { INDEX_ENTRIES_PER_PAGE, KMEM_PERSIST_BLK, KMEM_PERSIST_MAGIC, type KmemPersistInstance } from './kmemPersistTypes.js';
 
@@ -124,8 +125,14 @@ export function kmemBlkProbe(op: Op, name: string): Ret {
   }
   setPersist(op, name, { blk: { n: Number(n), e: Number(e), disk: false } });
   kmemBlkFreeUnused(op, name);
-  // kmem_blk_disk_init: blk_alloc_disk, set_capacity(e << 3), add_disk (results not checked).
+  // kmem_blk_disk_init: blk_alloc_disk, set_capacity(e << 3), add_disk (results not checked). A second disk of
+  // the same name (two instances on one node, finding P7) fails in sysfs and is simply not there.
   const cur = persistOf(op.state, name);
+  if (kmemDiskOwner(op.state, cur.nid) !== null) {
+    op.print(`sysfs: cannot create duplicate filename '/devices/virtual/block/kmem${cur.nid}'`);
+    op.branch('kmem_blk_disk_init', 'EEXIST(add_disk)');
+    return OK;
+  }
   setPersist(op, name, { blk: { n: Number(n), e: Number(e), disk: true } });
   op.print(`kmem${cur.nid}: detected capacity change from 0 to ${e * 8n}`);
   return OK;

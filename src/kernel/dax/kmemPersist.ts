@@ -13,6 +13,7 @@ import { err, OK, type Ret } from '../errno.js';
 import { physFillPage, physRead, physWrite } from '../mm/physmem.js';
 import { nullDerefOops } from '../oops.js';
 import type { Op } from '../op.js';
+import { NOTIFY_BAD, NOTIFY_DONE, NOTIFY_OK, registerMemoryNotifier, type MemoryAction, type MemoryNotify } from '../memoryNotifier.js';
 import { deviceNamed, withDevice, replaceDevice, withState, type DaxDevice, type DaxRange, type KernelState, type KmemData } from '../state.js';
 import {
   KMEM_PERSIST_BLK,
@@ -183,12 +184,23 @@ export function nodeHasMemory(s: KernelState, nid: number): boolean {
 }
 
 /**
+ * Whether the node check refuses `dev` on node nid. node_present_pages counts
+ * online memory only: a device whose blocks failed to online leaves its node
+ * looking empty. The fix kmem-persist-fix-node-check also asks whether
+ * another device kmem holds under the series is on the node.
+ */
+export function kmemPersistNodeRefuses(s: KernelState, dev: DaxDevice, nid: number): boolean {
+  if (nodeHasMemory(s, nid)) return true;
+  return s.profile.kmemPersistNodeCheckDevices && s.devices.some((d) => d.name !== dev.name && d.kmem?.persist !== undefined && d.kmem.persist.nid === nid);
+}
+
+/**
  * The node check 2/4 adds to dev_dax_kmem_probe after the target_node test:
  * "rejecting DAX region on numa_node with existing memory", before anything
  * is allocated.
  */
 export function kmemPersistNodeCheck(op: Op, dev: DaxDevice, nid: number): Ret {
-  if (!nodeHasMemory(op.state, nid)) return OK;
+  if (!kmemPersistNodeRefuses(op.state, dev, nid)) return OK;
   op.print(`kmem ${dev.name}: rejecting DAX region on numa_node with existing memory`);
   op.branch('dev_dax_kmem_probe', 'EINVAL(node-has-memory)');
   return err('EINVAL');
@@ -424,3 +436,26 @@ export function heldPagesIn(s: KernelState, startPfn: number, nr: number): numbe
   return n;
 }
 
+
+/**
+ * Part of the fix kmem-persist-fix-movable (proposed here): kmem's memory
+ * notifier refuses MEM_GOING_OFFLINE for a block of a device with a
+ * persistence instance attached, so its pool never leaves the kernel zone it
+ * was onlined to (re-onlined movable, its free pages would be out of
+ * GFP_NOIO's reach again). As posted, nothing watches those blocks.
+ */
+function kmemPersistMemoryNotifier(op: Op, action: MemoryAction, arg: MemoryNotify): number {
+  if (action !== 'MEM_GOING_OFFLINE' || !op.state.profile.kmemPersistOnlineKernel) return NOTIFY_DONE;
+  const addr = BigInt(arg.startPfn) << 12n;
+  for (const d of op.state.devices) {
+    const p = d.kmem?.persist;
+    if (p === undefined || p.type === null || d.driver !== 'kmem') continue;
+    if (daxKmemPhysToIndex(p, addr) !== null) {
+      op.branch('kmem_persist_memory_notifier', 'NOTIFY_BAD');
+      return NOTIFY_BAD;
+    }
+  }
+  return NOTIFY_OK;
+}
+
+registerMemoryNotifier('kmem-persist', kmemPersistMemoryNotifier);
