@@ -17,6 +17,10 @@
 #   movable     memhp_default_state=online_movable, persist_format_type=1:
 #               writes to fresh blocks
 #   none        persist_format_type=0 (NONE): bind, unbind, bind again
+#   two-devices node 1's GiB as two Soft Reserved ranges with a reserved gap
+#               (memmap=512M%0x180000000+0xefffffff memmap=128M$0x1a0000000
+#               memmap=384M%0x1a8000000+0xefffffff): dax0.0 and dax1.0 on node 1;
+#               dax0.0 to kmem (NONE), then dax1.0 to kmem (node 1 now has memory)
 #
 # The machine is the harness's hmem machine (src/realkernel/machine.ts): 6 GiB
 # in two nodes, node 1's GiB at 0x180000000 made Soft Reserved by
@@ -38,11 +42,11 @@ scen=()
 while (($#)); do
 	case $1 in
 	--out) outdir=$2; shift 2 ;;
-	default | blk-format | blk-reboot | movable | none) scen+=("$1"); shift ;;
-	*) echo "usage: run-kmem-persist.sh [--out DIR] [default|blk-format|blk-reboot|movable|none ...]" >&2; exit 2 ;;
+	default | blk-format | blk-reboot | movable | none | two-devices) scen+=("$1"); shift ;;
+	*) echo "usage: run-kmem-persist.sh [--out DIR] [default|blk-format|blk-reboot|movable|none|two-devices ...]" >&2; exit 2 ;;
 	esac
 done
-((${#scen[@]})) || scen=(default blk-format blk-reboot movable none)
+((${#scen[@]})) || scen=(default blk-format blk-reboot movable none two-devices)
 log() { echo "run-kmem-persist: $*" >&2; }
 
 kdir=$(bash "$here/build-kernel.sh" kmem-persist | tail -1)
@@ -106,6 +110,7 @@ for s in "${scen[@]}"; do
 	blk-format | blk-reboot) img=$rundir/blk.img ;;
 	movable) img=$rundir/movable.img ;;
 	none) img=$rundir/none.img ;;
+	two-devices) img=$rundir/two-devices.img ;;
 	esac
 	if [[ $s == blk-reboot ]]; then
 		[[ -f $img ]] || { log "blk-reboot needs blk-format's $img"; exit 1; }
@@ -113,7 +118,10 @@ for s in "${scen[@]}"; do
 		rm -f "$img"
 		truncate -s 1G "$img"
 	fi
-	append="console=ttyS0,115200 nokaslr loglevel=4 panic=-1 memmap=1G%0x180000000+0xefffffff"
+	# loglevel=1: kernel messages reach the transcript through dmesg -c after each step, not in the middle of lines
+	append="console=ttyS0,115200 nokaslr loglevel=1 panic=-1"
+	if [[ $s == two-devices ]]; then append+=' memmap=512M%0x180000000+0xefffffff memmap=128M$0x1a0000000 memmap=384M%0x1a8000000+0xefffffff'
+	else append+=" memmap=1G%0x180000000+0xefffffff"; fi
 	if [[ $s == movable ]]; then append+=" memhp_default_state=online_movable"; else append+=" memhp_default_state=offline"; fi
 	R=$(mktemp -d "${TMPDIR:-/tmp}/memhp-kp-conf.XXXXXX")
 	echo "SCENARIO=$s" >"$R/run.conf"
@@ -125,22 +133,21 @@ for s in "${scen[@]}"; do
 		-object "memory-backend-file,id=m1,size=1G,share=on,mem-path=$img"
 		-numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1
 		-nodefaults -display none -monitor none -no-reboot -serial "file:$con.raw"
-		-device isa-debug-exit,iobase=0xf4,iosize=0x04
 		-kernel "$kdir/bzImage" -initrd "$R/initrd.cpio.gz" -append "$append")
 	log "$s: booting $(cat "$kdir/kernel.release") (backing file $img)"
 	t0=$(date +%s)
 	{
 		echo "# memhp run-kmem-persist.sh scenario $s, $(date -u +%Y-%m-%dT%H:%M:%SZ), kernel $(cat "$kdir/kernel.release") ($(sed -n 's/^key //p' "$kdir/BUILD-INFO"))"
 		echo "# qemu-system-x86_64 ${cmd[*]//$root\//}"
-		echo "# host before: $(dumpfile "$img" | head -3 | tail -1)"
+		echo "# the backing file before the run, as the host sees it:"
+		dumpfile "$img" | sed 's/^/# /'
 	} >"$con"
 	rm -f "$con.raw"
 	st=0
 	timeout 900 nice -n 19 "$qemu" "${cmd[@]}" </dev/null >"$R/qemu.out" 2>&1 || st=$?
 	tr -d '\r' <"$con.raw" >>"$con"
 	rm -f "$con.raw"
-	# isa-debug-exit makes QEMU exit with (0 << 1) | 1 = 1
-	echo "# QEMU exit status $st$( ((st == 1)) && echo ' (isa-debug-exit)')$( ((st == 124)) && echo ' (timeout 900 s)') $(tr '\n' ' ' <"$R/qemu.out")" >>"$con"
+	echo "# QEMU exit status $st$( ((st == 124)) && echo ' (timeout 900 s)') $(tr '\n' ' ' <"$R/qemu.out")" >>"$con"
 	t1=$(date +%s)
 	{
 		echo "# QEMU exited after $((t1 - t0)) s; the backing file as the host sees it now:"

@@ -6,7 +6,8 @@
 #   @@KP STEP <n> <what>
 #   @@KP   <output line>           (the command's own output, rc = exit status)
 #   @@KP   dmesg: <kernel line>    (dmesg -c after each step)
-# /run.conf sets SCENARIO (default | blk-format | blk-reboot | movable | none).
+# /run.conf sets SCENARIO (default | blk-format | blk-reboot | movable | none |
+# two-devices).
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
 mount -t proc proc /proc
@@ -18,6 +19,10 @@ IO=/bin/kmem-persist-io
 DAX=/sys/bus/dax
 N1=/sys/devices/system/node/node1
 DEV=/dev/kmem1
+D=dax0.0
+# the device's pages for the census: dax0.0 = 0x180000000 + 1 GiB (two-devices: 512 MiB)
+CPFN=0x180000
+CNT=262144
 n=0
 
 say() { echo "@@KP $*"; }
@@ -47,7 +52,9 @@ mem() { # MemTotal/MemFree, system and node 1
 	else
 		say "  node1/meminfo: (absent)"
 	fi
+	[ -f $N1/meminfo ] && census
 }
+census() { run $IO census $CPFN $CNT; }
 blocks() { # node 1's memory blocks: state and zone
 	l=
 	for b in $N1/memory*; do
@@ -57,8 +64,8 @@ blocks() { # node 1's memory blocks: state and zone
 	say "  node1 blocks:${l:- none}"
 }
 daxinfo() {
-	d=$DAX/devices/dax0.0
-	say "  dax0.0: driver=$(basename "$(readlink $d/driver 2>/dev/null)" 2>/dev/null) target_node=$(cat $d/target_node) size=$(cat $d/size) resource=$(cat $d/resource 2>/dev/null)"
+	d=$DAX/devices/$D
+	say "  $D: driver=$(basename "$(readlink $d/driver 2>/dev/null)" 2>/dev/null) target_node=$(cat $d/target_node) size=$(cat $d/size) resource=$(cat $d/resource 2>/dev/null)"
 }
 disk() {
 	if [ -e /sys/block/kmem1 ]; then
@@ -70,32 +77,32 @@ disk() {
 		say "  /sys/block: $(ls /sys/block | tr '\n' ' ')(no kmem1)"
 	fi
 }
-memfree1() { say "  node1 $(grep -E 'MemFree:' $N1/meminfo | tr -s ' ' | sed 's/^Node 1 //')"; }
+memfree1() { say "  node1 $(grep -E 'MemFree:' $N1/meminfo | tr -s ' ' | sed 's/^Node 1 //')"; census; }
 params() {
 	cat1 /sys/module/kmem/parameters/persist_format_type
 	cat1 /sys/module/kmem/parameters/persist_format_force
 }
 bind_kmem() { # unbind device_dax, add the id to kmem (which attaches)
-	step "unbind dax0.0 from device_dax"
-	sysw $DAX/drivers/device_dax/unbind dax0.0
-	step "bind kmem: new_id dax0.0 (the write attaches; driver_attach ignores probe errors)"
-	sysw $DAX/drivers/kmem/new_id dax0.0
+	step "unbind $D from device_dax"
+	sysw $DAX/drivers/device_dax/unbind $D
+	step "bind kmem: new_id $D (the write attaches; driver_attach ignores probe errors)"
+	sysw $DAX/drivers/kmem/new_id $D
 	daxinfo
 	mem
 	blocks
 	disk
 }
 unbind_kmem() {
-	step "unbind dax0.0 from kmem"
-	sysw $DAX/drivers/kmem/unbind dax0.0
+	step "unbind $D from kmem"
+	sysw $DAX/drivers/kmem/unbind $D
 	daxinfo
 	mem
 	blocks
 	disk
 }
 rebind_kmem() {
-	step "bind kmem again: bind dax0.0 (the id is still in kmem's list, so bind returns the probe's error)"
-	sysw $DAX/drivers/kmem/bind dax0.0
+	step "bind kmem again: bind $D (the id is still in kmem's list, so bind returns the probe's error)"
+	sysw $DAX/drivers/kmem/bind $D
 	daxinfo
 	mem
 }
@@ -108,9 +115,12 @@ klog >/dev/null
 step "module parameters (defaults unless the scenario changes them)"
 params
 step "before bind"
+[ $SCENARIO = two-devices ] && { CNT=131072; say "  dax devices: $(ls $DAX/devices | tr '\n' ' ')"; D=dax1.0; daxinfo; D=dax0.0; }
 daxinfo
 mem
 cat1 /sys/devices/system/node/has_memory
+cat1 /sys/devices/system/node/has_cpu
+cat1 /sys/devices/system/node/node1/cpulist
 cat1 /sys/devices/system/memory/auto_online_blocks
 
 case $SCENARIO in
@@ -123,9 +133,10 @@ default)
 	if kill -0 $pid 2>/dev/null; then say "  child $pid still running after 5 s"; else wait $pid; say "  child exit status $?"; fi
 	out </tmp/out
 	klog
-	step "end: QEMU exit through isa-debug-exit (poweroff would wait forever in device_shutdown for dax0.0's device lock, which the killed unbind still holds)"
+	step "end: init exits (poweroff would wait forever in device_shutdown for dax0.0's device lock, which the killed unbind still holds; the panic 'Attempted to kill init!' with panic=-1 restarts at once without device_shutdown, and -no-reboot ends QEMU)"
 	say "END"
-	$IO qemu-exit -
+	sync
+	exit 0
 	;;
 blk-format | movable)
 	step "set persist_format_type=1 (BLK)"
@@ -176,6 +187,21 @@ none)
 	bind_kmem
 	unbind_kmem
 	rebind_kmem
+	;;
+two-devices)
+	step "set persist_format_type=0 (NONE)"
+	sysw /sys/module/kmem/parameters/persist_format_type 0
+	bind_kmem
+	D=dax1.0
+	step "second device of node 1 (dax1.0), after dax0.0 is kmem"
+	daxinfo
+	bind_kmem
+	step "bind dax1.0 (its id is now in kmem's list, so bind returns the probe's error)"
+	sysw $DAX/drivers/kmem/bind dax1.0
+	daxinfo
+	D=dax0.0
+	daxinfo
+	mem
 	;;
 esac
 step "end"

@@ -11,9 +11,15 @@
  *   kmem-persist-io discard DEV BLOCK        ioctl BLKDISCARD of [BLOCK*4096, +4096)
  *   kmem-persist-io zeroout DEV BLOCK        ioctl BLKZEROOUT of [BLOCK*4096, +4096)
  *   kmem-persist-io sysw PATH VALUE          one write(2) of VALUE to a sysfs file: rc and errno name
- *   kmem-persist-io qemu-exit -              write 0 to QEMU's isa-debug-exit port 0xf4: QEMU exits
- *                                            at once (no device_shutdown, which would wait for the
- *                                            device lock an oopsed unbind still holds)
+ *   kmem-persist-io census PFN COUNT         /proc/kpageflags of COUNT pages from PFN: how many are
+ *                                            free in the buddy (KPF_BUDDY, head and tail pages of
+ *                                            free blocks), how many have no page flags at all (what
+ *                                            kmem's MHP_ALLOCATE pages look like, but also free pages
+ *                                            sitting on per-cpu lists and flagless kernel
+ *                                            allocations), listed as device page offsets, and how
+ *                                            many are in use with flags (slab, anon, lru, ...).
+ *                                            Then the per-cpu list counts of node 1's zones, from
+ *                                            /proc/zoneinfo ("count:"), summed.
  *
  * Every I/O uses O_DIRECT on a page-aligned buffer (no page cache: the bio
  * reaches the driver during the call and its error comes back from it).
@@ -26,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/io.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -65,12 +70,60 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *op = argv[1], *dev = argv[2];
-	if (!strcmp(op, "qemu-exit")) {
-		if (ioperm(0xf4, 1, 1)) {
-			printf("qemu-exit: ioperm -1 %s\n", ename(errno));
+	if (!strcmp(op, "census") && argc > 3) {
+		unsigned long long pfn0 = strtoull(argv[2], NULL, 0), cnt = strtoull(argv[3], NULL, 0);
+		int ff = open("/proc/kpageflags", O_RDONLY);
+		if (ff < 0) {
+			printf("census: open /proc/kpageflags: %s\n", ename(errno));
 			return 1;
 		}
-		outb(0, 0xf4);
+		uint64_t *f = malloc(cnt * 8);
+		if (pread(ff, f, cnt * 8, pfn0 * 8) != (ssize_t)(cnt * 8)) {
+			printf("census: pread: %s\n", ename(errno));
+			return 1;
+		}
+		unsigned long long nbuddy = 0, nnone = 0, nused = 0, nranges = 0;
+		uint64_t fl = 0;
+		char list[4096] = "";
+		size_t ll = 0;
+		for (unsigned long long i = 0; i < cnt; i++) {
+			if ((f[i] >> 10) & 1) { /* KPF_BUDDY */
+				nbuddy++;
+			} else if (f[i] == 0) {
+				nnone++;
+				if (i == 0 || f[i - 1] != 0) { /* a run of flagless pages starts */
+					unsigned long long j = i;
+					while (j + 1 < cnt && f[j + 1] == 0)
+						j++;
+					nranges++;
+					if (ll < sizeof(list) - 64) {
+						ll += j > i ? snprintf(list + ll, sizeof(list) - ll, "%s%llu-%llu", ll ? "," : "", i, j)
+							    : snprintf(list + ll, sizeof(list) - ll, "%s%llu", ll ? "," : "", i);
+					} else if (list[ll - 1] != '.') {
+						ll += snprintf(list + ll, sizeof(list) - ll, ",...");
+					}
+				}
+			} else {
+				nused++;
+				fl |= f[i];
+			}
+		}
+		/* per-cpu list pages of node 1's zones */
+		FILE *z = fopen("/proc/zoneinfo", "r");
+		char line[256];
+		int node1 = 0;
+		unsigned long long pcp = 0;
+		while (z && fgets(line, sizeof(line), z)) {
+			int nid;
+			char zn[32];
+			if (sscanf(line, "Node %d, zone %31s", &nid, zn) == 2)
+				node1 = nid == 1;
+			unsigned long long v;
+			if (node1 && sscanf(line, " count: %llu", &v) == 1)
+				pcp += v;
+		}
+		printf("census pfn %#llx +%llu: buddy-free %llu, no-flags %llu in %llu runs [device pages %s], with-flags %llu (union %#llx); node 1 per-cpu lists hold %llu pages\n",
+		       pfn0, cnt, nbuddy, nnone, nranges, list, nused, (unsigned long long)fl, pcp);
 		return 0;
 	}
 	if (!strcmp(op, "sysw") && argc > 3) {
