@@ -21,6 +21,12 @@
 #               (memmap=512M%0x180000000+0xefffffff memmap=128M$0x1a0000000
 #               memmap=384M%0x1a8000000+0xefffffff): dax0.0 and dax1.0 on node 1;
 #               dax0.0 to kmem (NONE), then dax1.0 to kmem (node 1 now has memory)
+#   bad-entry   a copy of blk-format/blk-reboot's file whose index entry of
+#               blk 3 the host sets to page 5 (an index page, < 1 + n): bind
+#   bad-counts  a copy with num_index_entries - 1 in the superblock: bind,
+#               then unbind (the probe failed, so persist_ops is NULL)
+#   bad-type    a copy with superblock type 2 (no such type): bind, unbind
+#   (the bad-* scenarios run only when named: they need blk.img)
 #
 # The machine is the harness's hmem machine (src/realkernel/machine.ts): 6 GiB
 # in two nodes, node 1's GiB at 0x180000000 made Soft Reserved by
@@ -42,8 +48,8 @@ scen=()
 while (($#)); do
 	case $1 in
 	--out) outdir=$2; shift 2 ;;
-	default | blk-format | blk-reboot | movable | none | two-devices) scen+=("$1"); shift ;;
-	*) echo "usage: run-kmem-persist.sh [--out DIR] [default|blk-format|blk-reboot|movable|none|two-devices ...]" >&2; exit 2 ;;
+	default | blk-format | blk-reboot | movable | none | two-devices | bad-entry | bad-counts | bad-type) scen+=("$1"); shift ;;
+	*) echo "usage: run-kmem-persist.sh [--out DIR] [default|blk-format|blk-reboot|movable|none|two-devices|bad-entry|bad-counts|bad-type ...]" >&2; exit 2 ;;
 	esac
 done
 ((${#scen[@]})) || scen=(default blk-format blk-reboot movable none two-devices)
@@ -111,8 +117,23 @@ for s in "${scen[@]}"; do
 	movable) img=$rundir/movable.img ;;
 	none) img=$rundir/none.img ;;
 	two-devices) img=$rundir/two-devices.img ;;
+	bad-*) img=$rundir/$s.img ;;
 	esac
-	if [[ $s == blk-reboot ]]; then
+	if [[ $s == bad-* ]]; then
+		[[ -f $rundir/blk.img ]] || { log "$s needs blk-format's $rundir/blk.img"; exit 1; }
+		cp --sparse=always "$rundir/blk.img" "$img"
+		python3 - "$img" "$s" <<'EOF'
+import struct, sys
+path, s = sys.argv[1], sys.argv[2]
+with open(path, 'r+b') as f:
+    if s == 'bad-entry':
+        f.seek(4096 + 3 * 8); f.write(struct.pack('<Q', 5))
+    elif s == 'bad-counts':
+        f.seek(20); e, = struct.unpack('<Q', f.read(8)); f.seek(20); f.write(struct.pack('<Q', e - 1))
+    elif s == 'bad-type':
+        f.seek(8); f.write(struct.pack('<I', 2))
+EOF
+	elif [[ $s == blk-reboot ]]; then
 		[[ -f $img ]] || { log "blk-reboot needs blk-format's $img"; exit 1; }
 	else
 		rm -f "$img"
