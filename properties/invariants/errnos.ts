@@ -15,8 +15,11 @@ const OPEN: readonly Errno[] = ['ENOENT', 'EACCES', 'EISDIR'];
  * -EAGAIN, new_id -ENOMEM, size -ENOMEM and -ENXIO (region parent unbound).
  */
 
-/** Notifier vetoes and allocation failures (injected at online_pages / offline_pages) on the online/offline paths. */
-const ONLINE_OFFLINE: readonly Errno[] = ['EINVAL', 'EBUSY', 'EINTR', 'ENOMEM', 'EAGAIN'];
+/**
+ * Notifier vetoes and allocation failures (injected at online_pages / offline_pages) on the online/offline paths;
+ * EPERM is a memory notifier's NOTIFY_BAD (notifier_to_errno), e.g. the fix kmem-persist-fix-movable's.
+ */
+const ONLINE_OFFLINE: readonly Errno[] = ['EINVAL', 'EBUSY', 'EINTR', 'ENOMEM', 'EAGAIN', 'EPERM'];
 
 /** dev_dax_probe and dev_dax_kmem_probe errnos as bind reports them (v5.14+), plus driver-core ones. */
 const BIND: readonly Errno[] = ['ENODEV', 'EBUSY', 'EINVAL', 'ENXIO', 'ENOMEM', 'EEXIST', 'E2BIG'];
@@ -28,6 +31,7 @@ export const DOCUMENTED_ERRNOS: ReadonlyArray<{ readonly pattern: RegExp; readon
   { pattern: /\/drivers\/(device_dax|kmem)\/(new_id|remove_id)$/, errnos: ['EINVAL'], source: 'do_id_store' },
   { pattern: /\/memory\d+\/(state|online)$/, errnos: ONLINE_OFFLINE, source: 'state_store, online_store, memory_block_online, offline_pages' },
   { pattern: /\/auto_online_blocks$/, errnos: ['EINVAL'], source: 'auto_online_blocks_store' },
+  { pattern: /^\/sys\/module\/kmem\/parameters\/persist_format_(type|force)$/, errnos: ['EINVAL', 'ERANGE'], source: 'param_set_int, param_set_bool (the kmem-persist series)' },
   // kstrtoull, the block alignment, then __add_memory: register_memory_resource and add_memory_resource's own.
   { pattern: /\/system\/memory\/probe$/, errnos: ['EINVAL', 'ERANGE', 'EEXIST', 'E2BIG', 'ENOMEM'], source: 'probe_store, kstrtoull, __add_memory' },
   { pattern: /\/devices\/dax[^/]+\/size$/, errnos: ['EINVAL', 'ERANGE', 'EBUSY', 'ENOSPC'], source: 'size_store' },

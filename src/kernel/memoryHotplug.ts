@@ -267,7 +267,7 @@ export function onlinePages(op: Op, id: number, zone: ZoneName): Ret {
   }
   // move_pfn_range_to_zone before the MEM_GOING_ONLINE notifier; undone on failure.
   op.state = resizeZoneRange(op.state, b.nid, zone, startPfn, s.blockPages);
-  const arg: MemoryNotify = { startPfn, nrPages: s.blockPages };
+  const arg: MemoryNotify = { startPfn, nrPages: s.blockPages, zone };
   // ret = notifier_to_errno(memory_notify(MEM_GOING_ONLINE, &arg)); an injected fault is a veto by a
   // notifier the model does not have, at the chain's end (the subscribers saw MEM_GOING_ONLINE).
   const vetoed = notifierToErrno(memoryNotify(op, 'MEM_GOING_ONLINE', arg));

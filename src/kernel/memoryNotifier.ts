@@ -23,6 +23,7 @@
  * entries: the chain is registration order), nr_to_call/nr_calls, and the
  * node-state fields of struct memory_notify (status_change_nid*).
  */
+import type { ZoneName } from '../../machines/index.js';
 import { ERRNO, errnoFromValue, type Errno } from './errno.js';
 import type { Op } from './op.js';
 
@@ -33,6 +34,11 @@ export type MemoryAction = 'MEM_GOING_ONLINE' | 'MEM_ONLINE' | 'MEM_CANCEL_ONLIN
 export interface MemoryNotify {
   readonly startPfn: number;
   readonly nrPages: number;
+  /**
+   * page_zone(pfn_to_page(start_pfn)) at MEM_GOING_ONLINE: online_pages has
+   * moved the range to its zone before notifying, so a subscriber can ask.
+   */
+  readonly zone?: ZoneName;
 }
 
 /** include/linux/notifier.h */

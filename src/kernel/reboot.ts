@@ -11,9 +11,9 @@ import { bootKernel } from './boot.js';
 import { physKeepOnly } from './mm/physmem.js';
 import type { Op } from './op.js';
 
-/** The physical ranges whose contents survive a reboot: every pmem dax region, namespace metadata included. */
+/** The physical ranges whose contents survive a reboot: every persistent dax region (pmem by default), namespace metadata included. */
 export function persistentRanges(op: Op): Array<{ start: bigint; end: bigint }> {
-  return op.state.boot.daxRegions.filter((r) => r.kind === 'pmem').map((r) => ({ start: r.start, end: r.start + r.size - 1n }));
+  return op.state.boot.daxRegions.filter((r) => r.persistent ?? r.kind === 'pmem').map((r) => ({ start: r.start, end: r.start + r.size - 1n }));
 }
 
 /** @kernel kernel_restart kernel/reboot.c — then the boot again. */

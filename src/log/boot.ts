@@ -87,6 +87,7 @@ function region(r: RawRegion, path: FieldPath): DaxRegionSpec {
     align,
     namespace: r.namespace === undefined ? null : { name: r.namespace.name, size: r.namespace.size },
     map: r.map ?? (r.kind === 'pmem' ? 'dev' : 'mem'),
+    ...(r.persistent === undefined || r.persistent === (r.kind === 'pmem') ? {} : { persistent: r.persistent }),
     devices: r.devices.map((d, i) => device(d, r, align, [...path, 'devices', i])),
   };
 }

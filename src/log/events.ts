@@ -80,6 +80,12 @@ export interface DaxRegionSpec {
    * ["devdax-map-none"]); hmem/cxl regions are always "mem".
    */
   readonly map: 'dev' | 'mem' | 'none';
+  /**
+   * Whether the region's contents survive a reboot (SPEC §7): pmem regions
+   * by default; a Soft Reserved or CXL region backed by something persistent
+   * (the harness's file-backed node 1) says so. Absent: kind === 'pmem'.
+   */
+  readonly persistent?: boolean;
   readonly devices: readonly DaxDeviceSpec[];
 }
 

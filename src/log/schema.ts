@@ -121,6 +121,7 @@ const regionSchema = strict(
     targetNode: intIn(-1, MAX_NODE, `a node id -1..${MAX_NODE} (-1: no node)`),
     align: u64.optional(),
     map: z.enum(['dev', 'mem', 'none'], { error: oneOf(['dev', 'mem', 'none']) }).optional(),
+    persistent: bool().optional(),
     namespace: strict(
       { name: nonEmptyStr('a namespace name ("namespace0.0")'), size: u64 },
       'a namespace {"name","size"}',

@@ -57,6 +57,7 @@ function regionToJson(r: DaxRegionSpec): JsonObject {
   };
   if (r.namespace !== null) out['namespace'] = { name: r.namespace.name, size: hex(r.namespace.size) };
   if (r.map !== (r.kind === 'pmem' ? 'dev' : 'mem')) out['map'] = r.map;
+  if (r.persistent !== undefined && r.persistent !== (r.kind === 'pmem')) out['persistent'] = r.persistent;
   out['devices'] = r.devices.map(deviceToJson);
   return out;
 }

@@ -440,12 +440,14 @@ export function heldPagesIn(s: KernelState, startPfn: number, nr: number): numbe
 /**
  * Part of the fix kmem-persist-fix-movable (proposed here): kmem's memory
  * notifier refuses MEM_GOING_OFFLINE for a block of a device with a
- * persistence instance attached, so its pool never leaves the kernel zone it
- * was onlined to (re-onlined movable, its free pages would be out of
+ * persistence instance attached, and MEM_GOING_ONLINE into ZONE_MOVABLE, so
+ * its pool stays in a kernel zone (movable, its free pages would be out of
  * GFP_NOIO's reach again). As posted, nothing watches those blocks.
  */
 function kmemPersistMemoryNotifier(op: Op, action: MemoryAction, arg: MemoryNotify): number {
-  if (action !== 'MEM_GOING_OFFLINE' || !op.state.profile.kmemPersistOnlineKernel) return NOTIFY_DONE;
+  if (!op.state.profile.kmemPersistOnlineKernel) return NOTIFY_DONE;
+  // Offlining is refused, and so is onlining into ZONE_MOVABLE (a block whose online failed during the add).
+  if (action !== 'MEM_GOING_OFFLINE' && !(action === 'MEM_GOING_ONLINE' && arg.zone === 'Movable')) return NOTIFY_DONE;
   const addr = BigInt(arg.startPfn) << 12n;
   for (const d of op.state.devices) {
     const p = d.kmem?.persist;
