@@ -225,7 +225,10 @@ export const daxVmaShape: Invariant = {
   },
   check: (ctx) => {
     const out: string[] = [];
+    const e = ctx.step.event;
     for (const [pid, p, was] of changedProcs(ctx)) {
+      // A fork child's vmas are dup_mmap's copies of the parent's, whose shape was judged by the step that made it.
+      if (e.type === 'fork' && pid === e.child) continue;
       for (const { vma, dev } of daxVmas(ctx.after, p, was, true)) {
         // may_split asks the device's align now: after an unbind and an align change, splits at the new align are the kernel's own.
         const a = vma.mmapAlign < dev.align ? vma.mmapAlign : dev.align;

@@ -164,10 +164,10 @@ describe('each invariant can fail', () => {
     expect(violations('failed-op-unchanged', stepOf(s, changed, { ok: true }))).toEqual([]);
   });
 
-  it('errno-documented: EPERM from a memory block state write', () => {
+  it('errno-documented: ENOSPC from a memory block state write', () => {
     const s = pmemOnline;
-    const step = stepOf(s, s, { ok: false, errno: 'EPERM' }, { event: { type: 'write', path: '/sys/devices/system/memory/memory20/state', value: 'online', raw: false } });
-    expect(violations('errno-documented', step).join()).toMatch(/failed with EPERM, which it cannot return/);
+    const step = stepOf(s, s, { ok: false, errno: 'ENOSPC' }, { event: { type: 'write', path: '/sys/devices/system/memory/memory20/state', value: 'online', raw: false } });
+    expect(violations('errno-documented', step).join()).toMatch(/failed with ENOSPC, which it cannot return/);
     const ok = stepOf(s, s, { ok: false, errno: 'EINVAL' }, { event: { type: 'write', path: '/sys/devices/system/memory/memory20/state', value: 'online', raw: false } });
     expect(violations('errno-documented', ok)).toEqual([]);
   });
@@ -179,8 +179,8 @@ describe('each invariant can fail', () => {
       const path = `/sys/devices/system/memory/${tail}`;
       const step = stepOf(pmemOnline, pmemOnline, { ok: false, errno: 'EINVAL' }, { event: { type: 'write', path, value: 'bogus', raw: false } });
       expect(violations('errno-documented', step)).toEqual([]);
-      const bad = stepOf(pmemOnline, pmemOnline, { ok: false, errno: 'EPERM' }, { event: { type: 'write', path, value: 'bogus', raw: false } });
-      expect(violations('errno-documented', bad).join()).toMatch(/failed with EPERM, which it cannot return \(documented: ENOENT EACCES EISDIR EINVAL EBUSY/);
+      const bad = stepOf(pmemOnline, pmemOnline, { ok: false, errno: 'ENOSPC' }, { event: { type: 'write', path, value: 'bogus', raw: false } });
+      expect(violations('errno-documented', bad).join()).toMatch(/failed with ENOSPC, which it cannot return \(documented: ENOENT EACCES EISDIR EINVAL EBUSY/);
       const cov = new Coverage();
       cov.record(step);
       expect(cov.report([]).errnos.missing).not.toContain('state_store, online_store, memory_block_online, offline_pages: EINVAL');

@@ -16,7 +16,7 @@ import { IORESOURCE_SYSTEM_RAM, findExact, releaseResource, removeResource, requ
 import { deviceNamed, findRegion, withDevice, withState, type DaxDevice, type DaxRange, type KmemData } from '../state.js';
 import { advanceDevice } from './lifecycle.js';
 import { memoryAddPhysaddrToNid } from '../numa.js';
-import { kmemPersistAttachData, kmemPersistCleanup, kmemPersistNodeCheck, kmemPersistProbeTail } from './kmemPersist.js';
+import { kmemPersistAttachData, kmemPersistCleanup, kmemPersistMemoryNotifier, kmemPersistNodeCheck, kmemPersistProbeTail } from './kmemPersist.js';
 
 /** "System RAM (kmem)" since v5.8; plain add_memory's "System RAM" before. */
 export function kmemResourceName(op: Op): string {
@@ -226,6 +226,8 @@ function kmemMemoryNotifier(op: Op, action: MemoryAction, arg: MemoryNotify): nu
 
 // module_init: the chain order is module evaluation order (see memoryNotifier.ts).
 registerMemoryNotifier('kmem', kmemMemoryNotifier);
+// The kmem-persist series' fix kmem-persist-fix-movable adds a second notifier to kmem (a no-op otherwise).
+registerMemoryNotifier('kmem-persist', kmemPersistMemoryNotifier);
 
 /**
  * @kernel dev_dax_kmem_remove drivers/dax/kmem.c

@@ -13,7 +13,7 @@ import { err, OK, type Ret } from '../errno.js';
 import { physFillPage, physRead, physWrite } from '../mm/physmem.js';
 import { nullDerefOops } from '../oops.js';
 import type { Op } from '../op.js';
-import { NOTIFY_BAD, NOTIFY_DONE, NOTIFY_OK, registerMemoryNotifier, type MemoryAction, type MemoryNotify } from '../memoryNotifier.js';
+import { NOTIFY_BAD, NOTIFY_DONE, NOTIFY_OK, type MemoryAction, type MemoryNotify } from '../memoryNotifier.js';
 import { deviceNamed, withDevice, replaceDevice, withState, type DaxDevice, type DaxRange, type KernelState, type KmemData } from '../state.js';
 import {
   KMEM_PERSIST_BLK,
@@ -444,7 +444,7 @@ export function heldPagesIn(s: KernelState, startPfn: number, nr: number): numbe
  * its pool stays in a kernel zone (movable, its free pages would be out of
  * GFP_NOIO's reach again). As posted, nothing watches those blocks.
  */
-function kmemPersistMemoryNotifier(op: Op, action: MemoryAction, arg: MemoryNotify): number {
+export function kmemPersistMemoryNotifier(op: Op, action: MemoryAction, arg: MemoryNotify): number {
   if (!op.state.profile.kmemPersistOnlineKernel) return NOTIFY_DONE;
   // Offlining is refused, and so is onlining into ZONE_MOVABLE (a block whose online failed during the add).
   if (action !== 'MEM_GOING_OFFLINE' && !(action === 'MEM_GOING_ONLINE' && arg.zone === 'Movable')) return NOTIFY_DONE;
@@ -460,4 +460,3 @@ function kmemPersistMemoryNotifier(op: Op, action: MemoryAction, arg: MemoryNoti
   return NOTIFY_OK;
 }
 
-registerMemoryNotifier('kmem-persist', kmemPersistMemoryNotifier);
