@@ -15,13 +15,14 @@ import { replay1m, type ReplayFigures } from './replay1m.js';
 import { invariantCosts, scale, type InvariantCost, type ScaleFigures } from './scale.js';
 import { vsKernel, type VsKernelFigures } from './vsKernel.js';
 import { mappingReplay, tib4k, type MappingFigures, type TibFigures } from './mappings.js';
+import { persist16g, persistFindings, persistIo, type FindingTime, type Persist16gFigures, type PersistIoFigures } from './persist.js';
 
 tuneV8();
 
 const program = new Command('bench')
   .option('--json', 'print one JSON summary')
   .option('--check', 'assert the budgets; exit 1 if one is missed')
-  .option('--only <names>', 'comma-separated workloads: replay-1m,fuzz,scale,invariant-cost,vs-kernel,explore,mappings,tib-4k')
+  .option('--only <names>', 'comma-separated workloads: replay-1m,fuzz,scale,invariant-cost,vs-kernel,explore,mappings,tib-4k,persist-io,persist-16g,persist-findings')
   .option('--quick', 'smaller sizes (a smoke run, not for the figures)')
   .parse(process.argv);
 const opts = program.opts<{ json?: boolean; check?: boolean; only?: string; quick?: boolean }>();
@@ -41,6 +42,9 @@ interface Summary {
   vsKernel?: VsKernelFigures;
   mappings?: MappingFigures & { usPerEvent: number; overReplay1m: number | null };
   tib4k?: TibFigures;
+  persistIo?: PersistIoFigures & { usPerEvent: number; overReplay1m: number | null };
+  persist16g?: Persist16gFigures;
+  persistFindings?: FindingTime[];
   explore?: ExploreFigures;
   budgets: Array<{ name: string; value: number; limit: string; ok: boolean }>;
 }
@@ -138,6 +142,37 @@ if (want('tib-4k')) {
   log(`  ${f.touchedPages} pages touched, ${(f.wallMs / 1000).toFixed(1)} s; heap after: ${(f.heapBytes / 2 ** 20).toFixed(0)} MiB, ${f.bytesPerTouchedPage.toFixed(0)} B per touched page`);
   // Bounded by what was touched, not by the device's 2^28 pages: at most a page of model per page touched.
   budget('tib-4k bytes of model state per touched page', f.bytesPerTouchedPage, f.bytesPerTouchedPage <= 4096, '<= 4096');
+}
+
+if (want('persist-io')) {
+  const events = quick ? 5_000 : 50_000;
+  log(`persist-io (${events} block I/O events on a 16 GiB kmem-persist disk: 55% pwrite, 30% pread, 15% BLKDISCARD of random 4 KiB blocks; every invariant)`);
+  const f = persistIo(events, quick ? 1 : 3);
+  const us = (f.checked.median * 1000) / f.events;
+  const per1m = summary.replay === undefined ? null : 1e6 / summary.replay.checkedEventsPerSecond;
+  summary.persistIo = { ...f, usPerEvent: us, overReplay1m: per1m === null ? null : us / per1m };
+  log(`  ${us.toFixed(2)} µs/event with every invariant (${fmt(f.checked)}); ${f.violations} violations`);
+  if (per1m !== null) log(`  ${(us / per1m).toFixed(2)}x replay-1m's sysfs event (${per1m.toFixed(2)} µs)`);
+  else log('  (run with replay-1m for the ratio)');
+}
+
+if (want('persist-16g')) {
+  const n = quick ? 100_000 : 1_000_000;
+  log(`persist-16g (a 16 GiB persistent device formatted as BLK, then ${n} 4 KiB block writes front to back, no checker)`);
+  const f = persist16g(n);
+  summary.persist16g = f;
+  log(`  ${(f.wallMs / 1000).toFixed(1)} s (${((f.wallMs * 1000) / n).toFixed(2)} µs/write); heap after: ${(f.heapBytes / 2 ** 20).toFixed(0)} MiB, ${f.bytesPerBlock.toFixed(0)} B per written block; node 1 MemFree ${f.memFreeKiB} kB`);
+  // Bounded by the blocks written, not by the device's 4,194,304 pages (a 4 KiB block costs at most 1 KiB of model).
+  budget('persist-16g bytes of model state per written block', f.bytesPerBlock, f.bytesPerBlock <= 1024, '<= 1024');
+}
+
+if (want('persist-findings')) {
+  const seeds = quick ? [1, 2, 3] : [1, 2, 3, 4, 5];
+  const runs = quick ? 5_000 : 40_000;
+  log(`persist-findings (memhp fuzz --patches kmem-persist from scratch, seeds ${seeds.join(',')}, up to ${runs} runs each; time to each finding, median over seeds)`);
+  const rows = [...persistFindings(['kmem-persist'], seeds, runs), ...persistFindings(['kmem-persist', 'kmem-persist-zero-shift'], seeds, runs).filter((f) => f.id === 'P3')];
+  summary.persistFindings = rows;
+  for (const f of rows) log(`  ${f.id} ${f.signature}: median ${f.medianMs === null ? 'not found' : `${(f.medianMs / 1000).toFixed(2)} s`} (${f.ms.map((m) => (m === null ? '-' : (m / 1000).toFixed(2))).join(' / ')} s)`);
 }
 
 if (want('explore')) {

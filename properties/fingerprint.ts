@@ -145,11 +145,14 @@ export class Fingerprinter {
       g.forEach((i, k) => (parts[i] = sorted[k] as number));
     }
     const mm = s.mm;
-    const programs = mm.procs.size === 0 && mm.files.size === 0 && mm.mem.size === 0 ? '' : `#${this.intern(this.mmText(s))}`;
+    const programs = mm.procs.size === 0 && mm.files.size === 0 && mm.mem.size === 0 && mm.fills.size === 0 ? '' : `#${this.intern(this.mmText(s))}`;
     // The global text is interned as well: the key a Map hashes twice per transition (get, then set) stays short.
     // swap_info[] (src/kernel/mm/swapfile.ts): each slot's SWP_USED and file, in type order (the type is what a swap entry names).
     const swap = s.swap.info.length === 0 ? '' : `#S${s.swap.info.map((si) => (si.used ? `${si.path ?? '-'}` : '.')).join(';')}`;
-    return `${this.intern(this.globalText(s))}#${parts.join(',')}${programs}${swap}`;
+    // kmem's module parameters and type references under the kmem-persist series.
+    const kp = s.kmemPersist;
+    const persist = s.profile.kmemPersist ? `#K${kp.formatType},${kp.formatForce ? 1 : 0},${kp.refs.join(',')}` : '';
+    return `${this.intern(this.globalText(s))}#${parts.join(',')}${programs}${swap}${persist}`;
   }
 
   /** A vma without its file (renumbered per state): start, end, pgoff, prot, flags, the align dax_mmap saw, grown, entries. */
@@ -225,7 +228,7 @@ export class Fingerprinter {
       const gen = f === undefined ? '' : dev === undefined ? String(f.gen) : f.gen === dev.cdevGen ? 'c' : 's';
       files[n] = f === undefined ? '-' : `${f.driver}:${f.path}:${f.dev}:${f.mode}:${f.sync ? 1 : 0}:${f.private ? 1 : 0}:${gen}:${f.refs}`;
     }
-    return `${out}/${files.join(';')}/${this.mem(mm.mem)}`;
+    return `${out}/${files.join(';')}/${this.mem(mm.mem)}/${mm.fills.size === 0 ? '' : this.mem(mm.fills)}`;
   }
 
   /** Which slot a top-level resource, block id or device belongs to; -1 = global. */
@@ -292,7 +295,10 @@ export class Fingerprinter {
     if (id === undefined) {
       const local = d.name.slice(d.name.indexOf('.'));
       const ranges = d.ranges.map((r) => `${hex(r.start - sl.start)}-${hex(r.end - sl.start)}`).join(',');
-      const kmem = d.kmem === null ? '-' : `${d.kmem.res.map((r) => (r === null ? '_' : `${hex(r.start - sl.start)}-${hex(r.end - sl.start)}`)).join(',')}/${d.kmem.mgid === null ? '-' : 'G'}`;
+      const kp = d.kmem?.persist;
+      // The kmem-persist series' instance: its type, what it holds and its disk (the index and data are memory words).
+      const persist = kp === undefined ? '' : `/P${kp.type ?? '-'}:${kp.held.toString()}:${kp.blk === null ? '-' : `${kp.blk.n},${kp.blk.e},${kp.blk.disk ? 1 : 0}`}`;
+      const kmem = d.kmem === null ? '-' : `${d.kmem.res.map((r) => (r === null ? '_' : `${hex(r.start - sl.start)}-${hex(r.end - sl.start)}`)).join(',')}/${d.kmem.mgid === null ? '-' : 'G'}${persist}`;
       // What device_dax's probe mapped, and the cdev's references (program events open and close it; without
       // them both follow from the phase). The cdev generation is left out: only files compare with it (mmText).
       const mapped = d.mapped === null ? '-' : d.mapped.map((r: DaxRange) => `${hex(r.start - sl.start)}-${hex(r.end - sl.start)}`).join(',');

@@ -7,13 +7,15 @@
  * free to the system, or held and unreferenced (an orphan: no owner ever
  * frees it).
  */
-import { kmemBlkGeometry, mappedEntries, readBlkSuper } from '../../src/kernel/dax/kmemBlk.js';
+import { indexEntryPhys, kmemBlkGeometry, mappedEntries, readBlkSuper } from '../../src/kernel/dax/kmemBlk.js';
+import { physRead } from '../../src/kernel/mm/physmem.js';
 import { daxKmemIndexToPhys, readSuper } from '../../src/kernel/dax/kmemPersist.js';
 import { KMEM_PERSIST_MAGIC, type KmemPersistInstance } from '../../src/kernel/dax/kmemPersistTypes.js';
 import { kmemDiskBytes, kmemDiskOwner } from '../../src/kernel/block/kmemDisk.js';
 import { readValue } from '../../src/log/programEvents.js';
 import type { DaxDevice, KernelState } from '../../src/kernel/state.js';
 import { IntervalSet } from '../../src/util/intervalSet.js';
+import { WideIntMap } from '../../src/util/wideIntMap.js';
 import type { Invariant, InvariantContext } from './types.js';
 
 const applies = (s: KernelState): boolean => s.profile.kmemPersist;
@@ -47,6 +49,44 @@ function touched(ctx: InvariantContext): boolean {
   return ctx.before === null || ctx.full || ctx.before.devices !== ctx.after.devices || ctx.before.mm !== ctx.after.mm;
 }
 
+/**
+ * A block write, discard or zero-out changes only the entries of the blocks
+ * it names and the pages behind them: judged from those alone (the three
+ * page invariants held before the step, so a page allocated now was free,
+ * hence unmapped), a 16 GiB disk's step costs its blocks, not its index.
+ * Null for any other step, or one the checker must judge whole.
+ */
+interface IoDelta {
+  readonly dev: string;
+  readonly before: KmemPersistInstance;
+  readonly after: KmemPersistInstance;
+  /** [block, entry before, entry after] for every block the step named. */
+  readonly changes: ReadonlyArray<readonly [number, bigint, bigint]>;
+}
+const ioDeltas = new WeakMap<InvariantContext, IoDelta | null>();
+
+function ioDelta(ctx: InvariantContext): IoDelta | null {
+  const e = ctx.step.event;
+  if (ctx.full || ctx.before === null || (e.type !== 'pwrite' && e.type !== 'ioctl')) return null;
+  const hit = ioDeltas.get(ctx);
+  if (hit !== undefined) return hit;
+  let out: IoDelta | null = null;
+  const dev = fdDevice(ctx.before, e.pid, e.fd);
+  const pb = dev === null ? undefined : ctx.before.devices.find((d) => d.name === dev)?.kmem?.persist;
+  const pa = dev === null ? undefined : ctx.after.devices.find((d) => d.name === dev)?.kmem?.persist;
+  if (dev !== null && pb !== undefined && pa !== undefined && pb.blk !== null && pa.blk !== null && pb.blk.e === pa.blk.e) {
+    const start = 'args' in e ? e.args.start : e.offset;
+    const length = 'args' in e ? e.args.length : e.length;
+    const changes: Array<readonly [number, bigint, bigint]> = [];
+    for (let b = Number(start / 4096n); b < Number((start + length + 4095n) / 4096n) && b < pa.blk.e; b++) {
+      changes.push([b, physRead(ctx.before.mm, indexEntryPhys(pb, b)), physRead(ctx.after.mm, indexEntryPhys(pa, b))]);
+    }
+    out = { dev, before: pb, after: pa, changes };
+  }
+  ioDeltas.set(ctx, out);
+  return out;
+}
+
 /** persist-page-partition: every held page is owned (superblock, index, mapped), except where a fix says so. */
 export const persistPagePartition: Invariant = {
   name: 'persist-page-partition',
@@ -56,6 +96,14 @@ export const persistPagePartition: Invariant = {
   readsMemory: true,
   check: (ctx) => {
     if (!touched(ctx)) return [];
+    const io = ioDelta(ctx);
+    if (io !== null) {
+      // Held pages change by exactly the pages the step mapped (allocated) and unmapped (freed).
+      let delta = 0;
+      for (const [, was, now] of io.changes) if (was !== now) delta += (now !== 0n ? 1 : 0) - (was !== 0n ? 1 : 0);
+      const got = io.after.held.size - io.before.held.size;
+      return got === delta ? [] : [`${io.dev}: held pages changed by ${got}, the blocks' mappings by ${delta}`];
+    }
     const out: string[] = [];
     for (const { dev, p } of persistDevices(ctx.after)) {
       if (p.held.size === 0) continue;
@@ -94,6 +142,19 @@ export const persistIndexWellformed: Invariant = {
   readsMemory: true,
   check: (ctx) => {
     if (!touched(ctx)) return [];
+    const io = ioDelta(ctx);
+    if (io !== null) {
+      const n = io.after.blk?.n ?? 0;
+      const out: string[] = [];
+      for (const [b, was, now] of io.changes) {
+        if (now === was || now === 0n) continue;
+        const pg = Number(now);
+        if (pg < 1 + n || pg >= io.after.numPages) out.push(`${io.dev}: block ${b} maps page ${pg}, outside the pool [${1 + n}, ${io.after.numPages})`);
+        // A page newly mapped was free before; free pages are unmapped while never-free-live-data holds.
+        else if (io.before.held.has(pg)) out.push(`${io.dev}: page ${pg} mapped by two blocks (block ${b} took a page already held)`);
+      }
+      return out;
+    }
     const out: string[] = [];
     for (const { dev, p } of persistDevices(ctx.after)) {
       if (p.type !== 1 || p.blk === null) continue;
@@ -136,6 +197,12 @@ export const persistNeverFreeLiveData: Invariant = {
   readsMemory: true,
   check: (ctx) => {
     if (!touched(ctx)) return [];
+    const io = ioDelta(ctx);
+    if (io !== null) {
+      const out: string[] = [];
+      for (const [b, , now] of io.changes) if (now !== 0n && !io.after.held.has(Number(now))) out.push(`${io.dev}: block ${b} maps page ${now}, which is free to the system`);
+      return out;
+    }
     const out: string[] = [];
     for (const { dev, p } of persistDevices(ctx.after)) {
       const m = mediaMap(ctx.after, p);
@@ -273,7 +340,9 @@ export const persistNodeExclusive: Invariant = {
   kernel: 'RFC 2/4 dev_dax_kmem_probe ("rejecting DAX region on numa_node with existing memory"), enforced only at probe',
   appliesTo: applies,
   check: (ctx) => {
-    if (ctx.before !== null && !ctx.full && ctx.before.devices === ctx.after.devices && ctx.changedBlocks.length === 0) return [];
+    const t = ctx.step.event.type;
+    // Block I/O moves no memory between nodes.
+    if (ctx.before !== null && !ctx.full && ctx.changedBlocks.length === 0 && (ctx.before.devices === ctx.after.devices || t === 'pwrite' || t === 'ioctl')) return [];
     const out: string[] = [];
     const s = ctx.after;
     for (const { dev, p } of persistDevices(s)) {
@@ -295,7 +364,7 @@ export const persistNodeExclusive: Invariant = {
 // ------------------------------------------------------------ read-your-writes, with a shadow disk
 
 /** What the disks must read: per device, block → the word every word of it holds (whole-block direct I/O); absent = 0; null = unknown. */
-type Shadow = ReadonlyMap<string, ReadonlyMap<number, bigint | null>>;
+type Shadow = ReadonlyMap<string, WideIntMap<bigint | null>>;
 const shadows = new WeakMap<KernelState, Shadow>();
 const EMPTY: Shadow = new Map();
 
@@ -346,7 +415,8 @@ export const persistReadYourWrites: Invariant = {
     if (before !== null && (e.type === 'pwrite' || e.type === 'pread' || e.type === 'ioctl')) {
       const dev = fdDevice(before, e.pid, e.fd);
       if (dev !== null) {
-        const m = new Map(sh.get(dev) ?? new Map<number, bigint | null>());
+        // A persistent map per disk: a write costs its blocks, not the disk's written ones.
+        let m = sh.get(dev) ?? WideIntMap.empty<bigint | null>();
         const o = step.outcome;
         if (e.type === 'pread' && o.ok && o.value !== undefined && o.value !== '') {
           const p = after.devices.find((d) => d.name === dev)?.kmem?.persist;
@@ -358,11 +428,11 @@ export const persistReadYourWrites: Invariant = {
           const first = Number(e.offset / 4096n);
           const written = o.ok && o.value !== undefined ? BigInt(o.value) : e.length;
           // A failed write leaves its blocks unknown: the blocks before the failing one were written.
-          for (let b = first; b < first + Number(written / 4096n); b++) m.set(b, o.ok ? e.value : null);
+          for (let b = first; b < first + Number(written / 4096n); b++) m = m.set(b, o.ok ? e.value : null);
           sh = new Map(sh).set(dev, m);
         } else if (e.type === 'ioctl' && o.ok) {
           const first = Number(e.args.start / 4096n);
-          for (let b = first; b < first + Number(e.args.length / 4096n); b++) m.delete(b);
+          for (let b = first; b < first + Number(e.args.length / 4096n); b++) m = m.delete(b);
           sh = new Map(sh).set(dev, m);
         }
       }
