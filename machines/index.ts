@@ -15,7 +15,10 @@ import {
   type MemoryBlockState,
 } from './memoryBlock.machine.js';
 
+import { kmemBlockMachine, type KmemBlockEvent, type KmemBlockState } from './kmemBlock.machine.js';
+
 export * from './daxDevice.machine.js';
+export * from './kmemBlock.machine.js';
 export * from './memoryBlock.machine.js';
 export * from './table.js';
 
@@ -60,4 +63,15 @@ export function stepMemoryBlock(current: BlockMachineState, event: MemoryBlockEv
     ctx = impl(ctx, event);
   }
   return { state: entry.target, zone: ctx.zone };
+}
+
+export const kmemBlockTable = deriveTable<KmemBlockState, KmemBlockEvent>({
+  machine: kmemBlockMachine,
+  sampleEvents: [{ type: 'write.allocated' }, { type: 'write.nopage' }, { type: 'write.inplace' }, { type: 'read' }, { type: 'discard' }],
+  contexts: [{ key: 'blk', context: {} }],
+});
+
+/** Step a kmem_blk logical block; undefined when its machine has no such transition from `state`. */
+export function stepKmemBlock(state: KmemBlockState, event: KmemBlockEvent['type']): KmemBlockState | undefined {
+  return kmemBlockTable.lookup('blk', state, event)?.target;
 }

@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { failureKey } from '../src/log/events.js';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { daxDeviceTable, memoryBlockTable } from '../machines/index.js';
+import { daxDeviceTable, memoryBlockTable, kmemBlockTable } from '../machines/index.js';
 import type { Step } from '../src/replay/engine.js';
 import { DOCUMENTED_ERRNOS, documentedEntry } from './invariants/errnos.js';
 
@@ -30,6 +30,7 @@ export function allTransitions(): string[] {
   return [
     ...daxDeviceTable.entries().map((e) => `daxDevice:${e.contextKey}:${e.source}:${e.event}`),
     ...memoryBlockTable.entries().map((e) => `memoryBlock:${e.contextKey}:${e.source}:${e.event}`),
+    ...kmemBlockTable.entries().map((e) => `kmemBlock:${e.contextKey}:${e.source}:${e.event}`),
   ].sort();
 }
 

@@ -11,6 +11,8 @@ import type { KernelState } from '../../src/kernel/state.js';
 import type { StepEvent } from '../../src/log/events.js';
 import { nodeHasMemory } from '../../src/kernel/dax/kmemPersist.js';
 import { daxKmemRange } from '../../src/kernel/dax/kmem.js';
+import { mappedEntries } from '../../src/kernel/dax/kmemBlk.js';
+import type { KmemPersistInstance } from '../../src/kernel/dax/kmemPersistTypes.js';
 
 const PARAM = '/sys/module/kmem/parameters/persist_format_type';
 /** The disk's fd handle, apart from the dax files' f1/f2. */
@@ -65,6 +67,17 @@ function driverStep(s: KernelState, y: number): StepEvent | null {
   return (y >> 4) % 4 === 0 ? { type: 'write', path: `${DAX}/drivers/kmem/unbind`, value: name, raw: false } : null;
 }
 
+/** Up to 8 blocks the index maps, in block order. */
+function mappedBlocks(s: KernelState, p: KmemPersistInstance): number[] {
+  const out: number[] = [];
+  if (p.blk === null) return out;
+  for (const [i] of mappedEntries(s, p, p.blk.n, p.blk.e)) {
+    out.push(i);
+    if (out.length >= 8) break;
+  }
+  return out;
+}
+
 /** A persist step, or null when the choice falls on something the state has nothing for. */
 export function persistStep(s: KernelState, x: number, y: number): StepEvent | null {
   const what = x % 20;
@@ -83,7 +96,9 @@ export function persistStep(s: KernelState, x: number, y: number): StepEvent | n
     return { type: 'open', pid: PID, fd: FD, path: `/dev/kmem${disk.nid}`, mode: pick(['rdwr', 'rdwr', 'rdwr', 'rdonly', 'wronly'] as const, y), sync: false };
   }
   const size = kmemDiskBytes(disk.persist);
-  const offset = pick(blockOffsets(size), y);
+  // Half the time a block the index maps (overwritten in place, read back, discarded), else one of the usual ones.
+  const mapped = (y >> 9) % 2 === 0 ? mappedBlocks(s, disk.persist) : [];
+  const offset = mapped.length > 0 ? BigInt(pick(mapped, y >> 10)) * 4096n : pick(blockOffsets(size), y);
   const length = pick([4096n, 4096n, 8192n, 65536n], y >> 5);
   if (what <= 12) return { type: 'pwrite', pid: PID, fd: FD, offset, length, value: BigInt(pick([1, 0xabc, 0xdead, (y & 0xffff) + 1], y >> 7)) };
   if (what <= 16) return { type: 'pread', pid: PID, fd: FD, offset, length, value: null };

@@ -13,6 +13,7 @@ import { checkAll } from '../../properties/sequence.js';
 import { makeChecker } from '../../properties/invariants/index.js';
 import { signatureOf } from '../../properties/findings.js';
 import type { PatchName } from '../../src/kernel/patches.js';
+import { allTransitions } from '../../properties/coverage.js';
 
 const FIXES: readonly PatchName[] = [
   'kmem-persist-fix-shift',
@@ -36,6 +37,12 @@ describe('the series as posted (seed 2, 2500 runs of up to 40 steps)', () => {
       expect(again.violations.map(signatureOf), k.signature).toContain(k.signature);
       expect(k.firstRun).toBeLessThan(2500);
     }
+  });
+
+  it('takes every transition of the kmem_blk block machine (machines/kmemBlock.machine.ts)', () => {
+    const blk = allTransitions().filter((t) => t.startsWith('kmemBlock:'));
+    expect(blk).toHaveLength(7);
+    expect(r.coverage.transitions.missing.filter((t) => t.startsWith('kmemBlock:'))).toEqual([]);
   });
 
   it('names each finding of the series with a fix patch that exists', () => {

@@ -75,7 +75,7 @@ export function kmemDiskRead(op: Op, f: OpenFile, offset: bigint, length: bigint
   const size = kmemDiskBytes(p);
   if (offset >= size || length === 0n) return { ok: true, value: '' };
   const len = offset + length > size ? size - offset : length;
-  return { ok: true, value: readValue(kmemBlkRead(op.state, f.dev, offset, len)) };
+  return { ok: true, value: readValue(kmemBlkRead(op, f.dev, offset, len)) };
 }
 
 /** @kernel blkdev_write_iter block/fops.c — -ENOSPC at or past the end; a write crossing it is cut. */

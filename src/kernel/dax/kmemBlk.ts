@@ -14,6 +14,7 @@ import { physFillPage, physFillWords, physPageRuns, physRead, physWrite } from '
 import { KernelOops } from '../oops.js';
 import type { Op } from '../op.js';
 import type { KernelState } from '../state.js';
+import { stepKmemBlock, type KmemBlockEvent, type KmemBlockState } from '../../../machines/index.js';
 import { kmemDiskOwner } from '../block/kmemDisk.js';
 import { daxKmemAllocPage, daxKmemIndexToPhys, freeDevicePage, persistOf, readSuper, setPersist, writeSuperHeader } from './kmemPersist.js';
 import { INDEX_ENTRIES_PER_PAGE, KMEM_PERSIST_BLK, KMEM_PERSIST_MAGIC, type KmemPersistInstance } from './kmemPersistTypes.js';
@@ -225,6 +226,13 @@ export function kmemBlkCleanup(op: Op, name: string): Ret {
 
 // ------------------------------------------------------------ the bio paths (kmem_blk_submit_bio)
 
+/** Step block i's machine (machines/kmemBlock.machine.ts) from what its entry says, recording the transition. */
+function blockStep(op: Op, entry: bigint, event: KmemBlockEvent['type']): void {
+  const state: KmemBlockState = entry === 0n ? 'unmapped' : 'mapped';
+  if (stepKmemBlock(state, event) === undefined) throw new Error(`model bug: a kmem_blk block ${state} cannot take ${event}`);
+  op.transition(`kmemBlock:blk:${state}:${event}`);
+}
+
 /**
  * @kernel kmem_blk_insert_page drivers/dax/kmem_blk.c — block i's page,
  * allocating one (dax_kmem_alloc_page: zeroed, on the node) when unmapped;
@@ -233,12 +241,17 @@ export function kmemBlkCleanup(op: Op, name: string): Ret {
 function insertPage(op: Op, name: string, i: number): bigint | null {
   const p = persistOf(op.state, name);
   const have = indexEntry(op.state, p, i);
-  if (have !== 0n) return have;
+  if (have !== 0n) {
+    blockStep(op, have, 'write.inplace');
+    return have;
+  }
   const page = daxKmemAllocPage(op, name);
   if (page === null) {
     op.print(`kmem ${name}: Cannot allocate page`);
+    blockStep(op, 0n, 'write.nopage');
     return null;
   }
+  blockStep(op, 0n, 'write.allocated');
   physWrite(op, indexEntryPhys(p, i), BigInt(page));
   return BigInt(page);
 }
@@ -268,7 +281,8 @@ export function kmemBlkWrite(op: Op, name: string, byteOffset: bigint, length: b
 }
 
 /** A READ bio (copy_from_kmem_blk): mapped blocks read their page, unmapped ones zeros; never allocates. Runs of [value, words]. */
-export function kmemBlkRead(s: KernelState, name: string, byteOffset: bigint, length: bigint): Array<[bigint, number]> {
+export function kmemBlkRead(op: Op, name: string, byteOffset: bigint, length: bigint): Array<[bigint, number]> {
+  const s = op.state;
   const p = persistOf(s, name);
   const first = Number(byteOffset / 4096n);
   const last = Number((byteOffset + length - 1n) / 4096n);
@@ -282,6 +296,7 @@ export function kmemBlkRead(s: KernelState, name: string, byteOffset: bigint, le
     const lo = i === first ? Number((byteOffset % 4096n) / 8n) : 0;
     const hi = i === last ? Number(((byteOffset + length - 1n) % 4096n) / 8n) + 1 : 512;
     const page = indexEntry(s, p, i);
+    blockStep(op, page, 'read');
     if (page === 0n) {
       push(0n, hi - lo);
       continue;
@@ -312,6 +327,7 @@ export function kmemBlkDiscard(op: Op, name: string, byteOffset: bigint, length:
     if (p.blk !== null && i > p.blk.e) throw new KernelOops('kernel BUG at drivers/dax/kmem_blk.c (kmem_blk_discard)', 'kmem_blk_discard');
     const at = indexEntryPhys(p, i);
     const page = physRead(op.state.mm, at);
+    blockStep(op, page, 'discard');
     if (page === 0n) continue;
     physWrite(op, at, 0n);
     const pn = Number(page);
