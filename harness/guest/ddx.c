@@ -59,6 +59,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
+#include <linux/fs.h>
 #include <unistd.h>
 
 #ifndef MAP_SHARED_VALIDATE
@@ -403,6 +405,59 @@ static int recvfd(int s)
 	return fd;
 }
 
+/*
+ * pread/pwrite of a log (SPEC 7) on an O_DIRECT fd: a write stores `value` in
+ * every 64-bit word and answers the byte count; a read answers the words as
+ * the model prints them: "0xV" when all are V, else runs "0xV*N,0xW*M" in
+ * address order, "-" for no bytes (at or past the end).
+ */
+static void do_blockio(char *out, size_t cap, int fd, unsigned long long off, unsigned long long len, int wr, unsigned long long value)
+{
+	uint64_t *buf = NULL;
+	ssize_t got;
+	size_t i, words, at = 0;
+
+	if (len > (64u << 20) || posix_memalign((void **)&buf, 4096, len == 0 ? 4096 : len) != 0) {
+		snprintf(out, cap, "RESULT ddx-error blockio-buffer");
+		return;
+	}
+	if (wr)
+		for (i = 0; i < len / 8; i++)
+			buf[i] = value;
+	got = wr ? pwrite(fd, buf, len, (off_t)off) : pread(fd, buf, len, (off_t)off);
+	if (got < 0) {
+		reply_errno(out, cap, errno);
+		free(buf);
+		return;
+	}
+	if (wr) {
+		snprintf(out, cap, "RESULT value 0x%llx", (unsigned long long)got);
+		free(buf);
+		return;
+	}
+	words = (size_t)got / 8;
+	if (words == 0) {
+		snprintf(out, cap, "RESULT value -");
+		free(buf);
+		return;
+	}
+	at = (size_t)snprintf(out, cap, "RESULT value ");
+	for (i = 0; i < words;) {
+		size_t j = i;
+
+		while (j < words && buf[j] == buf[i])
+			j++;
+		if (i == 0 && j == words)
+			at += (size_t)snprintf(out + at, cap > at ? cap - at : 0, "0x%llx", (unsigned long long)buf[i]);
+		else
+			at += (size_t)snprintf(out + at, cap > at ? cap - at : 0, "%s0x%llx*%zu", i == 0 ? "" : ",", (unsigned long long)buf[i], j - i);
+		i = j;
+	}
+	if (at >= cap)
+		snprintf(out, cap, "RESULT ddx-error read-too-varied");
+	free(buf);
+}
+
 /* One step in a worker; the reply line goes into out. */
 static void worker_step(char **w, int n, char *out, size_t cap)
 {
@@ -416,6 +471,9 @@ static void worker_step(char **w, int n, char *out, size_t cap)
 
 		if (strstr(w[4], "+sync"))
 			fl |= O_SYNC;
+		/* Block devices (the kmem persistence RFC's /dev/kmemN) are opened for direct I/O: no page cache. */
+		if (strncmp(path, "/dev/kmem", 9) == 0)
+			fl |= O_DIRECT;
 		fd = open(path, fl);
 		if (fd < 0) {
 			reply_errno(out, cap, errno);
@@ -496,6 +554,16 @@ static void worker_step(char **w, int n, char *out, size_t cap)
 			do_access(out, cap, a, wr, num(w[5]));
 		else
 			do_procmem(out, cap, a, wr, num(w[5]));
+	} else if ((strcmp(t, "pread") == 0 && n == 5) || (strcmp(t, "pwrite") == 0 && n == 6)) {
+		do_blockio(out, cap, fdof(w[2]), num(w[3]), num(w[4]), t[1] == 'w', n == 6 ? num(w[5]) : 0);
+	} else if (strcmp(t, "ioctl") == 0 && n == 6) {
+		uint64_t range[2] = { num(w[4]), num(w[5]) };
+		int rc = ioctl(fdof(w[2]), strcmp(w[3], "BLKZEROOUT") == 0 ? BLKZEROOUT : BLKDISCARD, range);
+
+		if (rc < 0)
+			reply_errno(out, cap, errno);
+		else
+			snprintf(out, cap, "RESULT ok");
 	} else {
 		snprintf(out, cap, "RESULT ddx-error bad-step");
 	}

@@ -186,11 +186,8 @@ export type ProgramEvent =
   | IoctlEvent;
 
 export const PROGRAM_EVENT_TYPES = ['open', 'close', 'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'access', 'procmem', 'follow_pfn', 'fork', 'exit', 'swapon', 'swapoff', 'pread', 'pwrite', 'ioctl'] as const;
-/**
- * Program events no real kernel can be asked to perform here (the harness refuses them, as it refuses inject):
- * follow_pfn always; block I/O until the guest helper performs it (the kmem-persist kernel, issue 13.6).
- */
-export const MODEL_ONLY_PROGRAM_EVENTS: readonly ProgramEventType[] = ['follow_pfn', 'pread', 'pwrite', 'ioctl'];
+/** Program events no real kernel can be asked to perform here (the harness refuses them, as it refuses inject). */
+export const MODEL_ONLY_PROGRAM_EVENTS: readonly ProgramEventType[] = ['follow_pfn'];
 
 /**
  * What a block read returns, as its outcome value: the 64-bit word every word

@@ -39,11 +39,14 @@ export function programLine(e: ProgramEvent): string {
     case 'procmem':
       return `${e.type} ${p} ${hexOf(e.map)} ${n(e.offset)} ${e.op} ${n(e.value ?? 0n)}`;
     case 'follow_pfn':
-    case 'pread':
-    case 'pwrite':
-    case 'ioctl':
       // guestOps refuses model-only events before any line is written.
-      throw new Error(`model bug: a ${e.type} event reached the guest helper`);
+      throw new Error('model bug: a follow_pfn event reached the guest helper');
+    case 'pread':
+      return `pread ${p} ${hexOf(e.fd)} ${n(e.offset)} ${n(e.length)}`;
+    case 'pwrite':
+      return `pwrite ${p} ${hexOf(e.fd)} ${n(e.offset)} ${n(e.length)} ${n(e.value ?? 0n)}`;
+    case 'ioctl':
+      return `ioctl ${p} ${hexOf(e.fd)} ${e.cmd} ${n(e.args.start)} ${n(e.args.length)}`;
     case 'fork':
       return `fork ${p} ${hexOf(e.child)}`;
     case 'exit':
@@ -64,7 +67,9 @@ export function decodeProgramResult(line: string): ProgramResult | { readonly ki
   if (w[0] !== 'RESULT') return null;
   switch (w[1]) {
     case 'value':
-      return w[2] !== undefined && /^0x[0-9a-f]+$/.test(w[2]) ? { kind: 'word', value: w[2] } : { kind: 'bad', message: line };
+      // A word or an address; a block read's runs ("0x1*512,0x0*512"), or "-" for no bytes (readValue's "").
+      if (w[2] === '-') return { kind: 'word', value: '' };
+      return w[2] !== undefined && /^0x[0-9a-f]+(\*\d+)?(,0x[0-9a-f]+\*\d+)*$/.test(w[2]) ? { kind: 'word', value: w[2] } : { kind: 'bad', message: line };
     case 'signal': {
       const sig = SIGNALS.find((s) => s === w[2]);
       const code = SIGNAL_CODES.find((c) => c === w[3]);

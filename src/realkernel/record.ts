@@ -52,7 +52,7 @@ export interface Recording {
   readonly machine: MachineDef;
   readonly uname: string;
   readonly boot: DerivedBoot;
-  /** The recorded log: the derived boot (with the input's variant), then every step with its result. */
+  /** The recorded log: the derived boot (with the input's variant and patches), then every step with its result. */
   readonly events: readonly LogEvent[];
   readonly seconds: number;
   /** Things the user should know: an inexact profile, where the log's boot and the machine differ. */
@@ -162,10 +162,6 @@ export function guestOps(steps: readonly LogEvent[]): GuestOp[] {
         throw new RecordRefused(`event ${e.seq ?? i + 1} is a follow_pfn (${e.user}): KVM and VFIO users are model-only, the guest has neither a VM nor an IOMMU`);
       case 'reboot':
         throw new RecordRefused(`event ${e.seq ?? i + 1} is a reboot: the harness runs a log in one boot (harness/run-kmem-persist.sh reboots by booting twice)`);
-      case 'pread':
-      case 'pwrite':
-      case 'ioctl':
-        throw new RecordRefused(`event ${e.seq ?? i + 1} is a ${e.type}: the guest helper does not perform block I/O yet (the kmem-persist kernel's runs are in harness/transcripts/kmem-persist)`);
       default:
         return { type: 'program', line: programLine(e) };
     }
@@ -249,7 +245,9 @@ export async function record(events: readonly LogEvent[], opts: RecordOptions): 
   });
   const derived = bootFromRun(run, probe.unmovable, opts.profile);
   checkGuestIsMachine(derived.event, def, run);
-  const realBoot: BootEvent = { ...derived.event, variant: boot.variant, ...(boot.seq === undefined ? {} : { seq: boot.seq }) };
+  // The input's variant and patch series stay: they say what the kernel under test is (a custom kernel built with
+  // a series, e.g. kmem-persist, reports nothing of it in the facts the boot is derived from).
+  const realBoot: BootEvent = { ...derived.event, variant: boot.variant, patches: boot.patches, ...(boot.seq === undefined ? {} : { seq: boot.seq }) };
   const recorded: LogEvent[] = [realBoot];
   // A log without seqs gets 1, 2, ... so that divergences and reports can name each step.
   const numbered = steps.every((e) => e.seq === undefined);

@@ -136,9 +136,10 @@ describe('block I/O and reboots', () => {
       discard('0', '4K'),
       read('/sys/block/kmem1/size'),
     );
-    expect(r.results).toEqual(['ok', 'ok', 'ok', 'ok', 'EINVAL', '0x1000', 'ENOSPC', '0x2', '', 'EINVAL', 'EINVAL', 'EINVAL', 'ok', 'ok', 'EBADF', 'ok', 'EBADF', 'ENODEV', 'ok', 'EIO', 'EIO', 'EIO', 'ENOENT']);
+    // A file kept open across the unbind: del_gendisk left a disk of capacity 0 (recorded on the kmem-persist kernel).
+    expect(r.results).toEqual(['ok', 'ok', 'ok', 'ok', 'EINVAL', '0x1000', 'ENOSPC', '0x2', '', 'EINVAL', 'EINVAL', 'EINVAL', 'ok', 'ok', 'EBADF', 'ok', 'EBADF', 'ENODEV', 'ok', '', 'ENOSPC', 'EINVAL', 'ENOENT']);
     const branches = r.steps.flatMap((s) => s.branches);
-    for (const b of ['blkdev_write_iter:ENOSPC', 'vfs_write:EBADF', 'vfs_read:EBADF', 'blkdev_mmap:ENODEV(not-modelled)', 'blkdev_read_iter:EIO(disk-gone)', 'blkdev_write_iter:EIO(disk-gone)', 'kmem_blk_cleanup:keeps-data'])
+    for (const b of ['blkdev_write_iter:ENOSPC', 'vfs_write:EBADF', 'vfs_read:EBADF', 'blkdev_mmap:ENODEV(not-modelled)', 'blkdev_read_iter:eof(disk-gone)', 'blkdev_write_iter:ENOSPC(disk-gone)', 'kmem_blk_cleanup:keeps-data'])
       expect(branches).toContain(b);
     expect(r.violations).toEqual([]);
   });
@@ -335,8 +336,16 @@ describe('the real kernel agrees (harness/transcripts/kmem-persist, the RFC reco
     expect([...new Set(rr.violations.map((v) => v.invariant))].sort()).toEqual(declared);
   });
 
-  it('holds the four scenarios of the real run that a log can state', () => {
-    expect(readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort()).toEqual(['blk-reboot.jsonl', 'default.jsonl', 'movable.jsonl', 'none.jsonl']);
+  it('holds three logs recorded by memhp kernel record on that kernel and four scenarios of the scripted run transcribed', () => {
+    const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
+    expect(files).toEqual(['blk-io.jsonl', 'blk-reboot.jsonl', 'default.jsonl', 'movable-io.jsonl', 'movable.jsonl', 'none-params.jsonl', 'none.jsonl']);
+    const recorded = files.filter((f) => /^\/\/ recorded on Linux .* by memhp kernel record/m.test(readFileSync(join(dir, f), 'utf8')));
+    expect(recorded).toEqual(['blk-io.jsonl', 'movable-io.jsonl', 'none-params.jsonl']);
+    for (const f of recorded) {
+      const steps = parseLogText(readFileSync(join(dir, f), 'utf8'), f).map((l) => l.event).slice(1);
+      expect(steps.filter((e) => e.result === undefined).map((e) => e.seq), f).toEqual([]);
+      expect(steps.length, f).toBeGreaterThanOrEqual(10);
+    }
     expect(r.divergences).toEqual([]);
   });
 

@@ -44,7 +44,7 @@ export function kmemDiskBytes(p: KmemPersistInstance): bigint {
   return BigInt(p.blk?.e ?? 0) * LBS;
 }
 
-/** The disk behind an open file, while it exists (a file kept open across del_gendisk gets EIO). */
+/** The disk behind an open file, while it exists (a file kept open across del_gendisk sees a disk of capacity 0). */
 function liveDisk(s: KernelState, f: OpenFile): KmemPersistInstance | null {
   const p = findDevice(s, f.dev)?.kmem?.persist;
   return p !== undefined && p.type === 1 && p.blk?.disk === true ? p : null;
@@ -63,17 +63,15 @@ function aligned(op: Op, fn: string, offset: bigint, length: bigint): boolean {
 /** @kernel blkdev_read_iter block/fops.c — a read at or past the end reads nothing; one crossing it is cut. */
 export function kmemDiskRead(op: Op, f: OpenFile, offset: bigint, length: bigint): Ret<string> {
   const p = liveDisk(op.state, f);
-  if (p === null) {
-    op.branch('blkdev_read_iter', 'EIO(disk-gone)');
-    return err('EIO');
-  }
   if (f.mode === 'wronly') {
     op.branch('vfs_read', 'EBADF');
     return err('EBADF');
   }
   if (!aligned(op, 'blkdev_read_iter', offset, length)) return err('EINVAL');
-  const size = kmemDiskBytes(p);
-  if (offset >= size || length === 0n) return { ok: true, value: '' };
+  // A file kept open across kmem_blk_cleanup: del_gendisk set the capacity to 0, so every read is at the end.
+  const size = p === null ? 0n : kmemDiskBytes(p);
+  if (p === null) op.branch('blkdev_read_iter', 'eof(disk-gone)');
+  if (p === null || offset >= size || length === 0n) return { ok: true, value: '' };
   const len = offset + length > size ? size - offset : length;
   return { ok: true, value: readValue(kmemBlkRead(op, f.dev, offset, len)) };
 }
@@ -81,19 +79,16 @@ export function kmemDiskRead(op: Op, f: OpenFile, offset: bigint, length: bigint
 /** @kernel blkdev_write_iter block/fops.c — -ENOSPC at or past the end; a write crossing it is cut. */
 export function kmemDiskWrite(op: Op, f: OpenFile, offset: bigint, length: bigint, value: bigint): Ret<string> {
   const p = liveDisk(op.state, f);
-  if (p === null) {
-    op.branch('blkdev_write_iter', 'EIO(disk-gone)');
-    return err('EIO');
-  }
   if (f.mode === 'rdonly') {
     op.branch('vfs_write', 'EBADF');
     return err('EBADF');
   }
   if (!aligned(op, 'blkdev_write_iter', offset, length)) return err('EINVAL');
   if (length === 0n) return { ok: true, value: '0x0' };
-  const size = kmemDiskBytes(p);
-  if (offset >= size) {
-    op.branch('blkdev_write_iter', 'ENOSPC');
+  // After del_gendisk the capacity is 0: every write is past the end.
+  const size = p === null ? 0n : kmemDiskBytes(p);
+  if (p === null || offset >= size) {
+    op.branch('blkdev_write_iter', p === null ? 'ENOSPC(disk-gone)' : 'ENOSPC');
     return err('ENOSPC');
   }
   const len = offset + length > size ? size - offset : length;
@@ -115,11 +110,8 @@ export function kmemDiskIoctl(op: Op, f: OpenFile, cmd: 'BLKDISCARD' | 'BLKZEROO
     return err('EBADF');
   }
   const p = liveDisk(op.state, f);
-  if (p === null) {
-    op.branch(fn, 'EIO(disk-gone)');
-    return err('EIO');
-  }
-  const size = kmemDiskBytes(p);
+  // After del_gendisk the capacity is 0: any range is outside it.
+  const size = p === null ? 0n : kmemDiskBytes(p);
   if (start % 512n !== 0n || length % 512n !== 0n) {
     op.branch(fn, 'EINVAL(512)');
     return err('EINVAL');
@@ -133,7 +125,7 @@ export function kmemDiskIoctl(op: Op, f: OpenFile, cmd: 'BLKDISCARD' | 'BLKZEROO
     op.branch(cmd === 'BLKDISCARD' ? 'blkdev_issue_discard' : 'blkdev_issue_zeroout', 'EINVAL(bs_mask)');
     return err('EINVAL');
   }
-  if (length === 0n) return OK;
+  if (length === 0n || p === null) return OK;
   return kmemBlkDiscard(op, f.dev, start, length);
 }
 
