@@ -9,7 +9,7 @@
  */
 import { indexEntryPhys, kmemBlkGeometry, mappedEntries, readBlkSuper } from '../../src/kernel/dax/kmemBlk.js';
 import { physRead } from '../../src/kernel/mm/physmem.js';
-import { daxKmemIndexToPhys, readSuper } from '../../src/kernel/dax/kmemPersist.js';
+import { daxKmemIndexToPhys, nextDevicePageIn, readSuper } from '../../src/kernel/dax/kmemPersist.js';
 import { KMEM_PERSIST_MAGIC, type KmemPersistInstance } from '../../src/kernel/dax/kmemPersistTypes.js';
 import { kmemDiskBytes, kmemDiskOwner } from '../../src/kernel/block/kmemDisk.js';
 import { readValue } from '../../src/log/programEvents.js';
@@ -178,16 +178,6 @@ function pageOnline(s: KernelState, p: KmemPersistInstance, pg: number): boolean
   return s.blocks.get(Number(phys / s.blockSize))?.state === 'online';
 }
 
-/** The first device page >= x in an online block, skipping offline blocks whole; null when none. */
-function nextOnlinePage(s: KernelState, p: KmemPersistInstance, x: number): number | null {
-  for (let i = x; i < p.numPages; ) {
-    const phys = daxKmemIndexToPhys(p, i);
-    if (s.blocks.get(Number(phys / s.blockSize))?.state === 'online') return i;
-    i += s.blockPages - Number((phys % s.blockSize) / 4096n);
-  }
-  return null;
-}
-
 /** persist-never-free-live-data: no page the media's index maps is free to the system. */
 export const persistNeverFreeLiveData: Invariant = {
   name: 'persist-never-free-live-data',
@@ -260,7 +250,7 @@ export const persistWriteAllocation: Invariant = {
     for (const { dev, p } of persistDevices(before)) {
       if (p.type !== 1 || p.blk === null) continue;
       // A free pool page in online memory (in any zone: a free page GFP_NOIO cannot use is the finding).
-      const free = p.held.firstAbsent(1 + p.blk.n, p.numPages, (x) => nextOnlinePage(before, p, x));
+      const free = p.held.firstAbsent(1 + p.blk.n, p.numPages, (x) => nextDevicePageIn(before, p, x, (b) => b.state === 'online'));
       if (free !== null) out.push(`${dev.name}: write failed with EIO while pool pages were free to the system in online memory`);
     }
     return out;

@@ -14,7 +14,7 @@ import { physFillPage, physRead, physWrite } from '../mm/physmem.js';
 import { nullDerefOops } from '../oops.js';
 import type { Op } from '../op.js';
 import { NOTIFY_BAD, NOTIFY_DONE, NOTIFY_OK, type MemoryAction, type MemoryNotify } from '../memoryNotifier.js';
-import { deviceNamed, withDevice, replaceDevice, withState, type DaxDevice, type DaxRange, type KernelState, type KmemData } from '../state.js';
+import { deviceNamed, withDevice, replaceDevice, withState, type DaxDevice, type DaxRange, type KernelState, type KmemData, type MemoryBlock } from '../state.js';
 import {
   KMEM_PERSIST_BLK,
   KMEM_PERSIST_MAGIC,
@@ -365,20 +365,23 @@ export function daxKmemAllocPage(op: Op, name: string): number | null {
 
 /** The lowest device page >= from that kmem does not hold, in an online block of a zone GFP_NOIO allows. */
 function findFree(s: KernelState, p: KmemPersistInstance, from: number): number | null {
-  return p.held.firstAbsent(from, p.numPages, (x) => {
-    // Page by page would be slow: skip to the next block GFP_NOIO may use.
-    for (let i = x; i < p.numPages; ) {
-      const phys = daxKmemIndexToPhysOrNull(p, i);
-      if (phys === null) return null;
-      const id = Number(phys / s.blockSize);
-      const b = s.blocks.get(id);
-      if (b !== undefined && b.state === 'online' && b.zone !== 'Movable') return i;
-      // The first page index of the next block.
-      const inBlock = Number((phys % s.blockSize) / PAGE);
-      i += s.blockPages - inBlock;
-    }
-    return null;
-  });
+  return p.held.firstAbsent(from, p.numPages, (x) => nextDevicePageIn(s, p, x, (b) => b.state === 'online' && b.zone !== 'Movable'));
+}
+
+/**
+ * The first device page >= x whose memory block `accept`s, or null: page by
+ * page would be slow, so a refused block is skipped whole.
+ */
+export function nextDevicePageIn(s: KernelState, p: KmemPersistInstance, x: number, accept: (b: MemoryBlock) => boolean): number | null {
+  for (let i = x; i < p.numPages; ) {
+    const phys = daxKmemIndexToPhysOrNull(p, i);
+    if (phys === null) return null;
+    const b = s.blocks.get(Number(phys / s.blockSize));
+    if (b !== undefined && accept(b)) return i;
+    // The first page index of the next block.
+    i += s.blockPages - Number((phys % s.blockSize) / PAGE);
+  }
+  return null;
 }
 
 function daxKmemIndexToPhysOrNull(p: KmemPersistInstance, i: number): bigint | null {
