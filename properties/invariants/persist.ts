@@ -284,10 +284,10 @@ export const persistSuperblock: Invariant = {
   culprit: () => 'kmem_persist_probe',
 };
 
-/** persist-disk: kmem<nid> exists exactly for a bound BLK instance, with 8e sectors. */
+/** persist-disk: kmem<nid> exists exactly for a bound BLK instance. */
 export const persistDisk: Invariant = {
   name: 'persist-disk',
-  summary: 'the disk kmem<node> exists exactly while a BLK instance is attached to a kmem-bound device, with capacity 8 e sectors',
+  summary: 'the disk kmem<node> exists exactly while a BLK instance is attached to a kmem-bound device (its capacity, 8 e sectors, is derived from the instance)',
   kernel: 'RFC 4/4 kmem_blk_disk_init (set_capacity(e << 3), add_disk), kmem_blk_cleanup (del_gendisk)',
   appliesTo: applies,
   check: (ctx) => {
@@ -298,7 +298,6 @@ export const persistDisk: Invariant = {
       // add_disk of a name another instance's disk has fails (and is ignored): that instance is then diskless.
       const shouldHave = dev.driver === 'kmem' && p.type === 1 && (owner === null || owner === dev.name);
       if (shouldHave !== (owner === dev.name)) out.push(`${dev.name}: disk kmem${p.nid} ${owner === dev.name ? 'present' : 'absent'} with the instance ${p.type === null ? 'detached' : 'attached'} and driver ${dev.driver ?? 'none'}`);
-      if (owner === dev.name && p.blk !== null && kmemDiskBytes(p) !== BigInt(p.blk.e) * 4096n) out.push(`${dev.name}: capacity ${kmemDiskBytes(p)} bytes for e=${p.blk.e}`);
     }
     return out;
   },

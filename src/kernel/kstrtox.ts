@@ -31,3 +31,23 @@ export function kstrtoull(buf: string, radix: 0 | 16 = 0): Ret<bigint> {
   if (rest !== '' && rest !== '\n') return err('EINVAL');
   return { ok: true, value: v };
 }
+
+/**
+ * @kernel kstrtoint lib/kstrtox.c — kstrtoll (a '-' then _kstrtoull, which
+ * takes no second sign; else kstrtoull), then ERANGE outside int.
+ */
+export function kstrtoint(buf: string): Ret<number> {
+  let v: bigint;
+  if (buf.startsWith('-')) {
+    if (buf[1] === '+') return err('EINVAL');
+    const r = kstrtoull(buf.slice(1));
+    if (!r.ok) return r;
+    v = -r.value;
+  } else {
+    const r = kstrtoull(buf);
+    if (!r.ok) return r;
+    v = r.value;
+  }
+  if (v > 0x7fff_ffffn || v < -0x8000_0000n) return err('ERANGE');
+  return { ok: true, value: Number(v) };
+}

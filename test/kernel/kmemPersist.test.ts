@@ -17,6 +17,7 @@ import type { InvariantContext } from '../../properties/invariants/types.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import { withDevice, withState } from '../../src/kernel/state.js';
 import { IntervalSet } from '../../src/util/intervalSet.js';
+import { kstrtoint } from '../../src/kernel/kstrtox.js';
 import { boot, read, region, runChecked, write, type Json } from '../helpers/machine.js';
 
 const D = '/sys/bus/dax/drivers';
@@ -154,6 +155,16 @@ describe('block I/O and reboots', () => {
 });
 
 describe('module parameters and probe errors', () => {
+  it('kstrtoint (lib/kstrtox.c): a sign, base 0, int range', () => {
+    const v = (s: string) => {
+      const r = kstrtoint(s);
+      return r.ok ? r.value : r.errno;
+    };
+    expect(['1', '-1', '+7', '0x10', '010', '-0x80000000', '2147483647', '2147483648', '-2147483649', '-+1', '--1', '', '1x', '5\n'].map(v)).toEqual([
+      1, -1, 7, 16, 8, -2147483648, 2147483647, 'ERANGE', 'ERANGE', 'EINVAL', 'EINVAL', 'EINVAL', 'EINVAL', 5,
+    ]);
+  });
+
   it('persist_format_type takes ints (kstrtoint), persist_format_force bools (kstrtobool)', () => {
     const force = '/sys/module/kmem/parameters/persist_format_force';
     const r = runChecked(machine(), write(PARAM, '0x1'), read(PARAM), write(PARAM, 'one'), write(PARAM, '4294967296'), write(PARAM, '-2'), read(PARAM), read(force), write(force, 'y'), read(force), write(force, 'maybe'));

@@ -9,6 +9,8 @@
  * dax_kmem_alloc_page) with the page accounting MHP_ALLOCATE makes visible.
  */
 import { IntervalSet } from '../../util/intervalSet.js';
+import { kstrtoint } from '../kstrtox.js';
+import { kstrtobool } from '../memory.js';
 import { err, OK, type Ret } from '../errno.js';
 import { physFillPage, physRead, physWrite } from '../mm/physmem.js';
 import { nullDerefOops } from '../oops.js';
@@ -134,22 +136,14 @@ export function formatTypeShow(s: KernelState): string {
   return `${s.kmemPersist.formatType}\n`;
 }
 
-/** @kernel param_set_int kernel/params.c (kstrtoint base 0: -EINVAL for anything but an int) */
+/** @kernel param_set_int kernel/params.c — kstrtoint(val, 0). */
 export function formatTypeStore(op: Op, buf: string): Ret {
-  const t = buf.endsWith('\n') ? buf.slice(0, -1) : buf;
-  const m = /^([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.exec(t);
-  if (m === null) {
-    op.branch('param_set_int', 'EINVAL');
-    return err('EINVAL');
+  const r = kstrtoint(buf);
+  if (!r.ok) {
+    op.branch('param_set_int', r.errno);
+    return r;
   }
-  const body = m[2] as string;
-  const mag = body.length > 1 && body[0] === '0' && (body[1] === 'x' || body[1] === 'X') ? BigInt(body) : body.length > 1 && body[0] === '0' ? BigInt(`0o${body.slice(1)}`) : BigInt(body);
-  const v = m[1] === '-' ? -mag : mag;
-  if (v > 0x7fff_ffffn || v < -0x8000_0000n) {
-    op.branch('param_set_int', 'ERANGE');
-    return err('ERANGE');
-  }
-  setModule(op, { formatType: Number(v) });
+  setModule(op, { formatType: r.value });
   return OK;
 }
 
@@ -158,16 +152,10 @@ export function formatForceShow(s: KernelState): string {
   return s.kmemPersist.formatForce ? 'Y\n' : 'N\n';
 }
 
-/** @kernel param_set_bool kernel/params.c (kstrtobool: y/Y/1/on or n/N/0/off; NULL/empty means true) */
+/** @kernel param_set_bool kernel/params.c — kstrtobool (memory.ts). */
 export function formatForceStore(op: Op, buf: string): Ret {
-  const t = buf.endsWith('\n') ? buf.slice(0, -1) : buf;
-  const c = t[0];
-  let v: boolean | null = null;
-  if (c === 'y' || c === 'Y' || c === '1') v = true;
-  else if (c === 'n' || c === 'N' || c === '0') v = false;
-  else if ((c === 'o' || c === 'O') && (t[1] === 'n' || t[1] === 'N')) v = true;
-  else if ((c === 'o' || c === 'O') && (t[1] === 'f' || t[1] === 'F')) v = false;
-  if (v === null) {
+  const v = kstrtobool(buf, op.state.profile.kstrtoboolTrueFalse);
+  if (v === undefined) {
     op.branch('param_set_bool', 'EINVAL');
     return err('EINVAL');
   }
