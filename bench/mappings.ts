@@ -16,6 +16,7 @@ import { applyBoot, applyEvent, Replayer } from '../src/replay/engine.js';
 import { DEFAULT_CONFIG } from '../src/kernel/config.js';
 import { gc, stats, type Stats } from './measure.js';
 import { Lcg } from './workloads.js';
+import { replayFile } from './replay1m.js';
 
 const GIB = 1n << 30n;
 const TIB = 1n << 40n;
@@ -68,9 +69,21 @@ export interface MappingFigures {
   readonly events: number;
   readonly checked: Stats;
   readonly violations: number;
+  /**
+   * Per-event cost over the yardstick's (replay-1m's log, every invariant),
+   * one ratio per pair of runs made back to back: a change in the machine's
+   * load falls on both runs of a pair. Null without a yardstick.
+   */
+  readonly overYardstick: Stats | null;
 }
 
-export async function mappingReplay(events: number, runs: number): Promise<MappingFigures> {
+/** A log replayed with every invariant right after each mapping run, to take the ratio pair by pair. */
+export interface Yardstick {
+  readonly file: string;
+  readonly events: number;
+}
+
+export async function mappingReplay(events: number, runs: number, yardstick: Yardstick | null = null): Promise<MappingFigures> {
   mkdirSync('.cache/bench', { recursive: true });
   const file = `.cache/bench/mappings-v2-${events}.jsonl`;
   if (!existsSync(file)) {
@@ -97,16 +110,28 @@ export async function mappingReplay(events: number, runs: number): Promise<Mappi
     violations = r.violations.length;
     return r.eventCount;
   };
-  await once();
-  const xs: number[] = [];
-  let n = 0;
-  for (let i = 0; i < runs; i++) {
+  const timed = async (f: () => Promise<unknown>): Promise<number> => {
     gc();
     const t = process.hrtime.bigint();
-    n = await once();
-    xs.push(Number(process.hrtime.bigint() - t) / 1e6);
+    await f();
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+  await once();
+  if (yardstick !== null) await replayFile(yardstick.file, true);
+  const xs: number[] = [];
+  const ratios: number[] = [];
+  let n = 0;
+  for (let i = 0; i < runs; i++) {
+    const ms = await timed(async () => {
+      n = await once();
+    });
+    xs.push(ms);
+    if (yardstick !== null) {
+      const ys = await timed(() => replayFile(yardstick.file, true));
+      ratios.push(ms / n / (ys / yardstick.events));
+    }
   }
-  return { events: n, checked: stats(xs), violations };
+  return { events: n, checked: stats(xs), violations, overYardstick: yardstick === null ? null : stats(ratios) };
 }
 
 export interface TibFigures {

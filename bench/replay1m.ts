@@ -34,16 +34,23 @@ async function parseFloor(file: string): Promise<number> {
   return n;
 }
 
-async function replayFile(file: string, check: boolean): Promise<number> {
+/** Replay `file` whole (with every invariant when `check`); its violation count. */
+export async function replayFile(file: string, check: boolean): Promise<number> {
   const r = new Replayer({ keepSteps: false, ...(check ? { check: makeChecker() } : {}) });
   for await (const batch of readLogBatches(file)) for (const { event } of batch) r.feed(event);
   return r.violations.length;
 }
 
-export async function replay1m(events: number, runs: number, log: (s: string) => void): Promise<ReplayFigures> {
+/** replay-1m's log of `events` events, written once into .cache/bench. */
+export function replay1mFile(events: number): string {
   mkdirSync('.cache/bench', { recursive: true });
   const file = `.cache/bench/replay-v${WORKLOADS_VERSION}-${events}.jsonl`;
   if (!existsSync(file)) writeFileSync(file, replayLogText(events));
+  return file;
+}
+
+export async function replay1m(events: number, runs: number, log: (s: string) => void): Promise<ReplayFigures> {
+  const file = replay1mFile(events);
   // Warm-up, then the three measurements interleaved in each repetition, so a change in the machine's load
   // during the run falls on all three alike and the ratios stay comparable.
   await parseFloor(file);

@@ -6,13 +6,12 @@
  */
 import type { DaxDevice, KernelState } from '../../src/kernel/state.js';
 import { cdevReleased, daxIsPfnSpecial, daxPgoffToPhys } from '../../src/kernel/dax/deviceFops.js';
-import { LEVEL_SIZE, PAGE_SHIFT, type OpenFile, type Process, type Pte, type Vma } from '../../src/kernel/mm/types.js';
+import { LEVEL_SIZE, PAGE_SHIFT, type Process, type Pte, type Vma } from '../../src/kernel/mm/types.js';
 import { isBusy, type Resource } from '../../src/kernel/resource.js';
-import type { Invariant, InvariantContext } from './types.js';
+import { memo, MemoKey, type Invariant, type InvariantContext } from './types.js';
 
-/** Processes this step changed (all of them at boot or in paranoid mode). */
-/** Per step, shared by the invariants below (they all get the same context object). */
-const procsOfStep = new WeakMap<InvariantContext, Array<[string, Process, Process | undefined]>>();
+/** Processes this step changed (all of them at boot or in paranoid mode), with each one before the step. */
+const PROCS = new MemoKey<Array<[string, Process, Process | undefined]>>('devdax-procs');
 
 const NO_PROCS: Array<[string, Process, Process | undefined]> = [];
 
@@ -20,9 +19,7 @@ function changedProcs(ctx: InvariantContext): Array<[string, Process, Process | 
   // Most steps (sysfs writes to blocks) change no process, device or tree: answered before any lookup.
   const { before, after, full } = ctx;
   if (!full && before !== null && before.mm.procs === after.mm.procs && before.devices === after.devices && before.iomem === after.iomem) return NO_PROCS;
-  let hit = procsOfStep.get(ctx);
-  if (hit === undefined) procsOfStep.set(ctx, (hit = computeChangedProcs(ctx)));
-  return hit;
+  return memo(ctx, PROCS, () => computeChangedProcs(ctx));
 }
 
 function computeChangedProcs(ctx: InvariantContext): Array<[string, Process, Process | undefined]> {
@@ -36,23 +33,42 @@ function computeChangedProcs(ctx: InvariantContext): Array<[string, Process, Pro
   return out;
 }
 
-/**
- * The dax vmas of `p` with their file and device. With `newOnly`, only vmas
- * this step made or changed (a vma is a new object when its entries or
- * bounds change): a broken vma is reported by the step that broke it.
- */
-function daxVmas(s: KernelState, p: Process, was?: Process, newOnly = false): Array<{ readonly vma: Vma; readonly file: OpenFile; readonly dev: DaxDevice }> {
-  const out = [];
-  const old = newOnly && was !== undefined ? new Set(was.vmas) : null;
-  for (const vma of p.vmas) {
-    if (old !== null && old.has(vma)) continue;
-    const file = s.mm.files.get(vma.file);
-    if (file?.driver !== 'dax') continue;
-    const dev = s.devices.find((d) => d.name === file.dev);
-    if (dev !== undefined) out.push({ vma, file, dev });
-  }
-  return out;
+/** A dax vma of a process the step changed, with its device and the process before the step. */
+interface DaxVma {
+  readonly pid: string;
+  readonly vma: Vma;
+  readonly dev: DaxDevice;
+  readonly was: Process | undefined;
 }
+
+/**
+ * The dax vmas of the processes this step changed, with their device. With
+ * `newOnly`, only vmas this step made or changed (a vma is a new object when
+ * its entries or bounds change): a broken vma is reported by the step that
+ * broke it. Made once per step and kind: every invariant below asks.
+ */
+function stepDaxVmas(ctx: InvariantContext, newOnly: boolean): readonly DaxVma[] {
+  const procs = changedProcs(ctx);
+  if (procs.length === 0) return NO_VMAS;
+  return memo(ctx, newOnly ? NEW_VMAS : ALL_VMAS, () => {
+    const out: DaxVma[] = [];
+    for (const [pid, p, was] of procs) {
+      const old = newOnly && was !== undefined ? was.vmas : null;
+      for (const vma of p.vmas) {
+        if (old !== null && old.includes(vma)) continue;
+        const file = ctx.after.mm.files.get(vma.file);
+        if (file?.driver !== 'dax') continue;
+        const dev = ctx.after.devices.find((d) => d.name === file.dev);
+        if (dev !== undefined) out.push({ pid, vma, dev, was });
+      }
+    }
+    return out;
+  });
+}
+
+const NEW_VMAS = new MemoKey<DaxVma[]>('devdax-new-vmas');
+const ALL_VMAS = new MemoKey<DaxVma[]>('devdax-all-vmas');
+const NO_VMAS: readonly DaxVma[] = Object.freeze([]);
 
 /** The handler that installed the first entry the step broke, for the signature. */
 function handlerOf(ctx: InvariantContext, verdict: Verdict): string {
@@ -72,25 +88,28 @@ function eventPath(ctx: InvariantContext): string {
  * persistent-map diff, so a step's cost follows what it changed, not how
  * many entries the mapping holds).
  */
-function changedEntries(vma: Vma, was: Process | undefined): Array<[number, Pte]> {
-  // Several invariants ask the same of one step: the diff is made once per (process before, vma after).
-  const byVma = entriesCache.get(was ?? NO_PROCESS);
-  const hit = byVma?.get(vma);
-  if (hit !== undefined) return hit;
-  const out = computeChangedEntries(vma, was);
-  if (byVma === undefined) entriesCache.set(was ?? NO_PROCESS, new WeakMap([[vma, out]]));
-  else byVma.set(vma, out);
-  return out;
+function changedEntries(ctx: InvariantContext, pid: string, vma: Vma, was: Process | undefined): Array<[number, Pte]> {
+  // Several invariants ask the same of one step: the diff is made once per (process, vma after).
+  const byPid = memo(ctx, ENTRIES, () => new Map<string, Map<Vma, Array<[number, Pte]>>>());
+  let byVma = byPid.get(pid);
+  if (byVma === undefined) byPid.set(pid, (byVma = new Map()));
+  let hit = byVma.get(vma);
+  if (hit === undefined) byVma.set(vma, (hit = computeChangedEntries(vma, was)));
+  return hit;
 }
 
-const entriesCache = new WeakMap<object, WeakMap<Vma, Array<[number, Pte]>>>();
-/** The key for "no process before" (a new process: every entry is new). */
-const NO_PROCESS = {};
+const ENTRIES = new MemoKey<Map<string, Map<Vma, Array<[number, Pte]>>>>('devdax-entries');
 
 function computeChangedEntries(vma: Vma, was: Process | undefined): Array<[number, Pte]> {
   const old = was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff);
   if (old === undefined) return [...vma.ptes.entries()];
   const out: Array<[number, Pte]> = [];
+  // One fault installed one entry: the table says which, without a lookup.
+  const last = vma.ptes.lastChange(old.ptes);
+  if (last !== null) {
+    if (last[1] !== undefined) out.push([last[0], last[1]]);
+    return out;
+  }
   for (const k of vma.ptes.changedKeys(old.ptes)) {
     const pte = vma.ptes.get(k);
     if (pte !== undefined) out.push([k, pte]);
@@ -110,19 +129,18 @@ type Verdict = (s: KernelState, pid: string, vma: Vma, dev: DaxDevice, at: bigin
 function* brokenEntries(ctx: InvariantContext, verdict: Verdict): Generator<{ readonly pte: Pte; readonly messages: string[] }> {
   const all = devicesOrTreeChanged(ctx);
   const { before, after } = ctx;
-  for (const [pid, p, was] of changedProcs(ctx)) {
-    for (const { vma, dev } of daxVmas(after, p, was, !all)) {
-      const changed = all ? null : changedEntries(vma, was);
-      const old = was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff);
-      const oldDev = before?.devices.find((d) => d.name === dev.name);
-      for (const [k, pte] of changed ?? vma.ptes.entries()) {
-        const at = vma.start + (BigInt(k) << PAGE_SHIFT);
-        const messages = verdict(after, pid, vma, dev, at, pte);
-        if (messages.length === 0) continue;
-        // Judged again only because the devices or the tree changed: already broken before, already reported.
-        if (changed === null && !ctx.full && before !== null && oldDev !== undefined && old?.ptes.get(k) === pte && verdict(before, pid, old, oldDev, at, pte).length > 0) continue;
-        yield { pte, messages };
-      }
+  for (const { pid, vma, dev, was } of stepDaxVmas(ctx, !all)) {
+    const changed = all ? null : changedEntries(ctx, pid, vma, was);
+    // Only a re-judgement (devices or tree changed) compares with the entry before.
+    const old = changed === null ? was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff) : undefined;
+    const oldDev = changed === null ? before?.devices.find((d) => d.name === dev.name) : undefined;
+    for (const [k, pte] of changed ?? vma.ptes.entries()) {
+      const at = vma.start + (BigInt(k) << PAGE_SHIFT);
+      const messages = verdict(after, pid, vma, dev, at, pte);
+      if (messages.length === 0) continue;
+      // Judged again only because the devices or the tree changed: already broken before, already reported.
+      if (changed === null && !ctx.full && before !== null && oldDev !== undefined && old?.ptes.get(k) === pte && verdict(before, pid, old, oldDev, at, pte).length > 0) continue;
+      yield { pte, messages };
     }
   }
 }
@@ -145,10 +163,8 @@ export const daxLiveness: Invariant = {
   check: (ctx) => {
     const out: string[] = [];
     const devicesChanged = ctx.before === null || ctx.before.devices !== ctx.after.devices;
-    for (const [pid, p, was] of changedProcs(ctx)) {
-      for (const { vma, dev } of daxVmas(ctx.after, p, was, !devicesChanged)) {
-        if (dev.driver !== 'device_dax' && vma.ptes.size > 0) out.push(`${pid} still has ${vma.ptes.size} entr${vma.ptes.size === 1 ? 'y' : 'ies'} of ${dev.name} at ${hex(vma.start)} although it is ${dev.driver === null ? 'unbound' : `bound to ${dev.driver}`}`);
-      }
+    for (const { pid, vma, dev } of stepDaxVmas(ctx, !devicesChanged)) {
+      if (dev.driver !== 'device_dax' && vma.ptes.size > 0) out.push(`${pid} still has ${vma.ptes.size} entr${vma.ptes.size === 1 ? 'y' : 'ies'} of ${dev.name} at ${hex(vma.start)} although it is ${dev.driver === null ? 'unbound' : `bound to ${dev.driver}`}`);
     }
     return out;
   },
@@ -226,18 +242,16 @@ export const daxVmaShape: Invariant = {
   check: (ctx) => {
     const out: string[] = [];
     const e = ctx.step.event;
-    for (const [pid, p, was] of changedProcs(ctx)) {
+    for (const { pid, vma, dev, was } of stepDaxVmas(ctx, true)) {
       // A fork child's vmas are dup_mmap's copies of the parent's, whose shape was judged by the step that made it.
       if (e.type === 'fork' && pid === e.child) continue;
-      for (const { vma, dev } of daxVmas(ctx.after, p, was, true)) {
-        // may_split asks the device's align now: after an unbind and an align change, splits at the new align are the kernel's own.
-        const a = vma.mmapAlign < dev.align ? vma.mmapAlign : dev.align;
-        if (!vma.flags.mayshare) out.push(`${pid}: a private vma maps ${dev.name} at ${hex(vma.start)}`);
-        // A boundary this step made (no vma of the process had it before): one already off its align is reported by the step that made it.
-        const badStart = (vma.start & (a - 1n)) !== 0n && was?.vmas.some((o) => o.start === vma.start) !== true;
-        const badEnd = !vma.grown && (vma.end & (a - 1n)) !== 0n && was?.vmas.some((o) => o.end === vma.end) !== true;
-        if (badStart || badEnd) out.push(`${pid}: the ${dev.name} vma ${hex(vma.start)}-${hex(vma.end)} is not on ${a / 1024n} KiB boundaries (the align it was mapped with, or the device's now if smaller)`);
-      }
+      // may_split asks the device's align now: after an unbind and an align change, splits at the new align are the kernel's own.
+      const a = vma.mmapAlign < dev.align ? vma.mmapAlign : dev.align;
+      if (!vma.flags.mayshare) out.push(`${pid}: a private vma maps ${dev.name} at ${hex(vma.start)}`);
+      // A boundary this step made (no vma of the process had it before): one already off its align is reported by the step that made it.
+      const badStart = (vma.start & (a - 1n)) !== 0n && was?.vmas.some((o) => o.start === vma.start) !== true;
+      const badEnd = !vma.grown && (vma.end & (a - 1n)) !== 0n && was?.vmas.some((o) => o.end === vma.end) !== true;
+      if (badStart || badEnd) out.push(`${pid}: the ${dev.name} vma ${hex(vma.start)}-${hex(vma.end)} is not on ${a / 1024n} KiB boundaries (the align it was mapped with, or the device's now if smaller)`);
     }
     return out;
   },
@@ -303,11 +317,9 @@ export const daxMemmap: Invariant = {
   culprit: (ctx) => (ctx.step.event.type === 'mmap' ? 'dax_mmap' : 'dev_dax_huge_fault'),
   check: (ctx) => {
     const out: string[] = [];
-    for (const [pid, p, was] of changedProcs(ctx)) {
-      for (const { vma, dev } of daxVmas(ctx.after, p, was, true)) {
-        const special = daxIsPfnSpecial(ctx.after, dev);
-        if (vma.flags.pfnmap !== special) out.push(`${pid}: the ${dev.name} vma at ${hex(vma.start)} is ${vma.flags.pfnmap ? '' : 'not '}VM_PFNMAP, but the device ${special ? 'has no' : 'has'} struct pages`);
-      }
+    for (const { pid, vma, dev } of stepDaxVmas(ctx, true)) {
+      const special = daxIsPfnSpecial(ctx.after, dev);
+      if (vma.flags.pfnmap !== special) out.push(`${pid}: the ${dev.name} vma at ${hex(vma.start)} is ${vma.flags.pfnmap ? '' : 'not '}VM_PFNMAP, but the device ${special ? 'has no' : 'has'} struct pages`);
     }
     for (const b of brokenEntries(ctx, memmap)) out.push(...b.messages);
     return out;

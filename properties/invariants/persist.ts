@@ -12,11 +12,11 @@ import { physRead } from '../../src/kernel/mm/physmem.js';
 import { daxKmemIndexToPhys, nextDevicePageIn, readSuper } from '../../src/kernel/dax/kmemPersist.js';
 import { KMEM_PERSIST_MAGIC, type KmemPersistInstance } from '../../src/kernel/dax/kmemPersistTypes.js';
 import { kmemDiskBytes, kmemDiskOwner } from '../../src/kernel/block/kmemDisk.js';
-import { readValue } from '../../src/log/programEvents.js';
+import { readValue, type BlockIoEvent, type IoctlEvent } from '../../src/log/programEvents.js';
 import type { DaxDevice, KernelState } from '../../src/kernel/state.js';
 import { IntervalSet } from '../../src/util/intervalSet.js';
 import { WideIntMap } from '../../src/util/wideIntMap.js';
-import type { Invariant, InvariantContext } from './types.js';
+import { memo, MemoKey, type Invariant, type InvariantContext } from './types.js';
 
 const applies = (s: KernelState): boolean => s.profile.kmemPersist;
 
@@ -63,13 +63,16 @@ interface IoDelta {
   /** [block, entry before, entry after] for every block the step named. */
   readonly changes: ReadonlyArray<readonly [number, bigint, bigint]>;
 }
-const ioDeltas = new WeakMap<InvariantContext, IoDelta | null>();
+const IO_DELTA = new MemoKey<IoDelta | null>('persist-io-delta');
 
 function ioDelta(ctx: InvariantContext): IoDelta | null {
   const e = ctx.step.event;
   if (ctx.full || ctx.before === null || (e.type !== 'pwrite' && e.type !== 'ioctl')) return null;
-  const hit = ioDeltas.get(ctx);
-  if (hit !== undefined) return hit;
+  return memo(ctx, IO_DELTA, () => computeIoDelta(ctx, e));
+}
+
+function computeIoDelta(ctx: InvariantContext, e: BlockIoEvent | IoctlEvent): IoDelta | null {
+  if (ctx.before === null) return null;
   let out: IoDelta | null = null;
   const dev = fdDevice(ctx.before, e.pid, e.fd);
   const pb = dev === null ? undefined : ctx.before.devices.find((d) => d.name === dev)?.kmem?.persist;
@@ -83,7 +86,6 @@ function ioDelta(ctx: InvariantContext): IoDelta | null {
     }
     out = { dev, before: pb, after: pa, changes };
   }
-  ioDeltas.set(ctx, out);
   return out;
 }
 

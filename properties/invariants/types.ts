@@ -17,6 +17,27 @@ export interface InvariantContext {
   readonly blockChanges: readonly BlockChange[];
   /** True when the invariant must re-check everything instead of only what the step changed. */
   readonly full: boolean;
+  /** What several invariants derive from the same step, made once (see `memo`). */
+  readonly memo: Map<MemoKey<unknown>, unknown>;
+}
+
+/** A slot of the step memo holding a T. */
+export class MemoKey<T> {
+  declare private readonly kind: T;
+  constructor(readonly name: string) {}
+}
+
+/**
+ * The value of `key` for this step, made by `make` the first time an
+ * invariant asks. A map on the context rather than WeakMaps keyed by it: a
+ * step's context dies young, and weak tables over short-lived keys cost the
+ * collector more than the lookups save.
+ */
+export function memo<T>(ctx: InvariantContext, key: MemoKey<T>, make: () => T): T {
+  if (ctx.memo.has(key)) return ctx.memo.get(key) as T;
+  const v = make();
+  ctx.memo.set(key, v);
+  return v;
 }
 
 export interface Invariant {

@@ -26,8 +26,10 @@ export class WideIntMap<V> {
     if (!Number.isSafeInteger(key) || key < 0) throw new RangeError(`WideIntMap key ${key} out of range`);
     const h = Math.floor(key / LO_BITS);
     const inner = this.hi.get(h) ?? IntMap.empty<V>();
-    const had = inner.has(key % LO_BITS);
-    return new WideIntMap<V>(this.hi.set(h, inner.set(key % LO_BITS, value)), had ? this.size : this.size + 1);
+    const next = inner.set(key % LO_BITS, value);
+    if (next === inner) return this;
+    // The inner map grew by one when the key was new (one walk instead of a lookup and a set).
+    return new WideIntMap<V>(this.hi.set(h, next), this.size + next.size - inner.size);
   }
 
   delete(key: number): WideIntMap<V> {

@@ -281,7 +281,7 @@ describe('the RFC bugs: each caught by an invariant, each gone under its fix', (
 describe('each invariant can fail (a bad state)', () => {
   const good = runChecked(machine(['kmem-persist-fix-shift']), ...blk, open(), pwrite('0', '8K', '0x1'));
   const s0 = good.final;
-  const ctx = (after: KernelState): InvariantContext => ({ step: { ...(good.steps.at(-1) as (typeof good.steps)[number]), before: null, after }, before: null, after, changedBlocks: [], blockChanges: [], full: true });
+  const ctx = (after: KernelState): InvariantContext => ({ step: { ...(good.steps.at(-1) as (typeof good.steps)[number]), before: null, after }, before: null, after, changedBlocks: [], blockChanges: [], full: true, memo: new Map() });
   const inv = (name: string) => {
     const i = PERSIST_INVARIANTS.find((x) => x.name === name);
     if (i === undefined) throw new Error(name);

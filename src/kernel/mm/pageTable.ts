@@ -19,10 +19,20 @@ function counted(c: LevelCounts, add: Pte | undefined, remove: Pte | undefined):
   return out;
 }
 
+/** Serial numbers of tables (0: the empty table), so a table can name the one it was made from without holding it. */
+let serial = 0;
+
 export class PageTable {
+  private readonly id = serial++;
+
   private constructor(
     private readonly map: WideIntMap<Pte>,
     private readonly counts: LevelCounts,
+    /** The table this one is `from.set(key, ...)` or `from.delete(key)` of (-1: unknown): one fault's diff is that key. */
+    private readonly from: number = -1,
+    private readonly key: number = -1,
+    /** The entry that `set` put at `key` (undefined after a `delete`). */
+    private readonly value: Pte | undefined = undefined,
   ) {}
 
   private static readonly EMPTY = new PageTable(WideIntMap.empty<Pte>(), [0, 0, 0]);
@@ -51,13 +61,14 @@ export class PageTable {
 
   set(key: number, pte: Pte): PageTable {
     const old = this.map.get(key);
-    return new PageTable(this.map.set(key, pte), old?.level === pte.level ? this.counts : counted(this.counts, pte, old));
+    if (old === pte) return this;
+    return new PageTable(this.map.set(key, pte), old?.level === pte.level ? this.counts : counted(this.counts, pte, old), this.id, key, pte);
   }
 
   delete(key: number): PageTable {
     const old = this.map.get(key);
     if (old === undefined) return this;
-    return new PageTable(this.map.delete(key), counted(this.counts, undefined, old));
+    return new PageTable(this.map.delete(key), counted(this.counts, undefined, old), this.id, key);
   }
 
   entries(): IterableIterator<[number, Pte]> {
@@ -68,7 +79,20 @@ export class PageTable {
     return this.map.range(lo, hi);
   }
 
+  /**
+   * Keys whose entry differs from `other`, unordered. A table one `set` or
+   * `delete` away from `other` (the commonest step: one fault) answers with
+   * that key without walking the maps.
+   */
+  /** The key and its entry (undefined: deleted) when this table is one `set` or `delete` away from `other`; null otherwise. */
+  lastChange(other: PageTable): readonly [number, Pte | undefined] | null {
+    return this.from === other.id ? [this.key, this.value] : null;
+  }
+
   changedKeys(other: PageTable): number[] {
+    if (other === this) return [];
+    if (this.from === other.id) return [this.key];
+    if (other.from === this.id) return [other.key];
     return this.map.changedKeys(other.map);
   }
 }

@@ -93,13 +93,19 @@ export function mergeAdjacent(p: Process, lo: bigint, hi: bigint): { readonly pr
   return { proc: removed.length > 0 ? withProcess(p, { vmas: out }) : p, removed };
 }
 
-/** free_pgtables: page-table pages no longer under any vma go (approximated per 2 MiB / 1 GiB region). */
-export function freePgtables(p: Process): Process {
+/**
+ * @kernel free_pgtables mm/memory.c (free_pgd_range's floor/ceiling): the
+ * page-table pages over the unmapped range [start, end) that no remaining vma
+ * shares go (per 2 MiB PTE table and 1 GiB PMD table). Tables elsewhere stay:
+ * each was made by a fault or a fork under a vma that still covers it, so the
+ * walk follows the range unmapped, not every table the process has.
+ */
+export function freePgtables(p: Process, start: bigint, end: bigint): Process {
   const covers = (lo: bigint, hi: bigint): boolean => p.vmas.some((v) => v.start < hi && lo < v.end);
   let pte = p.pteTables;
-  for (const [k] of p.pteTables.entries()) if (!covers(BigInt(k) << 21n, (BigInt(k) + 1n) << 21n)) pte = pte.delete(k);
+  for (const [k] of p.pteTables.range(Number(start >> 21n), Number((end - 1n) >> 21n))) if (!covers(BigInt(k) << 21n, (BigInt(k) + 1n) << 21n)) pte = pte.delete(k);
   let pmd = p.pmdTables;
-  for (const [k] of p.pmdTables.entries()) if (!covers(BigInt(k) << 30n, (BigInt(k) + 1n) << 30n)) pmd = pmd.delete(k);
+  for (const [k] of p.pmdTables.range(Number(start >> 30n), Number((end - 1n) >> 30n))) if (!covers(BigInt(k) << 30n, (BigInt(k) + 1n) << 30n)) pmd = pmd.delete(k);
   return pte === p.pteTables && pmd === p.pmdTables ? p : withProcess(p, { pteTables: pte, pmdTables: pmd });
 }
 
@@ -120,7 +126,7 @@ export function doMunmap(op: Op, p: Process, start: bigint, length: bigint): Mun
   let proc = second.value;
   const inside = (v: Vma): boolean => v.start >= start && v.end <= end;
   const removed = proc.vmas.filter(inside);
-  if (removed.length > 0) proc = freePgtables(withProcess(proc, { vmas: proc.vmas.filter((v) => !inside(v)) }));
+  if (removed.length > 0) proc = freePgtables(withProcess(proc, { vmas: proc.vmas.filter((v) => !inside(v)) }), start, end);
   return { proc, removed, errno: null };
 }
 
