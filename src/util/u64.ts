@@ -18,6 +18,9 @@ const SUFFIX: Record<string, bigint> = {
 /** Why a string is not a 64-bit quantity, or null when it is one. */
 export type U64ParseResult = { ok: true; value: bigint } | { ok: false; expected: string };
 
+/** A whole hex literal: "0x" or "0X" and hex digits, nothing around them. */
+const HEX_DIGITS = /^0[xX][0-9a-fA-F]+$/;
+
 const TOO_BIG = 'a value that fits in 64 bits (at most 0xffffffffffffffff)';
 
 /**
@@ -42,6 +45,11 @@ export function parseU64(input: unknown): U64ParseResult {
     return { ok: true, value: BigInt(input) };
   }
   if (typeof input !== 'string') return { ok: false, expected };
+  // The common form in logs, "0x..." with at most 16 digits, without the three patterns below (this runs
+  // for every offset and value of a program event).
+  if (input.length <= 18 && input.length > 2 && input.charCodeAt(0) === 48 /* '0' */ && (input.charCodeAt(1) | 32) === 120 /* 'x' */ && HEX_DIGITS.test(input)) {
+    return { ok: true, value: BigInt(input) };
+  }
   const s = input.trim();
   let value: bigint;
   const hex = /^0[xX]([0-9a-fA-F]+)$/.exec(s);

@@ -1,3 +1,4 @@
+import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it, vi } from 'vitest';
 import { parseU64 } from '../../src/util/u64.js';
 
@@ -28,5 +29,16 @@ describe('parseU64', () => {
     expect(parseU64(`${'0'.repeat(40)}18446744073709551615`)).toEqual({ ok: true, value: 0xffffffffffffffffn });
     expect(parseU64('18446744073709551616')).toMatchObject({ ok: false });
     expect(parseU64('0x10000000000000000')).toMatchObject({ ok: false });
+  });
+
+  // The hex shortcut (up to 16 digits, no spaces) and the pattern route must agree on every hex-looking string.
+  test.prop([fc.constantFrom('0x', '0X', ' 0x', '0x '), fc.stringMatching(/^[0-9a-fA-FgG ]{0,20}$/), fc.constantFrom('', ' ', 'z')], { numRuns: 500, seed: 3 })('hex literals: the value, or a refusal, whatever their length and spacing', (pre, digits, post) => {
+    const s = `${pre}${digits}${post}`;
+    const t = s.trim();
+    const m = /^0[xX]([0-9a-fA-F]+)$/.exec(t);
+    const r = parseU64(s);
+    if (m?.[1] === undefined) expect(r.ok).toBe(false);
+    else if (m[1].replace(/^0+/, '').length > 16) expect(r).toMatchObject({ ok: false });
+    else expect(r).toEqual({ ok: true, value: BigInt(`0x${m[1]}`) });
   });
 });
