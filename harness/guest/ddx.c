@@ -30,6 +30,12 @@
  *   munmap P M OFF LEN / mprotect P M OFF LEN PROT / madvise P M OFF LEN ADVICE
  *   mremap P M OFF LEN NEWLEN FLAGS AMAP AOFF
  *   access|procmem P M OFF read|write VALUE
+ *   pread P F OFF LEN / pwrite P F OFF LEN VALUE   (O_DIRECT block I/O)
+ *   ioctl P F CMD START LEN   BLKDISCARD|BLKZEROOUT on uint64_t range[2]
+ *   dmirror P F CMD AMAP AOFF PMAP POFF NPAGES   (test_hmm's HMM_DMIRROR_* on
+ *                             struct hmm_dmirror_cmd, lib/test_hmm_uapi.h of
+ *                             6.1; PMAP - is ptr NULL; answers RESULT out
+ *                             cpages=N faults=M, or the errno)
  *   fork P C / exit P
  *   swapon PATH / swapoff PATH   (no pid: the coordinator calls swapon(2) with
  *                                 flags 0 / swapoff(2); init prepared the areas)
@@ -377,6 +383,29 @@ static void sendfd(int s, int fd)
 		die("sendmsg");
 }
 
+/* lib/test_hmm_uapi.h (Debian linux-source-6.1, 6.1.192): the dmirror commands. */
+struct hmm_dmirror_cmd {
+	uint64_t addr;
+	uint64_t ptr;
+	uint64_t npages;
+	uint64_t cpages;
+	uint64_t faults;
+};
+
+static unsigned long dmirror_cmd(const char *name)
+{
+	static const char *const names[] = { "HMM_DMIRROR_READ", "HMM_DMIRROR_WRITE", "HMM_DMIRROR_MIGRATE_TO_DEV",
+					     "HMM_DMIRROR_MIGRATE_TO_SYS", "HMM_DMIRROR_SNAPSHOT", "HMM_DMIRROR_EXCLUSIVE",
+					     "HMM_DMIRROR_CHECK_EXCLUSIVE", "HMM_DMIRROR_RELEASE" };
+	unsigned long i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(name, names[i]) == 0)
+			return _IOWR('H', i, struct hmm_dmirror_cmd);
+	die("bad-dmirror-cmd");
+	return 0;
+}
+
 static int recvfd(int s)
 {
 	struct msghdr m;
@@ -564,6 +593,21 @@ static void worker_step(char **w, int n, char *out, size_t cap)
 			reply_errno(out, cap, errno);
 		else
 			snprintf(out, cap, "RESULT ok");
+	} else if (strcmp(t, "dmirror") == 0 && n == 9) {
+		struct hmm_dmirror_cmd c;
+		int rc;
+
+		memset(&c, 0, sizeof c);
+		c.addr = (uint64_t)(mapaddr(w[4]) + (uintptr_t)num(w[5]));
+		c.ptr = strcmp(w[6], "-") == 0 ? 0 : (uint64_t)(mapaddr(w[6]) + (uintptr_t)num(w[7]));
+		c.npages = num(w[8]);
+		rc = ioctl(fdof(w[2]), dmirror_cmd(w[3]), &c);
+		/* On an error the driver copies nothing back (dmirror_fops_unlocked_ioctl): only the errno. */
+		if (rc < 0)
+			reply_errno(out, cap, errno);
+		else
+			snprintf(out, cap, "RESULT out cpages=%llu faults=%llu", (unsigned long long)c.cpages,
+				 (unsigned long long)c.faults);
 	} else {
 		snprintf(out, cap, "RESULT ddx-error bad-step");
 	}

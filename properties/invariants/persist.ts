@@ -12,7 +12,7 @@ import { physRead } from '../../src/kernel/mm/physmem.js';
 import { daxKmemIndexToPhys, nextDevicePageIn, readSuper } from '../../src/kernel/dax/kmemPersist.js';
 import { KMEM_PERSIST_MAGIC, type KmemPersistInstance } from '../../src/kernel/dax/kmemPersistTypes.js';
 import { kmemDiskBytes, kmemDiskOwner } from '../../src/kernel/block/kmemDisk.js';
-import { readValue, type BlockIoEvent, type IoctlEvent } from '../../src/log/programEvents.js';
+import { isBlockIoctl, readValue, type BlockIoEvent, type BlockIoctlEvent } from '../../src/log/programEvents.js';
 import type { DaxDevice, KernelState } from '../../src/kernel/state.js';
 import { IntervalSet } from '../../src/util/intervalSet.js';
 import { WideIntMap } from '../../src/util/wideIntMap.js';
@@ -67,19 +67,19 @@ const IO_DELTA = new MemoKey<IoDelta | null>('persist-io-delta');
 
 function ioDelta(ctx: InvariantContext): IoDelta | null {
   const e = ctx.step.event;
-  if (ctx.full || ctx.before === null || (e.type !== 'pwrite' && e.type !== 'ioctl')) return null;
+  if (ctx.full || ctx.before === null || (e.type !== 'pwrite' && (e.type !== 'ioctl' || !isBlockIoctl(e)))) return null;
   return memo(ctx, IO_DELTA, () => computeIoDelta(ctx, e));
 }
 
-function computeIoDelta(ctx: InvariantContext, e: BlockIoEvent | IoctlEvent): IoDelta | null {
+function computeIoDelta(ctx: InvariantContext, e: BlockIoEvent | BlockIoctlEvent): IoDelta | null {
   if (ctx.before === null) return null;
   let out: IoDelta | null = null;
   const dev = fdDevice(ctx.before, e.pid, e.fd);
   const pb = dev === null ? undefined : ctx.before.devices.find((d) => d.name === dev)?.kmem?.persist;
   const pa = dev === null ? undefined : ctx.after.devices.find((d) => d.name === dev)?.kmem?.persist;
   if (dev !== null && pb !== undefined && pa !== undefined && pb.blk !== null && pa.blk !== null && pb.blk.e === pa.blk.e) {
-    const start = 'args' in e ? e.args.start : e.offset;
-    const length = 'args' in e ? e.args.length : e.length;
+    const start = e.type === 'ioctl' ? e.args.start : e.offset;
+    const length = e.type === 'ioctl' ? e.args.length : e.length;
     const changes: Array<readonly [number, bigint, bigint]> = [];
     for (let b = Number(start / 4096n); b < Number((start + length + 4095n) / 4096n) && b < pa.blk.e; b++) {
       changes.push([b, physRead(ctx.before.mm, indexEntryPhys(pb, b)), physRead(ctx.after.mm, indexEntryPhys(pa, b))]);
@@ -421,7 +421,7 @@ export const persistReadYourWrites: Invariant = {
           // A failed write leaves its blocks unknown: the blocks before the failing one were written.
           for (let b = first; b < first + Number(written / 4096n); b++) m = m.set(b, o.ok ? e.value : null);
           sh = new Map(sh).set(dev, m);
-        } else if (e.type === 'ioctl' && o.ok) {
+        } else if (e.type === 'ioctl' && isBlockIoctl(e) && o.ok) {
           const first = Number(e.args.start / 4096n);
           for (let b = first; b < first + Number(e.args.length / 4096n); b++) m = m.delete(b);
           sh = new Map(sh).set(dev, m);

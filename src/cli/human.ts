@@ -4,7 +4,7 @@
  * dimmed, divergences and violations in red with their seq.
  */
 import { shellCommand, type Outcome } from '../log/index.js';
-import { failureKey } from '../log/events.js';
+import { failureKey, outText } from '../log/events.js';
 import { isProgramEventType } from '../log/programEvents.js';
 import type { Divergence, Step, Violation } from '../replay/engine.js';
 import type { Colors } from './context.js';
@@ -22,6 +22,7 @@ function indent(text: string, prefix = INDENT): string {
 /** "ok" or the errno; with `value`, a read's value too (for divergences, where it may be what differs). */
 export function outcomeWord(o: Outcome, value = false): string {
   if (!o.ok) return failureKey(o);
+  if (o.out !== undefined) return `ok ${outText(o.out)}`;
   if (value && o.value !== undefined) {
     const v = JSON.stringify(o.value);
     return `ok ${v.length > 60 ? `${v.slice(0, 56)}..."` : v}`;
@@ -45,7 +46,7 @@ export function formatDivergence(d: Divergence, c: Colors): string {
 /** One step: the command and outcome, the value read, the kernel log, then what went wrong. Newline-terminated. */
 export function formatStep(step: Step, violations: readonly Violation[], divergence: Divergence | null, c: Colors): string {
   const o = step.outcome;
-  const result = o.ok ? c.green(o.value !== undefined && isProgramEventType(step.event.type) ? `ok ${o.value}` : 'ok') : c.yellow(failureKey(o));
+  const result = o.ok ? c.green(o.out !== undefined ? `ok ${outText(o.out)}` : o.value !== undefined && isProgramEventType(step.event.type) ? `ok ${o.value}` : 'ok') : c.yellow(failureKey(o));
   const lines = [`${shellCommand(step.event)}  → ${result}`];
   if (o.ok && o.value !== undefined && o.value !== '' && !isProgramEventType(step.event.type)) lines.push(indent(o.value));
   for (const msg of o.log ?? []) lines.push(c.dim(indent(msg, `${INDENT}kernel: `)));

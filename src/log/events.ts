@@ -16,14 +16,24 @@ export type SignalName = (typeof SIGNALS)[number];
 export const SIGNAL_CODES = ['BUS_ADRERR', 'BUS_ADRALN', 'BUS_OBJERR', 'BUS_MCEERR_AR', 'SEGV_MAPERR', 'SEGV_ACCERR'] as const;
 export type SignalCode = (typeof SIGNAL_CODES)[number];
 
+/** An ioctl's output fields by the kernel's names (SPEC §7: `{"cpages":16,"faults":0}` for a dmirror command). */
+export type IoctlOut = Readonly<Record<string, number>>;
+
 export type Outcome =
-  | { readonly ok: true; readonly value?: string; readonly log?: readonly string[] }
+  | { readonly ok: true; readonly value?: string; readonly out?: IoctlOut; readonly log?: readonly string[] }
   | { readonly ok: false; readonly errno: Errno; readonly log?: readonly string[] }
   | { readonly ok: false; readonly signal: SignalName; readonly code: SignalCode; readonly log?: readonly string[] }
   /** The modelled kernel crashed: the first line of the oops. The machine is dead from here on. */
   | { readonly ok: false; readonly oops: string; readonly log?: readonly string[] };
 
 export type Failed = Extract<Outcome, { ok: false }>;
+
+/** An ioctl's output fields as strace prints a struct: {cpages=16, faults=0}. */
+export function outText(out: IoctlOut): string {
+  return `{${Object.entries(out)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ')}}`;
+}
 
 /** How a failed outcome reads in one word: the errno, `SIGBUS/BUS_ADRERR`, or `oops`. */
 export function failureKey(o: Failed): string {

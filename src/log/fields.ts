@@ -65,6 +65,11 @@ export const outcome = strict(
     signal: z.enum(SIGNALS, { error: oneOf(SIGNALS) }).optional(),
     code: z.enum(SIGNAL_CODES, { error: oneOf(SIGNAL_CODES) }).optional(),
     oops: str('the first line of the oops').optional(),
+    out: z
+      .record(z.string(), z.number({ error: 'a non-negative integer' }).int({ error: 'a non-negative integer' }).nonnegative({ error: 'a non-negative integer' }), {
+        error: 'an ioctl\'s output fields {"cpages":16,"faults":0}',
+      })
+      .optional(),
     log: arrayOf(str(), 'an array of kernel message strings').optional(),
   },
   'an outcome object ({"ok":true}, {"ok":false,"errno":"EBUSY"}, {"ok":false,"signal":"SIGBUS","code":"BUS_ADRERR"} or {"ok":false,"oops":"..."})',
@@ -81,10 +86,11 @@ export const outcome = strict(
       ctx.addIssue({ code: 'custom', path: [r.signal === undefined ? 'signal' : 'code'], message: 'a "signal" and its "code" together' });
     if (!r.ok && r.value !== undefined)
       ctx.addIssue({ code: 'custom', path: ['value'], message: 'no value when "ok" is false', input: r.value });
+    if (!r.ok && r.out !== undefined) ctx.addIssue({ code: 'custom', path: ['out'], message: 'no out when "ok" is false (a failed ioctl copies nothing back)' });
   })
   .transform((r): Outcome => {
     const log = r.log === undefined ? {} : { log: r.log };
-    if (r.ok) return { ok: true as const, ...(r.value === undefined ? {} : { value: r.value }), ...log };
+    if (r.ok) return { ok: true as const, ...(r.value === undefined ? {} : { value: r.value }), ...(r.out === undefined ? {} : { out: r.out }), ...log };
     if (r.signal !== undefined && r.code !== undefined) return { ok: false as const, signal: r.signal, code: r.code, ...log };
     if (r.oops !== undefined) return { ok: false as const, oops: r.oops, ...log };
     // superRefine guarantees the errno; the fallback only satisfies the type.

@@ -8,6 +8,7 @@ import { describeValue, FieldProblem, LogError } from './errors.js';
 import { parseWith } from './fields.js';
 import type { LogEvent, SourceLocation } from './events.js';
 import {
+  isDmirrorIoctlCmd,
   MAX_PROGRAM_LENGTH,
   PROGRAM_SCHEMAS,
   type AccessEvent,
@@ -139,8 +140,16 @@ export function parseProgramEvent(type: ProgramEventType, raw: Record<string, un
       return { type: 'pwrite', pid: e.pid, fd: e.fd, offset: bounded(e.offset, 'offset'), length: bounded(e.length, 'length'), value: e.value, ...common(e) };
     }
     case 'ioctl': {
+      if (isDmirrorIoctlCmd(raw['cmd'])) {
+        const d = parseWith(PROGRAM_SCHEMAS.dmirrorIoctl, raw);
+        const ptr = d.args.ptr === null ? null : { map: d.args.ptr.map, offset: d.args.ptr.offset };
+        return { type: 'ioctl', pid: d.pid, fd: d.fd, cmd: d.cmd, args: { addr: { map: d.args.addr.map, offset: bounded(d.args.addr.offset, 'args') }, npages: d.args.npages, ptr: ptr === null ? null : { map: ptr.map, offset: bounded(ptr.offset, 'args') } }, ...common(d) };
+      }
       const e = parseWith(PROGRAM_SCHEMAS.ioctl, raw);
-      return { type: 'ioctl', pid: e.pid, fd: e.fd, cmd: e.cmd, args: { start: bounded(e.args.start, 'args'), length: bounded(e.args.length, 'args') }, ...common(e) };
+      // A dmirror command took the branch above; what is left is a block command.
+      const cmd = e.cmd;
+      if (isDmirrorIoctlCmd(cmd)) throw new Error(`model bug: ${cmd} reached the block ioctl schema`);
+      return { type: 'ioctl', pid: e.pid, fd: e.fd, cmd, args: { start: bounded(e.args.start, 'args'), length: bounded(e.args.length, 'args') }, ...common(e) };
     }
   }
 }

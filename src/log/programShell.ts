@@ -4,7 +4,7 @@
  * `p1: mmap(NULL, 2M, PROT_READ|PROT_WRITE, MAP_SHARED, f1, 0) = m1`.
  */
 import { sizeString } from '../util/u64.js';
-import type { MapAddress, ProgramEvent, Prot } from './programEvents.js';
+import { isBlockIoctl, type MapAddress, type ProgramEvent, type Prot } from './programEvents.js';
 
 const PROT: Readonly<Record<Prot, string>> = { none: 'PROT_NONE', r: 'PROT_READ', rw: 'PROT_READ|PROT_WRITE' };
 const OPEN: Readonly<Record<string, string>> = { rdonly: 'O_RDONLY', wronly: 'O_WRONLY', rdwr: 'O_RDWR' };
@@ -76,7 +76,11 @@ export function programCall(e: ProgramEvent): string {
       return `${p}pread(${e.fd}, ${size(e.length)}, ${size(e.offset)})`;
     case 'pwrite':
       return `${p}pwrite(${e.fd}, 0x${(e.value ?? 0n).toString(16)}..., ${size(e.length)}, ${size(e.offset)})`;
-    case 'ioctl':
-      return `${p}ioctl(${e.fd}, ${e.cmd}, [${size(e.args.start)}, ${size(e.args.length)}])`;
+    case 'ioctl': {
+      if (isBlockIoctl(e)) return `${p}ioctl(${e.fd}, ${e.cmd}, [${size(e.args.start)}, ${size(e.args.length)}])`;
+      const a = e.args;
+      const ptr = a.ptr === null ? 'NULL' : at(a.ptr.map, a.ptr.offset);
+      return `${p}ioctl(${e.fd}, ${e.cmd}, {addr=${at(a.addr.map, a.addr.offset)}, ptr=${ptr}, npages=${a.npages}})`;
+    }
   }
 }

@@ -4,7 +4,7 @@
  * so reading the output gives the same events back.
  */
 import { hex } from '../util/u64.js';
-import type { MapAddress, ProgramEvent } from './programEvents.js';
+import { isBlockIoctl, type MapAddress, type ProgramEvent } from './programEvents.js';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -45,7 +45,12 @@ export function programEventFields(e: ProgramEvent): JsonObject {
       return { pid: e.pid, fd: e.fd, offset: hex(e.offset), length: hex(e.length) };
     case 'pwrite':
       return { pid: e.pid, fd: e.fd, offset: hex(e.offset), length: hex(e.length), value: hex(e.value ?? 0n) };
-    case 'ioctl':
-      return { pid: e.pid, fd: e.fd, cmd: e.cmd, args: { start: hex(e.args.start), length: hex(e.args.length) } };
+    case 'ioctl': {
+      if (isBlockIoctl(e)) return { pid: e.pid, fd: e.fd, cmd: e.cmd, args: { start: hex(e.args.start), length: hex(e.args.length) } };
+      const a = e.args;
+      const args: JsonObject = { addr: { map: a.addr.map, offset: hex(a.addr.offset) }, npages: hex(a.npages) };
+      if (a.ptr !== null) args['ptr'] = { map: a.ptr.map, offset: hex(a.ptr.offset) };
+      return { pid: e.pid, fd: e.fd, cmd: e.cmd, args };
+    }
   }
 }

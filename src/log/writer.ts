@@ -18,6 +18,7 @@ type JsonObject = { [key: string]: Json };
 export function outcomeToJson(o: Outcome): JsonObject {
   const out: JsonObject = { ok: o.ok };
   if (o.ok && o.value !== undefined) out['value'] = o.value;
+  if (o.ok && o.out !== undefined) out['out'] = { ...o.out };
   if (!o.ok) {
     if ('errno' in o) out['errno'] = o.errno;
     else if ('signal' in o) {

@@ -5,7 +5,7 @@
  * the one to read.
  */
 import type { LogEvent, Outcome } from '../log/events.js';
-import { failureKey } from '../log/events.js';
+import { failureKey, outText } from '../log/events.js';
 import { shellCommand } from '../log/shell.js';
 import { replay, type Checker, type Violation } from '../replay/engine.js';
 
@@ -74,6 +74,7 @@ export function valueDiff(recorded: string, model: string): string[] {
 
 function outcomeText(o: Outcome): string {
   if (!o.ok) return failureKey(o);
+  if (o.out !== undefined) return `ok ${outText(o.out)}`;
   if (o.value === undefined) return 'ok';
   const v = JSON.stringify(o.value);
   return `ok ${v.length > 70 ? `${v.slice(0, 66)}..."` : v}`;

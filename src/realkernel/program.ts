@@ -8,7 +8,7 @@
  */
 import type { Outcome } from '../log/events.js';
 import { SIGNALS, SIGNAL_CODES, type SignalCode, type SignalName } from '../log/events.js';
-import type { MapAddress, ProgramEvent } from '../log/programEvents.js';
+import { isBlockIoctl, type MapAddress, type ProgramEvent } from '../log/programEvents.js';
 
 const hexOf = (s: string): string => (s === '' ? '-' : Buffer.from(s, 'utf8').toString('hex'));
 const n = (v: bigint): string => v.toString();
@@ -45,8 +45,11 @@ export function programLine(e: ProgramEvent): string {
       return `pread ${p} ${hexOf(e.fd)} ${n(e.offset)} ${n(e.length)}`;
     case 'pwrite':
       return `pwrite ${p} ${hexOf(e.fd)} ${n(e.offset)} ${n(e.length)} ${n(e.value ?? 0n)}`;
-    case 'ioctl':
-      return `ioctl ${p} ${hexOf(e.fd)} ${e.cmd} ${n(e.args.start)} ${n(e.args.length)}`;
+    case 'ioctl': {
+      if (isBlockIoctl(e)) return `ioctl ${p} ${hexOf(e.fd)} ${e.cmd} ${n(e.args.start)} ${n(e.args.length)}`;
+      // struct hmm_dmirror_cmd: addr and ptr as mapping handle + offset (ptr "-": NULL), npages.
+      return `dmirror ${p} ${hexOf(e.fd)} ${e.cmd} ${addr(e.args.addr)} ${addr(e.args.ptr)} ${n(e.args.npages)}`;
+    }
     case 'fork':
       return `fork ${p} ${hexOf(e.child)}`;
     case 'exit':
@@ -57,6 +60,8 @@ export function programLine(e: ProgramEvent): string {
 /** What ddx reported for a program event (the `RESULT ...` line after the sysfs-op kinds). */
 export type ProgramResult =
   | { readonly kind: 'word'; readonly value: string }
+  /** A dmirror command's output fields (`RESULT out cpages=N faults=M`). */
+  | { readonly kind: 'out'; readonly out: Readonly<Record<string, number>> }
   | { readonly kind: 'signal'; readonly signal: SignalName; readonly code: SignalCode }
   /** The process died inside the system call (a kernel oops killed it): `status` is its wait status. */
   | { readonly kind: 'died'; readonly status: number };
@@ -77,6 +82,15 @@ export function decodeProgramResult(line: string): ProgramResult | { readonly ki
     }
     case 'died':
       return { kind: 'died', status: Number(w[2]) };
+    case 'out': {
+      const out: Record<string, number> = {};
+      for (const f of w.slice(2)) {
+        const m = /^([a-z]+)=(\d+)$/.exec(f);
+        if (m?.[1] === undefined || m[2] === undefined || !Number.isSafeInteger(Number(m[2]))) return { kind: 'bad', message: line };
+        out[m[1]] = Number(m[2]);
+      }
+      return { kind: 'out', out };
+    }
     default:
       return null;
   }
@@ -101,6 +115,8 @@ export function programOutcome(r: ProgramResult, oops: string | null): Outcome |
   switch (r.kind) {
     case 'word':
       return { ok: true, value: r.value };
+    case 'out':
+      return { ok: true, out: r.out };
     case 'signal':
       return { ok: false, signal: r.signal, code: r.code };
     case 'died':

@@ -2,7 +2,7 @@
  * When a recorded result and the model's agree. A divergence is a recorded
  * result this says differs from the model's.
  */
-import { failureKey, type Failed, type Outcome } from '../log/events.js';
+import { failureKey, type Failed, type IoctlOut, type Outcome } from '../log/events.js';
 
 /**
  * A read value the model only partly prints: /proc/meminfo. The model knows
@@ -46,6 +46,8 @@ export function sameOutcome(recorded: Outcome, model: Outcome, path?: string, ad
   // MAP_FIXED / MREMAP_FIXED return the address the log asked for (a mapping's address plus an
   // offset): it is the log's own choice in both, and says nothing the success does not.
   if (address === 'requested') return true;
+  // An ioctl's output fields: every field the kernel reported, as the model answers it.
+  if (recorded.ok && model.ok && recorded.out !== undefined && !sameOut(recorded.out, model.out)) return false;
   if (recorded.ok && model.ok && recorded.value !== undefined && address) {
     return model.value !== undefined && sameAddressAlignment(recorded.value, model.value);
   }
@@ -53,6 +55,12 @@ export function sameOutcome(recorded: Outcome, model: Outcome, path?: string, ad
     return model.value !== undefined && sameReadValue(path, recorded.value, model.value);
   }
   return true;
+}
+
+function sameOut(recorded: IoctlOut, model: IoctlOut | undefined): boolean {
+  if (model === undefined) return false;
+  const keys = Object.keys(recorded);
+  return keys.length === Object.keys(model).length && keys.every((k) => recorded[k] === model[k]);
 }
 
 /**

@@ -101,7 +101,7 @@ function fileIo(op: Op, e: BlockIoEvent | IoctlEvent): Outcome {
       op.branch('vfs_ioctl', 'ENOTTY');
       return { ok: false, errno: 'ENOTTY' };
     }
-    return outcomeOf(fops.ioctl(op, file, e.cmd, e.args.start, e.args.length));
+    return fops.ioctl(op, file, e);
   }
   const rc = e.type === 'pread' ? fops.readIter?.(op, file, e.offset, e.length) : fops.writeIter?.(op, file, e.offset, e.length, e.value ?? 0n);
   if (rc === undefined) {

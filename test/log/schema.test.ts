@@ -30,7 +30,7 @@ const CASES: Case[] = [
   ['swapon: a pid', step('{"type":"swapon","path":"/dev/ram0","pid":"p1"}'), { line: 2, field: 'pid', expected: 'a known field (seq, result, type, path)', got: 'an unknown field "pid"' }],
   ['swapoff: path not a string', step('{"type":"swapoff","path":3}'), { line: 2, field: 'path', expected: 'a path ("/dev/ram0")', got: '3' }],
   ['swapon: flags (not in the log format: swapon\'s flags are 0)', step('{"type":"swapon","path":"/dev/ram0","flags":1}'), { line: 2, field: 'flags', expected: 'a known field' }],
-  ['result: unknown field', step('{"type":"read","path":"/x","result":{"ok":true,"errno2":1}}'), { line: 2, field: 'result.errno2', expected: 'a known field (ok, value, errno, signal, code, oops, log)' }],
+  ['result: unknown field', step('{"type":"read","path":"/x","result":{"ok":true,"errno2":1}}'), { line: 2, field: 'result.errno2', expected: 'a known field (ok, value, errno, signal, code, oops, out, log)' }],
   // boot fields
   ['boot: unknown top-level field', bootWith((b) => (b['memoryBlocksize'] = '128M')), { line: 1, field: 'memoryBlocksize', expected: 'a known field' }],
   ['boot: kernel', bootWith((b) => (b['kernel'] = '5.10')), { line: 1, field: 'kernel', expected: 'one of "5.1", "6.1", "6.8"', got: '"5.10"' }],

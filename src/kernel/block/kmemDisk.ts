@@ -9,7 +9,8 @@
  * Left out: buffered I/O and the page cache (logs do direct I/O), mmap of
  * the disk (ENODEV here; the kernel would map its page cache).
  */
-import { readValue } from '../../log/programEvents.js';
+import { isBlockIoctl, readValue, type IoctlEvent } from '../../log/programEvents.js';
+import type { Outcome } from '../../log/events.js';
 import { err, OK, type Ret } from '../errno.js';
 import type { FileOperations } from '../mm/ops.js';
 import type { OpenFile } from '../mm/types.js';
@@ -97,6 +98,21 @@ export function kmemDiskWrite(op: Op, f: OpenFile, offset: bigint, length: bigin
 }
 
 /**
+ * @kernel blkdev_ioctl block/ioctl.c (6.1): blkdev_common_ioctl knows the
+ * block commands; any other (a dmirror command sent to a disk) is
+ * -ENOIOCTLCMD there, and the RFC's disk has no ->ioctl of its own, so
+ * -ENOTTY.
+ */
+function blkdevIoctl(op: Op, f: OpenFile, e: IoctlEvent): Outcome {
+  if (!isBlockIoctl(e)) {
+    op.branch('blkdev_ioctl', 'ENOTTY');
+    return { ok: false, errno: 'ENOTTY' };
+  }
+  const rc = kmemDiskIoctl(op, f, e.cmd, e.args.start, e.args.length);
+  return rc.ok ? { ok: true } : { ok: false, errno: rc.errno };
+}
+
+/**
  * @kernel blk_ioctl_discard / blk_ioctl_zeroout block/ioctl.c (6.1): the fd
  * must be open for writing (EBADF), start and length 512-aligned and inside
  * the disk (EINVAL); blkdev_issue_discard / blkdev_issue_zeroout then
@@ -141,7 +157,7 @@ export const kmemDiskFops: FileOperations = {
   mapSync: false,
   readIter: kmemDiskRead,
   writeIter: kmemDiskWrite,
-  ioctl: kmemDiskIoctl,
+  ioctl: blkdevIoctl,
   vmOps: {
     fault: () => ({ kind: 'sigbus' }),
     maySplit: () => OK,

@@ -7,7 +7,8 @@
  */
 import type { Ret } from '../errno.js';
 import type { Op } from '../op.js';
-import type { OpenMode } from '../../log/programEvents.js';
+import type { IoctlEvent, OpenMode } from '../../log/programEvents.js';
+import type { Outcome } from '../../log/events.js';
 import type { OpenFile, Pte, PteLevel, Vma } from './types.js';
 
 /** What a fault handler returns: an entry installed, VM_FAULT_FALLBACK, or VM_FAULT_SIGBUS. */
@@ -55,6 +56,10 @@ export interface FileOperations {
   readonly readIter?: (op: Op, file: OpenFile, offset: bigint, length: bigint) => Ret<string>;
   /** ->write_iter (absent: -EINVAL): `value` in every word of the range; the outcome value is the count written. */
   readonly writeIter?: (op: Op, file: OpenFile, offset: bigint, length: bigint, value: bigint) => Ret<string>;
-  /** ->unlocked_ioctl for the block ioctls the log can name (absent: -ENOTTY). */
-  readonly ioctl?: (op: Op, file: OpenFile, cmd: 'BLKDISCARD' | 'BLKZEROOUT', start: bigint, length: bigint) => Ret;
+  /**
+   * ->unlocked_ioctl (absent: vfs_ioctl's -ENOTTY): the driver decides which
+   * commands it knows; an outcome, so a command can answer output fields
+   * (`out`, the dmirror commands' cpages and faults).
+   */
+  readonly ioctl?: (op: Op, file: OpenFile, e: IoctlEvent) => Outcome;
 }
