@@ -59,6 +59,7 @@ const UNREACHABLE_BRANCHES: Readonly<Record<string, string>> = {
   'file_open_name:EACCES': 'the step generator emits no swapon (test/kernel/swapfile.test.ts)',
   'follow_fault_pfn:EFAULT(!pte_write)': 'only on a map=none device, under the devdax-map-none series (test/kernel/followPfn.test.ts)',
   'blkdev_mmap:ENODEV(not-modelled)': 'only under the kmem-persist series: mmap of a kmem disk (test/kernel/kmemPersist.test.ts)',
+  'blkdev_ioctl:ENOTTY': 'only under the kmem-persist series, and the generator sends no dmirror command: one sent to a kmem disk (test/kernel/kmemPersist.test.ts)',
   'blkdev_read_iter:eof(disk-gone)': 'only under the kmem-persist series: a read of a kmem disk after its unbind (test/kernel/kmemPersist.test.ts)',
   'blkdev_write_iter:ENOSPC(disk-gone)': 'only under the kmem-persist series: a write to a kmem disk after its unbind (test/kernel/kmemPersist.test.ts)',
   'blkdev_write_iter:ENOSPC': 'only under the kmem-persist series: a write past the end of a kmem disk (test/kernel/kmemPersist.test.ts)',
