@@ -45,36 +45,42 @@ function pair<V>(a: Leaf<V>, b: Leaf<V>, shift: number): Node<V> {
   return { bitmap: (1 << ia) | (1 << ib), slots: ia < ib ? [a, b] : [b, a] };
 }
 
-function setIn<V>(node: Node<V>, leaf: Leaf<V>, shift: number): { node: Node<V>; added: boolean } {
+/** Whether the last setIn added a key (a module flag rather than a result object per level: set runs on every memory store). */
+let added = false;
+
+/** `node` with `leaf` set below it (the same node when nothing changed); `added` says whether the key is new. */
+function setIn<V>(node: Node<V>, leaf: Leaf<V>, shift: number): Node<V> {
   const i = index(leaf.key, shift);
   const bit = 1 << i;
+  const old = node.slots;
   const pos = popcount(node.bitmap & (bit - 1));
   if ((node.bitmap & bit) === 0) {
-    const slots = node.slots.slice();
-    slots.splice(pos, 0, leaf);
-    return { node: { bitmap: node.bitmap | bit, slots }, added: true };
+    // A copy with the leaf inserted at pos, built in one pass.
+    const slots = new Array<Slot<V>>(old.length + 1);
+    for (let k = 0; k < pos; k++) slots[k] = old[k] as Slot<V>;
+    slots[pos] = leaf;
+    for (let k = pos; k < old.length; k++) slots[k + 1] = old[k] as Slot<V>;
+    added = true;
+    return { bitmap: node.bitmap | bit, slots };
   }
-  const slot = node.slots[pos] as Slot<V>;
+  const slot = old[pos] as Slot<V>;
   let next: Slot<V>;
-  let added: boolean;
   if (slot instanceof Leaf) {
     if (slot.key === leaf.key) {
-      if (slot.value === leaf.value) return { node, added: false };
-      next = leaf;
       added = false;
+      if (slot.value === leaf.value) return node;
+      next = leaf;
     } else {
       next = pair(slot, leaf, shift - BITS);
       added = true;
     }
   } else {
-    const r = setIn(slot, leaf, shift - BITS);
-    if (r.node === slot) return { node, added: false };
-    next = r.node;
-    added = r.added;
+    next = setIn(slot, leaf, shift - BITS);
+    if (next === slot) return node;
   }
-  const slots = node.slots.slice();
+  const slots = old.slice();
   slots[pos] = next;
-  return { node: { bitmap: node.bitmap, slots }, added };
+  return { bitmap: node.bitmap, slots };
 }
 
 function deleteIn<V>(node: Node<V>, key: number, shift: number): Slot<V> | null | undefined {
@@ -179,8 +185,8 @@ export class SparseIntMap<V> {
 
   set(key: number, value: V): SparseIntMap<V> {
     if (!Number.isInteger(key) || key < 0 || key > SPARSE_MAX_KEY) throw new RangeError(`SparseIntMap key ${key} out of range`);
-    const r = setIn(this.root, new Leaf(key, value), TOP_SHIFT);
-    return r.node === this.root ? this : new SparseIntMap(r.node, r.added ? this.size + 1 : this.size);
+    const root = setIn(this.root, new Leaf(key, value), TOP_SHIFT);
+    return root === this.root ? this : new SparseIntMap(root, added ? this.size + 1 : this.size);
   }
 
   delete(key: number): SparseIntMap<V> {
