@@ -13,12 +13,12 @@ import { DEVDAX_INVARIANTS } from './devdax.js';
 import { daxPfnUser } from './pfnUser.js';
 import { swapTypes } from './swap.js';
 import { PERSIST_INVARIANTS } from './persist.js';
-import type { Invariant, InvariantContext } from './types.js';
+import { StepMemo, type Invariant, type InvariantContext } from './types.js';
 import type { BlockChange } from '../../src/kernel/op.js';
 import type { KernelState } from '../../src/kernel/state.js';
 
 export type { Invariant, InvariantContext } from './types.js';
-export { memo, MemoKey } from './types.js';
+export { memo, MemoKey, StepMemo } from './types.js';
 export { deepEqual } from './failure.js';
 export { documentedErrnos, DOCUMENTED_ERRNOS } from './errnos.js';
 
@@ -64,7 +64,7 @@ export function contextOf(step: Step, full: boolean): InvariantContext {
     const ids = before === null || full ? [...after.blocks.keys()] : before.blocks.changedKeys(after.blocks);
     blockChanges = ids.map((id) => ({ id, before: before?.blocks.get(id), after: after.blocks.get(id) }));
   }
-  return { step, before, after, changedBlocks: blockChanges.map((c) => c.id), blockChanges, full: full || before === null, memo: new Map() };
+  return { step, before, after, changedBlocks: blockChanges.map((c) => c.id), blockChanges, full: full || before === null, memo: new StepMemo() };
 }
 
 const NO_BLOCKS: readonly number[] = Object.freeze([]);
@@ -119,7 +119,7 @@ export function makeChecker(opts: CheckerOptions = {}): Checker {
     // Only memory words changed (a store through an installed entry, the commonest program step): the same
     // holds for every invariant that reads neither memory nor the outcome.
     const memoryOnly = !untouched && opts.paranoid !== true && onlyMemoryChanged(step.before, step.after);
-    const ctx = untouched || memoryOnly ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, blockChanges: NO_CHANGES, full: false, memo: new Map() } : contextOf(step, opts.paranoid === true);
+    const ctx = untouched || memoryOnly ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, blockChanges: NO_CHANGES, full: false, memo: new StepMemo() } : contextOf(step, opts.paranoid === true);
     for (const inv of untouched ? outcomeOnly : memoryOnly ? memoryOrOutcome : list) {
       if (inv.appliesTo !== undefined && !inv.appliesTo(step.after)) continue;
       const messages = inv.check(ctx);

@@ -18,7 +18,24 @@ export interface InvariantContext {
   /** True when the invariant must re-check everything instead of only what the step changed. */
   readonly full: boolean;
   /** What several invariants derive from the same step, made once (see `memo`). */
-  readonly memo: Map<MemoKey<unknown>, unknown>;
+  readonly memo: StepMemo;
+}
+
+/** A step's memo: its table is made only when an invariant first stores something (most steps store nothing). */
+export class StepMemo {
+  private table: Map<MemoKey<unknown>, unknown> | null = null;
+
+  has(key: MemoKey<unknown>): boolean {
+    return this.table !== null && this.table.has(key);
+  }
+
+  get(key: MemoKey<unknown>): unknown {
+    return this.table?.get(key);
+  }
+
+  set(key: MemoKey<unknown>, value: unknown): void {
+    (this.table ??= new Map()).set(key, value);
+  }
 }
 
 /** A slot of the step memo holding a T. */

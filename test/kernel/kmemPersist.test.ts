@@ -13,7 +13,7 @@ import { parseLogText } from '../../src/log/index.js';
 import { replay } from '../../src/replay/engine.js';
 import { freeUnusedMask, kmemBlkGeometry } from '../../src/kernel/dax/kmemBlk.js';
 import { PERSIST_INVARIANTS } from '../../properties/invariants/persist.js';
-import type { InvariantContext } from '../../properties/invariants/types.js';
+import { StepMemo, type InvariantContext } from '../../properties/invariants/types.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import { withDevice, withState } from '../../src/kernel/state.js';
 import { IntervalSet } from '../../src/util/intervalSet.js';
@@ -283,7 +283,7 @@ describe('the RFC bugs: each caught by an invariant, each gone under its fix', (
 describe('each invariant can fail (a bad state)', () => {
   const good = runChecked(machine(['kmem-persist-fix-shift']), ...blk, open(), pwrite('0', '8K', '0x1'));
   const s0 = good.final;
-  const ctx = (after: KernelState): InvariantContext => ({ step: { ...(good.steps.at(-1) as (typeof good.steps)[number]), before: null, after }, before: null, after, changedBlocks: [], blockChanges: [], full: true, memo: new Map() });
+  const ctx = (after: KernelState): InvariantContext => ({ step: { ...(good.steps.at(-1) as (typeof good.steps)[number]), before: null, after }, before: null, after, changedBlocks: [], blockChanges: [], full: true, memo: new StepMemo() });
   const inv = (name: string) => {
     const i = PERSIST_INVARIANTS.find((x) => x.name === name);
     if (i === undefined) throw new Error(name);
