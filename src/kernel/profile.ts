@@ -245,8 +245,8 @@ export interface VariantSwitches {
   /**
    * B10 (KERNEL-FACTS-HMM §5.2): before ea72ce5da228 (v6.11) the free-region search was not clamped to the end of the
    * direct map, so with KASLR a device-private range could land above it (the model has no KASLR physmem_end: it
-   * drops the clamp to PHYSMEM_END, reachable where x86_phys_bits > MAX_PHYSMEM_BITS), and add_pages had no -ERANGE
-   * check to refuse it.
+   * drops the clamp to PHYSMEM_END, reachable where x86_phys_bits > MAX_PHYSMEM_BITS). On a kernel whose add_pages
+   * checks PHYSMEM_END (6.1.192) the load then fails with -ERANGE; on v6.8 the range is placed above it.
    */
   readonly gfrNoPhysmemEndClamp: boolean;
   /** B1: hmm_devmem_add before Balbir Singh's July 2017 fix started at `1UL << MAX_PHYSMEM_BITS` (no -1): an unaligned range one byte past the section boundary. */

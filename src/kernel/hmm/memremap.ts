@@ -20,13 +20,12 @@ const PAGE_SHIFT = 12n;
 /**
  * @kernel add_pages arch/x86/mm/init_64.c
  * 6.1.192 (and v6.11+): WARN and -ERANGE when the last byte of the pfn range
- * lies above PHYSMEM_END. The B10 variant is the kernel before that fix,
- * without the check.
+ * lies above PHYSMEM_END; v6.8 has no such check (profile
+ * addPagesChecksPhysmemEnd), so there the B10 variant's range is placed.
  */
 export function addPages(op: Op, startPfn: bigint, nrPages: bigint): Ret {
   const end = ((startPfn + nrPages) << PAGE_SHIFT) - 1n;
-  const p = op.state.profile;
-  if (p.addPagesChecksPhysmemEnd && !p.gfrNoPhysmemEndClamp && end > physmemEnd(op.state.config)) {
+  if (op.state.profile.addPagesChecksPhysmemEnd && end > physmemEnd(op.state.config)) {
     op.print('WARNING: at arch/x86/mm/init_64.c:974 add_pages');
     op.branch('add_pages', 'ERANGE');
     return err('ERANGE');
