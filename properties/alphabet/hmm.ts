@@ -1,5 +1,6 @@
 /**
- * test_hmm (src/kernel/hmm/): modprobe and rmmod of the module, and hot-adds
+ * test_hmm (src/kernel/hmm/): modprobe and rmmod of the module, open and
+ * close of /dev/hmm_dmirror0 (a module reference), and hot-adds
  * through /sys/devices/system/memory/probe at the top of the free physical
  * space where request_free_mem_region places its chunks: into each chunk
  * (EEXIST after the "Unaddressable device" warning) and into the blocks just
@@ -34,6 +35,9 @@ export function hmmEvents(s: KernelState): StepEvent[] {
   const out: StepEvent[] = [
     { type: 'modprobe', module: 'test_hmm' },
     { type: 'rmmod', module: 'test_hmm' },
+    // A file of /dev/hmm_dmirror0 holds the module (rmmod: EAGAIN) until it is closed.
+    { type: 'open', pid: 'p1', fd: 'h0', path: '/dev/hmm_dmirror0', mode: 'rdwr', sync: false },
+    { type: 'close', pid: 'p1', fd: 'h0' },
   ];
   if (s.config.archMemoryProbe) for (const a of hmmProbeAddresses(s)) out.push({ type: 'write', path: PROBE_PATH, value: `0x${a.toString(16)}`, raw: false });
   return out;
@@ -41,9 +45,10 @@ export function hmmEvents(s: KernelState): StepEvent[] {
 
 export const hmmOps: OperationGenerator = {
   name: 'hmm',
-  summary: 'modprobe/rmmod test_hmm and probe-file hot-adds into and just below its device-private chunks (machines with config.testHmm only)',
+  summary: 'modprobe/rmmod test_hmm, open/close of /dev/hmm_dmirror0, and probe-file hot-adds into and just below its device-private chunks (machines with config.testHmm only)',
   onRealKernel: false,
   reachesFaults: true,
+  // The probe addresses read the chunks and the block size (a boot constant); the open/close pair is fixed.
   inputs: (s: KernelState) => [s.hmm, s.blocks],
   ops: (s) => hmmEvents(s),
 };

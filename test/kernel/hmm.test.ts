@@ -75,6 +75,27 @@ describe('test_hmm load and unload (hmm_dmirror_init / hmm_dmirror_exit)', () =>
   });
 });
 
+describe('/dev/hmm_dmirror0..1 (dmirror_fops) and the module reference', () => {
+  const open = (path: string, fd = 'h0'): Json => ({ type: 'open', pid: 'p1', fd, path, flags: 'rdwr' });
+  const close = (fd = 'h0'): Json => ({ type: 'close', pid: 'p1', fd });
+
+  it('an open file holds test_hmm: rmmod is EAGAIN (try_stop_module -EWOULDBLOCK) until the last close; after rmmod the nodes are gone', () => {
+    const r = runChecked(hmmBoot(), open('/dev/hmm_dmirror0'), mod('modprobe'), open('/dev/hmm_dmirror1'), open('/dev/hmm_dmirror2', 'h2'), mod('rmmod'), close(), mod('rmmod'), open('/dev/hmm_dmirror0', 'h3'));
+    expect(r.results).toEqual(['ENOENT', 'ok', 'ok', 'ENOENT', 'EAGAIN', 'ok', 'ok', 'ENOENT']);
+    expect(r.violations).toEqual([]);
+  });
+
+  it('a process exit closes the file and releases the module', () => {
+    expect(run(hmmBoot(), mod('modprobe'), open('/dev/hmm_dmirror0'), { type: 'exit', pid: 'p1' }, mod('rmmod')).results).toEqual(['ok', 'ok', 'ok', 'ok']);
+  });
+
+  it('the block ioctls are no dmirror command (EINVAL); mmap is not modelled (ENODEV under a not-modelled branch)', () => {
+    const r = run(hmmBoot(), mod('modprobe'), open('/dev/hmm_dmirror0'), { type: 'ioctl', pid: 'p1', fd: 'h0', cmd: 'BLKDISCARD', args: { start: '0', length: '4096' } }, { type: 'mmap', pid: 'p1', map: 'm1', fd: 'h0', length: '4096', prot: 'rw', flags: ['private'] });
+    expect(r.results).toEqual(['ok', 'ok', 'EINVAL', 'ENODEV']);
+    expect(r.steps[3]?.branches).toContain('dmirror_fops_mmap:ENODEV(not-modelled)');
+  });
+});
+
 describe('hot-add over a device-private range (KERNEL-FACTS-HMM §4.2, §4.3)', () => {
   it('the probe file into a chunk: EEXIST after "Unaddressable device ... conflicts with ..."; just below the chunks it adds a block', () => {
     const r = runChecked(hmmBoot(), mod('modprobe'), write('/sys/devices/system/memory/probe', '0xffe0000000'), write('/sys/devices/system/memory/probe', '0xffd8000000'));

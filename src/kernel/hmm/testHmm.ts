@@ -5,9 +5,7 @@
  * that run them (kernel/module/main.c: finit_module's -EEXIST for a module
  * already in the kernel, delete_module's -ENOENT and -EWOULDBLOCK).
  *
- * Left out: the char devices' file operations (open, mmap and the
- * HMM_DMIRROR_* ioctls, so the module refcount an open file takes is not
- * modelled: rmmod's -EWOULDBLOCK is unreachable), chunks allocated on
+ * The char devices' file operations are in dmirrorFops.ts. Left out: chunks allocated on
  * demand by dmirror_devmem_alloc_page, the device-coherent devices
  * (spm_addr_dev0/1), the chrdev region and device registration, and the 6.1
  * init error path's leak of the failing device's cdev (KERNEL-FACTS-HMM
@@ -121,13 +119,22 @@ export function modprobeTestHmm(op: Op): Ret {
 /**
  * `rmmod test_hmm`: delete_module(2) with O_NONBLOCK. A module not in the
  * module list (not loaded, or built in: built-in code is no module) is
- * -ENOENT; otherwise hmm_dmirror_exit runs.
+ * -ENOENT; one an open /dev/hmm_dmirrorN file holds is -EWOULDBLOCK
+ * (EAGAIN; kmod's rmmod says "Module test_hmm is in use"); otherwise
+ * hmm_dmirror_exit runs.
  * @kernel delete_module kernel/module/main.c
  */
 export function rmmodTestHmm(op: Op): Ret {
   if (op.state.config.testHmm !== 'm' || !op.state.hmm.loaded) {
     op.branch('delete_module', 'ENOENT');
     return err('ENOENT');
+  }
+  // try_stop_module: a file of /dev/hmm_dmirrorN holds a module reference (chrdev_open's fops_get) until its last fput.
+  for (const f of op.state.mm.files.values()) {
+    if (f.driver === 'dmirror') {
+      op.branch('delete_module', 'EAGAIN');
+      return err('EAGAIN');
+    }
   }
   hmmDmirrorExit(op);
   return OK;
