@@ -4,7 +4,12 @@
  * mm/memremap.c, kernel/resource.c and the real runs of KERNEL-FACTS-HMM §1.2
  * and §4.2 (phys-bits 40: chunks at fff0000000 then ffe0000000).
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { checkAll } from '../../properties/sequence.js';
+import { makeChecker } from '../../properties/invariants/index.js';
+import { parseLogText } from '../../src/log/index.js';
+import { replay } from '../../src/replay/engine.js';
 import { makeProfile } from '../../src/kernel/profile.js';
 import { Op } from '../../src/kernel/op.js';
 import { addPages } from '../../src/kernel/hmm/memremap.js';
@@ -181,5 +186,28 @@ describe('boot description', () => {
     expect(r.results).toEqual(['00000000-3fffffff : System RAM\nfff0000000-ffffffffff : hmm_dmirror\n', 'EEXIST']);
     expect(r.violations).toEqual([]);
     expect(renderIomem(r.final.iomem)).toContain('hmm_dmirror');
+  });
+});
+
+describe('recordings from the custom hmm kernel (test_hmm built in)', () => {
+  const dir = new URL('../traces-custom/hmm/', import.meta.url);
+  const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
+
+  it.each(files)('%s: the model places the chunks itself (no hmm_dmirror in the boot) and replays with no divergence and no violation', (name) => {
+    const file = new URL(name, dir);
+    const events = parseLogText(readFileSync(file, 'utf8'), file.pathname).map((l) => l.event);
+    const b = events[0];
+    if (b?.type !== 'boot') throw new Error('no boot');
+    expect([b.config.testHmm, b.config.physAddrBits, b.iomem.some((e) => e.name === 'hmm_dmirror')]).toEqual(['y', 40, false]);
+    const r = replay(events, { check: checkAll(makeChecker()) });
+    expect(r.divergences).toEqual([]);
+    expect(r.violations).toEqual([]);
+    // Below the guest's firmware Reserved fd00000000-ffffffffff, device 0 first (as its /proc/iomem shows).
+    expect(r.steps[0]?.after.hmm.devices.map((d) => d.chunks.map((c) => c.start.toString(16)))).toEqual([['fcf0000000'], ['fce0000000']]);
+  });
+
+  it('the recordings read /proc/iomem, so the placement is compared with the guest\'s', () => {
+    const iomemReads = files.filter((name) => readFileSync(new URL(name, dir), 'utf8').includes('"path":"/proc/iomem","result":{"ok":true,"value"'));
+    expect(iomemReads).toEqual(['dmirror-files.jsonl', 'placement.jsonl', 'probe-device-private.jsonl']);
   });
 });
