@@ -13,6 +13,7 @@ import { replay } from '../../src/replay/engine.js';
 import { makeProfile } from '../../src/kernel/profile.js';
 import { Op } from '../../src/kernel/op.js';
 import { addPages } from '../../src/kernel/hmm/memremap.js';
+import { gfrEnd, requestFreeMemRegion } from '../../src/kernel/resourceFreeRegion.js';
 import { renderIomem, IORES_DESC_DEVICE_PRIVATE_MEMORY, isBusy } from '../../src/kernel/resource.js';
 import { withState } from '../../src/kernel/state.js';
 import { boot, read, run, runChecked, write, type Json } from '../helpers/machine.js';
@@ -129,6 +130,17 @@ describe('placement rules per profile (get_free_mem_region)', () => {
   it('PHYSMEM_END bounds the search when the CPU has more physical address bits than MAX_PHYSMEM_BITS (46)', () => {
     const r = run(hmmBoot({ physAddrBits: 52 }), mod('modprobe'));
     expect(r.final.hmm.devices.map((d) => d.chunks[0]?.start.toString(16))).toEqual(['3ffff0000000', '3fffe0000000']);
+  });
+
+  it('5.1 has no test_hmm, but its mm/hmm.c hmm_devmem_add searched the same way (min(iomem end, (1 << MAX_PHYSMEM_BITS) - 1), step by size): request_free_mem_region on a 5.1 state agrees with 6.1', () => {
+    const s61 = run(hmmBoot({ testHmm: 'n' })).final;
+    const s51 = withState(s61, { profile: makeProfile('5.1', null) });
+    const at = (s: typeof s61): bigint | null => {
+      const r = requestFreeMemRegion(s.profile, s.config, s.iomem, 256n << 20n, 'hmm_dmirror');
+      return r.ok ? r.start : null;
+    };
+    expect([at(s51), at(s61)]).toEqual([0xfff0000000n, 0xfff0000000n]);
+    expect(gfrEnd(s51.profile, s51.config)).toBe((1n << 40n) - 1n);
   });
 
   it('test_hmm does not exist on 5.1 (v5.7): a boot asking for it is refused', () => {
