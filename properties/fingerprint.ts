@@ -152,7 +152,10 @@ export class Fingerprinter {
     // kmem's module parameters and type references under the kmem-persist series.
     const kp = s.kmemPersist;
     const persist = s.profile.kmemPersist ? `#K${kp.formatType},${kp.formatForce ? 1 : 0},${kp.refs.join(',')}` : '';
-    return `${this.intern(this.globalText(s))}#${parts.join(',')}${programs}${swap}${persist}`;
+    // test_hmm (src/kernel/hmm/): loaded or not, and each device's chunk starts in order (iomem shows the ranges, not whose they are).
+    const h = s.hmm;
+    const hmm = h.loaded ? `#H${h.devices.map((d) => d.chunks.map((c) => c.start.toString(16)).join('+')).join(';')}` : '';
+    return `${this.intern(this.globalText(s))}#${parts.join(',')}${programs}${swap}${persist}${hmm}`;
   }
 
   /** A vma without its file (renumbered per state): start, end, pgoff, prot, flags, the align dax_mmap saw, grown, entries. */

@@ -98,6 +98,12 @@ export const PRESETS: readonly Preset[] = [
     ops: ['rebind', 'program'],
   },
   {
+    name: 'hmm-52bit',
+    summary: 'test_hmm as a module (CONFIG_DEVICE_PRIVATE, the probe file) on a CPU with 52 physical address bits and 4-level paging (MAX_PHYSMEM_BITS 46): modprobe/rmmod and probe writes at the top of the free space; 6.1',
+    boot: machine([], { devicePrivate: true, testHmm: 'm', physAddrBits: 52, archMemoryProbe: true, memoryHotremove: true }, '6.1'),
+    ops: ['hmm', 'read'],
+  },
+  {
     name: 'pmem-none-programs',
     summary: 'one legacy pmem namespace of one block created --map=none under the 2020 RFC (boot.patches devdax-map-none): no struct pages, VM_PFNMAP, special entries at 2M; device_dax at boot, with programs and the model-only follow_pfn users (KVM, VFIO); 6.1',
     boot: () =>
@@ -172,6 +178,8 @@ export const VARIANT_PRESET: Readonly<Record<VariantName, string>> = {
   'dax-pte-fault-ignores-align': 'hmem-programs',
   'dax-unbind-skips-zap': 'hmem-programs',
   'follow-pfn-pte-only': 'pmem-none-programs',
+  'hmm-placement-no-physmem-end-clamp': 'hmm-52bit',
+  'hmm-placement-off-by-one': 'hmm-52bit',
 };
 
 /**

@@ -16,6 +16,9 @@ export interface VariantNeeds {
   readonly patches?: readonly PatchName[];
 }
 
+/** A machine where test_hmm's placement meets PHYSMEM_END: DEVICE_PRIVATE, test_hmm=m, x86_phys_bits 52, the probe file. */
+const HMM_MACHINE: Partial<BootConfig> = { devicePrivate: true, testHmm: 'm', physAddrBits: 52, archMemoryProbe: true };
+
 export const KERNEL_VARIANT_PROFILE: Readonly<Record<VariantName, VariantNeeds>> = {
   'walk-top-level-only': { kernel: '5.1' },
   'walk-returns-minus-one': { kernel: '5.1' },
@@ -31,6 +34,11 @@ export const KERNEL_VARIANT_PROFILE: Readonly<Record<VariantName, VariantNeeds>>
   'dax-unbind-skips-zap': {},
   // The RFC without 2/10 and 4/10: only its map=none namespaces install the huge special entries follow_pte must walk.
   'follow-pfn-pte-only': { patches: ['devdax-map-none'] },
+  // Both need a CPU with more physical address bits than MAX_PHYSMEM_BITS (46, 4-level paging), where PHYSMEM_END
+  // rather than the iomem end bounds the search, and test_hmm as a module, so a modprobe places the chunks.
+  // v6.8: before ea72ce5da228 neither the clamp nor add_pages' -ERANGE (on 6.1.192 the load fails instead).
+  'hmm-placement-no-physmem-end-clamp': { kernel: '6.8', config: HMM_MACHINE },
+  'hmm-placement-off-by-one': { kernel: '6.1', config: HMM_MACHINE },
 };
 
 /** The properties that catch each variant (any one of them counts). */
@@ -48,4 +56,6 @@ export const VARIANT_CAUGHT_BY: Readonly<Record<VariantName, readonly string[]>>
   'dax-pte-fault-ignores-align': ['dax-granularity'],
   'dax-unbind-skips-zap': ['dax-liveness'],
   'follow-pfn-pte-only': ['dax-pfn-user'],
+  'hmm-placement-no-physmem-end-clamp': ['hmm-device-private-iomem'],
+  'hmm-placement-off-by-one': ['hmm-device-private-iomem'],
 };

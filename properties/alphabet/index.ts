@@ -8,6 +8,7 @@ import type { StepEvent } from '../../src/log/events.js';
 import { faultOps } from './faults.js';
 import { pfnUserOps } from './pfnUsers.js';
 import { swapOps } from './swap.js';
+import { hmmOps } from './hmm.js';
 import { programOps } from './programs.js';
 import { readOps } from './reads.js';
 import { attrOps, blockOps, driverOps, invalidOps, rebindOps } from './sysfs.js';
@@ -15,7 +16,7 @@ import type { AlphabetScope, OperationGenerator } from './types.js';
 
 export type { AlphabetScope, OperationGenerator } from './types.js';
 
-export const GENERATORS: readonly OperationGenerator[] = [driverOps, blockOps, attrOps, invalidOps, readOps, faultOps, rebindOps, programOps, pfnUserOps, swapOps];
+export const GENERATORS: readonly OperationGenerator[] = [driverOps, blockOps, attrOps, invalidOps, readOps, faultOps, rebindOps, programOps, pfnUserOps, swapOps, hmmOps];
 
 export const GENERATOR_NAMES: readonly string[] = GENERATORS.map((g) => g.name);
 

@@ -92,6 +92,10 @@ export function bootMachine(c: MachineConstraints = {}): fc.Arbitrary<BootEvent>
           devicePrivate: fc.constant(false),
           migration: fc.constant(true),
           pteMarker: fc.constant(true),
+          // test_hmm and the CPU's physical address bits (src/kernel/hmm/): constants (no draw, so the campaigns' seeds
+          // keep their runs); the HMM variants force them (properties/variants.ts).
+          testHmm: fc.constant<'n'>('n'),
+          physAddrBits: fc.constant(46),
         }),
         unmovable: fc.array(fc.nat(), { maxLength: 2 }),
         reservedMiB: fc.constantFrom(0, 0, 64, 190),

@@ -11,6 +11,7 @@ import { INJECT_SITES, type InjectEvent, type InjectSite, type StepEvent } from 
 import type { Errno } from '../../src/kernel/errno.js';
 import { programStep } from './programSteps.js';
 import { persistStep } from './persistSteps.js';
+import { hmmEvents } from '../alphabet/hmm.js';
 
 export type Choice = readonly [number, number, number];
 
@@ -130,6 +131,12 @@ export function interpretChoice(s: KernelState, [cat, x, y]: Choice): GeneratedS
     // that move a device toward kmem, its disk's I/O, reboots.
     const ev = persistStep(s, y, x);
     if (ev !== null) return { kind: 'program', event: ev };
+  }
+  if ((kind === 'driver' || kind === 'block') && s.config.testHmm !== 'n' && cat % 2 === 0) {
+    // On a machine that builds test_hmm (only the HMM variants' machines today), half the driver and block steps
+    // are its own: modprobe, rmmod, and probe-file hot-adds at the top of the free space (properties/alphabet/hmm.ts).
+    const evs = hmmEvents(s);
+    if (evs.length > 0) return { kind: 'driver', event: pick(evs, y) };
   }
   if (kind === 'program') {
     const ev = programStep(s, x, y);

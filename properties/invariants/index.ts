@@ -12,6 +12,7 @@ import { busyNoOverlap, resourceTreeWellformed } from './resourceTree.js';
 import { DEVDAX_INVARIANTS } from './devdax.js';
 import { daxPfnUser } from './pfnUser.js';
 import { swapTypes } from './swap.js';
+import { hmmDevicePrivateIomem } from './hmm.js';
 import { PERSIST_INVARIANTS } from './persist.js';
 import { StepMemo, type Invariant, type InvariantContext } from './types.js';
 import type { BlockChange } from '../../src/kernel/op.js';
@@ -38,6 +39,7 @@ export const INVARIANTS: readonly Invariant[] = [
   ...DEVDAX_INVARIANTS,
   daxPfnUser,
   swapTypes,
+  hmmDevicePrivateIomem,
   ...PERSIST_INVARIANTS,
 ];
 
@@ -95,6 +97,7 @@ const OTHER_FIELDS: Readonly<Record<Exclude<keyof KernelState, 'mm'>, true>> = {
   oops: true,
   boot: true,
   kmemPersist: true,
+  hmm: true,
 };
 const OTHER_KEYS = Object.keys(OTHER_FIELDS) as ReadonlyArray<Exclude<keyof KernelState, 'mm'>>;
 

@@ -9,6 +9,8 @@
 import { bootSwap } from './mm/swapfile.js';
 import { EMPTY_MM, withMm, type MmState } from './mm/types.js';
 import { KMEM_PERSIST_MODULE_DEFAULTS } from './dax/kmemPersistTypes.js';
+import { HMM_UNLOADED } from './hmm/types.js';
+import { bootTestHmm } from './hmm/testHmm.js';
 import type { BootEvent } from '../log/events.js';
 import { IntMap } from '../util/intMap.js';
 import { daxBusMatch, daxBusProbe, reallyProbeFailed } from './dax/bus.js';
@@ -179,6 +181,7 @@ export function bootKernel(boot: BootEvent, kept: Pick<MmState, 'mem' | 'fills'>
     oops: null,
     boot,
     kmemPersist: KMEM_PERSIST_MODULE_DEFAULTS,
+    hmm: HMM_UNLOADED,
   };
 
   // The driver core probes each device at registration with the first matching driver.
@@ -201,5 +204,7 @@ export function bootKernel(boot: BootEvent, kept: Pick<MmState, 'mem' | 'fills'>
       break;
     }
   }
+  // A built-in test_hmm: lib/ links after drivers/, so its device_initcall runs after the dax drivers' probes.
+  if (op.state.oops === null) bootTestHmm(op);
   return { state: op.state, log: op.log, branches: op.branches, transitions: op.transitions };
 }

@@ -43,6 +43,18 @@ export interface BootConfig {
    * src/kernel/mm/swapfile.ts). Debian 6.1 cloud and the custom hmm kernel: y.
    */
   readonly pteMarker: boolean;
+  /**
+   * CONFIG_TEST_HMM (lib/test_hmm.c, tristate, v5.7+; depends on DEVICE_PRIVATE): 'n' not built, 'm' a module that
+   * `modprobe test_hmm` loads, 'y' built in (hmm_dmirror_init runs at boot: the harness's custom hmm kernel). 'm'
+   * without devicePrivate is the out-of-tree build against a kernel without it (KERNEL-FACTS-HMM §3.2).
+   */
+  readonly testHmm: 'n' | 'm' | 'y';
+  /**
+   * boot_cpu_data.x86_phys_bits (CPUID 0x80000008; QEMU's default 40): setup_arch sets iomem_resource.end to
+   * 2^bits - 1, where get_free_mem_region starts (src/kernel/hmm/). The model's iomem root keeps its all-ones end:
+   * only the device-private placement reads this.
+   */
+  readonly physAddrBits: number;
 }
 
 export const DEFAULT_CONFIG: BootConfig = {
@@ -60,4 +72,25 @@ export const DEFAULT_CONFIG: BootConfig = {
   devicePrivate: false,
   migration: true,
   pteMarker: true,
+  testHmm: 'n',
+  physAddrBits: 46,
 };
+
+/** The lowest and highest x86_phys_bits a boot may name (36: PAE-era CPUs; 52: the architectural maximum). */
+export const PHYS_ADDR_BITS_RANGE = [36, 52] as const;
+
+/**
+ * iomem_resource.end as setup_arch sets it: (1ULL << boot_cpu_data.x86_phys_bits) - 1.
+ * @kernel setup_arch arch/x86/kernel/setup.c
+ */
+export function iomemEnd(c: BootConfig): bigint {
+  return (1n << BigInt(c.physAddrBits)) - 1n;
+}
+
+/**
+ * PHYSMEM_END without KASLR's direct-map end (arch/x86/mm/kaslr.c presets physmem_end to this, and only
+ * kernel_randomize_memory lowers it, when memory KASLR is on; the harness boots nokaslr): (1 << MAX_PHYSMEM_BITS) - 1.
+ */
+export function physmemEnd(c: BootConfig): bigint {
+  return (1n << BigInt(c.physmemBits)) - 1n;
+}

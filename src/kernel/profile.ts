@@ -89,6 +89,19 @@ export interface ProfileSwitches {
    * release]; 6.12 has none). Not in v5.1.
    */
   readonly swpSwapinError: boolean;
+  /**
+   * get_free_mem_region's descending step (kernel/resource.c): by the size in Debian's 6.1.192 (gfr_next(addr, size))
+   * and in v5.1's mm/hmm.c hmm_devmem_add (`addr -= size`, the 2017 rule); by the alignment in 6.12.118
+   * (gfr_continue/gfr_next(addr, align), "kernel/resource: Increment by align value in get_free_mem_region()",
+   * v6.4 [release from memory]; 6.8 assumed to have it).
+   */
+  readonly gfrStep: 'size' | 'align';
+  /**
+   * x86-64 add_pages returns -ERANGE (WARN) for a range ending above PHYSMEM_END: part of ea72ce5da228 "x86/kaslr:
+   * Expose and use the end of the physical memory address space" (v6.11), backported to 6.1.y (6.1.192 has it) and in
+   * 6.12; not in v6.8 as released nor v5.1.
+   */
+  readonly addPagesChecksPhysmemEnd: boolean;
 }
 
 export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
@@ -114,6 +127,8 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     swpMigrationNum: 2,
     swpPteMarker: 'none',
     swpSwapinError: false,
+    gfrStep: 'size',
+    addPagesChecksPhysmemEnd: false,
   },
   '6.1': {
     bindReportsProbeErrno: true,
@@ -137,6 +152,8 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     swpMigrationNum: 3,
     swpPteMarker: 'config',
     swpSwapinError: true,
+    gfrStep: 'size',
+    addPagesChecksPhysmemEnd: true,
   },
   '6.8': {
     bindReportsProbeErrno: true,
@@ -160,6 +177,8 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     swpMigrationNum: 3,
     swpPteMarker: 'always',
     swpSwapinError: false,
+    gfrStep: 'align',
+    addPagesChecksPhysmemEnd: false,
   },
   '6.12': {
     bindReportsProbeErrno: true,
@@ -183,6 +202,8 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     swpMigrationNum: 3,
     swpPteMarker: 'always',
     swpSwapinError: false,
+    gfrStep: 'align',
+    addPagesChecksPhysmemEnd: true,
   },
 };
 
@@ -221,6 +242,15 @@ export interface VariantSwitches {
    * fail on the 2 MiB and 1 GiB special entries the rest of the series installs.
    */
   readonly followPfnPteOnly: boolean;
+  /**
+   * B10 (KERNEL-FACTS-HMM §5.2): before ea72ce5da228 (v6.11) the free-region search was not clamped to the end of the
+   * direct map, so with KASLR a device-private range could land above it (the model has no KASLR physmem_end: it
+   * drops the clamp to PHYSMEM_END, reachable where x86_phys_bits > MAX_PHYSMEM_BITS). On a kernel whose add_pages
+   * checks PHYSMEM_END (6.1.192) the load then fails with -ERANGE; on v6.8 the range is placed above it.
+   */
+  readonly gfrNoPhysmemEndClamp: boolean;
+  /** B1: hmm_devmem_add before Balbir Singh's July 2017 fix started at `1UL << MAX_PHYSMEM_BITS` (no -1): an unaligned range one byte past the section boundary. */
+  readonly gfrStartOffByOne: boolean;
 }
 
 export const VARIANTS = {
@@ -239,6 +269,8 @@ export const VARIANTS = {
   'dax-pte-fault-ignores-align': { daxPteFaultIgnoresAlign: true },
   'dax-unbind-skips-zap': { daxUnbindSkipsZap: true },
   'follow-pfn-pte-only': { followPfnPteOnly: true },
+  'hmm-placement-no-physmem-end-clamp': { gfrNoPhysmemEndClamp: true },
+  'hmm-placement-off-by-one': { gfrStartOffByOne: true },
 } as const satisfies Record<string, Partial<VariantSwitches>>;
 
 export type VariantName = keyof typeof VARIANTS;
@@ -258,6 +290,8 @@ const NO_VARIANT: VariantSwitches = {
   daxPteFaultIgnoresAlign: false,
   daxUnbindSkipsZap: false,
   followPfnPteOnly: false,
+  gfrNoPhysmemEndClamp: false,
+  gfrStartOffByOne: false,
 };
 
 export interface Profile extends ProfileSwitches, DevdaxSwitches, VariantSwitches, PatchSwitches {

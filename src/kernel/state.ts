@@ -15,6 +15,7 @@ import type { MmState } from './mm/types.js';
 import type { SwapState } from './mm/swapfile.js';
 import type { BootEvent } from '../log/events.js';
 import type { KmemPersistInstance, KmemPersistModule } from './dax/kmemPersistTypes.js';
+import type { HmmState } from './hmm/types.js';
 
 export const PAGE_SIZE = 4096n;
 
@@ -169,6 +170,8 @@ export interface KernelState {
   readonly boot: BootEvent;
   /** kmem's module parameters and persistence type registry (the kmem-persist series). */
   readonly kmemPersist: KmemPersistModule;
+  /** lib/test_hmm.c: loaded or not, its dmirror devices and their device-private chunks (src/kernel/hmm/). */
+  readonly hmm: HmmState;
 }
 
 /**
@@ -204,6 +207,7 @@ export function withState(s: KernelState, c: Partial<KernelState>): KernelState 
     oops: c.oops !== undefined ? c.oops : s.oops,
     boot: c.boot !== undefined ? c.boot : s.boot,
     kmemPersist: c.kmemPersist !== undefined ? c.kmemPersist : s.kmemPersist,
+    hmm: c.hmm !== undefined ? c.hmm : s.hmm,
   };
 }
 

@@ -243,6 +243,16 @@ function checkConfig(boot: BootEvent): void {
   const mode = boot.config.autoOnline;
   if (!PROFILES[boot.kernel].autoOnlineTypes && mode !== 'online' && mode !== 'offline')
     fail(['config', 'autoOnline'], `"online" or "offline" (kernel ${boot.kernel} has no other default online type)`, JSON.stringify(mode));
+  const hmm = boot.config.testHmm;
+  // lib/test_hmm.c came with v5.7 (before it, device-private memory had only nouveau's users).
+  if (hmm !== 'n' && boot.kernel === '5.1') fail(['config', 'testHmm'], '"n" (kernel 5.1 has no lib/test_hmm.c; it came with v5.7)', JSON.stringify(hmm));
+  // Kconfig: TEST_HMM depends on DEVICE_PRIVATE (lib/Kconfig.debug), so a built-in test_hmm needs it.
+  if (hmm === 'y' && !boot.config.devicePrivate) fail(['config', 'testHmm'], '"n" or "m" without config.devicePrivate (TEST_HMM depends on DEVICE_PRIVATE)', '"y"');
+  // A built-in test_hmm's chunks are placed by the model at boot (src/kernel/hmm/testHmm.ts): the boot must not list them too.
+  if (hmm === 'y') {
+    const i = boot.iomem.findIndex((e) => e.name === 'hmm_dmirror');
+    if (i >= 0) fail(['iomem', i, 'name'], 'no "hmm_dmirror" entry with config.testHmm "y" (the model places test_hmm\'s chunks itself)', '"hmm_dmirror"');
+  }
 }
 
 /** Throws a FieldProblem for the first inconsistency in `boot`. */

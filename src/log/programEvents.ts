@@ -141,6 +141,24 @@ export interface SwapoffEvent extends Common {
   readonly path: string;
 }
 export type SwapEvent = SwaponEvent | SwapoffEvent;
+/** The modules a modprobe/rmmod event can name (SPEC §9): lib/test_hmm.c only. */
+export const MODULES = ['test_hmm'] as const;
+export type ModuleName = (typeof MODULES)[number];
+/**
+ * `modprobe --first-time MODULE` / `rmmod MODULE` (SPEC §9): the module
+ * syscalls finit_module and delete_module (kernel/module/main.c) as kmod
+ * makes them. No pid, as for swapon: both need CAP_SYS_MODULE, which the
+ * log's processes have.
+ */
+export interface ModprobeEvent extends Common {
+  readonly type: 'modprobe';
+  readonly module: ModuleName;
+}
+export interface RmmodEvent extends Common {
+  readonly type: 'rmmod';
+  readonly module: ModuleName;
+}
+export type ModuleEvent = ModprobeEvent | RmmodEvent;
 /**
  * pread(2) / pwrite(2) on an open block device, as direct I/O (the guest
  * opens block devices with O_DIRECT, so offsets and lengths are whole
@@ -226,12 +244,18 @@ export type ProgramEvent =
   | ExitEvent
   | SwaponEvent
   | SwapoffEvent
+  | ModprobeEvent
+  | RmmodEvent
   | BlockIoEvent
   | IoctlEvent;
 
-export const PROGRAM_EVENT_TYPES = ['open', 'close', 'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'access', 'procmem', 'follow_pfn', 'fork', 'exit', 'swapon', 'swapoff', 'pread', 'pwrite', 'ioctl'] as const;
-/** Program events no real kernel can be asked to perform here (the harness refuses them, as it refuses inject). */
-export const MODEL_ONLY_PROGRAM_EVENTS: readonly ProgramEventType[] = ['follow_pfn'];
+export const PROGRAM_EVENT_TYPES = ['open', 'close', 'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'access', 'procmem', 'follow_pfn', 'fork', 'exit', 'swapon', 'swapoff', 'pread', 'pwrite', 'ioctl', 'modprobe', 'rmmod'] as const;
+/**
+ * Program events no real kernel can be asked to perform here (the harness refuses them, as it refuses inject):
+ * follow_pfn is model-only; modprobe/rmmod have no guest helper command yet, and the harness's hmm kernel builds
+ * test_hmm in (its chunks are there from boot).
+ */
+export const MODEL_ONLY_PROGRAM_EVENTS: readonly ProgramEventType[] = ['follow_pfn', 'modprobe', 'rmmod'];
 
 /**
  * What a block read returns, as its outcome value: the 64-bit word every word
@@ -314,6 +338,9 @@ const swapPath = z
   .max(4095, { error: 'a path of at most 4095 bytes (PATH_MAX)' });
 const swaponSchema = strict({ ...common, type: eventType('swapon'), path: swapPath }, 'a swapon event {"path"}');
 const swapoffSchema = strict({ ...common, type: eventType('swapoff'), path: swapPath }, 'a swapoff event {"path"}');
+const moduleName = z.enum(MODULES, { error: oneOf(MODULES) });
+const modprobeSchema = strict({ ...common, type: eventType('modprobe'), module: moduleName }, 'a modprobe event {"module"}');
+const rmmodSchema = strict({ ...common, type: eventType('rmmod'), module: moduleName }, 'an rmmod event {"module"}');
 const preadSchema = strict({ ...common, type: eventType('pread'), pid, fd: handle('fd'), offset: u64, length: u64 }, 'a pread event {"pid","fd","offset","length"}');
 const pwriteSchema = strict(
   { ...common, type: eventType('pwrite'), pid, fd: handle('fd'), offset: u64, length: u64, value: word },
@@ -361,6 +388,8 @@ export const PROGRAM_SCHEMAS = {
   exit: exitSchema,
   swapon: swaponSchema,
   swapoff: swapoffSchema,
+  modprobe: modprobeSchema,
+  rmmod: rmmodSchema,
   pread: preadSchema,
   pwrite: pwriteSchema,
   ioctl: ioctlSchema,

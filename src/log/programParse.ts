@@ -130,6 +130,11 @@ export function parseProgramEvent(type: ProgramEventType, raw: Record<string, un
       const e = parseWith(PROGRAM_SCHEMAS.swapoff, raw);
       return { type: 'swapoff', path: e.path, ...common(e) };
     }
+    case 'modprobe':
+    case 'rmmod': {
+      const e = parseWith(PROGRAM_SCHEMAS[type], raw);
+      return { type, module: e.module, ...common(e) };
+    }
     case 'pread': {
       const e = parseWith(PROGRAM_SCHEMAS.pread, raw);
       return { type: 'pread', pid: e.pid, fd: e.fd, offset: bounded(e.offset, 'offset'), length: bounded(e.length, 'length'), value: null, ...common(e) };

@@ -36,6 +36,9 @@ export function programCall(e: ProgramEvent): string {
   // swapon/swapoff name no process (SPEC §7): strace's line alone.
   if (e.type === 'swapon') return `swapon(${JSON.stringify(e.path)}, 0)`;
   if (e.type === 'swapoff') return `swapoff(${JSON.stringify(e.path)})`;
+  // The shell command: kmod's modprobe (--first-time: a module already in the kernel is an error) and rmmod.
+  if (e.type === 'modprobe') return `modprobe --first-time ${e.module}`;
+  if (e.type === 'rmmod') return `rmmod ${e.module}`;
   const p = `${e.pid}: `;
   switch (e.type) {
     case 'open':

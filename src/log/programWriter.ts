@@ -41,6 +41,9 @@ export function programEventFields(e: ProgramEvent): JsonObject {
     case 'swapon':
     case 'swapoff':
       return { path: e.path };
+    case 'modprobe':
+    case 'rmmod':
+      return { module: e.module };
     case 'pread':
       return { pid: e.pid, fd: e.fd, offset: hex(e.offset), length: hex(e.length) };
     case 'pwrite':

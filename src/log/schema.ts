@@ -6,7 +6,7 @@
  * are filled in by boot.ts, not here.
  */
 import { z } from 'zod';
-import { DEFAULT_CONFIG, ONLINE_TYPES } from '../kernel/config.js';
+import { DEFAULT_CONFIG, ONLINE_TYPES, PHYS_ADDR_BITS_RANGE } from '../kernel/config.js';
 import { KERNEL_VERSIONS, VARIANT_NAMES } from '../kernel/profile.js';
 import { PATCH_NAMES } from '../kernel/patches.js';
 import { INJECT_SITES } from './events.js';
@@ -73,6 +73,8 @@ const configSchema = strict(
     devicePrivate: bool().default(DEFAULT_CONFIG.devicePrivate),
     migration: bool().default(DEFAULT_CONFIG.migration),
     pteMarker: bool().default(DEFAULT_CONFIG.pteMarker),
+    testHmm: z.enum(['n', 'm', 'y'], { error: oneOf(['n', 'm', 'y']) }).default(DEFAULT_CONFIG.testHmm),
+    physAddrBits: intIn(PHYS_ADDR_BITS_RANGE[0], PHYS_ADDR_BITS_RANGE[1], `the CPU's physical address bits, ${PHYS_ADDR_BITS_RANGE[0]}..${PHYS_ADDR_BITS_RANGE[1]} (x86_phys_bits)`).default(DEFAULT_CONFIG.physAddrBits),
   },
   'a config object (fields of BootConfig, each optional)',
 );

@@ -10,6 +10,7 @@
 import type { BootEvent, DaxDeviceSpec, DaxRegionSpec, LocatedEvent, LogEvent, Outcome } from './events.js';
 import { hex } from '../util/u64.js';
 import { programEventFields } from './programWriter.js';
+import { DEFAULT_CONFIG } from '../kernel/config.js';
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -83,6 +84,8 @@ function bootFields(b: BootEvent): JsonObject {
       ...(c.devicePrivate ? { devicePrivate: true } : {}),
       ...(c.migration ? {} : { migration: false }),
       ...(c.pteMarker ? {} : { pteMarker: false }),
+      ...(c.testHmm === 'n' ? {} : { testHmm: c.testHmm }),
+      ...(c.physAddrBits === DEFAULT_CONFIG.physAddrBits ? {} : { physAddrBits: c.physAddrBits }),
     },
     memoryBlockSize: hex(b.memoryBlockSize),
     ram: b.ram.map((r) => ({ start: hex(r.start), size: hex(r.size), node: r.node })),

@@ -19,6 +19,8 @@ const list = (l: readonly string[]): string => (l.length === 0 ? '-' : l.join(',
 export function programLine(e: ProgramEvent): string {
   // No process: ddx's coordinator makes the call (harness/guest/ddx.c).
   if (e.type === 'swapon' || e.type === 'swapoff') return `${e.type} ${hexOf(e.path)}`;
+  // MODEL_ONLY_PROGRAM_EVENTS: the harness refuses a log with these before any line is built.
+  if (e.type === 'modprobe' || e.type === 'rmmod') throw new Error(`${e.type} has no guest helper command (MODEL_ONLY_PROGRAM_EVENTS)`);
   const p = hexOf(e.pid);
   switch (e.type) {
     case 'open':

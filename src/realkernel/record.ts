@@ -113,7 +113,9 @@ export function bootFromRun(run: GuestRun, unmovable: readonly number[], profile
   const daxDrivers = under('/sys/bus/dax/drivers/');
   const memoryFiles = under('/sys/devices/system/memory/');
   const kallsyms = has.filter((p) => p.startsWith('kallsyms:')).map((p) => p.slice('kallsyms:'.length));
-  return deriveBoot(facts, { unmovable, daxDrivers, memoryFiles, kallsyms, swap: r.swap, ...(profile === undefined ? {} : { profile }) });
+  const bits = has.find((p) => p.startsWith('physbits:'));
+  const physBits = bits === undefined ? {} : { physBits: Number(bits.slice('physbits:'.length)) };
+  return deriveBoot(facts, { unmovable, daxDrivers, memoryFiles, kallsyms, swap: r.swap, ...physBits, ...(profile === undefined ? {} : { profile }) });
 }
 
 /** `memhp kernel machine NAME`: boot the machine (and probe it) and derive its boot event. */

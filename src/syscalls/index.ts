@@ -3,7 +3,7 @@
  * function per system call, turning a program event into the kernel call
  * chain it stands for (ksys_mmap_pgoff, do_munmap, do_mprotect_pkey,
  * do_madvise, mremap, do_user_addr_fault, mem_rw, copy_process, do_exit,
- * do_sys_open, close_fd, sys_swapon, sys_swapoff), and the model-only follow_pfn users (KVM's
+ * do_sys_open, close_fd, sys_swapon, sys_swapoff, finit_module and delete_module for test_hmm), and the model-only follow_pfn users (KVM's
  * hva_to_pfn, VFIO type1's vaddr_get_pfns). Handles are the log's names: a map handle is the
  * address its last mmap returned (0 if none), plus the event's offset.
  * A KernelOops thrown below becomes the oops outcome and kills the machine.
@@ -23,6 +23,7 @@ import { hvaToPfn } from '../kernel/kvm/hvaToPfn.js';
 import { KernelOops } from '../kernel/oops.js';
 import { vaddrGetPfns } from '../kernel/vfio/type1.js';
 import { sysSwapoff, sysSwapon } from '../kernel/mm/swapfile.js';
+import { modprobeTestHmm, rmmodTestHmm } from '../kernel/hmm/testHmm.js';
 import type { Op } from '../kernel/op.js';
 import { withState } from '../kernel/state.js';
 
@@ -35,7 +36,7 @@ function addressOf(op: Op, pid: string, map: string, offset: bigint): bigint {
   return mapAddress(processOf(op, pid), map) + offset;
 }
 
-type ProcessEvent = Exclude<ProgramEvent, { type: 'swapon' | 'swapoff' }>;
+type ProcessEvent = Exclude<ProgramEvent, { type: 'swapon' | 'swapoff' | 'modprobe' | 'rmmod' }>;
 
 function dispatch(op: Op, e: ProcessEvent): Outcome {
   // The process name the kernel's messages print (current->comm).
@@ -116,6 +117,9 @@ export function applyProgramEvent(op: Op, e: ProgramEvent): Outcome {
   // swapon/swapoff name no process (SPEC §7) and cannot oops.
   if (e.type === 'swapon') return outcomeOf(sysSwapon(op, e.path));
   if (e.type === 'swapoff') return outcomeOf(sysSwapoff(op, e.path));
+  // The module syscalls name no process either (SPEC §9); test_hmm is the only module.
+  if (e.type === 'modprobe') return outcomeOf(modprobeTestHmm(op));
+  if (e.type === 'rmmod') return outcomeOf(rmmodTestHmm(op));
   // A process exists from its first use (SPEC §7), whatever that first system call returns:
   // /proc/<pid>/ is there even if its first open failed (the guest helper's process is).
   if (!op.state.mm.procs.has(e.pid)) setProcess(op, e.pid, NEW_PROCESS);

@@ -23,7 +23,7 @@ describe('exit 2: bad input', () => {
     for (const cmd of ['replay', 'check']) {
       const r = await run([cmd, log]);
       expect(r.code).toBe(2);
-      expect(r.err).toBe(`memhp: ${log}:3: field "type": expected an event type, one of "boot", "write", "read", "inject", "reboot", "open", "close", "mmap", "munmap", "mprotect", "madvise", "mremap", "access", "procmem", "follow_pfn", "fork", "exit", "swapon", "swapoff", "pread", "pwrite", "ioctl", got "frob"\n`);
+      expect(r.err).toBe(`memhp: ${log}:3: field "type": expected an event type, one of "boot", "write", "read", "inject", "reboot", "open", "close", "mmap", "munmap", "mprotect", "madvise", "mremap", "access", "procmem", "follow_pfn", "fork", "exit", "swapon", "swapoff", "pread", "pwrite", "ioctl", "modprobe", "rmmod", got "frob"\n`);
     }
     const r = await run(['replay', log]);
     expect(r.out).toContain('cat /proc/meminfo  → ok');

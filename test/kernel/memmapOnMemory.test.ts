@@ -26,6 +26,8 @@ const on: BootConfig = {
   devicePrivate: false,
   migration: true,
   pteMarker: true,
+  testHmm: 'n',
+  physAddrBits: 46,
   structPageSize: 64,
   pageblockOrder: 9,
   movableNode: false,

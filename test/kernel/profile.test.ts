@@ -278,6 +278,26 @@ describe('ProfileSwitches: one observable difference each', () => {
     expect(swapCount('6.1', '{"migration":false,"pteMarker":true}') - swapCount('6.12', '{"migration":false,"pteMarker":true}')).toBe(-1);
   });
 
+  const hmmBoot = (kernel: string, config: string, iomem = '[]', variant = 'null'): string =>
+    `{"type":"boot","kernel":"${kernel}","variant":${variant},"config":{"devicePrivate":true,"testHmm":"m",${config}},"memoryBlockSize":"128M","ram":[{"start":"0x0","size":"1G","node":0}],"iomem":${iomem}}`;
+  const MODPROBE = '{"type":"modprobe","module":"test_hmm"}';
+  const chunk0 = (r: Run): string | undefined => r.states[1]?.hmm.devices[0]?.chunks[0]?.start.toString(16);
+
+  it(`${sw('gfrStep')}: get_free_mem_region steps down by the size on 6.1 and by the alignment on 6.12: under a reserved top 128 MiB the first chunk lands at ffe0000000 vs ffe8000000`, () => {
+    differ('6.1', '6.12', 'gfrStep');
+    const top = '[{"start":"0xfff8000000","end":"0xffffffffff","name":"Reserved","busy":true}]';
+    expect([chunk0(run(hmmBoot('6.1', '"physAddrBits":40', top), MODPROBE)), chunk0(run(hmmBoot('6.12', '"physAddrBits":40', top), MODPROBE))]).toEqual(['ffe0000000', 'ffe8000000']);
+  });
+
+  it(`${sw('addPagesChecksPhysmemEnd')}: a placement above PHYSMEM_END (variant hmm-placement-no-physmem-end-clamp, 52-bit CPU) is refused by add_pages (-ERANGE) on 6.1.192 and placed on 6.8`, () => {
+    differ('6.1', '6.8', 'addPagesChecksPhysmemEnd');
+    const v = '"hmm-placement-no-physmem-end-clamp"';
+    const on = (k: string) => run(hmmBoot(k, '"physAddrBits":52', '[]', v), MODPROBE);
+    expect(results(on('6.1'))).toEqual(['ERANGE']);
+    expect(results(on('6.8'))).toEqual(['ok']);
+    expect(chunk0(on('6.8'))).toBe('ffffff0000000');
+  });
+
   it('every ProfileSwitches field is exercised above or listed as unobservable (reported to the lead)', () => {
     expect([...TESTED, ...UNOBSERVABLE].sort()).toEqual(Object.keys(PROFILES['6.12']).sort());
   });
@@ -292,6 +312,8 @@ const TESTED_ELSEWHERE: Readonly<Record<string, string>> = {
   'dax-pte-fault-ignores-align': 'test/kernel/daxMapping.test.ts',
   'dax-unbind-skips-zap': 'test/kernel/daxMapping.test.ts',
   'follow-pfn-pte-only': 'test/kernel/followPfn.test.ts',
+  'hmm-placement-no-physmem-end-clamp': 'test/kernel/hmm.test.ts',
+  'hmm-placement-off-by-one': 'test/kernel/hmm.test.ts',
 };
 const TESTED_VARIANTS: string[] = [];
 const vt = (name: string): string => {

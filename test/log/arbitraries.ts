@@ -36,7 +36,10 @@ const config = (kernel: KernelVersion): fc.Arbitrary<BootConfig> =>
     devicePrivate: fc.boolean(),
     migration: fc.boolean(),
     pteMarker: fc.boolean(),
-  });
+    // test_hmm: v5.7+ only, built in only with DEVICE_PRIVATE (src/log/bootCheck.ts); 'y' is drawn as 'm' where it cannot be.
+    testHmm: kernel === '5.1' ? fc.constant('n' as const) : fc.constantFrom('n' as const, 'm' as const, 'y' as const),
+    physAddrBits: fc.integer({ min: 36, max: 52 }),
+  }).map((c) => (c.testHmm === 'y' && !c.devicePrivate ? { ...c, testHmm: 'm' as const } : c));
 
 const deviceShape = fc.record({
   units: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 }),

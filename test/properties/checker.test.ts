@@ -57,6 +57,17 @@ const UNREACHABLE_BRANCHES: Readonly<Record<string, string>> = {
   'sys_swapon:EINVAL(!read_folio)': 'the step generator emits no swapon (test/kernel/swapfile.test.ts)',
   'file_open_name:EISDIR': 'the step generator emits no swapon (test/kernel/swapfile.test.ts)',
   'file_open_name:EACCES': 'the step generator emits no swapon (test/kernel/swapfile.test.ts)',
+  // test_hmm (src/kernel/hmm/): generated machines keep CONFIG_TEST_HMM=n (config constants, so the campaigns' seeds
+  // keep their runs); only the HMM variants' machines build it. Each branch is pinned in test/kernel/hmm.test.ts.
+  'modprobe:ENOENT': 'modprobe/rmmod only on machines with config.testHmm, which default generated machines do not have (test/kernel/hmm.test.ts)',
+  'load_module:EEXIST': 'modprobe/rmmod only on machines with config.testHmm, which default generated machines do not have (test/kernel/hmm.test.ts)',
+  'delete_module:ENOENT': 'modprobe/rmmod only on machines with config.testHmm, which default generated machines do not have (test/kernel/hmm.test.ts)',
+  'dmirror_allocate_chunk:ENOMEM': 'modprobe/rmmod only on machines with config.testHmm, which default generated machines do not have (test/kernel/hmm.test.ts)',
+  'memremap_pages:EINVAL': 'test_hmm as a module on a kernel without CONFIG_DEVICE_PRIVATE (an out-of-tree build), never generated (test/kernel/hmm.test.ts)',
+  'delete_module:EAGAIN': 'modprobe/rmmod only on machines with config.testHmm, which default generated machines do not have (test/kernel/hmm.test.ts)',
+  'dmirror_fops_mmap:ENODEV(not-modelled)': '/dev/hmm_dmirrorN exists only while test_hmm is loaded, never on default generated machines (test/kernel/hmm.test.ts)',
+  'dmirror_fops_unlocked_ioctl:EINVAL': '/dev/hmm_dmirrorN exists only while test_hmm is loaded, never on default generated machines (test/kernel/hmm.test.ts)',
+  'add_pages:ERANGE': 'get_free_mem_region clamps to PHYSMEM_END, so only the B10 variant on 6.1 reaches it (test/kernel/hmm.test.ts)',
   'follow_fault_pfn:EFAULT(!pte_write)': 'only on a map=none device, under the devdax-map-none series (test/kernel/followPfn.test.ts)',
   'blkdev_mmap:ENODEV(not-modelled)': 'only under the kmem-persist series: mmap of a kmem disk (test/kernel/kmemPersist.test.ts)',
   'blkdev_ioctl:ENOTTY': 'only under the kmem-persist series, and the generator sends no dmirror command: one sent to a kmem disk (test/kernel/kmemPersist.test.ts)',

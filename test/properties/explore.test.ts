@@ -86,6 +86,20 @@ describe('fingerprints', () => {
     expect(compared).toBeGreaterThan(20);
   });
 
+  it('hmm-52bit: the test_hmm part tells loaded from unloaded and whose chunk is whose, and merges a reload with the first load', () => {
+    const b = preset('hmm-52bit').boot();
+    const fp = new Fingerprinter(layoutOf(applyBoot(b).after, false));
+    const mod = (type: 'modprobe' | 'rmmod') => ({ type, module: 'test_hmm' as const });
+    const after = (...events: ReturnType<typeof mod>[]): KernelState => replay([b, ...events]).final;
+    const loaded = after(mod('modprobe'));
+    expect(fp.key(after(mod('modprobe'), mod('rmmod'), mod('modprobe')))).toBe(fp.key(loaded));
+    expect(fp.key(after())).not.toBe(fp.key(loaded));
+    // The same iomem, the chunks' owners swapped: dmirror0 holds the lower range.
+    const [d0, d1] = loaded.hmm.devices;
+    const swapped: KernelState = { ...loaded, hmm: { loaded: true, devices: [d1!, d0!] } };
+    expect(fp.key(swapped)).not.toBe(fp.key(loaded));
+  });
+
   it('leave out only fields that never change after boot', () => {
     const root = applyBoot(preset('hmem-hotremove').boot()).after;
     let n = 0;

@@ -34,6 +34,7 @@ describe('invariant registry', () => {
         'device-one-way',
         'errno-documented',
         'failed-op-unchanged',
+        'hmm-device-private-iomem',
         'kmem-resource-shape',
         'no-devdax-over-online-memory',
         'no-transient-at-rest',
@@ -93,6 +94,32 @@ describe('each invariant can fail', () => {
       iomem: updateAt(s.iomem, [0], (ram) => ({ ...ram, children: [{ start: 0x100000000n, end: 0x100000fffn, name: 'stray', flags: IORESOURCE_MEM, desc: 0, children: [] }] })),
     };
     expect(violations('resource-tree-wellformed', stepOf(s, outside)).join()).toMatch(/not inside its parent/);
+  });
+
+  it('hmm-device-private-iomem: a chunk moved off its node, one unaligned above PHYSMEM_END, and one left behind after unload', () => {
+    const text = [
+      '{"type":"boot","kernel":"6.1","config":{"devicePrivate":true,"testHmm":"m","physAddrBits":40},"memoryBlockSize":"128M","ram":[{"start":"0x0","size":"1G","node":0}]}',
+      '{"type":"modprobe","module":"test_hmm"}',
+    ].join('\n');
+    const s = run(text).final;
+    expect(violations('hmm-device-private-iomem', stepOf(s, s), true)).toEqual([]);
+    const [d0, d1] = s.hmm.devices;
+    const c = d0!.chunks[0]!;
+    // The driver's record says one range, iomem holds another.
+    const moved: KernelState = { ...s, hmm: { loaded: true, devices: [{ chunks: [{ start: c.start - (128n << 20n), end: c.end - (128n << 20n) }] }, d1!] } };
+    expect(violations('hmm-device-private-iomem', stepOf(s, moved))).toEqual(['test_hmm chunk [0xffe8000000-0xfff7ffffff] is no top-level iomem node']);
+    // Unloaded, but the nodes are still in iomem (rmmod without release_mem_region).
+    const leaked: KernelState = { ...s, hmm: { loaded: false, devices: [] } };
+    expect(violations('hmm-device-private-iomem', stepOf(s, leaked))).toEqual(['2 device-private iomem nodes, expected 0 from the boot plus 0 test_hmm chunks (test_hmm not loaded)']);
+    // A 52-bit machine's chunk one byte past the section boundary, straddling PHYSMEM_END (the off-by-one variant).
+    const top = 1n << 46n;
+    const odd = { start: top - (256n << 20n) + 1n, end: top };
+    const node: Resource = { start: odd.start, end: odd.end, name: 'hmm_dmirror', flags: (IORESOURCE_MEM | IORESOURCE_BUSY) >>> 0, desc: 6, children: [] };
+    const wide: KernelState = { ...s, config: { ...s.config, physAddrBits: 52 }, iomem: { ...s.iomem, children: [s.iomem.children[0]!, node] }, hmm: { loaded: true, devices: [{ chunks: [odd] }] } };
+    expect(violations('hmm-device-private-iomem', stepOf(s, wide))).toEqual([
+      'test_hmm chunk [0x3ffff0000001-0x400000000000] is not section-aligned (128 MiB)',
+      'test_hmm chunk [0x3ffff0000001-0x400000000000] ends above min(iomem end, PHYSMEM_END) = 0x3fffffffffff',
+    ]);
   });
 
   it('busy-no-overlap: two BUSY nodes side by side over the same bytes', () => {

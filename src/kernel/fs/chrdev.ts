@@ -6,6 +6,7 @@
  */
 import { daxFops } from '../dax/deviceFops.js';
 import { kmemDiskFops, kmemDiskOwner } from '../block/kmemDisk.js';
+import { dmirrorDevAt, dmirrorFops } from '../hmm/dmirrorFops.js';
 import type { FileOperations } from '../mm/ops.js';
 import type { FileDriver, OpenFile } from '../mm/types.js';
 import { findDevice, type KernelState } from '../state.js';
@@ -20,6 +21,9 @@ export function chrdevAt(s: KernelState, path: string): { readonly fops: FileOpe
     const owner = kmemDiskOwner(s, Number(k[1]));
     if (owner !== null) return { fops: kmemDiskFops, dev: owner };
   }
+  // test_hmm's dmirror devices (cdev_device_add in dmirror_device_init) while the module is loaded.
+  const dm = dmirrorDevAt(s.hmm.devices.length, path);
+  if (dm !== null) return { fops: dmirrorFops, dev: dm };
   return null;
 }
 
@@ -29,6 +33,9 @@ const FOPS: Readonly<Record<FileDriver, FileOperations>> = {
   },
   get kmemblk() {
     return kmemDiskFops;
+  },
+  get dmirror() {
+    return dmirrorFops;
   },
 };
 

@@ -91,7 +91,7 @@ export interface Process {
 }
 
 /** Which driver's file_operations serve a file (src/kernel/fs/chrdev.ts). */
-export type FileDriver = 'dax' | 'kmemblk';
+export type FileDriver = 'dax' | 'kmemblk' | 'dmirror';
 
 /** struct file for a character device the model knows. */
 export interface OpenFile {
