@@ -229,7 +229,7 @@ export class Fingerprinter {
       const dev = f === undefined ? undefined : s.devices.find((d) => d.name === f.dev);
       // The generation only tells a file of the current bind from one of an earlier bind (B1).
       const gen = f === undefined ? '' : dev === undefined ? String(f.gen) : f.gen === dev.cdevGen ? 'c' : 's';
-      files[n] = f === undefined ? '-' : `${f.driver}:${f.path}:${f.dev}:${f.mode}:${f.sync ? 1 : 0}:${f.private ? 1 : 0}:${gen}:${f.refs}`;
+      files[n] = f === undefined ? '-' : `${f.driver}:${f.path}:${f.dev}:${f.mode}:${f.sync ? 1 : 0}:${f.private ? 1 : 0}:${gen}:${f.refs}${f.mm === undefined ? '' : `:${f.mm === null ? '-' : f.mm}`}`;
     }
     return `${out}/${files.join(';')}/${this.mem(mm.mem)}/${mm.fills.size === 0 ? '' : this.mem(mm.fills)}`;
   }

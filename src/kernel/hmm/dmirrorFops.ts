@@ -8,19 +8,16 @@
  * (src/kernel/hmm/testHmm.ts).
  *
  * Left out: dmirror_fops_mmap (it allocates and vm_insert_page's zeroed
- * pages: not modelled, refused with ENODEV under a not-modelled branch) and
- * the HMM_DMIRROR_* commands. The log can name only the block ioctls there
- * (BLKDISCARD, BLKZEROOUT), which dmirror_fops_unlocked_ioctl answers with
- * -EINVAL: its switch has no such command (after copying a struct
- * hmm_dmirror_cmd from the argument; -EFAULT only if that copy faults, which
- * the guest's buffer never does) .
+ * pages: not modelled, refused with ENODEV under a not-modelled branch). The
+ * commands are in dmirrorIoctl.ts.
  */
 import { err, OK } from '../errno.js';
+import { dmirrorFopsUnlockedIoctl } from './dmirrorIoctl.js';
 import type { FileOperations } from '../mm/ops.js';
 
 export const dmirrorFops: FileOperations = {
-  /** @kernel dmirror_fops_open lib/test_hmm.c */
-  open: (_op, dev, path, mode, sync) => ({ ok: true, value: { driver: 'dmirror', path, dev, mode, sync, private: true, gen: 0, refs: 1 } }),
+  /** @kernel dmirror_fops_open lib/test_hmm.c — the interval notifier is on the opener's mm (current->mm). */
+  open: (_op, dev, path, mode, sync, current) => ({ ok: true, value: { driver: 'dmirror', path, dev, mode, sync, private: true, gen: 0, refs: 1, mm: current } }),
   /** @kernel dmirror_fops_release lib/test_hmm.c (the module reference goes with the file: fops_put in __fput) */
   release: () => undefined,
   mmap: (op) => {
@@ -29,11 +26,7 @@ export const dmirrorFops: FileOperations = {
   },
   getUnmappedArea: (_op, _f, _addr, len, _pgoff, fallback) => fallback(len),
   mapSync: false,
-  /** @kernel dmirror_fops_unlocked_ioctl lib/test_hmm.c: `default: return -EINVAL;` for a command it does not know. */
-  ioctl: (op) => {
-    op.branch('dmirror_fops_unlocked_ioctl', 'EINVAL');
-    return err('EINVAL');
-  },
+  ioctl: dmirrorFopsUnlockedIoctl,
   vmOps: {
     fault: () => ({ kind: 'sigbus' }),
     maySplit: () => OK,

@@ -55,7 +55,7 @@ export function dmirrorAllocateChunk(op: Op, chunksBefore: number): Ret<DaxRange
  * @kernel dmirror_device_remove_chunks lib/test_hmm.c
  * memunmap_pages then release_mem_region for every chunk, in order.
  */
-function dmirrorDeviceRemoveChunks(op: Op, dev: DmirrorDevice): void {
+export function dmirrorDeviceRemoveChunks(op: Op, dev: DmirrorDevice): void {
   for (const c of dev.chunks) {
     memunmapPages(op, c);
     const rel = releaseMemRegion(op.state.iomem, c.start, c.end - c.start + 1n);

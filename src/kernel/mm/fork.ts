@@ -15,7 +15,7 @@ import { PageTable } from './pageTable.js';
 import { chrdevAt } from '../fs/chrdev.js';
 import { err, OK, type Ret } from '../errno.js';
 import type { Op } from '../op.js';
-import { fput, getFile, installFile, processOf, setMm, setProcess } from './process.js';
+import { fput, getFile, installFile, processOf, setFile, setMm, setProcess } from './process.js';
 import { PAGE_SHIFT, withProcess, withVma, type Vma } from './types.js';
 
 /** @kernel do_sys_open fs/open.c → chrdev_open: the fd handle names the new file. An open fd under the same handle is closed first (dup2-like), as the guest helper does. */
@@ -25,7 +25,7 @@ export function doOpen(op: Op, pid: string, fd: string, path: string, mode: Open
     op.branch('do_sys_open', 'ENOENT');
     return err('ENOENT');
   }
-  const rc = node.fops.open(op, node.dev, path, mode, sync);
+  const rc = node.fops.open(op, node.dev, path, mode, sync, pid);
   if (!rc.ok) return err(rc.errno);
   const old = processOf(op, pid).fds.get(fd);
   if (old !== undefined) closeFd(op, pid, fd);
@@ -98,5 +98,15 @@ export function doExit(op: Op, pid: string): Ret {
   setMm(op, { procs });
   for (const v of p.vmas) fput(op, v.file);
   for (const id of p.fds.values()) fput(op, id);
+  mmReleased(op, pid);
   return OK;
+}
+
+/**
+ * @kernel exit_mmap mm/mmap.c → mmu_notifier_release: files that bound
+ * themselves to the exiting mm (dmirror's interval notifier) see it gone;
+ * their file may live on in a child that inherited the fd.
+ */
+function mmReleased(op: Op, pid: string): void {
+  for (const [id, f] of op.state.mm.files) if (f.mm === pid) setFile(op, id, { ...f, mm: null });
 }

@@ -42,7 +42,7 @@ export interface MmapRequest {
 
 export interface FileOperations {
   /** chrdev_open + ->open: the new struct file, or the errno. */
-  readonly open: (op: Op, dev: string, path: string, mode: OpenMode, sync: boolean) => Ret<OpenFile>;
+  readonly open: (op: Op, dev: string, path: string, mode: OpenMode, sync: boolean, current: string) => Ret<OpenFile>;
   /** The last reference went (__fput → ->release). */
   readonly release: (op: Op, file: OpenFile) => void;
   /** ->mmap: the vma with the driver's flags, or the errno. */

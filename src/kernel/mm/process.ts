@@ -34,7 +34,7 @@ export function fileOf(op: Op, id: number): OpenFile {
   return f;
 }
 
-function setFile(op: Op, id: number, f: OpenFile | null): void {
+export function setFile(op: Op, id: number, f: OpenFile | null): void {
   const files = new Map(op.state.mm.files);
   if (f === null) files.delete(id);
   else files.set(id, f);

@@ -107,6 +107,13 @@ export interface OpenFile {
   readonly gen: number;
   /** References: fds in every process plus vmas mapping the file. */
   readonly refs: number;
+  /**
+   * The mm a driver bound the file to at open (dmirror_fops_open's
+   * mmu_interval_notifier_insert(current->mm)): the opener's pid handle,
+   * null once that process exited (mmget_not_zero fails from then on);
+   * absent for drivers that keep none.
+   */
+  readonly mm?: string | null;
 }
 
 export interface MmState {
