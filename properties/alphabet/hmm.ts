@@ -1,6 +1,7 @@
 /**
  * test_hmm (src/kernel/hmm/): modprobe and rmmod of the module, open and
- * close of /dev/hmm_dmirror0 (a module reference), and hot-adds
+ * close of /dev/hmm_dmirror0 (a module reference), RELEASE and
+ * MIGRATE_TO_DEV on it, and hot-adds
  * through /sys/devices/system/memory/probe at the top of the free physical
  * space where request_free_mem_region places its chunks: into each chunk
  * (EEXIST after the "Unaddressable device" warning) and into the blocks just
@@ -38,6 +39,10 @@ export function hmmEvents(s: KernelState): StepEvent[] {
     // A file of /dev/hmm_dmirror0 holds the module (rmmod: EAGAIN) until it is closed.
     { type: 'open', pid: 'p1', fd: 'h0', path: '/dev/hmm_dmirror0', mode: 'rdwr', sync: false },
     { type: 'close', pid: 'p1', fd: 'h0' },
+    // Commands on it (src/kernel/hmm/dmirrorIoctl.ts): RELEASE gives the device's chunks back to iomem;
+    // MIGRATE_TO_DEV of a page of whatever m1 maps stops at migrate_vma_setup or earlier.
+    { type: 'ioctl', pid: 'p1', fd: 'h0', cmd: 'HMM_DMIRROR_RELEASE', args: { addr: { map: 'm1', offset: 0n }, npages: 1n, ptr: null } },
+    { type: 'ioctl', pid: 'p1', fd: 'h0', cmd: 'HMM_DMIRROR_MIGRATE_TO_DEV', args: { addr: { map: 'm1', offset: 0n }, npages: 1n, ptr: null } },
   ];
   if (s.config.archMemoryProbe) for (const a of hmmProbeAddresses(s)) out.push({ type: 'write', path: PROBE_PATH, value: `0x${a.toString(16)}`, raw: false });
   return out;
@@ -45,7 +50,7 @@ export function hmmEvents(s: KernelState): StepEvent[] {
 
 export const hmmOps: OperationGenerator = {
   name: 'hmm',
-  summary: 'modprobe/rmmod test_hmm, open/close of /dev/hmm_dmirror0, and probe-file hot-adds into and just below its device-private chunks (machines with config.testHmm only)',
+  summary: 'modprobe/rmmod test_hmm, open/close of /dev/hmm_dmirror0 with RELEASE and MIGRATE_TO_DEV, and probe-file hot-adds into and just below its device-private chunks (machines with config.testHmm only)',
   onRealKernel: false,
   reachesFaults: true,
   // The probe addresses read the chunks and the block size (a boot constant); the open/close pair is fixed.
