@@ -46,7 +46,7 @@ function daxVmas(s: KernelState, p: Process, was?: Process, newOnly = false): Ar
   const old = newOnly && was !== undefined ? new Set(was.vmas) : null;
   for (const vma of p.vmas) {
     if (old !== null && old.has(vma)) continue;
-    const file = s.mm.files.get(vma.file);
+    const file = vma.file === null ? undefined : s.mm.files.get(vma.file);
     if (file?.driver !== 'dax') continue;
     const dev = s.devices.find((d) => d.name === file.dev);
     if (dev !== undefined) out.push({ vma, file, dev });

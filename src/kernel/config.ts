@@ -43,6 +43,12 @@ export interface BootConfig {
    * src/kernel/mm/swapfile.ts). Debian 6.1 cloud and the custom hmm kernel: y.
    */
   readonly pteMarker: boolean;
+  /**
+   * /sys/kernel/mm/transparent_hugepage/enabled at boot (transparent_hugepage=): `always` (Debian's
+   * CONFIG_TRANSPARENT_HUGEPAGE_ALWAYS=y), `madvise` (only VM_HUGEPAGE vmas) or `never`. Decides whether an
+   * anonymous fault maps a THP (src/kernel/mm/anon.ts); KERNEL-FACTS-HMM 2.4 shows it changes real results.
+   */
+  readonly thp: 'always' | 'madvise' | 'never';
 }
 
 export const DEFAULT_CONFIG: BootConfig = {
@@ -60,4 +66,5 @@ export const DEFAULT_CONFIG: BootConfig = {
   devicePrivate: false,
   migration: true,
   pteMarker: true,
+  thp: 'always',
 };

@@ -73,6 +73,7 @@ const configSchema = strict(
     devicePrivate: bool().default(DEFAULT_CONFIG.devicePrivate),
     migration: bool().default(DEFAULT_CONFIG.migration),
     pteMarker: bool().default(DEFAULT_CONFIG.pteMarker),
+    thp: z.enum(['always', 'madvise', 'never'], { error: oneOf(['always', 'madvise', 'never']) }).default(DEFAULT_CONFIG.thp),
   },
   'a config object (fields of BootConfig, each optional)',
 );

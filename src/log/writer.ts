@@ -82,6 +82,7 @@ function bootFields(b: BootEvent): JsonObject {
       ...(c.devicePrivate ? { devicePrivate: true } : {}),
       ...(c.migration ? {} : { migration: false }),
       ...(c.pteMarker ? {} : { pteMarker: false }),
+      ...(c.thp === 'always' ? {} : { thp: c.thp }),
     },
     memoryBlockSize: hex(b.memoryBlockSize),
     ram: b.ram.map((r) => ({ start: hex(r.start), size: hex(r.size), node: r.node })),

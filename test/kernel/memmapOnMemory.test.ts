@@ -26,6 +26,7 @@ const on: BootConfig = {
   devicePrivate: false,
   migration: true,
   pteMarker: true,
+  thp: 'always',
   structPageSize: 64,
   pageblockOrder: 9,
   movableNode: false,

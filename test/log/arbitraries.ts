@@ -36,6 +36,7 @@ const config = (kernel: KernelVersion): fc.Arbitrary<BootConfig> =>
     devicePrivate: fc.boolean(),
     migration: fc.boolean(),
     pteMarker: fc.boolean(),
+    thp: fc.constantFrom('always' as const, 'madvise' as const, 'never' as const),
   });
 
 const deviceShape = fc.record({

@@ -1,0 +1,129 @@
+/**
+ * The page allocator as anonymous memory sees it (mm/page_alloc.c v6.1:
+ * alloc_pages → get_page_from_freelist; __free_pages). Processes allocate
+ * with the default MPOL_LOCAL policy on CPU 0, so pages come from the first
+ * node with boot RAM (the node of CPU 0), from its online, hole-free boot
+ * memory blocks.
+ *
+ * The order is the model's, chosen to be deterministic and to stand for
+ * what a freshly booted kernel does: memblock_free_all hands boot memory to
+ * the buddy lists from low to high, each block to the head of its list, so
+ * the first allocations come from the top of ZONE_NORMAL, 2 MiB
+ * (pageblock) at a time. Order-0 pages are carved from one such block
+ * (standing for the per-cpu lists' batches), and a freed page is reused
+ * before new memory (the pcp list is LIFO; the model takes the lowest freed
+ * frame, which is as deterministic and unobservable). Freed order-0 frames
+ * are not merged back into 2 MiB blocks (no buddy merging): a THP needs a
+ * freed 2 MiB block or new memory. Exact frame numbers are not observable
+ * by user space; the accounting (how many pages are allocated, so MemFree)
+ * is.
+ *
+ * Every frame handed out is zero (a freed frame's contents are dropped when
+ * it is freed, so alloc_zeroed_user_highpage_movable and
+ * clear_huge_page cost nothing). State grows with what was allocated,
+ * never with the size of the machine.
+ */
+import type { Op } from '../op.js';
+import type { KernelState } from '../state.js';
+import { WideIntMap } from '../../util/wideIntMap.js';
+import { setMm } from './process.js';
+import { withAnon, ZERO_PAGE_PFN, type AnonState } from './types.js';
+
+/** Pages in a PMD-sized (order-9) block. */
+export const HPAGE_PMD_NR = 512;
+
+/** The node CPU 0 sits on: the lowest node with boot RAM (null when no block is boot RAM). */
+export function localNode(s: KernelState): number | null {
+  let nid: number | null = null;
+  for (const b of s.blocks.values()) if (b.boot && (nid === null || b.nid < nid)) nid = b.nid;
+  return nid;
+}
+
+/** Whether `pfn` lies in memory the allocator may hand out: an online, hole-free boot block of the local node, not the kernel image's. */
+export function inAnonPool(s: KernelState, pfn: number): boolean {
+  const id = Math.floor(pfn / s.blockPages);
+  const b = s.blocks.get(id);
+  if (b === undefined || !b.boot || b.state !== 'online' || b.pages !== s.blockPages) return false;
+  if (id === Math.floor(ZERO_PAGE_PFN / s.blockPages)) return false;
+  return b.nid === localNode(s);
+}
+
+/** The top of boot RAM: where the first 2 MiB block is taken below. */
+function bootTop(s: KernelState): number {
+  let top = 0;
+  for (const [id, b] of s.blocks.entries()) if (b.boot && (id + 1) * s.blockPages > top) top = (id + 1) * s.blockPages;
+  return top;
+}
+
+/** The lowest entry of `set` still in the pool; entries whose block went offline are dropped on the way. */
+function takeFreed(s: KernelState, set: WideIntMap<true>): { readonly pfn: number | null; readonly set: WideIntMap<true> } {
+  let out = set;
+  for (const [pfn] of set.entries()) {
+    out = out.delete(pfn);
+    if (inAnonPool(s, pfn)) return { pfn, set: out };
+  }
+  return { pfn: null, set: out };
+}
+
+/** A 2 MiB block: a freed one, else the next one down from the walk. */
+function take2m(s: KernelState, a: AnonState): { readonly pfn: number; readonly anon: AnonState } | null {
+  if (a.free2m.size > 0) {
+    const f = takeFreed(s, a.free2m);
+    if (f.pfn !== null) return { pfn: f.pfn, anon: withAnon(a, { free2m: f.set }) };
+    a = withAnon(a, { free2m: f.set });
+  }
+  let bump = a.bump ?? bootTop(s);
+  while (bump >= HPAGE_PMD_NR) {
+    const pfn = bump - HPAGE_PMD_NR;
+    if (inAnonPool(s, pfn)) return { pfn, anon: withAnon(a, { bump: pfn }) };
+    // Not pool memory: skip to the start of this memory block.
+    bump = Math.floor(pfn / s.blockPages) * s.blockPages;
+  }
+  return null;
+}
+
+/**
+ * @kernel alloc_pages mm/page_alloc.c (order 0 or HPAGE_PMD_ORDER, GFP_HIGHUSER_MOVABLE / GFP_TRANSHUGE*) —
+ * the head pfn of zeroed pages, or null (no memory: VM_FAULT_OOM for order 0, VM_FAULT_FALLBACK for a THP).
+ * The caller records the folio; this only takes the frames and counts them.
+ */
+export function allocPages(op: Op, order: 0 | 9): number | null {
+  const s = op.state;
+  let a = s.mm.anon;
+  let pfn: number | null = null;
+  if (order === 9) {
+    const t = take2m(s, a);
+    if (t === null) return null;
+    pfn = t.pfn;
+    a = t.anon;
+  } else {
+    if (a.free4k.size > 0) {
+      const f = takeFreed(s, a.free4k);
+      a = withAnon(a, { free4k: f.set });
+      pfn = f.pfn;
+    }
+    if (pfn === null && a.chunk !== null && a.chunk.next < a.chunk.base + HPAGE_PMD_NR && inAnonPool(s, a.chunk.next)) {
+      pfn = a.chunk.next;
+      a = withAnon(a, { chunk: { base: a.chunk.base, next: pfn + 1 } });
+    }
+    if (pfn === null) {
+      const t = take2m(s, a);
+      if (t === null) return null;
+      pfn = t.pfn;
+      a = withAnon(t.anon, { chunk: { base: pfn, next: pfn + 1 } });
+    }
+  }
+  setMm(op, { anon: withAnon(a, { pages: a.pages + (1 << order) }) });
+  return pfn;
+}
+
+/** @kernel __free_pages mm/page_alloc.c — the frames go back (their contents dropped: the next owner sees zeros). */
+export function freePages(op: Op, pfn: number, order: 0 | 9): void {
+  const mm = op.state.mm;
+  const nr = 1 << order;
+  const mem = mm.mem.size === 0 ? mm.mem : mm.mem.deleteRange(pfn * 512, (pfn + nr) * 512 - 1);
+  const fills = mm.fills.size === 0 ? mm.fills : mm.fills.deleteRange(pfn, pfn + nr - 1);
+  const a = mm.anon;
+  const anon = withAnon(a, order === 9 ? { free2m: a.free2m.set(pfn, true), pages: a.pages - nr } : { free4k: a.free4k.set(pfn, true), pages: a.pages - nr });
+  setMm(op, { mem, fills, anon });
+}
