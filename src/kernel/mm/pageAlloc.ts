@@ -127,3 +127,11 @@ export function freePages(op: Op, pfn: number, order: 0 | 9): void {
   const anon = withAnon(a, order === 9 ? { free2m: a.free2m.set(pfn, true), pages: a.pages - nr } : { free4k: a.free4k.set(pfn, true), pages: a.pages - nr });
   setMm(op, { mem, fills, anon });
 }
+
+/** Whether frames [startPfn, startPfn + nr) hold an anonymous folio or the huge zero page (offline_pages must move them). */
+export function anonPagesIn(s: KernelState, startPfn: number, nr: number): boolean {
+  const a = s.mm.anon;
+  if (a.hugeZero !== null && a.hugeZero >= startPfn && a.hugeZero < startPfn + nr) return true;
+  if (a.folios.size === 0) return false;
+  return !a.folios.range(startPfn, startPfn + nr - 1).next().done;
+}
