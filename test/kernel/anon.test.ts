@@ -33,6 +33,7 @@ function aligned(): bigint {
 }
 const at = (delta: bigint): string => `0x${(aligned() + delta).toString(16)}`;
 
+const smapsOf = (s: KernelState, pid = 'p1'): number => s.mm.procs.get(pid)?.rssAnon ?? 0;
 const used = (s: KernelState): number => nodeAllocatedPages(s, 0);
 const vma0 = (s: KernelState, pid = 'p1') => s.mm.procs.get(pid)?.vmas[0];
 const smapsField = (text: string, field: string): string[] => text.split('\n').filter((l) => l.startsWith(`${field}:`)).map((l) => l.replace(/\s+/g, ' '));
@@ -193,5 +194,43 @@ describe('private anonymous mappings (6.1)', () => {
 
   it('a shared anonymous mapping is refused by the parser (shmem is not modelled)', () => {
     expect(() => runChecked(machine(), mmap('m1', '4K', { flags: ['shared'] }))).toThrow(/shmem/);
+  });
+
+  it('do_huge_pmd_wp_page reuses a THP it maps alone (the child exited) instead of splitting it', () => {
+    const r = runChecked(machine('always'), mmap('m1', '8M'), wr(at(0n), '0x1'), fork('p1', 'p2'), exit('p2'), wr(at(0n), '0x2'), rd(at(0n)));
+    expect(r.results.at(-1)).toBe('0x2');
+    expect(r.steps[4]?.branches).toContain('do_huge_pmd_wp_page:reuse');
+    expect(used(r.final)).toBe(HPAGE_PMD_NR);
+    expect(smapsOf(r.final)).toBe(HPAGE_PMD_NR);
+    expect(r.violations).toEqual([]);
+  });
+
+  it('a page the child no longer maps is reused by the parent (do_wp_page: folio_ref_count 1)', () => {
+    const r = runChecked(machine('never'), mmap('m1', '4K'), wr('0', '0x1'), fork('p1', 'p2'), exit('p2'), wr('0', '0x2'));
+    expect(r.steps[4]?.branches).toContain('do_wp_page:reuse-last-ref');
+    expect(used(r.final)).toBe(1);
+  });
+
+  it('an exclusive subpage of a split read-only THP is written in place (do_wp_page: PageAnonExclusive)', () => {
+    // mprotect on 6.1 makes exclusive PTEs writable again but not a PMD (can_change_pmd_writable is v6.2); a partial
+    // munmap then splits the PMD into read-only, exclusive PTEs.
+    const r = runChecked(machine('always'), mmap('m1', '8M'), wr(at(0n), '0x1'), range('mprotect', '0', '8M', { prot: 'r' }), range('mprotect', '0', '8M', { prot: 'rw' }), range('munmap', at(0x100000n), '4K', {}), wr(at(0n), '0x2'), rd(at(0n)));
+    expect(r.steps[5]?.branches).toContain('do_wp_page:reuse-exclusive');
+    expect(r.results.at(-1)).toBe('0x2');
+    expect(used(r.final)).toBe(HPAGE_PMD_NR);
+    expect(r.violations).toEqual([]);
+  });
+
+  it('out of memory: no 2 MiB block left falls back to 4 KiB pages, no page at all is VM_FAULT_OOM (SIGBUS here)', () => {
+    // 72 MiB of RAM: the pool is [64 MiB, 72 MiB), four 2 MiB blocks.
+    const small = boot({ kernel: '6.1', memoryBlockSize: '128M', ram: [{ start: '0x0', size: '72M', node: 0 }] }, { thp: 'always' });
+    const r = runChecked(small, mmap('m1', '16M'), ...[0n, 1n, 2n, 3n].map((i) => wr(at(i * M2), '0x1')), wr(at(4n * M2), '0x2'));
+    expect(used(r.steps[4]?.after as KernelState)).toBe(4 * HPAGE_PMD_NR);
+    expect(r.results.at(-1)).toBe('SIGBUS/BUS_ADRERR');
+    expect(r.steps.at(-1)?.branches).toEqual(expect.arrayContaining(['do_huge_pmd_anonymous_page:fallback', 'do_anonymous_page:VM_FAULT_OOM']));
+    const cow = runChecked(boot({ kernel: '6.1', memoryBlockSize: '128M', ram: [{ start: '0x0', size: '66M', node: 0 }] }, { thp: 'never' }), mmap('m1', '4K'), wr('0', '0x1'), fork('p1', 'p2'), mmap('m2', '8M'), ...Array.from({ length: 511 }, (_, i) => wr(`0x${(i * 4096).toString(16)}`, '0x3', 'p1', 'm2')), wr('0', '0x2', 'p2'));
+    expect(cow.results.at(-1)).toBe('SIGBUS/BUS_ADRERR');
+    expect(cow.steps.at(-1)?.branches).toContain('wp_page_copy:VM_FAULT_OOM');
+    expect(cow.violations).toEqual([]);
   });
 });

@@ -116,7 +116,8 @@ export function anonFault(op: Op, p: Process, index: number, addr: bigint, write
   if (have === null) {
     if (!proc.pmdTables.has(pudRegion)) proc = withProcess(proc, { pmdTables: proc.pmdTables.set(pudRegion, true) });
     if (!proc.pteTables.has(pmdRegion) && thpApplies(op, vma, addr)) {
-      const pmd = doHugePmdAnonymousPage(op, write);
+      if (hasPtesIn(vma, addr)) throw new Error('model bug: pmd_none with PTEs in the 2 MiB range (a PTE table not recorded)');
+      const pmd = doHugePmdAnonymousPage(op, vma, write);
       if (pmd !== null) {
         const unit = addr & ~(SZ_2M - 1n);
         const next = withVma(vma, { ptes: vma.ptes.set(keyOf(vma, unit), pmd) });
@@ -138,6 +139,12 @@ export function anonFault(op: Op, p: Process, index: number, addr: bigint, write
     proc = splitHugePmd(op, proc, index, have.unit);
   }
   return doWpPage(op, proc, index, addr & ~0xfffn);
+}
+
+/** Whether the 2 MiB range around `addr` holds any entry of `v` (which pmd_none would deny). */
+function hasPtesIn(v: Vma, addr: bigint): boolean {
+  const unit = addr & ~(SZ_2M - 1n);
+  return !v.ptes.range(keyOf(v, unit), keyOf(v, unit + SZ_2M) - 1).next().done;
 }
 
 /** The anonymous entry mapping `addr` (PTE or PMD) and its unit's address. */
@@ -184,9 +191,9 @@ function doAnonymousPage(op: Op, p: Process, index: number, addr: bigint, write:
  * the huge zero page (transparent_hugepage_use_zero_page: on by default;
  * mm_get_huge_zero_page allocates it on first use, and it stays); a write
  * allocates a THP (vma_alloc_folio of HPAGE_PMD_ORDER, cleared), writable
- * if VM_WRITE, exclusive. No 2 MiB block: VM_FAULT_FALLBACK (null) to 4 KiB.
+ * if VM_WRITE (__do_huge_pmd_anonymous_page), exclusive. No 2 MiB block: VM_FAULT_FALLBACK (null) to 4 KiB.
  */
-function doHugePmdAnonymousPage(op: Op, write: boolean): Pte | null {
+function doHugePmdAnonymousPage(op: Op, v: Vma, write: boolean): Pte | null {
   if (!write) {
     let head = op.state.mm.anon.hugeZero;
     if (head === null) {
@@ -207,7 +214,8 @@ function doHugePmdAnonymousPage(op: Op, write: boolean): Pte | null {
   }
   op.branch('do_huge_pmd_anonymous_page', 'thp');
   newFolio(op, head, 9);
-  return anonPte('pmd', BigInt(head) << PAGE_SHIFT, { kind: 'page', write: true, exclusive: true });
+  // maybe_pmd_mkwrite: a forced write (FOLL_FORCE) to a vma without VM_WRITE leaves the PMD read-only.
+  return anonPte('pmd', BigInt(head) << PAGE_SHIFT, { kind: 'page', write: v.prot === 'rw', exclusive: true });
 }
 
 /**
@@ -249,7 +257,8 @@ export function splitHugePmd(op: Op, p: Process, index: number, unit: bigint): P
     ptes = ptes.set(key + i, a.kind === 'zero' ? anonPte('pte', ZERO_PAGE_PHYS, ZERO) : anonPte('pte', pmd.phys + (BigInt(i) << PAGE_SHIFT), a));
   }
   if (a.kind === 'page') mapFolio(op, pmd.phys, HPAGE_PMD_NR - 1);
-  op.branch('__split_huge_pmd', a.kind === 'zero' ? 'huge-zero' : 'thp');
+  if (a.kind === 'zero') op.branch('__split_huge_pmd', 'huge-zero');
+  else op.branch('__split_huge_pmd', 'thp');
   const out = storeVma(p, index, withVma(v, { ptes }), 0);
   return withProcess(out, { pteTables: out.pteTables.set(Number(unit >> 21n), true) });
 }
@@ -271,7 +280,8 @@ function doWpPage(op: Op, p: Process, index: number, unit: bigint): AnonFaultOut
     const at = folioAt(op, Number(old.phys >> PAGE_SHIFT));
     if (a.exclusive || (at !== null && at.folio.maps === 1)) {
       // wp_page_reuse: pte_mkdirty, maybe_mkwrite.
-      op.branch('do_wp_page', a.exclusive ? 'reuse-exclusive' : 'reuse-last-ref');
+      if (a.exclusive) op.branch('do_wp_page', 'reuse-exclusive');
+      else op.branch('do_wp_page', 'reuse-last-ref');
       const pte = anonPte('pte', old.phys, { kind: 'page', write: v.prot === 'rw', exclusive: true });
       const next = withVma(v, { ptes: v.ptes.set(key, pte) });
       return { kind: 'installed', proc: storeVma(p, index, next, 0), vma: next, pte, unit };
@@ -296,8 +306,9 @@ function wpPageCopy(op: Op, p: Process, index: number, unit: bigint, old: Pte): 
   }
   newFolio(op, pfn, 0);
   const fromZero = old.anon?.kind !== 'page';
-  op.branch('wp_page_copy', fromZero ? 'zero-page' : 'copy');
-  if (!fromZero) {
+  if (fromZero) op.branch('wp_page_copy', 'zero-page');
+  else {
+    op.branch('wp_page_copy', 'copy');
     physCopyPage(op, Number(old.phys >> PAGE_SHIFT), pfn);
     mapFolio(op, old.phys, -1);
   }

@@ -179,12 +179,19 @@ function moveAnonVma(op: Op, a: MremapArgs, vma: Vma, oldLen: bigint, newLen: bi
   let ptes = PageTable.empty();
   let left = v.ptes;
   let rss = 0;
+  // move_page_tables allocates the page-table pages at the destination (alloc_new_pmd, pte_alloc): recorded once the
+  // old range is unmapped (its free_pgtables sees no vma over the destination yet).
+  const pteRegions: number[] = [];
+  const pmdRegions: number[] = [];
   for (const [k, pte] of v.ptes.entries()) {
     const at = v.start + (BigInt(k) << PAGE_SHIFT);
     if (at < a.addr || at + LEVEL_SIZE[pte.level] > a.addr + oldLen) continue;
     ptes = ptes.set(Number((at - a.addr) >> PAGE_SHIFT), pte);
     left = left.delete(k);
     rss += rssPages(pte);
+    const dest = to + (at - a.addr);
+    pmdRegions.push(Number(dest >> 30n));
+    if (pte.level === 'pte') pteRegions.push(Number(dest >> 21n));
   }
   const vmas = p.vmas.slice();
   vmas[index] = withVma(v, { ptes: left });
@@ -194,8 +201,11 @@ function moveAnonVma(op: Op, a: MremapArgs, vma: Vma, oldLen: bigint, newLen: bi
   const e = munmap(op, a.pid, a.addr, oldLen);
   if (e !== null) throw new Error(`model bug: the old range of an anonymous move failed to unmap: ${e}`);
   p = processOf(op, a.pid);
+  let { pteTables, pmdTables } = p;
+  for (const r of pteRegions) pteTables = pteTables.set(r, true);
+  for (const r of pmdRegions) pmdTables = pmdTables.set(r, true);
   const maps = new Map(p.maps);
   maps.set(a.map, to - a.offset);
-  setProcess(op, a.pid, withProcess(p, { vmas: insertVma(p.vmas, moved), maps, rssAnon: p.rssAnon + rss }));
+  setProcess(op, a.pid, withProcess(p, { vmas: insertVma(p.vmas, moved), maps, rssAnon: p.rssAnon + rss, pteTables, pmdTables }));
   return { ok: true, value: to };
 }

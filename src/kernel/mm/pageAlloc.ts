@@ -27,32 +27,40 @@ import type { Op } from '../op.js';
 import type { KernelState } from '../state.js';
 import { WideIntMap } from '../../util/wideIntMap.js';
 import { setMm } from './process.js';
-import { withAnon, ZERO_PAGE_PFN, type AnonState } from './types.js';
+import { withAnon, type AnonState } from './types.js';
 
 /** Pages in a PMD-sized (order-9) block. */
 export const HPAGE_PMD_NR = 512;
 
-/** The node CPU 0 sits on: the lowest node with boot RAM (null when no block is boot RAM). */
+/** The node CPU 0 sits on: the node of the first firmware RAM range (null when the boot lists none). */
 export function localNode(s: KernelState): number | null {
-  let nid: number | null = null;
-  for (const b of s.blocks.values()) if (b.boot && (nid === null || b.nid < nid)) nid = b.nid;
-  return nid;
+  return s.boot.ram[0]?.node ?? null;
 }
 
-/** Whether `pfn` lies in memory the allocator may hand out: an online, hole-free boot block of the local node, not the kernel image's. */
+/** Frames below 64 MiB hold the kernel image (loaded at 16 MiB) and early allocations: never handed out. */
+export const KERNEL_END_PFN = 0x4000;
+
+/**
+ * Whether `pfn` lies in memory the allocator may hand out: firmware RAM of
+ * the local node (boot.ram, so holes are left out), above the kernel image,
+ * in a memory block that is online.
+ */
 export function inAnonPool(s: KernelState, pfn: number): boolean {
-  const id = Math.floor(pfn / s.blockPages);
-  const b = s.blocks.get(id);
-  if (b === undefined || !b.boot || b.state !== 'online' || b.pages !== s.blockPages) return false;
-  if (id === Math.floor(ZERO_PAGE_PFN / s.blockPages)) return false;
-  return b.nid === localNode(s);
+  if (pfn < KERNEL_END_PFN) return false;
+  const b = s.blocks.get(Math.floor(pfn / s.blockPages));
+  if (b === undefined || !b.boot || b.state !== 'online') return false;
+  const node = localNode(s);
+  const phys = BigInt(pfn) << 12n;
+  for (const r of s.boot.ram) if (r.node === node && phys >= r.start && phys < r.start + r.size) return true;
+  return false;
 }
 
-/** The top of boot RAM: where the first 2 MiB block is taken below. */
+/** The top of the local node's firmware RAM: where the first 2 MiB block is taken below. */
 function bootTop(s: KernelState): number {
-  let top = 0;
-  for (const [id, b] of s.blocks.entries()) if (b.boot && (id + 1) * s.blockPages > top) top = (id + 1) * s.blockPages;
-  return top;
+  let top = 0n;
+  const node = localNode(s);
+  for (const r of s.boot.ram) if (r.node === node && r.start + r.size > top) top = r.start + r.size;
+  return Number(top >> 12n) - (Number(top >> 12n) % HPAGE_PMD_NR);
 }
 
 /** The lowest entry of `set` still in the pool; entries whose block went offline are dropped on the way. */
@@ -75,9 +83,10 @@ function take2m(s: KernelState, a: AnonState): { readonly pfn: number; readonly 
   let bump = a.bump ?? bootTop(s);
   while (bump >= HPAGE_PMD_NR) {
     const pfn = bump - HPAGE_PMD_NR;
-    if (inAnonPool(s, pfn)) return { pfn, anon: withAnon(a, { bump: pfn }) };
-    // Not pool memory: skip to the start of this memory block.
-    bump = Math.floor(pfn / s.blockPages) * s.blockPages;
+    if (inAnonPool(s, pfn) && inAnonPool(s, bump - 1)) return { pfn, anon: withAnon(a, { bump: pfn }) };
+    // Not pool memory: the next 2 MiB down, or past a whole block that is not online boot RAM.
+    const b = s.blocks.get(Math.floor(pfn / s.blockPages));
+    bump = b === undefined || !b.boot || b.state !== 'online' ? Math.floor(pfn / s.blockPages) * s.blockPages : pfn;
   }
   return null;
 }
