@@ -24,9 +24,10 @@ interface VmaDiff {
 const EMPTY: VmaDiff = { added: [], removed: [], procs: [] };
 const diffOfStep = new WeakMap<InvariantContext, VmaDiff>();
 
+/** No process and no folio changed (most steps: sysfs writes to blocks). */
 function untouched(ctx: InvariantContext): boolean {
   const { before, after, full } = ctx;
-  return !full && before !== null && before.mm.procs === after.mm.procs && before.mm.anon === after.mm.anon && before.blocks === after.blocks;
+  return !full && before !== null && before.mm.procs === after.mm.procs && before.mm.anon === after.mm.anon;
 }
 
 function diffOf(ctx: InvariantContext): VmaDiff {
@@ -173,7 +174,7 @@ export const anonFrames: Invariant = {
     const a = after.mm.anon;
     const whole = full || before === null;
     const out: string[] = [];
-    if (!whole && before.mm.anon === a && before.blocks === after.blocks) return [];
+    if (!whole && before.mm.anon === a && (before.blocks === after.blocks || a.folios.size === 0)) return [];
     const heads = whole ? [...a.folios.entries()].map(([h]) => h) : before.mm.anon.folios.changedKeys(a.folios).filter((h) => a.folios.get(h) !== undefined);
     for (const head of heads) checkFolio(after, a, head, a.folios.get(head) as Folio, out);
     if (!whole) {
