@@ -161,7 +161,7 @@ export class Fingerprinter {
     let id = this.vmaId.get(v);
     if (id === undefined) {
       const f = v.flags;
-      const bits = `${f.mayshare ? 's' : ''}${f.maywrite ? 'w' : ''}${f.hugepage ? 'h' : ''}${f.nohugepage ? 'n' : ''}${f.dontcopy ? 'd' : ''}${f.sync ? 'y' : ''}${f.pfnmap ? 'p' : ''}`;
+      const bits = `${f.mayshare ? 's' : ''}${f.maywrite ? 'w' : ''}${f.hugepage ? 'h' : ''}${f.nohugepage ? 'n' : ''}${f.dontcopy ? 'd' : ''}${f.sync ? 'y' : ''}${f.pfnmap ? 'p' : ''}${f.account ? 'a' : ''}`;
       id = this.intern(`${hex(v.start)}-${hex(v.end)}:${hex(v.pgoff)}:${v.prot}:${bits}:${hex(v.mmapAlign)}:${v.grown ? 1 : 0}:${this.ptes(v.ptes)}`);
       this.vmaId.set(v, id);
     }

@@ -89,6 +89,14 @@ export interface ProfileSwitches {
    * release]; 6.12 has none). Not in v5.1.
    */
   readonly swpSwapinError: boolean;
+  /**
+   * get_unmapped_area for a private anonymous mapping without a hint: 'none' on 6.1 (the mm's own allocator,
+   * 4 KiB-aligned); from v6.7 (efa7df3e3bb5, "mm: align larger anonymous mappings on THP boundaries")
+   * thp_get_unmapped_area aligns a mapping of 2 MiB or more to 2 MiB ('len-ge-pmd', 6.8); from v6.12
+   * (d4148aeab412, "mm, mmap: limit THP alignment of anonymous mappings to PMD-aligned sizes") only one whose
+   * length is a multiple of 2 MiB ('len-multiple-pmd').
+   */
+  readonly anonThpAlign: 'none' | 'len-ge-pmd' | 'len-multiple-pmd';
 }
 
 export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
@@ -114,6 +122,7 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     swpMigrationNum: 2,
     swpPteMarker: 'none',
     swpSwapinError: false,
+    anonThpAlign: 'none',
   },
   '6.1': {
     bindReportsProbeErrno: true,
@@ -137,6 +146,7 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     swpMigrationNum: 3,
     swpPteMarker: 'config',
     swpSwapinError: true,
+    anonThpAlign: 'none',
   },
   '6.8': {
     bindReportsProbeErrno: true,
@@ -160,6 +170,7 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     swpMigrationNum: 3,
     swpPteMarker: 'always',
     swpSwapinError: false,
+    anonThpAlign: 'len-ge-pmd',
   },
   '6.12': {
     bindReportsProbeErrno: true,
@@ -183,6 +194,7 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     swpMigrationNum: 3,
     swpPteMarker: 'always',
     swpSwapinError: false,
+    anonThpAlign: 'len-multiple-pmd',
   },
 };
 

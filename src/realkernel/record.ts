@@ -160,10 +160,6 @@ export function guestOps(steps: readonly LogEvent[]): GuestOp[] {
         throw new RecordRefused('a second boot event');
       case 'follow_pfn':
         throw new RecordRefused(`event ${e.seq ?? i + 1} is a follow_pfn (${e.user}): KVM and VFIO users are model-only, the guest has neither a VM nor an IOMMU`);
-      case 'mmap':
-        // harness/guest/ddx.c maps only files it opened; anonymous mappings are not carried to the guest yet.
-        if (e.fd === null) throw new RecordRefused(`event ${e.seq ?? i + 1} is an anonymous mmap: the guest helper (ddx) does not perform anonymous mappings yet`);
-        return { type: 'program', line: programLine(e) };
       case 'reboot':
         throw new RecordRefused(`event ${e.seq ?? i + 1} is a reboot: the harness runs a log in one boot (harness/run-kmem-persist.sh reboots by booting twice)`);
       default:

@@ -34,6 +34,7 @@ export function vmFlagsLine(v: Vma): string {
     [f.mayshare, 'ms'],
     [f.pfnmap, 'pf'],
     [f.dontcopy, 'dc'],
+    [f.account, 'ac'],
     [f.sync, 'sf'],
     [true, 'sd'],
     [f.hugepage, 'hg'],

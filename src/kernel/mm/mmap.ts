@@ -17,7 +17,7 @@ import { changeProtection } from './anon.js';
 import { handleMmFault, entryAt } from './fault.js';
 import { fileOf, fput, getFile, setProcess, processOf, vmaAt } from './process.js';
 import { doMunmap, mergeAdjacent, pageAlign, releaseVmas, splitAt, TASK_SIZE } from './vma.js';
-import { LEVEL_SIZE, PAGE_SHIFT, withProcess, withVma, type Process, type Vma } from './types.js';
+import { LEVEL_SIZE, PAGE_SHIFT, SZ_2M, withProcess, withVma, type Process, type Vma } from './types.js';
 
 /** Where top-down allocation starts: below the stack, 1 GiB-aligned (mmap_base with no randomisation, rounded). */
 export const MMAP_BASE = 0x7ff000000000n;
@@ -150,7 +150,7 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
     // VM_SYNC comes from calc_vm_flag_bits(flags), which do_mmap (v6.1 mm/mmap.c) computes before
     // `case MAP_SHARED: flags &= LEGACY_MAP_MASK`: MAP_SHARED|MAP_SYNC keeps VM_SYNC (smaps "sf",
     // seen on 6.1.0-57) though the flag is "silently ignored".
-    flags: { mayshare, maywrite, hugepage: false, nohugepage: false, dontcopy: false, sync: a.flags.includes('sync'), pfnmap: false },
+    flags: { mayshare, maywrite, hugepage: false, nohugepage: false, dontcopy: false, sync: a.flags.includes('sync'), pfnmap: false, account: !mayshare && write },
     mmapAlign: 4096n,
     grown: false,
     ptes: PageTable.empty(),
@@ -195,7 +195,7 @@ function doMmapAnon(op: Op, a: MmapArgs): Ret<bigint> {
     if (at > TASK_SIZE - len) return fail(op, 'get_unmapped_area', 'ENOMEM');
     addr = at;
   } else {
-    const got = archGetUnmappedArea(p, a.addr ?? 0n, len);
+    const got = anonGetUnmappedArea(op, p, a.addr ?? 0n, len);
     if (!got.ok) return fail(op, 'get_unmapped_area', got.errno);
     addr = got.value;
   }
@@ -214,7 +214,7 @@ function doMmapAnon(op: Op, a: MmapArgs): Ret<bigint> {
     pgoff: addr >> PAGE_SHIFT,
     file: null,
     prot: a.prot,
-    flags: { mayshare: false, maywrite: true, hugepage: false, nohugepage: false, dontcopy: false, sync: a.flags.includes('sync'), pfnmap: false },
+    flags: { mayshare: false, maywrite: true, hugepage: false, nohugepage: false, dontcopy: false, sync: a.flags.includes('sync'), pfnmap: false, account: a.prot === 'rw' },
     mmapAlign: 4096n,
     grown: false,
     ptes: PageTable.empty(),
@@ -225,6 +225,25 @@ function doMmapAnon(op: Op, a: MmapArgs): Ret<bigint> {
   setProcess(op, a.pid, withProcess(p, { vmas: insertVma(p.vmas, vma), maps }));
   if (a.flags.includes('populate')) populate(op, a.comm, a.pid, addr, addr + len);
   return { ok: true, value: addr };
+}
+
+/**
+ * @kernel __get_unmapped_area mm/mmap.c for a private anonymous mapping —
+ * the mm's own allocator, or from v6.7 thp_get_unmapped_area
+ * (__thp_get_unmapped_area: ask for len + 2 MiB, return a 2 MiB-aligned
+ * address inside) when the profile's rule takes the length and there is no
+ * hint (the switch anonThpAlign). The model answers exactly 2 MiB-aligned
+ * (exactly()), as the kernel guarantees no more.
+ */
+function anonGetUnmappedArea(op: Op, p: Process, hint: bigint, len: bigint): Ret<bigint> {
+  const rule = op.state.profile.anonThpAlign;
+  const thp = hint === 0n && (rule === 'len-ge-pmd' ? len >= SZ_2M : rule === 'len-multiple-pmd' ? len % SZ_2M === 0n : false);
+  if (!thp) return archGetUnmappedArea(p, hint, len);
+  const padded = archGetUnmappedArea(p, 0n, len + SZ_2M);
+  if (!padded.ok) return archGetUnmappedArea(p, hint, len);
+  op.branch('thp_get_unmapped_area', 'anon-aligned');
+  const up = (padded.value + SZ_2M - 1n) & ~(SZ_2M - 1n);
+  return { ok: true, value: exactly(up, SZ_2M) };
 }
 
 export function insertVma(vmas: readonly Vma[], v: Vma): Vma[] {
@@ -299,7 +318,10 @@ export function doMprotect(op: Op, pid: string, start: bigint, length: bigint, p
     const now = vmaAt(p, cursor);
     if (now === null) throw new Error('model bug: vma vanished in mprotect');
     const vmas = p.vmas.slice();
-    vmas[now.index] = changeProtection(withVma(now.vma, { prot }), prot);
+    // mprotect_fixup: a private vma gaining VM_WRITE is charged (VM_ACCOUNT), and stays so.
+    const account = now.vma.flags.account || (prot === 'rw' && !now.vma.flags.mayshare);
+    const flags = account === now.vma.flags.account ? now.vma.flags : { ...now.vma.flags, account };
+    vmas[now.index] = changeProtection(withVma(now.vma, { prot, flags }), prot);
     p = withProcess(p, { vmas });
     cursor = now.vma.end;
   }

@@ -70,10 +70,15 @@ export interface VmFlags {
   readonly sync: boolean;
   /** VM_PFNMAP (the devdax-map-none RFC's special mappings). */
   readonly pfnmap: boolean;
+  /**
+   * VM_ACCOUNT: a private writable mapping is charged to the commit limit (mmap_region's accountable_mapping;
+   * mprotect_fixup sets it when a private vma gains VM_WRITE and never clears it). smaps prints "ac".
+   */
+  readonly account: boolean;
 }
 
 /** Every VmFlags field once (a field added to VmFlags and not named here fails to type-check). */
-const VM_FLAG_SET: Readonly<Record<keyof VmFlags, true>> = { mayshare: true, maywrite: true, hugepage: true, nohugepage: true, dontcopy: true, sync: true, pfnmap: true };
+const VM_FLAG_SET: Readonly<Record<keyof VmFlags, true>> = { mayshare: true, maywrite: true, hugepage: true, nohugepage: true, dontcopy: true, sync: true, pfnmap: true, account: true };
 const VM_FLAGS = Object.keys(VM_FLAG_SET) as ReadonlyArray<keyof VmFlags>;
 
 /** The same vm_flags (what vma_merge and madvise_update_vma compare). */
