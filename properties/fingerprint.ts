@@ -26,7 +26,8 @@
  * What programs own (SPEC §7: KernelState.mm) is one more part, written
  * after the slots: each process by its pid handle, its fds and map handles
  * by their handles, its vmas with their entries and page-table pages, the
- * open files, and the memory words written. Handle names are the log's and
+ * open files, the memory words written, and anonymous memory (folios and
+ * the page allocator's free frames and next block). Handle names are the log's and
  * stay in the key (p1 and p2, f1, m1 and m2 are few: the alphabet,
  * properties/alphabet/programs.ts, reuses them canonically, so a state that
  * differs only by a pid or map name costs at most a factor two, never an
@@ -39,7 +40,7 @@
  * reduces no symmetry (symmetry.ts: symmetryApplies).
  */
 import type { PageTable } from '../src/kernel/mm/pageTable.js';
-import type { Vma } from '../src/kernel/mm/types.js';
+import type { AnonState, Vma } from '../src/kernel/mm/types.js';
 import type { Resource } from '../src/kernel/resource.js';
 import type { DaxDevice, DaxRange, KernelState, MemoryBlock } from '../src/kernel/state.js';
 import type { IntMap } from '../src/util/intMap.js';
@@ -163,7 +164,7 @@ export class Fingerprinter {
     let id = this.vmaId.get(v);
     if (id === undefined) {
       const f = v.flags;
-      const bits = `${f.mayshare ? 's' : ''}${f.maywrite ? 'w' : ''}${f.hugepage ? 'h' : ''}${f.nohugepage ? 'n' : ''}${f.dontcopy ? 'd' : ''}${f.sync ? 'y' : ''}${f.pfnmap ? 'p' : ''}`;
+      const bits = `${f.mayshare ? 's' : ''}${f.maywrite ? 'w' : ''}${f.hugepage ? 'h' : ''}${f.nohugepage ? 'n' : ''}${f.dontcopy ? 'd' : ''}${f.sync ? 'y' : ''}${f.pfnmap ? 'p' : ''}${f.account ? 'a' : ''}`;
       id = this.intern(`${hex(v.start)}-${hex(v.end)}:${hex(v.pgoff)}:${v.prot}:${bits}:${hex(v.mmapAlign)}:${v.grown ? 1 : 0}:${this.ptes(v.ptes)}`);
       this.vmaId.set(v, id);
     }
@@ -174,7 +175,10 @@ export class Fingerprinter {
     let id = this.ptesId.get(t);
     if (id === undefined) {
       let out = 'P';
-      for (const [k, e] of t.entries()) out += `${k}:${e.level}${hex(e.phys)}${e.special ? 's' : ''};`;
+      for (const [k, e] of t.entries()) {
+        const a = e.anon;
+        out += `${k}:${e.level}${hex(e.phys)}${e.special ? 's' : ''}${a === undefined ? '' : `a${a.kind === 'zero' ? 'z' : 'p'}${a.write ? 'w' : ''}${a.exclusive ? 'x' : ''}`};`;
+      }
       this.ptesId.set(t, (id = this.intern(out)));
     }
     return id;
@@ -218,8 +222,8 @@ export class Fingerprinter {
       out += '|';
       for (const m of [...p.maps.keys()].sort()) out += `${m}=${hex(p.maps.get(m) as bigint)},`;
       out += '|';
-      for (const v of p.vmas) out += `${this.vma(v)}@${no(v.file)};`;
-      out += `|${this.tables(p.pteTables)}|${this.tables(p.pmdTables)}}`;
+      for (const v of p.vmas) out += `${this.vma(v)}@${v.file === null ? 'anon' : no(v.file)};`;
+      out += `|${this.tables(p.pteTables)}|${this.tables(p.pmdTables)}|${p.rssAnon}}`;
     }
     // Files no fd or vma holds (a leak: only a bug's state has one) after the held ones, by id.
     for (const id of [...mm.files.keys()].sort((a, b) => a - b)) no(id);
@@ -231,7 +235,19 @@ export class Fingerprinter {
       const gen = f === undefined ? '' : dev === undefined ? String(f.gen) : f.gen === dev.cdevGen ? 'c' : 's';
       files[n] = f === undefined ? '-' : `${f.driver}:${f.path}:${f.dev}:${f.mode}:${f.sync ? 1 : 0}:${f.private ? 1 : 0}:${gen}:${f.refs}${f.mm === undefined ? '' : `:${f.mm === null ? '-' : f.mm}`}`;
     }
-    return `${out}/${files.join(';')}/${this.mem(mm.mem)}/${mm.fills.size === 0 ? '' : this.mem(mm.fills)}`;
+    return `${out}/${files.join(';')}/${this.mem(mm.mem)}/${mm.fills.size === 0 ? '' : this.mem(mm.fills)}/${this.anon(mm.anon)}`;
+  }
+
+  /** Anonymous memory: the folios and the allocator's state (which frame comes next decides where data lands). */
+  private anon(a: AnonState): string {
+    if (a.folios.size === 0 && a.bump === null) return '';
+    let out = `${a.pages}:${a.bump ?? '-'}:${a.hugeZero ?? '-'}:${a.chunk === null ? '-' : `${a.chunk.base}+${a.chunk.next - a.chunk.base}`}:F`;
+    for (const [k, f] of a.folios.entries()) out += `${k}o${f.order}m${f.maps},`;
+    out += ':4';
+    for (const [k] of a.free4k.entries()) out += `${k},`;
+    out += ':2';
+    for (const [k] of a.free2m.entries()) out += `${k},`;
+    return out;
   }
 
   /** Which slot a top-level resource, block id or device belongs to; -1 = global. */

@@ -74,7 +74,7 @@ function revived(s: Step): boolean {
   if (e.type !== 'access' || !s.outcome.ok) return false;
   const p = s.after.mm.procs.get(e.pid);
   return (p?.vmas ?? []).some((v) => {
-    const f = s.after.mm.files.get(v.file);
+    const f = v.file === null ? undefined : s.after.mm.files.get(v.file);
     const d = s.after.devices.find((x) => x.name === f?.dev);
     return f !== undefined && d !== undefined && f.gen < d.cdevGen && v.ptes.size > 0;
   });

@@ -26,7 +26,7 @@
  * writes them; strings hex-encoded, numbers decimal):
  *   open P F PATH FLAGS       FLAGS rdonly|wronly|rdwr[+sync]
  *   close P F
- *   mmap P M F LEN OFF PROT FLAGS AMAP AOFF   PROT none|r|rw, FLAGS a,b|-, AMAP -|handle
+ *   mmap P M F LEN OFF PROT FLAGS AMAP AOFF   F -|handle (- : MAP_ANONYMOUS), PROT none|r|rw, FLAGS a,b|-, AMAP -|handle
  *   munmap P M OFF LEN / mprotect P M OFF LEN PROT / madvise P M OFF LEN ADVICE
  *   mremap P M OFF LEN NEWLEN FLAGS AMAP AOFF
  *   access|procmem P M OFF read|write VALUE
@@ -532,8 +532,10 @@ static void worker_step(char **w, int n, char *out, size_t cap)
 		free(name);
 	} else if (strcmp(t, "mmap") == 0 && n == 10) {
 		char *name = hexarg(w[2]);
-		int fd = strcmp(w[3], "-") == 0 ? -1 : fdof(w[3]);
-		int fl = mapflags(w[7]);
+		/* F "-": an anonymous mapping (the log's "fd": null): MAP_ANONYMOUS with fd -1. */
+		int anon = strcmp(w[3], "-") == 0;
+		int fd = anon ? -1 : fdof(w[3]);
+		int fl = mapflags(w[7]) | (anon ? MAP_ANONYMOUS : 0);
 		uintptr_t hint = strcmp(w[8], "-") == 0 ? 0 : mapaddr(w[8]) + (uintptr_t)num(w[9]);
 		void *p = mmap((void *)hint, (size_t)num(w[4]), protbits(w[6]), fl, fd, (off_t)num(w[5]));
 

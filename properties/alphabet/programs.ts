@@ -63,7 +63,7 @@ export function fdHandle(i: number): string {
 }
 
 /** The address range of the vma holding `addr`, or null: a map handle is live when its address is mapped. */
-function liveRange(p: Process, addr: bigint | undefined): { readonly end: bigint; readonly file: number } | null {
+function liveRange(p: Process, addr: bigint | undefined): { readonly end: bigint; readonly file: number | null } | null {
   if (addr === undefined || addr === 0n) return null;
   for (const v of p.vmas) if (v.start <= addr && addr < v.end) return { end: v.end, file: v.file };
   return null;
@@ -96,7 +96,7 @@ function liveMaps(s: KernelState, p: Process): Array<{ readonly map: string; rea
     const at = p.maps.get(map);
     const live = liveRange(p, at);
     if (at === undefined || live === null) continue;
-    const dev = deviceOfFile(s, live.file);
+    const dev = live.file === null ? undefined : deviceOfFile(s, live.file);
     out.push({ map, align: dev?.align ?? K4, rest: live.end - at, dev });
   }
   return out;

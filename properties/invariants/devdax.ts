@@ -56,7 +56,7 @@ function stepDaxVmas(ctx: InvariantContext, newOnly: boolean): readonly DaxVma[]
       const old = newOnly && was !== undefined ? was.vmas : null;
       for (const vma of p.vmas) {
         if (old !== null && old.includes(vma)) continue;
-        const file = ctx.after.mm.files.get(vma.file);
+        const file = vma.file === null ? undefined : ctx.after.mm.files.get(vma.file);
         if (file?.driver !== 'dax') continue;
         const dev = ctx.after.devices.find((d) => d.name === file.dev);
         if (dev !== undefined) out.push({ pid, vma, dev, was });

@@ -14,6 +14,7 @@ import { daxPfnUser } from './pfnUser.js';
 import { swapTypes } from './swap.js';
 import { hmmDevicePrivateIomem } from './hmm.js';
 import { PERSIST_INVARIANTS } from './persist.js';
+import { ANON_INVARIANTS } from './anon.js';
 import { StepMemo, type Invariant, type InvariantContext } from './types.js';
 import type { BlockChange } from '../../src/kernel/op.js';
 import type { KernelState } from '../../src/kernel/state.js';
@@ -41,6 +42,7 @@ export const INVARIANTS: readonly Invariant[] = [
   swapTypes,
   hmmDevicePrivateIomem,
   ...PERSIST_INVARIANTS,
+  ...ANON_INVARIANTS,
 ];
 
 export const INVARIANT_NAMES = INVARIANTS.map((i) => i.name);
@@ -106,7 +108,7 @@ function onlyMemoryChanged(before: KernelState | null, after: KernelState): bool
   if (before === null || before.mm === after.mm) return false;
   const a = before.mm;
   const b = after.mm;
-  if (a.procs !== b.procs || a.files !== b.files || a.nextFile !== b.nextFile) return false;
+  if (a.procs !== b.procs || a.files !== b.files || a.nextFile !== b.nextFile || a.anon !== b.anon) return false;
   for (const k of OTHER_KEYS) if (before[k] !== after[k]) return false;
   return true;
 }

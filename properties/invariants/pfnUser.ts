@@ -20,7 +20,7 @@ function target(s: KernelState, e: FollowPfnEvent): { readonly vma: Vma; readonl
   const addr = (p.maps.get(e.map) ?? 0n) + e.offset;
   const at = vmaAt(p, addr);
   if (at === null) return null;
-  const file = s.mm.files.get(at.vma.file);
+  const file = at.vma.file === null ? undefined : s.mm.files.get(at.vma.file);
   if (file?.driver !== 'dax') return null;
   const dev = s.devices.find((d) => d.name === file.dev);
   return dev === undefined ? null : { vma: at.vma, dev, addr };

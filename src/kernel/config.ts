@@ -55,6 +55,12 @@ export interface BootConfig {
    * only the device-private placement reads this.
    */
   readonly physAddrBits: number;
+  /**
+   * /sys/kernel/mm/transparent_hugepage/enabled at boot (transparent_hugepage=): `always` (Debian's
+   * CONFIG_TRANSPARENT_HUGEPAGE_ALWAYS=y), `madvise` (only VM_HUGEPAGE vmas) or `never`. Decides whether an
+   * anonymous fault maps a THP (src/kernel/mm/anon.ts); KERNEL-FACTS-HMM 2.4 shows it changes real results.
+   */
+  readonly thp: 'always' | 'madvise' | 'never';
 }
 
 export const DEFAULT_CONFIG: BootConfig = {
@@ -74,6 +80,7 @@ export const DEFAULT_CONFIG: BootConfig = {
   pteMarker: true,
   testHmm: 'n',
   physAddrBits: 46,
+  thp: 'always',
 };
 
 /** The lowest and highest x86_phys_bits a boot may name (36: PAE-era CPUs; 52: the architectural maximum). */

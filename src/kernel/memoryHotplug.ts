@@ -15,6 +15,7 @@ import { memoryNotify, notifierToErrno, type MemoryNotify } from './memoryNotifi
 import { createMemoryBlockDevices, removeMemoryBlockDevices, onlineMemoryBlock } from './memory.js';
 import type { Op } from './op.js';
 import { heldPagesIn } from './dax/kmemPersist.js';
+import { anonPagesIn } from './mm/pageAlloc.js';
 import {
   IORESOURCE_BUSY,
   IORESOURCE_SYSRAM_DRIVER_MANAGED,
@@ -320,6 +321,12 @@ export function offlinePages(op: Op, id: number): Ret {
     const errno = b.zone === 'Movable' ? 'EINTR' : 'EBUSY';
     op.branch('offline_pages', `${errno}(kmem-persist-held)`);
     return err(errno);
+  }
+  if (anonPagesIn(s, id * s.blockPages, s.blockPages)) {
+    // Processes' anonymous pages (src/kernel/mm/pageAlloc.ts) are movable, and the kernel's do_migrate_range would
+    // move them elsewhere; the model does not migrate them yet and refuses as a failed migration would (EBUSY).
+    op.branch('offline_pages', 'EBUSY(anon-pages-not-migrated)');
+    return err('EBUSY');
   }
   const arg: MemoryNotify = { startPfn: id * s.blockPages, nrPages: s.blockPages };
   // ret = notifier_to_errno(memory_notify(MEM_GOING_OFFLINE, &arg)) (reason "notifier failure"); an injected fault is a

@@ -102,6 +102,14 @@ export interface ProfileSwitches {
    * 6.12; not in v6.8 as released nor v5.1.
    */
   readonly addPagesChecksPhysmemEnd: boolean;
+  /**
+   * get_unmapped_area for a private anonymous mapping without a hint: 'none' on 6.1 (the mm's own allocator,
+   * 4 KiB-aligned); from v6.7 (efa7df3e3bb5, "mm: align larger anonymous mappings on THP boundaries")
+   * thp_get_unmapped_area aligns a mapping of 2 MiB or more to 2 MiB ('len-ge-pmd', 6.8); from v6.12
+   * (d4148aeab412, "mm, mmap: limit THP alignment of anonymous mappings to PMD-aligned sizes") only one whose
+   * length is a multiple of 2 MiB ('len-multiple-pmd').
+   */
+  readonly anonThpAlign: 'none' | 'len-ge-pmd' | 'len-multiple-pmd';
 }
 
 export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
@@ -129,6 +137,7 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     swpSwapinError: false,
     gfrStep: 'size',
     addPagesChecksPhysmemEnd: false,
+    anonThpAlign: 'none',
   },
   '6.1': {
     bindReportsProbeErrno: true,
@@ -154,6 +163,7 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     swpSwapinError: true,
     gfrStep: 'size',
     addPagesChecksPhysmemEnd: true,
+    anonThpAlign: 'none',
   },
   '6.8': {
     bindReportsProbeErrno: true,
@@ -179,6 +189,7 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     swpSwapinError: false,
     gfrStep: 'align',
     addPagesChecksPhysmemEnd: false,
+    anonThpAlign: 'len-ge-pmd',
   },
   '6.12': {
     bindReportsProbeErrno: true,
@@ -204,6 +215,7 @@ export const PROFILES: Readonly<Record<KernelVersion, ProfileSwitches>> = {
     swpSwapinError: false,
     gfrStep: 'align',
     addPagesChecksPhysmemEnd: true,
+    anonThpAlign: 'len-multiple-pmd',
   },
 };
 

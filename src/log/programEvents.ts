@@ -61,7 +61,8 @@ export interface MmapEvent extends Common {
   readonly type: 'mmap';
   readonly pid: string;
   readonly map: string;
-  readonly fd: string;
+  /** The fd handle, or null for an anonymous mapping (MAP_ANONYMOUS). */
+  readonly fd: string | null;
   readonly length: bigint;
   readonly offset: bigint;
   readonly prot: Prot;
@@ -299,7 +300,7 @@ const mmapSchema = strict(
     type: eventType('mmap'),
     pid,
     map: handle('map'),
-    fd: z.union([handle('fd'), z.null()], { error: 'an fd handle (anonymous mappings, fd null, come with the HMM area and are not modelled yet)' }),
+    fd: z.union([handle('fd'), z.null()], { error: 'an fd handle, or null for an anonymous mapping' }),
     length: u64,
     offset: u64.default(0n),
     prot,

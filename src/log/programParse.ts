@@ -54,7 +54,9 @@ export function parseProgramEvent(type: ProgramEventType, raw: Record<string, un
     case 'mmap': {
       const e = parseWith(PROGRAM_SCHEMAS.mmap, raw);
       noDuplicates(e.flags, 'flags');
-      if (e.fd === null) throw new FieldProblem(['fd'], 'an fd handle (anonymous mappings, fd null, come with the HMM area and are not modelled yet)', 'null');
+      // MAP_SHARED|MAP_ANONYMOUS is a shmem mapping (shmem_zero_setup), which the model leaves out (src/kernel/mm/mmap.ts).
+      if (e.fd === null && e.flags.includes('shared') && !e.flags.includes('private') && !e.flags.includes('validate'))
+        throw new FieldProblem(['flags'], 'private for an anonymous mapping (fd null): shared anonymous (shmem) mappings are not modelled', 'shared');
       if (e.flags.includes('fixed') && e.addr === undefined) throw new FieldProblem(['addr'], 'an address {"map","offset"} with the "fixed" flag', 'no addr');
       return {
         type: 'mmap',

@@ -47,6 +47,8 @@ export function programCall(e: ProgramEvent): string {
       return `${p}close(${e.fd})`;
     case 'mmap': {
       const flags = e.flags.length === 0 ? '0' : e.flags.map((f) => MAP[f] ?? f).join('|');
+      // strace prints MAP_ANONYMOUS among the flags and -1 as the fd.
+      if (e.fd === null) return `${p}mmap(${addr(e.addr)}, ${size(e.length)}, ${PROT[e.prot]}, ${flags}|MAP_ANONYMOUS, -1, ${size(e.offset)}) = ${e.map}`;
       return `${p}mmap(${addr(e.addr)}, ${size(e.length)}, ${PROT[e.prot]}, ${flags}, ${e.fd}, ${size(e.offset)}) = ${e.map}`;
     }
     case 'munmap':

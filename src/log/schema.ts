@@ -75,6 +75,7 @@ const configSchema = strict(
     pteMarker: bool().default(DEFAULT_CONFIG.pteMarker),
     testHmm: z.enum(['n', 'm', 'y'], { error: oneOf(['n', 'm', 'y']) }).default(DEFAULT_CONFIG.testHmm),
     physAddrBits: intIn(PHYS_ADDR_BITS_RANGE[0], PHYS_ADDR_BITS_RANGE[1], `the CPU's physical address bits, ${PHYS_ADDR_BITS_RANGE[0]}..${PHYS_ADDR_BITS_RANGE[1]} (x86_phys_bits)`).default(DEFAULT_CONFIG.physAddrBits),
+    thp: z.enum(['always', 'madvise', 'never'], { error: oneOf(['always', 'madvise', 'never']) }).default(DEFAULT_CONFIG.thp),
   },
   'a config object (fields of BootConfig, each optional)',
 );

@@ -86,6 +86,7 @@ function bootFields(b: BootEvent): JsonObject {
       ...(c.pteMarker ? {} : { pteMarker: false }),
       ...(c.testHmm === 'n' ? {} : { testHmm: c.testHmm }),
       ...(c.physAddrBits === DEFAULT_CONFIG.physAddrBits ? {} : { physAddrBits: c.physAddrBits }),
+      ...(c.thp === 'always' ? {} : { thp: c.thp }),
     },
     memoryBlockSize: hex(b.memoryBlockSize),
     ram: b.ram.map((r) => ({ start: hex(r.start), size: hex(r.size), node: r.node })),

@@ -28,7 +28,8 @@ export function programLine(e: ProgramEvent): string {
     case 'close':
       return `close ${p} ${hexOf(e.fd)}`;
     case 'mmap':
-      return `mmap ${p} ${hexOf(e.map)} ${hexOf(e.fd)} ${n(e.length)} ${n(e.offset)} ${e.prot} ${list(e.flags)} ${addr(e.addr)}`;
+      // An anonymous mapping's fd is "-" (ddx maps it MAP_ANONYMOUS).
+      return `mmap ${p} ${hexOf(e.map)} ${e.fd === null ? '-' : hexOf(e.fd)} ${n(e.length)} ${n(e.offset)} ${e.prot} ${list(e.flags)} ${addr(e.addr)}`;
     case 'munmap':
       return `munmap ${p} ${hexOf(e.map)} ${n(e.offset)} ${n(e.length)}`;
     case 'mprotect':

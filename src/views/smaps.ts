@@ -1,7 +1,7 @@
 /**
  * /proc/PID/maps and /proc/PID/smaps for the modelled processes (fs/proc/
  * task_mmu.c v6.1 show_map_vma, show_smap, show_smap_vma_flags), for the
- * vmas the model has: device-dax file mappings. Addresses, device numbers
+ * vmas the model has: device-dax file mappings and private anonymous ones. Addresses, device numbers
  * and inodes are the model's; src/replay/compare.ts compares a recorded
  * smaps by the fields that mean something across machines.
  * Rss counts what smaps_pmd_entry counts: PMD-mapped devmap units; devmap
@@ -12,6 +12,7 @@ import { fopsOf } from '../kernel/fs/chrdev.js';
 import { Op } from '../kernel/op.js';
 import type { Process, Vma } from '../kernel/mm/types.js';
 import type { KernelState } from '../kernel/state.js';
+import { rssPages } from '../kernel/mm/anon.js';
 
 function kb(bytes: bigint): string {
   return `${(bytes / 1024n).toString().padStart(8)} kB`;
@@ -33,6 +34,7 @@ export function vmFlagsLine(v: Vma): string {
     [f.mayshare, 'ms'],
     [f.pfnmap, 'pf'],
     [f.dontcopy, 'dc'],
+    [f.account, 'ac'],
     [f.sync, 'sf'],
     [true, 'sd'],
     [f.hugepage, 'hg'],
@@ -46,9 +48,11 @@ export function vmFlagsLine(v: Vma): string {
 
 /** show_map_vma's line. */
 function mapLine(s: KernelState, v: Vma): string {
-  const file = s.mm.files.get(v.file);
+  const file = v.file === null ? undefined : s.mm.files.get(v.file);
   const perms = `${v.prot !== 'none' ? 'r' : '-'}${v.prot === 'rw' ? 'w' : '-'}-${v.flags.mayshare ? 's' : 'p'}`;
-  const head = `${v.start.toString(16)}-${v.end.toString(16)} ${perms} ${(v.pgoff << 12n).toString(16).padStart(8, '0')} 00:05 0`;
+  // show_map_vma: an anonymous vma prints offset 0 and device 00:00, inode 0.
+  const where = v.file === null ? `00000000 00:00 0` : `${(v.pgoff << 12n).toString(16).padStart(8, '0')} 00:05 0`;
+  const head = `${v.start.toString(16)}-${v.end.toString(16)} ${perms} ${where}`;
   return `${head.padEnd(73)}${file?.path ?? ''}`;
 }
 
@@ -58,7 +62,25 @@ function mapLine(s: KernelState, v: Vma): string {
  * smapsRssCountsDevmapPmd) neither has a devmap one.
  */
 function rss(s: KernelState, v: Vma): bigint {
+  if (v.file === null) return anonRss(v).rss;
   return v.flags.pfnmap || !s.profile.smapsRssCountsDevmapPmd ? 0n : BigInt(v.ptes.pmdCount) * (2n << 20n);
+}
+
+/**
+ * smaps_pte_entry / smaps_pmd_entry for an anonymous vma: each anon page
+ * counts (Rss, Anonymous), a PMD-mapped THP also in AnonHugePages; the zero
+ * pages count nothing (vm_normal_page is NULL; FOLL_DUMP refuses the huge
+ * zero page). The vma's KernelPageSize stays 4 kB with THPs.
+ */
+export function anonRss(v: Vma): { readonly rss: bigint; readonly huge: bigint } {
+  let pages = 0;
+  let huge = 0;
+  for (const [, pte] of v.ptes.entries()) {
+    const n = rssPages(pte);
+    pages += n;
+    if (pte.level === 'pmd') huge += n;
+  }
+  return { rss: BigInt(pages) * 4096n, huge: BigInt(huge) * 4096n };
 }
 
 export function renderMaps(s: KernelState, p: Process): string {
@@ -69,7 +91,7 @@ export function renderSmaps(s: KernelState, p: Process): string {
   const op = new Op(s);
   let out = '';
   for (const v of p.vmas) {
-    const file = s.mm.files.get(v.file);
+    const file = v.file === null ? undefined : s.mm.files.get(v.file);
     const page = file === undefined ? 4096n : fopsOf(file).vmOps.pagesize(op, file);
     const r = rss(s, v);
     out += `${mapLine(s, v)}\n`;
@@ -77,6 +99,11 @@ export function renderSmaps(s: KernelState, p: Process): string {
     out += `KernelPageSize: ${kb(page)}\n`;
     out += `MMUPageSize:    ${kb(page)}\n`;
     out += `Rss:            ${kb(r)}\n`;
+    if (v.file === null) {
+      // Printed for every vma by the kernel; the model prints them where they can be non-zero.
+      out += `Anonymous:      ${kb(r)}\n`;
+      out += `AnonHugePages:  ${kb(anonRss(v).huge)}\n`;
+    }
     out += `${vmFlagsLine(v)}\n`;
   }
   return out;
@@ -91,7 +118,7 @@ export function renderProcessMaps(s: KernelState): string {
     if (p === undefined) continue;
     out += `${pid}: ${p.fds.size} open file${p.fds.size === 1 ? '' : 's'}, ${p.vmas.length} mapping${p.vmas.length === 1 ? '' : 's'}\n`;
     for (const v of p.vmas) {
-      const file = s.mm.files.get(v.file);
+      const file = v.file === null ? undefined : s.mm.files.get(v.file);
       const page = file === undefined ? 4096n : fopsOf(file).vmOps.pagesize(op, file);
       out += `  ${mapLine(s, v).replace(/ +/g, ' ')}  KernelPageSize=${page / 1024n}kB MMUPageSize=${page / 1024n}kB Rss=${rss(s, v) / 1024n}kB entries=${v.ptes.size}\n`;
     }

@@ -28,6 +28,7 @@ const on: BootConfig = {
   pteMarker: true,
   testHmm: 'n',
   physAddrBits: 46,
+  thp: 'always',
   structPageSize: 64,
   pageblockOrder: 9,
   movableNode: false,

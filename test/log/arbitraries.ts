@@ -39,6 +39,7 @@ const config = (kernel: KernelVersion): fc.Arbitrary<BootConfig> =>
     // test_hmm: v5.7+ only, built in only with DEVICE_PRIVATE (src/log/bootCheck.ts); 'y' is drawn as 'm' where it cannot be.
     testHmm: kernel === '5.1' ? fc.constant('n' as const) : fc.constantFrom('n' as const, 'm' as const, 'y' as const),
     physAddrBits: fc.integer({ min: 36, max: 52 }),
+    thp: fc.constantFrom('always' as const, 'madvise' as const, 'never' as const),
   }).map((c) => (c.testHmm === 'y' && !c.devicePrivate ? { ...c, testHmm: 'm' as const } : c));
 
 const deviceShape = fc.record({

@@ -92,6 +92,14 @@ const UNREACHABLE_BRANCHES: Readonly<Record<string, string>> = {
   'vfs_write:EBADF': 'only under the kmem-persist series: a write to a kmem disk opened read-only (test/kernel/kmemPersist.test.ts)',
   'kmem_blk_disk_init:EEXIST(add_disk)': 'only under the kmem-persist series: a second BLK instance on one node (finding P7; test/properties/persist.test.ts reaches it)',
   'kmem_persist_memory_notifier:NOTIFY_BAD': 'only under the fix kmem-persist-fix-movable (test/kernel/kmemPersist.test.ts)',
+  // Anonymous memory (src/kernel/mm/anon.ts): generated machines have hundreds of MiB of boot RAM and runs of 40 steps
+  // map a few MiB, so the allocator never runs dry; and the two reuse paths need a longer exact sequence.
+  'do_anonymous_page:VM_FAULT_OOM': 'the boot RAM of a generated machine is never exhausted in 40 steps (test/kernel/anon.test.ts, a 72 MiB machine)',
+  'wp_page_copy:VM_FAULT_OOM': 'the boot RAM of a generated machine is never exhausted in 40 steps (test/kernel/anon.test.ts, a 66 MiB machine)',
+  'do_huge_pmd_anonymous_page:fallback': 'no 2 MiB block left: the boot RAM of a generated machine is never exhausted in 40 steps (test/kernel/anon.test.ts)',
+  'do_huge_pmd_wp_page:reuse': 'a write to a read-only THP mapped once: fork, the child’s exit, then the parent’s write to the same 2 MiB range (test/kernel/anon.test.ts)',
+  'do_wp_page:reuse-last-ref': 'a write to a read-only page its folio alone maps: fork, then a write by each side to the same page, or the child’s exit first; the budget reaches the copies, not yet this (test/kernel/anon.test.ts)',
+  'do_wp_page:reuse-exclusive': 'an exclusive read-only PTE: mprotect r then rw of a THP (6.1 upgrades no PMD), a partial munmap splitting it, a write (test/kernel/anon.test.ts)',
 };
 
 describe('generated machines', () => {

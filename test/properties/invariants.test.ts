@@ -62,6 +62,11 @@ describe('invariant registry', () => {
         'persist-type-refcount',
         'persist-node-exclusive',
         'persist-read-your-writes',
+        // Anonymous memory (issue 12).
+        'anon-mapcount',
+        'anon-exclusive-write',
+        'anon-frames',
+        'anon-rss',
       ].sort(),
     );
   });

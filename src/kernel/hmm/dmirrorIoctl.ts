@@ -103,10 +103,11 @@ function dmirrorMigrate(op: Op, file: OpenFile, e: DmirrorIoctlEvent, start: big
  * vmas, not modelled yet.
  */
 function migrateVmaSetup(op: Op, vma: Vma): Outcome | null {
-  const file = op.state.mm.files.get(vma.file);
+  const file = vma.file === null ? undefined : op.state.mm.files.get(vma.file);
   // A map=none (PFN_SPECIAL) device vma is VM_PFNMAP; any other device-dax vma is a DAX vma (S_DAX inode).
   if (vma.flags.pfnmap) return fail(op, 'migrate_vma_setup', 'EINVAL', 'VM_SPECIAL');
   if (file?.driver === 'dax') return fail(op, 'migrate_vma_setup', 'EINVAL', 'vma_is_dax');
+  // An anonymous vma: migrate_vma_collect and the device's pages, not modelled yet (issue 12).
   return fail(op, 'migrate_vma_setup', 'ENOTTY', 'not-modelled');
 }
 

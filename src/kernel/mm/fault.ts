@@ -9,6 +9,7 @@
 import { fopsOf } from '../fs/chrdev.js';
 import type { Op } from '../op.js';
 import type { FaultResult } from './ops.js';
+import { anonFault } from './anon.js';
 import { fileOf } from './process.js';
 import { LEVEL_SIZE, PAGE_SHIFT, withProcess, withVma, type Process, type Pte, type PteLevel, type Vma } from './types.js';
 
@@ -53,6 +54,8 @@ export type FaultOutcome = { readonly kind: 'installed'; readonly proc: Process;
 export function handleMmFault(op: Op, comm: string, p: Process, index: number, addr: bigint, write: boolean): FaultOutcome {
   let proc = p;
   const vma = p.vmas[index] as Vma;
+  // vma_is_anonymous: no vm_ops, the anonymous fault paths (and do_wp_page for a present read-only entry).
+  if (vma.file === null) return anonFault(op, p, index, addr, write);
   const file = fileOf(op, vma.file);
   const vmOps = fopsOf(file).vmOps;
   const thp = hugepageVmaCheck(vma);
@@ -83,6 +86,15 @@ export function handleMmFault(op: Op, comm: string, p: Process, index: number, a
   const r = done(vmOps.fault(op, vmf, 'pte'), 'pte');
   // A PTE-level fallback has nowhere to go: VM_FAULT_FALLBACK from ->fault is a SIGBUS for the task.
   return r ?? { kind: 'sigbus', proc };
+}
+
+/**
+ * Whether an access must fault although an entry is there: a write through
+ * an anonymous entry without write permission (handle_pte_fault's
+ * do_wp_page, or do_huge_pmd_wp_page).
+ */
+export function needsWpFault(pte: Pte, write: boolean): boolean {
+  return write && pte.anon !== undefined && !pte.anon.write;
 }
 
 /** The physical address an access at `addr` reaches through `pte`: the MMU takes the frame bits of the entry's level. */

@@ -16,6 +16,7 @@ import { chrdevAt } from '../fs/chrdev.js';
 import { err, OK, type Ret } from '../errno.js';
 import type { Op } from '../op.js';
 import { fput, getFile, installFile, processOf, setFile, setMm, setProcess } from './process.js';
+import { copyAnonVma, zapAnonRange } from './anon.js';
 import { PAGE_SHIFT, withProcess, withVma, type Vma } from './types.js';
 
 /** @kernel do_sys_open fs/open.c → chrdev_open: the fd handle names the new file. An open fd under the same handle is closed first (dup2-like), as the guest helper does. */
@@ -54,12 +55,30 @@ export function closeFd(op: Op, pid: string, fd: string): Ret {
 
 /** @kernel copy_process kernel/fork.c (dup_fd, dup_mm → dup_mmap) */
 export function doFork(op: Op, pid: string, child: string): Ret {
-  const p = processOf(op, pid);
+  let p = processOf(op, pid);
   for (const id of p.fds.values()) getFile(op, id);
-  const copied = copyPageRange(p.vmas.filter((v) => !v.flags.dontcopy));
-  for (const v of copied.vmas) getFile(op, v.file);
+  const kept = p.vmas.filter((v) => !v.flags.dontcopy);
+  const copied = copyPageRange(kept);
+  let { pteTables, pmdTables } = copied;
+  let rssAnon = 0;
+  const childVmas = copied.vmas.slice();
+  let parentVmas: Vma[] | null = null;
+  kept.forEach((v, i) => {
+    if (v.file !== null) {
+      getFile(op, v.file);
+      return;
+    }
+    // An anonymous vma: copy_page_range write-protects the parent's entries too.
+    const c = copyAnonVma(op, v);
+    childVmas[i] = c.child;
+    rssAnon += c.rss;
+    for (const r of c.pteRegions) pteTables = pteTables.set(r, true);
+    for (const r of c.pmdRegions) pmdTables = pmdTables.set(r, true);
+    if (c.parent !== v) (parentVmas ??= p.vmas.slice())[p.vmas.indexOf(v)] = c.parent;
+  });
+  if (parentVmas !== null) p = withProcess(p, { vmas: parentVmas });
   setProcess(op, pid, p);
-  setProcess(op, child, { fds: new Map(p.fds), maps: new Map(p.maps), vmas: copied.vmas, pteTables: copied.pteTables, pmdTables: copied.pmdTables });
+  setProcess(op, child, { fds: new Map(p.fds), maps: new Map(p.maps), vmas: childVmas, pteTables, pmdTables, rssAnon });
   return OK;
 }
 
@@ -76,6 +95,7 @@ function copyPageRange(vmas: readonly Vma[]): { readonly vmas: Vma[]; readonly p
   let pteTables = IntMap.empty<true>();
   let pmdTables = IntMap.empty<true>();
   const out = vmas.map((v) => {
+    if (v.file === null) return v; // doFork copies anonymous vmas (copyAnonVma)
     if (!v.flags.pfnmap || v.ptes.size === 0) return v.ptes.size === 0 ? v : withVma(v, { ptes: PageTable.empty() });
     let ptes = PageTable.empty();
     for (const [k, pte] of v.ptes.entries()) {
@@ -92,11 +112,15 @@ function copyPageRange(vmas: readonly Vma[]): { readonly vmas: Vma[]; readonly p
 
 /** @kernel do_exit kernel/exit.c — exit_mm (every vma's file reference), then exit_files. */
 export function doExit(op: Op, pid: string): Ret {
-  const p = processOf(op, pid);
+  let p = processOf(op, pid);
+  // exit_mmap → unmap_vmas: anonymous pages lose this process's mappings (the last one frees them).
+  p.vmas.forEach((v, i) => {
+    if (v.file === null) p = zapAnonRange(op, p, i, v.start, v.end);
+  });
   const procs = new Map(op.state.mm.procs);
   procs.delete(pid);
   setMm(op, { procs });
-  for (const v of p.vmas) fput(op, v.file);
+  for (const v of p.vmas) if (v.file !== null) fput(op, v.file);
   for (const id of p.fds.values()) fput(op, id);
   mmReleased(op, pid);
   return OK;

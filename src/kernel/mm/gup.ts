@@ -11,7 +11,7 @@
 import type { Op } from '../op.js';
 import { entryAt, handleMmFault, physOf } from './fault.js';
 import { processOf, setProcess, vmaAt } from './process.js';
-import type { Vma } from './types.js';
+import type { Pte, Vma } from './types.js';
 
 export interface GupFlags {
   /** FOLL_WRITE */
@@ -37,6 +37,20 @@ export function checkVmaFlags(vma: Vma, flags: GupFlags): string | null {
 }
 
 /**
+ * @kernel can_follow_write_pte mm/gup.c (v6.1, after 5535be309971 removed
+ * FOLL_COW) — follow_page_pte hands out a page for a write only through a
+ * writable entry, or with FOLL_FORCE through a read-only entry of a private
+ * vma without VM_WRITE whose page is an exclusive anon page (what the forced
+ * write fault's COW or reuse left); otherwise faultin_page runs the write
+ * fault first. Reads and a driver's entries always follow.
+ */
+function canFollow(vma: Vma, pte: Pte, flags: GupFlags): boolean {
+  const a = pte.anon;
+  if (!flags.write || a === undefined || a.write) return true;
+  return flags.force && vma.prot !== 'rw' && a.kind === 'page' && a.exclusive;
+}
+
+/**
  * @kernel __get_user_pages mm/gup.c — one page of `pid` at `addr`:
  * find_extend_vma, check_vma_flags, follow_page_mask, else faultin_page
  * (VM_FAULT_SIGBUS is -EFAULT).
@@ -48,7 +62,7 @@ export function getUserPage(op: Op, comm: string, pid: string, addr: bigint, fla
   const bad = checkVmaFlags(at.vma, flags);
   if (bad !== null) return { ok: false, why: bad };
   const have = entryAt(at.vma, addr);
-  if (have !== null) return { ok: true, phys: physOf(have.pte, have.unit, addr) };
+  if (have !== null && canFollow(at.vma, have.pte, flags)) return { ok: true, phys: physOf(have.pte, have.unit, addr) };
   const r = handleMmFault(op, comm, p, at.index, addr, flags.write);
   setProcess(op, pid, r.proc);
   if (r.kind === 'sigbus') return { ok: false, why: 'fault' };

@@ -10,6 +10,7 @@
 import type { Advice } from '../../log/programEvents.js';
 import { err, type Ret } from '../errno.js';
 import type { Op } from '../op.js';
+import { zapAnonRange } from './anon.js';
 import { processOf, setProcess, vmaAt } from './process.js';
 import { sameVmFlags, withProcess, withVma, type Process, type VmFlags } from './types.js';
 import { mergeAdjacent, pageAlign, releaseVmas, splitAt, zapRange } from './vma.js';
@@ -52,7 +53,10 @@ export function doMadvise(op: Op, pid: string, start: bigint, length: bigint, ad
       op.branch('madvise_dontneed_free', 'EINVAL');
       return err('EINVAL');
     }
-    if (change === undefined) {
+    if (change === undefined && at.vma.file === null) {
+      // MADV_DONTNEED on anonymous memory: the pages go (a later read maps the zero page again).
+      p = zapAnonRange(op, p, at.index, cursor, stop);
+    } else if (change === undefined) {
       // MADV_DONTNEED: zap_page_range on the part of this vma.
       const vmas = p.vmas.slice();
       vmas[at.index] = zapRange(at.vma, cursor, stop);

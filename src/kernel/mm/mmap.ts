@@ -4,8 +4,8 @@
  * mm/mprotect.c's do_mprotect_pkey. Addresses below mmap_base are handed
  * out top-down; the model never reuses a hole, which changes no outcome
  * the log compares (an mmap address is compared by its alignment).
- * Left out: anonymous and private file mappings (the HMM area), stack
- * guard gaps, MAP_FIXED_NOREPLACE, pkeys, mlock.
+ * Anonymous private mappings: doMmapAnon (src/kernel/mm/anon.ts faults them).
+ * Left out: private file mappings, shared anonymous (shmem) mappings, stack guard gaps, MAP_FIXED_NOREPLACE, pkeys, mlock.
  */
 import type { Errno } from '../errno.js';
 import { fopsOf } from '../fs/chrdev.js';
@@ -13,10 +13,11 @@ import { err, type Ret } from '../errno.js';
 import type { Op } from '../op.js';
 import type { MapFlag, Prot } from '../../log/programEvents.js';
 import { PageTable } from './pageTable.js';
+import { changeProtection } from './anon.js';
 import { handleMmFault, entryAt } from './fault.js';
 import { fileOf, fput, getFile, setProcess, processOf, vmaAt } from './process.js';
 import { doMunmap, mergeAdjacent, pageAlign, releaseVmas, splitAt, TASK_SIZE } from './vma.js';
-import { LEVEL_SIZE, PAGE_SHIFT, withProcess, withVma, type Process, type Vma } from './types.js';
+import { LEVEL_SIZE, PAGE_SHIFT, SZ_2M, withProcess, withVma, type Process, type Vma } from './types.js';
 
 /** Where top-down allocation starts: below the stack, 1 GiB-aligned (mmap_base with no randomisation, rounded). */
 export const MMAP_BASE = 0x7ff000000000n;
@@ -73,7 +74,8 @@ export interface MmapArgs {
   readonly comm: string;
   readonly pid: string;
   readonly map: string;
-  readonly fd: string;
+  /** The fd handle, or null for MAP_ANONYMOUS. */
+  readonly fd: string | null;
   readonly addr: bigint | null;
   readonly length: bigint;
   readonly offset: bigint;
@@ -89,6 +91,7 @@ function mapType(flags: readonly MapFlag[]): number {
 /** @kernel ksys_mmap_pgoff mm/mmap.c (via x86's sys_mmap, which refuses an unaligned offset) → do_mmap → mmap_region */
 export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
   if ((a.offset & 0xfffn) !== 0n) return fail(op, 'sys_mmap', 'EINVAL');
+  if (a.fd === null) return doMmapAnon(op, a);
   let p = processOf(op, a.pid);
   const id = p.fds.get(a.fd);
   if (id === undefined) return fail(op, 'ksys_mmap_pgoff', 'EBADF');
@@ -147,7 +150,7 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
     // VM_SYNC comes from calc_vm_flag_bits(flags), which do_mmap (v6.1 mm/mmap.c) computes before
     // `case MAP_SHARED: flags &= LEGACY_MAP_MASK`: MAP_SHARED|MAP_SYNC keeps VM_SYNC (smaps "sf",
     // seen on 6.1.0-57) though the flag is "silently ignored".
-    flags: { mayshare, maywrite, hugepage: false, nohugepage: false, dontcopy: false, sync: a.flags.includes('sync'), pfnmap: false },
+    flags: { mayshare, maywrite, hugepage: false, nohugepage: false, dontcopy: false, sync: a.flags.includes('sync'), pfnmap: false, account: !mayshare && write },
     mmapAlign: 4096n,
     grown: false,
     ptes: PageTable.empty(),
@@ -164,6 +167,83 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
   setProcess(op, a.pid, p);
   if (a.flags.includes('populate') && type !== 2) populate(op, a.comm, a.pid, addr, addr + len);
   return { ok: true, value: addr };
+}
+
+/**
+ * @kernel do_mmap mm/mmap.c for MAP_ANONYMOUS (no file): MAP_PRIVATE takes
+ * pgoff = addr >> PAGE_SHIFT; any other map type but MAP_SHARED is EINVAL
+ * (MAP_SHARED|MAP_ANONYMOUS is shmem_zero_setup's shmem file, which the
+ * model leaves out: the log parser refuses it). Placement is the mm's own
+ * get_unmapped_area: v6.1 does not align anonymous mappings to 2 MiB
+ * (thp_get_unmapped_area serves only files whose ->get_unmapped_area it is;
+ * the anonymous alignment, efa7df3e3bb5, came in v6.7). mmap_region
+ * builds the vma with no vm_ops; MAP_POPULATE faults it in as
+ * populate_vma_page_range does (a write fault where VM_WRITE).
+ * Left out: vma_merge with an adjacent anonymous vma (maps shows two lines
+ * where the kernel may show one), MAP_NORESERVE, MAP_GROWSDOWN.
+ */
+function doMmapAnon(op: Op, a: MmapArgs): Ret<bigint> {
+  if (a.length === 0n) return fail(op, 'do_mmap', 'EINVAL');
+  const len = pageAlign(a.length);
+  if (len === 0n || len > TASK_SIZE) return fail(op, 'do_mmap', 'ENOMEM');
+  const fixed = a.flags.includes('fixed');
+  let p = processOf(op, a.pid);
+  let addr: bigint;
+  if (fixed) {
+    const at = a.addr ?? 0n;
+    if ((at & 0xfffn) !== 0n) return fail(op, 'get_unmapped_area', 'EINVAL');
+    if (at > TASK_SIZE - len) return fail(op, 'get_unmapped_area', 'ENOMEM');
+    addr = at;
+  } else {
+    const got = anonGetUnmappedArea(op, p, a.addr ?? 0n, len);
+    if (!got.ok) return fail(op, 'get_unmapped_area', got.errno);
+    addr = got.value;
+  }
+  if (mapType(a.flags) !== 2) return fail(op, 'do_mmap', 'EINVAL');
+  if (fixed) {
+    const un = doMunmap(op, p, addr, len);
+    setProcess(op, a.pid, un.proc);
+    if (un.removed.length > 0) op.branch('mmap_region', 'unmapped-before-mmap');
+    releaseVmas(op, un.removed);
+    if (un.errno !== null) return fail(op, 'mmap_region', 'ENOMEM');
+    p = processOf(op, a.pid);
+  }
+  const vma: Vma = {
+    start: addr,
+    end: addr + len,
+    pgoff: addr >> PAGE_SHIFT,
+    file: null,
+    prot: a.prot,
+    flags: { mayshare: false, maywrite: true, hugepage: false, nohugepage: false, dontcopy: false, sync: a.flags.includes('sync'), pfnmap: false, account: a.prot === 'rw' },
+    mmapAlign: 4096n,
+    grown: false,
+    ptes: PageTable.empty(),
+  };
+  op.branch('do_mmap', 'anonymous');
+  const maps = new Map(p.maps);
+  maps.set(a.map, addr);
+  setProcess(op, a.pid, withProcess(p, { vmas: insertVma(p.vmas, vma), maps }));
+  if (a.flags.includes('populate')) populate(op, a.comm, a.pid, addr, addr + len);
+  return { ok: true, value: addr };
+}
+
+/**
+ * @kernel __get_unmapped_area mm/mmap.c for a private anonymous mapping —
+ * the mm's own allocator, or from v6.7 thp_get_unmapped_area
+ * (__thp_get_unmapped_area: ask for len + 2 MiB, return a 2 MiB-aligned
+ * address inside) when the profile's rule takes the length and there is no
+ * hint (the switch anonThpAlign). The model answers exactly 2 MiB-aligned
+ * (exactly()), as the kernel guarantees no more.
+ */
+function anonGetUnmappedArea(op: Op, p: Process, hint: bigint, len: bigint): Ret<bigint> {
+  const rule = op.state.profile.anonThpAlign;
+  const thp = hint === 0n && (rule === 'len-ge-pmd' ? len >= SZ_2M : rule === 'len-multiple-pmd' ? len % SZ_2M === 0n : false);
+  if (!thp) return archGetUnmappedArea(p, hint, len);
+  const padded = archGetUnmappedArea(p, 0n, len + SZ_2M);
+  if (!padded.ok) return archGetUnmappedArea(p, hint, len);
+  op.branch('thp_get_unmapped_area', 'anon-aligned');
+  const up = (padded.value + SZ_2M - 1n) & ~(SZ_2M - 1n);
+  return { ok: true, value: exactly(up, SZ_2M) };
 }
 
 export function insertVma(vmas: readonly Vma[], v: Vma): Vma[] {
@@ -238,7 +318,10 @@ export function doMprotect(op: Op, pid: string, start: bigint, length: bigint, p
     const now = vmaAt(p, cursor);
     if (now === null) throw new Error('model bug: vma vanished in mprotect');
     const vmas = p.vmas.slice();
-    vmas[now.index] = withVma(now.vma, { prot });
+    // mprotect_fixup: a private vma gaining VM_WRITE is charged (VM_ACCOUNT), and stays so.
+    const account = now.vma.flags.account || (prot === 'rw' && !now.vma.flags.mayshare);
+    const flags = account === now.vma.flags.account ? now.vma.flags : { ...now.vma.flags, account };
+    vmas[now.index] = changeProtection(withVma(now.vma, { prot, flags }), prot);
     p = withProcess(p, { vmas });
     cursor = now.vma.end;
   }

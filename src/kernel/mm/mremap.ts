@@ -5,6 +5,7 @@
  * Entries move with the vma (move_page_tables). Growing in place asks no
  * driver: a device-dax vma can end unaligned, and then every fault in it
  * fails check_vma (SIGBUS).
+ * Anonymous vmas move with their pages (moveAnonVma).
  * Left out: MREMAP_DONTUNMAP, mlocked and accountable (private) vmas.
  */
 import type { MremapFlag } from '../../log/programEvents.js';
@@ -15,7 +16,8 @@ import { err, type Ret } from '../errno.js';
 import type { Op } from '../op.js';
 import { archGetUnmappedArea, insertVma } from './mmap.js';
 import { fileOf, getFile, processOf, setProcess, vmaAt } from './process.js';
-import { LEVEL_SIZE, PAGE_SHIFT, withProcess, withVma, type Process, type Vma } from './types.js';
+import { rssPages, splitHugePmd, splitPmdAt } from './anon.js';
+import { LEVEL_SIZE, PAGE_SHIFT, SZ_2M, withProcess, withVma, type Process, type Vma } from './types.js';
 import { doMunmap, pageAlign, releaseVmas, TASK_SIZE } from './vma.js';
 
 export interface MremapArgs {
@@ -76,10 +78,12 @@ export function doMremap(op: Op, a: MremapArgs): Ret<bigint> {
     }
   }
   if (!a.flags.includes('maymove')) return fail(op, 'mremap', 'ENOMEM');
-  // get_unmapped_area(vma->vm_file, 0, new_len, pgoff of addr, ...): the driver places it (dax_get_unmapped_area).
-  const file = fileOf(op, vma.file);
+  // get_unmapped_area(vma->vm_file, 0, new_len, pgoff of addr, ...): the driver places it (dax_get_unmapped_area);
+  // an anonymous vma gets the mm's own allocator.
   const proc = processOf(op, a.pid);
-  const to = fopsOf(file).getUnmappedArea(op, file, 0n, newLen, vma.pgoff + ((a.addr - vma.start) >> PAGE_SHIFT), (l) => archGetUnmappedArea(proc, 0n, l));
+  const file = vma.file === null ? null : fileOf(op, vma.file);
+  const pgoff = vma.pgoff + ((a.addr - vma.start) >> PAGE_SHIFT);
+  const to = file === null ? archGetUnmappedArea(proc, 0n, newLen) : fopsOf(file).getUnmappedArea(op, file, 0n, newLen, pgoff, (l) => archGetUnmappedArea(proc, 0n, l));
   if (!to.ok) return fail(op, 'get_unmapped_area', to.errno);
   return moveVma(op, a, vma, oldLen, newLen, to.value);
 }
@@ -119,8 +123,10 @@ function vmaToResize(p: Process, addr: bigint, oldLen: bigint, newLen: bigint): 
  * (since v5.11), copy_vma to the new place, move_page_tables, then unmap
  * the old range.
  */
-function moveVma(op: Op, a: MremapArgs, vma: Vma, oldLen: bigint, newLen: bigint, to: bigint): Ret<bigint> {
-  const file = fileOf(op, vma.file);
+function moveVma(op: Op, a: MremapArgs, vma0: Vma, oldLen: bigint, newLen: bigint, to: bigint): Ret<bigint> {
+  if (vma0.file === null) return moveAnonVma(op, a, vma0, oldLen, newLen, to);
+  const vma = vma0;
+  const file = fileOf(op, vma0.file);
   if (op.state.profile.mremapChecksMaySplit && !op.state.profile.mremapNoSplitCheck) {
     const ops = fopsOf(file).vmOps;
     let rc: Ret = { ok: true, value: true };
@@ -134,7 +140,7 @@ function moveVma(op: Op, a: MremapArgs, vma: Vma, oldLen: bigint, newLen: bigint
     const at = vma.start + (BigInt(k) << PAGE_SHIFT);
     if (at >= a.addr && at + LEVEL_SIZE[pte.level] <= a.addr + oldLen) ptes = ptes.set(Number((at - a.addr) >> PAGE_SHIFT), pte);
   }
-  getFile(op, vma.file);
+  getFile(op, vma0.file);
   const moved = withVma(vma, {
     start: to,
     end: to + newLen,
@@ -151,5 +157,55 @@ function moveVma(op: Op, a: MremapArgs, vma: Vma, oldLen: bigint, newLen: bigint
   const maps = new Map(p.maps);
   maps.set(a.map, to - a.offset);
   setProcess(op, a.pid, withProcess(p, { vmas: insertVma(p.vmas, moved), maps }));
+  return { ok: true, value: to };
+}
+
+/**
+ * @kernel move_vma mm/mremap.c for an anonymous vma — no ->may_split;
+ * move_page_tables takes the entries (move_huge_pmd only when the PMD stays
+ * 2 MiB-aligned, else split_huge_pmd first), so the pages, their contents
+ * and RSS go with them; then the old range is unmapped with nothing left to
+ * free.
+ */
+function moveAnonVma(op: Op, a: MremapArgs, vma: Vma, oldLen: bigint, newLen: bigint, to: bigint): Ret<bigint> {
+  let p = processOf(op, a.pid);
+  const index = p.vmas.indexOf(vma);
+  for (const cut of [a.addr, a.addr + oldLen]) p = splitPmdAt(op, p, index, cut);
+  if (((to - a.addr) & (SZ_2M - 1n)) !== 0n) {
+    const v = p.vmas[index] as Vma;
+    for (const [k, pte] of v.ptes.entries()) if (pte.level === 'pmd') p = splitHugePmd(op, p, index, v.start + (BigInt(k) << PAGE_SHIFT));
+  }
+  const v = p.vmas[index] as Vma;
+  let ptes = PageTable.empty();
+  let left = v.ptes;
+  let rss = 0;
+  // move_page_tables allocates the page-table pages at the destination (alloc_new_pmd, pte_alloc): recorded once the
+  // old range is unmapped (its free_pgtables sees no vma over the destination yet).
+  const pteRegions: number[] = [];
+  const pmdRegions: number[] = [];
+  for (const [k, pte] of v.ptes.entries()) {
+    const at = v.start + (BigInt(k) << PAGE_SHIFT);
+    if (at < a.addr || at + LEVEL_SIZE[pte.level] > a.addr + oldLen) continue;
+    ptes = ptes.set(Number((at - a.addr) >> PAGE_SHIFT), pte);
+    left = left.delete(k);
+    rss += rssPages(pte);
+    const dest = to + (at - a.addr);
+    pmdRegions.push(Number(dest >> 30n));
+    if (pte.level === 'pte') pteRegions.push(Number(dest >> 21n));
+  }
+  const vmas = p.vmas.slice();
+  vmas[index] = withVma(v, { ptes: left });
+  setProcess(op, a.pid, withProcess(p, { vmas, rssAnon: p.rssAnon - rss }));
+  op.branch('move_vma', 'anon');
+  const moved = withVma(v, { start: to, end: to + newLen, pgoff: v.pgoff + ((a.addr - v.start) >> PAGE_SHIFT), ptes });
+  const e = munmap(op, a.pid, a.addr, oldLen);
+  if (e !== null) throw new Error(`model bug: the old range of an anonymous move failed to unmap: ${e}`);
+  p = processOf(op, a.pid);
+  let { pteTables, pmdTables } = p;
+  for (const r of pteRegions) pteTables = pteTables.set(r, true);
+  for (const r of pmdRegions) pmdTables = pmdTables.set(r, true);
+  const maps = new Map(p.maps);
+  maps.set(a.map, to - a.offset);
+  setProcess(op, a.pid, withProcess(p, { vmas: insertVma(p.vmas, moved), maps, rssAnon: p.rssAnon + rss, pteTables, pmdTables }));
   return { ok: true, value: to };
 }

@@ -79,3 +79,17 @@ export function physKeepOnly(mm: MmState, keep: ReadonlyArray<{ readonly start: 
   }
   return { mem, fills };
 }
+
+/**
+ * Page `to` becomes a copy of page `from` (copy_user_highpage, as
+ * wp_page_copy's __wp_page_copy_user does): the fill and each written word,
+ * so the cost follows what was written. `to` is a freshly allocated (zero) page.
+ */
+export function physCopyPage(op: Op, from: number, to: number): void {
+  const mm = op.state.mm;
+  const fill = mm.fills.size === 0 ? undefined : mm.fills.get(from);
+  let mem = mm.mem;
+  if (mm.mem.size > 0) for (const [w, v] of mm.mem.range(from * WORDS_PER_PAGE, from * WORDS_PER_PAGE + WORDS_PER_PAGE - 1)) mem = mem.set(w - from * WORDS_PER_PAGE + to * WORDS_PER_PAGE, v);
+  const fills = fill === undefined ? mm.fills : mm.fills.set(to, fill);
+  if (mem !== mm.mem || fills !== mm.fills) setMm(op, { mem, fills });
+}

@@ -11,7 +11,7 @@ import type { Op } from '../op.js';
 import { withState } from '../state.js';
 import { withMm, withProcess, type MmState, type OpenFile, type Process, type Vma } from './types.js';
 
-export const NEW_PROCESS: Process = { fds: new Map(), maps: new Map(), vmas: [], pteTables: IntMap.empty(), pmdTables: IntMap.empty() };
+export const NEW_PROCESS: Process = { fds: new Map(), maps: new Map(), vmas: [], pteTables: IntMap.empty(), pmdTables: IntMap.empty(), rssAnon: 0 };
 
 export function setMm(op: Op, c: Partial<MmState>): void {
   op.state = withState(op.state, { mm: withMm(op.state.mm, c) });

@@ -16,18 +16,42 @@ export const SZ_4K = 4096n;
 export const SZ_2M = 2n << 20n;
 export const SZ_1G = 1n << 30n;
 export const PAGE_SHIFT = 12n;
+/** empty_zero_page: in the kernel image's .bss (loaded at 16 MiB, CONFIG_PHYSICAL_START), never handed out. */
+export const ZERO_PAGE_PFN = 0x2e00;
+/** The physical address of empty_zero_page (ZERO_PAGE(0)). */
+export const ZERO_PAGE_PHYS = BigInt(ZERO_PAGE_PFN) << PAGE_SHIFT;
 
 /** The page-table level an entry sits at: PTE (4 KiB), PMD (2 MiB), PUD (1 GiB). */
 export type PteLevel = 'pte' | 'pmd' | 'pud';
 export const LEVEL_SIZE: Readonly<Record<PteLevel, bigint>> = { pte: SZ_4K, pmd: SZ_2M, pud: SZ_1G };
 
-/** One installed page-table entry (a devmap or, with the RFC, special entry). */
+/** One installed page-table entry: a driver's (devmap or, with the RFC, special) or an anonymous one. */
 export interface Pte {
   readonly level: PteLevel;
-  /** The physical address the entry holds: the frame the driver inserted (aligned unless a bug says otherwise). */
+  /** The physical address the entry holds: the frame the driver inserted (aligned unless a bug says otherwise), or the anonymous page. */
   readonly phys: bigint;
   /** pte_special/pmd_special/pud_special (the RFC's PFN_SPECIAL region): no struct page behind it. */
   readonly special: boolean;
+  /** Set on entries of anonymous vmas (src/kernel/mm/anon.ts); a driver's entries have none. */
+  readonly anon?: AnonPte;
+}
+
+/**
+ * What an anonymous entry says beyond its frame. The page it maps is an
+ * anon folio in MmState.anon (its identity is `phys`), or the shared zero
+ * page (4 KiB) / huge zero page (PMD), which is never writable. A later
+ * device-private swap entry (HMM) becomes one more kind here.
+ */
+export interface AnonPte {
+  readonly kind: 'page' | 'zero';
+  /** pte_write / pmd_write. */
+  readonly write: boolean;
+  /**
+   * PageAnonExclusive of the mapped page (mm/rmap.c, v5.19+). An exclusive
+   * page has exactly one mapping, so the bit can live with that mapping
+   * here; fork's page_try_dup_anon_rmap clears it, do_wp_page's reuse sets it.
+   */
+  readonly exclusive: boolean;
 }
 
 /** vm_flags bits the model tracks (include/linux/mm.h). */
@@ -46,10 +70,15 @@ export interface VmFlags {
   readonly sync: boolean;
   /** VM_PFNMAP (the devdax-map-none RFC's special mappings). */
   readonly pfnmap: boolean;
+  /**
+   * VM_ACCOUNT: a private writable mapping is charged to the commit limit (mmap_region's accountable_mapping;
+   * mprotect_fixup sets it when a private vma gains VM_WRITE and never clears it). smaps prints "ac".
+   */
+  readonly account: boolean;
 }
 
 /** Every VmFlags field once (a field added to VmFlags and not named here fails to type-check). */
-const VM_FLAG_SET: Readonly<Record<keyof VmFlags, true>> = { mayshare: true, maywrite: true, hugepage: true, nohugepage: true, dontcopy: true, sync: true, pfnmap: true };
+const VM_FLAG_SET: Readonly<Record<keyof VmFlags, true>> = { mayshare: true, maywrite: true, hugepage: true, nohugepage: true, dontcopy: true, sync: true, pfnmap: true, account: true };
 const VM_FLAGS = Object.keys(VM_FLAG_SET) as ReadonlyArray<keyof VmFlags>;
 
 /** The same vm_flags (what vma_merge and madvise_update_vma compare). */
@@ -64,8 +93,8 @@ export interface Vma {
   readonly end: bigint;
   /** vm_pgoff, in pages. */
   readonly pgoff: bigint;
-  /** The struct file (an id in MmState.files); every modelled vma maps a file. */
-  readonly file: number;
+  /** The struct file (an id in MmState.files), or null for a private anonymous vma (vma_is_anonymous: no vm_ops, vm_pgoff = start >> PAGE_SHIFT). */
+  readonly file: number | null;
   readonly prot: Prot;
   readonly flags: VmFlags;
   /** The device's align when dax_mmap accepted this vma (the split rule's unit). */
@@ -88,6 +117,8 @@ export interface Process {
   readonly pteTables: IntMap<true>;
   /** 1 GiB regions (addr >> 30) that have a PMD table: pud_none is false there. */
   readonly pmdTables: IntMap<true>;
+  /** MM_ANONPAGES (get_mm_counter): 4 KiB anonymous pages mapped (a THP PMD counts 512; zero pages none). */
+  readonly rssAnon: number;
 }
 
 /** Which driver's file_operations serve a file (src/kernel/fs/chrdev.ts). */
@@ -116,6 +147,38 @@ export interface OpenFile {
   readonly mm?: string | null;
 }
 
+/** A folio of anonymous memory (struct folio), keyed in AnonState.folios by its head frame. */
+export interface Folio {
+  /** 0 (4 KiB) or HPAGE_PMD_ORDER 9 (a 2 MiB THP). */
+  readonly order: 0 | 9;
+  /**
+   * Page-table entries mapping any part of it (a PMD counts once, each PTE
+   * once): folio_ref_count and folio_mapcount alike, as the model has no
+   * pins and no swap cache.
+   */
+  readonly maps: number;
+}
+
+/** The page allocator's share of anonymous memory (src/kernel/mm/pageAlloc.ts). */
+export interface AnonState {
+  /** Allocated anon folios by head pfn. */
+  readonly folios: WideIntMap<Folio>;
+  /** 4 KiB pages allocated: the sum of 2^order over folios, plus the huge zero page. */
+  readonly pages: number;
+  /** Freed order-0 frames, reused before new memory (no buddy merging). */
+  readonly free4k: WideIntMap<true>;
+  /** Freed order-9 blocks by head pfn. */
+  readonly free2m: WideIntMap<true>;
+  /** The 2 MiB block order-0 pages are carved from, and the next pfn in it; null when none is open. */
+  readonly chunk: { readonly base: number; readonly next: number } | null;
+  /** The next 2 MiB block handed out by the top-down walk is the one below this pfn; null until the first allocation. */
+  readonly bump: number | null;
+  /** The huge zero page's head pfn once get_huge_zero_page allocated it (kept: only a shrinker frees it). */
+  readonly hugeZero: number | null;
+}
+
+export const EMPTY_ANON: AnonState = { folios: WideIntMap.empty(), pages: 0, free4k: WideIntMap.empty(), free2m: WideIntMap.empty(), chunk: null, bump: null, hugeZero: null };
+
 export interface MmState {
   readonly procs: ReadonlyMap<string, Process>;
   readonly files: ReadonlyMap<number, OpenFile>;
@@ -128,9 +191,11 @@ export interface MmState {
    * whole 4 KiB blocks, so a written disk holds one entry per block, not 512).
    */
   readonly fills: WideIntMap<bigint>;
+  /** Anonymous memory: folios and the allocator that hands them out. */
+  readonly anon: AnonState;
 }
 
-export const EMPTY_MM: MmState = { procs: new Map(), files: new Map(), nextFile: 1, mem: WideIntMap.empty(), fills: WideIntMap.empty() };
+export const EMPTY_MM: MmState = { procs: new Map(), files: new Map(), nextFile: 1, mem: WideIntMap.empty(), fills: WideIntMap.empty(), anon: EMPTY_ANON };
 
 export function withMm(m: MmState, c: Partial<MmState>): MmState {
   return {
@@ -139,6 +204,7 @@ export function withMm(m: MmState, c: Partial<MmState>): MmState {
     nextFile: c.nextFile !== undefined ? c.nextFile : m.nextFile,
     mem: c.mem !== undefined ? c.mem : m.mem,
     fills: c.fills !== undefined ? c.fills : m.fills,
+    anon: c.anon !== undefined ? c.anon : m.anon,
   };
 }
 
@@ -156,6 +222,18 @@ export function withVma(v: Vma, c: Partial<Vma>): Vma {
   };
 }
 
+export function withAnon(a: AnonState, c: Partial<AnonState>): AnonState {
+  return {
+    folios: c.folios !== undefined ? c.folios : a.folios,
+    pages: c.pages !== undefined ? c.pages : a.pages,
+    free4k: c.free4k !== undefined ? c.free4k : a.free4k,
+    free2m: c.free2m !== undefined ? c.free2m : a.free2m,
+    chunk: c.chunk !== undefined ? c.chunk : a.chunk,
+    bump: c.bump !== undefined ? c.bump : a.bump,
+    hugeZero: c.hugeZero !== undefined ? c.hugeZero : a.hugeZero,
+  };
+}
+
 export function withProcess(p: Process, c: Partial<Process>): Process {
   return {
     fds: c.fds !== undefined ? c.fds : p.fds,
@@ -163,5 +241,6 @@ export function withProcess(p: Process, c: Partial<Process>): Process {
     vmas: c.vmas !== undefined ? c.vmas : p.vmas,
     pteTables: c.pteTables !== undefined ? c.pteTables : p.pteTables,
     pmdTables: c.pmdTables !== undefined ? c.pmdTables : p.pmdTables,
+    rssAnon: c.rssAnon !== undefined ? c.rssAnon : p.rssAnon,
   };
 }

@@ -10,6 +10,7 @@ import type { Op } from '../op.js';
 import { fopsOf } from '../fs/chrdev.js';
 import { fileOf, fput, getFile } from './process.js';
 import { withState } from '../state.js';
+import { splitPmdAt, zapAnonRange } from './anon.js';
 import { LEVEL_SIZE, PAGE_SHIFT, sameVmFlags, withMm, withProcess, withVma, type OpenFile, type Process, type Vma } from './types.js';
 
 /** Entries of `v` whose unit lies wholly in [lo, hi) (addresses), re-keyed from `base`. */
@@ -30,15 +31,18 @@ function entriesIn(v: Vma, lo: bigint, hi: bigint, base: bigint): PageTable {
  * takes a file reference. Returns the two halves.
  */
 export function splitVma(op: Op, v: Vma, addr: bigint): Ret<readonly [Vma, Vma]> {
-  const file = fileOf(op, v.file);
-  if (!op.state.profile.daxNoMaySplit) {
-    const rc = fopsOf(file).vmOps.maySplit(op, file, v, addr);
-    if (!rc.ok) {
-      op.branch('__split_vma', rc.errno);
-      return err(rc.errno);
+  // An anonymous vma has no vm_ops (no ->may_split) and no file to reference.
+  if (v.file !== null) {
+    const file = fileOf(op, v.file);
+    if (!op.state.profile.daxNoMaySplit) {
+      const rc = fopsOf(file).vmOps.maySplit(op, file, v, addr);
+      if (!rc.ok) {
+        op.branch('__split_vma', rc.errno);
+        return err(rc.errno);
+      }
     }
+    getFile(op, v.file);
   }
-  getFile(op, v.file);
   const left = withVma(v, { end: addr, ptes: entriesIn(v, v.start, addr, v.start) });
   const right = withVma(v, { start: addr, pgoff: v.pgoff + ((addr - v.start) >> PAGE_SHIFT), ptes: entriesIn(v, addr, v.end, addr) });
   return { ok: true, value: [left, right] };
@@ -48,10 +52,12 @@ export function splitVma(op: Op, v: Vma, addr: bigint): Ret<readonly [Vma, Vma]>
 export function splitAt(op: Op, p: Process, addr: bigint): Ret<Process> {
   const i = p.vmas.findIndex((v) => v.start < addr && addr < v.end);
   if (i < 0) return { ok: true, value: p };
-  const rc = splitVma(op, p.vmas[i] as Vma, addr);
+  // vma_adjust_trans_huge: an anonymous THP straddling the cut is split into PTEs first.
+  const q = splitPmdAt(op, p, i, addr);
+  const rc = splitVma(op, q.vmas[i] as Vma, addr);
   if (!rc.ok) return err(rc.errno);
-  const vmas = [...p.vmas.slice(0, i), rc.value[0], rc.value[1], ...p.vmas.slice(i + 1)];
-  return { ok: true, value: withProcess(p, { vmas }) };
+  const vmas = [...q.vmas.slice(0, i), rc.value[0], rc.value[1], ...q.vmas.slice(i + 1)];
+  return { ok: true, value: withProcess(q, { vmas }) };
 }
 
 /**
@@ -125,6 +131,10 @@ export function doMunmap(op: Op, p: Process, start: bigint, length: bigint): Mun
   if (!second.ok) return { proc: first.value, removed: [], errno: second.errno };
   let proc = second.value;
   const inside = (v: Vma): boolean => v.start >= start && v.end <= end;
+  // unmap_region → unmap_vmas: anonymous pages of the vmas going lose their mappings (and RSS) now.
+  proc.vmas.forEach((v, i) => {
+    if (inside(v) && v.file === null) proc = zapAnonRange(op, proc, i, v.start, v.end);
+  });
   const removed = proc.vmas.filter(inside);
   if (removed.length > 0) proc = freePgtables(withProcess(proc, { vmas: proc.vmas.filter((v) => !inside(v)) }), start, end);
   return { proc, removed, errno: null };
@@ -139,7 +149,7 @@ export interface MunmapResult {
 
 /** Drop the file references of vmas that were unmapped. */
 export function releaseVmas(op: Op, removed: readonly Vma[]): void {
-  for (const v of removed) fput(op, v.file);
+  for (const v of removed) if (v.file !== null) fput(op, v.file);
 }
 
 /** @kernel zap_page_range mm/memory.c — entries overlapping [lo, hi) go; page-table pages stay. */
@@ -172,7 +182,7 @@ export function unmapMappingRange(op: Op, inode: (f: OpenFile) => boolean): void
   for (const [pid, p] of mm.procs) {
     let vmas: Vma[] | null = null;
     p.vmas.forEach((v, i) => {
-      if (v.ptes.size === 0 || !inode(fileOf(op, v.file))) return;
+      if (v.ptes.size === 0 || v.file === null || !inode(fileOf(op, v.file))) return;
       (vmas ??= p.vmas.slice())[i] = withVma(v, { ptes: PageTable.empty() });
     });
     if (vmas !== null) (procs ??= new Map(mm.procs)).set(pid, withProcess(p, { vmas }));

@@ -1,0 +1,256 @@
+/**
+ * Invariants of private anonymous memory (src/kernel/mm/anon.ts,
+ * pageAlloc.ts): folio reference counts against the entries that map them,
+ * write permission only on an exclusive page, allocated frames inside the
+ * pool and never handed out twice, RSS against the mapped pages, and the
+ * allocator's page count. Incremental: only the processes, vmas (a vma is a
+ * new object when its entries change) and folios the step changed are
+ * looked at; everything at boot, after a reboot or under `paranoid`.
+ */
+import { inAnonPool, HPAGE_PMD_NR } from '../../src/kernel/mm/pageAlloc.js';
+import { rssPages } from '../../src/kernel/mm/anon.js';
+import { PAGE_SHIFT, type AnonState, type Folio, type Process, type Vma } from '../../src/kernel/mm/types.js';
+import type { KernelState } from '../../src/kernel/state.js';
+import type { Invariant, InvariantContext } from './types.js';
+
+/** The anon vmas a step added and removed across the processes it changed (every vma of every process when `full`). */
+interface VmaDiff {
+  readonly added: ReadonlyArray<readonly [string, Vma]>;
+  readonly removed: ReadonlyArray<readonly [string, Vma]>;
+  /** Changed processes: pid → [after (undefined: gone), before (undefined: new)]. */
+  readonly procs: ReadonlyArray<readonly [string, Process | undefined, Process | undefined]>;
+}
+
+const EMPTY: VmaDiff = { added: [], removed: [], procs: [] };
+const diffOfStep = new WeakMap<InvariantContext, VmaDiff>();
+
+/** No process and no folio changed (most steps: sysfs writes to blocks). */
+function untouched(ctx: InvariantContext): boolean {
+  const { before, after, full } = ctx;
+  return !full && before !== null && before.mm.procs === after.mm.procs && before.mm.anon === after.mm.anon;
+}
+
+function diffOf(ctx: InvariantContext): VmaDiff {
+  if (untouched(ctx)) return EMPTY;
+  let d = diffOfStep.get(ctx);
+  if (d === undefined) diffOfStep.set(ctx, (d = computeDiff(ctx)));
+  return d;
+}
+
+function computeDiff(ctx: InvariantContext): VmaDiff {
+  const { before, after, full } = ctx;
+  const whole = full || before === null;
+  const added: Array<readonly [string, Vma]> = [];
+  const removed: Array<readonly [string, Vma]> = [];
+  const procs: Array<readonly [string, Process | undefined, Process | undefined]> = [];
+  const pids = new Set(after.mm.procs.keys());
+  if (!whole) for (const pid of before.mm.procs.keys()) pids.add(pid);
+  for (const pid of pids) {
+    const p = after.mm.procs.get(pid);
+    const was = whole ? undefined : before.mm.procs.get(pid);
+    if (!whole && p === was) continue;
+    procs.push([pid, p, was]);
+    const old = new Set(was?.vmas ?? []);
+    const now = new Set(p?.vmas ?? []);
+    for (const v of p?.vmas ?? []) if (v.file === null && !old.has(v)) added.push([pid, v]);
+    for (const v of was?.vmas ?? []) if (v.file === null && !now.has(v)) removed.push([pid, v]);
+  }
+  return { added, removed, procs };
+}
+
+/** The head frame of the folio mapping frame `pfn` in `a`, or null. */
+function headOf(a: AnonState, pfn: number): number | null {
+  if (a.folios.get(pfn) !== undefined) return pfn;
+  const head = pfn - (pfn % HPAGE_PMD_NR);
+  return a.folios.get(head)?.order === 9 ? head : null;
+}
+
+/** Anon page entries of `v` counted per folio head into `into` (sign +1 or -1); entries with no folio are reported. */
+function countMaps(a: AnonState, v: Vma, sign: number, into: Map<number, number>, orphans: string[] | null, pid: string): void {
+  for (const [k, pte] of v.ptes.entries()) {
+    if (pte.anon?.kind !== 'page') continue;
+    const head = headOf(a, Number(pte.phys >> PAGE_SHIFT));
+    if (head === null) {
+      orphans?.push(`${pid} maps anonymous frame 0x${pte.phys.toString(16)} at 0x${(v.start + (BigInt(k) << PAGE_SHIFT)).toString(16)}, which is no allocated folio`);
+      continue;
+    }
+    into.set(head, (into.get(head) ?? 0) + sign);
+  }
+}
+
+/**
+ * anon-mapcount. page_add_new_anon_rmap gives a new folio its first mapping,
+ * copy_present_pte / copy_huge_pmd (page_try_dup_anon_rmap) one per child
+ * entry, __split_huge_pmd page_ref_add(HPAGE_PMD_NR - 1), and zap_pte_range /
+ * wp_page_copy's page_remove_rmap + put_page take one away, freeing the folio
+ * with the last: a folio's count equals the entries mapping it, every anon
+ * entry maps an allocated folio, and a folio mapped by nothing is freed.
+ */
+export const anonMapcount: Invariant = {
+  name: 'anon-mapcount',
+  summary: 'every anonymous folio is mapped by exactly as many page-table entries as its count says (and at least one); every anon entry maps an allocated folio',
+  kernel: 'mm/rmap.c page_add_new_anon_rmap / page_try_dup_anon_rmap / page_remove_rmap; mm/memory.c copy_present_pte, zap_pte_range, wp_page_copy; mm/huge_memory.c __split_huge_pmd',
+  check: (ctx) => {
+    const d = diffOf(ctx);
+    const { before, after } = ctx;
+    const a = after.mm.anon;
+    const whole = ctx.full || before === null;
+    if (!whole && d.procs.length === 0 && before.mm.anon.folios === a.folios) return [];
+    const out: string[] = [];
+    const delta = new Map<number, number>();
+    for (const [pid, v] of d.added) countMaps(a, v, 1, delta, out, pid);
+    if (!whole) for (const [pid, v] of d.removed) countMaps(before.mm.anon, v, -1, delta, null, pid);
+    const was = (head: number): Folio | undefined => (whole ? undefined : before.mm.anon.folios.get(head));
+    const heads = new Set(delta.keys());
+    if (whole) for (const [head] of a.folios.entries()) heads.add(head);
+    else for (const head of before.mm.anon.folios.changedKeys(a.folios)) heads.add(head);
+    for (const head of heads) {
+      const f = a.folios.get(head);
+      const expected = (was(head)?.maps ?? 0) + (delta.get(head) ?? 0);
+      const actual = f?.maps ?? 0;
+      if (expected !== actual) out.push(`anonymous folio at pfn 0x${head.toString(16)} counts ${actual} mappings, page tables hold ${expected}`);
+      if (f !== undefined && f.maps < 1) out.push(`anonymous folio at pfn 0x${head.toString(16)} is allocated with no mapping (leaked: the last put_page did not free it)`);
+    }
+    return out;
+  },
+  culprit: () => 'page_remove_rmap',
+};
+
+/**
+ * anon-exclusive-write. A private vma's entries get write permission only
+ * where the page is the mapping's own: do_anonymous_page's new page,
+ * wp_page_copy's copy and do_wp_page's reuse make it PageAnonExclusive, and
+ * fork's page_try_dup_anon_rmap clears the bit while write-protecting both
+ * sides (copy_present_pte). So a writable entry needs VM_WRITE and an
+ * exclusive page, and an exclusive frame is mapped once (never by two
+ * processes, never writable in one while mapped in another).
+ */
+export const anonExclusiveWrite: Invariant = {
+  name: 'anon-exclusive-write',
+  summary: 'a writable anonymous entry maps an exclusive page in a VM_WRITE vma; an exclusive frame is mapped by one entry only',
+  kernel: 'mm/memory.c copy_present_pte (ptep_set_wrprotect, page_try_dup_anon_rmap), do_wp_page / wp_page_reuse, do_anonymous_page; mm/mprotect.c change_pte_range',
+  check: (ctx) => {
+    const d = diffOf(ctx);
+    if (d.added.length === 0) return [];
+    const out: string[] = [];
+    const a = ctx.after.mm.anon;
+    const exclusive = new Map<number, string>();
+    for (const [pid, v] of d.added) {
+      for (const [k, pte] of v.ptes.entries()) {
+        const e = pte.anon;
+        if (e === undefined) continue;
+        const where = `${pid} 0x${(v.start + (BigInt(k) << PAGE_SHIFT)).toString(16)}`;
+        if (e.write && (e.kind !== 'page' || !e.exclusive || v.prot !== 'rw')) out.push(`${where}: writable ${e.kind === 'zero' ? 'zero-page' : e.exclusive ? '' : 'shared '}entry in a ${v.prot} vma`);
+        if (e.kind !== 'page' || !e.exclusive) continue;
+        const pfn = Number(pte.phys >> PAGE_SHIFT);
+        const other = exclusive.get(pfn);
+        if (other !== undefined) out.push(`frame 0x${pfn.toString(16)} is exclusive to ${other} and mapped again at ${where}`);
+        exclusive.set(pfn, where);
+        // An order-0 exclusive page's folio has this one mapping; a THP's subpages each carry their own bit.
+        const f = a.folios.get(pfn);
+        if (f !== undefined && f.order === 0 && f.maps !== 1) out.push(`${where}: exclusive page mapped ${f.maps} times`);
+        if (pte.level === 'pmd' && f !== undefined && f.maps !== 1) out.push(`${where}: exclusive THP mapped ${f.maps} times`);
+      }
+    }
+    return out;
+  },
+  culprit: () => 'copy_present_pte',
+};
+
+/**
+ * anon-frames. The page allocator hands a frame to one owner at a time
+ * (__rmqueue takes it off the free list): a folio lies inside the memory
+ * anonymous pages come from (online RAM of the local node), overlaps no
+ * other folio or the huge zero page, and is not on a free list; offlining
+ * leaves no folio in the block (offline_pages migrates or fails); the
+ * allocator's page count is the folios' size plus the huge zero page.
+ */
+export const anonFrames: Invariant = {
+  name: 'anon-frames',
+  summary: 'allocated anonymous frames lie in online RAM, are allocated once (no overlap, not free), and the allocator counts exactly them',
+  kernel: 'mm/page_alloc.c __rmqueue / __free_pages; mm/memory_hotplug.c offline_pages (do_migrate_range)',
+  check: (ctx) => {
+    const { before, after, full } = ctx;
+    const a = after.mm.anon;
+    const whole = full || before === null;
+    const out: string[] = [];
+    if (!whole && before.mm.anon === a && (before.blocks === after.blocks || a.folios.size === 0)) return [];
+    const heads = whole ? [...a.folios.entries()].map(([h]) => h) : before.mm.anon.folios.changedKeys(a.folios).filter((h) => a.folios.get(h) !== undefined);
+    for (const head of heads) checkFolio(after, a, head, a.folios.get(head) as Folio, out);
+    if (!whole) {
+      // A block that went offline this step must hold no folio.
+      for (const c of ctx.blockChanges) {
+        if (c.after?.state === 'online' || c.before?.state !== 'online' || a.folios.size === 0) continue;
+        const lo = c.id * after.blockPages;
+        for (const [head] of a.folios.range(lo, lo + after.blockPages - 1)) out.push(`anonymous folio at pfn 0x${head.toString(16)} is in memory block ${c.id}, which went offline`);
+      }
+    }
+    // __free_pages / alloc_pages count: 2^order per folio, plus the huge zero page.
+    const size = (f: Folio | undefined): number => (f === undefined ? 0 : 1 << f.order);
+    let expected: number;
+    if (whole) {
+      expected = a.hugeZero === null ? 0 : HPAGE_PMD_NR;
+      for (const [, f] of a.folios.entries()) expected += size(f);
+    } else {
+      const b = before.mm.anon;
+      expected = b.pages + (a.hugeZero !== null && b.hugeZero === null ? HPAGE_PMD_NR : 0);
+      for (const h of b.folios.changedKeys(a.folios)) expected += size(a.folios.get(h)) - size(b.folios.get(h));
+    }
+    if (expected !== a.pages) out.push(`the allocator counts ${a.pages} anonymous pages, its folios hold ${expected}`);
+    return out;
+  },
+  culprit: () => 'alloc_pages',
+};
+
+function checkFolio(s: KernelState, a: AnonState, head: number, f: Folio, out: string[]): void {
+  const nr = 1 << f.order;
+  const name = `anonymous folio at pfn 0x${head.toString(16)}`;
+  if (head % nr !== 0) out.push(`${name} (order ${f.order}) is not aligned to its size`);
+  if (!inAnonPool(s, head) || !inAnonPool(s, head + nr - 1)) out.push(`${name} lies outside the online RAM anonymous pages come from`);
+  if (a.free4k.get(head) !== undefined || a.free2m.get(head) !== undefined || a.free2m.get(head - (head % HPAGE_PMD_NR)) !== undefined) out.push(`${name} is also on a free list (double allocation)`);
+  if (a.hugeZero !== null && head < a.hugeZero + HPAGE_PMD_NR && a.hugeZero < head + nr) out.push(`${name} overlaps the huge zero page`);
+  if (f.order === 9) {
+    for (const [k] of a.folios.range(head + 1, head + nr - 1)) out.push(`${name} (a THP) overlaps the folio at pfn 0x${k.toString(16)}`);
+  } else {
+    const big = head - (head % HPAGE_PMD_NR);
+    if (big !== head && a.folios.get(big)?.order === 9) out.push(`${name} lies inside the THP at pfn 0x${big.toString(16)}`);
+  }
+}
+
+/**
+ * anon-rss. MM_ANONPAGES moves with every anon page mapped or unmapped
+ * (inc_mm_counter in do_anonymous_page, __do_huge_pmd_anonymous_page
+ * (HPAGE_PMD_NR), wp_page_copy from the zero page, copy_present_pte /
+ * copy_huge_pmd for the child; dec in zap_pte_range / zap_huge_pmd):
+ * a process's RSS equals the anon pages its entries map (zero pages none).
+ */
+export const anonRss: Invariant = {
+  name: 'anon-rss',
+  summary: "a process's MM_ANONPAGES equals the 4 KiB anonymous pages its page tables map (a THP PMD 512, the zero pages none)",
+  kernel: 'mm/memory.c do_anonymous_page / wp_page_copy / copy_present_pte / zap_pte_range (inc/dec_mm_counter MM_ANONPAGES); mm/huge_memory.c',
+  check: (ctx) => {
+    const d = diffOf(ctx);
+    if (d.procs.length === 0) return [];
+    const out: string[] = [];
+    const sum = (vs: readonly Vma[]): number => {
+      let n = 0;
+      for (const v of vs) if (v.file === null) for (const [, pte] of v.ptes.entries()) n += rssPages(pte);
+      return n;
+    };
+    for (const [pid, p, was] of d.procs) {
+      if (p === undefined) continue;
+      let expected: number;
+      if (was === undefined) expected = sum(p.vmas);
+      else {
+        const old = new Set(was.vmas);
+        const now = new Set(p.vmas);
+        expected = was.rssAnon + sum(p.vmas.filter((v) => !old.has(v))) - sum(was.vmas.filter((v) => !now.has(v)));
+      }
+      if (expected !== p.rssAnon) out.push(`${pid}: MM_ANONPAGES is ${p.rssAnon}, its page tables map ${expected} anonymous pages`);
+    }
+    return out;
+  },
+  culprit: () => 'zap_pte_range',
+};
+
+export const ANON_INVARIANTS: readonly Invariant[] = [anonMapcount, anonExclusiveWrite, anonFrames, anonRss];
