@@ -228,12 +228,18 @@ export class Fingerprinter {
     // Files no fd or vma holds (a leak: only a bug's state has one) after the held ones, by id.
     for (const id of [...mm.files.keys()].sort((a, b) => a - b)) no(id);
     const files: string[] = [];
+    // A file bound to an mm names it by the pid handle that holds it (mm identities are counters, like file ids).
+    const mmOwner = (mm: number | null): string => {
+      if (mm === null) return '-';
+      for (const [pid, p] of s.mm.procs) if (p.mm === mm) return pid;
+      return '?';
+    };
     for (const [id, n] of fileNo) {
       const f = mm.files.get(id);
       const dev = f === undefined ? undefined : s.devices.find((d) => d.name === f.dev);
       // The generation only tells a file of the current bind from one of an earlier bind (B1).
       const gen = f === undefined ? '' : dev === undefined ? String(f.gen) : f.gen === dev.cdevGen ? 'c' : 's';
-      files[n] = f === undefined ? '-' : `${f.driver}:${f.path}:${f.dev}:${f.mode}:${f.sync ? 1 : 0}:${f.private ? 1 : 0}:${gen}:${f.refs}${f.mm === undefined ? '' : `:${f.mm === null ? '-' : f.mm}`}`;
+      files[n] = f === undefined ? '-' : `${f.driver}:${f.path}:${f.dev}:${f.mode}:${f.sync ? 1 : 0}:${f.private ? 1 : 0}:${gen}:${f.refs}${f.mm === undefined ? '' : `:${mmOwner(f.mm)}`}${f.mirror === undefined || f.mirror.size === 0 ? '' : `:${[...f.mirror.entries()].map(([k, e]) => `${k.toString(16)}=${hex(e.phys)}${e.tag[0]}`).join(',')}`}`;
     }
     return `${out}/${files.join(';')}/${this.mem(mm.mem)}/${mm.fills.size === 0 ? '' : this.mem(mm.fills)}/${this.anon(mm.anon)}`;
   }

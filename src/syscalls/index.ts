@@ -17,7 +17,7 @@ import { closeFd, doExit, doFork, doOpen } from '../kernel/mm/fork.js';
 import { doMadvise } from '../kernel/mm/madvise.js';
 import { doMmap, doMprotect } from '../kernel/mm/mmap.js';
 import { doMremap } from '../kernel/mm/mremap.js';
-import { mapAddress, NEW_PROCESS, processOf, setProcess } from '../kernel/mm/process.js';
+import { mapAddress, newProcess, processOf, setProcess } from '../kernel/mm/process.js';
 import { doMunmap, releaseVmas } from '../kernel/mm/vma.js';
 import { hvaToPfn } from '../kernel/kvm/hvaToPfn.js';
 import { KernelOops } from '../kernel/oops.js';
@@ -122,7 +122,7 @@ export function applyProgramEvent(op: Op, e: ProgramEvent): Outcome {
   if (e.type === 'rmmod') return outcomeOf(rmmodTestHmm(op));
   // A process exists from its first use (SPEC §7), whatever that first system call returns:
   // /proc/<pid>/ is there even if its first open failed (the guest helper's process is).
-  if (!op.state.mm.procs.has(e.pid)) setProcess(op, e.pid, NEW_PROCESS);
+  if (!op.state.mm.procs.has(e.pid)) setProcess(op, e.pid, newProcess(op));
   try {
     return dispatch(op, e);
   } catch (x) {

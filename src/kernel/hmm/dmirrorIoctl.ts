@@ -23,7 +23,7 @@ import type { Outcome } from '../../log/events.js';
 import { isBlockIoctl, type DmirrorIoctlEvent, type IoctlEvent } from '../../log/programEvents.js';
 import type { Op } from '../op.js';
 import { mapAddress, processOf, vmaAt } from '../mm/process.js';
-import type { OpenFile, Vma } from '../mm/types.js';
+import type { OpenFile, Process, Vma } from '../mm/types.js';
 import { withState } from '../state.js';
 import { dmirrorDeviceRemoveChunks } from './testHmm.js';
 
@@ -81,8 +81,8 @@ export function dmirrorFopsUnlockedIoctl(op: Op, file: OpenFile, e: IoctlEvent):
  */
 function dmirrorMigrate(op: Op, file: OpenFile, e: DmirrorIoctlEvent, start: bigint, end: bigint): Outcome {
   const fn = e.cmd === 'HMM_DMIRROR_MIGRATE_TO_DEV' ? 'dmirror_migrate_to_device' : 'dmirror_migrate_to_system';
-  const mm = file.mm === undefined || file.mm === null ? null : op.state.mm.procs.get(file.mm);
-  if (mm === undefined || mm === null) return fail(op, fn, 'EINVAL', 'mm-gone');
+  const mm = mirroredMm(op, file);
+  if (mm === null) return fail(op, fn, 'EINVAL', 'mm-gone');
   for (let addr = start; addr < end; ) {
     const at = vmaAt(mm, addr);
     if (at === null || at.vma.prot === 'none') return fail(op, fn, 'EINVAL', at === null ? 'no-vma' : '!VM_READ');
@@ -94,6 +94,13 @@ function dmirrorMigrate(op: Op, file: OpenFile, e: DmirrorIoctlEvent, start: big
   }
   // Every window was refused above: no vma the model has gets this far.
   throw new Error('model bug: migrate_vma_setup accepted a vma');
+}
+
+/** The process whose mm the file mirrors (dmirror->notifier.mm), or null once it exited (mmget_not_zero fails). */
+export function mirroredMm(op: Op, file: OpenFile): Process | null {
+  if (file.mm === undefined || file.mm === null) return null;
+  for (const p of op.state.mm.procs.values()) if (p.mm === file.mm) return p;
+  return null;
 }
 
 /**

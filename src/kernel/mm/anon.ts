@@ -17,6 +17,7 @@
  * unmapped THPs (a THP stays whole until its last entry goes, as it does on
  * a kernel under no memory pressure), userfaultfd, soft-dirty, GUP pins.
  */
+import { mmuNotifierInvalidate } from './mmuNotifier.js';
 import type { Op } from '../op.js';
 import { allocPages, freePages, HPAGE_PMD_NR } from './pageAlloc.js';
 import { physCopyPage } from './physmem.js';
@@ -251,6 +252,8 @@ export function splitHugePmd(op: Op, p: Process, index: number, unit: bigint): P
   const key = keyOf(v, unit);
   const pmd = v.ptes.get(key);
   if (pmd === undefined || pmd.level !== 'pmd' || pmd.anon === undefined) throw new Error('model bug: no anonymous PMD to split');
+  // __split_huge_pmd: MMU_NOTIFY_CLEAR over the 2 MiB before the PMD becomes PTEs.
+  mmuNotifierInvalidate(op, p.mm, unit, unit + SZ_2M);
   let ptes = v.ptes.delete(key);
   const a = pmd.anon;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
@@ -305,6 +308,8 @@ function wpPageCopy(op: Op, p: Process, index: number, unit: bigint, old: Pte): 
     return { kind: 'sigbus', proc: p };
   }
   newFolio(op, pfn, 0);
+  // wp_page_copy: MMU_NOTIFY_CLEAR over the page before its entry changes.
+  mmuNotifierInvalidate(op, p.mm, unit, unit + 4096n);
   const fromZero = old.anon?.kind !== 'page';
   if (fromZero) op.branch('wp_page_copy', 'zero-page');
   else {

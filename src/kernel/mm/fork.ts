@@ -15,7 +15,8 @@ import { PageTable } from './pageTable.js';
 import { chrdevAt } from '../fs/chrdev.js';
 import { err, OK, type Ret } from '../errno.js';
 import type { Op } from '../op.js';
-import { fput, getFile, installFile, processOf, setFile, setMm, setProcess } from './process.js';
+import { fput, getFile, installFile, newProcess, processOf, setMm, setProcess } from './process.js';
+import { mmuNotifierInvalidate, mmuNotifierRelease } from './mmuNotifier.js';
 import { copyAnonVma, zapAnonRange } from './anon.js';
 import { PAGE_SHIFT, withProcess, withVma, type Vma } from './types.js';
 
@@ -26,7 +27,7 @@ export function doOpen(op: Op, pid: string, fd: string, path: string, mode: Open
     op.branch('do_sys_open', 'ENOENT');
     return err('ENOENT');
   }
-  const rc = node.fops.open(op, node.dev, path, mode, sync, pid);
+  const rc = node.fops.open(op, node.dev, path, mode, sync, processOf(op, pid).mm);
   if (!rc.ok) return err(rc.errno);
   const old = processOf(op, pid).fds.get(fd);
   if (old !== undefined) closeFd(op, pid, fd);
@@ -70,6 +71,8 @@ export function doFork(op: Op, pid: string, child: string): Ret {
     }
     // An anonymous vma: copy_page_range write-protects the parent's entries too.
     const c = copyAnonVma(op, v);
+    // copy_page_range of a COW mapping: MMU_NOTIFY_PROTECTION_PAGE over the parent's vma before write-protecting it.
+    mmuNotifierInvalidate(op, p.mm, v.start, v.end);
     childVmas[i] = c.child;
     rssAnon += c.rss;
     for (const r of c.pteRegions) pteTables = pteTables.set(r, true);
@@ -78,7 +81,7 @@ export function doFork(op: Op, pid: string, child: string): Ret {
   });
   if (parentVmas !== null) p = withProcess(p, { vmas: parentVmas });
   setProcess(op, pid, p);
-  setProcess(op, child, { fds: new Map(p.fds), maps: new Map(p.maps), vmas: childVmas, pteTables, pmdTables, rssAnon });
+  setProcess(op, child, { fds: new Map(p.fds), maps: new Map(p.maps), vmas: childVmas, pteTables, pmdTables, rssAnon, mm: newProcess(op).mm });
   return OK;
 }
 
@@ -122,15 +125,6 @@ export function doExit(op: Op, pid: string): Ret {
   setMm(op, { procs });
   for (const v of p.vmas) if (v.file !== null) fput(op, v.file);
   for (const id of p.fds.values()) fput(op, id);
-  mmReleased(op, pid);
+  mmuNotifierRelease(op, p.mm);
   return OK;
-}
-
-/**
- * @kernel exit_mmap mm/mmap.c → mmu_notifier_release: files that bound
- * themselves to the exiting mm (dmirror's interval notifier) see it gone;
- * their file may live on in a child that inherited the fd.
- */
-function mmReleased(op: Op, pid: string): void {
-  for (const [id, f] of op.state.mm.files) if (f.mm === pid) setFile(op, id, { ...f, mm: null });
 }

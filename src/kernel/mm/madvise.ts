@@ -7,6 +7,7 @@
  * and MADV_SOFT_OFFLINE exist only with CONFIG_MEMORY_FAILURE, which the
  * modelled (Debian cloud) configuration lacks: EINVAL.
  */
+import { mmuNotifierInvalidate } from './mmuNotifier.js';
 import type { Advice } from '../../log/programEvents.js';
 import { err, type Ret } from '../errno.js';
 import type { Op } from '../op.js';
@@ -53,6 +54,8 @@ export function doMadvise(op: Op, pid: string, start: bigint, length: bigint, ad
       op.branch('madvise_dontneed_free', 'EINVAL');
       return err('EINVAL');
     }
+    // zap_page_range: MMU_NOTIFY_CLEAR over the range before the entries go.
+    if (change === undefined) mmuNotifierInvalidate(op, p.mm, cursor, stop);
     if (change === undefined && at.vma.file === null) {
       // MADV_DONTNEED on anonymous memory: the pages go (a later read maps the zero page again).
       p = zapAnonRange(op, p, at.index, cursor, stop);

@@ -7,6 +7,7 @@
  * Anonymous private mappings: doMmapAnon (src/kernel/mm/anon.ts faults them).
  * Left out: private file mappings, shared anonymous (shmem) mappings, stack guard gaps, MAP_FIXED_NOREPLACE, pkeys, mlock.
  */
+import { mmuNotifierInvalidate } from './mmuNotifier.js';
 import type { Errno } from '../errno.js';
 import { fopsOf } from '../fs/chrdev.js';
 import { err, type Ret } from '../errno.js';
@@ -322,6 +323,8 @@ export function doMprotect(op: Op, pid: string, start: bigint, length: bigint, p
     const account = now.vma.flags.account || (prot === 'rw' && !now.vma.flags.mayshare);
     const flags = account === now.vma.flags.account ? now.vma.flags : { ...now.vma.flags, account };
     vmas[now.index] = changeProtection(withVma(now.vma, { prot, flags }), prot);
+    // change_protection: MMU_NOTIFY_PROTECTION_VMA over the range it changes.
+    mmuNotifierInvalidate(op, p.mm, now.vma.start, now.vma.end);
     p = withProcess(p, { vmas });
     cursor = now.vma.end;
   }

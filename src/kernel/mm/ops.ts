@@ -42,7 +42,8 @@ export interface MmapRequest {
 
 export interface FileOperations {
   /** chrdev_open + ->open: the new struct file, or the errno. */
-  readonly open: (op: Op, dev: string, path: string, mode: OpenMode, sync: boolean, current: string) => Ret<OpenFile>;
+  /** `current`: the opener's mm (Process.mm; 0 for a kernel-internal open such as swapon's). */
+  readonly open: (op: Op, dev: string, path: string, mode: OpenMode, sync: boolean, current: number) => Ret<OpenFile>;
   /** The last reference went (__fput → ->release). */
   readonly release: (op: Op, file: OpenFile) => void;
   /** ->mmap: the vma with the driver's flags, or the errno. */

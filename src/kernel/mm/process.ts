@@ -11,7 +11,15 @@ import type { Op } from '../op.js';
 import { withState } from '../state.js';
 import { withMm, withProcess, type MmState, type OpenFile, type Process, type Vma } from './types.js';
 
-export const NEW_PROCESS: Process = { fds: new Map(), maps: new Map(), vmas: [], pteTables: IntMap.empty(), pmdTables: IntMap.empty(), rssAnon: 0 };
+/** The process a handle names before anything made it (read-only: no mm yet). */
+export const NEW_PROCESS: Process = { fds: new Map(), maps: new Map(), vmas: [], pteTables: IntMap.empty(), pmdTables: IntMap.empty(), rssAnon: 0, mm: 0 };
+
+/** A new process with an empty mm of its own (mm_alloc: a fresh identity). */
+export function newProcess(op: Op): Process {
+  const mm = op.state.mm.nextMm;
+  setMm(op, { nextMm: mm + 1 });
+  return { ...NEW_PROCESS, mm };
+}
 
 export function setMm(op: Op, c: Partial<MmState>): void {
   op.state = withState(op.state, { mm: withMm(op.state.mm, c) });

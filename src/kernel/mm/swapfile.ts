@@ -116,8 +116,8 @@ function fileOpenName(op: Op, path: string): Ret<'blkdev' | 'other'> {
   if (op.state.swap.blockDevices.has(path)) return { ok: true, value: 'blkdev' };
   const cdev = chrdevAt(op.state, path);
   if (cdev !== null) {
-    // swapon runs in no process the log names ('' as current): the file is closed again at once.
-    const f = cdev.fops.open(op, cdev.dev, path, 'rdwr', false, '');
+    // swapon runs in no process the log names (no mm): the file is closed again at once.
+    const f = cdev.fops.open(op, cdev.dev, path, 'rdwr', false, 0);
     if (!f.ok) return err(f.errno);
     // filp_close: the only reference goes (__fput -> ->release).
     fopsOf(f.value).release(op, f.value);

@@ -119,6 +119,18 @@ export interface Process {
   readonly pmdTables: IntMap<true>;
   /** MM_ANONPAGES (get_mm_counter): 4 KiB anonymous pages mapped (a THP PMD counts 512; zero pages none). */
   readonly rssAnon: number;
+  /**
+   * The struct mm_struct's identity (MmState.nextMm when the process was
+   * made, by first use or fork): what an mmu notifier is registered on, and
+   * what a driver that mirrors this address space names (0: no process).
+   */
+  readonly mm: number;
+}
+
+/** A device page-table entry (lib/test_hmm.c DPT_XA_TAG_*): the page (its frame) and how the device may use it. */
+export interface MirrorEntry {
+  readonly phys: bigint;
+  readonly tag: 'read' | 'write' | 'atomic';
 }
 
 /** Which driver's file_operations serve a file (src/kernel/fs/chrdev.ts). */
@@ -140,11 +152,17 @@ export interface OpenFile {
   readonly refs: number;
   /**
    * The mm a driver bound the file to at open (dmirror_fops_open's
-   * mmu_interval_notifier_insert(current->mm)): the opener's pid handle,
+   * mmu_interval_notifier_insert(current->mm)): the opener's Process.mm,
    * null once that process exited (mmget_not_zero fails from then on);
    * absent for drivers that keep none.
    */
-  readonly mm?: string | null;
+  readonly mm?: number | null;
+  /**
+   * What a device mirrors of that mm (test_hmm's struct dmirror `pt`, an
+   * xarray of pages by virtual pfn): cleared where the mm's mmu notifier
+   * invalidates (src/kernel/mm/mmuNotifier.ts). Absent for other drivers.
+   */
+  readonly mirror?: WideIntMap<MirrorEntry>;
 }
 
 /** A folio of anonymous memory (struct folio), keyed in AnonState.folios by its head frame. */
@@ -183,6 +201,8 @@ export interface MmState {
   readonly procs: ReadonlyMap<string, Process>;
   readonly files: ReadonlyMap<number, OpenFile>;
   readonly nextFile: number;
+  /** The next mm identity (Process.mm). */
+  readonly nextMm: number;
   /** Memory contents: physical word (phys >> 3) → value; never written reads as zero. */
   readonly mem: WideIntMap<bigint>;
   /**
@@ -195,13 +215,14 @@ export interface MmState {
   readonly anon: AnonState;
 }
 
-export const EMPTY_MM: MmState = { procs: new Map(), files: new Map(), nextFile: 1, mem: WideIntMap.empty(), fills: WideIntMap.empty(), anon: EMPTY_ANON };
+export const EMPTY_MM: MmState = { procs: new Map(), files: new Map(), nextFile: 1, nextMm: 1, mem: WideIntMap.empty(), fills: WideIntMap.empty(), anon: EMPTY_ANON };
 
 export function withMm(m: MmState, c: Partial<MmState>): MmState {
   return {
     procs: c.procs !== undefined ? c.procs : m.procs,
     files: c.files !== undefined ? c.files : m.files,
     nextFile: c.nextFile !== undefined ? c.nextFile : m.nextFile,
+    nextMm: c.nextMm !== undefined ? c.nextMm : m.nextMm,
     mem: c.mem !== undefined ? c.mem : m.mem,
     fills: c.fills !== undefined ? c.fills : m.fills,
     anon: c.anon !== undefined ? c.anon : m.anon,
@@ -242,5 +263,6 @@ export function withProcess(p: Process, c: Partial<Process>): Process {
     pteTables: c.pteTables !== undefined ? c.pteTables : p.pteTables,
     pmdTables: c.pmdTables !== undefined ? c.pmdTables : p.pmdTables,
     rssAnon: c.rssAnon !== undefined ? c.rssAnon : p.rssAnon,
+    mm: c.mm !== undefined ? c.mm : p.mm,
   };
 }

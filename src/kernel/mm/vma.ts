@@ -3,6 +3,7 @@
  * do_munmap, zapping entries (zap_page_range / unmap_mapping_range) and
  * freeing page-table pages no vma needs any more (free_pgtables).
  */
+import { mmuNotifierInvalidate } from './mmuNotifier.js';
 import { PageTable } from './pageTable.js';
 import type { Errno } from '../errno.js';
 import { err, type Ret } from '../errno.js';
@@ -136,6 +137,8 @@ export function doMunmap(op: Op, p: Process, start: bigint, length: bigint): Mun
     if (inside(v) && v.file === null) proc = zapAnonRange(op, proc, i, v.start, v.end);
   });
   const removed = proc.vmas.filter(inside);
+  // unmap_region: the range is invalidated for the mm's notifiers (a device mirroring it forgets it).
+  if (removed.length > 0) mmuNotifierInvalidate(op, p.mm, start, end);
   if (removed.length > 0) proc = freePgtables(withProcess(proc, { vmas: proc.vmas.filter((v) => !inside(v)) }), start, end);
   return { proc, removed, errno: null };
 }
@@ -179,13 +182,17 @@ export function pageAlign(len: bigint): bigint {
 export function unmapMappingRange(op: Op, inode: (f: OpenFile) => boolean): void {
   const mm = op.state.mm;
   let procs: Map<string, Process> | null = null;
+  const zapped: Array<readonly [number, Vma]> = [];
   for (const [pid, p] of mm.procs) {
     let vmas: Vma[] | null = null;
     p.vmas.forEach((v, i) => {
       if (v.ptes.size === 0 || v.file === null || !inode(fileOf(op, v.file))) return;
       (vmas ??= p.vmas.slice())[i] = withVma(v, { ptes: PageTable.empty() });
+      zapped.push([p.mm, v]);
     });
     if (vmas !== null) (procs ??= new Map(mm.procs)).set(pid, withProcess(p, { vmas }));
   }
   if (procs !== null) op.state = withState(op.state, { mm: withMm(mm, { procs }) });
+  // zap_page_range_single per vma: MMU_NOTIFY_CLEAR for each mm's range.
+  for (const [m, v] of zapped) mmuNotifierInvalidate(op, m, v.start, v.end);
 }
