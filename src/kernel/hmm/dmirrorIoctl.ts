@@ -8,22 +8,30 @@
  * `addr` up in the mm the file was opened by (dmirror->notifier.mm): after a
  * fork, a child that uses the inherited fd still works on its parent's mm.
  *
- * Modelled: the common EINVALs; MIGRATE_TO_DEV / MIGRATE_TO_SYS up to
- * migrate_vma_setup, which refuses every vma the model has today (device-dax
- * vmas: vma_is_dax; map=none vmas: VM_PFNMAP, in VM_SPECIAL); CHECK_EXCLUSIVE
- * (no device-page-table entry is ever ATOMIC while EXCLUSIVE is not
- * modelled, so it scans and returns 0); RELEASE (every chunk of the device
- * evicted and released). Not yet (issue 12): READ, WRITE, SNAPSHOT and
- * EXCLUSIVE, which walk the page table with hmm_range_fault and keep the
- * device page table, and migration of anonymous pages. They answer ENOTTY
- * under a `not-modelled` branch, an answer no kernel gives, so a recorded
- * log shows them as divergences rather than as agreement.
+ * Modelled: the common EINVALs; READ, WRITE and SNAPSHOT through
+ * hmm_range_fault (src/kernel/mm/hmmRangeFault.ts) with the device page
+ * table in the file (OpenFile.mirror, which the mm's notifiers clear:
+ * src/kernel/mm/mmuNotifier.ts) and the copies to and from the caller's
+ * buffer (src/kernel/mm/uaccess.ts); MIGRATE_TO_DEV / MIGRATE_TO_SYS up to
+ * migrate_vma_setup, which refuses device-dax vmas (vma_is_dax) and map=none
+ * vmas (VM_PFNMAP, in VM_SPECIAL); CHECK_EXCLUSIVE (no device-page-table
+ * entry is ever ATOMIC while EXCLUSIVE is not modelled, so it scans and
+ * returns 0); RELEASE (every chunk of the device evicted and released).
+ * Not yet (issue 12): EXCLUSIVE, migration of anonymous pages to the device
+ * and back, hmm_range_fault over a device-dax vma (its entries' write bit),
+ * an unaligned `ptr` for READ/WRITE. They answer ENOTTY under a
+ * `not-modelled` branch, an answer no kernel gives, so a recorded log shows
+ * them as divergences rather than as agreement.
  */
 import type { Outcome } from '../../log/events.js';
 import { isBlockIoctl, type DmirrorIoctlEvent, type IoctlEvent } from '../../log/programEvents.js';
 import type { Op } from '../op.js';
 import { mapAddress, processOf, vmaAt } from '../mm/process.js';
-import type { OpenFile, Process, Vma } from '../mm/types.js';
+import { hmmRangeFault, type HmmPfn } from '../mm/hmmRangeFault.js';
+import { setFile } from '../mm/process.js';
+import { ZERO_PAGE_PHYS, type MirrorEntry, type OpenFile, type Process, type Vma } from '../mm/types.js';
+import { copyBytesToUser, copyPagesFromUser, copyPagesToUser, pageImage, putPageImage, type PageImage } from '../mm/uaccess.js';
+import { WideIntMap } from '../../util/wideIntMap.js';
 import { withState } from '../state.js';
 import { dmirrorDeviceRemoveChunks } from './testHmm.js';
 
@@ -32,7 +40,7 @@ const PAGE_SHIFT = 12n;
 /** ARRAY_SIZE(src_pfns): the migrate commands work in windows of 64 pages. */
 const WINDOW = 64n << PAGE_SHIFT;
 
-function fail(op: Op, fn: string, errno: 'EINVAL' | 'ENOTTY', why?: string): Outcome {
+function fail(op: Op, fn: string, errno: 'EINVAL' | 'ENOTTY' | 'EFAULT' | 'EPERM', why?: string): Outcome {
   op.branch(fn, why === undefined ? errno : `${errno}(${why})`);
   return { ok: false, errno };
 }
@@ -66,8 +74,11 @@ export function dmirrorFopsUnlockedIoctl(op: Op, file: OpenFile, e: IoctlEvent):
       dmirrorRelease(op, file);
       return done(0n, 0n);
     case 'HMM_DMIRROR_READ':
+      return dmirrorRead(op, file, e, addr, end);
     case 'HMM_DMIRROR_WRITE':
+      return dmirrorWrite(op, file, e, addr, end);
     case 'HMM_DMIRROR_SNAPSHOT':
+      return dmirrorSnapshot(op, file, e, addr, end);
     case 'HMM_DMIRROR_EXCLUSIVE':
       return fail(op, 'dmirror_fops_unlocked_ioctl', 'ENOTTY', 'not-modelled');
   }
@@ -98,9 +109,165 @@ function dmirrorMigrate(op: Op, file: OpenFile, e: DmirrorIoctlEvent, start: big
 
 /** The process whose mm the file mirrors (dmirror->notifier.mm), or null once it exited (mmget_not_zero fails). */
 export function mirroredMm(op: Op, file: OpenFile): Process | null {
+  const pid = mirroredPid(op, file);
+  return pid === null ? null : (op.state.mm.procs.get(pid) ?? null);
+}
+
+/** The pid handle of that process, or null. */
+function mirroredPid(op: Op, file: OpenFile): string | null {
   if (file.mm === undefined || file.mm === null) return null;
-  for (const p of op.state.mm.procs.values()) if (p.mm === file.mm) return p;
+  for (const [pid, p] of op.state.mm.procs) if (p.mm === file.mm) return pid;
   return null;
+}
+
+/** The file as it is now (a fault or a copy on the way may have changed it: its mirror, its mm). */
+function fileNow(op: Op, e: DmirrorIoctlEvent): { readonly id: number; readonly file: OpenFile } {
+  const id = processOf(op, e.pid).fds.get(e.fd);
+  const file = id === undefined ? undefined : op.state.mm.files.get(id);
+  if (id === undefined || file === undefined) throw new Error('model bug: the dmirror file went away during its ioctl');
+  return { id, file };
+}
+
+/**
+ * @kernel dmirror_fault lib/test_hmm.c → dmirror_range_fault →
+ * hmm_range_fault with HMM_PFN_REQ_FAULT (| HMM_PFN_REQ_WRITE), 64 pages at a
+ * time, then dmirror_do_fault: each page enters the device page table,
+ * tagged DPT_XA_TAG_WRITE when HMM_PFN_WRITE (the zero page too: the
+ * device reads it). The mirrored mm must be alive (mmget_not_zero: EFAULT).
+ */
+function dmirrorFault(op: Op, e: DmirrorIoctlEvent, start: bigint, end: bigint, write: boolean): Outcome | null {
+  const mm = mirroredPid(op, fileNow(op, e).file);
+  if (mm === null) return fail(op, 'dmirror_fault', 'EFAULT', 'mm-gone');
+  for (let addr = start; addr < end; ) {
+    const next = addr + WINDOW < end ? addr + WINDOW : end;
+    const r = hmmRangeFault(op, e.pid, mm, addr, next, { fault: true, write });
+    if (!r.ok) return 'notModelled' in r ? fail(op, 'hmm_range_fault', 'ENOTTY', `not-modelled:${r.notModelled}`) : fail(op, 'dmirror_range_fault', r.errno);
+    const { id, file } = fileNow(op, e);
+    let mirror = file.mirror ?? WideIntMap.empty<MirrorEntry>();
+    r.pfns.forEach((pfn, i) => {
+      mirror = mirror.set(Number(addr >> PAGE_SHIFT) + i, { phys: pfn.phys, tag: pfn.write ? 'write' : 'read' });
+    });
+    setFile(op, id, { ...file, mirror });
+    addr = next;
+  }
+  return null;
+}
+
+/**
+ * @kernel dmirror_do_read / dmirror_do_write lib/test_hmm.c — the pages of
+ * [start, end) in the device page table, in order, until one is missing
+ * (for a write: or not tagged DPT_XA_TAG_WRITE): -ENOENT there.
+ */
+function devicePages(op: Op, e: DmirrorIoctlEvent, start: bigint, end: bigint, write: boolean): { readonly pages: bigint[]; readonly complete: boolean } {
+  const mirror = fileNow(op, e).file.mirror;
+  const pages: bigint[] = [];
+  for (let a = start; a < end; a += 4096n) {
+    const entry = mirror?.get(Number(a >> PAGE_SHIFT));
+    if (entry === undefined || (write && entry.tag !== 'write')) return { pages, complete: false };
+    pages.push(entry.phys);
+  }
+  return { pages, complete: true };
+}
+
+/**
+ * @kernel dmirror_read lib/test_hmm.c — read the pages the device has; at
+ * the first it lacks, dmirror_fault the rest (faults++) and read on from
+ * there; then copy_to_user of the whole bounce buffer to `ptr` (EFAULT).
+ */
+function dmirrorRead(op: Op, file: OpenFile, e: DmirrorIoctlEvent, start: bigint, end: bigint): Outcome {
+  if (file.mm === undefined) throw new Error('model bug: a dmirror file without an mm');
+  const images: PageImage[] = [];
+  let faults = 0n;
+  let at = start;
+  for (;;) {
+    const got = devicePages(op, e, at, end, false);
+    // kmap + memcpy into the bounce buffer, page by page, before anything is copied out.
+    for (const phys of got.pages) images.push(pageImage(op.state.mm, Number(phys >> PAGE_SHIFT)));
+    if (got.complete) break;
+    at = start + (BigInt(images.length) << PAGE_SHIFT);
+    const f = dmirrorFault(op, e, at, end, false);
+    if (f !== null) return f;
+    faults++;
+  }
+  const ptr = ptrOf(op, e);
+  if ((ptr & 0xfffn) !== 0n) return fail(op, 'dmirror_read', 'ENOTTY', 'not-modelled:unaligned-ptr');
+  if (!copyPagesToUser(op, e.pid, ptr, images)) return fail(op, 'dmirror_read', 'EFAULT', 'copy_to_user');
+  return done(BigInt(images.length), faults);
+}
+
+/**
+ * @kernel dmirror_write lib/test_hmm.c — copy_from_user of the buffer at
+ * `ptr` first (EFAULT), then write the pages the device has writable; at
+ * the first it lacks, dmirror_fault the rest for writing (faults++) and go
+ * on from there.
+ */
+function dmirrorWrite(op: Op, file: OpenFile, e: DmirrorIoctlEvent, start: bigint, end: bigint): Outcome {
+  if (file.mm === undefined) throw new Error('model bug: a dmirror file without an mm');
+  const ptr = ptrOf(op, e);
+  if ((ptr & 0xfffn) !== 0n) return fail(op, 'dmirror_write', 'ENOTTY', 'not-modelled:unaligned-ptr');
+  const images = copyPagesFromUser(op, e.pid, ptr, Number((end - start) >> PAGE_SHIFT));
+  if (images === null) return fail(op, 'dmirror_write', 'EFAULT', 'copy_from_user');
+  let done_ = 0;
+  let faults = 0n;
+  let at = start;
+  for (;;) {
+    const got = devicePages(op, e, at, end, true);
+    for (const phys of got.pages) putPageImage(op, Number(phys >> PAGE_SHIFT), images[done_++] as PageImage);
+    if (got.complete) break;
+    at = start + (BigInt(done_) << PAGE_SHIFT);
+    const f = dmirrorFault(op, e, at, end, true);
+    if (f !== null) return f;
+    faults++;
+  }
+  return done(BigInt(done_), faults);
+}
+
+/** HMM_DMIRROR_PROT_* (lib/test_hmm_uapi.h). */
+const PROT = { ERROR: 0xff, NONE: 0x00, READ: 0x01, WRITE: 0x02, PMD: 0x04, PUD: 0x08, ZERO: 0x10 } as const;
+
+/**
+ * @kernel dmirror_mkentry lib/test_hmm.c — the byte SNAPSHOT reports for one
+ * page: ERROR, NONE for no valid entry, else ZERO for the zero page (only
+ * the 4 KiB one: the huge zero page's pfns are not is_zero_pfn), READ or
+ * WRITE, and PMD or PUD by the map order.
+ */
+function mkentry(pfn: HmmPfn): number {
+  if (pfn.error) return PROT.ERROR;
+  if (!pfn.valid) return PROT.NONE;
+  let perm = pfn.phys === ZERO_PAGE_PHYS ? PROT.ZERO : PROT.NONE;
+  perm |= pfn.write ? PROT.WRITE : PROT.READ;
+  if (pfn.order === 9) perm |= PROT.PMD;
+  else if (pfn.order === 18) perm |= PROT.PUD;
+  return perm;
+}
+
+/**
+ * @kernel dmirror_snapshot lib/test_hmm.c — the mirrored mm must be alive
+ * (EINVAL); per 64 pages, hmm_range_fault without faulting
+ * (dmirror_range_snapshot) and copy_to_user of one byte per page to `ptr`
+ * (EFAULT), cpages counting the pages done.
+ */
+function dmirrorSnapshot(op: Op, file: OpenFile, e: DmirrorIoctlEvent, start: bigint, end: bigint): Outcome {
+  const mm = mirroredPid(op, file);
+  if (mm === null) return fail(op, 'dmirror_snapshot', 'EINVAL', 'mm-gone');
+  let uptr = ptrOf(op, e);
+  let cpages = 0n;
+  for (let addr = start; addr < end; ) {
+    const next = addr + WINDOW < end ? addr + WINDOW : end;
+    const r = hmmRangeFault(op, e.pid, mm, addr, next, { fault: false, write: false });
+    if (!r.ok) return 'notModelled' in r ? fail(op, 'hmm_range_fault', 'ENOTTY', `not-modelled:${r.notModelled}`) : fail(op, 'dmirror_range_snapshot', r.errno);
+    if (!copyBytesToUser(op, e.pid, uptr, r.pfns.map(mkentry))) return fail(op, 'dmirror_snapshot', 'EFAULT', 'copy_to_user');
+    cpages += BigInt(r.pfns.length);
+    uptr += BigInt(r.pfns.length);
+    addr = next;
+  }
+  return done(cpages, 0n);
+}
+
+/** The user address `ptr` names in the caller (0 for a NULL ptr). */
+function ptrOf(op: Op, e: DmirrorIoctlEvent): bigint {
+  const p = e.args.ptr;
+  return p === null ? 0n : (mapAddress(processOf(op, e.pid), p.map) + p.offset) & U64;
 }
 
 /**
