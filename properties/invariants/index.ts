@@ -15,6 +15,7 @@ import { swapTypes } from './swap.js';
 import { hmmDevicePrivateIomem } from './hmm.js';
 import { PERSIST_INVARIANTS } from './persist.js';
 import { ANON_INVARIANTS } from './anon.js';
+import { HMM_MIRROR_INVARIANTS } from './hmmMirror.js';
 import { StepMemo, type Invariant, type InvariantContext } from './types.js';
 import type { BlockChange } from '../../src/kernel/op.js';
 import type { KernelState } from '../../src/kernel/state.js';
@@ -43,6 +44,7 @@ export const INVARIANTS: readonly Invariant[] = [
   hmmDevicePrivateIomem,
   ...PERSIST_INVARIANTS,
   ...ANON_INVARIANTS,
+  ...HMM_MIRROR_INVARIANTS,
 ];
 
 export const INVARIANT_NAMES = INVARIANTS.map((i) => i.name);

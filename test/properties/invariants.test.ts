@@ -67,6 +67,9 @@ describe('invariant registry', () => {
         'anon-exclusive-write',
         'anon-frames',
         'anon-rss',
+        // test_hmm's device page table (issue 12).
+        'hmm-mirror-coherent',
+        'hmm-dmirror-counters',
       ].sort(),
     );
   });

@@ -1,0 +1,92 @@
+/**
+ * Invariants of test_hmm's device page table (KERNEL-FACTS-HMM §5.1, items
+ * 6 and 8), over the dmirror files (src/kernel/hmm/dmirrorIoctl.ts) and the
+ * mm each mirrors. Incremental: a step that changed no file and no process
+ * changed neither side.
+ */
+import { entryAt } from '../../src/kernel/mm/fault.js';
+import { vmaAt } from '../../src/kernel/mm/process.js';
+import { LEVEL_SIZE, PAGE_SHIFT, type OpenFile, type Process } from '../../src/kernel/mm/types.js';
+import type { KernelState } from '../../src/kernel/state.js';
+import { hex } from '../../src/util/u64.js';
+import type { Invariant } from './types.js';
+
+/** The dmirror files with device page-table entries, with the process whose mm they mirror (undefined: gone). */
+function mirrors(s: KernelState): Array<{ readonly id: number; readonly file: OpenFile; readonly owner: Process | undefined }> {
+  const out = [];
+  for (const [id, f] of s.mm.files) {
+    if (f.mirror === undefined || f.mirror.size === 0) continue;
+    let owner: Process | undefined;
+    for (const p of s.mm.procs.values()) if (f.mm !== null && f.mm !== undefined && p.mm === f.mm) owner = p;
+    out.push({ id, file: f, owner });
+  }
+  return out;
+}
+
+/**
+ * hmm-mirror-coherent: every entry of a device page table names the page
+ * the CPU maps at that address in the mirrored mm, and is tagged WRITE only
+ * where that mapping is writable. dmirror_do_fault copies what
+ * hmm_range_fault saw; every later change of the CPU entry (zap, COW,
+ * split, protection change, fork of a COW mapping) calls the interval
+ * notifier first, and dmirror_interval_invalidate erases the range.
+ */
+export const hmmMirrorCoherent: Invariant = {
+  name: 'hmm-mirror-coherent',
+  summary: "a dmirror device page-table entry maps the page the CPU maps at that address in the mirrored mm, writable only where the CPU's entry is; none once the mm is gone",
+  kernel: 'lib/test_hmm.c dmirror_do_fault / dmirror_interval_invalidate; mm/mmu_notifier.c invalidations from unmap_region, zap_page_range, change_protection, copy_page_range (COW), wp_page_copy, __split_huge_pmd; exit_mmap → mmu_notifier_release',
+  check: ({ before, after, full }) => {
+    if (!full && before !== null && before.mm.files === after.mm.files && before.mm.procs === after.mm.procs) return [];
+    const out: string[] = [];
+    for (const { file, owner } of mirrors(after)) {
+      if (owner === undefined) {
+        out.push(`${file.path}: ${file.mirror?.size} device page-table entries, but the mm it mirrors is gone`);
+        continue;
+      }
+      for (const [vpfn, e] of file.mirror?.entries() ?? []) {
+        const addr = BigInt(vpfn) << PAGE_SHIFT;
+        const at = vmaAt(owner, addr);
+        const have = at === null ? null : entryAt(at.vma, addr);
+        if (have === null) {
+          out.push(`${file.path}: the device maps ${hex(addr)} to ${hex(e.phys)}, where the CPU maps nothing`);
+          continue;
+        }
+        const page = (have.pte.phys & ~(LEVEL_SIZE[have.pte.level] - 1n)) + ((addr - have.unit) & ~0xfffn);
+        if (page !== e.phys) out.push(`${file.path}: the device maps ${hex(addr)} to ${hex(e.phys)}, the CPU to ${hex(page)}`);
+        else if (e.tag === 'write' && have.pte.anon?.write !== true) out.push(`${file.path}: the device may write ${hex(addr)}, whose CPU entry is read-only`);
+      }
+    }
+    return out;
+  },
+  culprit: ({ step }) => {
+    const t = step.event.type;
+    return t === 'fork' ? 'copy_page_range' : t === 'mprotect' ? 'change_protection' : t === 'munmap' ? 'unmap_region' : t === 'madvise' ? 'zap_page_range' : t === 'exit' ? 'exit_mmap' : t === 'ioctl' ? 'dmirror_do_fault' : 'dmirror_interval_invalidate';
+  },
+};
+
+/**
+ * hmm-dmirror-counters: a successful READ, WRITE or SNAPSHOT answers
+ * cpages = npages (dmirror_read/dmirror_write loop until every page is
+ * done; dmirror_snapshot adds every window), and READ/WRITE count at most
+ * one fault pass per window that found pages missing.
+ */
+export const hmmDmirrorCounters: Invariant = {
+  name: 'hmm-dmirror-counters',
+  summary: 'a successful dmirror READ, WRITE or SNAPSHOT reports cpages = npages, and READ/WRITE no more fault passes than pages',
+  kernel: 'lib/test_hmm.c dmirror_read, dmirror_write (bounce.cpages), dmirror_snapshot (cmd->cpages += n)',
+  onOutcome: true,
+  check: ({ step }) => {
+    const e = step.event;
+    const o = step.outcome;
+    if (e.type !== 'ioctl' || !o.ok || o.out === undefined) return [];
+    if (e.cmd !== 'HMM_DMIRROR_READ' && e.cmd !== 'HMM_DMIRROR_WRITE' && e.cmd !== 'HMM_DMIRROR_SNAPSHOT') return [];
+    const npages = Number(e.args.npages);
+    const out: string[] = [];
+    if (o.out['cpages'] !== npages) out.push(`${e.cmd} of ${npages} pages answered cpages=${o.out['cpages']}`);
+    if ((o.out['faults'] ?? 0) > npages) out.push(`${e.cmd} of ${npages} pages counted ${o.out['faults']} fault passes`);
+    return out;
+  },
+  culprit: ({ step }) => (step.event.type === 'ioctl' && step.event.cmd === 'HMM_DMIRROR_SNAPSHOT' ? 'dmirror_snapshot' : 'dmirror_read'),
+};
+
+export const HMM_MIRROR_INVARIANTS: readonly Invariant[] = [hmmMirrorCoherent, hmmDmirrorCounters];
