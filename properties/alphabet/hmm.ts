@@ -1,7 +1,7 @@
 /**
  * test_hmm (src/kernel/hmm/): modprobe and rmmod of the module, open and
- * close of /dev/hmm_dmirror0 (a module reference), RELEASE and
- * MIGRATE_TO_DEV on it, and hot-adds
+ * close of /dev/hmm_dmirror0 (a module reference), RELEASE,
+ * MIGRATE_TO_DEV, READ, WRITE and SNAPSHOT on it, and hot-adds
  * through /sys/devices/system/memory/probe at the top of the free physical
  * space where request_free_mem_region places its chunks: into each chunk
  * (EEXIST after the "Unaddressable device" warning) and into the blocks just
@@ -43,6 +43,11 @@ export function hmmEvents(s: KernelState): StepEvent[] {
     // MIGRATE_TO_DEV of a page of whatever m1 maps stops at migrate_vma_setup or earlier.
     { type: 'ioctl', pid: 'p1', fd: 'h0', cmd: 'HMM_DMIRROR_RELEASE', args: { addr: { map: 'm1', offset: 0n }, npages: 1n, ptr: null } },
     { type: 'ioctl', pid: 'p1', fd: 'h0', cmd: 'HMM_DMIRROR_MIGRATE_TO_DEV', args: { addr: { map: 'm1', offset: 0n }, npages: 1n, ptr: null } },
+    // The device reading, writing and looking at m1 through m2 as its buffer (on anonymous memory: hmm_range_fault,
+    // the device page table and its invalidations; elsewhere the errors on the way).
+    ...(['HMM_DMIRROR_READ', 'HMM_DMIRROR_WRITE', 'HMM_DMIRROR_SNAPSHOT'] as const).map(
+      (cmd): StepEvent => ({ type: 'ioctl', pid: 'p1', fd: 'h0', cmd, args: { addr: { map: 'm1', offset: 0n }, npages: 2n, ptr: { map: 'm2', offset: 0n } } }),
+    ),
   ];
   if (s.config.archMemoryProbe) for (const a of hmmProbeAddresses(s)) out.push({ type: 'write', path: PROBE_PATH, value: `0x${a.toString(16)}`, raw: false });
   return out;
@@ -50,7 +55,7 @@ export function hmmEvents(s: KernelState): StepEvent[] {
 
 export const hmmOps: OperationGenerator = {
   name: 'hmm',
-  summary: 'modprobe/rmmod test_hmm, open/close of /dev/hmm_dmirror0 with RELEASE and MIGRATE_TO_DEV, and probe-file hot-adds into and just below its device-private chunks (machines with config.testHmm only)',
+  summary: 'modprobe/rmmod test_hmm, open/close of /dev/hmm_dmirror0 with RELEASE, MIGRATE_TO_DEV, READ, WRITE and SNAPSHOT, and probe-file hot-adds into and just below its device-private chunks (machines with config.testHmm only)',
   onRealKernel: false,
   reachesFaults: true,
   // The probe addresses read the chunks and the block size (a boot constant); the open/close pair is fixed.

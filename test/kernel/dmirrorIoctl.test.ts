@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { makeChecker } from '../../properties/invariants/index.js';
 import { parseLogText } from '../../src/log/index.js';
 import { replay } from '../../src/replay/engine.js';
+import { boot, runChecked, type Json } from '../helpers/machine.js';
 
 const TRANSCRIPT = 'harness/transcripts/hmm/dmirror-ioctl-smoke.recorded.jsonl';
 
@@ -49,5 +50,23 @@ describe('dmirror commands against the real kernel', () => {
     expect(iomem(16)).toEqual(['fce0000000-fcefffffff : hmm_dmirror']);
     expect(iomem(27)).toEqual([]);
     expect(r.final.hmm.devices.map((d) => d.chunks.length)).toEqual([0, 0]);
+  });
+});
+
+describe('dmirror commands on a machine out of memory', () => {
+  it('WRITE whose write faults find no page: hmm_vma_fault fails with EFAULT and the ioctl copies nothing back', () => {
+    // 72 MiB of RAM: the anonymous pool is [64 MiB, 72 MiB), 2,048 pages; the device asks to write 4,096.
+    const small = boot({ kernel: '6.1', ram: [{ start: '0x0', size: '72M', node: 0 }] }, { thp: 'never', devicePrivate: true, testHmm: 'y', physAddrBits: 40 });
+    const anon = (map: string, length: string): Json => ({ type: 'mmap', pid: 'p1', map, fd: null, length, offset: '0', prot: 'rw', flags: ['private'] });
+    const r = runChecked(
+      small,
+      { type: 'open', pid: 'p1', fd: 'f1', path: '/dev/hmm_dmirror0', flags: 'rdwr' },
+      anon('m1', '16M'),
+      anon('m2', '16M'),
+      { type: 'ioctl', pid: 'p1', fd: 'f1', cmd: 'HMM_DMIRROR_WRITE', args: { addr: { map: 'm1', offset: '0' }, npages: '4096', ptr: { map: 'm2', offset: '0' } } },
+    );
+    expect(r.results.at(-1)).toBe('EFAULT');
+    expect(r.steps.at(-1)?.branches).toEqual(expect.arrayContaining(['do_anonymous_page:VM_FAULT_OOM', 'hmm_vma_fault:EFAULT']));
+    expect(r.violations).toEqual([]);
   });
 });

@@ -95,6 +95,8 @@ const UNREACHABLE_BRANCHES: Readonly<Record<string, string>> = {
   // Anonymous memory (src/kernel/mm/anon.ts): generated machines have hundreds of MiB of boot RAM and runs of 40 steps
   // map a few MiB, so the allocator never runs dry; and the two reuse paths need a longer exact sequence.
   'do_anonymous_page:VM_FAULT_OOM': 'the boot RAM of a generated machine is never exhausted in 40 steps (test/kernel/anon.test.ts, a 72 MiB machine)',
+  'hmm_vma_fault:EPERM': 'only with test_hmm, which generated machines build only for the HMM variants: a device write fault on a read-only vma (test/traces-custom/hmm/dmirror-anon.jsonl, seq 32, recorded)',
+  'hmm_vma_fault:EFAULT': 'only with test_hmm and the anonymous pool exhausted (test/kernel/dmirrorIoctl.test.ts, a 72 MiB machine)',
   'wp_page_copy:VM_FAULT_OOM': 'the boot RAM of a generated machine is never exhausted in 40 steps (test/kernel/anon.test.ts, a 66 MiB machine)',
   'do_huge_pmd_anonymous_page:fallback': 'no 2 MiB block left: the boot RAM of a generated machine is never exhausted in 40 steps (test/kernel/anon.test.ts)',
   'do_huge_pmd_wp_page:reuse': 'a write to a read-only THP mapped once: fork, the child’s exit, then the parent’s write to the same 2 MiB range (test/kernel/anon.test.ts)',
