@@ -96,6 +96,7 @@ const OTHER_FIELDS: Readonly<Record<Exclude<keyof KernelState, 'mm'>, true>> = {
   oops: true,
   boot: true,
   kmemPersist: true,
+  thp: true,
 };
 const OTHER_KEYS = Object.keys(OTHER_FIELDS) as ReadonlyArray<Exclude<keyof KernelState, 'mm'>>;
 

@@ -179,6 +179,7 @@ export function bootKernel(boot: BootEvent, kept: Pick<MmState, 'mem' | 'fills'>
     oops: null,
     boot,
     kmemPersist: KMEM_PERSIST_MODULE_DEFAULTS,
+    thp: boot.config.thp,
   };
 
   // The driver core probes each device at registration with the first matching driver.

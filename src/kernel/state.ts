@@ -14,6 +14,7 @@ import type { InjectSite } from '../log/events.js';
 import type { MmState } from './mm/types.js';
 import type { SwapState } from './mm/swapfile.js';
 import type { BootEvent } from '../log/events.js';
+import type { ThpMode } from './config.js';
 import type { KmemPersistInstance, KmemPersistModule } from './dax/kmemPersistTypes.js';
 
 export const PAGE_SIZE = 4096n;
@@ -169,6 +170,11 @@ export interface KernelState {
   readonly boot: BootEvent;
   /** kmem's module parameters and persistence type registry (the kmem-persist series). */
   readonly kmemPersist: KmemPersistModule;
+  /**
+   * /sys/kernel/mm/transparent_hugepage/enabled now (TRANSPARENT_HUGEPAGE_FLAG / _REQ_MADV_FLAG of
+   * transparent_hugepage_flags): the boot's `config.thp`, changed by enabled_store (src/kernel/mm/thp.ts).
+   */
+  readonly thp: ThpMode;
 }
 
 /**
@@ -204,6 +210,7 @@ export function withState(s: KernelState, c: Partial<KernelState>): KernelState 
     oops: c.oops !== undefined ? c.oops : s.oops,
     boot: c.boot !== undefined ? c.boot : s.boot,
     kmemPersist: c.kmemPersist !== undefined ? c.kmemPersist : s.kmemPersist,
+    thp: c.thp !== undefined ? c.thp : s.thp,
   };
 }
 

@@ -233,4 +233,14 @@ describe('private anonymous mappings (6.1)', () => {
     expect(cow.steps.at(-1)?.branches).toContain('wp_page_copy:VM_FAULT_OOM');
     expect(cow.violations).toEqual([]);
   });
+
+  it('/sys/kernel/mm/transparent_hugepage/enabled: shows the boot mode, a write changes later faults, anything else is EINVAL', () => {
+    const THP = '/sys/kernel/mm/transparent_hugepage/enabled';
+    const r = runChecked(machine('always'), read(THP), { type: 'write', path: THP, value: 'madvise' }, read(THP), { type: 'write', path: THP, value: 'sometimes' }, mmap('m1', '8M'), wr(at(0n), '0x1'), { type: 'write', path: THP, value: 'always' }, wr(at(M2), '0x2'), read(THP));
+    expect([r.results[0], r.results[2], r.results[3], r.results[8]]).toEqual(['[always] madvise never\n', 'always [madvise] never\n', 'EINVAL', '[always] madvise never\n']);
+    expect(r.steps[3]?.branches).toContain('enabled_store:EINVAL');
+    // The first write (madvise, no MADV_HUGEPAGE) got a 4 KiB page; the second (always again) a THP.
+    expect(used(r.final)).toBe(1 + HPAGE_PMD_NR);
+    expect(r.violations).toEqual([]);
+  });
 });

@@ -93,7 +93,7 @@ function storeVma(p: Process, index: number, v: Vma, rssDelta: number): Process 
  */
 export function thpApplies(op: Op, v: Vma, addr: bigint): boolean {
   if (v.flags.nohugepage) return false;
-  const mode = op.state.config.thp;
+  const mode = op.state.thp;
   if (mode === 'never' || (mode === 'madvise' && !v.flags.hugepage)) return false;
   const haddr = addr & ~(SZ_2M - 1n);
   return haddr >= v.start && haddr + SZ_2M <= v.end;
