@@ -87,6 +87,8 @@ const UNREACHABLE_BRANCHES: Readonly<Record<string, string>> = {
   'do_huge_pmd_anonymous_page:fallback': 'no 2 MiB block left: the boot RAM of a generated machine is never exhausted in 40 steps (test/kernel/anon.test.ts)',
   'do_huge_pmd_wp_page:reuse': 'a write to a read-only THP mapped once: fork, the child’s exit, then the parent’s write to the same 2 MiB range (test/kernel/anon.test.ts)',
   'do_wp_page:reuse-last-ref': 'a write to a read-only page its folio alone maps: fork, then a write by each side to the same page, or the child’s exit first; the budget reaches the copies, not yet this (test/kernel/anon.test.ts)',
+  'offline_pages:EINTR(anon-migration-failed)': 'no free frame outside the block being offlined: generated machines have far more boot RAM than 40 steps map (test/kernel/anon.test.ts)',
+  'offline_pages:EBUSY(huge-zero-page)': 'the huge zero page comes from the top 2 MiB block of boot RAM; a run must read an anonymous THP range and then offline that block (test/kernel/anon.test.ts)',
   'enabled_store:EINVAL': 'the step generator does not write /sys/kernel/mm/transparent_hugepage/enabled (test/kernel/anon.test.ts)',
   'do_wp_page:reuse-exclusive': 'an exclusive read-only PTE: mprotect r then rw of a THP (6.1 upgrades no PMD), a partial munmap splitting it, a write (test/kernel/anon.test.ts)',
 };
