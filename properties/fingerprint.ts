@@ -368,7 +368,7 @@ export class Fingerprinter {
   }
 
   private globalText(s: KernelState): string {
-    let out = `${s.autoOnline}|${s.anyHotremoveFailed ? 1 : 0}|${s.presentPages}|${s.managedPages}|`;
+    let out = `${s.autoOnline}|${s.thp}|${s.anyHotremoveFailed ? 1 : 0}|${s.presentPages}|${s.managedPages}|`;
     for (const f of s.faults) out += `${f.site}:${f.errno}:${f.skip};`;
     out += '/';
     for (const r of s.iomem.children) if (this.slotOfRange(r.start, r.end) < 0) out += `${this.resource(r, 0n, null)},`;

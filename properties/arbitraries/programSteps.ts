@@ -5,8 +5,8 @@
  * addresses in units of the device's align, give or take a page, so most
  * mappings succeed and the rest fail for the reasons the kernel has
  * (private, unaligned, beyond the device, read-only fd, split at a page).
- * Half the smaps reads become an anonymous mmap (fd null, private), and the steps on an
- * anonymous mapping (anonStep) use its own units, so fuzzing reaches the
+ * Three smaps reads in four become an anonymous mmap (fd null, private), and
+ * the steps on an anonymous mapping (anonStep) use its own units, so fuzzing reaches the
  * zero pages, first-touch allocation, THP, COW after fork and their frees.
  */
 import type { StepEvent } from '../../src/log/events.js';
@@ -44,7 +44,7 @@ const REMAP_FLAGS: ReadonlyArray<readonly MremapFlag[]> = [[], ['maymove'], ['ma
 const M2 = 2n << 20n;
 const ANON_FLAGS: ReadonlyArray<readonly MapFlag[]> = [['private'], ['private'], ['private'], ['private', 'populate'], ['private', 'fixed']];
 /** 4 MiB and more hold a whole 2 MiB-aligned range wherever the 4 KiB-aligned mapping lands: THP can apply. */
-const ANON_LENGTHS: readonly bigint[] = [4n * K4, 4n * M2 / 2n, 4n * M2 / 2n, M2, 4n * M2 / 2n + K4, 4n * M2];
+const ANON_LENGTHS: readonly bigint[] = [4n * K4, 2n * M2, 2n * M2, M2, 2n * M2 + K4, 4n * M2];
 /** The middle of a 4 MiB mapping, + 8: inside its whole 2 MiB-aligned range. */
 const ANON_OFFSETS: readonly bigint[] = [0n, 8n, 3n * K4, M2 + 8n, M2 + 8n, M2 + K4, M2 - 8n];
 

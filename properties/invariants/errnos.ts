@@ -31,6 +31,7 @@ export const DOCUMENTED_ERRNOS: ReadonlyArray<{ readonly pattern: RegExp; readon
   { pattern: /\/drivers\/(device_dax|kmem)\/(new_id|remove_id)$/, errnos: ['EINVAL'], source: 'do_id_store' },
   { pattern: /\/memory\d+\/(state|online)$/, errnos: ONLINE_OFFLINE, source: 'state_store, online_store, memory_block_online, offline_pages' },
   { pattern: /\/auto_online_blocks$/, errnos: ['EINVAL'], source: 'auto_online_blocks_store' },
+  { pattern: /^\/sys\/kernel\/mm\/transparent_hugepage\/enabled$/, errnos: ['EINVAL'], source: 'enabled_store (mm/huge_memory.c)' },
   { pattern: /^\/sys\/module\/kmem\/parameters\/persist_format_(type|force)$/, errnos: ['EINVAL', 'ERANGE'], source: 'param_set_int, param_set_bool (the kmem-persist series)' },
   // kstrtoull, the block alignment, then __add_memory: register_memory_resource and add_memory_resource's own.
   { pattern: /\/system\/memory\/probe$/, errnos: ['EINVAL', 'ERANGE', 'EEXIST', 'E2BIG', 'ENOMEM'], source: 'probe_store, kstrtoull, __add_memory' },

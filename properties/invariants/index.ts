@@ -102,6 +102,7 @@ const OTHER_FIELDS: Readonly<Record<Exclude<keyof KernelState, 'mm'>, true>> = {
   boot: true,
   kmemPersist: true,
   hmm: true,
+  thp: true,
 };
 const OTHER_KEYS = Object.keys(OTHER_FIELDS) as ReadonlyArray<Exclude<keyof KernelState, 'mm'>>;
 

@@ -182,6 +182,7 @@ export function bootKernel(boot: BootEvent, kept: Pick<MmState, 'mem' | 'fills'>
     boot,
     kmemPersist: KMEM_PERSIST_MODULE_DEFAULTS,
     hmm: HMM_UNLOADED,
+    thp: boot.config.thp,
   };
 
   // The driver core probes each device at registration with the first matching driver.

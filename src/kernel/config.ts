@@ -60,8 +60,11 @@ export interface BootConfig {
    * CONFIG_TRANSPARENT_HUGEPAGE_ALWAYS=y), `madvise` (only VM_HUGEPAGE vmas) or `never`. Decides whether an
    * anonymous fault maps a THP (src/kernel/mm/anon.ts); KERNEL-FACTS-HMM 2.4 shows it changes real results.
    */
-  readonly thp: 'always' | 'madvise' | 'never';
+  readonly thp: ThpMode;
 }
+
+/** The settings of /sys/kernel/mm/transparent_hugepage/enabled. */
+export type ThpMode = 'always' | 'madvise' | 'never';
 
 export const DEFAULT_CONFIG: BootConfig = {
   memoryHotremove: false,

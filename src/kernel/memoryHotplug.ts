@@ -15,7 +15,8 @@ import { memoryNotify, notifierToErrno, type MemoryNotify } from './memoryNotifi
 import { createMemoryBlockDevices, removeMemoryBlockDevices, onlineMemoryBlock } from './memory.js';
 import type { Op } from './op.js';
 import { heldPagesIn } from './dax/kmemPersist.js';
-import { anonPagesIn } from './mm/pageAlloc.js';
+import { anonPagesIn, hugeZeroIn } from './mm/pageAlloc.js';
+import { migrateAnonRange } from './mm/migrate.js';
 import {
   IORESOURCE_BUSY,
   IORESOURCE_SYSRAM_DRIVER_MANAGED,
@@ -322,10 +323,9 @@ export function offlinePages(op: Op, id: number): Ret {
     op.branch('offline_pages', `${errno}(kmem-persist-held)`);
     return err(errno);
   }
-  if (anonPagesIn(s, id * s.blockPages, s.blockPages)) {
-    // Processes' anonymous pages (src/kernel/mm/pageAlloc.ts) are movable, and the kernel's do_migrate_range would
-    // move them elsewhere; the model does not migrate them yet and refuses as a failed migration would (EBUSY).
-    op.branch('offline_pages', 'EBUSY(anon-pages-not-migrated)');
+  if (hugeZeroIn(s, id * s.blockPages, s.blockPages)) {
+    // start_isolate_page_range → has_unmovable_pages: the huge zero page was allocated without __GFP_MOVABLE.
+    op.branch('offline_pages', 'EBUSY(huge-zero-page)');
     return err('EBUSY');
   }
   const arg: MemoryNotify = { startPfn: id * s.blockPages, nrPages: s.blockPages };
@@ -338,6 +338,13 @@ export function offlinePages(op: Op, id: number): Ret {
     // failed_removal_isolated:
     memoryNotify(op, 'MEM_CANCEL_OFFLINE', arg);
     return err(ret);
+  }
+  // do_migrate_range: processes' anonymous pages move out of the block (src/kernel/mm/migrate.ts). When no target can
+  // be allocated the kernel's loop retries until a signal: -EINTR.
+  if (anonPagesIn(op.state, arg.startPfn, arg.nrPages) && !migrateAnonRange(op, arg.startPfn, arg.nrPages)) {
+    op.branch('offline_pages', 'EINTR(anon-migration-failed)');
+    memoryNotify(op, 'MEM_CANCEL_OFFLINE', arg);
+    return err('EINTR');
   }
   memoryNotify(op, 'MEM_OFFLINE', arg);
   // remove_pfn_range_from_zone: the block is going-offline here, so it no longer counts as online memory of the zone.

@@ -14,6 +14,7 @@ import type { InjectSite } from '../log/events.js';
 import type { MmState } from './mm/types.js';
 import type { SwapState } from './mm/swapfile.js';
 import type { BootEvent } from '../log/events.js';
+import type { ThpMode } from './config.js';
 import type { KmemPersistInstance, KmemPersistModule } from './dax/kmemPersistTypes.js';
 import type { HmmState } from './hmm/types.js';
 
@@ -172,6 +173,11 @@ export interface KernelState {
   readonly kmemPersist: KmemPersistModule;
   /** lib/test_hmm.c: loaded or not, its dmirror devices and their device-private chunks (src/kernel/hmm/). */
   readonly hmm: HmmState;
+  /**
+   * /sys/kernel/mm/transparent_hugepage/enabled now (TRANSPARENT_HUGEPAGE_FLAG / _REQ_MADV_FLAG of
+   * transparent_hugepage_flags): the boot's `config.thp`, changed by enabled_store (src/kernel/mm/thp.ts).
+   */
+  readonly thp: ThpMode;
 }
 
 /**
@@ -208,6 +214,7 @@ export function withState(s: KernelState, c: Partial<KernelState>): KernelState 
     boot: c.boot !== undefined ? c.boot : s.boot,
     kmemPersist: c.kmemPersist !== undefined ? c.kmemPersist : s.kmemPersist,
     hmm: c.hmm !== undefined ? c.hmm : s.hmm,
+    thp: c.thp !== undefined ? c.thp : s.thp,
   };
 }
 

@@ -34,6 +34,7 @@ import { formatForceShow, formatForceStore, formatTypeShow, formatTypeStore, per
 import { kmemDiskBytes, kmemDiskOwner } from '../kernel/block/kmemDisk.js';
 import { DAX_MAJOR, daxMinor, daxNumaNode, daxUevent } from '../kernel/dax/deviceAttrs.js';
 import { renderMaps, renderSmaps } from '../views/smaps.js';
+import { thpEnabledShow, thpEnabledStore } from '../kernel/mm/thp.js';
 
 /** A file handler for a file class; `arg` is the block id, device or driver the path names. */
 interface Handler<A> {
@@ -59,6 +60,8 @@ const GLOBAL_FILES: Readonly<Record<string, Handler<null>>> = {
   '/sys/devices/system/memory/soft_offline_page': { exists: (s) => s.config.memoryFailure, mode: 0o200 },
   '/sys/devices/system/memory/hard_offline_page': { exists: (s) => s.config.memoryFailure, mode: 0o200 },
   '/sys/devices/system/memory/probe': { exists: (s) => s.config.archMemoryProbe, mode: 0o200, store: (op, _a, buf) => probeStore(op, buf) },
+  // mm/huge_memory.c hugepage_attr: the THP mode anonymous faults use (src/kernel/mm/thp.ts).
+  '/sys/kernel/mm/transparent_hugepage/enabled': { mode: 0o644, show: (op) => thpEnabledShow(op.state), store: (op, _a, buf) => thpEnabledStore(op, buf) },
   // kmem's module parameters under the kmem-persist series (module_param(..., 0644)), while kmem is there.
   '/sys/module/kmem/parameters/persist_format_type': {
     exists: (s) => s.profile.kmemPersist && s.config.devDaxKmem,

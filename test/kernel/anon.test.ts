@@ -233,4 +233,47 @@ describe('private anonymous mappings (6.1)', () => {
     expect(cow.steps.at(-1)?.branches).toContain('wp_page_copy:VM_FAULT_OOM');
     expect(cow.violations).toEqual([]);
   });
+
+  it('/sys/kernel/mm/transparent_hugepage/enabled: shows the boot mode, a write changes later faults, anything else is EINVAL', () => {
+    const THP = '/sys/kernel/mm/transparent_hugepage/enabled';
+    const r = runChecked(machine('always'), read(THP), { type: 'write', path: THP, value: 'madvise' }, read(THP), { type: 'write', path: THP, value: 'sometimes' }, mmap('m1', '8M'), wr(at(0n), '0x1'), { type: 'write', path: THP, value: 'always' }, wr(at(M2), '0x2'), read(THP));
+    expect([r.results[0], r.results[2], r.results[3], r.results[8]]).toEqual(['[always] madvise never\n', 'always [madvise] never\n', 'EINVAL', '[always] madvise never\n']);
+    expect(r.steps[3]?.branches).toContain('enabled_store:EINVAL');
+    // The first write (madvise, no MADV_HUGEPAGE) got a 4 KiB page; the second (always again) a THP.
+    expect(used(r.final)).toBe(1 + HPAGE_PMD_NR);
+    expect(r.violations).toEqual([]);
+  });
+
+  it('offlining the block that holds anonymous pages migrates them (do_migrate_range): the data follows, the block ends empty', () => {
+    const hot = boot({ kernel: '6.1' }, { thp: 'always', memoryHotremove: true });
+    // Boot RAM ends at 6 GiB: the allocator's first 2 MiB blocks are in memory block 47.
+    const r = runChecked(hot, mmap('m1', '8M'), wr('0x8', '0x1'), wr(at(0n), '0x2'), fork('p1', 'p2'), { type: 'write', path: '/sys/devices/system/memory/memory47/online', value: '0' }, rd('0x8'), rd(at(0n)), rd('0x8', 'p2'), rd(at(0n), 'p2'));
+    const before = r.steps[3]?.after as KernelState;
+    const inBlock = (st: KernelState) => [...st.mm.anon.folios.entries()].filter(([pfn]) => Math.floor(pfn / st.blockPages) === 47).length;
+    expect(inBlock(before)).toBe(2);
+    expect(r.results.slice(4)).toEqual(['ok', '0x1', '0x2', '0x1', '0x2']);
+    expect(inBlock(r.final)).toBe(0);
+    expect(used(r.final)).toBe(used(before));
+    expect(vma0(r.final, 'p2')?.ptes.get(0)?.phys).toBe(vma0(r.final, 'p1')?.ptes.get(0)?.phys);
+    expect(r.steps[4]?.branches ?? []).not.toContain('offline_pages:EINTR(anon-migration-failed)');
+    expect(r.violations).toEqual([]);
+  });
+
+  it('a block holding the huge zero page cannot be offlined (unmovable: EBUSY)', () => {
+    const hot = boot({ kernel: '6.1' }, { thp: 'always', memoryHotremove: true });
+    const r = runChecked(hot, mmap('m1', '8M'), rd(at(0n)), { type: 'write', path: '/sys/devices/system/memory/memory47/online', value: '0' });
+    expect(r.results.at(-1)).toBe('EBUSY');
+    expect(r.steps.at(-1)?.branches).toContain('offline_pages:EBUSY(huge-zero-page)');
+  });
+
+  it('no frame to migrate to: offline_pages retries until a signal (EINTR) and the pages stay', () => {
+    // Pool memory is only block 1 ([128M, 256M): below 64 MiB is the kernel's); 64 THPs fill it.
+    const full = boot({ kernel: '6.1', memoryBlockSize: '128M', ram: [{ start: '0x0', size: '64M', node: 0 }, { start: '0x8000000', size: '128M', node: 0 }] }, { thp: 'always', memoryHotremove: true });
+    const writes = Array.from({ length: 64 }, (_, i) => wr(at(BigInt(i) * M2), '0x7'));
+    const r = runChecked(full, mmap('m1', '130M'), ...writes, { type: 'write', path: '/sys/devices/system/memory/memory1/online', value: '0' }, rd(at(0n)));
+    expect(used(r.steps[64]?.after as KernelState)).toBe(64 * HPAGE_PMD_NR);
+    expect(r.results.slice(-2)).toEqual(['EINTR', '0x7']);
+    expect(r.steps.at(-2)?.branches).toContain('offline_pages:EINTR(anon-migration-failed)');
+    expect(r.violations).toEqual([]);
+  });
 });

@@ -94,7 +94,7 @@ function storeVma(p: Process, index: number, v: Vma, rssDelta: number): Process 
  */
 export function thpApplies(op: Op, v: Vma, addr: bigint): boolean {
   if (v.flags.nohugepage) return false;
-  const mode = op.state.config.thp;
+  const mode = op.state.thp;
   if (mode === 'never' || (mode === 'madvise' && !v.flags.hugepage)) return false;
   const haddr = addr & ~(SZ_2M - 1n);
   return haddr >= v.start && haddr + SZ_2M <= v.end;
@@ -393,7 +393,10 @@ export function copyAnonVma(op: Op, v: Vma): { readonly parent: Vma; readonly ch
  * vma's entries never get write permission from vm_page_prot (PAGE_COPY);
  * dropping VM_WRITE write-protects every entry; gaining it makes an
  * exclusive anon page's PTE writable (MM_CP_TRY_CHANGE_WRITABLE with
- * can_change_pte_writable, v5.19), not a PMD's (that came in v6.2).
+ * can_change_pte_writable, v5.19), not a PMD's (that came in v6.2). The
+ * model keeps no dirty bit: a clean exclusive PTE (a forced write into a
+ * read-only vma) would wait for its write fault on the kernel, which reuses
+ * the page all the same.
  */
 export function changeProtection(v: Vma, prot: Prot): Vma {
   if (v.file !== null || v.ptes.size === 0) return v;

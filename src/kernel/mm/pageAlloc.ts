@@ -63,10 +63,21 @@ function bootTop(s: KernelState): number {
   return Number(top >> 12n) - (Number(top >> 12n) % HPAGE_PMD_NR);
 }
 
-/** The lowest entry of `set` still in the pool; entries whose block went offline are dropped on the way. */
-function takeFreed(s: KernelState, set: WideIntMap<true>): { readonly pfn: number | null; readonly set: WideIntMap<true> } {
+/** Frames an allocation must not use: the range being offlined, whose pages migrate out (isolated pageblocks). */
+export interface Avoid {
+  readonly lo: number;
+  readonly hi: number;
+}
+
+function avoided(avoid: Avoid | null, pfn: number, nr: number): boolean {
+  return avoid !== null && pfn < avoid.hi && avoid.lo < pfn + nr;
+}
+
+/** The lowest entry of `set` still in the pool and not avoided; entries whose block went offline are dropped on the way. */
+function takeFreed(s: KernelState, set: WideIntMap<true>, avoid: Avoid | null, nr: number): { readonly pfn: number | null; readonly set: WideIntMap<true> } {
   let out = set;
   for (const [pfn] of set.entries()) {
+    if (avoided(avoid, pfn, nr)) continue;
     out = out.delete(pfn);
     if (inAnonPool(s, pfn)) return { pfn, set: out };
   }
@@ -74,16 +85,16 @@ function takeFreed(s: KernelState, set: WideIntMap<true>): { readonly pfn: numbe
 }
 
 /** A 2 MiB block: a freed one, else the next one down from the walk. */
-function take2m(s: KernelState, a: AnonState): { readonly pfn: number; readonly anon: AnonState } | null {
+function take2m(s: KernelState, a: AnonState, avoid: Avoid | null): { readonly pfn: number; readonly anon: AnonState } | null {
   if (a.free2m.size > 0) {
-    const f = takeFreed(s, a.free2m);
+    const f = takeFreed(s, a.free2m, avoid, HPAGE_PMD_NR);
     if (f.pfn !== null) return { pfn: f.pfn, anon: withAnon(a, { free2m: f.set }) };
     a = withAnon(a, { free2m: f.set });
   }
   let bump = a.bump ?? bootTop(s);
   while (bump >= HPAGE_PMD_NR) {
     const pfn = bump - HPAGE_PMD_NR;
-    if (inAnonPool(s, pfn) && inAnonPool(s, bump - 1)) return { pfn, anon: withAnon(a, { bump: pfn }) };
+    if (inAnonPool(s, pfn) && inAnonPool(s, bump - 1) && !avoided(avoid, pfn, HPAGE_PMD_NR)) return { pfn, anon: withAnon(a, { bump: pfn }) };
     // Not pool memory: the next 2 MiB down, or past a whole block that is not online boot RAM.
     const b = s.blocks.get(Math.floor(pfn / s.blockPages));
     bump = b === undefined || !b.boot || b.state !== 'online' ? Math.floor(pfn / s.blockPages) * s.blockPages : pfn;
@@ -96,27 +107,27 @@ function take2m(s: KernelState, a: AnonState): { readonly pfn: number; readonly 
  * the head pfn of zeroed pages, or null (no memory: VM_FAULT_OOM for order 0, VM_FAULT_FALLBACK for a THP).
  * The caller records the folio; this only takes the frames and counts them.
  */
-export function allocPages(op: Op, order: 0 | 9): number | null {
+export function allocPages(op: Op, order: 0 | 9, avoid: Avoid | null = null): number | null {
   const s = op.state;
   let a = s.mm.anon;
   let pfn: number | null = null;
   if (order === 9) {
-    const t = take2m(s, a);
+    const t = take2m(s, a, avoid);
     if (t === null) return null;
     pfn = t.pfn;
     a = t.anon;
   } else {
     if (a.free4k.size > 0) {
-      const f = takeFreed(s, a.free4k);
+      const f = takeFreed(s, a.free4k, avoid, 1);
       a = withAnon(a, { free4k: f.set });
       pfn = f.pfn;
     }
-    if (pfn === null && a.chunk !== null && a.chunk.next < a.chunk.base + HPAGE_PMD_NR && inAnonPool(s, a.chunk.next)) {
+    if (pfn === null && a.chunk !== null && a.chunk.next < a.chunk.base + HPAGE_PMD_NR && inAnonPool(s, a.chunk.next) && !avoided(avoid, a.chunk.next, 1)) {
       pfn = a.chunk.next;
       a = withAnon(a, { chunk: { base: a.chunk.base, next: pfn + 1 } });
     }
     if (pfn === null) {
-      const t = take2m(s, a);
+      const t = take2m(s, a, avoid);
       if (t === null) return null;
       pfn = t.pfn;
       a = withAnon(t.anon, { chunk: { base: pfn, next: pfn + 1 } });
@@ -137,10 +148,15 @@ export function freePages(op: Op, pfn: number, order: 0 | 9): void {
   setMm(op, { mem, fills, anon });
 }
 
-/** Whether frames [startPfn, startPfn + nr) hold an anonymous folio or the huge zero page (offline_pages must move them). */
+/** Whether frames [startPfn, startPfn + nr) hold an anonymous folio (offline_pages must migrate it). */
 export function anonPagesIn(s: KernelState, startPfn: number, nr: number): boolean {
   const a = s.mm.anon;
-  if (a.hugeZero !== null && a.hugeZero >= startPfn && a.hugeZero < startPfn + nr) return true;
   if (a.folios.size === 0) return false;
   return !a.folios.range(startPfn, startPfn + nr - 1).next().done;
+}
+
+/** Whether the huge zero page (unmovable: get_huge_zero_page allocates without __GFP_MOVABLE) lies in the range. */
+export function hugeZeroIn(s: KernelState, startPfn: number, nr: number): boolean {
+  const z = s.mm.anon.hugeZero;
+  return z !== null && z < startPfn + nr && startPfn < z + HPAGE_PMD_NR;
 }
