@@ -11,7 +11,7 @@ import { inAnonPool, HPAGE_PMD_NR } from '../../src/kernel/mm/pageAlloc.js';
 import { rssPages } from '../../src/kernel/mm/anon.js';
 import { PAGE_SHIFT, type AnonState, type Folio, type Process, type Vma } from '../../src/kernel/mm/types.js';
 import type { KernelState } from '../../src/kernel/state.js';
-import type { Invariant, InvariantContext } from './types.js';
+import { memo, MemoKey, type Invariant, type InvariantContext } from './types.js';
 
 /** The anon vmas a step added and removed across the processes it changed (every vma of every process when `full`). */
 interface VmaDiff {
@@ -22,7 +22,7 @@ interface VmaDiff {
 }
 
 const EMPTY: VmaDiff = { added: [], removed: [], procs: [] };
-const diffOfStep = new WeakMap<InvariantContext, VmaDiff>();
+const DIFF = new MemoKey<VmaDiff>('anon-vma-diff');
 
 /** No process and no folio changed (most steps: sysfs writes to blocks). */
 function untouched(ctx: InvariantContext): boolean {
@@ -32,9 +32,7 @@ function untouched(ctx: InvariantContext): boolean {
 
 function diffOf(ctx: InvariantContext): VmaDiff {
   if (untouched(ctx)) return EMPTY;
-  let d = diffOfStep.get(ctx);
-  if (d === undefined) diffOfStep.set(ctx, (d = computeDiff(ctx)));
-  return d;
+  return memo(ctx, DIFF, () => computeDiff(ctx));
 }
 
 function computeDiff(ctx: InvariantContext): VmaDiff {
