@@ -15,6 +15,7 @@ import { replay1m, replay1mFile, type ReplayFigures } from './replay1m.js';
 import { invariantCosts, scale, type InvariantCost, type ScaleFigures } from './scale.js';
 import { vsKernel, type VsKernelFigures } from './vsKernel.js';
 import { mappingReplay, tib4k, type MappingFigures, type TibFigures } from './mappings.js';
+import { hmmDmirror, type HmmFigures } from './hmm.js';
 import { persist16g, persistFindings, persistIo, type FindingTime, type Persist16gFigures, type PersistIoFigures } from './persist.js';
 
 tuneV8();
@@ -22,7 +23,7 @@ tuneV8();
 const program = new Command('bench')
   .option('--json', 'print one JSON summary')
   .option('--check', 'assert the budgets; exit 1 if one is missed')
-  .option('--only <names>', 'comma-separated workloads: replay-1m,fuzz,scale,invariant-cost,vs-kernel,explore,mappings,tib-4k,persist-io,persist-16g,persist-findings')
+  .option('--only <names>', 'comma-separated workloads: replay-1m,fuzz,scale,invariant-cost,vs-kernel,explore,mappings,tib-4k,persist-io,persist-16g,persist-findings,hmm-dmirror')
   .option('--quick', 'smaller sizes (a smoke run, not for the figures)')
   .parse(process.argv);
 const opts = program.opts<{ json?: boolean; check?: boolean; only?: string; quick?: boolean }>();
@@ -43,6 +44,7 @@ interface Summary {
   mappings?: MappingFigures & { usPerEvent: number; overReplay1m: number | null };
   tib4k?: TibFigures;
   persistIo?: PersistIoFigures & { usPerEvent: number; overReplay1m: number | null };
+  hmmDmirror?: HmmFigures & { usPerEvent: number; overReplay1m: number | null };
   persist16g?: Persist16gFigures;
   persistFindings?: FindingTime[];
   explore?: ExploreFigures;
@@ -156,6 +158,18 @@ if (want('persist-io')) {
   const per1m = summary.replay === undefined ? null : 1e6 / summary.replay.checkedEventsPerSecond;
   summary.persistIo = { ...f, usPerEvent: us, overReplay1m: per1m === null ? null : us / per1m };
   log(`  ${us.toFixed(2)} µs/event with every invariant (${fmt(f.checked)}); ${f.violations} violations`);
+  if (per1m !== null) log(`  ${(us / per1m).toFixed(2)}x replay-1m's sysfs event (${per1m.toFixed(2)} µs)`);
+  else log('  (run with replay-1m for the ratio)');
+}
+
+if (want('hmm-dmirror')) {
+  const events = quick ? 2_000 : 20_000;
+  log(`hmm-dmirror (${events} events on a 1 GiB anonymous mapping mirrored by /dev/hmm_dmirror0: 30% READ of 64 pages, 20% WRITE of 16, 15% SNAPSHOT of 64, 25% CPU writes, 10% MADV_DONTNEED of 64 pages; every invariant)`);
+  const f = hmmDmirror(events, quick ? 1 : 3);
+  const us = (f.checked.median * 1000) / f.events;
+  const per1m = summary.replay === undefined ? null : 1e6 / summary.replay.checkedEventsPerSecond;
+  summary.hmmDmirror = { ...f, usPerEvent: us, overReplay1m: per1m === null ? null : us / per1m };
+  log(`  ${us.toFixed(2)} µs/event, ${((f.checked.median * 1000) / f.pages).toFixed(2)} µs per page the device touched (${fmt(f.checked)}); ${f.violations} violations`);
   if (per1m !== null) log(`  ${(us / per1m).toFixed(2)}x replay-1m's sysfs event (${per1m.toFixed(2)} µs)`);
   else log('  (run with replay-1m for the ratio)');
 }

@@ -9,7 +9,7 @@
  */
 import { inAnonPool, HPAGE_PMD_NR } from '../../src/kernel/mm/pageAlloc.js';
 import { rssPages } from '../../src/kernel/mm/anon.js';
-import { PAGE_SHIFT, type AnonState, type Folio, type Process, type Vma } from '../../src/kernel/mm/types.js';
+import { PAGE_SHIFT, type AnonState, type Folio, type Process, type Pte, type Vma } from '../../src/kernel/mm/types.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import { memo, MemoKey, type Invariant, type InvariantContext } from './types.js';
 
@@ -63,17 +63,56 @@ function headOf(a: AnonState, pfn: number): number | null {
   return a.folios.get(head)?.order === 9 ? head : null;
 }
 
+/**
+ * The step's added anon vmas, each with the vma it replaced (same process,
+ * same start: its entries or bounds changed) or undefined, and the removed
+ * vmas nothing replaced. A paired vma is judged by the keys that differ.
+ */
+interface VmaPairs {
+  readonly added: ReadonlyArray<readonly [string, Vma, Vma | undefined]>;
+  readonly removed: ReadonlyArray<readonly [string, Vma]>;
+}
+const PAIRS = new MemoKey<VmaPairs>('anon-vma-pairs');
+
+function pairsOf(ctx: InvariantContext): VmaPairs {
+  return memo(ctx, PAIRS, () => {
+    const d = diffOf(ctx);
+    const whole = ctx.full || ctx.before === null;
+    const byStart = new Map<string, Vma>();
+    if (!whole) for (const [pid, v] of d.removed) byStart.set(`${pid}@${v.start}`, v);
+    // By process as well as by vma: after a fork parent and child hold the same vma objects.
+    const used = new Set<string>();
+    const added = d.added.map(([pid, v]): readonly [string, Vma, Vma | undefined] => {
+      const key = `${pid}@${v.start}`;
+      const old = byStart.get(key);
+      if (old === undefined || used.has(key)) return [pid, v, undefined];
+      used.add(key);
+      return [pid, v, old];
+    });
+    return { added, removed: d.removed.filter(([pid, v]) => !used.has(`${pid}@${v.start}`) || byStart.get(`${pid}@${v.start}`) !== v) };
+  });
+}
+
+/** The keys of `v` to judge: those that differ from `old`, or all of them. */
+function keysOf(v: Vma, old: Vma | undefined): Iterable<number> {
+  if (old === undefined) return [...v.ptes.entries()].map(([k]) => k);
+  return v.ptes.changedKeys(old.ptes);
+}
+
 /** Anon page entries of `v` counted per folio head into `into` (sign +1 or -1); entries with no folio are reported. */
 function countMaps(a: AnonState, v: Vma, sign: number, into: Map<number, number>, orphans: string[] | null, pid: string): void {
-  for (const [k, pte] of v.ptes.entries()) {
-    if (pte.anon?.kind !== 'page') continue;
-    const head = headOf(a, Number(pte.phys >> PAGE_SHIFT));
-    if (head === null) {
-      orphans?.push(`${pid} maps anonymous frame 0x${pte.phys.toString(16)} at 0x${(v.start + (BigInt(k) << PAGE_SHIFT)).toString(16)}, which is no allocated folio`);
-      continue;
-    }
-    into.set(head, (into.get(head) ?? 0) + sign);
+  for (const [k, pte] of v.ptes.entries()) countEntry(a, v, k, pte, sign, into, orphans, pid);
+}
+
+/** One entry of `v` (key `k`; undefined: none) counted as countMaps does. */
+function countEntry(a: AnonState, v: Vma, k: number, pte: Pte | undefined, sign: number, into: Map<number, number>, orphans: string[] | null, pid: string): void {
+  if (pte?.anon?.kind !== 'page') return;
+  const head = headOf(a, Number(pte.phys >> PAGE_SHIFT));
+  if (head === null) {
+    orphans?.push(`${pid} maps anonymous frame 0x${pte.phys.toString(16)} at 0x${(v.start + (BigInt(k) << PAGE_SHIFT)).toString(16)}, which is no allocated folio`);
+    return;
   }
+  into.set(head, (into.get(head) ?? 0) + sign);
 }
 
 /**
@@ -96,8 +135,20 @@ export const anonMapcount: Invariant = {
     if (!whole && d.procs.length === 0 && before.mm.anon.folios === a.folios) return [];
     const out: string[] = [];
     const delta = new Map<number, number>();
-    for (const [pid, v] of d.added) countMaps(a, v, 1, delta, out, pid);
-    if (!whole) for (const [pid, v] of d.removed) countMaps(before.mm.anon, v, -1, delta, null, pid);
+    // A vma replaced by one at the same start (its entries changed) counts only the keys that differ: a step's
+    // cost follows what it changed, not how many pages the vma holds.
+    const pairs = pairsOf(ctx);
+    for (const [pid, v, old] of pairs.added) {
+      if (old === undefined || before === null) {
+        countMaps(a, v, 1, delta, out, pid);
+        continue;
+      }
+      for (const k of v.ptes.changedKeys(old.ptes)) {
+        countEntry(a, v, k, v.ptes.get(k), 1, delta, out, pid);
+        countEntry(before.mm.anon, old, k, old.ptes.get(k), -1, delta, null, pid);
+      }
+    }
+    if (!whole) for (const [pid, v] of pairs.removed) countMaps(before.mm.anon, v, -1, delta, null, pid);
     const was = (head: number): Folio | undefined => (whole ? undefined : before.mm.anon.folios.get(head));
     const heads = new Set(delta.keys());
     if (whole) for (const [head] of a.folios.entries()) heads.add(head);
@@ -133,9 +184,11 @@ export const anonExclusiveWrite: Invariant = {
     const out: string[] = [];
     const a = ctx.after.mm.anon;
     const exclusive = new Map<number, string>();
-    for (const [pid, v] of d.added) {
-      for (const [k, pte] of v.ptes.entries()) {
-        const e = pte.anon;
+    for (const [pid, v, old] of pairsOf(ctx).added) {
+      for (const k of keysOf(v, old)) {
+        const pte = v.ptes.get(k);
+        const e = pte?.anon;
+        if (pte === undefined) continue;
         if (e === undefined) continue;
         const where = `${pid} 0x${(v.start + (BigInt(k) << PAGE_SHIFT)).toString(16)}`;
         if (e.write && (e.kind !== 'page' || !e.exclusive || v.prot !== 'rw')) out.push(`${where}: writable ${e.kind === 'zero' ? 'zero-page' : e.exclusive ? '' : 'shared '}entry in a ${v.prot} vma`);
@@ -240,9 +293,15 @@ export const anonRss: Invariant = {
       let expected: number;
       if (was === undefined) expected = sum(p.vmas);
       else {
-        const old = new Set(was.vmas);
-        const now = new Set(p.vmas);
-        expected = was.rssAnon + sum(p.vmas.filter((v) => !old.has(v))) - sum(was.vmas.filter((v) => !now.has(v)));
+        // Paired vmas by the keys that differ; the rest whole.
+        expected = was.rssAnon;
+        const pairs = pairsOf(ctx);
+        for (const [q, v, old] of pairs.added) {
+          if (q !== pid) continue;
+          if (old === undefined) expected += sum([v]);
+          else for (const k of v.ptes.changedKeys(old.ptes)) expected += rssOf(v.ptes.get(k)) - rssOf(old.ptes.get(k));
+        }
+        for (const [q, v] of pairs.removed) if (q === pid) expected -= sum([v]);
       }
       if (expected !== p.rssAnon) out.push(`${pid}: MM_ANONPAGES is ${p.rssAnon}, its page tables map ${expected} anonymous pages`);
     }
@@ -250,5 +309,9 @@ export const anonRss: Invariant = {
   },
   culprit: () => 'zap_pte_range',
 };
+
+function rssOf(pte: Pte | undefined): number {
+  return pte === undefined ? 0 : rssPages(pte);
+}
 
 export const ANON_INVARIANTS: readonly Invariant[] = [anonMapcount, anonExclusiveWrite, anonFrames, anonRss];

@@ -6,7 +6,8 @@
  */
 import { entryAt } from '../../src/kernel/mm/fault.js';
 import { vmaAt } from '../../src/kernel/mm/process.js';
-import { LEVEL_SIZE, PAGE_SHIFT, type OpenFile, type Process } from '../../src/kernel/mm/types.js';
+import { LEVEL_SIZE, PAGE_SHIFT, type MirrorEntry, type OpenFile, type Process } from '../../src/kernel/mm/types.js';
+import type { WideIntMap } from '../../src/util/wideIntMap.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import { hex } from '../../src/util/u64.js';
 import type { Invariant } from './types.js';
@@ -38,12 +39,19 @@ export const hmmMirrorCoherent: Invariant = {
   check: ({ before, after, full }) => {
     if (!full && before !== null && before.mm.files === after.mm.files && before.mm.procs === after.mm.procs) return [];
     const out: string[] = [];
-    for (const { file, owner } of mirrors(after)) {
+    for (const { id, file, owner } of mirrors(after)) {
       if (owner === undefined) {
         out.push(`${file.path}: ${file.mirror?.size} device page-table entries, but the mm it mirrors is gone`);
         continue;
       }
-      for (const [vpfn, e] of file.mirror?.entries() ?? []) {
+      const mirror = file.mirror as WideIntMap<MirrorEntry>;
+      // Incremental: the entries this step put in the table, and those under what changed on the CPU side.
+      const keys = full || before === null ? null : touchedKeys(before, owner, before.mm.files.get(id), mirror);
+      const entries: Iterable<[number, MirrorEntry]> = keys === null ? mirror.entries() : keys.flatMap((k): Array<[number, MirrorEntry]> => {
+        const e = mirror.get(k);
+        return e === undefined ? [] : [[k, e]];
+      });
+      for (const [vpfn, e] of entries) {
         const addr = BigInt(vpfn) << PAGE_SHIFT;
         const at = vmaAt(owner, addr);
         const have = at === null ? null : entryAt(at.vma, addr);
@@ -63,6 +71,42 @@ export const hmmMirrorCoherent: Invariant = {
     return t === 'fork' ? 'copy_page_range' : t === 'mprotect' ? 'change_protection' : t === 'munmap' ? 'unmap_region' : t === 'madvise' ? 'zap_page_range' : t === 'exit' ? 'exit_mmap' : t === 'ioctl' ? 'dmirror_do_fault' : 'dmirror_interval_invalidate';
   },
 };
+
+/**
+ * The device page-table keys a step may have made wrong: those it stored,
+ * and those over CPU entries it changed (a page table one step from the
+ * vma before names its key; a vma made, moved, cut or reprotected counts
+ * whole, as does one that went). `was` is the file before the step.
+ */
+function touchedKeys(before: KernelState, owner: Process, was: OpenFile | undefined, mirror: WideIntMap<MirrorEntry>): number[] {
+  const out = new Set<number>();
+  if (was?.mirror === undefined) for (const [k] of mirror.entries()) out.add(k);
+  else if (was.mirror !== mirror) for (const k of mirror.changedKeys(was.mirror)) out.add(k);
+  let old: Process | undefined;
+  for (const p of before.mm.procs.values()) if (p.mm === owner.mm) old = p;
+  if (old === owner) return [...out];
+  const range = (lo: bigint, hi: bigint): void => {
+    for (const [k] of mirror.range(Number(lo >> PAGE_SHIFT), Number((hi - 1n) >> PAGE_SHIFT))) out.add(k);
+  };
+  const oldVmas = new Set(old?.vmas ?? []);
+  for (const v of owner.vmas) {
+    if (oldVmas.has(v)) continue;
+    const prev = old?.vmas.find((o) => o.start === v.start && o.end === v.end && o.prot === v.prot);
+    if (prev === undefined) {
+      range(v.start, v.end);
+      continue;
+    }
+    for (const k of v.ptes.changedKeys(prev.ptes)) {
+      const pte = v.ptes.get(k) ?? prev.ptes.get(k);
+      const at = v.start + (BigInt(k) << PAGE_SHIFT);
+      range(at, at + (pte === undefined ? 4096n : LEVEL_SIZE[pte.level]));
+    }
+  }
+  // What went: the old vmas no vma of the owner is now.
+  const now = new Set(owner.vmas);
+  for (const v of old?.vmas ?? []) if (!now.has(v)) range(v.start, v.end);
+  return [...out];
+}
 
 /**
  * hmm-dmirror-counters: a successful READ, WRITE or SNAPSHOT answers
