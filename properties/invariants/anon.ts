@@ -125,6 +125,7 @@ function countEntry(a: AnonState, v: Vma, k: number, pte: Pte | undefined, sign:
  */
 export const anonMapcount: Invariant = {
   name: 'anon-mapcount',
+  inputs: ['mm'],
   summary: 'every anonymous folio is mapped by exactly as many page-table entries as its count says (and at least one); every anon entry maps an allocated folio',
   kernel: 'mm/rmap.c page_add_new_anon_rmap / page_try_dup_anon_rmap / page_remove_rmap; mm/memory.c copy_present_pte, zap_pte_range, wp_page_copy; mm/huge_memory.c __split_huge_pmd',
   check: (ctx) => {
@@ -176,6 +177,7 @@ export const anonMapcount: Invariant = {
  */
 export const anonExclusiveWrite: Invariant = {
   name: 'anon-exclusive-write',
+  inputs: ['mm'],
   summary: 'a writable anonymous entry maps an exclusive page in a VM_WRITE vma; an exclusive frame is mapped by one entry only',
   kernel: 'mm/memory.c copy_present_pte (ptep_set_wrprotect, page_try_dup_anon_rmap), do_wp_page / wp_page_reuse, do_anonymous_page; mm/mprotect.c change_pte_range',
   check: (ctx) => {
@@ -218,6 +220,7 @@ export const anonExclusiveWrite: Invariant = {
  */
 export const anonFrames: Invariant = {
   name: 'anon-frames',
+  inputs: ['mm', 'blocks'],
   summary: 'allocated anonymous frames lie in online RAM, are allocated once (no overlap, not free), and the allocator counts exactly them',
   kernel: 'mm/page_alloc.c __rmqueue / __free_pages; mm/memory_hotplug.c offline_pages (do_migrate_range)',
   check: (ctx) => {
@@ -277,6 +280,7 @@ function checkFolio(s: KernelState, a: AnonState, head: number, f: Folio, out: s
  */
 export const anonRss: Invariant = {
   name: 'anon-rss',
+  inputs: ['mm'],
   summary: "a process's MM_ANONPAGES equals the 4 KiB anonymous pages its page tables map (a THP PMD 512, the zero pages none)",
   kernel: 'mm/memory.c do_anonymous_page / wp_page_copy / copy_present_pte / zap_pte_range (inc/dec_mm_counter MM_ANONPAGES); mm/huge_memory.c',
   check: (ctx) => {

@@ -157,6 +157,7 @@ function hex(v: bigint): string {
 /** dax-liveness: no installed entry maps a device that is not alive. */
 export const daxLiveness: Invariant = {
   name: 'dax-liveness',
+  inputs: ['mm', 'devices', 'iomem'],
   summary: 'no page-table entry maps a dax device that is not bound to device_dax: unbind zaps every mapping',
   kernel: 'kill_dev_dax → unmap_mapping_range(inode->i_mapping, 0, 0, 1) (drivers/dax/bus.c), run by dev_dax_remove\'s devm actions; faults refuse a dead device (check_vma → dax_alive)',
   culprit: (ctx) => (ctx.step.event.type === 'write' ? 'kill_dev_dax' : 'check_vma'),
@@ -176,6 +177,7 @@ const granularity: Verdict = (_s, pid, _vma, dev, at, pte) =>
 /** dax-granularity (+ reported page size): each entry is exactly the device's align, which smaps reports. */
 export const daxGranularity: Invariant = {
   name: 'dax-granularity',
+  inputs: ['mm', 'devices', 'iomem'],
   summary: 'every installed entry of a dax vma has the size the vma reports as its page size (dev_dax_pagesize = align)',
   kernel: '__dev_dax_{pte,pmd,pud}_fault serve only fault_size == dev_dax->align and return SIGBUS or VM_FAULT_FALLBACK otherwise (drivers/dax/device.c)',
   culprit: (ctx) => handlerOf(ctx, granularity),
@@ -217,6 +219,7 @@ const translation: Verdict = (st, pid, vma, dev, at, pte) => {
 /** dax-translation: an entry maps the device's own memory, aligned, inside one range and its reserved iomem node. */
 export const daxTranslation: Invariant = {
   name: 'dax-translation',
+  inputs: ['mm', 'devices', 'iomem'],
   summary: 'every entry maps dax_pgoff_to_phys of its file page: an align-aligned unit inside one range of the device, below its size, inside a BUSY iomem node of the device',
   kernel: 'dax_pgoff_to_phys (the whole unit within one range) and linear_page_index in the fault handlers; dev_dax_probe reserves each range (drivers/dax/device.c)',
   culprit: (ctx) => {
@@ -230,6 +233,7 @@ export const daxTranslation: Invariant = {
 /** dax-shared-only and dax-split-rule: shared vmas whose boundaries are multiples of the align they were made with. */
 export const daxVmaShape: Invariant = {
   name: 'dax-vma-shape',
+  inputs: ['mm', 'devices', 'iomem'],
   summary: "every dax vma is shared and starts and ends on a multiple of the align dax_mmap accepted it with, or of the device's align now when that is smaller (a split at any other address is refused)",
   kernel: 'check_vma refuses private mappings and unaligned vmas (dax_mmap); dev_dax_may_split refuses unaligned splits (__split_vma, and move_vma since 73d5e0629919); mremap growing a vma in place asks no driver, so such an end is exempt',
   culprit: (ctx) => {
@@ -260,6 +264,7 @@ export const daxVmaShape: Invariant = {
 /** dax-config-while-bound: a bound device's ranges are the ones its probe reserved and covered with struct pages. */
 export const daxConfigWhileBound: Invariant = {
   name: 'dax-config-while-bound',
+  inputs: ['devices'],
   summary: 'while device_dax is bound, the ranges faults translate through are the ranges its probe reserved in iomem and covered with its pgmap',
   kernel: 'size_store and align_store refuse a bound device with -EBUSY (drivers/dax/bus.c); mapping_store does not (finding B2)',
   culprit: (ctx) => {
@@ -284,6 +289,7 @@ export const daxConfigWhileBound: Invariant = {
 /** dax-cdev: files and the char device stay consistent across binds. */
 export const daxCdev: Invariant = {
   name: 'dax-cdev',
+  inputs: ['devices', 'mm'],
   summary: 'a dax file is open only with a live dev_dax behind it, and a device bound to device_dax can be opened',
   kernel: 'chrdev_open finds the cdev dev_dax_probe added; cdev_del at unbind (drivers/dax/device.c, fs/char_dev.c); the cdev_init on every probe breaks both (finding B1)',
   culprit: (ctx) => (ctx.step.branches.includes('chrdev_open:stale-i_cdev') ? 'chrdev_open' : ctx.step.branches.includes('cdev_put:released-while-bound') ? 'cdev_put' : 'dev_dax_probe'),
@@ -312,6 +318,7 @@ const memmap: Verdict = (st, pid, _vma, dev, at, pte) => {
 /** dax-memmap: struct pages exactly where the device has them. */
 export const daxMemmap: Invariant = {
   name: 'dax-memmap',
+  inputs: ['mm', 'devices', 'iomem', 'regions'],
   summary: "a map=none (PFN_SPECIAL) device's vmas are VM_PFNMAP and its entries special; a struct-page device's entries are devmap entries of pages its pgmap covers",
   kernel: 'dev_dax_probe: devm_memremap_pages over every range, or none for a PFN_SPECIAL region (the 2020 RFC, 7/10); dax_mmap sets VM_PFNMAP and the handlers insert special entries there',
   culprit: (ctx) => (ctx.step.event.type === 'mmap' ? 'dax_mmap' : 'dev_dax_huge_fault'),

@@ -35,6 +35,7 @@ function devicePrivateNodes(s: KernelState): Resource[] {
  */
 export const hmmDevicePrivateIomem: Invariant = {
   name: 'hmm-device-private-iomem',
+  inputs: ['iomem', 'hmm', 'blocks'],
   summary: 'test_hmm chunks are BUSY top-level device-private iomem nodes, section-aligned, below min(iomem end, PHYSMEM_END), clear of System RAM and memory blocks; one per chunk while loaded, none after rmmod',
   kernel: 'kernel/resource.c get_free_mem_region (gfr_start, __region_intersects, __request_region_locked); arch/x86/mm/init_64.c add_pages (-ERANGE); lib/test_hmm.c dmirror_allocate_chunk, dmirror_device_remove_chunks',
   check: ({ before, after, full }) => {

@@ -34,6 +34,7 @@ function mirrors(s: KernelState): Array<{ readonly id: number; readonly file: Op
  */
 export const hmmMirrorCoherent: Invariant = {
   name: 'hmm-mirror-coherent',
+  inputs: ['mm'],
   summary: "a dmirror device page-table entry maps the page the CPU maps at that address in the mirrored mm, writable only where the CPU's entry is; none once the mm is gone",
   kernel: 'lib/test_hmm.c dmirror_do_fault / dmirror_interval_invalidate; mm/mmu_notifier.c invalidations from unmap_region, zap_page_range, change_protection, copy_page_range (COW), wp_page_copy, __split_huge_pmd; exit_mmap → mmu_notifier_release',
   check: ({ before, after, full }) => {

@@ -116,6 +116,15 @@ function onlyMemoryChanged(before: KernelState | null, after: KernelState): bool
   return true;
 }
 
+/** Whether every field in `keys` is the same object in both states. */
+function sameInputs(keys: ReadonlyArray<keyof KernelState>, a: KernelState, b: KernelState): boolean {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as keyof KernelState;
+    if (a[k] !== b[k]) return false;
+  }
+  return true;
+}
+
 export function makeChecker(opts: CheckerOptions = {}): Checker {
   const list = opts.only === undefined ? INVARIANTS : INVARIANTS.filter((i) => opts.only?.includes(i.name));
   const outcomeOnly = list.filter((i) => i.onOutcome === true);
@@ -128,8 +137,12 @@ export function makeChecker(opts: CheckerOptions = {}): Checker {
     // holds for every invariant that reads neither memory nor the outcome.
     const memoryOnly = !untouched && opts.paranoid !== true && onlyMemoryChanged(step.before, step.after);
     const ctx = untouched || memoryOnly ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, blockChanges: NO_CHANGES, full: false, memo: new StepMemo() } : contextOf(step, opts.paranoid === true);
+    const before = step.before;
+    const incremental = opts.paranoid !== true && before !== null && step.event.type !== 'reboot';
     for (const inv of untouched ? outcomeOnly : memoryOnly ? memoryOrOutcome : list) {
       if (inv.appliesTo !== undefined && !inv.appliesTo(step.after)) continue;
+      // Nothing it reads changed: it held before, so it holds now (an outcome invariant judges the step itself).
+      if (incremental && inv.inputs !== undefined && inv.onOutcome !== true && sameInputs(inv.inputs, before, step.after)) continue;
       const messages = inv.check(ctx);
       if (messages.length === 0) continue;
       const fn = inv.culprit?.(ctx);

@@ -16,6 +16,7 @@ import type { Invariant } from './types.js';
  */
 export const swapTypes: Invariant = {
   name: 'swap-types',
+  inputs: ['swap'],
   summary: 'swap_info[] holds at most MAX_SWAPFILES types; each type in use is one active swap area on its own device with a swap signature',
   kernel: 'mm/swapfile.c: alloc_swap_info (-EPERM at MAX_SWAPFILES), sys_swapon bad_swap (flags = 0), claim_swapfile (FMODE_EXCL), read_swap_header; include/linux/swap.h MAX_SWAPFILES',
   check: ({ before, after, full }) => {

@@ -79,6 +79,12 @@ export interface Invariant {
    * areas' data-preservation invariants will.
    */
   readonly readsMemory?: boolean;
+  /**
+   * The state fields it reads: a step that left every one of them the same
+   * object cannot break it (it held before), so the checker skips it there
+   * (not at boot, a reboot or under `paranoid`). Absent: every step.
+   */
+  readonly inputs?: ReadonlyArray<keyof KernelState>;
   readonly check: (ctx: InvariantContext) => readonly string[];
   /** The kernel function to blame for a violation in this step (a finding's signature, SPEC §11). */
   readonly culprit?: (ctx: InvariantContext) => string;
