@@ -90,6 +90,8 @@ function touchedKeys(before: KernelState, owner: Process, was: OpenFile | undefi
     for (const [k] of mirror.range(Number(lo >> PAGE_SHIFT), Number((hi - 1n) >> PAGE_SHIFT))) out.add(k);
   };
   const oldVmas = new Set(old?.vmas ?? []);
+  // Old vmas a vma of the same bounds and protection replaced (only its entries changed): judged by key below.
+  const replaced = new Set<object>();
   for (const v of owner.vmas) {
     if (oldVmas.has(v)) continue;
     const prev = old?.vmas.find((o) => o.start === v.start && o.end === v.end && o.prot === v.prot);
@@ -97,15 +99,16 @@ function touchedKeys(before: KernelState, owner: Process, was: OpenFile | undefi
       range(v.start, v.end);
       continue;
     }
+    replaced.add(prev);
     for (const k of v.ptes.changedKeys(prev.ptes)) {
       const pte = v.ptes.get(k) ?? prev.ptes.get(k);
       const at = v.start + (BigInt(k) << PAGE_SHIFT);
       range(at, at + (pte === undefined ? 4096n : LEVEL_SIZE[pte.level]));
     }
   }
-  // What went: the old vmas no vma of the owner is now.
+  // What went: the old vmas no vma of the owner is now, nor replaced.
   const now = new Set(owner.vmas);
-  for (const v of old?.vmas ?? []) if (!now.has(v)) range(v.start, v.end);
+  for (const v of old?.vmas ?? []) if (!now.has(v) && !replaced.has(v)) range(v.start, v.end);
   return [...out];
 }
 
