@@ -163,9 +163,9 @@ if (want('persist-io')) {
 }
 
 if (want('hmm-dmirror')) {
-  const events = quick ? 1_000 : 5_000;
+  const events = quick ? 2_000 : 20_000;
   log(`hmm-dmirror (${events} events on a 1 GiB anonymous mapping mirrored by /dev/hmm_dmirror0: 30% READ of 64 pages, 20% WRITE of 16, 15% SNAPSHOT of 64, 25% CPU writes, 10% MADV_DONTNEED of 64 pages; every invariant)`);
-  const f = hmmDmirror(events, quick ? 1 : 2);
+  const f = hmmDmirror(events, quick ? 1 : 3);
   const us = (f.checked.median * 1000) / f.events;
   const per1m = summary.replay === undefined ? null : 1e6 / summary.replay.checkedEventsPerSecond;
   summary.hmmDmirror = { ...f, usPerEvent: us, overReplay1m: per1m === null ? null : us / per1m };
