@@ -41,6 +41,8 @@ export interface FuzzOptions {
   readonly check?: Checker | undefined;
   /** Generate program events too (log format 2: processes mapping the device; src/realkernel/generateProgram.ts). */
   readonly programs?: boolean | undefined;
+  /** test_hmm program events (src/realkernel/generateHmm.ts): a kernel that builds it, such as custom:hmm. */
+  readonly hmm?: boolean | undefined;
   readonly runner: KernelRunner;
   readonly progress?: ((message: string) => void) | undefined;
 }
@@ -187,7 +189,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzResult> {
       const g = new Rng(runSeed);
       const machine = machineFor(o.machines, g);
       const n = g.int(o.minSteps, o.maxSteps);
-      const events: LogEvent[] = [shapeBoot(MACHINES[machine], o.kernel), ...generateSteps(g, machine, n, o.kernel, { programs: o.programs === true })];
+      const events: LogEvent[] = [shapeBoot(MACHINES[machine], o.kernel, o.hmm === true), ...generateSteps(g, machine, n, o.kernel, { programs: o.programs === true, hmm: o.hmm === true })];
       const name = `fuzz-${o.seed}-${run}`;
       let recorded: readonly LogEvent[];
       try {

@@ -15,6 +15,7 @@ import { Replayer } from '../replay/engine.js';
 import { hex } from '../util/u64.js';
 import { MACHINES, type MachineDef, type MachineName } from './machine.js';
 import { mappingSysfsStep, programPrologue, programStep } from './generateProgram.js';
+import { hmmProgramStep } from './generateHmm.js';
 
 /** mulberry32: a small, seedable PRNG (the same seed gives the same sequences on every host). */
 export class Rng {
@@ -209,11 +210,12 @@ function prologue(g: Rng, bootDriver: 'device_dax' | 'kmem' | null): Step[] {
  * (src/realkernel/generateProgram.ts): about two steps in three are program
  * events, and the sysfs ones lean to unbind / bind / align.
  */
-export function generateSteps(g: Rng, machine: MachineName, n: number, kernel: KernelVersion = '6.1', opts: { readonly programs?: boolean } = {}): Step[] {
+export function generateSteps(g: Rng, machine: MachineName, n: number, kernel: KernelVersion = '6.1', opts: { readonly programs?: boolean; readonly hmm?: boolean } = {}): Step[] {
   const t = TARGETS[machine];
   const programs = opts.programs === true;
+  const hmm = opts.hmm === true;
   const model = new Replayer({ keepSteps: false });
-  model.feed(shapeBoot(MACHINES[machine], kernel));
+  model.feed(shapeBoot(MACHINES[machine], kernel, hmm));
   const bootDriver = model.current.devices.find((d) => d.name === 'dax0.0')?.driver ?? null;
   const out: Step[] = (programs ? programPrologue(g, bootDriver) : prologue(g, bootDriver)).slice(0, n);
   for (const e of out) model.feed(e);
@@ -229,10 +231,14 @@ export function generateSteps(g: Rng, machine: MachineName, n: number, kernel: K
       [2, 'readonly'],
       [programs ? 200 : 0, 'program'],
       [programs ? 40 : 0, 'mapsys'],
+      [hmm ? 400 : 0, 'hmm'],
     ] as const);
     switch (kind) {
       case 'program':
         out.push(programStep(g, model.current));
+        break;
+      case 'hmm':
+        out.push(hmmProgramStep(g, model.current));
         break;
       case 'mapsys':
         out.push(mappingSysfsStep(g));
@@ -268,7 +274,8 @@ export function generateSteps(g: Rng, machine: MachineName, n: number, kernel: K
  * devices go to the driver the bus would match at registration on `kernel`
  * (no driver given): device_dax on 6.1, kmem for hmem from v6.3.
  */
-export function shapeBoot(def: MachineDef, kernel: KernelVersion = '6.1'): BootEvent {
+/** `hmm`: the custom hmm kernel's configuration (DEVICE_PRIVATE, test_hmm built in, QEMU's 40 physical address bits). */
+export function shapeBoot(def: MachineDef, kernel: KernelVersion = '6.1', hmm = false): BootEvent {
   const s = def.shape;
   const ram: { start: string; size: string; node: number }[] = [];
   const ids = [...s.ramBlocks.keys()].sort((a, b) => a - b);
@@ -282,7 +289,7 @@ export function shapeBoot(def: MachineDef, kernel: KernelVersion = '6.1'): BootE
   return parseBoot({
     type: 'boot',
     kernel,
-    config: { memoryHotremove: true, autoOnline: 'offline' },
+    config: { memoryHotremove: true, autoOnline: 'offline', ...(hmm ? { devicePrivate: true, testHmm: 'y', physAddrBits: 40 } : {}) },
     memoryBlockSize: hex(s.memoryBlockSize),
     ram,
     daxRegions: s.regions.map((r, id) => ({

@@ -235,8 +235,9 @@ export const kernelCommand: CliCommand = {
         .option('--jobs <N>', 'guests at once (one QEMU -smp 1 each)', positiveInt('--jobs'), 1)
         .option('--out <DIR>', 'where divergences go', '.memhp/kernel-divergences')
         .option('--save-all <DIR>', 'also keep every recorded sequence here (to grow the corpus)')
-        .option('--programs', 'also generate program events (open/mmap/access/fork... on /dev/dax0.0, log format 2)'),
-    ).action(async (flags: KernelFlags & { runs: number; seed?: number; steps: string; shrinkRuns: number; jobs: number; out: string; saveAll?: string; programs?: boolean }) => {
+        .option('--programs', 'also generate program events (open/mmap/access/fork... on /dev/dax0.0, log format 2)')
+        .option('--hmm', 'also generate test_hmm program events (anonymous buffers and the dmirror commands on /dev/hmm_dmirror0/1; a kernel that builds test_hmm: --kernel custom:hmm)'),
+    ).action(async (flags: KernelFlags & { runs: number; seed?: number; steps: string; shrinkRuns: number; jobs: number; out: string; saveAll?: string; programs?: boolean; hmm?: boolean }) => {
       const m = /^(\d+)-(\d+)$/.exec(flags.steps);
       const minSteps = Number(m?.[1]);
       const maxSteps = Number(m?.[2]);
@@ -266,6 +267,7 @@ export const kernelCommand: CliCommand = {
           jobs: flags.jobs,
           check: ctx.check,
           programs: flags.programs === true,
+          hmm: flags.hmm === true,
           runner,
           progress,
         });

@@ -239,7 +239,14 @@ function doMmapAnon(op: Op, a: MmapArgs): Ret<bigint> {
 function anonGetUnmappedArea(op: Op, p: Process, hint: bigint, len: bigint): Ret<bigint> {
   const rule = op.state.profile.anonThpAlign;
   const thp = hint === 0n && (rule === 'len-ge-pmd' ? len >= SZ_2M : rule === 'len-multiple-pmd' ? len % SZ_2M === 0n : false);
-  if (!thp) return archGetUnmappedArea(p, hint, len);
+  if (!thp) {
+    // A page and no more: archGetUnmappedArea's inference from the vma above (a device mapping below
+    // aligned ones) does not hold for anonymous memory, whose vmas munmap cuts anywhere and whose holes
+    // vm_unmapped_area reuses where the model does not know the neighbours (the differential fuzz of
+    // test_hmm's programs, seed 1204: a 64 KiB mapping the model placed 64 KiB-aligned came back 4 KiB-aligned).
+    const a = archGetUnmappedArea(p, hint, len);
+    return a.ok && hint === 0n ? { ok: true, value: exactly(a.value, 4096n) } : a;
+  }
   const padded = archGetUnmappedArea(p, 0n, len + SZ_2M);
   if (!padded.ok) return archGetUnmappedArea(p, hint, len);
   op.branch('thp_get_unmapped_area', 'anon-aligned');
