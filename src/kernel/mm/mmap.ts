@@ -100,17 +100,16 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
   const fops = fopsOf(file);
   const fixed = a.flags.includes('fixed');
   // do_mmap
-  if (a.length === 0n) return fail(op, 'do_mmap', 'EINVAL');
-  const len = pageAlign(a.length);
-  if (len === 0n || len > TASK_SIZE) return fail(op, 'do_mmap', 'ENOMEM');
+  const l = mmapLength(op, a);
+  if (!l.ok) return l;
+  const len = l.value;
   const pgoff = a.offset >> PAGE_SHIFT;
   // get_unmapped_area
   let addr: bigint;
   if (fixed) {
-    const at = a.addr ?? 0n;
-    if ((at & 0xfffn) !== 0n) return fail(op, 'get_unmapped_area', 'EINVAL');
-    if (at > TASK_SIZE - len) return fail(op, 'get_unmapped_area', 'ENOMEM');
-    addr = at;
+    const at = fixedAddress(op, a, len);
+    if (!at.ok) return at;
+    addr = at.value;
   } else {
     const hint = a.addr ?? 0n;
     const proc = p;
@@ -132,14 +131,9 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
   if (file.mode === 'wronly') return fail(op, 'do_mmap', 'EACCES');
   // mmap_region: MAP_FIXED first unmaps what is there (and that stays done if the driver refuses).
   if (fixed) {
-    const un = doMunmap(op, p, addr, len);
-    setProcess(op, a.pid, un.proc);
-    // The unmapped vmas' files may lose their last reference here, whatever ->mmap says next.
-    if (un.removed.length > 0) op.branch('mmap_region', 'unmapped-before-mmap');
-    releaseVmas(op, un.removed);
-    // `if (do_mas_munmap(...)) return -ENOMEM;` (v6.1 mm/mmap.c): a refused split is ENOMEM here.
-    if (un.errno !== null) return fail(op, 'mmap_region', 'ENOMEM');
-    p = processOf(op, a.pid);
+    const un = unmapForFixed(op, a.pid, p, addr, len);
+    if (!un.ok) return un;
+    p = un.value;
   }
   getFile(op, id);
   const proposed: Vma = {
@@ -183,18 +177,48 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
  * Left out: vma_merge with an adjacent anonymous vma (maps shows two lines
  * where the kernel may show one), MAP_NORESERVE, MAP_GROWSDOWN.
  */
-function doMmapAnon(op: Op, a: MmapArgs): Ret<bigint> {
+/** @kernel do_mmap mm/mmap.c — a length of 0 is EINVAL, one that pages up past TASK_SIZE (or wraps) ENOMEM. */
+function mmapLength(op: Op, a: MmapArgs): Ret<bigint> {
   if (a.length === 0n) return fail(op, 'do_mmap', 'EINVAL');
   const len = pageAlign(a.length);
   if (len === 0n || len > TASK_SIZE) return fail(op, 'do_mmap', 'ENOMEM');
+  return { ok: true, value: len };
+}
+
+/** @kernel get_unmapped_area mm/mmap.c for MAP_FIXED — the address as given: unaligned EINVAL, past TASK_SIZE ENOMEM. */
+function fixedAddress(op: Op, a: MmapArgs, len: bigint): Ret<bigint> {
+  const at = a.addr ?? 0n;
+  if ((at & 0xfffn) !== 0n) return fail(op, 'get_unmapped_area', 'EINVAL');
+  if (at > TASK_SIZE - len) return fail(op, 'get_unmapped_area', 'ENOMEM');
+  return { ok: true, value: at };
+}
+
+/**
+ * @kernel mmap_region mm/mmap.c — MAP_FIXED first unmaps what is there (and
+ * that stays done whatever follows: the unmapped vmas' files may lose their
+ * last reference here); `if (do_mas_munmap(...)) return -ENOMEM;` (v6.1):
+ * a refused split is ENOMEM. Returns the process after the unmap.
+ */
+function unmapForFixed(op: Op, pid: string, p: Process, addr: bigint, len: bigint): Ret<Process> {
+  const un = doMunmap(op, p, addr, len);
+  setProcess(op, pid, un.proc);
+  if (un.removed.length > 0) op.branch('mmap_region', 'unmapped-before-mmap');
+  releaseVmas(op, un.removed);
+  if (un.errno !== null) return fail(op, 'mmap_region', 'ENOMEM');
+  return { ok: true, value: processOf(op, pid) };
+}
+
+function doMmapAnon(op: Op, a: MmapArgs): Ret<bigint> {
+  const l = mmapLength(op, a);
+  if (!l.ok) return l;
+  const len = l.value;
   const fixed = a.flags.includes('fixed');
   let p = processOf(op, a.pid);
   let addr: bigint;
   if (fixed) {
-    const at = a.addr ?? 0n;
-    if ((at & 0xfffn) !== 0n) return fail(op, 'get_unmapped_area', 'EINVAL');
-    if (at > TASK_SIZE - len) return fail(op, 'get_unmapped_area', 'ENOMEM');
-    addr = at;
+    const at = fixedAddress(op, a, len);
+    if (!at.ok) return at;
+    addr = at.value;
   } else {
     const got = anonGetUnmappedArea(op, p, a.addr ?? 0n, len);
     if (!got.ok) return fail(op, 'get_unmapped_area', got.errno);
@@ -202,12 +226,9 @@ function doMmapAnon(op: Op, a: MmapArgs): Ret<bigint> {
   }
   if (mapType(a.flags) !== 2) return fail(op, 'do_mmap', 'EINVAL');
   if (fixed) {
-    const un = doMunmap(op, p, addr, len);
-    setProcess(op, a.pid, un.proc);
-    if (un.removed.length > 0) op.branch('mmap_region', 'unmapped-before-mmap');
-    releaseVmas(op, un.removed);
-    if (un.errno !== null) return fail(op, 'mmap_region', 'ENOMEM');
-    p = processOf(op, a.pid);
+    const un = unmapForFixed(op, a.pid, p, addr, len);
+    if (!un.ok) return un;
+    p = un.value;
   }
   const vma: Vma = {
     start: addr,
