@@ -68,13 +68,13 @@ function headOf(a: AnonState, pfn: number): number | null {
  * same start: its entries or bounds changed) or undefined, and the removed
  * vmas nothing replaced. A paired vma is judged by the keys that differ.
  */
-interface VmaPairs {
+export interface VmaPairs {
   readonly added: ReadonlyArray<readonly [string, Vma, Vma | undefined]>;
   readonly removed: ReadonlyArray<readonly [string, Vma]>;
 }
 const PAIRS = new MemoKey<VmaPairs>('anon-vma-pairs');
 
-function pairsOf(ctx: InvariantContext): VmaPairs {
+export function pairsOf(ctx: InvariantContext): VmaPairs {
   return memo(ctx, PAIRS, () => {
     const d = diffOf(ctx);
     const whole = ctx.full || ctx.before === null;
@@ -191,7 +191,8 @@ export const anonExclusiveWrite: Invariant = {
         const pte = v.ptes.get(k);
         const e = pte?.anon;
         if (pte === undefined) continue;
-        if (e === undefined) continue;
+        // Device-private entries have their own rules (hmm-device-entry).
+        if (e === undefined || e.kind === 'device') continue;
         const where = `${pid} 0x${(v.start + (BigInt(k) << PAGE_SHIFT)).toString(16)}`;
         if (e.write && (e.kind !== 'page' || !e.exclusive || v.prot !== 'rw')) out.push(`${where}: writable ${e.kind === 'zero' ? 'zero-page' : e.exclusive ? '' : 'shared '}entry in a ${v.prot} vma`);
         if (e.kind !== 'page' || !e.exclusive) continue;
@@ -220,15 +221,15 @@ export const anonExclusiveWrite: Invariant = {
  */
 export const anonFrames: Invariant = {
   name: 'anon-frames',
-  inputs: ['mm', 'blocks'],
-  summary: 'allocated anonymous frames lie in online RAM, are allocated once (no overlap, not free), and the allocator counts exactly them',
+  inputs: ['mm', 'blocks', 'hmm'],
+  summary: 'allocated anonymous frames lie in online RAM, are allocated once (no overlap, not free), and the allocator counts exactly them (with the backing pages of test_hmm device pages)',
   kernel: 'mm/page_alloc.c __rmqueue / __free_pages; mm/memory_hotplug.c offline_pages (do_migrate_range)',
   check: (ctx) => {
     const { before, after, full } = ctx;
     const a = after.mm.anon;
     const whole = full || before === null;
     const out: string[] = [];
-    if (!whole && before.mm.anon === a && (before.blocks === after.blocks || a.folios.size === 0)) return [];
+    if (!whole && before.mm.anon === a && before.hmm.pages === after.hmm.pages && (before.blocks === after.blocks || a.folios.size === 0)) return [];
     const heads = whole ? [...a.folios.entries()].map(([h]) => h) : before.mm.anon.folios.changedKeys(a.folios).filter((h) => a.folios.get(h) !== undefined);
     for (const head of heads) checkFolio(after, a, head, a.folios.get(head) as Folio, out);
     if (!whole) {
@@ -239,15 +240,16 @@ export const anonFrames: Invariant = {
         for (const [head] of a.folios.range(lo, lo + after.blockPages - 1)) out.push(`anonymous folio at pfn 0x${head.toString(16)} is in memory block ${c.id}, which went offline`);
       }
     }
-    // __free_pages / alloc_pages count: 2^order per folio, plus the huge zero page.
+    // __free_pages / alloc_pages count: 2^order per folio, plus the huge zero page, plus one backing page per
+    // test_hmm device page (dmirror_devmem_alloc_page's alloc_page, freed by dmirror_devmem_free).
     const size = (f: Folio | undefined): number => (f === undefined ? 0 : 1 << f.order);
     let expected: number;
     if (whole) {
-      expected = a.hugeZero === null ? 0 : HPAGE_PMD_NR;
+      expected = (a.hugeZero === null ? 0 : HPAGE_PMD_NR) + after.hmm.pages.size;
       for (const [, f] of a.folios.entries()) expected += size(f);
     } else {
       const b = before.mm.anon;
-      expected = b.pages + (a.hugeZero !== null && b.hugeZero === null ? HPAGE_PMD_NR : 0);
+      expected = b.pages + (a.hugeZero !== null && b.hugeZero === null ? HPAGE_PMD_NR : 0) + after.hmm.pages.size - before.hmm.pages.size;
       for (const h of b.folios.changedKeys(a.folios)) expected += size(a.folios.get(h)) - size(b.folios.get(h));
     }
     if (expected !== a.pages) out.push(`the allocator counts ${a.pages} anonymous pages, its folios hold ${expected}`);

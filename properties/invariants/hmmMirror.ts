@@ -6,6 +6,7 @@
  */
 import { entryAt } from '../../src/kernel/mm/fault.js';
 import { vmaAt } from '../../src/kernel/mm/process.js';
+import { dmirrorIndex } from '../../src/kernel/mm/mmuNotifier.js';
 import { LEVEL_SIZE, PAGE_SHIFT, type MirrorEntry, type OpenFile, type Process } from '../../src/kernel/mm/types.js';
 import type { WideIntMap } from '../../src/util/wideIntMap.js';
 import type { KernelState } from '../../src/kernel/state.js';
@@ -34,11 +35,11 @@ function mirrors(s: KernelState): Array<{ readonly id: number; readonly file: Op
  */
 export const hmmMirrorCoherent: Invariant = {
   name: 'hmm-mirror-coherent',
-  inputs: ['mm'],
-  summary: "a dmirror device page-table entry maps the page the CPU maps at that address in the mirrored mm, writable only where the CPU's entry is; none once the mm is gone",
+  inputs: ['mm', 'hmm'],
+  summary: "a dmirror device page-table entry maps the page the CPU maps at that address in the mirrored mm (for a device-private entry: that device page or its backing page, of the file's own device), writable only where the CPU's entry is; none once the mm is gone",
   kernel: 'lib/test_hmm.c dmirror_do_fault / dmirror_interval_invalidate; mm/mmu_notifier.c invalidations from unmap_region, zap_page_range, change_protection, copy_page_range (COW), wp_page_copy, __split_huge_pmd; exit_mmap → mmu_notifier_release',
   check: ({ before, after, full }) => {
-    if (!full && before !== null && before.mm.files === after.mm.files && before.mm.procs === after.mm.procs) return [];
+    if (!full && before !== null && before.mm.files === after.mm.files && before.mm.procs === after.mm.procs && before.hmm.pages === after.hmm.pages) return [];
     const out: string[] = [];
     for (const { id, file, owner } of mirrors(after)) {
       if (owner === undefined) {
@@ -61,7 +62,11 @@ export const hmmMirrorCoherent: Invariant = {
           continue;
         }
         const page = (have.pte.phys & ~(LEVEL_SIZE[have.pte.level] - 1n)) + ((addr - have.unit) & ~0xfffn);
-        if (page !== e.phys) out.push(`${file.path}: the device maps ${hex(addr)} to ${hex(e.phys)}, the CPU to ${hex(page)}`);
+        // A device-private entry: dmirror_migrate_finalize_and_map stores the backing page, dmirror_do_fault the
+        // device page hmm_range_fault reported (only the file's own device's: others are faulted back first).
+        const dpage = have.pte.anon?.kind === 'device' ? after.hmm.pages.get(Number(page >> PAGE_SHIFT)) : undefined;
+        if (dpage !== undefined && dpage.device !== dmirrorIndex(file.dev)) out.push(`${file.path}: the device maps ${hex(addr)}, a device-private page of hmm_dmirror${dpage.device}`);
+        else if (dpage !== undefined ? e.phys !== page && e.phys !== BigInt(dpage.rpage) << PAGE_SHIFT : page !== e.phys) out.push(`${file.path}: the device maps ${hex(addr)} to ${hex(e.phys)}, the CPU to ${hex(page)}`);
         else if (e.tag === 'write' && have.pte.anon?.write !== true) out.push(`${file.path}: the device may write ${hex(addr)}, whose CPU entry is read-only`);
       }
     }

@@ -16,6 +16,7 @@ import { hmmDevicePrivateIomem } from './hmm.js';
 import { PERSIST_INVARIANTS } from './persist.js';
 import { ANON_INVARIANTS } from './anon.js';
 import { HMM_MIRROR_INVARIANTS } from './hmmMirror.js';
+import { HMM_DEVICE_INVARIANTS } from './hmmDevice.js';
 import { StepMemo, type Invariant, type InvariantContext } from './types.js';
 import type { BlockChange } from '../../src/kernel/op.js';
 import type { KernelState } from '../../src/kernel/state.js';
@@ -45,6 +46,7 @@ export const INVARIANTS: readonly Invariant[] = [
   ...PERSIST_INVARIANTS,
   ...ANON_INVARIANTS,
   ...HMM_MIRROR_INVARIANTS,
+  ...HMM_DEVICE_INVARIANTS,
 ];
 
 export const INVARIANT_NAMES = INVARIANTS.map((i) => i.name);

@@ -31,3 +31,15 @@ export function unbackedPageOops(fn: string, phys: bigint, offset: bigint): Kern
 export function nullDerefOops(fn: string, offset: bigint): KernelOops {
   return new KernelOops(`BUG: kernel NULL pointer dereference, address: ${offset.toString(16).padStart(16, '0')}`, fn);
 }
+
+/**
+ * `BUG: unable to handle page fault for address: ...` for a kernel access
+ * through the direct map (page_address / kmap on x86-64) to `phys`, which
+ * the direct map does not cover (a device-private page: memremap_pages adds
+ * only its struct pages). PAGE_OFFSET without KASLR: 0xffff888000000000
+ * with 4-level paging, 0xff11000000000000 with 5-level.
+ */
+export function directMapOops(fn: string, phys: bigint, physmemBits: 46 | 52): KernelOops {
+  const base = physmemBits === 52 ? 0xff11000000000000n : 0xffff888000000000n;
+  return new KernelOops(`BUG: unable to handle page fault for address: ${(base + phys).toString(16).padStart(16, '0')}`, fn);
+}

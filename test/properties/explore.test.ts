@@ -96,7 +96,7 @@ describe('fingerprints', () => {
     expect(fp.key(after())).not.toBe(fp.key(loaded));
     // The same iomem, the chunks' owners swapped: dmirror0 holds the lower range.
     const [d0, d1] = loaded.hmm.devices;
-    const swapped: KernelState = { ...loaded, hmm: { loaded: true, devices: [d1!, d0!] } };
+    const swapped: KernelState = { ...loaded, hmm: { ...loaded.hmm, loaded: true, devices: [d1!, d0!] } };
     expect(fp.key(swapped)).not.toBe(fp.key(loaded));
   });
 

@@ -34,6 +34,9 @@ describe('invariant registry', () => {
         'device-one-way',
         'errno-documented',
         'failed-op-unchanged',
+        'hmm-device-entry',
+        'hmm-device-free',
+        'hmm-device-mapcount',
         'hmm-device-private-iomem',
         'kmem-resource-shape',
         'no-devdax-over-online-memory',
@@ -114,16 +117,16 @@ describe('each invariant can fail', () => {
     const [d0, d1] = s.hmm.devices;
     const c = d0!.chunks[0]!;
     // The driver's record says one range, iomem holds another.
-    const moved: KernelState = { ...s, hmm: { loaded: true, devices: [{ chunks: [{ start: c.start - (128n << 20n), end: c.end - (128n << 20n) }] }, d1!] } };
+    const moved: KernelState = { ...s, hmm: { ...s.hmm, devices: [{ ...d0!, chunks: [{ start: c.start - (128n << 20n), end: c.end - (128n << 20n) }] }, d1!] } };
     expect(violations('hmm-device-private-iomem', stepOf(s, moved))).toEqual(['test_hmm chunk [0xffe8000000-0xfff7ffffff] is no top-level iomem node']);
     // Unloaded, but the nodes are still in iomem (rmmod without release_mem_region).
-    const leaked: KernelState = { ...s, hmm: { loaded: false, devices: [] } };
+    const leaked: KernelState = { ...s, hmm: { ...s.hmm, loaded: false, devices: [] } };
     expect(violations('hmm-device-private-iomem', stepOf(s, leaked))).toEqual(['2 device-private iomem nodes, expected 0 from the boot plus 0 test_hmm chunks (test_hmm not loaded)']);
     // A 52-bit machine's chunk one byte past the section boundary, straddling PHYSMEM_END (the off-by-one variant).
     const top = 1n << 46n;
     const odd = { start: top - (256n << 20n) + 1n, end: top };
     const node: Resource = { start: odd.start, end: odd.end, name: 'hmm_dmirror', flags: (IORESOURCE_MEM | IORESOURCE_BUSY) >>> 0, desc: 6, children: [] };
-    const wide: KernelState = { ...s, config: { ...s.config, physAddrBits: 52 }, iomem: { ...s.iomem, children: [s.iomem.children[0]!, node] }, hmm: { loaded: true, devices: [{ chunks: [odd] }] } };
+    const wide: KernelState = { ...s, config: { ...s.config, physAddrBits: 52 }, iomem: { ...s.iomem, children: [s.iomem.children[0]!, node] }, hmm: { ...s.hmm, devices: [{ chunks: [odd], free: null, fresh: null }] } };
     expect(violations('hmm-device-private-iomem', stepOf(s, wide))).toEqual([
       'test_hmm chunk [0x3ffff0000001-0x400000000000] is not section-aligned (128 MiB)',
       'test_hmm chunk [0x3ffff0000001-0x400000000000] ends above min(iomem end, PHYSMEM_END) = 0x3fffffffffff',

@@ -13,13 +13,24 @@
  */
 import { err, OK } from '../errno.js';
 import { dmirrorFopsUnlockedIoctl } from './dmirrorIoctl.js';
+import { dmirrorDeviceEvictChunk } from './dmirrorMigrate.js';
+import { dmirrorIndex } from '../mm/mmuNotifier.js';
 import type { FileOperations } from '../mm/ops.js';
 
 export const dmirrorFops: FileOperations = {
   /** @kernel dmirror_fops_open lib/test_hmm.c — the interval notifier is on the opener's mm (current->mm). */
   open: (_op, dev, path, mode, sync, current) => ({ ok: true, value: { driver: 'dmirror', path, dev, mode, sync, private: true, gen: 0, refs: 1, mm: current } }),
-  /** @kernel dmirror_fops_release lib/test_hmm.c (the module reference goes with the file: fops_put in __fput) */
-  release: () => undefined,
+  /**
+   * @kernel dmirror_fops_release lib/test_hmm.c — the notifier goes (the
+   * file is already out of the table), then every chunk of the device is
+   * evicted, not only this file's pages; the chunks stay. The module
+   * reference goes with the file (fops_put in __fput).
+   */
+  release: (op, file) => {
+    const dev = op.state.hmm.devices[dmirrorIndex(file.dev)];
+    if (dev === undefined) return;
+    for (const c of dev.chunks) dmirrorDeviceEvictChunk(op, c, false);
+  },
   mmap: (op) => {
     op.branch('dmirror_fops_mmap', 'ENODEV(not-modelled)');
     return err('ENODEV');

@@ -26,13 +26,15 @@
 import type { Outcome } from '../../log/events.js';
 import { isBlockIoctl, type DmirrorIoctlEvent, type IoctlEvent } from '../../log/programEvents.js';
 import type { Op } from '../op.js';
-import { mapAddress, processOf, vmaAt } from '../mm/process.js';
+import { mapAddress, processOf } from '../mm/process.js';
 import { hmmRangeFault, type HmmPfn } from '../mm/hmmRangeFault.js';
 import { setFile } from '../mm/process.js';
-import { ZERO_PAGE_PHYS, type MirrorEntry, type OpenFile, type Process, type Vma } from '../mm/types.js';
+import { ZERO_PAGE_PHYS, type MirrorEntry, type OpenFile, type Process } from '../mm/types.js';
+import { dmirrorIndex } from '../mm/mmuNotifier.js';
+import { directMapOops } from '../oops.js';
+import { dmirrorMigrateToDevice, dmirrorMigrateToSystem } from './dmirrorMigrate.js';
 import { copyBytesToUser, copyPagesFromUser, copyPagesToUser, pageImage, putPageImage, type PageImage } from '../mm/uaccess.js';
 import { WideIntMap } from '../../util/wideIntMap.js';
-import { withState } from '../state.js';
 import { dmirrorDeviceRemoveChunks } from './testHmm.js';
 
 const U64 = (1n << 64n) - 1n;
@@ -87,24 +89,59 @@ export function dmirrorFopsUnlockedIoctl(op: Op, file: OpenFile, e: IoctlEvent):
 /**
  * @kernel dmirror_migrate_to_device / dmirror_migrate_to_system
  * lib/test_hmm.c — the mirrored mm must still be alive (mmget_not_zero:
- * EINVAL); per window of 64 pages, a vma with VM_READ at its start
- * (vma_lookup: EINVAL), cut at the vma's end, then migrate_vma_setup.
+ * EINVAL); the windows (src/kernel/hmm/dmirrorMigrate.ts). To the device:
+ * then dmirror_do_read over the whole range, -ENOENT at the first page the
+ * device page table lacks (a page that did not migrate), else the data to
+ * `ptr` and cpages = npages. To system: cpages = the pages moved.
  */
 function dmirrorMigrate(op: Op, file: OpenFile, e: DmirrorIoctlEvent, start: bigint, end: bigint): Outcome {
-  const fn = e.cmd === 'HMM_DMIRROR_MIGRATE_TO_DEV' ? 'dmirror_migrate_to_device' : 'dmirror_migrate_to_system';
-  const mm = mirroredMm(op, file);
-  if (mm === null) return fail(op, fn, 'EINVAL', 'mm-gone');
-  for (let addr = start; addr < end; ) {
-    const at = vmaAt(mm, addr);
-    if (at === null || at.vma.prot === 'none') return fail(op, fn, 'EINVAL', at === null ? 'no-vma' : '!VM_READ');
-    let next = addr + WINDOW < end ? addr + WINDOW : end;
-    if (next > at.vma.end) next = at.vma.end;
-    const setup = migrateVmaSetup(op, at.vma);
-    if (setup !== null) return setup;
-    addr = next;
+  const toDev = e.cmd === 'HMM_DMIRROR_MIGRATE_TO_DEV';
+  const fn = toDev ? 'dmirror_migrate_to_device' : 'dmirror_migrate_to_system';
+  const pid = mirroredPid(op, file);
+  if (pid === null) return fail(op, fn, 'EINVAL', 'mm-gone');
+  const { id } = fileNow(op, e);
+  const device = dmirrorIndex(file.dev);
+  const r = toDev ? dmirrorMigrateToDevice(op, id, device, pid, start, end) : dmirrorMigrateToSystem(op, id, device, pid, start, end);
+  if (!r.ok) {
+    if (!('errno' in r)) return fail(op, 'migrate_vma_setup', 'ENOTTY', `not-modelled:${r.notModelled}`);
+    return r.setup ? { ok: false, errno: 'EINVAL' } : fail(op, fn, 'EINVAL', r.why);
   }
-  // Every window was refused above: no vma the model has gets this far.
-  throw new Error('model bug: migrate_vma_setup accepted a vma');
+  if (!toDev) {
+    op.branch(fn, 'ok');
+    return done(BigInt(r.cpages), 0n);
+  }
+  const got = devicePages(op, e, start, end, false);
+  if (!got.complete) {
+    op.branch(fn, 'ENOENT');
+    return { ok: false, errno: 'ENOENT' };
+  }
+  const images = readImages(op, got.pages, 'dmirror_do_read');
+  const ptr = ptrOf(op, e);
+  if ((ptr & 0xfffn) !== 0n) return fail(op, fn, 'ENOTTY', 'not-modelled:unaligned-ptr');
+  if (!copyPagesToUser(op, e.pid, ptr, images)) return fail(op, fn, 'EFAULT', 'copy_to_user');
+  op.branch(fn, 'ok');
+  return done(BigInt(images.length), 0n);
+}
+
+/**
+ * kmap + memcpy of device page-table entries (dmirror_do_read): a backing
+ * page reads as itself. An entry dmirror_do_fault stored for a device page
+ * of this device (hmm_range_fault reports the owner's device-private pages
+ * unfaulted, and the driver stores the page itself, not BACKING_PAGE) is
+ * kmap'ed through the direct map, which does not cover device-private
+ * memory: the kernel oopses (seen on 6.1.192: a second file of the device
+ * reading pages the first migrated, finding F-hmm-kmap-device-private).
+ */
+function readImages(op: Op, pages: readonly bigint[], fn: string): PageImage[] {
+  const out: PageImage[] = [];
+  for (const phys of pages) {
+    if (op.state.hmm.pages.get(Number(phys >> PAGE_SHIFT)) !== undefined) {
+      op.branch(fn, 'kmap-device-private');
+      throw directMapOops(fn, phys, op.state.config.physmemBits);
+    }
+    out.push(pageImage(op.state.mm, Number(phys >> PAGE_SHIFT)));
+  }
+  return out;
 }
 
 /** The process whose mm the file mirrors (dmirror->notifier.mm), or null once it exited (mmget_not_zero fails). */
@@ -140,9 +177,15 @@ function dmirrorFault(op: Op, e: DmirrorIoctlEvent, start: bigint, end: bigint, 
   if (mm === null) return fail(op, 'dmirror_fault', 'EFAULT', 'mm-gone');
   for (let addr = start; addr < end; ) {
     const next = addr + WINDOW < end ? addr + WINDOW : end;
-    const r = hmmRangeFault(op, e.pid, mm, addr, next, { fault: true, write });
+    const r = hmmRangeFault(op, e.pid, mm, addr, next, { fault: true, write, owner: dmirrorIndex(fileNow(op, e).file.dev) });
     if (!r.ok) return 'notModelled' in r ? fail(op, 'hmm_range_fault', 'ENOTTY', `not-modelled:${r.notModelled}`) : fail(op, 'dmirror_range_fault', r.errno);
     const { id, file } = fileNow(op, e);
+    // dmirror_do_fault: WARN_ON(default_flags & HMM_PFN_WRITE) for a pfn without HMM_PFN_WRITE (hmm_range_fault
+    // reports this device's own read-only device-private entries as they are, unfaulted): -EFAULT, nothing stored.
+    if (write && r.pfns.some((pfn) => !pfn.write)) {
+      op.print('WARNING: at lib/test_hmm.c dmirror_do_fault');
+      return fail(op, 'dmirror_do_fault', 'EFAULT', 'read-only-device-page');
+    }
     let mirror = file.mirror ?? WideIntMap.empty<MirrorEntry>();
     r.pfns.forEach((pfn, i) => {
       mirror = mirror.set(Number(addr >> PAGE_SHIFT) + i, { phys: pfn.phys, tag: pfn.write ? 'write' : 'read' });
@@ -182,7 +225,7 @@ function dmirrorRead(op: Op, file: OpenFile, e: DmirrorIoctlEvent, start: bigint
   for (;;) {
     const got = devicePages(op, e, at, end, false);
     // kmap + memcpy into the bounce buffer, page by page, before anything is copied out.
-    for (const phys of got.pages) images.push(pageImage(op.state.mm, Number(phys >> PAGE_SHIFT)));
+    images.push(...readImages(op, got.pages, 'dmirror_do_read'));
     if (got.complete) break;
     at = start + (BigInt(images.length) << PAGE_SHIFT);
     const f = dmirrorFault(op, e, at, end, false);
@@ -212,6 +255,13 @@ function dmirrorWrite(op: Op, file: OpenFile, e: DmirrorIoctlEvent, start: bigin
   let at = start;
   for (;;) {
     const got = devicePages(op, e, at, end, true);
+    for (const phys of got.pages) {
+      // dmirror_do_write's kmap of a device page stored by dmirror_do_fault: the same direct-map oops as a read.
+      if (op.state.hmm.pages.get(Number(phys >> PAGE_SHIFT)) !== undefined) {
+        op.branch('dmirror_do_write', 'kmap-device-private');
+        throw directMapOops('dmirror_do_write', phys, op.state.config.physmemBits);
+      }
+    }
     for (const phys of got.pages) putPageImage(op, Number(phys >> PAGE_SHIFT), images[done_++] as PageImage);
     if (got.complete) break;
     at = start + (BigInt(done_) << PAGE_SHIFT);
@@ -223,7 +273,7 @@ function dmirrorWrite(op: Op, file: OpenFile, e: DmirrorIoctlEvent, start: bigin
 }
 
 /** HMM_DMIRROR_PROT_* (lib/test_hmm_uapi.h). */
-const PROT = { ERROR: 0xff, NONE: 0x00, READ: 0x01, WRITE: 0x02, PMD: 0x04, PUD: 0x08, ZERO: 0x10 } as const;
+const PROT = { ERROR: 0xff, NONE: 0x00, READ: 0x01, WRITE: 0x02, PMD: 0x04, PUD: 0x08, ZERO: 0x10, DEV_PRIVATE_LOCAL: 0x20 } as const;
 
 /**
  * @kernel dmirror_mkentry lib/test_hmm.c — the byte SNAPSHOT reports for one
@@ -231,10 +281,12 @@ const PROT = { ERROR: 0xff, NONE: 0x00, READ: 0x01, WRITE: 0x02, PMD: 0x04, PUD:
  * the 4 KiB one: the huge zero page's pfns are not is_zero_pfn), READ or
  * WRITE, and PMD or PUD by the map order.
  */
-function mkentry(pfn: HmmPfn): number {
+function mkentry(op: Op, pfn: HmmPfn): number {
   if (pfn.error) return PROT.ERROR;
   if (!pfn.valid) return PROT.NONE;
-  let perm = pfn.phys === ZERO_PAGE_PHYS ? PROT.ZERO : PROT.NONE;
+  // is_device_private_page: hmm_range_fault only reports this device's own (dev_private_owner), so LOCAL.
+  const device = op.state.hmm.pages.get(Number(pfn.phys >> PAGE_SHIFT)) !== undefined;
+  let perm = device ? PROT.DEV_PRIVATE_LOCAL : pfn.phys === ZERO_PAGE_PHYS ? PROT.ZERO : PROT.NONE;
   perm |= pfn.write ? PROT.WRITE : PROT.READ;
   if (pfn.order === 9) perm |= PROT.PMD;
   else if (pfn.order === 18) perm |= PROT.PUD;
@@ -254,9 +306,9 @@ function dmirrorSnapshot(op: Op, file: OpenFile, e: DmirrorIoctlEvent, start: bi
   let cpages = 0n;
   for (let addr = start; addr < end; ) {
     const next = addr + WINDOW < end ? addr + WINDOW : end;
-    const r = hmmRangeFault(op, e.pid, mm, addr, next, { fault: false, write: false });
+    const r = hmmRangeFault(op, e.pid, mm, addr, next, { fault: false, write: false, owner: dmirrorIndex(file.dev) });
     if (!r.ok) return 'notModelled' in r ? fail(op, 'hmm_range_fault', 'ENOTTY', `not-modelled:${r.notModelled}`) : fail(op, 'dmirror_range_snapshot', r.errno);
-    if (!copyBytesToUser(op, e.pid, uptr, r.pfns.map(mkentry))) return fail(op, 'dmirror_snapshot', 'EFAULT', 'copy_to_user');
+    if (!copyBytesToUser(op, e.pid, uptr, r.pfns.map((pfn) => mkentry(op, pfn)))) return fail(op, 'dmirror_snapshot', 'EFAULT', 'copy_to_user');
     cpages += BigInt(r.pfns.length);
     uptr += BigInt(r.pfns.length);
     addr = next;
@@ -271,33 +323,14 @@ function ptrOf(op: Op, e: DmirrorIoctlEvent): bigint {
 }
 
 /**
- * @kernel migrate_vma_setup mm/migrate_device.c — no hugetlb, VM_SPECIAL
- * (VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP) or DAX vma: EINVAL.
- * Returns null where the model would go on to collect pages: anonymous
- * vmas, not modelled yet.
- */
-function migrateVmaSetup(op: Op, vma: Vma): Outcome | null {
-  const file = vma.file === null ? undefined : op.state.mm.files.get(vma.file);
-  // A map=none (PFN_SPECIAL) device vma is VM_PFNMAP; any other device-dax vma is a DAX vma (S_DAX inode).
-  if (vma.flags.pfnmap) return fail(op, 'migrate_vma_setup', 'EINVAL', 'VM_SPECIAL');
-  if (file?.driver === 'dax') return fail(op, 'migrate_vma_setup', 'EINVAL', 'vma_is_dax');
-  // An anonymous vma: migrate_vma_collect and the device's pages, not modelled yet (issue 12).
-  return fail(op, 'migrate_vma_setup', 'ENOTTY', 'not-modelled');
-}
-
-/**
  * @kernel HMM_DMIRROR_RELEASE in dmirror_fops_unlocked_ioctl →
  * dmirror_device_remove_chunks lib/test_hmm.c: every chunk of the file's
- * device is evicted (no page is on the device while migration is not
- * modelled), unmapped and released; the device has no chunk until it needs
- * a page again.
+ * device is evicted (its pages back to system memory, in every process),
+ * unmapped and released; the device has no chunk until it needs a page
+ * again.
  */
 function dmirrorRelease(op: Op, file: OpenFile): void {
-  const index = Number(/([0-9]+)$/.exec(file.dev)?.[1]);
-  const dev = op.state.hmm.devices[index];
-  if (dev === undefined) throw new Error(`model bug: ${file.dev} is not a loaded dmirror device`);
-  dmirrorDeviceRemoveChunks(op, dev);
-  const devices = op.state.hmm.devices.slice();
-  devices[index] = { ...dev, chunks: [] };
-  op.state = withState(op.state, { hmm: { ...op.state.hmm, devices } });
+  const index = dmirrorIndex(file.dev);
+  if (op.state.hmm.devices[index] === undefined) throw new Error(`model bug: ${file.dev} is not a loaded dmirror device`);
+  dmirrorDeviceRemoveChunks(op, index);
 }

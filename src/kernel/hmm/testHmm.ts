@@ -17,6 +17,7 @@ import { releaseMemRegion } from '../resource.js';
 import { requestFreeMemRegion } from '../resourceFreeRegion.js';
 import { withState, type DaxRange } from '../state.js';
 import { memremapPagesPrivate, memunmapPages } from './memremap.js';
+import { dmirrorDeviceEvictChunk } from './dmirrorMigrate.js';
 import { DEVMEM_CHUNK_SIZE, DMIRROR_PRIVATE_DEVICES, HMM_UNLOADED, type DmirrorDevice } from './types.js';
 
 const PAGE_SHIFT = 12n;
@@ -52,10 +53,40 @@ export function dmirrorAllocateChunk(op: Op, chunksBefore: number): Ret<DaxRange
 }
 
 /**
- * @kernel dmirror_device_remove_chunks lib/test_hmm.c
- * memunmap_pages then release_mem_region for every chunk, in order.
+ * The device with a new chunk (the tail of dmirror_allocate_chunk): the
+ * chunk joins devmem_chunks and its pfns are pushed on the free stack, in
+ * ascending order, so the chunk's last page is on top.
  */
-export function dmirrorDeviceRemoveChunks(op: Op, dev: DmirrorDevice): void {
+export function withChunk(dev: DmirrorDevice, range: DaxRange): DmirrorDevice {
+  const lo = Number(range.start >> PAGE_SHIFT);
+  const next = Number((range.end + 1n) >> PAGE_SHIFT) - 1;
+  return { chunks: [...dev.chunks, range], free: dev.free, fresh: { lo, next } };
+}
+
+/**
+ * @kernel dmirror_device_remove_chunks lib/test_hmm.c
+ * For every chunk, in order: marked as being removed with its free pages
+ * off the stack (dmirror_remove_free_pages), evicted (its pages migrated
+ * back to system memory and not put back), memunmap_pages,
+ * release_mem_region. The device ends with no chunk and an empty stack.
+ */
+export function dmirrorDeviceRemoveChunks(op: Op, index: number): void {
+  const dev = op.state.hmm.devices[index];
+  if (dev === undefined) throw new Error(`model bug: no dmirror device ${index}`);
+  for (const c of dev.chunks) {
+    dmirrorDeviceEvictChunk(op, c, true);
+    memunmapPages(op, c);
+    const rel = releaseMemRegion(op.state.iomem, c.start, c.end - c.start + 1n);
+    if (rel.warning !== undefined) throw new Error(`model bug: test_hmm chunk ${c.start.toString(16)} not in iomem (${rel.warning})`);
+    op.state = withState(op.state, { iomem: rel.root });
+  }
+  const devices = op.state.hmm.devices.slice();
+  devices[index] = { chunks: [], free: null, fresh: null };
+  op.state = withState(op.state, { hmm: { ...op.state.hmm, devices } });
+}
+
+/** memunmap_pages and release_mem_region for each chunk of a device that holds no page (init's unwind, module exit). */
+function releaseChunks(op: Op, dev: DmirrorDevice): void {
   for (const c of dev.chunks) {
     memunmapPages(op, c);
     const rel = releaseMemRegion(op.state.iomem, c.start, c.end - c.start + 1n);
@@ -76,14 +107,14 @@ export function hmmDmirrorInit(op: Op): Ret {
     // dmirror_device_init: the chunk allocation is its last step.
     const chunk = dmirrorAllocateChunk(op, 0);
     if (!chunk.ok) {
-      for (const d of devices) dmirrorDeviceRemoveChunks(op, d);
+      for (const d of devices) releaseChunks(op, d);
       op.branch('hmm_dmirror_init', chunk.errno);
       return chunk;
     }
-    devices.push({ chunks: [chunk.value] });
+    devices.push(withChunk({ chunks: [], free: null, fresh: null }, chunk.value));
   }
   op.print('HMM test module loaded. This is only for testing HMM.');
-  op.state = withState(op.state, { hmm: { loaded: true, devices } });
+  op.state = withState(op.state, { hmm: { loaded: true, devices, pages: op.state.hmm.pages } });
   return OK;
 }
 
@@ -92,7 +123,9 @@ export function hmmDmirrorInit(op: Op): Ret {
  * dmirror_device_remove for each device: its chunks released.
  */
 export function hmmDmirrorExit(op: Op): void {
-  for (const d of op.state.hmm.devices) dmirrorDeviceRemoveChunks(op, d);
+  // No file is open (rmmod refuses otherwise), and close evicted every page: the chunks are only released.
+  if (op.state.hmm.pages.size > 0) throw new Error('model bug: test_hmm unloads with device pages allocated');
+  for (const d of op.state.hmm.devices) releaseChunks(op, d);
   op.state = withState(op.state, { hmm: HMM_UNLOADED });
 }
 

@@ -7,7 +7,7 @@
  */
 import type { Outcome } from '../../log/events.js';
 import type { Op } from '../op.js';
-import { entryAt, handleMmFault, needsWpFault, physOf } from './fault.js';
+import { entryAt, handleMmFault, needsFault, physOf } from './fault.js';
 import { getUserPage } from './gup.js';
 import { physRead, physWrite } from './physmem.js';
 import { processOf, setProcess, vmaAt } from './process.js';
@@ -24,7 +24,7 @@ function writeWord(op: Op, phys: bigint, value: bigint): void {
 /** The word at `addr` through an installed entry, faulting it in first; null when the fault ends in SIGBUS. */
 function translate(op: Op, comm: string, pid: string, p: Process, index: number, vma: Vma, addr: bigint, write: boolean): bigint | null {
   const have = entryAt(vma, addr);
-  if (have !== null && !needsWpFault(have.pte, write)) return physOf(have.pte, have.unit, addr);
+  if (have !== null && !needsFault(have.pte, write)) return physOf(have.pte, have.unit, addr);
   const r = handleMmFault(op, comm, p, index, addr, write);
   setProcess(op, pid, r.proc);
   if (r.kind === 'sigbus') return null;

@@ -21,7 +21,10 @@ import { mmuNotifierInvalidate } from './mmuNotifier.js';
 import type { Op } from '../op.js';
 import { allocPages, freePages, HPAGE_PMD_NR } from './pageAlloc.js';
 import { physCopyPage } from './physmem.js';
-import { setMm } from './process.js';
+import { pidOfMm, processOf, setMm, setProcess } from './process.js';
+import { rmapWalkAnon } from './rmap.js';
+import { mapDevicePage } from '../hmm/devicePages.js';
+import { migrateToRam } from '../hmm/dmirrorMigrate.js';
 import { PAGE_SHIFT, SZ_2M, ZERO_PAGE_PHYS, withAnon, withProcess, withVma, type AnonPte, type Folio, type Process, type Pte, type Vma } from './types.js';
 import type { Prot } from '../../log/programEvents.js';
 
@@ -56,6 +59,20 @@ function newFolio(op: Op, head: number, order: 0 | 9): void {
   setFolio(op, head, { order, maps: 1 });
 }
 
+/**
+ * Order-0 folio `pfn` gains `delta` mappings, made with that many when new
+ * (a migration's destination); at none it is freed. For migrate_device.c.
+ */
+export function addFolio(op: Op, pfn: number, delta: number): void {
+  const f = op.state.mm.anon.folios.get(pfn);
+  if (f === undefined) {
+    if (delta <= 0) throw new Error(`model bug: no anon folio at pfn 0x${pfn.toString(16)}`);
+    setFolio(op, pfn, { order: 0, maps: delta });
+    return;
+  }
+  mapFolio(op, BigInt(pfn) << PAGE_SHIFT, delta);
+}
+
 /** Entries mapping the folio of `phys` change by `delta` (get_page / page_dup_rmap or put_page); the last one frees it. */
 function mapFolio(op: Op, phys: bigint, delta: number): void {
   const at = folioAt(op, Number(phys >> PAGE_SHIFT));
@@ -71,7 +88,8 @@ function mapFolio(op: Op, phys: bigint, delta: number): void {
 
 /** 4 KiB pages an entry counts in MM_ANONPAGES. */
 export function rssPages(pte: Pte): number {
-  if (pte.anon === undefined || pte.anon.kind !== 'page') return 0;
+  // copy_nonpresent_pte: "Update rss count even for unaddressable pages" — a device-private entry counts as its page.
+  if (pte.anon === undefined || pte.anon.kind === 'zero') return 0;
   return pte.level === 'pmd' ? HPAGE_PMD_NR : 1;
 }
 
@@ -114,6 +132,7 @@ export function anonFault(op: Op, p: Process, index: number, addr: bigint, write
   const pudRegion = Number(addr >> 30n);
   const pmdRegion = Number(addr >> 21n);
   const have = findEntry(vma, addr);
+  if (have !== null && have.pte.anon?.kind === 'device') return doSwapPageDevice(op, p, index, addr, write, have.pte);
   if (have === null) {
     if (!proc.pmdTables.has(pudRegion)) proc = withProcess(proc, { pmdTables: proc.pmdTables.set(pudRegion, true) });
     if (!proc.pteTables.has(pmdRegion) && thpApplies(op, vma, addr)) {
@@ -140,6 +159,35 @@ export function anonFault(op: Op, p: Process, index: number, addr: bigint, write
     proc = splitHugePmd(op, proc, index, have.unit);
   }
   return doWpPage(op, proc, index, addr & ~0xfffn);
+}
+
+/**
+ * @kernel do_swap_page mm/memory.c (a device-private entry) — get_page under
+ * the PTE lock, then the page's pgmap->ops->migrate_to_ram (test_hmm's
+ * dmirror_devmem_fault: the page comes back to a system page), VM_FAULT_SIGBUS
+ * when that fails; the fault returns and the CPU retries the access, which
+ * finds the system page (a write to a read-only one: do_wp_page).
+ */
+function doSwapPageDevice(op: Op, p: Process, index: number, addr: bigint, write: boolean, pte: Pte): AnonFaultOutcome {
+  const pid = pidOfMm(op, p.mm);
+  setProcess(op, pid, p);
+  const r = migrateToRam(op, pid, addr & ~0xfffn, Number(pte.phys >> PAGE_SHIFT));
+  let proc = processOf(op, pid);
+  if (r === 'sigbus') {
+    op.branch('do_swap_page', 'VM_FAULT_SIGBUS');
+    return { kind: 'sigbus', proc };
+  }
+  const v = proc.vmas[index] as Vma;
+  const now = findEntry(v, addr);
+  if (now === null || now.pte.anon?.kind === 'device') {
+    // migrate_to_ram left the entry (no system page): the kernel returns 0 and the CPU faults again, forever.
+    op.branch('do_swap_page', 'no-progress');
+    return { kind: 'sigbus', proc };
+  }
+  op.branch('do_swap_page', 'device-private');
+  if (write && now.pte.anon !== undefined && !now.pte.anon.write) return doWpPage(op, proc, index, addr & ~0xfffn);
+  proc = processOf(op, pid);
+  return { kind: 'installed', proc, vma: proc.vmas[index] as Vma, pte: now.pte, unit: now.unit };
 }
 
 /** Whether the 2 MiB range around `addr` holds any entry of `v` (which pmd_none would deny). */
@@ -352,6 +400,11 @@ export function zapAnonRange(op: Op, p: Process, index: number, lo: bigint, hi: 
     if (pte.anon?.kind === 'page') {
       rss -= rssPages(pte);
       mapFolio(op, pte.phys, -1);
+    } else if (pte.anon?.kind === 'device') {
+      // zap_pte_range, a device-private entry: rss--, page_remove_rmap, put_page (the last one: page_free).
+      op.branch('zap_pte_range', 'device-private');
+      rss -= 1;
+      mapDevicePage(op, Number(pte.phys >> PAGE_SHIFT), -1);
     }
   }
   if (ptes === v.ptes) return proc;
@@ -378,7 +431,16 @@ export function copyAnonVma(op: Op, v: Vma): { readonly parent: Vma; readonly ch
     pmdRegions.add(Number(at >> 30n));
     if (pte.level === 'pte') pteRegions.add(Number(at >> 21n));
     const a = pte.anon;
-    if (a === undefined || a.kind !== 'page') continue;
+    if (a === undefined || a.kind === 'zero') continue;
+    if (a.kind === 'device') {
+      // copy_nonpresent_pte: get_page, rss++, page_try_dup_anon_rmap (cannot fail: no pins), and a writable
+      // entry of a COW mapping becomes SWP_DEVICE_READ in the parent as in the child.
+      op.branch('copy_nonpresent_pte', a.write ? 'device-private-write' : 'device-private-read');
+      mapDevicePage(op, Number(pte.phys >> PAGE_SHIFT), 1);
+      rss += 1;
+      if (a.write || a.exclusive) parent = parent.set(k, anonPte('pte', pte.phys, { kind: 'device', write: false, exclusive: false }));
+      continue;
+    }
     mapFolio(op, pte.phys, 1);
     rss += rssPages(pte);
     if (a.write || a.exclusive) parent = parent.set(k, anonPte(pte.level as 'pte' | 'pmd', pte.phys, { kind: 'page', write: false, exclusive: false }));
@@ -403,6 +465,11 @@ export function changeProtection(v: Vma, prot: Prot): Vma {
   let ptes = v.ptes;
   for (const [k, pte] of v.ptes.entries()) {
     const a = pte.anon;
+    if (a?.kind === 'device') {
+      // change_pte_range: SWP_DEVICE_WRITE becomes SWP_DEVICE_READ whatever the new protection; nothing upgrades it.
+      if (a.write) ptes = ptes.set(k, anonPte('pte', pte.phys, { ...a, write: false }));
+      continue;
+    }
     if (a === undefined || a.kind !== 'page') continue;
     const write = prot === 'rw' ? a.write || (a.exclusive && pte.level === 'pte') : false;
     if (write !== a.write) ptes = ptes.set(k, anonPte(pte.level as 'pte' | 'pmd', pte.phys, { ...a, write }));
@@ -418,4 +485,31 @@ export function splitPmdAt(op: Op, p: Process, index: number, addr: bigint): Pro
   if (unit === addr || unit < v.start) return p;
   const pmd = v.ptes.get(keyOf(v, unit));
   return pmd !== undefined && pmd.level === 'pmd' ? splitHugePmd(op, p, index, unit) : p;
+}
+
+/**
+ * @kernel split_huge_page mm/huge_memory.c (anonymous, as
+ * migrate_vma_collect_pmd calls it) — every PMD mapping the THP is split
+ * (unmap_folio's split_huge_pmd_address, with its MMU_NOTIFY_CLEAR), the
+ * folio becomes 512 order-0 folios counting the PTEs that map each
+ * (remap_page), and a subpage nothing maps is freed. The model has no pins,
+ * so the split never fails.
+ */
+export function splitHugePage(op: Op, head: number): void {
+  const lo = BigInt(head) << PAGE_SHIFT;
+  for (const x of rmapWalkAnon(op, lo, lo + SZ_2M)) {
+    if (x.pte.level === 'pmd') setProcess(op, x.pid, splitHugePmd(op, processOf(op, x.pid), x.index, x.addr));
+    else mmuNotifierInvalidate(op, processOf(op, x.pid).mm, x.addr, x.addr + 4096n);
+  }
+  const counts = new Map<number, number>();
+  for (const x of rmapWalkAnon(op, lo, lo + SZ_2M)) {
+    const pfn = Number(x.pte.phys >> PAGE_SHIFT);
+    counts.set(pfn, (counts.get(pfn) ?? 0) + 1);
+  }
+  setFolio(op, head, null);
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    const maps = counts.get(head + i) ?? 0;
+    if (maps > 0) setFolio(op, head + i, { order: 0, maps });
+    else freePages(op, head + i, 0);
+  }
 }

@@ -37,7 +37,8 @@ export function pteWrite(vma: Vma): boolean {
 export function followPte(op: Op, vma: Vma, addr: bigint): FollowResult {
   const have = entryAt(vma, addr);
   const prof = op.state.profile;
-  if (have === null) return { ok: false, errno: 'EINVAL' };
+  // follow_pte: pte_present fails for a device-private entry as for none.
+  if (have === null || have.pte.anon?.kind === 'device') return { ok: false, errno: 'EINVAL' };
   if (have.pte.level !== 'pte' && !(prof.devdaxMapNone && !prof.followPfnPteOnly)) {
     op.branch('follow_pte', `EINVAL(${have.pte.level}_bad)`);
     return { ok: false, errno: 'EINVAL' };
@@ -57,7 +58,8 @@ export function fixupUserFault(op: Op, comm: string, pid: string, addr: bigint, 
     op.branch('fixup_user_fault', 'EFAULT(vma_permits_fault)');
     return { ok: false, errno: 'EFAULT' };
   }
-  if (entryAt(at.vma, addr) !== null) return { ok: true };
+  const have = entryAt(at.vma, addr);
+  if (have !== null && have.pte.anon?.kind !== 'device') return { ok: true };
   const r = handleMmFault(op, comm, p, at.index, addr, write);
   setProcess(op, pid, r.proc);
   if (r.kind === 'sigbus') {

@@ -46,6 +46,8 @@ export function checkVmaFlags(vma: Vma, flags: GupFlags): string | null {
  */
 function canFollow(vma: Vma, pte: Pte, flags: GupFlags): boolean {
   const a = pte.anon;
+  // follow_page_pte: a device-private entry is not present (no page): faultin_page migrates it back.
+  if (a?.kind === 'device') return false;
   if (!flags.write || a === undefined || a.write) return true;
   return flags.force && vma.prot !== 'rw' && a.kind === 'page' && a.exclusive;
 }

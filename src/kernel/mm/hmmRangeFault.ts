@@ -16,10 +16,13 @@
  * Modelled for anonymous vmas (src/kernel/mm/anon.ts). A file vma's entry
  * (a device-dax devmap entry) has no write bit in the model, which
  * pmd_to_hmm_pfn_flags would need: those ranges are reported as not
- * modelled rather than guessed. No swap or device-private entries exist yet.
+ * modelled rather than guessed. A device-private entry of the owner's
+ * device is a valid pfn (the device page, HMM_PFN_WRITE if the entry is
+ * writable) and never faulted; any other device's is not valid, and faulted
+ * (do_swap_page → migrate_to_ram) when a fault is asked.
  */
 import type { Op } from '../op.js';
-import { entryAt, handleMmFault, needsWpFault } from './fault.js';
+import { entryAt, handleMmFault, needsFault } from './fault.js';
 import { processOf, setProcess, vmaAt } from './process.js';
 import { LEVEL_SIZE, ZERO_PAGE_PHYS, type Pte, type Vma } from './types.js';
 
@@ -47,6 +50,8 @@ export interface HmmRequest {
   readonly fault: boolean;
   /** HMM_PFN_REQ_WRITE in default_flags. */
   readonly write: boolean;
+  /** dev_private_owner: the dmirror device whose device-private pages are reported as they are, not faulted. */
+  readonly owner: number;
 }
 
 /** The CPU flags of an entry (pte_to_hmm_pfn_flags / pmd_to_hmm_pfn_flags). */
@@ -95,6 +100,26 @@ export function hmmRangeFault(op: Op, comm: string, mm: string, start: bigint, e
     const pmdEnd = (addr & ~(SZ_2M - 1n)) + SZ_2M;
     const walkEnd = pmdEnd < vend ? pmdEnd : vend;
     const have = entryAt(vma, addr);
+    if (have !== null && have.pte.anon?.kind === 'device') {
+      // hmm_vma_handle_pte, !pte_present: the caller's own device page is reported as it is.
+      const page = op.state.hmm.pages.get(Number(have.pte.phys >> 12n));
+      if (page?.device === req.owner) {
+        op.branch('hmm_vma_handle_pte', 'device-private-owner');
+        pfns.push({ valid: true, write: have.pte.anon.write, error: false, phys: have.pte.phys, order: 0 });
+        addr += PAGE;
+        continue;
+      }
+      if (!req.fault) {
+        op.branch('hmm_vma_handle_pte', 'device-private-other');
+        pfns.push(NONE);
+        addr += PAGE;
+        continue;
+      }
+      op.branch('hmm_vma_handle_pte', 'device-private-fault');
+      const r = hmmVmaFault(op, comm, mm, at.index, vma, addr, walkEnd, req.write);
+      if (r !== null) return { ok: false, errno: r };
+      continue;
+    }
     const cpu = have === null ? NONE : cpuPfn(have.pte, have.unit, addr);
     const need = needFault(req, cpu);
     if (need !== 'none') {
@@ -138,7 +163,7 @@ function hmmVmaFault(op: Op, comm: string, mm: string, index: number, vma: Vma, 
     const p = processOf(op, mm);
     const v = p.vmas[index] as Vma;
     const have = entryAt(v, a);
-    if (have !== null && !needsWpFault(have.pte, write)) continue;
+    if (have !== null && !needsFault(have.pte, write)) continue;
     const r = handleMmFault(op, comm, p, index, a, write);
     setProcess(op, mm, r.proc);
     if (r.kind === 'sigbus') {

@@ -22,19 +22,27 @@ const PAGE_SHIFT = 12n;
  * is inclusive and dmirror_do_update passes end >> PAGE_SHIFT, so the page
  * just after the range goes too (a COW of one page costs the device its
  * neighbour: `kernel fuzz --hmm` seed 1208 run 12, READ faults 1 on the
- * kernel, 0 in the model until this). (Its one exception, a migration the
- * device itself started, comes with device-private migration.)
+ * kernel, 0 in the model until this). Its one exception: an
+ * MMU_NOTIFY_MIGRATE event whose owner is the file's device (`owner`, a
+ * migration that device's driver runs) is ignored by every dmirror of that
+ * device.
  */
-export function mmuNotifierInvalidate(op: Op, mm: number, start: bigint, end: bigint): void {
+export function mmuNotifierInvalidate(op: Op, mm: number, start: bigint, end: bigint, owner: number | null = null): void {
   if (end <= start || mm === 0) return;
   for (const [id, f] of op.state.mm.files) {
     if (f.mm !== mm || f.mirror === undefined || f.mirror.size === 0) continue;
+    if (owner !== null && dmirrorIndex(f.dev) === owner) continue;
     const lo = Number(start >> PAGE_SHIFT);
     const hi = Number(end >> PAGE_SHIFT);
     let mirror = f.mirror;
     for (const [k] of f.mirror.range(lo, hi)) mirror = mirror.delete(k);
     if (mirror !== f.mirror) setFile(op, id, { ...f, mirror });
   }
+}
+
+/** The dmirror device index a file's device name carries (hmm_dmirror1 → 1). */
+export function dmirrorIndex(dev: string): number {
+  return Number(/([0-9]+)$/.exec(dev)?.[1] ?? -1);
 }
 
 /**

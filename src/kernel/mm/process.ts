@@ -30,6 +30,12 @@ export function processOf(op: Op, pid: string): Process {
   return op.state.mm.procs.get(pid) ?? NEW_PROCESS;
 }
 
+/** The pid handle of the process whose mm is `mm` (Process.mm). */
+export function pidOfMm(op: Op, mm: number): string {
+  for (const [pid, p] of op.state.mm.procs) if (p.mm === mm) return pid;
+  throw new Error(`model bug: no process has mm ${mm}`);
+}
+
 export function setProcess(op: Op, pid: string, p: Process): void {
   const procs = new Map(op.state.mm.procs);
   procs.set(pid, p);

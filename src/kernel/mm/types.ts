@@ -38,13 +38,17 @@ export interface Pte {
 
 /**
  * What an anonymous entry says beyond its frame. The page it maps is an
- * anon folio in MmState.anon (its identity is `phys`), or the shared zero
- * page (4 KiB) / huge zero page (PMD), which is never writable. A later
- * device-private swap entry (HMM) becomes one more kind here.
+ * anon folio in MmState.anon (its identity is `phys`), the shared zero
+ * page (4 KiB) / huge zero page (PMD), which is never writable, or (kind
+ * `device`, PTE level only) a device-private swap entry
+ * (SWP_DEVICE_WRITE / SWP_DEVICE_READ, include/linux/swapops.h): not
+ * present, `phys` is the device page's frame (swp_offset), its data lives
+ * in the page's backing page (HmmState.pages), and any CPU access faults
+ * (do_swap_page → migrate_to_ram).
  */
 export interface AnonPte {
-  readonly kind: 'page' | 'zero';
-  /** pte_write / pmd_write. */
+  readonly kind: 'page' | 'zero' | 'device';
+  /** pte_write / pmd_write; for a device entry is_writable_device_private_entry. */
   readonly write: boolean;
   /**
    * PageAnonExclusive of the mapped page (mm/rmap.c, v5.19+). An exclusive

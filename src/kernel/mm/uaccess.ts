@@ -12,7 +12,7 @@
  * buffer holds them.
  */
 import type { Op } from '../op.js';
-import { entryAt, handleMmFault, needsWpFault, physOf } from './fault.js';
+import { entryAt, handleMmFault, needsFault, physOf } from './fault.js';
 import { physFillPage, physWrite, physRead } from './physmem.js';
 import { processOf, setProcess, vmaAt } from './process.js';
 import type { MmState } from './types.js';
@@ -48,7 +48,7 @@ export function userPagePhys(op: Op, pid: string, addr: bigint, write: boolean):
   const at = vmaAt(p, addr);
   if (at === null || at.vma.prot === 'none' || (write && at.vma.prot !== 'rw')) return null;
   const have = entryAt(at.vma, addr);
-  if (have !== null && !needsWpFault(have.pte, write)) return physOf(have.pte, have.unit, addr);
+  if (have !== null && !needsFault(have.pte, write)) return physOf(have.pte, have.unit, addr);
   const r = handleMmFault(op, pid, p, at.index, addr, write);
   setProcess(op, pid, r.proc);
   return r.kind === 'sigbus' ? null : physOf(r.pte, r.unit, addr);

@@ -1,0 +1,177 @@
+/**
+ * Invariants of device-private pages and the entries that map them
+ * (KERNEL-FACTS-HMM §5.1 items 1-4 and 10; src/kernel/hmm/devicePages.ts,
+ * src/kernel/mm/migrateDevice.ts). Incremental like the anon invariants:
+ * the entries of the vmas a step changed, by the keys that differ, and the
+ * device pages whose record changed; everything at boot or under `paranoid`.
+ */
+import { PAGE_SHIFT, type Pte, type Vma } from '../../src/kernel/mm/types.js';
+import type { DevicePage, FreeStack, HmmState } from '../../src/kernel/hmm/types.js';
+import { pairsOf } from './anon.js';
+import type { Invariant, InvariantContext } from './types.js';
+
+function hexPfn(pfn: number): string {
+  return `0x${pfn.toString(16)}`;
+}
+
+/** Device-private entries of `v` (all, or the keys that differ from `old`) counted per device pfn into `into` with `sign`. */
+function countDeviceEntries(v: Vma, old: Vma | undefined, sign: number, into: Map<number, number>): void {
+  const add = (pte: Pte | undefined, s: number): void => {
+    if (pte?.anon?.kind !== 'device') return;
+    const pfn = Number(pte.phys >> PAGE_SHIFT);
+    into.set(pfn, (into.get(pfn) ?? 0) + s);
+  };
+  if (old === undefined) {
+    for (const [, pte] of v.ptes.entries()) add(pte, sign);
+    return;
+  }
+  for (const k of v.ptes.changedKeys(old.ptes)) {
+    add(v.ptes.get(k), sign);
+    add(old.ptes.get(k), -sign);
+  }
+}
+
+function unchanged(ctx: InvariantContext): boolean {
+  const { before, after, full } = ctx;
+  return !full && before !== null && before.mm.procs === after.mm.procs && before.hmm === after.hmm;
+}
+
+/**
+ * hmm-device-mapcount. migrate_vma_insert_page and remove_migration_pte
+ * give a device page its entries, copy_nonpresent_pte one per child
+ * (get_page + page_try_dup_anon_rmap), zap_pte_range's page_remove_rmap +
+ * put_page and a migration back take them away, and the last put frees the
+ * page (page_free → dmirror_devmem_free): an allocated device page is
+ * mapped by as many device-private entries as it counts, at least one, and
+ * every device-private entry maps an allocated page.
+ */
+export const hmmDeviceMapcount: Invariant = {
+  name: 'hmm-device-mapcount',
+  inputs: ['mm', 'hmm'],
+  summary: 'every allocated device page is mapped by exactly as many device-private entries as it counts (at least one); every device-private entry maps an allocated device page',
+  kernel: 'mm/migrate_device.c migrate_vma_insert_page, migrate_device_finalize; mm/migrate.c remove_migration_pte; mm/memory.c copy_nonpresent_pte, zap_pte_range; lib/test_hmm.c dmirror_devmem_free',
+  check: (ctx) => {
+    if (unchanged(ctx)) return [];
+    const { before, after, full } = ctx;
+    const whole = full || before === null;
+    const delta = new Map<number, number>();
+    if (whole) {
+      for (const p of after.mm.procs.values()) for (const v of p.vmas) if (v.file === null) countDeviceEntries(v, undefined, 1, delta);
+    } else {
+      const pairs = pairsOf(ctx);
+      for (const [, v, old] of pairs.added) countDeviceEntries(v, old, 1, delta);
+      for (const [, v] of pairs.removed) countDeviceEntries(v, undefined, -1, delta);
+    }
+    const pfns = new Set(delta.keys());
+    if (whole) for (const [pfn] of after.hmm.pages.entries()) pfns.add(pfn);
+    else for (const pfn of before.hmm.pages.changedKeys(after.hmm.pages)) pfns.add(pfn);
+    const out: string[] = [];
+    for (const pfn of pfns) {
+      const page = after.hmm.pages.get(pfn);
+      const was = whole ? 0 : (before.hmm.pages.get(pfn)?.maps ?? 0);
+      const expected = was + (delta.get(pfn) ?? 0);
+      if (page === undefined) {
+        if (expected > 0) out.push(`${expected} device-private entries map pfn ${hexPfn(pfn)}, which is no allocated device page (freed under its mappings)`);
+        continue;
+      }
+      if (page.maps !== expected) out.push(`device page ${hexPfn(pfn)} counts ${page.maps} mappings, page tables hold ${expected}`);
+      if (page.maps < 1) out.push(`device page ${hexPfn(pfn)} is allocated with no mapping (leaked: the last put_page did not free it)`);
+    }
+    return out;
+  },
+  culprit: ({ step }) => (step.event.type === 'fork' ? 'copy_nonpresent_pte' : 'zap_pte_range'),
+};
+
+/**
+ * hmm-device-entry. A device-private entry is made only in an anonymous
+ * private vma (migrate_vma_insert_page: vma_is_anonymous; collect skips
+ * everything else), points at a page of a chunk of the device that owns it,
+ * and is SWP_DEVICE_WRITE only in a VM_WRITE vma on a page mapped once:
+ * fork (copy_nonpresent_pte) and mprotect (change_pte_range) make it
+ * SWP_DEVICE_READ, and nothing but a migration back makes it writable again.
+ */
+export const hmmDeviceEntry: Invariant = {
+  name: 'hmm-device-entry',
+  inputs: ['mm', 'hmm'],
+  summary: "a device-private entry lies in an anonymous private vma, maps a page inside a chunk of that page's device, and is writable only in a VM_WRITE vma on an exclusive page mapped once",
+  kernel: 'mm/memory.c copy_nonpresent_pte (SWP_DEVICE_READ for a COW mapping); mm/mprotect.c change_pte_range; mm/migrate_device.c migrate_vma_insert_page',
+  check: (ctx) => {
+    if (unchanged(ctx)) return [];
+    const { after, full, before } = ctx;
+    const out: string[] = [];
+    const judge = (pid: string, v: Vma, k: number, pte: Pte | undefined): void => {
+      const a = pte?.anon;
+      if (pte === undefined || a?.kind !== 'device') return;
+      const where = `${pid} 0x${(v.start + (BigInt(k) << PAGE_SHIFT)).toString(16)}`;
+      const pfn = Number(pte.phys >> PAGE_SHIFT);
+      if (v.file !== null || v.flags.mayshare) out.push(`${where}: a device-private entry in a ${v.file !== null ? 'file' : 'shared'} vma`);
+      const page = after.hmm.pages.get(pfn);
+      if (page === undefined) return; // hmm-device-mapcount reports it
+      if (!inChunkOf(after.hmm, page, pfn)) out.push(`${where}: device page ${hexPfn(pfn)} lies in no chunk of hmm_dmirror${page.device}`);
+      if (a.write && (v.prot !== 'rw' || !a.exclusive || page.maps !== 1)) out.push(`${where}: writable device-private entry ${v.prot !== 'rw' ? `in a ${v.prot} vma` : `on a page mapped ${page.maps} times`}`);
+    };
+    if (full || before === null) {
+      for (const [pid, p] of after.mm.procs) for (const v of p.vmas) for (const [k, pte] of v.ptes.entries()) judge(pid, v, k, pte);
+      return out;
+    }
+    for (const [pid, v, old] of pairsOf(ctx).added) {
+      if (old === undefined) for (const [k, pte] of v.ptes.entries()) judge(pid, v, k, pte);
+      else for (const k of v.ptes.changedKeys(old.ptes)) judge(pid, v, k, v.ptes.get(k));
+    }
+    return out;
+  },
+  culprit: ({ step }) => (step.event.type === 'fork' ? 'copy_nonpresent_pte' : step.event.type === 'mprotect' ? 'change_pte_range' : 'migrate_vma_insert_page'),
+};
+
+function inChunkOf(h: HmmState, page: DevicePage, pfn: number): boolean {
+  const dev = h.devices[page.device];
+  const phys = BigInt(pfn) << PAGE_SHIFT;
+  return dev !== undefined && dev.chunks.some((c) => c.start <= phys && phys <= c.end);
+}
+
+/**
+ * hmm-device-free. dmirror_devmem_alloc_page takes a page off the device's
+ * free stack (or a new chunk's), dmirror_devmem_free pushes it back: a page
+ * is free or allocated, never both, never on the stack twice; the stack
+ * holds pages of the device's own chunks; each allocated page has its own
+ * backing system page, which is no anonymous folio.
+ */
+export const hmmDeviceFree: Invariant = {
+  name: 'hmm-device-free',
+  inputs: ['hmm', 'mm'],
+  summary: "a device page is free or allocated, never both and never free twice; free pages belong to the device's chunks; each allocated page has a backing page of its own that is no anonymous folio",
+  kernel: 'lib/test_hmm.c dmirror_devmem_alloc_page, dmirror_devmem_free, dmirror_allocate_chunk, dmirror_remove_free_pages',
+  check: ({ before, after, full }) => {
+    const h = after.hmm;
+    if (!full && before !== null && before.hmm === h) return [];
+    const out: string[] = [];
+    h.devices.forEach((dev, i) => {
+      if (!full && before !== null && before.hmm.devices[i] === dev) return;
+      const seen = new Set<number>();
+      for (let s: FreeStack = dev.free; s !== null; s = s.next) {
+        if (seen.has(s.pfn)) out.push(`hmm_dmirror${i}: device page ${hexPfn(s.pfn)} is on the free stack twice`);
+        seen.add(s.pfn);
+        if (h.pages.get(s.pfn) !== undefined) out.push(`hmm_dmirror${i}: device page ${hexPfn(s.pfn)} is free and allocated`);
+        if (!dev.chunks.some((c) => c.start <= BigInt(s.pfn) << PAGE_SHIFT && BigInt(s.pfn) << PAGE_SHIFT <= c.end)) out.push(`hmm_dmirror${i}: free page ${hexPfn(s.pfn)} lies in none of its chunks`);
+      }
+      if (dev.fresh !== null) for (const [pfn] of h.pages.range(dev.fresh.lo, dev.fresh.next)) out.push(`hmm_dmirror${i}: device page ${hexPfn(pfn)} was never handed out and is allocated`);
+    });
+    const pfns = full || before === null ? [...h.pages.entries()].map(([p]) => p) : before.hmm.pages.changedKeys(h.pages);
+    const backing = full || before === null ? new Map<number, number>() : null;
+    for (const pfn of pfns) {
+      const page = h.pages.get(pfn);
+      if (page === undefined) continue;
+      if (!inChunkOf(h, page, pfn)) out.push(`device page ${hexPfn(pfn)} lies in no chunk of hmm_dmirror${page.device}`);
+      if (after.mm.anon.folios.get(page.rpage) !== undefined) out.push(`device page ${hexPfn(pfn)}'s backing page ${hexPfn(page.rpage)} is also an anonymous folio`);
+      if (backing !== null) {
+        const other = backing.get(page.rpage);
+        if (other !== undefined) out.push(`device pages ${hexPfn(other)} and ${hexPfn(pfn)} share the backing page ${hexPfn(page.rpage)}`);
+        backing.set(page.rpage, pfn);
+      }
+    }
+    return out;
+  },
+  culprit: () => 'dmirror_devmem_free',
+};
+
+export const HMM_DEVICE_INVARIANTS: readonly Invariant[] = [hmmDeviceMapcount, hmmDeviceEntry, hmmDeviceFree];

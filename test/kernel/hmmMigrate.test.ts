@@ -1,0 +1,129 @@
+/**
+ * Migration to device-private memory and back (src/kernel/mm/migrateDevice.ts,
+ * src/kernel/hmm/dmirrorMigrate.ts, devicePages.ts) against the logs
+ * recorded on the custom 6.1.192 kernel, the kernel paths those logs take,
+ * the finding they showed, and the device-page invariants failing on bad
+ * states.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { contextOf, invariantByName, makeChecker } from '../../properties/invariants/index.js';
+import { checkAll } from '../../properties/sequence.js';
+import { parseLogText } from '../../src/log/index.js';
+import { replay, type Step } from '../../src/replay/engine.js';
+import type { KernelState } from '../../src/kernel/state.js';
+import type { Process, Pte, Vma } from '../../src/kernel/mm/types.js';
+import { stepOf } from '../helpers/steps.js';
+
+function load(rel: string): ReturnType<typeof replay> {
+  const file = new URL(`../traces-custom/hmm/${rel}`, import.meta.url);
+  const events = parseLogText(readFileSync(file, 'utf8'), file.pathname).map((l) => l.event);
+  return replay(events, { check: checkAll(makeChecker()) });
+}
+
+function violations(name: string, step: Step, full = true): readonly string[] {
+  const i = invariantByName(name);
+  if (i === undefined) throw new Error(`no invariant ${name}`);
+  return i.check(contextOf(step, full));
+}
+
+const migrate = load('dmirror-migrate.jsonl');
+const branchesAt = (seq: number): readonly string[] => migrate.steps.find((s) => s.seq === seq)?.branches ?? [];
+
+describe('migration on the recorded logs', () => {
+  it('dmirror-migrate: holes and written pages move to the device, come back on a touch, a fork makes both sides read-only, close evicts', () => {
+    expect(migrate.divergences).toEqual([]);
+    expect(migrate.violations).toEqual([]);
+    // seq 9: 8 pages, 2 written (system pages, exclusive), one read (the zero page), 5 holes.
+    expect(branchesAt(9)).toContain('migrate_vma_collect_pmd:system-page-exclusive');
+    expect(branchesAt(9)).toContain('migrate_vma_collect_pmd:zero-page');
+    expect(branchesAt(9)).toContain('migrate_vma_collect_pmd:pte_none');
+    // seq 18: a CPU read of a device page: do_swap_page → dmirror_devmem_fault, the page freed back to the stack.
+    expect(branchesAt(18)).toEqual(expect.arrayContaining(['do_swap_page:device-private', 'dmirror_devmem_free:free-list']));
+    // seq 22: the other device faults pages of device 0 back (hmm_range_fault, non-owner).
+    expect(branchesAt(22)).toContain('hmm_vma_handle_pte:device-private-fault');
+    // seq 25: fork, copy_nonpresent_pte on writable device entries.
+    expect(branchesAt(25)).toContain('copy_nonpresent_pte:device-private-write');
+    // seq 33: MIGRATE_TO_SYS moves the child's mappings too (try_to_migrate).
+    expect(branchesAt(33)).toContain('try_to_migrate_one:other-mapping');
+    // seq 50: close evicts the device's pages.
+    expect(branchesAt(50)).toContain('dmirror_device_evict_chunk:release');
+    expect(migrate.final.hmm.pages.size).toBe(0);
+  });
+
+  it('dmirror-migrate-thp: collect splits the THP and the huge zero PMD', () => {
+    const r = load('dmirror-migrate-thp.jsonl');
+    expect(r.divergences).toEqual([]);
+    const all = r.steps.flatMap((s) => s.branches);
+    expect(all).toEqual(expect.arrayContaining(['migrate_vma_collect_pmd:split_huge_page', 'migrate_vma_collect_pmd:split-huge-zero-pmd']));
+  });
+
+  it('dmirror-migrate-edges: WRITE over its own read-only device entries is EFAULT (dmirror_do_fault WARN), RELEASE evicts and a new chunk follows', () => {
+    const r = load('dmirror-migrate-edges.jsonl');
+    expect(r.divergences).toEqual([]);
+    expect(r.violations).toEqual([]);
+    const all = r.steps.flatMap((s) => s.branches);
+    expect(all).toEqual(expect.arrayContaining(['dmirror_do_fault:EFAULT(read-only-device-page)', 'dmirror_device_evict_chunk:remove', 'dmirror_devmem_free:chunk-removed', 'dmirror_devmem_alloc_page:new-chunk', 'zap_pte_range:device-private']));
+  });
+
+  it('finding: a second file of the device READs pages the first migrated and the kernel oopses in dmirror_do_read, as the model does', () => {
+    const r = load('findings/oops-dmirror-kmap-device-private.jsonl');
+    expect(r.divergences).toEqual([]);
+    expect(r.steps.at(-1)?.outcome).toMatchObject({ ok: false, oops: expect.stringMatching(/^BUG: unable to handle page fault for address: /) });
+    expect(r.violations.map((v) => v.invariant)).toEqual(['no-oops']);
+    expect(r.steps.at(-1)?.branches).toEqual(expect.arrayContaining(['dmirror_do_read:kmap-device-private', 'oops:dmirror_do_read']));
+  });
+});
+
+/** The state after seq 9 of dmirror-migrate (8 device pages mapped by p1), and helpers to change one entry. */
+const mid = migrate.steps.find((s) => s.seq === 9)?.after as KernelState;
+const p1 = mid.mm.procs.get('p1') as Process;
+const vIndex = p1.vmas.findIndex((v) => [...v.ptes.entries()].some(([, pte]) => pte.anon?.kind === 'device'));
+const dv = p1.vmas[vIndex] as Vma;
+const [key, devPte] = [...dv.ptes.entries()].find(([, pte]) => pte.anon?.kind === 'device') as [number, Pte];
+
+function withEntry(s: KernelState, pte: Pte | null, vmaChange: Partial<Vma> = {}): KernelState {
+  const vmas = p1.vmas.slice();
+  vmas[vIndex] = { ...dv, ...vmaChange, ptes: pte === null ? dv.ptes.delete(key) : dv.ptes.set(key, pte) };
+  const procs = new Map(s.mm.procs);
+  procs.set('p1', { ...p1, vmas });
+  return { ...s, mm: { ...s.mm, procs } };
+}
+
+describe('device-page invariants can fail', () => {
+  it('hold on the recorded state', () => {
+    for (const name of ['hmm-device-mapcount', 'hmm-device-entry', 'hmm-device-free']) expect(violations(name, stepOf(mid, mid))).toEqual([]);
+  });
+
+  it('hmm-device-mapcount: an entry gone without its put_page (a leak), and a device page freed under its entry', () => {
+    expect(violations('hmm-device-mapcount', stepOf(mid, withEntry(mid, null))).join()).toMatch(/counts 1 mappings, page tables hold 0/);
+    const pfn = Number(devPte.phys >> 12n);
+    const freed: KernelState = { ...mid, hmm: { ...mid.hmm, pages: mid.hmm.pages.delete(pfn) } };
+    expect(violations('hmm-device-mapcount', stepOf(mid, freed)).join()).toMatch(/which is no allocated device page/);
+  });
+
+  it('hmm-device-entry: writable in a read-only vma (mprotect keeping write), and on a page its child maps too (fork keeping write)', () => {
+    const a = devPte.anon;
+    if (a === undefined) throw new Error('no anon entry');
+    const writable: Pte = { ...devPte, anon: { ...a, write: true, exclusive: true } };
+    expect(violations('hmm-device-entry', stepOf(mid, withEntry(mid, writable, { prot: 'r' }))).join()).toMatch(/writable device-private entry in a r vma/);
+    const pfn = Number(devPte.phys >> 12n);
+    const page = mid.hmm.pages.get(pfn);
+    if (page === undefined) throw new Error('no device page');
+    const shared: KernelState = { ...withEntry(mid, writable), hmm: { ...mid.hmm, pages: mid.hmm.pages.set(pfn, { ...page, maps: 2 }) } };
+    expect(violations('hmm-device-entry', stepOf(mid, shared)).join()).toMatch(/on a page mapped 2 times/);
+  });
+
+  it('hmm-device-free: an allocated page pushed on the free stack, and two device pages sharing a backing page', () => {
+    const pfn = Number(devPte.phys >> 12n);
+    const dev = mid.hmm.devices[0];
+    if (dev === undefined) throw new Error('no device');
+    const devices = [{ ...dev, free: { pfn, next: dev.free } }, ...mid.hmm.devices.slice(1)];
+    expect(violations('hmm-device-free', stepOf(mid, { ...mid, hmm: { ...mid.hmm, devices } })).join()).toMatch(/is free and allocated/);
+    const [[p0, d0], [q0, e0]] = [...mid.hmm.pages.entries()] as [[number, { rpage: number }], [number, { rpage: number }]];
+    void p0;
+    const same = mid.hmm.pages.set(q0, { ...(mid.hmm.pages.get(q0) as NonNullable<ReturnType<typeof mid.hmm.pages.get>>), rpage: d0.rpage });
+    void e0;
+    expect(violations('hmm-device-free', stepOf(mid, { ...mid, hmm: { ...mid.hmm, pages: same } })).join()).toMatch(/share the backing page/);
+  });
+});
