@@ -26,6 +26,11 @@ export interface KnownFinding {
   readonly kernels?: readonly KernelVersion[];
   /** A finding of a proposed series (SPEC §11): it exists only with these series applied (`fuzz --patches`). */
   readonly patches?: readonly PatchName[];
+  /**
+   * The preset whose machine shows it when the default campaign's machines cannot (they do not build test_hmm):
+   * `memhp explore --preset` meets it there (test/properties/checker.test.ts).
+   */
+  readonly preset?: string;
 }
 
 export const KNOWN_FINDINGS: readonly KnownFinding[] = [
@@ -63,6 +68,15 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
     current: 'fixed in v5.11 by 73d5e0629919 "mremap: check if it\'s possible to split original vma"',
     fix: { upstream: 'v5.11 73d5e0629919 (profiles 6.1 and later)' },
     kernels: ['5.1'],
+  },
+  {
+    id: 'H2',
+    title: "test_hmm's device page table stores a device-private page itself when hmm_range_fault reports one of its own device (dmirror_do_fault, hmm_pfn_to_page), and READ/WRITE then kmap it: a page with no direct mapping, so the kernel oopses. Reached whenever the table lost a migrated page's entry (a fork, mprotect or other invalidation) or a second file of the device reads it",
+    signatures: ['no-oops@dmirror_do_read', 'no-oops@dmirror_do_write'],
+    status: 'confirmed on 6.1.192 rebuilt with DEVICE_PRIVATE and TEST_HMM under QEMU: test/traces-custom/hmm/findings/oops-dmirror-kmap-device-private.jsonl (a second file of dmirror0 READs what the first migrated: "BUG: unable to handle page fault for address: ff1100fcfffff000", the direct-map address of the device pfn), and oops-dmirror-kmap-after-fork.jsonl (one file: MIGRATE_TO_DEV, fork, READ, the same oops), which memhp explore --preset hmm-device found first',
+    current: 'still there in a recent lib/test_hmm.c (the version with page_pgmap(), v6.15 or later): dmirror_do_fault stores hmm_pfn_to_page() and dmirror_do_read memcpy_from_page()s it [read in the source index; the exact version not checked]. A test driver, but hmm-tests exercise it and a driver copying it inherits the bug',
+    fix: { patch: 'dmirror-fault-backing-page' },
+    preset: 'hmm-device',
   },
   {
     id: 'P1',

@@ -177,7 +177,7 @@ export class Fingerprinter {
       let out = 'P';
       for (const [k, e] of t.entries()) {
         const a = e.anon;
-        out += `${k}:${e.level}${hex(e.phys)}${e.special ? 's' : ''}${a === undefined ? '' : `a${a.kind === 'zero' ? 'z' : 'p'}${a.write ? 'w' : ''}${a.exclusive ? 'x' : ''}`};`;
+        out += `${k}:${e.level}${hex(e.phys)}${e.special ? 's' : ''}${a === undefined ? '' : `a${a.kind === 'zero' ? 'z' : a.kind === 'device' ? 'd' : 'p'}${a.write ? 'w' : ''}${a.exclusive ? 'x' : ''}`};`;
       }
       this.ptesId.set(t, (id = this.intern(out)));
     }

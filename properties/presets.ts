@@ -104,6 +104,12 @@ export const PRESETS: readonly Preset[] = [
     ops: ['hmm', 'read'],
   },
   {
+    name: 'hmm-device',
+    summary: 'test_hmm built in (CONFIG_DEVICE_PRIVATE, the harness hmm kernel) with its two devices from boot, a process with anonymous buffers, touches, fork, mprotect, munmap, MADV_DONTNEED, and the dmirror commands including migration to the device and back; 6.1',
+    boot: machine([], { devicePrivate: true, testHmm: 'y' }, '6.1'),
+    ops: ['hmm-migrate'],
+  },
+  {
     name: 'pmem-none-programs',
     summary: 'one legacy pmem namespace of one block created --map=none under the 2020 RFC (boot.patches devdax-map-none): no struct pages, VM_PFNMAP, special entries at 2M; device_dax at boot, with programs and the model-only follow_pfn users (KVM, VFIO); 6.1',
     boot: () =>
@@ -180,6 +186,10 @@ export const VARIANT_PRESET: Readonly<Record<VariantName, string>> = {
   'follow-pfn-pte-only': 'pmem-none-programs',
   'hmm-placement-no-physmem-end-clamp': 'hmm-52bit',
   'hmm-placement-off-by-one': 'hmm-52bit',
+  'hmm-fork-keeps-write': 'hmm-device',
+  'hmm-mprotect-keeps-write': 'hmm-device',
+  'hmm-zap-skips-put': 'hmm-device',
+  'hmm-range-fault-foreign-valid': 'hmm-device',
 };
 
 /**

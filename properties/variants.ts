@@ -19,6 +19,9 @@ export interface VariantNeeds {
 /** A machine where test_hmm's placement meets PHYSMEM_END: DEVICE_PRIVATE, test_hmm=m, x86_phys_bits 52, the probe file. */
 const HMM_MACHINE: Partial<BootConfig> = { devicePrivate: true, testHmm: 'm', physAddrBits: 52, archMemoryProbe: true };
 
+/** A machine with test_hmm built in (DEVICE_PRIVATE, the harness's hmm kernel): its devices are there from boot. */
+const HMM_DEVICE: Partial<BootConfig> = { devicePrivate: true, testHmm: 'y' };
+
 export const KERNEL_VARIANT_PROFILE: Readonly<Record<VariantName, VariantNeeds>> = {
   'walk-top-level-only': { kernel: '5.1' },
   'walk-returns-minus-one': { kernel: '5.1' },
@@ -39,6 +42,11 @@ export const KERNEL_VARIANT_PROFILE: Readonly<Record<VariantName, VariantNeeds>>
   // v6.8: before ea72ce5da228 neither the clamp nor add_pages' -ERANGE (on 6.1.192 the load fails instead).
   'hmm-placement-no-physmem-end-clamp': { kernel: '6.8', config: HMM_MACHINE },
   'hmm-placement-off-by-one': { kernel: '6.1', config: HMM_MACHINE },
+  // The device-private entry bugs need test_hmm and its migrations on any 6.1 machine.
+  'hmm-fork-keeps-write': { kernel: '6.1', config: HMM_DEVICE },
+  'hmm-mprotect-keeps-write': { kernel: '6.1', config: HMM_DEVICE },
+  'hmm-zap-skips-put': { kernel: '6.1', config: HMM_DEVICE },
+  'hmm-range-fault-foreign-valid': { kernel: '6.1', config: HMM_DEVICE },
 };
 
 /** The properties that catch each variant (any one of them counts). */
@@ -58,4 +66,8 @@ export const VARIANT_CAUGHT_BY: Readonly<Record<VariantName, readonly string[]>>
   'follow-pfn-pte-only': ['dax-pfn-user'],
   'hmm-placement-no-physmem-end-clamp': ['hmm-device-private-iomem'],
   'hmm-placement-off-by-one': ['hmm-device-private-iomem'],
+  'hmm-fork-keeps-write': ['hmm-device-entry'],
+  'hmm-mprotect-keeps-write': ['hmm-device-entry'],
+  'hmm-zap-skips-put': ['hmm-device-mapcount'],
+  'hmm-range-fault-foreign-valid': ['hmm-mirror-coherent', 'no-oops'],
 };

@@ -9,6 +9,7 @@ import { faultOps } from './faults.js';
 import { pfnUserOps } from './pfnUsers.js';
 import { swapOps } from './swap.js';
 import { hmmOps } from './hmm.js';
+import { hmmMigrateOps } from './hmmMigrate.js';
 import { programOps } from './programs.js';
 import { readOps } from './reads.js';
 import { attrOps, blockOps, driverOps, invalidOps, rebindOps } from './sysfs.js';
@@ -16,7 +17,7 @@ import type { AlphabetScope, OperationGenerator } from './types.js';
 
 export type { AlphabetScope, OperationGenerator } from './types.js';
 
-export const GENERATORS: readonly OperationGenerator[] = [driverOps, blockOps, attrOps, invalidOps, readOps, faultOps, rebindOps, programOps, pfnUserOps, swapOps, hmmOps];
+export const GENERATORS: readonly OperationGenerator[] = [driverOps, blockOps, attrOps, invalidOps, readOps, faultOps, rebindOps, programOps, pfnUserOps, swapOps, hmmOps, hmmMigrateOps];
 
 export const GENERATOR_NAMES: readonly string[] = GENERATORS.map((g) => g.name);
 

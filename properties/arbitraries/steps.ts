@@ -12,6 +12,7 @@ import type { Errno } from '../../src/kernel/errno.js';
 import { programStep } from './programSteps.js';
 import { persistStep } from './persistSteps.js';
 import { hmmEvents } from '../alphabet/hmm.js';
+import { hmmStep } from './hmmSteps.js';
 
 export type Choice = readonly [number, number, number];
 
@@ -132,9 +133,14 @@ export function interpretChoice(s: KernelState, [cat, x, y]: Choice): GeneratedS
     const ev = persistStep(s, y, x);
     if (ev !== null) return { kind: 'program', event: ev };
   }
-  if ((kind === 'driver' || kind === 'block') && s.config.testHmm !== 'n' && cat % 2 === 0) {
-    // On a machine that builds test_hmm (only the HMM variants' machines today), half the driver and block steps
-    // are its own: modprobe, rmmod, and probe-file hot-adds at the top of the free space (properties/alphabet/hmm.ts).
+  if ((kind === 'driver' || kind === 'block' || kind === 'program') && s.config.testHmm !== 'n' && cat % 4 !== 0) {
+    // On a machine that builds test_hmm (only the HMM variants' machines today), three driver, block and program
+    // steps in four are its own: modprobe, rmmod, probe-file hot-adds at the top of the free space
+    // (properties/alphabet/hmm.ts), and its processes' anonymous memory.
+    // Once the module is in, mostly the migration side (properties/arbitraries/hmmSteps.ts: buffers, fork,
+    // mprotect and the MIGRATE commands), so the device-private entry rules are fuzzed on these machines.
+    const mig = cat % 4 === 0 ? null : hmmStep(s, x, y);
+    if (mig !== null) return { kind: 'driver', event: mig };
     const evs = hmmEvents(s);
     if (evs.length > 0) return { kind: 'driver', event: pick(evs, y) };
   }

@@ -182,12 +182,28 @@ export const anonExclusiveWrite: Invariant = {
   kernel: 'mm/memory.c copy_present_pte (ptep_set_wrprotect, page_try_dup_anon_rmap), do_wp_page / wp_page_reuse, do_anonymous_page; mm/mprotect.c change_pte_range',
   check: (ctx) => {
     const d = diffOf(ctx);
-    if (d.added.length === 0) return [];
+    const { before, after } = ctx;
+    // Folios now mapped more than once: an exclusive entry that did not change may be wrong now (a fork's child
+    // mapping its page): their entries are looked up in every process (rare steps: fork, a shared page migrating).
+    const shared = before === null || ctx.full || before.mm.anon.folios === after.mm.anon.folios ? [] : before.mm.anon.folios.changedKeys(after.mm.anon.folios).filter((h) => (after.mm.anon.folios.get(h)?.maps ?? 0) > 1);
+    if (d.added.length === 0 && shared.length === 0) return [];
     const out: string[] = [];
     const a = ctx.after.mm.anon;
     const exclusive = new Map<number, string>();
-    for (const [pid, v, old] of pairsOf(ctx).added) {
-      for (const k of keysOf(v, old)) {
+    const judged: Array<readonly [string, Vma, Iterable<number>]> = pairsOf(ctx).added.map(([pid, v, old]) => [pid, v, keysOf(v, old)] as const);
+    if (shared.length > 0) {
+      const heads = new Set(shared);
+      for (const [pid, p] of after.mm.procs) {
+        for (const v of p.vmas) {
+          if (v.file === null && v.ptes.size > 0) judged.push([pid, v, [...v.ptes.entries()].filter(([, pte]) => pte.anon?.kind === 'page' && pte.anon.exclusive && heads.has(headOf(a, Number(pte.phys >> PAGE_SHIFT)) ?? -1)).map(([k]) => k)]);
+        }
+      }
+    }
+    const seen = new Set<string>();
+    for (const [pid, v, keys] of judged) {
+      for (const k of keys) {
+        if (seen.has(`${pid}@${v.start}:${k}`)) continue;
+        seen.add(`${pid}@${v.start}:${k}`);
         const pte = v.ptes.get(k);
         const e = pte?.anon;
         if (pte === undefined) continue;

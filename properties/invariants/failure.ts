@@ -44,6 +44,12 @@ const KERNEL_LEAKS: ReadonlyArray<{ readonly branch: string; readonly field: key
     normalize: (s) => s.devices.map((d) => ({ ...d, cdevRefs: 0 })),
   },
   {
+    branch: 'dmirror_devmem_alloc_page:new-chunk',
+    field: 'iomem',
+    why: 'a dmirror migration allocates device chunks (request_free_mem_region) before it can fail (copy_to_user EFAULT, ENOENT for pages that stayed): the chunk stays, as on the kernel',
+    normalize: (s) => s.iomem.children.filter((c) => c.name !== 'hmm_dmirror'),
+  },
+  {
     branch: 'dev_dax_probe:pgmap-set',
     field: 'devices',
     why: 'dev_dax_probe sets dev_dax->pgmap before requesting ranges; a failed probe leaves it stale',

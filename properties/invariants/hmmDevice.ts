@@ -9,6 +9,8 @@ import { PAGE_SHIFT, type Pte, type Vma } from '../../src/kernel/mm/types.js';
 import type { DevicePage, FreeStack, HmmState } from '../../src/kernel/hmm/types.js';
 import { pairsOf } from './anon.js';
 import type { Invariant, InvariantContext } from './types.js';
+import { WideIntMap } from '../../src/util/wideIntMap.js';
+import type { KernelState } from '../../src/kernel/state.js';
 
 function hexPfn(pfn: number): string {
   return `0x${pfn.toString(16)}`;
@@ -37,6 +39,49 @@ function unchanged(ctx: InvariantContext): boolean {
 }
 
 /**
+ * The number of device-private entries per device pfn in a state, kept per
+ * state (keyed by its process table) and carried from the step before by
+ * the entries the step changed: exact counts at incremental cost, so a
+ * corrupted count reads the same here as under `paranoid`, which recounts.
+ */
+const COUNTS = new WeakMap<object, WideIntMap<number>>();
+
+function countAll(s: KernelState): WideIntMap<number> {
+  const into = new Map<number, number>();
+  for (const p of s.mm.procs.values()) for (const v of p.vmas) if (v.file === null) countDeviceEntries(v, undefined, 1, into);
+  let m = WideIntMap.empty<number>();
+  for (const [pfn, n] of into) if (n !== 0) m = m.set(pfn, n);
+  return m;
+}
+
+/** The after-state's counts and the pfns whose count the step changed (null: all, a full count). */
+function countsOf(ctx: InvariantContext): { readonly counts: WideIntMap<number>; readonly changed: readonly number[] | null } {
+  const { before, after, full } = ctx;
+  const have = COUNTS.get(after.mm.procs);
+  const prev = before === null ? undefined : COUNTS.get(before.mm.procs);
+  if (full || before === null || prev === undefined) {
+    // Under `paranoid` a recount, never the carried counts.
+    const counts = !full && have !== undefined ? have : countAll(after);
+    COUNTS.set(after.mm.procs, counts);
+    return { counts, changed: null };
+  }
+  const delta = new Map<number, number>();
+  if (before.mm.procs !== after.mm.procs) {
+    const pairs = pairsOf(ctx);
+    for (const [, v, old] of pairs.added) countDeviceEntries(v, old, 1, delta);
+    for (const [, v] of pairs.removed) countDeviceEntries(v, undefined, -1, delta);
+  }
+  let counts = prev;
+  for (const [pfn, d] of delta) {
+    if (d === 0) continue;
+    const n = (counts.get(pfn) ?? 0) + d;
+    counts = n === 0 ? counts.delete(pfn) : counts.set(pfn, n);
+  }
+  COUNTS.set(after.mm.procs, counts);
+  return { counts, changed: [...delta.keys()] };
+}
+
+/**
  * hmm-device-mapcount. migrate_vma_insert_page and remove_migration_pte
  * give a device page its entries, copy_nonpresent_pte one per child
  * (get_page + page_try_dup_anon_rmap), zap_pte_range's page_remove_rmap +
@@ -51,30 +96,29 @@ export const hmmDeviceMapcount: Invariant = {
   summary: 'every allocated device page is mapped by exactly as many device-private entries as it counts (at least one); every device-private entry maps an allocated device page',
   kernel: 'mm/migrate_device.c migrate_vma_insert_page, migrate_device_finalize; mm/migrate.c remove_migration_pte; mm/memory.c copy_nonpresent_pte, zap_pte_range; lib/test_hmm.c dmirror_devmem_free',
   check: (ctx) => {
-    if (unchanged(ctx)) return [];
-    const { before, after, full } = ctx;
-    const whole = full || before === null;
-    const delta = new Map<number, number>();
-    if (whole) {
-      for (const p of after.mm.procs.values()) for (const v of p.vmas) if (v.file === null) countDeviceEntries(v, undefined, 1, delta);
-    } else {
-      const pairs = pairsOf(ctx);
-      for (const [, v, old] of pairs.added) countDeviceEntries(v, old, 1, delta);
-      for (const [, v] of pairs.removed) countDeviceEntries(v, undefined, -1, delta);
+    if (unchanged(ctx) && ctx.before !== null && COUNTS.has(ctx.before.mm.procs)) {
+      COUNTS.set(ctx.after.mm.procs, COUNTS.get(ctx.before.mm.procs) as WideIntMap<number>);
+      return [];
     }
-    const pfns = new Set(delta.keys());
-    if (whole) for (const [pfn] of after.hmm.pages.entries()) pfns.add(pfn);
-    else for (const pfn of before.hmm.pages.changedKeys(after.hmm.pages)) pfns.add(pfn);
+    const { before, after } = ctx;
+    const { counts, changed } = countsOf(ctx);
+    const pfns = new Set<number>();
+    if (changed === null) {
+      for (const [pfn] of counts.entries()) pfns.add(pfn);
+      for (const [pfn] of after.hmm.pages.entries()) pfns.add(pfn);
+    } else {
+      for (const pfn of changed) pfns.add(pfn);
+      if (before !== null) for (const pfn of before.hmm.pages.changedKeys(after.hmm.pages)) pfns.add(pfn);
+    }
     const out: string[] = [];
     for (const pfn of pfns) {
       const page = after.hmm.pages.get(pfn);
-      const was = whole ? 0 : (before.hmm.pages.get(pfn)?.maps ?? 0);
-      const expected = was + (delta.get(pfn) ?? 0);
+      const mapped = counts.get(pfn) ?? 0;
       if (page === undefined) {
-        if (expected > 0) out.push(`${expected} device-private entries map pfn ${hexPfn(pfn)}, which is no allocated device page (freed under its mappings)`);
+        if (mapped > 0) out.push(`${mapped} device-private entries map pfn ${hexPfn(pfn)}, which is no allocated device page (freed under its mappings)`);
         continue;
       }
-      if (page.maps !== expected) out.push(`device page ${hexPfn(pfn)} counts ${page.maps} mappings, page tables hold ${expected}`);
+      if (page.maps !== mapped) out.push(`device page ${hexPfn(pfn)} counts ${page.maps} mappings, page tables hold ${mapped}`);
       if (page.maps < 1) out.push(`device page ${hexPfn(pfn)} is allocated with no mapping (leaked: the last put_page did not free it)`);
     }
     return out;
@@ -116,9 +160,21 @@ export const hmmDeviceEntry: Invariant = {
     }
     for (const [pid, v, old] of pairsOf(ctx).added) {
       if (old === undefined) for (const [k, pte] of v.ptes.entries()) judge(pid, v, k, pte);
+      else if (old.prot !== v.prot || old.flags !== v.flags) for (const [k, pte] of v.ptes.entries()) judge(pid, v, k, pte);
       else for (const k of v.ptes.changedKeys(old.ptes)) judge(pid, v, k, v.ptes.get(k));
     }
-    return out;
+    // A page now mapped more than once (a fork's child) makes an unchanged writable entry elsewhere wrong: look
+    // for the entries of such pages in every process (rare steps: a fork or a shared page migrating).
+    const shared = new Set(before.hmm.pages.changedKeys(after.hmm.pages).filter((pfn) => (after.hmm.pages.get(pfn)?.maps ?? 0) > 1));
+    if (shared.size > 0) {
+      for (const [pid, p] of after.mm.procs) {
+        for (const v of p.vmas) {
+          if (v.file !== null) continue;
+          for (const [k, pte] of v.ptes.entries()) if (pte.anon?.kind === 'device' && pte.anon.write && shared.has(Number(pte.phys >> PAGE_SHIFT))) judge(pid, v, k, pte);
+        }
+      }
+    }
+    return [...new Set(out)];
   },
   culprit: ({ step }) => (step.event.type === 'fork' ? 'copy_nonpresent_pte' : step.event.type === 'mprotect' ? 'change_pte_range' : 'migrate_vma_insert_page'),
 };

@@ -25,6 +25,13 @@ export interface PatchSwitches {
    */
   readonly daxCheckVmaPgoff: boolean;
   /**
+   * Fix (proposed here) for finding H-kmap: dmirror_do_fault stores
+   * BACKING_PAGE(page) for a device-private page of its own device, as
+   * dmirror_migrate_finalize_and_map does, so dmirror_do_read/_write copy
+   * through memory the kernel maps instead of kmap'ing a device-private page.
+   */
+  readonly dmirrorFaultStoresBacking: boolean;
+  /**
    * The 2020 RFC "device-dax: Support devices without PFN metadata" (Joao
    * Martins, 10 Jan 2020), as posted: a pmem namespace with map=none has a
    * PFN_DEV|PFN_SPECIAL region (8/10); dev_dax_probe skips
@@ -87,6 +94,7 @@ export const PATCHES = {
   'dax-cdev-init-once': { daxCdevInitOnce: true },
   'dax-mapping-store-checks-bound': { daxMappingStoreChecksBound: true },
   'dax-check-vma-pgoff': { daxCheckVmaPgoff: true },
+  'dmirror-fault-backing-page': { dmirrorFaultStoresBacking: true },
   'devdax-map-none': { devdaxMapNone: true },
   'kmem-persist': { kmemPersist: true, kmemBlkShift: 'x86' },
   'kmem-persist-zero-shift': { kmemBlkShift: 'zero' },
@@ -105,6 +113,7 @@ export const NO_PATCHES: PatchSwitches = {
   daxCdevInitOnce: false,
   daxMappingStoreChecksBound: false,
   daxCheckVmaPgoff: false,
+  dmirrorFaultStoresBacking: false,
   devdaxMapNone: false,
   kmemPersist: false,
   kmemBlkShift: 'x86',

@@ -263,6 +263,14 @@ export interface VariantSwitches {
   readonly gfrNoPhysmemEndClamp: boolean;
   /** B1: hmm_devmem_add before Balbir Singh's July 2017 fix started at `1UL << MAX_PHYSMEM_BITS` (no -1): an unaligned range one byte past the section boundary. */
   readonly gfrStartOffByOne: boolean;
+  /** B7 (KERNEL-FACTS-HMM §5.2): copy_nonpresent_pte without the SWP_DEVICE_READ rewrite: the parent keeps a writable device-private entry on a page its child maps too. */
+  readonly hmmForkKeepsWrite: boolean;
+  /** B8: change_pte_range without the SWP_DEVICE_WRITE → SWP_DEVICE_READ case: mprotect(PROT_READ) leaves device-private entries writable. */
+  readonly hmmMprotectKeepsWrite: boolean;
+  /** B9: zap_pte_range forgets page_remove_rmap + put_page for a device-private entry: the device page outlives its last mapping. */
+  readonly hmmZapSkipsPut: boolean;
+  /** B16: hmm_range_fault before "mm/hmm: fault non-owner device private entries": another device's device-private page is reported as a valid pfn instead of being faulted back. */
+  readonly hmmRangeFaultForeignValid: boolean;
 }
 
 export const VARIANTS = {
@@ -283,6 +291,10 @@ export const VARIANTS = {
   'follow-pfn-pte-only': { followPfnPteOnly: true },
   'hmm-placement-no-physmem-end-clamp': { gfrNoPhysmemEndClamp: true },
   'hmm-placement-off-by-one': { gfrStartOffByOne: true },
+  'hmm-fork-keeps-write': { hmmForkKeepsWrite: true },
+  'hmm-mprotect-keeps-write': { hmmMprotectKeepsWrite: true },
+  'hmm-zap-skips-put': { hmmZapSkipsPut: true },
+  'hmm-range-fault-foreign-valid': { hmmRangeFaultForeignValid: true },
 } as const satisfies Record<string, Partial<VariantSwitches>>;
 
 export type VariantName = keyof typeof VARIANTS;
@@ -304,6 +316,10 @@ const NO_VARIANT: VariantSwitches = {
   followPfnPteOnly: false,
   gfrNoPhysmemEndClamp: false,
   gfrStartOffByOne: false,
+  hmmForkKeepsWrite: false,
+  hmmMprotectKeepsWrite: false,
+  hmmZapSkipsPut: false,
+  hmmRangeFaultForeignValid: false,
 };
 
 export interface Profile extends ProfileSwitches, DevdaxSwitches, VariantSwitches, PatchSwitches {

@@ -12,6 +12,8 @@ import { checkAll } from '../../properties/sequence.js';
 import { parseLogText } from '../../src/log/index.js';
 import { replay, type Step } from '../../src/replay/engine.js';
 import type { KernelState } from '../../src/kernel/state.js';
+import type { StepEvent } from '../../src/log/events.js';
+import type { VariantName } from '../../src/kernel/profile.js';
 import type { Process, Pte, Vma } from '../../src/kernel/mm/types.js';
 import { stepOf } from '../helpers/steps.js';
 
@@ -66,12 +68,32 @@ describe('migration on the recorded logs', () => {
     expect(all).toEqual(expect.arrayContaining(['dmirror_do_fault:EFAULT(read-only-device-page)', 'dmirror_device_evict_chunk:remove', 'dmirror_devmem_free:chunk-removed', 'dmirror_devmem_alloc_page:new-chunk', 'zap_pte_range:device-private']));
   });
 
-  it('finding: a second file of the device READs pages the first migrated and the kernel oopses in dmirror_do_read, as the model does', () => {
-    const r = load('findings/oops-dmirror-kmap-device-private.jsonl');
+  it.each(['oops-dmirror-kmap-device-private.jsonl', 'oops-dmirror-kmap-after-fork.jsonl'])('finding H2 (%s): READ of pages its device table lost kmaps the device page, and the kernel oopses in dmirror_do_read, as the model does', (name) => {
+    const r = load(`findings/${name}`);
     expect(r.divergences).toEqual([]);
     expect(r.steps.at(-1)?.outcome).toMatchObject({ ok: false, oops: expect.stringMatching(/^BUG: unable to handle page fault for address: /) });
     expect(r.violations.map((v) => v.invariant)).toEqual(['no-oops']);
     expect(r.steps.at(-1)?.branches).toEqual(expect.arrayContaining(['dmirror_do_read:kmap-device-private', 'oops:dmirror_do_read']));
+  });
+
+  it('the dmirror-fault-backing-page fix: the same READ copies the backing pages (the data the CPU wrote) and nothing oopses', () => {
+    for (const name of ['oops-dmirror-kmap-device-private.jsonl', 'oops-dmirror-kmap-after-fork.jsonl']) {
+      const file = new URL(`../traces-custom/hmm/findings/${name}`, import.meta.url);
+      const events = parseLogText(readFileSync(file, 'utf8'), file.pathname).map((l) => l.event);
+      const b = events[0];
+      if (b?.type !== 'boot') throw new Error('no boot');
+      // The fixed kernel was not recorded: the events without their recorded outcomes.
+      // The fixed kernel was not recorded (the recordings stop at the oops): the events without their outcomes,
+      // then a load of the READ's buffer.
+      const load: StepEvent = { type: 'access', pid: 'p1', map: 'm2', offset: 0n, op: 'read', value: null };
+      const fixed = [{ ...b, patches: ['dmirror-fault-backing-page' as const] }, ...events.slice(1).map((e) => ({ ...e, result: undefined })), load];
+      const r = replay(fixed, { check: checkAll(makeChecker()) });
+      expect(r.violations).toEqual([]);
+      const read = r.steps.filter((s) => s.event.type === 'ioctl' && s.event.cmd === 'HMM_DMIRROR_READ').at(-1);
+      expect(read?.outcome).toMatchObject({ ok: true, out: { cpages: 2 } });
+      // The first page's data, written by the CPU before the migration, reached the caller's buffer through the backing page.
+      expect(r.steps.at(-1)?.outcome).toMatchObject({ ok: true, value: '0x1234' });
+    }
   });
 });
 
@@ -124,5 +146,41 @@ describe('device-page invariants can fail', () => {
     if (first === undefined || second === undefined) throw new Error('two device pages expected');
     const same = mid.hmm.pages.set(second[0], { ...second[1], rpage: first[1].rpage });
     expect(violations('hmm-device-free', stepOf(mid, { ...mid, hmm: { ...mid.hmm, pages: same } })).join()).toMatch(/share the backing page/);
+  });
+});
+
+describe('bug variants (KERNEL-FACTS-HMM §5.2) on the recorded dmirror-migrate log', () => {
+  const file = new URL('../traces-custom/hmm/dmirror-migrate.jsonl', import.meta.url);
+  const events = parseLogText(readFileSync(file, 'utf8'), file.pathname).map((l) => l.event);
+  const withVariant = (variant: VariantName): ReturnType<typeof replay> => {
+    const b = events[0];
+    if (b?.type !== 'boot') throw new Error('no boot');
+    return replay([{ ...b, variant }, ...events.slice(1)], { check: checkAll(makeChecker()) });
+  };
+  const first = (r: ReturnType<typeof replay>): string => {
+    const v = r.violations[0];
+    return v === undefined ? 'none' : `${v.invariant} at seq ${r.steps[v.index]?.seq}`;
+  };
+
+  it('without a variant: no violation (the baseline each variant is compared with)', () => {
+    expect(migrate.violations).toEqual([]);
+  });
+
+  it('hmm-fork-keeps-write (B7): the parent keeps SWP_DEVICE_WRITE on pages its child maps, caught at the fork', () => {
+    expect(first(withVariant('hmm-fork-keeps-write'))).toBe('hmm-device-entry at seq 25');
+  });
+
+  it('hmm-mprotect-keeps-write (B8): device entries stay writable in a PROT_READ vma, caught at the mprotect', () => {
+    expect(first(withVariant('hmm-mprotect-keeps-write'))).toBe('hmm-device-entry at seq 40');
+  });
+
+  it('hmm-zap-skips-put (B9): munmap leaves the device pages counted, caught at the munmap', () => {
+    expect(first(withVariant('hmm-zap-skips-put'))).toBe('hmm-device-mapcount at seq 49');
+  });
+
+  it('hmm-range-fault-foreign-valid (B16): the other device stores device 0 pages instead of faulting them back, caught at its READ', () => {
+    const r = withVariant('hmm-range-fault-foreign-valid');
+    expect(first(r)).toMatch(/^(hmm-mirror-coherent|no-oops) at seq 22$/);
+    expect(r.steps.find((s) => s.seq === 22)?.branches).toContain('hmm_vma_handle_pte:device-private-owner');
   });
 });

@@ -327,6 +327,10 @@ const TESTED_ELSEWHERE: Readonly<Record<string, string>> = {
   'follow-pfn-pte-only': 'test/kernel/followPfn.test.ts',
   'hmm-placement-no-physmem-end-clamp': 'test/kernel/hmm.test.ts',
   'hmm-placement-off-by-one': 'test/kernel/hmm.test.ts',
+  'hmm-fork-keeps-write': 'test/kernel/hmmMigrate.test.ts',
+  'hmm-mprotect-keeps-write': 'test/kernel/hmmMigrate.test.ts',
+  'hmm-zap-skips-put': 'test/kernel/hmmMigrate.test.ts',
+  'hmm-range-fault-foreign-valid': 'test/kernel/hmmMigrate.test.ts',
 };
 const TESTED_VARIANTS: string[] = [];
 const vt = (name: string): string => {

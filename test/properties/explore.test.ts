@@ -260,6 +260,8 @@ describe('presets', () => {
 describe('bug variants', () => {
   /** The variants that need program events: their preset's alphabet has them. */
   const programVariant = (v: VariantName): boolean => preset(VARIANT_PRESET[v]).ops?.includes('program') === true;
+  /** Variants whose preset has an opt-in alphabet (programs, HMM migration): the fuzz machine is searched with it. */
+  const ownAlphabet = (v: VariantName): boolean => programVariant(v) || preset(VARIANT_PRESET[v]).ops?.includes('hmm-migrate') === true;
 
   it('every variant has a preset, the device-dax mapping ones one with program events', () => {
     expect(VARIANT_NAMES.filter((v) => presetByName(VARIANT_PRESET[v]) === undefined)).toEqual([]);
@@ -287,8 +289,8 @@ describe('bug variants', () => {
     const fuzz = runCampaign({ seed: 20261121, runs: 3000, steps: 30, variant, outDir: null, stopAtFirst: true }).failures[0];
     expect(fuzz).toBeDefined();
     const fuzzBoot = parseLogText(fuzz?.log ?? '', 'fuzz.jsonl')[0]?.event as BootEvent;
-    // The default alphabet, or for a mapping variant its preset's (programs and device_dax unbind/bind).
-    const generators = programVariant(variant) ? gens(preset(VARIANT_PRESET[variant]).ops) : DEFAULT_GENERATORS;
+    // The default alphabet, or for a mapping or HMM migration variant its preset's (programs and device_dax unbind/bind; test_hmm).
+    const generators = ownAlphabet(variant) ? gens(preset(VARIANT_PRESET[variant]).ops) : DEFAULT_GENERATORS;
     const onFuzzMachine = explore({ boot: fuzzBoot, machineName: 'fuzz', generators, symmetry: true, outDir: null, depth: (fuzz?.length ?? 1) - 1, stopAtFirst: true, maxStates: 50_000 });
     expect(onFuzzMachine.failures[0]?.length).toBeLessThanOrEqual(fuzz?.length ?? 0);
     // The programs preset is as small as the fuzzer's machines: there the preset's own log is no longer either.

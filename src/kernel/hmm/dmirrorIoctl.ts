@@ -188,7 +188,11 @@ function dmirrorFault(op: Op, e: DmirrorIoctlEvent, start: bigint, end: bigint, 
     }
     let mirror = file.mirror ?? WideIntMap.empty<MirrorEntry>();
     r.pfns.forEach((pfn, i) => {
-      mirror = mirror.set(Number(addr >> PAGE_SHIFT) + i, { phys: pfn.phys, tag: pfn.write ? 'write' : 'read' });
+      // hmm_pfn_to_page: for this device's own device-private entry the device page itself (finding H-kmap);
+      // under the dmirror-fault-backing-page fix its BACKING_PAGE, as dmirror_migrate_finalize_and_map stores.
+      const dpage = op.state.profile.dmirrorFaultStoresBacking ? op.state.hmm.pages.get(Number(pfn.phys >> PAGE_SHIFT)) : undefined;
+      const phys = dpage === undefined ? pfn.phys : BigInt(dpage.rpage) << PAGE_SHIFT;
+      mirror = mirror.set(Number(addr >> PAGE_SHIFT) + i, { phys, tag: pfn.write ? 'write' : 'read' });
     });
     setFile(op, id, { ...file, mirror });
     addr = next;

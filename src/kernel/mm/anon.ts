@@ -404,7 +404,8 @@ export function zapAnonRange(op: Op, p: Process, index: number, lo: bigint, hi: 
       // zap_pte_range, a device-private entry: rss--, page_remove_rmap, put_page (the last one: page_free).
       op.branch('zap_pte_range', 'device-private');
       rss -= 1;
-      mapDevicePage(op, Number(pte.phys >> PAGE_SHIFT), -1);
+      // Variant B9: no page_remove_rmap / put_page, the device page keeps a mapping that is gone.
+      if (!op.state.profile.hmmZapSkipsPut) mapDevicePage(op, Number(pte.phys >> PAGE_SHIFT), -1);
     }
   }
   if (ptes === v.ptes) return proc;
@@ -424,6 +425,7 @@ export function copyAnonVma(op: Op, v: Vma): { readonly parent: Vma; readonly ch
   if (v.ptes.size === 0) return { parent: v, child: v, rss: 0, pteRegions: [], pmdRegions: [] };
   let parent = v.ptes;
   let rss = 0;
+  const childOnly = new Map<number, Pte>();
   const pteRegions = new Set<number>();
   const pmdRegions = new Set<number>();
   for (const [k, pte] of v.ptes.entries()) {
@@ -438,6 +440,11 @@ export function copyAnonVma(op: Op, v: Vma): { readonly parent: Vma; readonly ch
       op.branch('copy_nonpresent_pte', a.write ? 'device-private-write' : 'device-private-read');
       mapDevicePage(op, Number(pte.phys >> PAGE_SHIFT), 1);
       rss += 1;
+      if (op.state.profile.hmmForkKeepsWrite) {
+        // Variant B7: the parent's entry is left as it was; only the child's copy is read-only.
+        childOnly.set(k, anonPte('pte', pte.phys, { kind: 'device', write: false, exclusive: false }));
+        continue;
+      }
       if (a.write || a.exclusive) parent = parent.set(k, anonPte('pte', pte.phys, { kind: 'device', write: false, exclusive: false }));
       continue;
     }
@@ -447,7 +454,13 @@ export function copyAnonVma(op: Op, v: Vma): { readonly parent: Vma; readonly ch
   }
   op.branch('copy_page_range', 'anon');
   const out = withVma(v, { ptes: parent });
-  return { parent: out, child: out, rss, pteRegions: [...pteRegions], pmdRegions: [...pmdRegions] };
+  let child = out;
+  if (childOnly.size > 0) {
+    let cp = parent;
+    for (const [k, pte] of childOnly) cp = cp.set(k, pte);
+    child = withVma(v, { ptes: cp });
+  }
+  return { parent: out, child, rss, pteRegions: [...pteRegions], pmdRegions: [...pmdRegions] };
 }
 
 /**
@@ -460,14 +473,15 @@ export function copyAnonVma(op: Op, v: Vma): { readonly parent: Vma; readonly ch
  * read-only vma) would wait for its write fault on the kernel, which reuses
  * the page all the same.
  */
-export function changeProtection(v: Vma, prot: Prot): Vma {
+export function changeProtection(v: Vma, prot: Prot, keepsDeviceWrite = false): Vma {
   if (v.file !== null || v.ptes.size === 0) return v;
   let ptes = v.ptes;
   for (const [k, pte] of v.ptes.entries()) {
     const a = pte.anon;
     if (a?.kind === 'device') {
       // change_pte_range: SWP_DEVICE_WRITE becomes SWP_DEVICE_READ whatever the new protection; nothing upgrades it.
-      if (a.write) ptes = ptes.set(k, anonPte('pte', pte.phys, { ...a, write: false }));
+      // (Variant B8, `keepsDeviceWrite`, leaves it writable.)
+      if (a.write && !keepsDeviceWrite) ptes = ptes.set(k, anonPte('pte', pte.phys, { ...a, write: false }));
       continue;
     }
     if (a === undefined || a.kind !== 'page') continue;

@@ -103,7 +103,8 @@ export function hmmRangeFault(op: Op, comm: string, mm: string, start: bigint, e
     if (have !== null && have.pte.anon?.kind === 'device') {
       // hmm_vma_handle_pte, !pte_present: the caller's own device page is reported as it is.
       const page = op.state.hmm.pages.get(Number(have.pte.phys >> 12n));
-      if (page?.device === req.owner) {
+      // Variant B16: any device's page is reported as it is (the non-owner fault did not exist).
+      if (page?.device === req.owner || (page !== undefined && op.state.profile.hmmRangeFaultForeignValid)) {
         op.branch('hmm_vma_handle_pte', 'device-private-owner');
         pfns.push({ valid: true, write: have.pte.anon.write, error: false, phys: have.pte.phys, order: 0 });
         addr += PAGE;

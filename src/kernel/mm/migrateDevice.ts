@@ -334,6 +334,11 @@ function remapTo(op: Op, mappings: readonly Mapping[], dst: MigrateDst): void {
     vmas[x.index] = withVma(v, { ptes: v.ptes.set(x.key, pte) });
     setProcess(op, x.pid, withProcess(p, { vmas }));
   }
+  if (mappings.length === 0) {
+    // A page nothing maps (only a leaked reference held it): the destination's last reference goes at finalize.
+    freeDst(op, dst);
+    return;
+  }
   if (dst.device) mapDevicePage(op, dst.pfn, mappings.length);
   else addFolio(op, dst.pfn, mappings.length);
 }

@@ -350,7 +350,7 @@ export function doMprotect(op: Op, pid: string, start: bigint, length: bigint, p
     // mprotect_fixup: a private vma gaining VM_WRITE is charged (VM_ACCOUNT), and stays so.
     const account = now.vma.flags.account || (prot === 'rw' && !now.vma.flags.mayshare);
     const flags = account === now.vma.flags.account ? now.vma.flags : { ...now.vma.flags, account };
-    vmas[now.index] = changeProtection(withVma(now.vma, { prot, flags }), prot);
+    vmas[now.index] = changeProtection(withVma(now.vma, { prot, flags }), prot, op.state.profile.hmmMprotectKeepsWrite);
     // change_protection: MMU_NOTIFY_PROTECTION_VMA over the range it changes.
     mmuNotifierInvalidate(op, p.mm, now.vma.start, now.vma.end);
     p = withProcess(p, { vmas });
