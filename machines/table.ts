@@ -56,16 +56,24 @@ export interface DeriveInput<E extends { type: string }> {
   readonly machine: AnyStateMachine;
   /** One sample event per event type (payloads do not affect targets or guards in our machines). */
   readonly sampleEvents: readonly E[];
-  /** Contexts to evaluate guards under, each with a key. */
-  readonly contexts: ReadonlyArray<{ key: string; context: object }>;
+  /**
+   * Contexts to evaluate guards under, each with a key, and the leaf states
+   * the machine can be in with that context (all when absent): a pair that
+   * cannot occur gets no entries, so coverage counts only real transitions.
+   */
+  readonly contexts: ReadonlyArray<{ key: string; context: object; states?: readonly string[] }>;
 }
 
 export function deriveTable<S extends string, E extends { type: string }>(input: DeriveInput<E>): StepTable<S, E['type']> {
   const leaves = leafStates(input.machine);
   const map = new Map<string, TableEntry<S>>();
   const all: Array<{ contextKey: string; source: S; event: E['type']; entry: TableEntry<S> }> = [];
-  for (const { key, context } of input.contexts) {
+  for (const { key, context, states } of input.contexts) {
+    for (const name of states ?? []) {
+      if (!leaves.some((l) => l.name === name)) throw new Error(`model bug: context ${key} names ${name}, which is no leaf state`);
+    }
     for (const leaf of leaves) {
+      if (states !== undefined && !states.includes(leaf.name)) continue;
       const snapshot = input.machine.resolveState({ value: leaf.value, context });
       for (const ev of input.sampleEvents) {
         const taken = input.machine.getTransitionData(snapshot as never, ev as never);

@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { failureKey } from '../src/log/events.js';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { daxDeviceTable, memoryBlockTable, kmemBlockTable } from '../machines/index.js';
+import { daxDeviceTable, devicePageTable, memoryBlockTable, kmemBlockTable } from '../machines/index.js';
 import type { Step } from '../src/replay/engine.js';
 import { DOCUMENTED_ERRNOS, documentedEntry } from './invariants/errnos.js';
 
@@ -31,6 +31,7 @@ export function allTransitions(): string[] {
     ...daxDeviceTable.entries().map((e) => `daxDevice:${e.contextKey}:${e.source}:${e.event}`),
     ...memoryBlockTable.entries().map((e) => `memoryBlock:${e.contextKey}:${e.source}:${e.event}`),
     ...kmemBlockTable.entries().map((e) => `kmemBlock:${e.contextKey}:${e.source}:${e.event}`),
+    ...devicePageTable.entries().map((e) => `devicePage:${e.contextKey}:${e.source}:${e.event}`),
   ].sort();
 }
 

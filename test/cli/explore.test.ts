@@ -28,7 +28,7 @@ describe('memhp explore', () => {
     expect(doc.exhausted).toBe(true);
     expect(doc.states).toBeGreaterThan(10);
     expect(doc.failures).toEqual([]);
-    expect(doc.coverage.transitions.total).toBe(16 + 7);
+    expect(doc.coverage.transitions.total).toBe(16 + 7 + 21);
     expect(Object.keys(doc).at(-1)).toBe('timing');
     expect(stable(a.out).replace(/"out":"[^"]*"/, '')).toBe(stable(b.out).replace(/"out":"[^"]*"/, ''));
     const human = await run(['explore', '--preset', 'cxl-memmap', '--out', tmp()]);

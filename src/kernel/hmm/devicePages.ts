@@ -6,12 +6,18 @@
  * the device's memory with a system page it allocates beside it
  * (BACKING_PAGE), which holds the data and is freed with it.
  *
- * The page's life (machines/devicePage.machine.ts): free (on the stack or
+ * The page's life is machines/devicePage.machine.ts: free (on the stack or
  * never handed out) → allocated (dmirror_devmem_alloc_page) → mapped by
  * device-private entries (migrate_vma_insert_page / remove_migration_pte)
  * → freed when its last entry goes (put_page → free_zone_device_page →
- * page_free), pushed back unless its chunk is being removed.
+ * page_free), pushed back unless its chunk is being removed. Every change
+ * of a page here is a step of that machine's derived table (stepDevicePage),
+ * recorded for coverage; a step the machine does not have is a model bug.
+ * The machine's state is read off the record: no record is `free` (a
+ * removed chunk's pages are no longer asked about), `maps` 0 `allocated`,
+ * more `mapped`; chunk->remove is the callers' `removing`.
  */
+import { devicePageContextKey, stepDevicePage, type DevicePageEvent, type DevicePageMachineState } from '../../../machines/index.js';
 import type { Op } from '../op.js';
 import { allocPages, freePages } from '../mm/pageAlloc.js';
 import { withState } from '../state.js';
@@ -26,6 +32,21 @@ function setDevice(op: Op, index: number, d: DmirrorDevice): void {
   const devices = op.state.hmm.devices.slice();
   devices[index] = d;
   setHmm(op, { devices });
+}
+
+/** The machine state of a device page from its record (undefined: not allocated, so free). */
+function machineOf(p: DevicePage | undefined): DevicePageMachineState {
+  if (p === undefined) return { state: 'free', mapcount: 0, removing: false };
+  return { state: p.maps > 0 ? 'mapped' : 'allocated', mapcount: p.maps, removing: false };
+}
+
+/** One step of the page's machine through the derived table, recorded as `devicePage:context:state:event`. */
+function step(op: Op, pfn: number, from: DevicePageMachineState, event: DevicePageEvent['type']): DevicePageMachineState {
+  const next = stepDevicePage(from, event);
+  const key = devicePageContextKey(from);
+  if (next === undefined) throw new Error(`model bug: device page 0x${pfn.toString(16)} is ${from.state} (${key}) and cannot take ${event}`);
+  op.transition(`devicePage:${key}:${from.state}:${event}`);
+  return next;
 }
 
 /** The allocated device page at `pfn`, or undefined. */
@@ -68,37 +89,66 @@ export function dmirrorDevmemAllocPage(op: Op, device: number, dmirror: number):
     got = popFree(dev);
     if (got === null) throw new Error('model bug: a new chunk with no free page');
   } else op.branch('dmirror_devmem_alloc_page', 'free-list');
+  if (step(op, got.pfn, machineOf(devicePageAt(op, got.pfn)), 'devpage.allocated').state !== 'allocated') throw new Error('model bug: devpage.allocated does not allocate');
   setDevice(op, device, got.dev);
   setHmm(op, { pages: op.state.hmm.pages.set(got.pfn, { device, rpage, dmirror, maps: 0 }) });
   return got.pfn;
 }
 
-/** The page gains (delta > 0) or loses device-private entries; at none it is freed (put_page → page_free). */
+/**
+ * The page gains `delta` device-private entries (devpage.mapped each:
+ * migrate_vma_insert_page, remove_migration_pte, copy_nonpresent_pte) or
+ * loses -delta (devpage.unmapped each: zap_pte_range's page_remove_rmap +
+ * put_page). The machine frees it at the last unmap, and taking one more
+ * (an underflow) is a step it does not have.
+ */
 export function mapDevicePage(op: Op, pfn: number, delta: number): void {
   const p = devicePageAt(op, pfn);
   if (p === undefined) throw new Error(`model bug: no device page at pfn 0x${pfn.toString(16)}`);
-  const maps = p.maps + delta;
-  if (maps < 0) throw new Error(`model bug: device page 0x${pfn.toString(16)} mapcount underflow`);
-  if (maps > 0) {
-    setHmm(op, { pages: op.state.hmm.pages.set(pfn, { ...p, maps }) });
-    return;
-  }
-  dmirrorDevmemFree(op, pfn);
+  const event = delta > 0 ? 'devpage.mapped' : 'devpage.unmapped';
+  let m = machineOf(p);
+  for (let i = 0; i < Math.abs(delta); i++) m = step(op, pfn, m, event);
+  if (m.state === 'free' || m.state === 'gone') release(op, pfn, p, m.state);
+  else if (m.mapcount !== p.maps) setHmm(op, { pages: op.state.hmm.pages.set(pfn, { ...p, maps: m.mapcount }) });
+}
+
+/**
+ * The put of a device page's last reference that no entry holds, in
+ * migrate_device_finalize (folio_put of a migrated source page, or of a
+ * destination nobody mapped), through free_zone_device_page to
+ * dmirror_devmem_free: devpage.freed. `removing`: its chunk is being
+ * removed (dmirror_device_remove_chunks set chunk->remove before evicting
+ * it: chunk.removing first), so it is gone rather than free.
+ *
+ * A migrated source page still counts its entries here: the model keeps
+ * them in place from collect to finalize (src/kernel/mm/migrateDevice.ts),
+ * where the kernel made them migration entries under the migration's
+ * reference (migrate_vma_collect_pmd, try_to_migrate_one), and
+ * remove_migration_ptes has just given them to the destination. That
+ * unmapping is stepped first (devpage.isolated), so the free is from a
+ * page no entry maps, as in the kernel.
+ */
+export function dmirrorDevmemFree(op: Op, pfn: number, removing = false): void {
+  const p = devicePageAt(op, pfn);
+  if (p === undefined) throw new Error(`model bug: freeing device page 0x${pfn.toString(16)}, which is not allocated`);
+  let m = machineOf(p);
+  if (removing) m = step(op, pfn, m, 'chunk.removing');
+  if (m.state === 'mapped') m = step(op, pfn, m, 'devpage.isolated');
+  m = step(op, pfn, m, 'devpage.freed');
+  if (m.state !== 'free' && m.state !== 'gone') throw new Error(`model bug: devpage.freed leaves device page 0x${pfn.toString(16)} ${m.state}`);
+  release(op, pfn, p, m.state);
 }
 
 /**
  * @kernel dmirror_devmem_free lib/test_hmm.c (dev_pagemap_ops.page_free,
  * from free_zone_device_page when the last reference goes) — the backing
- * page is freed; the device page goes back on top of the free stack unless
- * its chunk is being removed (dmirror_device_remove_chunks sets `remove`
- * before evicting: `removing` here).
+ * page is freed; the device page goes back on top of the free stack
+ * (`free`) unless its chunk is being removed (`gone`: chunk->remove).
  */
-export function dmirrorDevmemFree(op: Op, pfn: number, removing = false): void {
-  const p = devicePageAt(op, pfn);
-  if (p === undefined) throw new Error(`model bug: freeing device page 0x${pfn.toString(16)}, which is not allocated`);
+function release(op: Op, pfn: number, p: DevicePage, to: 'free' | 'gone'): void {
   freePages(op, p.rpage, 0);
   setHmm(op, { pages: op.state.hmm.pages.delete(pfn) });
-  if (removing) {
+  if (to === 'gone') {
     op.branch('dmirror_devmem_free', 'chunk-removed');
     return;
   }
