@@ -79,6 +79,15 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
     preset: 'hmm-device',
   },
   {
+    id: 'H3',
+    title: "test_hmm's notifier ignores a migration of its own device in every file of the device, but only the migrating file erases its entries of the pages: another file's device page table keeps the backing pages, which the migration frees, and its READ copies freed memory without faulting (a use-after-free)",
+    signatures: ['hmm-mirror-coherent@dmirror_interval_invalidate'],
+    status: 'confirmed on 6.1.192 rebuilt with DEVICE_PRIVATE and TEST_HMM under QEMU: test/traces-custom/hmm/findings/stale-dmirror-two-files.jsonl (the first file\'s READ after the second file\'s MIGRATE_TO_SYS answered faults=0; in the unabridged run its buffer held the old value, not the CPU\'s newer write, in both pages); found by memhp explore --preset hmm-device',
+    current: 'still there in a recent lib/test_hmm.c (dmirror_interval_invalidate compares range->owner with dmirror->mdevice) [read in the source index; the exact version not checked]',
+    fix: { patch: 'dmirror-invalidate-other-files' },
+    preset: 'hmm-device',
+  },
+  {
     id: 'P1',
     title: 'kmem-persist: a failed persistence probe (an unformatted device with the default persist_format_type -1, a type no module registered, a BLK superblock that does not fit) is only printed: the device stays bound with every page allocated and owned by nobody (MemTotal grows by the device, MemFree by nothing), a failed type probe leaks the type\'s reference, and the unbind dereferences the NULL ops',
     signatures: ['persist-page-partition@dev_dax_kmem_probe', 'persist-type-refcount@kmem_persist_probe', 'no-oops@kmem_persist_cleanup'],

@@ -132,14 +132,19 @@ export const anonMapcount: Invariant = {
     const d = diffOf(ctx);
     const { before, after } = ctx;
     const a = after.mm.anon;
-    const whole = ctx.full || before === null;
+    // split_huge_page (a migration collecting a THP) turns one folio into 512 under entries of other processes that
+    // did not change: their count moves from the head to each subpage, which the per-entry delta cannot see. Such a
+    // step recounts everything (rare: the splits of migrate_vma_collect_pmd).
+    const split = ctx.before !== null && !ctx.full && ctx.before.mm.anon.folios !== a.folios && ctx.before.mm.anon.folios.changedKeys(a.folios).some((h) => ctx.before?.mm.anon.folios.get(h)?.order === 9 && !a.folios.range(h, h + HPAGE_PMD_NR - 1).next().done && a.folios.get(h)?.order !== 9);
+    const whole = ctx.full || before === null || split;
     if (!whole && d.procs.length === 0 && before.mm.anon.folios === a.folios) return [];
     const out: string[] = [];
     const delta = new Map<number, number>();
     // A vma replaced by one at the same start (its entries changed) counts only the keys that differ: a step's
     // cost follows what it changed, not how many pages the vma holds.
     const pairs = pairsOf(ctx);
-    for (const [pid, v, old] of pairs.added) {
+    if (split) for (const [pid, p] of after.mm.procs) for (const v of p.vmas) if (v.file === null) countMaps(a, v, 1, delta, out, pid);
+    for (const [pid, v, old] of split ? [] : pairs.added) {
       if (old === undefined || before === null) {
         countMaps(a, v, 1, delta, out, pid);
         continue;

@@ -74,6 +74,10 @@ export const hmmMirrorCoherent: Invariant = {
   },
   culprit: ({ step }) => {
     const t = step.event.type;
+    // A migration (MIGRATE_TO_DEV/SYS, a CPU fault back) invalidates with the device as owner: a stale entry after it is
+    // dmirror_interval_invalidate's (it ignored the event); after READ/WRITE it is what dmirror_do_fault stored.
+    if (t === 'ioctl' && (step.event.cmd === 'HMM_DMIRROR_MIGRATE_TO_DEV' || step.event.cmd === 'HMM_DMIRROR_MIGRATE_TO_SYS')) return 'dmirror_interval_invalidate';
+    if (t === 'access' || t === 'procmem') return 'dmirror_interval_invalidate';
     return t === 'fork' ? 'copy_page_range' : t === 'mprotect' ? 'change_protection' : t === 'munmap' ? 'unmap_region' : t === 'madvise' ? 'zap_page_range' : t === 'exit' ? 'exit_mmap' : t === 'ioctl' ? 'dmirror_do_fault' : 'dmirror_interval_invalidate';
   },
 };

@@ -32,6 +32,14 @@ export interface PatchSwitches {
    */
   readonly dmirrorFaultStoresBacking: boolean;
   /**
+   * Fix (proposed here) for finding H3: dmirror_interval_invalidate ignores a
+   * MMU_NOTIFY_MIGRATE event only when this dmirror runs the migration (the
+   * owner cookie names the dmirror, not the device), so another file of the
+   * device erases its entries of the pages moving instead of keeping pointers
+   * to backing pages about to be freed.
+   */
+  readonly dmirrorInvalidateOtherFiles: boolean;
+  /**
    * The 2020 RFC "device-dax: Support devices without PFN metadata" (Joao
    * Martins, 10 Jan 2020), as posted: a pmem namespace with map=none has a
    * PFN_DEV|PFN_SPECIAL region (8/10); dev_dax_probe skips
@@ -95,6 +103,7 @@ export const PATCHES = {
   'dax-mapping-store-checks-bound': { daxMappingStoreChecksBound: true },
   'dax-check-vma-pgoff': { daxCheckVmaPgoff: true },
   'dmirror-fault-backing-page': { dmirrorFaultStoresBacking: true },
+  'dmirror-invalidate-other-files': { dmirrorInvalidateOtherFiles: true },
   'devdax-map-none': { devdaxMapNone: true },
   'kmem-persist': { kmemPersist: true, kmemBlkShift: 'x86' },
   'kmem-persist-zero-shift': { kmemBlkShift: 'zero' },
@@ -114,6 +123,7 @@ export const NO_PATCHES: PatchSwitches = {
   daxMappingStoreChecksBound: false,
   daxCheckVmaPgoff: false,
   dmirrorFaultStoresBacking: false,
+  dmirrorInvalidateOtherFiles: false,
   devdaxMapNone: false,
   kmemPersist: false,
   kmemBlkShift: 'x86',

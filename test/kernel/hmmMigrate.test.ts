@@ -76,6 +76,31 @@ describe('migration on the recorded logs', () => {
     expect(r.steps.at(-1)?.branches).toEqual(expect.arrayContaining(['dmirror_do_read:kmap-device-private', 'oops:dmirror_do_read']));
   });
 
+  it('finding H3: a second file of the device keeps the freed backing pages after the first migrates back; its READ faults nothing', () => {
+    const r = load('findings/stale-dmirror-two-files.jsonl');
+    expect(r.divergences).toEqual([]);
+    expect([...new Set(r.violations.map((v) => `${v.invariant}@${r.steps[v.index]?.seq}`))]).toEqual(['hmm-mirror-coherent@8']);
+    const read = r.steps.find((s) => s.event.type === 'ioctl' && s.event.cmd === 'HMM_DMIRROR_READ');
+    expect(read?.outcome).toMatchObject({ ok: true, out: { cpages: 2, faults: 0 } });
+  });
+
+  it('the dmirror-invalidate-other-files fix: the other file forgets the pages, and its READ faults them in from the CPU', () => {
+    const file = new URL('../traces-custom/hmm/findings/stale-dmirror-two-files.jsonl', import.meta.url);
+    const events = parseLogText(readFileSync(file, 'utf8'), file.pathname).map((l) => l.event);
+    const b = events[0];
+    if (b?.type !== 'boot') throw new Error('no boot');
+    const load: StepEvent = { type: 'access', pid: 'p1', map: 'm2', offset: 0n, op: 'read', value: null };
+    // Up to the READ, then a load of its buffer.
+    const upToRead = events.slice(1, events.findIndex((e) => e.type === 'ioctl' && e.cmd === 'HMM_DMIRROR_READ') + 1);
+    const fixed = [{ ...b, patches: ['dmirror-invalidate-other-files' as const] }, ...upToRead.map((e) => ({ ...e, result: undefined })), load];
+    const r = replay(fixed, { check: checkAll(makeChecker()) });
+    expect(r.violations).toEqual([]);
+    const read = r.steps.find((s) => s.event.type === 'ioctl' && s.event.cmd === 'HMM_DMIRROR_READ');
+    expect(read?.outcome).toMatchObject({ ok: true, out: { cpages: 2, faults: 1 } });
+    // The buffer holds what the CPU wrote after the migration back (0x3333), not the freed page's 0x1111.
+    expect(r.steps.at(-1)?.outcome).toMatchObject({ ok: true, value: '0x3333' });
+  });
+
   it('the dmirror-fault-backing-page fix: the same READ copies the backing pages (the data the CPU wrote) and nothing oopses', () => {
     for (const name of ['oops-dmirror-kmap-device-private.jsonl', 'oops-dmirror-kmap-after-fork.jsonl']) {
       const file = new URL(`../traces-custom/hmm/findings/${name}`, import.meta.url);

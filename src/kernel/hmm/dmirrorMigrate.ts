@@ -39,13 +39,13 @@ export type MigrateCmdResult = { readonly ok: true; readonly cpages: number } | 
  * the window cut at 64 pages and at the vma's end, migrate_vma_setup
  * (its EINVAL ends the command), then `each` runs the driver's steps.
  */
-function forEachWindow(op: Op, pid: string, start: bigint, end: bigint, select: 'system' | 'device-private', device: number, each: (m: MigrateVma) => void): MigrateCmdResult {
+function forEachWindow(op: Op, pid: string, start: bigint, end: bigint, select: 'system' | 'device-private', device: number, fileId: number, each: (m: MigrateVma) => void): MigrateCmdResult {
   for (let addr = start; addr < end; ) {
     const at = vmaAt(processOf(op, pid), addr);
     if (at === null || at.vma.prot === 'none') return { ok: false, errno: 'EINVAL', why: at === null ? 'no-vma' : '!VM_READ', setup: false };
     let next = addr + WINDOW < end ? addr + WINDOW : end;
     if (next > at.vma.end) next = at.vma.end;
-    const setup = migrateVmaSetup(op, pid, addr, next, select, device);
+    const setup = migrateVmaSetup(op, pid, addr, next, select, device, fileId);
     if (!setup.ok) return 'errno' in setup ? { ok: false, errno: 'EINVAL', why: setup.why, setup: true } : setup;
     each(setup.m);
     addr = next;
@@ -61,7 +61,7 @@ function forEachWindow(op: Op, pid: string, start: bigint, end: bigint, select: 
  * reads the range back through the device page table (dmirror_do_read).
  */
 export function dmirrorMigrateToDevice(op: Op, fileId: number, device: number, pid: string, start: bigint, end: bigint): MigrateCmdResult {
-  return forEachWindow(op, pid, start, end, 'system', device, (m) => {
+  return forEachWindow(op, pid, start, end, 'system', device, fileId, (m) => {
     dmirrorMigrateAllocAndCopy(op, m, device, fileId);
     migrateVmaPages(op, m);
     dmirrorMigrateFinalizeAndMap(op, m, fileId);
@@ -116,7 +116,7 @@ function dmirrorMigrateFinalizeAndMap(op: Op, m: MigrateVma, fileId: number): vo
  */
 export function dmirrorMigrateToSystem(op: Op, fileId: number, device: number, pid: string, start: bigint, end: bigint): MigrateCmdResult {
   let cpages = 0;
-  const r = forEachWindow(op, pid, start, end, 'device-private', device, (m) => {
+  const r = forEachWindow(op, pid, start, end, 'device-private', device, fileId, (m) => {
     dmirrorDevmemFaultAllocAndCopy(op, m, fileId);
     migrateVmaPages(op, m);
     for (const pg of m.pages) if (pg.migrate && (pg.src.kind === 'device' || pg.src.kind === 'system')) cpages++;
@@ -157,7 +157,7 @@ function dmirrorDevmemFaultAllocAndCopy(op: Op, m: MigrateVma, fileId: number): 
 export function migrateToRam(op: Op, pid: string, addr: bigint, dpfn: number): 'ok' | 'sigbus' {
   const page = devicePageAt(op, dpfn);
   if (page === undefined) throw new Error(`model bug: a device-private entry for pfn 0x${dpfn.toString(16)}, which is not allocated`);
-  const setup = migrateVmaSetup(op, pid, addr, addr + PAGE, 'device-private', page.device, dpfn);
+  const setup = migrateVmaSetup(op, pid, addr, addr + PAGE, 'device-private', page.device, page.dmirror, dpfn);
   if (!setup.ok) return 'sigbus';
   dmirrorDevmemFaultAllocAndCopy(op, setup.m, page.dmirror);
   migrateVmaPages(op, setup.m);

@@ -68,6 +68,8 @@ export interface MigrateVma {
   readonly end: bigint;
   /** pgmap_owner: the dmirror device's index. */
   readonly owner: number;
+  /** The driver's migrating instance (the dmirror file), which alone erases its own entries of the pages. */
+  readonly ownerFile: number;
   readonly select: MigrateSelect;
   /** fault_page: the device page a CPU fault is migrating, or null. */
   readonly faultPage: number | null;
@@ -83,7 +85,7 @@ export type SetupResult = { readonly ok: true; readonly m: MigrateVma } | { read
  * range, a range outside the vma, or a fault page that is not
  * device-private; then collect, and unmap when anything was collected.
  */
-export function migrateVmaSetup(op: Op, pid: string, start: bigint, end: bigint, select: MigrateSelect, owner: number, faultPage: number | null = null): SetupResult {
+export function migrateVmaSetup(op: Op, pid: string, start: bigint, end: bigint, select: MigrateSelect, owner: number, ownerFile: number, faultPage: number | null = null): SetupResult {
   const p = processOf(op, pid);
   const at = vmaAt(p, start);
   if (at === null) return bad(op, 'no-vma');
@@ -96,7 +98,7 @@ export function migrateVmaSetup(op: Op, pid: string, start: bigint, end: bigint,
   if (faultPage !== null && devicePageAt(op, faultPage) === undefined) return bad(op, 'fault_page');
   // Another driver's file vma (the kmem disk's): its pages have a mapping and would be skipped; not modelled.
   if (v.file !== null) return { ok: false, notModelled: 'file-vma' };
-  const m: MigrateVma = { pid, start, end, owner, select, faultPage, pages: [], cpages: 0 };
+  const m: MigrateVma = { pid, start, end, owner, ownerFile, select, faultPage, pages: [], cpages: 0 };
   migrateVmaCollect(op, m);
   if (m.cpages > 0) migrateVmaUnmap(op, m);
   return { ok: true, m };
@@ -127,7 +129,7 @@ function vmaOf(op: Op, pid: string, addr: bigint): { readonly vma: Vma; readonly
  * the entry as said above).
  */
 function migrateVmaCollect(op: Op, m: MigrateVma): void {
-  mmuNotifierInvalidate(op, processOf(op, m.pid).mm, m.start, m.end, m.owner);
+  mmuNotifierInvalidate(op, processOf(op, m.pid).mm, m.start, m.end, { device: m.owner, file: m.ownerFile });
   for (let addr = m.start; addr < m.end; ) {
     const { vma, index } = vmaOf(op, m.pid, addr);
     const have = entryAt(vma, addr);
@@ -251,7 +253,7 @@ export function migrateVmaPages(op: Op, m: MigrateVma): void {
     if (pg.src.kind === 'hole' || pg.src.kind === 'zero') {
       if (!notified) {
         notified = true;
-        mmuNotifierInvalidate(op, processOf(op, m.pid).mm, pg.addr, m.end, m.owner);
+        mmuNotifierInvalidate(op, processOf(op, m.pid).mm, pg.addr, m.end, { device: m.owner, file: m.ownerFile });
       }
       pg.migrate = migrateVmaInsertPage(op, m.pid, pg.addr, pg.dst);
     }

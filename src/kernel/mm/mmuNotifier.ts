@@ -25,13 +25,16 @@ const PAGE_SHIFT = 12n;
  * kernel, 0 in the model until this). Its one exception: an
  * MMU_NOTIFY_MIGRATE event whose owner is the file's device (`owner`, a
  * migration that device's driver runs) is ignored by every dmirror of that
- * device.
+ * device, although only the migrating one (`owner.file`) erases its entries
+ * of the pages (dmirror_devmem_fault_alloc_and_copy): another file of the
+ * device keeps the freed backing pages in its table (finding H3). Under the
+ * fix patch dmirror-invalidate-other-files only the migrating file ignores it.
  */
-export function mmuNotifierInvalidate(op: Op, mm: number, start: bigint, end: bigint, owner: number | null = null): void {
+export function mmuNotifierInvalidate(op: Op, mm: number, start: bigint, end: bigint, owner: { readonly device: number; readonly file: number } | null = null): void {
   if (end <= start || mm === 0) return;
   for (const [id, f] of op.state.mm.files) {
     if (f.mm !== mm || f.mirror === undefined || f.mirror.size === 0) continue;
-    if (owner !== null && dmirrorIndex(f.dev) === owner) continue;
+    if (owner !== null && dmirrorIndex(f.dev) === owner.device && (!op.state.profile.dmirrorInvalidateOtherFiles || id === owner.file)) continue;
     const lo = Number(start >> PAGE_SHIFT);
     const hi = Number(end >> PAGE_SHIFT);
     let mirror = f.mirror;
