@@ -45,7 +45,7 @@ export interface HmmMigrateFigures {
   readonly toSys: PhaseFigures;
   /** The three phases together (per run, the sum of its phases). */
   readonly total: PhaseFigures;
-  /** Heap and array buffers with every page on the device, over the heap before boot (the model's state, mostly). */
+  /** Heap and array buffers with every page on the device, over the heap before the workload's first run (the model's state, mostly). */
   readonly peakStateBytes: Stats;
   /** Chunks of hmm_dmirror0 at the end (2 for 10^5 pages). */
   readonly chunks: number;
@@ -79,9 +79,8 @@ function since(t: bigint): number {
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
-function migrateOnce(check: Checker, pages: number, faults: number): Run {
-  gc();
-  const base = heap();
+/** One run; `base` is the heap before the workload's first run (the heap at a run's start may still hold the last run's state). */
+function migrateOnce(check: Checker, pages: number, faults: number, base: number): Run {
   let step: Step = applyBoot(hmmMachine());
   let i = 1;
   let violations = 0;
@@ -166,9 +165,14 @@ function migrateOnce(check: Checker, pages: number, faults: number): Run {
 /** A warm-up at a tenth of the size, then `runs` runs of `pages` pages with `faults` CPU reads. */
 export function hmmMigrate(pages: number, faults: number, runs: number): HmmMigrateFigures {
   const check = checkAll(makeChecker());
-  migrateOnce(check, Math.max(RANGE, Math.floor(pages / 10)), Math.floor(faults / 10));
+  gc();
+  const base = heap();
+  migrateOnce(check, Math.max(RANGE, Math.floor(pages / 10)), Math.floor(faults / 10), base);
   const xs: Run[] = [];
-  for (let r = 0; r < runs; r++) xs.push(migrateOnce(check, pages, faults));
+  for (let r = 0; r < runs; r++) {
+    gc();
+    xs.push(migrateOnce(check, pages, faults, base));
+  }
   const last = xs[xs.length - 1];
   if (last === undefined) throw new Error('hmm-migrate: no run');
   const c = last.counts;

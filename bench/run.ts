@@ -196,7 +196,7 @@ if (want('hmm-migrate')) {
   row('faults', f.faults, 'read', 'faulted back');
   row('to-sys', f.toSys, 'command', 'back');
   log(`  all: ${f.total.events} events, ${f.total.pages} pages moved: ${us.toFixed(2)} µs/event, ${perPage(f.total).toFixed(2)} µs/page (${fmt(f.total.ms)}); ${f.violations} violations, ${f.mismatches} mismatches; ${f.chunks} chunks, ${f.devicePagesLeft} device pages left`);
-  log(`  model state with every page on the device: ${(f.peakStateBytes.median / 2 ** 20).toFixed(0)} MiB, ${(f.peakStateBytes.median / pages).toFixed(0)} B per page (heap and array buffers over the heap before boot)`);
+  log(`  model state with every page on the device: ${(f.peakStateBytes.median / 2 ** 20).toFixed(0)} MiB, ${(f.peakStateBytes.median / pages).toFixed(0)} B per page (heap and array buffers over the heap before the workload)`);
   if (per1m !== null) log(`  per event ${(us / per1m).toFixed(2)}x replay-1m's sysfs event (${per1m.toFixed(2)} µs); per page moved ${(perPage(f.total) / per1m).toFixed(2)}x; a MIGRATE command ${(perEvent(f.toDev) / per1m).toFixed(0)}x / ${(perEvent(f.toSys) / per1m).toFixed(0)}x (to/from the device), a fault ${(perEvent(f.faults) / per1m).toFixed(2)}x`);
   else log('  (run with replay-1m for the ratio)');
   log(`  at ${small.pages} pages: ${perPage(small.total).toFixed(2)} µs/page; ${small.violations} violations, ${small.mismatches} mismatches`);
