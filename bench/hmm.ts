@@ -5,8 +5,9 @@
  * table, the copies through the caller's buffer), SNAPSHOT, CPU writes that
  * copy-on-write or invalidate, MADV_DONTNEED, on a 1 GiB anonymous mapping
  * of a machine with test_hmm built in. Per-event cost next to replay-1m's,
- * and per page the device touched. Migration to device memory is not
- * modelled yet, so its 10^5-page figure is not here.
+ * and per page the device touched. Migration to device memory and back,
+ * the issue's 10^5 pages, is hmm-migrate (bench/hmmMigrate.ts), on the
+ * same machine.
  */
 import { makeChecker } from '../properties/invariants/index.js';
 import { checkAll } from '../properties/sequence.js';

@@ -16,6 +16,7 @@ import { invariantCosts, scale, type InvariantCost, type ScaleFigures } from './
 import { vsKernel, type VsKernelFigures } from './vsKernel.js';
 import { mappingReplay, tib4k, type MappingFigures, type TibFigures } from './mappings.js';
 import { hmmDmirror, type HmmFigures } from './hmm.js';
+import { hmmMigrate, type HmmMigrateFigures } from './hmmMigrate.js';
 import { persist16g, persistFindings, persistIo, type FindingTime, type Persist16gFigures, type PersistIoFigures } from './persist.js';
 
 tuneV8();
@@ -23,7 +24,7 @@ tuneV8();
 const program = new Command('bench')
   .option('--json', 'print one JSON summary')
   .option('--check', 'assert the budgets; exit 1 if one is missed')
-  .option('--only <names>', 'comma-separated workloads: replay-1m,fuzz,scale,invariant-cost,vs-kernel,explore,mappings,tib-4k,persist-io,persist-16g,persist-findings,hmm-dmirror')
+  .option('--only <names>', 'comma-separated workloads: replay-1m,fuzz,scale,invariant-cost,vs-kernel,explore,mappings,tib-4k,persist-io,persist-16g,persist-findings,hmm-dmirror,hmm-migrate')
   .option('--quick', 'smaller sizes (a smoke run, not for the figures)')
   .parse(process.argv);
 const opts = program.opts<{ json?: boolean; check?: boolean; only?: string; quick?: boolean }>();
@@ -45,6 +46,7 @@ interface Summary {
   tib4k?: TibFigures;
   persistIo?: PersistIoFigures & { usPerEvent: number; overReplay1m: number | null };
   hmmDmirror?: HmmFigures & { usPerEvent: number; overReplay1m: number | null };
+  hmmMigrate?: HmmMigrateFigures & { usPerEvent: number; usPerPage: number; overReplay1m: number | null; small: HmmMigrateFigures; pageCostOverSmall: number };
   persist16g?: Persist16gFigures;
   persistFindings?: FindingTime[];
   explore?: ExploreFigures;
@@ -172,6 +174,35 @@ if (want('hmm-dmirror')) {
   log(`  ${us.toFixed(2)} µs/event, ${((f.checked.median * 1000) / f.pages).toFixed(2)} µs per page the device touched (${fmt(f.checked)}); ${f.violations} violations`);
   if (per1m !== null) log(`  ${(us / per1m).toFixed(2)}x replay-1m's sysfs event (${per1m.toFixed(2)} µs)`);
   else log('  (run with replay-1m for the ratio)');
+}
+
+if (want('hmm-migrate')) {
+  const pages = quick ? 10_000 : 100_000;
+  const faults = pages / 4;
+  const runs = quick ? 1 : 3;
+  log(`hmm-migrate (${pages} anonymous pages, each written once by the CPU, then: MIGRATE_TO_DEV to /dev/hmm_dmirror0, 512 pages a command; ${faults} CPU reads at random pages, faulting back those still on the device; MIGRATE_TO_SYS of the rest, 512 pages a command; every invariant)`);
+  const f = hmmMigrate(pages, faults, runs);
+  // The same at a tenth of the size: the cost per page must not grow with the pages already migrated.
+  const small = hmmMigrate(pages / 10, faults / 10, runs);
+  const us = (f.total.ms.median * 1000) / f.total.events;
+  const perPage = (p: { ms: { median: number }; pages: number }): number => (p.ms.median * 1000) / p.pages;
+  const perEvent = (p: { ms: { median: number }; events: number }): number => (p.ms.median * 1000) / p.events;
+  const per1m = summary.replay === undefined ? null : 1e6 / summary.replay.checkedEventsPerSecond;
+  const scaling = perPage(f.total) / perPage(small.total);
+  summary.hmmMigrate = { ...f, usPerEvent: us, usPerPage: perPage(f.total), overReplay1m: per1m === null ? null : us / per1m, small, pageCostOverSmall: scaling };
+  const row = (name: string, p: HmmMigrateFigures['toDev'], each: string, moved: string): void =>
+    log(`  ${name}: ${p.events} ${each}s, ${p.pages} pages ${moved}: ${each === 'command' ? `${(perEvent(p) / 1000).toFixed(2)} ms` : `${perEvent(p).toFixed(2)} µs`}/${each}, ${perPage(p).toFixed(2)} µs/page (${fmt(p.ms)})`);
+  row('to-dev', f.toDev, 'command', 'to the device');
+  row('faults', f.faults, 'read', 'faulted back');
+  row('to-sys', f.toSys, 'command', 'back');
+  log(`  all: ${f.total.events} events, ${f.total.pages} pages moved: ${us.toFixed(2)} µs/event, ${perPage(f.total).toFixed(2)} µs/page (${fmt(f.total.ms)}); ${f.violations} violations, ${f.mismatches} mismatches; ${f.chunks} chunks, ${f.devicePagesLeft} device pages left`);
+  log(`  model state with every page on the device: ${(f.peakStateBytes.median / 2 ** 20).toFixed(0)} MiB, ${(f.peakStateBytes.median / pages).toFixed(0)} B per page (heap and array buffers over the heap before the workload)`);
+  if (per1m !== null) log(`  per event ${(us / per1m).toFixed(2)}x replay-1m's sysfs event (${per1m.toFixed(2)} µs); per page moved ${(perPage(f.total) / per1m).toFixed(2)}x; a MIGRATE command ${(perEvent(f.toDev) / per1m).toFixed(0)}x / ${(perEvent(f.toSys) / per1m).toFixed(0)}x (to/from the device), a fault ${(perEvent(f.faults) / per1m).toFixed(2)}x`);
+  else log('  (run with replay-1m for the ratio)');
+  log(`  at ${small.pages} pages: ${perPage(small.total).toFixed(2)} µs/page; ${small.violations} violations, ${small.mismatches} mismatches`);
+  const bad = f.violations + f.mismatches + small.violations + small.mismatches;
+  budget('hmm-migrate violations + mismatches (both sizes)', bad, bad === 0, '= 0');
+  budget(`hmm-migrate µs per page moved at ${pages} pages / at ${small.pages}`, scaling, scaling <= 2, '<= 2');
 }
 
 if (want('persist-16g')) {

@@ -6,7 +6,7 @@
  * device pages whose record changed; everything at boot or under `paranoid`.
  */
 import { PAGE_SHIFT, type Pte, type Vma } from '../../src/kernel/mm/types.js';
-import type { DevicePage, FreeStack, HmmState } from '../../src/kernel/hmm/types.js';
+import type { DevicePage, DmirrorDevice, FreeStack, HmmState } from '../../src/kernel/hmm/types.js';
 import { pairsOf } from './anon.js';
 import type { Invariant, InvariantContext } from './types.js';
 import { WideIntMap } from '../../src/util/wideIntMap.js';
@@ -185,12 +185,138 @@ function inChunkOf(h: HmmState, page: DevicePage, pfn: number): boolean {
   return dev !== undefined && dev.chunks.some((c) => c.start <= phys && phys <= c.end);
 }
 
+/** A node of a device's free stack. */
+type FreeNode = NonNullable<FreeStack>;
+
+/**
+ * What hmm-device-free knows of a free stack it last found clean (no page
+ * twice, none allocated, all in the device's chunks): each page's position
+ * counted from the bottom (stable under pushes and pops above it, and the
+ * stack's order, so messages come out top-down as a walk gives them), the
+ * allocated pages and the chunks it was judged against. Keyed by the top
+ * node: stack nodes are immutable and shared, so the next stack of the same
+ * device is new nodes pushed on a tail of this one, and only those, the
+ * popped ones and the pages allocated since need looking at, not the whole
+ * stack (10^5 pages after a large migration back).
+ */
+interface StackIndex {
+  readonly depth: Map<number, number>;
+  readonly size: number;
+  readonly pages: HmmState['pages'];
+  readonly chunks: DmirrorDevice['chunks'];
+}
+
+/**
+ * One index per stack top, handed on from a step's before-stack to its
+ * after-stack (the old entry is dropped, since the map is reused): a second
+ * step from the same state (a search's sibling, a re-check) finds none and
+ * walks the whole stack, as does a stack found broken, so a violation is
+ * reported again at every later change of the device, as a full walk does.
+ */
+const stackIndexes = new WeakMap<FreeNode, StackIndex>();
+
+/** The nodes popped from `was` and pushed to make `now` (each top-down): both walked in turn until one meets a node of the other, their common tail. */
+function stackDiff(was: FreeStack, now: FreeStack): { readonly popped: readonly FreeNode[]; readonly pushed: readonly FreeNode[] } {
+  if (was === now) return { popped: [], pushed: [] };
+  const popped: FreeNode[] = [];
+  const pushed: FreeNode[] = [];
+  const inWas = new Set<FreeNode>();
+  const inNow = new Set<FreeNode>();
+  let a = was;
+  let b = now;
+  for (;;) {
+    if (a !== null) {
+      // A node of `was` the walk of `now` passed: the common tail starts here, and `now`'s walk may have overshot it.
+      if (inNow.has(a)) return { popped, pushed: pushed.slice(0, pushed.indexOf(a)) };
+      inWas.add(a);
+      popped.push(a);
+      a = a.next;
+    }
+    if (b !== null) {
+      if (inWas.has(b)) return { popped: popped.slice(0, popped.indexOf(b)), pushed };
+      inNow.add(b);
+      pushed.push(b);
+      b = b.next;
+    }
+    if (a === null && b === null) return { popped, pushed };
+  }
+}
+
+function inChunks(chunks: DmirrorDevice['chunks'], pfn: number): boolean {
+  const phys = BigInt(pfn) << PAGE_SHIFT;
+  return chunks.some((c) => c.start <= phys && phys <= c.end);
+}
+
+/** The whole free stack of device `i`, top-down; indexed when clean. */
+function judgeStack(i: number, dev: DmirrorDevice, h: HmmState, out: string[]): void {
+  const n = out.length;
+  const seen = new Set<number>();
+  const pfns: number[] = [];
+  for (let s: FreeStack = dev.free; s !== null; s = s.next) {
+    if (seen.has(s.pfn)) out.push(`hmm_dmirror${i}: device page ${hexPfn(s.pfn)} is on the free stack twice`);
+    seen.add(s.pfn);
+    pfns.push(s.pfn);
+    if (h.pages.get(s.pfn) !== undefined) out.push(`hmm_dmirror${i}: device page ${hexPfn(s.pfn)} is free and allocated`);
+    if (!inChunks(dev.chunks, s.pfn)) out.push(`hmm_dmirror${i}: free page ${hexPfn(s.pfn)} lies in none of its chunks`);
+  }
+  if (dev.free === null || out.length > n) return;
+  const depth = new Map<number, number>();
+  pfns.forEach((pfn, k) => depth.set(pfn, pfns.length - 1 - k));
+  stackIndexes.set(dev.free, { depth, size: pfns.length, pages: h.pages, chunks: dev.chunks });
+}
+
+/**
+ * The free stack of device `i` from the index of the stack it had before
+ * (clean, with the same chunks): the messages a whole walk would give, in
+ * its order — the pushed nodes first, then the nodes of the old tail that
+ * now hold a pushed page again or a page allocated since the index.
+ */
+function judgeStackDelta(i: number, was: DmirrorDevice, dev: DmirrorDevice, idx: StackIndex, h: HmmState, out: string[]): void {
+  const n = out.length;
+  const { popped, pushed } = stackDiff(was.free, dev.free);
+  const depth = idx.depth;
+  for (const node of popped) depth.delete(node.pfn);
+  const size = idx.size - popped.length;
+  const seen = new Set<number>();
+  for (const node of pushed) {
+    if (seen.has(node.pfn)) out.push(`hmm_dmirror${i}: device page ${hexPfn(node.pfn)} is on the free stack twice`);
+    seen.add(node.pfn);
+    if (h.pages.get(node.pfn) !== undefined) out.push(`hmm_dmirror${i}: device page ${hexPfn(node.pfn)} is free and allocated`);
+    if (!inChunks(dev.chunks, node.pfn)) out.push(`hmm_dmirror${i}: free page ${hexPfn(node.pfn)} lies in none of its chunks`);
+  }
+  // The old tail was clean: only a page pushed again above it or allocated since can be wrong there (its chunks are the same).
+  const flagged = new Set<number>();
+  for (const pfn of seen) if (depth.has(pfn)) flagged.add(pfn);
+  for (const pfn of idx.pages.changedKeys(h.pages)) if (depth.has(pfn) && h.pages.get(pfn) !== undefined) flagged.add(pfn);
+  const tail = [...flagged].sort((x, y) => (depth.get(y) as number) - (depth.get(x) as number));
+  for (const pfn of tail) {
+    if (seen.has(pfn)) out.push(`hmm_dmirror${i}: device page ${hexPfn(pfn)} is on the free stack twice`);
+    if (h.pages.get(pfn) !== undefined) out.push(`hmm_dmirror${i}: device page ${hexPfn(pfn)} is free and allocated`);
+  }
+  if (dev.free === null || out.length > n) return;
+  pushed.forEach((node, k) => depth.set(node.pfn, size + pushed.length - 1 - k));
+  stackIndexes.set(dev.free, { depth, size: size + pushed.length, pages: h.pages, chunks: dev.chunks });
+}
+
+/** The index of the stack `dev` had, if it was found clean against the same chunks: an empty stack needs none. */
+function indexOf(was: DmirrorDevice, dev: DmirrorDevice, h: HmmState): StackIndex | undefined {
+  if (was.chunks !== dev.chunks) return undefined;
+  if (was.free === null) return { depth: new Map(), size: 0, pages: h.pages, chunks: was.chunks };
+  const idx = stackIndexes.get(was.free);
+  // Handed on: the map is about to change into the next stack's.
+  stackIndexes.delete(was.free);
+  return idx?.chunks === dev.chunks ? idx : undefined;
+}
+
 /**
  * hmm-device-free. dmirror_devmem_alloc_page takes a page off the device's
  * free stack (or a new chunk's), dmirror_devmem_free pushes it back: a page
  * is free or allocated, never both, never on the stack twice; the stack
  * holds pages of the device's own chunks; each allocated page has its own
- * backing system page, which is no anonymous folio.
+ * backing system page, which is no anonymous folio. Incremental: a device
+ * whose record changed has its stack judged by the nodes pushed and popped
+ * (stackDiff) against the index of the stack before; the whole stack at
+ * boot, under `paranoid`, when the chunks changed or no index is at hand.
  */
 export const hmmDeviceFree: Invariant = {
   name: 'hmm-device-free',
@@ -202,14 +328,11 @@ export const hmmDeviceFree: Invariant = {
     if (!full && before !== null && before.hmm === h) return [];
     const out: string[] = [];
     h.devices.forEach((dev, i) => {
-      if (!full && before !== null && before.hmm.devices[i] === dev) return;
-      const seen = new Set<number>();
-      for (let s: FreeStack = dev.free; s !== null; s = s.next) {
-        if (seen.has(s.pfn)) out.push(`hmm_dmirror${i}: device page ${hexPfn(s.pfn)} is on the free stack twice`);
-        seen.add(s.pfn);
-        if (h.pages.get(s.pfn) !== undefined) out.push(`hmm_dmirror${i}: device page ${hexPfn(s.pfn)} is free and allocated`);
-        if (!dev.chunks.some((c) => c.start <= BigInt(s.pfn) << PAGE_SHIFT && BigInt(s.pfn) << PAGE_SHIFT <= c.end)) out.push(`hmm_dmirror${i}: free page ${hexPfn(s.pfn)} lies in none of its chunks`);
-      }
+      const was = full || before === null ? undefined : before.hmm.devices[i];
+      if (was === dev) return;
+      const idx = was === undefined ? undefined : indexOf(was, dev, h);
+      if (was === undefined || idx === undefined) judgeStack(i, dev, h, out);
+      else judgeStackDelta(i, was, dev, idx, h, out);
       if (dev.fresh !== null) for (const [pfn] of h.pages.range(dev.fresh.lo, dev.fresh.next)) out.push(`hmm_dmirror${i}: device page ${hexPfn(pfn)} was never handed out and is allocated`);
     });
     const pfns = full || before === null ? [...h.pages.entries()].map(([p]) => p) : before.hmm.pages.changedKeys(h.pages);

@@ -27,7 +27,7 @@ import { mmuNotifierInvalidate } from './mmuNotifier.js';
 import { freePages } from './pageAlloc.js';
 import { processOf, setProcess, vmaAt } from './process.js';
 import { rmapWalkAnon, type Mapping } from './rmap.js';
-import { PAGE_SHIFT, withProcess, withVma, ZERO_PAGE_PHYS, type AnonPte, type Pte, type Vma } from './types.js';
+import { LEVEL_SIZE, PAGE_SHIFT, withProcess, withVma, ZERO_PAGE_PHYS, type AnonPte, type Pte, type Vma } from './types.js';
 import { devicePageAt, dmirrorDevmemFree, mapDevicePage } from '../hmm/devicePages.js';
 
 const PAGE = 4096n;
@@ -218,14 +218,18 @@ function migrateVmaUnmap(op: Op, m: MigrateVma): void {
 
 function migrateDeviceUnmap(op: Op, pages: MigratePage[]): number {
   let unmapped = 0;
+  // The pages mapped elsewhere too, walked together up front: nothing below changes a page table (the notifiers
+  // erase device page-table entries only), so each finds what a walk of its own at its turn would.
+  const shared: number[] = [];
+  for (const pg of pages) if (pg.migrate && (pg.src.kind === 'system' || pg.src.kind === 'device') && mapcountOf(op, pg.src) > pg.mappings.length) shared.push(pg.src.pfn);
+  const walked = rmapWalkPages(op, shared);
   for (const pg of pages) {
     if (!pg.migrate) continue;
     unmapped++;
     if (pg.src.kind !== 'system' && pg.src.kind !== 'device') continue;
     if (mapcountOf(op, pg.src) <= pg.mappings.length) continue;
-    const phys = BigInt(pg.src.pfn) << PAGE_SHIFT;
     const known = new Set(pg.mappings.map((x) => `${x.pid}@${x.addr}`));
-    for (const other of rmapWalkAnon(op, phys, phys + PAGE)) {
+    for (const other of walked.get(pg.src.pfn) ?? []) {
       if (known.has(`${other.pid}@${other.addr}`)) continue;
       op.branch('try_to_migrate_one', 'other-mapping');
       mmuNotifierInvalidate(op, processOf(op, other.pid).mm, other.addr, other.addr + PAGE);
@@ -233,6 +237,31 @@ function migrateDeviceUnmap(op: Op, pages: MigratePage[]): number {
     }
   }
   return unmapped;
+}
+
+/**
+ * rmap_walk_anon of each page of `pfns`, by one walk over the frames from
+ * the lowest to the highest: the model's walk scans every anonymous entry
+ * whatever the range, so a walk per page costs pages × entries. Each page
+ * gets the entries a walk of that page alone returns (an entry mapping
+ * several frames, a PMD, counts for each), in the walk's order.
+ */
+function rmapWalkPages(op: Op, pfns: readonly number[]): Map<number, Mapping[]> {
+  const out = new Map<number, Mapping[]>();
+  if (pfns.length === 0) return out;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const pfn of pfns) {
+    out.set(pfn, []);
+    if (pfn < lo) lo = pfn;
+    if (pfn > hi) hi = pfn;
+  }
+  for (const x of rmapWalkAnon(op, BigInt(lo) << PAGE_SHIFT, BigInt(hi + 1) << PAGE_SHIFT)) {
+    const first = Math.max(lo, Number(x.pte.phys >> PAGE_SHIFT));
+    const last = Math.min(hi, Number((x.pte.phys + LEVEL_SIZE[x.pte.level] - 1n) >> PAGE_SHIFT));
+    for (let pfn = first; pfn <= last; pfn++) out.get(pfn)?.push(x);
+  }
+  return out;
 }
 
 /**
@@ -360,10 +389,11 @@ function freeDst(op: Op, dst: MigrateDst): void {
  */
 export function migrateDeviceRange(op: Op, pfns: readonly number[]): MigratePage[] {
   const pages: MigratePage[] = pfns.map((pfn) => ({ addr: 0n, src: { kind: 'device', pfn, write: false }, migrate: true, dst: null, mappings: [] }));
+  // One walk for the chunk (the notifiers below change no page table): a walk per page cost pages × entries.
+  const walked = rmapWalkPages(op, pfns);
   for (const pg of pages) {
     if (pg.src.kind !== 'device') continue;
-    const phys = BigInt(pg.src.pfn) << PAGE_SHIFT;
-    for (const x of rmapWalkAnon(op, phys, phys + PAGE)) {
+    for (const x of walked.get(pg.src.pfn) ?? []) {
       op.branch('try_to_migrate_one', 'evict');
       mmuNotifierInvalidate(op, processOf(op, x.pid).mm, x.addr, x.addr + PAGE);
       pg.mappings.push(x);
