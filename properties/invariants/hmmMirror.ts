@@ -54,26 +54,16 @@ export const hmmMirrorCoherent: Invariant = {
         return e === undefined ? [] : [[k, e]];
       });
       for (const [vpfn, e] of entries) {
-        const addr = BigInt(vpfn) << PAGE_SHIFT;
-        const at = vmaAt(owner, addr);
-        const have = at === null ? null : entryAt(at.vma, addr);
-        if (have === null) {
-          out.push(`${file.path}: the device maps ${hex(addr)} to ${hex(e.phys)}, where the CPU maps nothing`);
-          continue;
-        }
-        const page = (have.pte.phys & ~(LEVEL_SIZE[have.pte.level] - 1n)) + ((addr - have.unit) & ~0xfffn);
-        // A device-private entry: dmirror_migrate_finalize_and_map stores the backing page, dmirror_do_fault the
-        // device page hmm_range_fault reported (only the file's own device's: others are faulted back first).
-        const dpage = have.pte.anon?.kind === 'device' ? after.hmm.pages.get(Number(page >> PAGE_SHIFT)) : undefined;
-        if (dpage !== undefined && dpage.device !== dmirrorIndex(file.dev)) out.push(`${file.path}: the device maps ${hex(addr)}, a device-private page of hmm_dmirror${dpage.device}`);
-        else if (dpage !== undefined ? e.phys !== page && e.phys !== BigInt(dpage.rpage) << PAGE_SHIFT : page !== e.phys) out.push(`${file.path}: the device maps ${hex(addr)} to ${hex(e.phys)}, the CPU to ${hex(page)}`);
-        else if (e.tag === 'write' && have.pte.anon?.write !== true) out.push(`${file.path}: the device may write ${hex(addr)}, whose CPU entry is read-only`);
+        const m = incoherence(after, owner, file, vpfn, e);
+        if (m !== null) out.push(m);
       }
     }
     return out;
   },
-  culprit: ({ step }) => {
+  culprit: ({ step, before, after }) => {
     const t = step.event.type;
+    // A READ/WRITE whose own stores are all coherent only re-shows an entry left stale earlier.
+    if (t === 'ioctl' && before !== null && !storedIncoherent(before, after)) return 'dmirror_interval_invalidate';
     // A migration (MIGRATE_TO_DEV/SYS, a CPU fault back) invalidates with the device as owner: a stale entry after it is
     // dmirror_interval_invalidate's (it ignored the event); after READ/WRITE it is what dmirror_do_fault stored.
     if (t === 'ioctl' && (step.event.cmd === 'HMM_DMIRROR_MIGRATE_TO_DEV' || step.event.cmd === 'HMM_DMIRROR_MIGRATE_TO_SYS')) return 'dmirror_interval_invalidate';
@@ -81,6 +71,41 @@ export const hmmMirrorCoherent: Invariant = {
     return t === 'fork' ? 'copy_page_range' : t === 'mprotect' ? 'change_protection' : t === 'munmap' ? 'unmap_region' : t === 'madvise' ? 'zap_page_range' : t === 'exit' ? 'exit_mmap' : t === 'ioctl' ? 'dmirror_do_fault' : 'dmirror_interval_invalidate';
   },
 };
+
+/**
+ * What is wrong with the device page-table entry of `file` at virtual page `vpfn` in `s`, or null: it must
+ * name the page the CPU maps there (for a device-private entry: dmirror_migrate_finalize_and_map stores the
+ * backing page, dmirror_do_fault the device page hmm_range_fault reported, only the file's own device's: others
+ * are faulted back first), WRITE only over a writable CPU entry.
+ */
+function incoherence(s: KernelState, owner: Process, file: OpenFile, vpfn: number, e: MirrorEntry): string | null {
+  const addr = BigInt(vpfn) << PAGE_SHIFT;
+  const at = vmaAt(owner, addr);
+  const have = at === null ? null : entryAt(at.vma, addr);
+  if (have === null) return `${file.path}: the device maps ${hex(addr)} to ${hex(e.phys)}, where the CPU maps nothing`;
+  const page = (have.pte.phys & ~(LEVEL_SIZE[have.pte.level] - 1n)) + ((addr - have.unit) & ~0xfffn);
+  const dpage = have.pte.anon?.kind === 'device' ? s.hmm.pages.get(Number(page >> PAGE_SHIFT)) : undefined;
+  if (dpage !== undefined && dpage.device !== dmirrorIndex(file.dev)) return `${file.path}: the device maps ${hex(addr)}, a device-private page of hmm_dmirror${dpage.device}`;
+  if (dpage !== undefined ? e.phys !== page && e.phys !== BigInt(dpage.rpage) << PAGE_SHIFT : page !== e.phys) return `${file.path}: the device maps ${hex(addr)} to ${hex(e.phys)}, the CPU to ${hex(page)}`;
+  if (e.tag === 'write' && have.pte.anon?.write !== true) return `${file.path}: the device may write ${hex(addr)}, whose CPU entry is read-only`;
+  return null;
+}
+
+/** Whether a step stored a device page-table entry (dmirror_do_fault, finalize_and_map) that is wrong. */
+function storedIncoherent(before: KernelState, after: KernelState): boolean {
+  if (before.mm.files === after.mm.files) return false;
+  for (const { id, file, owner } of mirrors(after)) {
+    const was = before.mm.files.get(id)?.mirror;
+    const mirror = file.mirror;
+    if (mirror === undefined || mirror === was || owner === undefined) continue;
+    const keys = was === undefined ? [...mirror.entries()].map(([k]) => k) : mirror.changedKeys(was);
+    for (const k of keys) {
+      const e = mirror.get(k);
+      if (e !== undefined && incoherence(after, owner, file, k, e) !== null) return true;
+    }
+  }
+  return false;
+}
 
 /**
  * The device page-table keys a step may have made wrong: those it stored,
