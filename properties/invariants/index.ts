@@ -17,6 +17,7 @@ import { PERSIST_INVARIANTS } from './persist.js';
 import { ANON_INVARIANTS } from './anon.js';
 import { HMM_MIRROR_INVARIANTS } from './hmmMirror.js';
 import { HMM_DEVICE_INVARIANTS } from './hmmDevice.js';
+import { HMM_EXCLUSIVE_INVARIANTS } from './hmmExclusive.js';
 import { StepMemo, type Invariant, type InvariantContext } from './types.js';
 import type { BlockChange } from '../../src/kernel/op.js';
 import type { KernelState } from '../../src/kernel/state.js';
@@ -47,6 +48,7 @@ export const INVARIANTS: readonly Invariant[] = [
   ...ANON_INVARIANTS,
   ...HMM_MIRROR_INVARIANTS,
   ...HMM_DEVICE_INVARIANTS,
+  ...HMM_EXCLUSIVE_INVARIANTS,
 ];
 
 export const INVARIANT_NAMES = INVARIANTS.map((i) => i.name);
