@@ -302,6 +302,7 @@ export const VARIANTS = {
   'hmm-mprotect-keeps-write': { hmmMprotectKeepsWrite: true },
   'hmm-zap-skips-put': { hmmZapSkipsPut: true },
   'hmm-range-fault-foreign-valid': { hmmRangeFaultForeignValid: true },
+  'hmm-exclusive-maps-partial': { hmmExclusiveMapsPartial: true },
 } as const satisfies Record<string, Partial<VariantSwitches>>;
 
 export type VariantName = keyof typeof VARIANTS;

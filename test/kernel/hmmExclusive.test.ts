@@ -16,6 +16,7 @@ import type { KernelState } from '../../src/kernel/state.js';
 import type { MirrorEntry, OpenFile, Process, Pte, Vma } from '../../src/kernel/mm/types.js';
 import type { WideIntMap } from '../../src/util/wideIntMap.js';
 import { stepOf } from '../helpers/steps.js';
+import { boot, runChecked, type Json } from '../helpers/machine.js';
 
 function load(rel: string): ReturnType<typeof replay> {
   const file = new URL(`../traces-custom/hmm/${rel}`, import.meta.url);
@@ -195,5 +196,40 @@ describe('exclusive-entry invariants can fail', () => {
     expect(violations('hmm-exclusive-atomic', stepOf(s, setMirror(mirror.set(vpfn, { ...atomic, phys: atomic.phys + 0x1000n })))).join()).toMatch(/names 0x[0-9a-f]+, the device-exclusive entry there/);
     // An ATOMIC entry where nothing is mapped (what variant B12 leaves).
     expect(violations('hmm-exclusive-atomic', stepOf(s, setMirror(mirror.set(1, atomic)))).join()).toMatch(/where the CPU's entry is none/);
+  });
+});
+
+describe('variant hmm-exclusive-maps-partial (B12: dmirror_atomic_map for a partial result)', () => {
+  // 65 pages of 4 KiB and EXCLUSIVE of 66: the first window of 64 is all exclusive; in the second, get_user_pages
+  // gets page 64 and stops at the hole after the buffer (npages 1 of 2).
+  const log = (variant: string | null): ReturnType<typeof runChecked> => {
+    const hmm = boot({ kernel: '6.1', ...(variant === null ? {} : { variant }) }, { thp: 'never', devicePrivate: true, testHmm: 'y', physAddrBits: 40 });
+    const anon = (map: string, length: string): Json => ({ type: 'mmap', pid: 'p1', map, fd: null, length, offset: '0', prot: 'rw', flags: ['private'] });
+    const cmd = (c: string, npages: string, offset = '0'): Json => ({ type: 'ioctl', pid: 'p1', fd: 'f1', cmd: c, args: { addr: { map: 'm1', offset }, npages, ptr: { map: 'm2', offset: '0' } } });
+    return runChecked(
+      hmm,
+      { type: 'open', pid: 'p1', fd: 'f1', path: '/dev/hmm_dmirror0', flags: 'rdwr' },
+      anon('m2', '1M'),
+      anon('m1', '0x41000'),
+      cmd('HMM_DMIRROR_EXCLUSIVE', '0x42'),
+      cmd('HMM_DMIRROR_CHECK_EXCLUSIVE', '1', '0x41000'),
+    );
+  };
+
+  it('without it: the second window maps nothing, EBUSY; the first stays exclusive and ATOMIC; nothing past the buffer', () => {
+    const r = log(null);
+    expect(r.results.slice(3)).toEqual(['EBUSY', 'ok']);
+    expect(r.steps[3]?.branches).toEqual(expect.arrayContaining(['make_device_exclusive_range:gup-partial', 'dmirror_exclusive:EBUSY']));
+    expect(r.violations).toEqual([]);
+  });
+
+  it('with it: pages[1] left by the first window is mapped ATOMIC past the buffer, the ioctl succeeds, CHECK_EXCLUSIVE is -EPERM where nothing is mapped; caught at the EXCLUSIVE', () => {
+    const r = log('hmm-exclusive-maps-partial');
+    expect(r.results.slice(3)).toEqual(['ok', 'EPERM']);
+    expect(r.steps[3]?.outcome).toEqual({ ok: true, out: { cpages: 66, faults: 0 } });
+    expect(r.steps[3]?.branches).toContain('dmirror_exclusive:B12-map-partial');
+    const caught = r.violations.filter((v) => v.startsWith('hmm-exclusive-atomic'));
+    expect(caught.length).toBeGreaterThan(0);
+    expect(r.violations.every((v) => v.startsWith('hmm-exclusive-atomic') || v.startsWith('hmm-mirror-coherent'))).toBe(true);
   });
 });
