@@ -12,7 +12,9 @@
  * the page it maps, the page's words live at that address (physmem.ts), and
  * the folio (its order and how many entries map it) is in MmState.anon keyed
  * by its head frame. HMM migration can replace such an entry by a
- * device-private one and back, moving the words with the page.
+ * device-private one and back, moving the words with the page, and
+ * test_hmm's EXCLUSIVE by a device-exclusive one (src/kernel/mm/deviceExclusive.ts),
+ * which the page's data stays under.
  * Left out: swap, KSM, khugepaged collapse, deferred split of partially
  * unmapped THPs (a THP stays whole until its last entry goes, as it does on
  * a kernel under no memory pressure), userfaultfd, soft-dirty, GUP pins.
