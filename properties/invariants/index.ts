@@ -46,9 +46,10 @@ export const INVARIANTS: readonly Invariant[] = [
   hmmDevicePrivateIomem,
   ...PERSIST_INVARIANTS,
   ...ANON_INVARIANTS,
+  // Before the mirror's own: an ATOMIC entry where the page is not exclusive is named by the rule it breaks first.
+  ...HMM_EXCLUSIVE_INVARIANTS,
   ...HMM_MIRROR_INVARIANTS,
   ...HMM_DEVICE_INVARIANTS,
-  ...HMM_EXCLUSIVE_INVARIANTS,
 ];
 
 export const INVARIANT_NAMES = INVARIANTS.map((i) => i.name);
