@@ -177,7 +177,7 @@ export class Fingerprinter {
       let out = 'P';
       for (const [k, e] of t.entries()) {
         const a = e.anon;
-        out += `${k}:${e.level}${hex(e.phys)}${e.special ? 's' : ''}${a === undefined ? '' : `a${a.kind === 'zero' ? 'z' : a.kind === 'device' ? 'd' : 'p'}${a.write ? 'w' : ''}${a.exclusive ? 'x' : ''}`};`;
+        out += `${k}:${e.level}${hex(e.phys)}${e.special ? 's' : ''}${a === undefined ? '' : `a${a.kind === 'zero' ? 'z' : a.kind === 'device' ? 'd' : a.kind === 'exclusive' ? 'e' : 'p'}${a.write ? 'w' : ''}${a.exclusive ? 'x' : ''}`};`;
       }
       this.ptesId.set(t, (id = this.intern(out)));
     }
@@ -248,7 +248,7 @@ export class Fingerprinter {
   private anon(a: AnonState): string {
     if (a.folios.size === 0 && a.bump === null) return '';
     let out = `${a.pages}:${a.bump ?? '-'}:${a.hugeZero ?? '-'}:${a.chunk === null ? '-' : `${a.chunk.base}+${a.chunk.next - a.chunk.base}`}:F`;
-    for (const [k, f] of a.folios.entries()) out += `${k}o${f.order}m${f.maps},`;
+    for (const [k, f] of a.folios.entries()) out += `${k}o${f.order}m${f.maps}${f.devExclusive === undefined ? '' : `e${f.devExclusive}`},`;
     out += ':4';
     for (const [k] of a.free4k.entries()) out += `${k},`;
     out += ':2';

@@ -190,6 +190,7 @@ export const VARIANT_PRESET: Readonly<Record<VariantName, string>> = {
   'hmm-mprotect-keeps-write': 'hmm-device',
   'hmm-zap-skips-put': 'hmm-device',
   'hmm-range-fault-foreign-valid': 'hmm-device',
+  'hmm-exclusive-maps-partial': 'hmm-device',
 };
 
 /**

@@ -47,6 +47,7 @@ export const KERNEL_VARIANT_PROFILE: Readonly<Record<VariantName, VariantNeeds>>
   'hmm-mprotect-keeps-write': { kernel: '6.1', config: HMM_DEVICE },
   'hmm-zap-skips-put': { kernel: '6.1', config: HMM_DEVICE },
   'hmm-range-fault-foreign-valid': { kernel: '6.1', config: HMM_DEVICE },
+  'hmm-exclusive-maps-partial': { kernel: '6.1', config: HMM_DEVICE },
 };
 
 /** The properties that catch each variant (any one of them counts). */
@@ -70,4 +71,7 @@ export const VARIANT_CAUGHT_BY: Readonly<Record<VariantName, readonly string[]>>
   'hmm-mprotect-keeps-write': ['hmm-device-entry'],
   'hmm-zap-skips-put': ['hmm-device-mapcount'],
   'hmm-range-fault-foreign-valid': ['hmm-mirror-coherent', 'no-oops'],
+  // ATOMIC entries at addresses whose pages are not exclusive (or not there): hmm-exclusive-atomic; the stale page
+  // names another address's frame, which hmm-mirror-coherent sees too.
+  'hmm-exclusive-maps-partial': ['hmm-exclusive-atomic', 'hmm-mirror-coherent'],
 };

@@ -99,20 +99,31 @@ function keysOf(v: Vma, old: Vma | undefined): Iterable<number> {
   return v.ptes.changedKeys(old.ptes);
 }
 
+/**
+ * Per folio head: the present entries mapping it (`maps`) and the
+ * device-exclusive entries holding it (`devExclusive`), as a step changed them.
+ */
+interface Counts {
+  readonly maps: Map<number, number>;
+  readonly devExclusive: Map<number, number>;
+}
+
 /** Anon page entries of `v` counted per folio head into `into` (sign +1 or -1); entries with no folio are reported. */
-function countMaps(a: AnonState, v: Vma, sign: number, into: Map<number, number>, orphans: string[] | null, pid: string): void {
+function countMaps(a: AnonState, v: Vma, sign: number, into: Counts, orphans: string[] | null, pid: string): void {
   for (const [k, pte] of v.ptes.entries()) countEntry(a, v, k, pte, sign, into, orphans, pid);
 }
 
 /** One entry of `v` (key `k`; undefined: none) counted as countMaps does. */
-function countEntry(a: AnonState, v: Vma, k: number, pte: Pte | undefined, sign: number, into: Map<number, number>, orphans: string[] | null, pid: string): void {
-  if (pte?.anon?.kind !== 'page') return;
+function countEntry(a: AnonState, v: Vma, k: number, pte: Pte | undefined, sign: number, into: Counts, orphans: string[] | null, pid: string): void {
+  const kind = pte?.anon?.kind;
+  if (pte === undefined || (kind !== 'page' && kind !== 'exclusive')) return;
   const head = headOf(a, Number(pte.phys >> PAGE_SHIFT));
   if (head === null) {
-    orphans?.push(`${pid} maps anonymous frame 0x${pte.phys.toString(16)} at 0x${(v.start + (BigInt(k) << PAGE_SHIFT)).toString(16)}, which is no allocated folio`);
+    orphans?.push(`${pid} ${kind === 'page' ? 'maps' : 'holds a device-exclusive entry of'} anonymous frame 0x${pte.phys.toString(16)} at 0x${(v.start + (BigInt(k) << PAGE_SHIFT)).toString(16)}, which is no allocated folio`);
     return;
   }
-  into.set(head, (into.get(head) ?? 0) + sign);
+  const m = kind === 'page' ? into.maps : into.devExclusive;
+  m.set(head, (m.get(head) ?? 0) + sign);
 }
 
 /**
@@ -122,11 +133,15 @@ function countEntry(a: AnonState, v: Vma, k: number, pte: Pte | undefined, sign:
  * wp_page_copy's page_remove_rmap + put_page take one away, freeing the folio
  * with the last: a folio's count equals the entries mapping it, every anon
  * entry maps an allocated folio, and a folio mapped by nothing is freed.
+ * A device-exclusive entry (page_make_device_exclusive_one) holds a
+ * reference without a mapping: a folio's devExclusive count equals those
+ * entries, and a folio is freed when neither count is left (zap_pte_range's
+ * put_page of the last one).
  */
 export const anonMapcount: Invariant = {
   name: 'anon-mapcount',
   inputs: ['mm'],
-  summary: 'every anonymous folio is mapped by exactly as many page-table entries as its count says (and at least one); every anon entry maps an allocated folio',
+  summary: 'every anonymous folio is mapped by exactly as many page-table entries as its count says, held by as many device-exclusive entries as its devExclusive says (and by at least one of the two); every anon entry maps an allocated folio',
   kernel: 'mm/rmap.c page_add_new_anon_rmap / page_try_dup_anon_rmap / page_remove_rmap; mm/memory.c copy_present_pte, zap_pte_range, wp_page_copy; mm/huge_memory.c __split_huge_pmd',
   check: (ctx) => {
     const d = diffOf(ctx);
@@ -139,7 +154,7 @@ export const anonMapcount: Invariant = {
     const whole = ctx.full || before === null || split;
     if (!whole && d.procs.length === 0 && before.mm.anon.folios === a.folios) return [];
     const out: string[] = [];
-    const delta = new Map<number, number>();
+    const delta: Counts = { maps: new Map(), devExclusive: new Map() };
     // A vma replaced by one at the same start (its entries changed) counts only the keys that differ: a step's
     // cost follows what it changed, not how many pages the vma holds.
     const pairs = pairsOf(ctx);
@@ -156,15 +171,18 @@ export const anonMapcount: Invariant = {
     }
     if (!whole) for (const [pid, v] of pairs.removed) countMaps(before.mm.anon, v, -1, delta, null, pid);
     const was = (head: number): Folio | undefined => (whole ? undefined : before.mm.anon.folios.get(head));
-    const heads = new Set(delta.keys());
+    const heads = new Set([...delta.maps.keys(), ...delta.devExclusive.keys()]);
     if (whole) for (const [head] of a.folios.entries()) heads.add(head);
     else for (const head of before.mm.anon.folios.changedKeys(a.folios)) heads.add(head);
     for (const head of heads) {
       const f = a.folios.get(head);
-      const expected = (was(head)?.maps ?? 0) + (delta.get(head) ?? 0);
+      const expected = (was(head)?.maps ?? 0) + (delta.maps.get(head) ?? 0);
       const actual = f?.maps ?? 0;
       if (expected !== actual) out.push(`anonymous folio at pfn 0x${head.toString(16)} counts ${actual} mappings, page tables hold ${expected}`);
-      if (f !== undefined && f.maps < 1) out.push(`anonymous folio at pfn 0x${head.toString(16)} is allocated with no mapping (leaked: the last put_page did not free it)`);
+      const expectedX = (was(head)?.devExclusive ?? 0) + (delta.devExclusive.get(head) ?? 0);
+      const actualX = f?.devExclusive ?? 0;
+      if (expectedX !== actualX) out.push(`anonymous folio at pfn 0x${head.toString(16)} counts ${actualX} device-exclusive references, page tables hold ${expectedX} device-exclusive entries`);
+      if (f !== undefined && f.maps + actualX < 1) out.push(`anonymous folio at pfn 0x${head.toString(16)} is allocated with no mapping (leaked: the last put_page did not free it)`);
     }
     return out;
   },
@@ -212,8 +230,8 @@ export const anonExclusiveWrite: Invariant = {
         const pte = v.ptes.get(k);
         const e = pte?.anon;
         if (pte === undefined) continue;
-        // Device-private entries have their own rules (hmm-device-entry).
-        if (e === undefined || e.kind === 'device') continue;
+        // Device-private and device-exclusive entries have their own rules (hmm-device-entry, hmm-exclusive-entry).
+        if (e === undefined || e.kind === 'device' || e.kind === 'exclusive') continue;
         const where = `${pid} 0x${(v.start + (BigInt(k) << PAGE_SHIFT)).toString(16)}`;
         if (e.write && (e.kind !== 'page' || !e.exclusive || v.prot !== 'rw')) out.push(`${where}: writable ${e.kind === 'zero' ? 'zero-page' : e.exclusive ? '' : 'shared '}entry in a ${v.prot} vma`);
         if (e.kind !== 'page' || !e.exclusive) continue;

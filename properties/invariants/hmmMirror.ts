@@ -147,28 +147,29 @@ function touchedKeys(before: KernelState, owner: Process, was: OpenFile | undefi
 }
 
 /**
- * hmm-dmirror-counters: a successful READ, WRITE or SNAPSHOT answers
- * cpages = npages (dmirror_read/dmirror_write loop until every page is
- * done; dmirror_snapshot adds every window), and READ/WRITE count at most
- * one fault pass per window that found pages missing.
+ * hmm-dmirror-counters: a successful READ, WRITE, SNAPSHOT or EXCLUSIVE
+ * answers cpages = npages (dmirror_read/dmirror_write loop until every page
+ * is done; dmirror_snapshot adds every window; dmirror_exclusive reads back
+ * the whole range, every page of which it mapped ATOMIC), and READ/WRITE
+ * count at most one fault pass per window that found pages missing.
  */
 export const hmmDmirrorCounters: Invariant = {
   name: 'hmm-dmirror-counters',
-  summary: 'a successful dmirror READ, WRITE or SNAPSHOT reports cpages = npages, and READ/WRITE no more fault passes than pages',
-  kernel: 'lib/test_hmm.c dmirror_read, dmirror_write (bounce.cpages), dmirror_snapshot (cmd->cpages += n)',
+  summary: 'a successful dmirror READ, WRITE, SNAPSHOT or EXCLUSIVE reports cpages = npages, and READ/WRITE no more fault passes than pages',
+  kernel: 'lib/test_hmm.c dmirror_read, dmirror_write, dmirror_exclusive (bounce.cpages), dmirror_snapshot (cmd->cpages += n)',
   onOutcome: true,
   check: ({ step }) => {
     const e = step.event;
     const o = step.outcome;
     if (e.type !== 'ioctl' || !o.ok || o.out === undefined) return [];
-    if (e.cmd !== 'HMM_DMIRROR_READ' && e.cmd !== 'HMM_DMIRROR_WRITE' && e.cmd !== 'HMM_DMIRROR_SNAPSHOT') return [];
+    if (e.cmd !== 'HMM_DMIRROR_READ' && e.cmd !== 'HMM_DMIRROR_WRITE' && e.cmd !== 'HMM_DMIRROR_SNAPSHOT' && e.cmd !== 'HMM_DMIRROR_EXCLUSIVE') return [];
     const npages = Number(e.args.npages);
     const out: string[] = [];
     if (o.out['cpages'] !== npages) out.push(`${e.cmd} of ${npages} pages answered cpages=${o.out['cpages']}`);
     if ((o.out['faults'] ?? 0) > npages) out.push(`${e.cmd} of ${npages} pages counted ${o.out['faults']} fault passes`);
     return out;
   },
-  culprit: ({ step }) => (step.event.type === 'ioctl' && step.event.cmd === 'HMM_DMIRROR_SNAPSHOT' ? 'dmirror_snapshot' : 'dmirror_read'),
+  culprit: ({ step }) => (step.event.type === 'ioctl' && step.event.cmd === 'HMM_DMIRROR_SNAPSHOT' ? 'dmirror_snapshot' : step.event.type === 'ioctl' && step.event.cmd === 'HMM_DMIRROR_EXCLUSIVE' ? 'dmirror_exclusive' : 'dmirror_read'),
 };
 
 export const HMM_MIRROR_INVARIANTS: readonly Invariant[] = [hmmMirrorCoherent, hmmDmirrorCounters];

@@ -17,6 +17,7 @@ import { PERSIST_INVARIANTS } from './persist.js';
 import { ANON_INVARIANTS } from './anon.js';
 import { HMM_MIRROR_INVARIANTS } from './hmmMirror.js';
 import { HMM_DEVICE_INVARIANTS } from './hmmDevice.js';
+import { HMM_EXCLUSIVE_INVARIANTS } from './hmmExclusive.js';
 import { StepMemo, type Invariant, type InvariantContext } from './types.js';
 import type { BlockChange } from '../../src/kernel/op.js';
 import type { KernelState } from '../../src/kernel/state.js';
@@ -45,6 +46,8 @@ export const INVARIANTS: readonly Invariant[] = [
   hmmDevicePrivateIomem,
   ...PERSIST_INVARIANTS,
   ...ANON_INVARIANTS,
+  // Before the mirror's own: an ATOMIC entry where the page is not exclusive is named by the rule it breaks first.
+  ...HMM_EXCLUSIVE_INVARIANTS,
   ...HMM_MIRROR_INVARIANTS,
   ...HMM_DEVICE_INVARIANTS,
 ];

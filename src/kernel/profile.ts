@@ -271,6 +271,13 @@ export interface VariantSwitches {
   readonly hmmZapSkipsPut: boolean;
   /** B16: hmm_range_fault before "mm/hmm: fault non-owner device private entries": another device's device-private page is reported as a valid pfn instead of being faulted back. */
   readonly hmmRangeFaultForeignValid: boolean;
+  /**
+   * B12: lib/test_hmm.c dmirror_exclusive before "Do dmirror_atomic_map() iff all pages are marked for exclusive
+   * access": dmirror_atomic_map ran over the whole window whatever make_device_exclusive_range returned, so the
+   * entries of `pages[]` past what get_user_pages got (what an earlier window left in the on-stack array) were
+   * mapped ATOMIC at addresses whose pages are not exclusive.
+   */
+  readonly hmmExclusiveMapsPartial: boolean;
 }
 
 export const VARIANTS = {
@@ -295,6 +302,7 @@ export const VARIANTS = {
   'hmm-mprotect-keeps-write': { hmmMprotectKeepsWrite: true },
   'hmm-zap-skips-put': { hmmZapSkipsPut: true },
   'hmm-range-fault-foreign-valid': { hmmRangeFaultForeignValid: true },
+  'hmm-exclusive-maps-partial': { hmmExclusiveMapsPartial: true },
 } as const satisfies Record<string, Partial<VariantSwitches>>;
 
 export type VariantName = keyof typeof VARIANTS;
@@ -320,6 +328,7 @@ const NO_VARIANT: VariantSwitches = {
   hmmMprotectKeepsWrite: false,
   hmmZapSkipsPut: false,
   hmmRangeFaultForeignValid: false,
+  hmmExclusiveMapsPartial: false,
 };
 
 export interface Profile extends ProfileSwitches, DevdaxSwitches, VariantSwitches, PatchSwitches {

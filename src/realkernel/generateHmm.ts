@@ -4,14 +4,16 @@
  * processes that open /dev/hmm_dmirror0 and 1, map small private anonymous
  * buffers, touch them, fork, exit, mprotect, munmap and MADV_DONTNEED them,
  * and send the dmirror commands the model mirrors (READ, WRITE, SNAPSHOT,
- * CHECK_EXCLUSIVE, RELEASE) over them. Mappings stay under 2 MiB, so where
+ * EXCLUSIVE, CHECK_EXCLUSIVE, RELEASE) over them. Mappings stay under 2 MiB, so where
  * the kernel places them (which the model does not know: vvar, vdso and the
  * helper's own mappings) cannot decide whether a fault maps a THP. For the
  * same reason every address a step names lies inside the vma its mapping
  * starts (what follows a vma in the guest is not what follows it in the
  * model: `kernel fuzz --hmm` seed 1201 diverged three times on addresses
  * past a mapping's end, a harness bug of this generator, fixed here).
- * MIGRATE_* and EXCLUSIVE are left out: the model does not migrate yet.
+ * MIGRATE_* are left out here (the scripted logs record them). EXCLUSIVE's
+ * range lies inside the vma too: get_user_pages of a page past it would
+ * fault in whatever the guest has there.
  */
 import type { ProgramEvent } from '../log/events.js';
 import type { KernelState } from '../kernel/state.js';
@@ -20,7 +22,7 @@ import type { Rng } from './generate.js';
 const K = 4096n;
 const LENGTHS = [K, 4n * K, 16n * K, 64n * K, 256n * K];
 const MAPS = ['m1', 'm2', 'm3'];
-const CMDS = ['HMM_DMIRROR_READ', 'HMM_DMIRROR_WRITE', 'HMM_DMIRROR_SNAPSHOT', 'HMM_DMIRROR_CHECK_EXCLUSIVE', 'HMM_DMIRROR_RELEASE'] as const;
+const CMDS = ['HMM_DMIRROR_READ', 'HMM_DMIRROR_WRITE', 'HMM_DMIRROR_SNAPSHOT', 'HMM_DMIRROR_EXCLUSIVE', 'HMM_DMIRROR_CHECK_EXCLUSIVE', 'HMM_DMIRROR_RELEASE'] as const;
 
 /** One test_hmm program event for the state the model is in. */
 export function hmmProgramStep(g: Rng, state: KernelState): ProgramEvent {
@@ -77,7 +79,7 @@ export function hmmProgramStep(g: Rng, state: KernelState): ProgramEvent {
     case 'ioctl': {
       const cmd = g.pick(CMDS);
       const at = page(15);
-      // The range and the buffer both end inside their vmas: READ/WRITE copy npages pages, SNAPSHOT npages bytes.
+      // The range and the buffer both end inside their vmas: READ/WRITE/EXCLUSIVE copy npages pages, SNAPSHOT npages bytes.
       const fits = [1, 2, 4, 8].filter((n) => avail === 0 || Number(at / K) + n <= avail);
       const npages = g.pick(fits.length > 0 ? fits : [1]);
       const need = cmd === 'HMM_DMIRROR_SNAPSHOT' ? 1 : npages;

@@ -7,7 +7,9 @@
  * device-dax mapping (hmm_range_fault there needs the devmap entry's write
  * bit, which the model does not keep) and the buffer words they filled.
  * On anonymous memory the same commands agree with the kernel
- * (test/traces-custom/hmm/dmirror-anon.jsonl).
+ * (test/traces-custom/hmm/dmirror-anon.jsonl). EXCLUSIVE and CHECK_EXCLUSIVE
+ * are modelled (no longer ENOTTY under a not-modelled branch): their recorded
+ * logs are test/kernel/hmmExclusive.test.ts's; here, their common paths.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -67,6 +69,35 @@ describe('dmirror commands on a machine out of memory', () => {
     );
     expect(r.results.at(-1)).toBe('EFAULT');
     expect(r.steps.at(-1)?.branches).toEqual(expect.arrayContaining(['do_anonymous_page:VM_FAULT_OOM', 'hmm_vma_fault:EFAULT']));
+    expect(r.violations).toEqual([]);
+  });
+});
+
+describe('EXCLUSIVE and CHECK_EXCLUSIVE', () => {
+  const hmm = boot({ kernel: '6.1' }, { thp: 'never', devicePrivate: true, testHmm: 'y', physAddrBits: 40 });
+  const anon = (pid: string, map: string, length: string): Json => ({ type: 'mmap', pid, map, fd: null, length, offset: '0', prot: 'rw', flags: ['private'] });
+  const cmd = (pid: string, c: string, npages: string, offset = '0'): Json => ({ type: 'ioctl', pid, fd: 'f1', cmd: c, args: { addr: { map: 'm1', offset }, npages, ptr: { map: 'm2', offset: '0' } } });
+
+  it('answer as dmirror_exclusive / dmirror_check_atomic do, never ENOTTY; the mirrored mm gone: EXCLUSIVE EINVAL, CHECK_EXCLUSIVE 0', () => {
+    const r = runChecked(
+      hmm,
+      { type: 'open', pid: 'p1', fd: 'f1', path: '/dev/hmm_dmirror0', flags: 'rdwr' },
+      anon('p1', 'm1', '64K'),
+      anon('p1', 'm2', '64K'),
+      cmd('p1', 'HMM_DMIRROR_EXCLUSIVE', '4'),
+      cmd('p1', 'HMM_DMIRROR_CHECK_EXCLUSIVE', '4'),
+      // The common checks first: an unaligned address.
+      cmd('p1', 'HMM_DMIRROR_EXCLUSIVE', '1', '0x10'),
+      { type: 'fork', pid: 'p1', child: 'p2' },
+      cmd('p2', 'HMM_DMIRROR_CHECK_EXCLUSIVE', '4'),
+      { type: 'exit', pid: 'p1' },
+      cmd('p2', 'HMM_DMIRROR_EXCLUSIVE', '4'),
+      cmd('p2', 'HMM_DMIRROR_CHECK_EXCLUSIVE', '4'),
+    );
+    expect(r.results.slice(3)).toEqual(['ok', 'EPERM', 'EINVAL', 'ok', 'ok', 'ok', 'EINVAL', 'ok']);
+    expect(r.steps[3]?.outcome).toEqual({ ok: true, out: { cpages: 4, faults: 0 } });
+    expect(r.steps[10]?.outcome).toEqual({ ok: true, out: { cpages: 0, faults: 0 } });
+    expect(r.steps.flatMap((s) => s.branches)).not.toContain('dmirror_fops_unlocked_ioctl:ENOTTY(not-modelled)');
     expect(r.violations).toEqual([]);
   });
 });

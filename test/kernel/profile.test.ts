@@ -331,6 +331,7 @@ const TESTED_ELSEWHERE: Readonly<Record<string, string>> = {
   'hmm-mprotect-keeps-write': 'test/kernel/hmmMigrate.test.ts',
   'hmm-zap-skips-put': 'test/kernel/hmmMigrate.test.ts',
   'hmm-range-fault-foreign-valid': 'test/kernel/hmmMigrate.test.ts',
+  'hmm-exclusive-maps-partial': 'test/kernel/hmmExclusive.test.ts',
 };
 const TESTED_VARIANTS: string[] = [];
 const vt = (name: string): string => {

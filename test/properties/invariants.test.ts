@@ -73,6 +73,9 @@ describe('invariant registry', () => {
         // test_hmm's device page table (issue 12).
         'hmm-mirror-coherent',
         'hmm-dmirror-counters',
+        // Device-exclusive entries (HMM_DMIRROR_EXCLUSIVE).
+        'hmm-exclusive-entry',
+        'hmm-exclusive-atomic',
       ].sort(),
     );
   });

@@ -14,11 +14,10 @@
  * src/kernel/mm/mmuNotifier.ts) and the copies to and from the caller's
  * buffer (src/kernel/mm/uaccess.ts); MIGRATE_TO_DEV / MIGRATE_TO_SYS up to
  * migrate_vma_setup, which refuses device-dax vmas (vma_is_dax) and map=none
- * vmas (VM_PFNMAP, in VM_SPECIAL); CHECK_EXCLUSIVE (no device-page-table
- * entry is ever ATOMIC while EXCLUSIVE is not modelled, so it scans and
- * returns 0); RELEASE (every chunk of the device evicted and released).
- * Not yet (issue 12): EXCLUSIVE, migration of anonymous pages to the device
- * and back, hmm_range_fault over a device-dax vma (its entries' write bit),
+ * vmas (VM_PFNMAP, in VM_SPECIAL), and the migrations themselves
+ * (dmirrorMigrate.ts); EXCLUSIVE and CHECK_EXCLUSIVE (dmirrorExclusive.ts);
+ * RELEASE (every chunk of the device evicted and released).
+ * Not yet: hmm_range_fault over a device-dax vma (its entries' write bit),
  * an unaligned `ptr` for READ/WRITE. They answer ENOTTY under a
  * `not-modelled` branch, an answer no kernel gives, so a recorded log shows
  * them as divergences rather than as agreement.
@@ -36,18 +35,19 @@ import { dmirrorMigrateToDevice, dmirrorMigrateToSystem } from './dmirrorMigrate
 import { copyBytesToUser, copyPagesFromUser, copyPagesToUser, pageImage, putPageImage, type PageImage } from '../mm/uaccess.js';
 import { WideIntMap } from '../../util/wideIntMap.js';
 import { dmirrorDeviceRemoveChunks } from './testHmm.js';
+import { dmirrorCheckAtomic, dmirrorExclusive } from './dmirrorExclusive.js';
 
 const U64 = (1n << 64n) - 1n;
 const PAGE_SHIFT = 12n;
 /** ARRAY_SIZE(src_pfns): the migrate commands work in windows of 64 pages. */
 const WINDOW = 64n << PAGE_SHIFT;
 
-function fail(op: Op, fn: string, errno: 'EINVAL' | 'ENOTTY' | 'EFAULT' | 'EPERM', why?: string): Outcome {
+export function fail(op: Op, fn: string, errno: 'EINVAL' | 'ENOTTY' | 'EFAULT' | 'EPERM', why?: string): Outcome {
   op.branch(fn, why === undefined ? errno : `${errno}(${why})`);
   return { ok: false, errno };
 }
 
-function done(cpages: bigint, faults: bigint): Outcome {
+export function done(cpages: bigint, faults: bigint): Outcome {
   return { ok: true, out: { cpages: Number(cpages), faults: Number(faults) } };
 }
 
@@ -70,8 +70,7 @@ export function dmirrorFopsUnlockedIoctl(op: Op, file: OpenFile, e: IoctlEvent):
     case 'HMM_DMIRROR_MIGRATE_TO_SYS':
       return dmirrorMigrate(op, file, e, addr, end);
     case 'HMM_DMIRROR_CHECK_EXCLUSIVE':
-      // dmirror_check_atomic: -EPERM at the first entry tagged DPT_XA_TAG_ATOMIC; none can exist yet.
-      return done(0n, 0n);
+      return dmirrorCheckAtomic(op, file, addr, end);
     case 'HMM_DMIRROR_RELEASE':
       dmirrorRelease(op, file);
       return done(0n, 0n);
@@ -82,7 +81,7 @@ export function dmirrorFopsUnlockedIoctl(op: Op, file: OpenFile, e: IoctlEvent):
     case 'HMM_DMIRROR_SNAPSHOT':
       return dmirrorSnapshot(op, file, e, addr, end);
     case 'HMM_DMIRROR_EXCLUSIVE':
-      return fail(op, 'dmirror_fops_unlocked_ioctl', 'ENOTTY', 'not-modelled');
+      return dmirrorExclusive(op, file, e, addr, end);
   }
 }
 
@@ -132,7 +131,7 @@ function dmirrorMigrate(op: Op, file: OpenFile, e: DmirrorIoctlEvent, start: big
  * memory: the kernel oopses (seen on 6.1.192: a second file of the device
  * reading pages the first migrated, finding F-hmm-kmap-device-private).
  */
-function readImages(op: Op, pages: readonly bigint[], fn: string): PageImage[] {
+export function readImages(op: Op, pages: readonly bigint[], fn: string): PageImage[] {
   const out: PageImage[] = [];
   for (const phys of pages) {
     if (op.state.hmm.pages.get(Number(phys >> PAGE_SHIFT)) !== undefined) {
@@ -151,14 +150,14 @@ export function mirroredMm(op: Op, file: OpenFile): Process | null {
 }
 
 /** The pid handle of that process, or null. */
-function mirroredPid(op: Op, file: OpenFile): string | null {
+export function mirroredPid(op: Op, file: OpenFile): string | null {
   if (file.mm === undefined || file.mm === null) return null;
   for (const [pid, p] of op.state.mm.procs) if (p.mm === file.mm) return pid;
   return null;
 }
 
 /** The file as it is now (a fault or a copy on the way may have changed it: its mirror, its mm). */
-function fileNow(op: Op, e: DmirrorIoctlEvent): { readonly id: number; readonly file: OpenFile } {
+export function fileNow(op: Op, e: DmirrorIoctlEvent): { readonly id: number; readonly file: OpenFile } {
   const id = processOf(op, e.pid).fds.get(e.fd);
   const file = id === undefined ? undefined : op.state.mm.files.get(id);
   if (id === undefined || file === undefined) throw new Error('model bug: the dmirror file went away during its ioctl');
@@ -205,7 +204,7 @@ function dmirrorFault(op: Op, e: DmirrorIoctlEvent, start: bigint, end: bigint, 
  * [start, end) in the device page table, in order, until one is missing
  * (for a write: or not tagged DPT_XA_TAG_WRITE): -ENOENT there.
  */
-function devicePages(op: Op, e: DmirrorIoctlEvent, start: bigint, end: bigint, write: boolean): { readonly pages: bigint[]; readonly complete: boolean } {
+export function devicePages(op: Op, e: DmirrorIoctlEvent, start: bigint, end: bigint, write: boolean): { readonly pages: bigint[]; readonly complete: boolean } {
   const mirror = fileNow(op, e).file.mirror;
   const pages: bigint[] = [];
   for (let a = start; a < end; a += 4096n) {
@@ -321,7 +320,7 @@ function dmirrorSnapshot(op: Op, file: OpenFile, e: DmirrorIoctlEvent, start: bi
 }
 
 /** The user address `ptr` names in the caller (0 for a NULL ptr). */
-function ptrOf(op: Op, e: DmirrorIoctlEvent): bigint {
+export function ptrOf(op: Op, e: DmirrorIoctlEvent): bigint {
   const p = e.args.ptr;
   return p === null ? 0n : (mapAddress(processOf(op, e.pid), p.map) + p.offset) & U64;
 }

@@ -12,7 +12,9 @@
  * the page it maps, the page's words live at that address (physmem.ts), and
  * the folio (its order and how many entries map it) is in MmState.anon keyed
  * by its head frame. HMM migration can replace such an entry by a
- * device-private one and back, moving the words with the page.
+ * device-private one and back, moving the words with the page, and
+ * test_hmm's EXCLUSIVE by a device-exclusive one (src/kernel/mm/deviceExclusive.ts),
+ * which the page's data stays under.
  * Left out: swap, KSM, khugepaged collapse, deferred split of partially
  * unmapped THPs (a THP stays whole until its last entry goes, as it does on
  * a kernel under no memory pressure), userfaultfd, soft-dirty, GUP pins.
@@ -25,7 +27,8 @@ import { pidOfMm, processOf, setMm, setProcess } from './process.js';
 import { rmapWalkAnon } from './rmap.js';
 import { mapDevicePage } from '../hmm/devicePages.js';
 import { migrateToRam } from '../hmm/dmirrorMigrate.js';
-import { PAGE_SHIFT, SZ_2M, ZERO_PAGE_PHYS, withAnon, withProcess, withVma, type AnonPte, type Folio, type Process, type Pte, type Vma } from './types.js';
+import { folioRefs, PAGE_SHIFT, SZ_2M, ZERO_PAGE_PHYS, withAnon, withProcess, withVma, type AnonPte, type Folio, type Process, type Pte, type Vma } from './types.js';
+import { removeDeviceExclusiveEntry, restoredPte } from './deviceExclusive.js';
 import type { Prot } from '../../log/programEvents.js';
 
 
@@ -73,13 +76,27 @@ export function addFolio(op: Op, pfn: number, delta: number): void {
   mapFolio(op, BigInt(pfn) << PAGE_SHIFT, delta);
 }
 
-/** Entries mapping the folio of `phys` change by `delta` (get_page / page_dup_rmap or put_page); the last one frees it. */
+/** Entries mapping the folio of `phys` change by `delta` (get_page / page_dup_rmap or put_page); the last reference frees it. */
 function mapFolio(op: Op, phys: bigint, delta: number): void {
+  adjustFolio(op, phys, delta, 0);
+}
+
+/**
+ * The folio of `phys` gains `maps` mappings and `devExclusive` references
+ * of device-exclusive entries (either may be negative: page_remove_rmap
+ * keeping the reference when an entry becomes device-exclusive is -1/+1,
+ * restore_exclusive_pte's page_add_anon_rmap +1/-1, zap's put_page of an
+ * exclusive entry 0/-1); it is freed when no reference is left
+ * (folio_ref_count 0).
+ */
+export function adjustFolio(op: Op, phys: bigint, maps: number, devExclusive: number): void {
   const at = folioAt(op, Number(phys >> PAGE_SHIFT));
   if (at === null) throw new Error(`model bug: no anon folio at ${phys.toString(16)}`);
-  const maps = at.folio.maps + delta;
-  if (maps > 0) {
-    setFolio(op, at.head, { order: at.folio.order, maps });
+  const m = at.folio.maps + maps;
+  const x = (at.folio.devExclusive ?? 0) + devExclusive;
+  if (m < 0 || x < 0) throw new Error(`model bug: anon folio at ${phys.toString(16)} would count ${m} mappings and ${x} device-exclusive entries`);
+  if (m + x > 0) {
+    setFolio(op, at.head, x === 0 ? { order: at.folio.order, maps: m } : { order: at.folio.order, maps: m, devExclusive: x });
     return;
   }
   setFolio(op, at.head, null);
@@ -88,7 +105,9 @@ function mapFolio(op: Op, phys: bigint, delta: number): void {
 
 /** 4 KiB pages an entry counts in MM_ANONPAGES. */
 export function rssPages(pte: Pte): number {
-  // copy_nonpresent_pte: "Update rss count even for unaddressable pages" — a device-private entry counts as its page.
+  // copy_nonpresent_pte: "Update rss count even for unaddressable pages" — a device-private entry counts as its page;
+  // a device-exclusive one keeps the count of the entry it replaced (page_make_device_exclusive_one leaves rss alone,
+  // zap_pte_range decrements it).
   if (pte.anon === undefined || pte.anon.kind === 'zero') return 0;
   return pte.level === 'pmd' ? HPAGE_PMD_NR : 1;
 }
@@ -133,6 +152,7 @@ export function anonFault(op: Op, p: Process, index: number, addr: bigint, write
   const pmdRegion = Number(addr >> 21n);
   const have = findEntry(vma, addr);
   if (have !== null && have.pte.anon?.kind === 'device') return doSwapPageDevice(op, p, index, addr, write, have.pte);
+  if (have !== null && have.pte.anon?.kind === 'exclusive') return doSwapPageExclusive(op, p, index, addr, write);
   if (have === null) {
     if (!proc.pmdTables.has(pudRegion)) proc = withProcess(proc, { pmdTables: proc.pmdTables.set(pudRegion, true) });
     if (!proc.pteTables.has(pmdRegion) && thpApplies(op, vma, addr)) {
@@ -188,6 +208,28 @@ function doSwapPageDevice(op: Op, p: Process, index: number, addr: bigint, write
   if (write && now.pte.anon !== undefined && !now.pte.anon.write) return doWpPage(op, proc, index, addr & ~0xfffn);
   proc = processOf(op, pid);
   return { kind: 'installed', proc, vma: proc.vmas[index] as Vma, pte: now.pte, unit: now.unit };
+}
+
+/**
+ * @kernel do_swap_page mm/memory.c (a device-exclusive entry) →
+ * remove_device_exclusive_entry: the MMU_NOTIFY_EXCLUSIVE invalidation of
+ * the page (owner NULL: every dmirror drops it, ATOMIC entries included),
+ * then restore_exclusive_pte (src/kernel/mm/deviceExclusive.ts). The fault
+ * returns 0 and the CPU retries: a write through a restored read-only entry
+ * (EXCLUSIVE_READ, or a vma without VM_WRITE) is then do_wp_page's.
+ */
+function doSwapPageExclusive(op: Op, p: Process, index: number, addr: bigint, write: boolean): AnonFaultOutcome {
+  const unit = addr & ~0xfffn;
+  const pid = pidOfMm(op, p.mm);
+  setProcess(op, pid, p);
+  removeDeviceExclusiveEntry(op, pid, index, unit);
+  op.branch('do_swap_page', 'device-exclusive');
+  const proc = processOf(op, pid);
+  const v = proc.vmas[index] as Vma;
+  const pte = v.ptes.get(keyOf(v, unit));
+  if (pte?.anon?.kind !== 'page') throw new Error('model bug: restore_exclusive_pte left no present page');
+  if (write && !pte.anon.write) return doWpPage(op, proc, index, unit);
+  return { kind: 'installed', proc, vma: v, pte, unit };
 }
 
 /** Whether the 2 MiB range around `addr` holds any entry of `v` (which pmd_none would deny). */
@@ -280,7 +322,7 @@ function doHugePmdWpPage(op: Op, v: Vma, pmd: Pte): Pte | null {
     return null;
   }
   const at = folioAt(op, Number(pmd.phys >> PAGE_SHIFT));
-  if (a.exclusive || (at !== null && at.folio.maps === 1)) {
+  if (a.exclusive || (at !== null && folioRefs(at.folio) === 1)) {
     op.branch('do_huge_pmd_wp_page', 'reuse');
     return anonPte('pmd', pmd.phys, { kind: 'page', write: v.prot === 'rw', exclusive: true });
   }
@@ -329,7 +371,7 @@ function doWpPage(op: Op, p: Process, index: number, unit: bigint): AnonFaultOut
   const a = old.anon;
   if (a.kind === 'page') {
     const at = folioAt(op, Number(old.phys >> PAGE_SHIFT));
-    if (a.exclusive || (at !== null && at.folio.maps === 1)) {
+    if (a.exclusive || (at !== null && folioRefs(at.folio) === 1)) {
       // wp_page_reuse: pte_mkdirty, maybe_mkwrite.
       if (a.exclusive) op.branch('do_wp_page', 'reuse-exclusive');
       else op.branch('do_wp_page', 'reuse-last-ref');
@@ -400,6 +442,12 @@ export function zapAnonRange(op: Op, p: Process, index: number, lo: bigint, hi: 
     if (pte.anon?.kind === 'page') {
       rss -= rssPages(pte);
       mapFolio(op, pte.phys, -1);
+    } else if (pte.anon?.kind === 'exclusive') {
+      // zap_pte_range, a device-exclusive entry: rss--, put_page and no page_remove_rmap (the mapping went when the
+      // entry was made); the last reference frees the folio.
+      op.branch('zap_pte_range', 'device-exclusive');
+      rss -= 1;
+      adjustFolio(op, pte.phys, 0, -1);
     } else if (pte.anon?.kind === 'device') {
       // zap_pte_range, a device-private entry: rss--, page_remove_rmap, put_page (the last one: page_free).
       op.branch('zap_pte_range', 'device-private');
@@ -428,10 +476,19 @@ export function copyAnonVma(op: Op, v: Vma): { readonly parent: Vma; readonly ch
   const childOnly = new Map<number, Pte>();
   const pteRegions = new Set<number>();
   const pmdRegions = new Set<number>();
-  for (const [k, pte] of v.ptes.entries()) {
+  for (const [k, entry] of v.ptes.entries()) {
     const at = v.start + (BigInt(k) << PAGE_SHIFT);
     pmdRegions.add(Number(at >> 30n));
-    if (pte.level === 'pte') pteRegions.add(Number(at >> 21n));
+    if (entry.level === 'pte') pteRegions.add(Number(at >> 21n));
+    let pte = entry;
+    if (entry.anon?.kind === 'exclusive') {
+      // copy_nonpresent_pte: try_restore_exclusive_pte (the trylock cannot fail here) makes the parent's entry
+      // present again, then -ENOENT sends it through copy_present_pte like any present page (below).
+      op.branch('copy_nonpresent_pte', 'device-exclusive');
+      pte = restoredPte(v, entry);
+      adjustFolio(op, pte.phys, 1, -1);
+      parent = parent.set(k, pte);
+    }
     const a = pte.anon;
     if (a === undefined || a.kind === 'zero') continue;
     if (a.kind === 'device') {
@@ -478,6 +535,11 @@ export function changeProtection(v: Vma, prot: Prot, keepsDeviceWrite = false): 
   let ptes = v.ptes;
   for (const [k, pte] of v.ptes.entries()) {
     const a = pte.anon;
+    if (a?.kind === 'exclusive') {
+      // change_pte_range: SWP_DEVICE_EXCLUSIVE_WRITE becomes SWP_DEVICE_EXCLUSIVE_READ, whatever the new protection.
+      if (a.write) ptes = ptes.set(k, anonPte('pte', pte.phys, { ...a, write: false }));
+      continue;
+    }
     if (a?.kind === 'device') {
       // change_pte_range: SWP_DEVICE_WRITE becomes SWP_DEVICE_READ whatever the new protection; nothing upgrades it.
       // (Variant B8, `keepsDeviceWrite`, leaves it writable.)
@@ -515,15 +577,20 @@ export function splitHugePage(op: Op, head: number): void {
     if (x.pte.level === 'pmd') setProcess(op, x.pid, splitHugePmd(op, processOf(op, x.pid), x.index, x.addr));
     else mmuNotifierInvalidate(op, processOf(op, x.pid).mm, x.addr, x.addr + 4096n);
   }
-  const counts = new Map<number, number>();
+  // Each subpage becomes a folio of its own, counting the present entries that map it and the device-exclusive
+  // entries that hold it.
+  const counts = new Map<number, { maps: number; devExclusive: number }>();
   for (const x of rmapWalkAnon(op, lo, lo + SZ_2M)) {
     const pfn = Number(x.pte.phys >> PAGE_SHIFT);
-    counts.set(pfn, (counts.get(pfn) ?? 0) + 1);
+    const c = counts.get(pfn) ?? { maps: 0, devExclusive: 0 };
+    if (x.pte.anon?.kind === 'exclusive') c.devExclusive++;
+    else c.maps++;
+    counts.set(pfn, c);
   }
   setFolio(op, head, null);
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
-    const maps = counts.get(head + i) ?? 0;
-    if (maps > 0) setFolio(op, head + i, { order: 0, maps });
-    else freePages(op, head + i, 0);
+    const c = counts.get(head + i);
+    if (c === undefined) freePages(op, head + i, 0);
+    else setFolio(op, head + i, c.devExclusive === 0 ? { order: 0, maps: c.maps } : { order: 0, maps: c.maps, devExclusive: c.devExclusive });
   }
 }

@@ -90,12 +90,12 @@ export function handleMmFault(op: Op, comm: string, p: Process, index: number, a
 
 /**
  * Whether an access must fault although an entry is there: a device-private
- * entry is not present (do_swap_page), and a write through an anonymous
- * entry without write permission goes to handle_pte_fault's do_wp_page (or
- * do_huge_pmd_wp_page).
+ * or device-exclusive entry is not present (do_swap_page), and a write
+ * through an anonymous entry without write permission goes to
+ * handle_pte_fault's do_wp_page (or do_huge_pmd_wp_page).
  */
 export function needsFault(pte: Pte, write: boolean): boolean {
-  if (pte.anon?.kind === 'device') return true;
+  if (pte.anon?.kind === 'device' || pte.anon?.kind === 'exclusive') return true;
   return write && pte.anon !== undefined && !pte.anon.write;
 }
 

@@ -37,8 +37,8 @@ export function pteWrite(vma: Vma): boolean {
 export function followPte(op: Op, vma: Vma, addr: bigint): FollowResult {
   const have = entryAt(vma, addr);
   const prof = op.state.profile;
-  // follow_pte: pte_present fails for a device-private entry as for none.
-  if (have === null || have.pte.anon?.kind === 'device') return { ok: false, errno: 'EINVAL' };
+  // follow_pte: pte_present fails for a device-private or device-exclusive entry as for none.
+  if (have === null || have.pte.anon?.kind === 'device' || have.pte.anon?.kind === 'exclusive') return { ok: false, errno: 'EINVAL' };
   if (have.pte.level !== 'pte' && !(prof.devdaxMapNone && !prof.followPfnPteOnly)) {
     op.branch('follow_pte', `EINVAL(${have.pte.level}_bad)`);
     return { ok: false, errno: 'EINVAL' };
@@ -59,7 +59,7 @@ export function fixupUserFault(op: Op, comm: string, pid: string, addr: bigint, 
     return { ok: false, errno: 'EFAULT' };
   }
   const have = entryAt(at.vma, addr);
-  if (have !== null && have.pte.anon?.kind !== 'device') return { ok: true };
+  if (have !== null && have.pte.anon?.kind !== 'device' && have.pte.anon?.kind !== 'exclusive') return { ok: true };
   const r = handleMmFault(op, comm, p, at.index, addr, write);
   setProcess(op, pid, r.proc);
   if (r.kind === 'sigbus') {

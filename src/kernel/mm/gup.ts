@@ -46,8 +46,9 @@ export function checkVmaFlags(vma: Vma, flags: GupFlags): string | null {
  */
 function canFollow(vma: Vma, pte: Pte, flags: GupFlags): boolean {
   const a = pte.anon;
-  // follow_page_pte: a device-private entry is not present (no page): faultin_page migrates it back.
-  if (a?.kind === 'device') return false;
+  // follow_page_pte: a device-private or device-exclusive entry is not present (no page): faultin_page migrates
+  // it back or restores it.
+  if (a?.kind === 'device' || a?.kind === 'exclusive') return false;
   if (!flags.write || a === undefined || a.write) return true;
   return flags.force && vma.prot !== 'rw' && a.kind === 'page' && a.exclusive;
 }

@@ -19,7 +19,9 @@
  * modelled rather than guessed. A device-private entry of the owner's
  * device is a valid pfn (the device page, HMM_PFN_WRITE if the entry is
  * writable) and never faulted; any other device's is not valid, and faulted
- * (do_swap_page → migrate_to_ram) when a fault is asked.
+ * (do_swap_page → migrate_to_ram) when a fault is asked. A device-exclusive
+ * entry is never valid: faulted (do_swap_page → remove_device_exclusive_entry)
+ * when a fault is asked, not valid otherwise.
  */
 import type { Op } from '../op.js';
 import { entryAt, handleMmFault, needsFault } from './fault.js';
@@ -117,6 +119,19 @@ export function hmmRangeFault(op: Op, comm: string, mm: string, start: bigint, e
         continue;
       }
       op.branch('hmm_vma_handle_pte', 'device-private-fault');
+      const r = hmmVmaFault(op, comm, mm, at.index, vma, addr, walkEnd, req.write);
+      if (r !== null) return { ok: false, errno: r };
+      continue;
+    }
+    if (have !== null && have.pte.anon?.kind === 'exclusive') {
+      // hmm_vma_handle_pte, !pte_present: hmm_pte_need_fault with no CPU flags; is_device_exclusive_entry → fault.
+      if (!req.fault) {
+        op.branch('hmm_vma_handle_pte', 'device-exclusive');
+        pfns.push(NONE);
+        addr += PAGE;
+        continue;
+      }
+      op.branch('hmm_vma_handle_pte', 'device-exclusive-fault');
       const r = hmmVmaFault(op, comm, mm, at.index, vma, addr, walkEnd, req.write);
       if (r !== null) return { ok: false, errno: r };
       continue;

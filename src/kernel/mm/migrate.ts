@@ -64,7 +64,10 @@ function remapEntries(op: Op, moves: Moves): void {
       if (v.file !== null || v.ptes.size === 0) return;
       let ptes = v.ptes;
       for (const [k, pte] of v.ptes.entries()) {
-        if (pte.anon?.kind !== 'page') continue;
+        // A device-exclusive entry names the page too: it follows it (6.1's try_to_migrate_one computes the
+        // subpage of such an entry from a swap PTE, one of the 2025 device-exclusive fixes; the model moves it as
+        // those fixes would).
+        if (pte.anon?.kind !== 'page' && pte.anon?.kind !== 'exclusive') continue;
         const pfn = Number(pte.phys >> PAGE_SHIFT);
         const head = movedHead(moves, pfn);
         if (head === undefined) continue;

@@ -122,7 +122,7 @@ function vmaOf(op: Op, pid: string, addr: bigint): { readonly vma: Vma; readonly
  * the driver over the range, then per page: a huge zero PMD is split, a THP
  * split (split_huge_page) and walked as PTEs; pte_none migrates without a
  * page (anonymous vmas only); a device-private entry only with
- * SELECT_DEVICE_PRIVATE and this owner; the zero page only with
+ * SELECT_DEVICE_PRIVATE and this owner (a device-exclusive entry never); the zero page only with
  * SELECT_SYSTEM, without a page; a system page only with SELECT_SYSTEM and
  * not when part of a large folio (PageTransCompound: "FIXME support THP");
  * a collected page loses this mapping (page_remove_rmap; the model keeps
@@ -161,6 +161,11 @@ function collectPte(op: Op, m: MigrateVma, pte: Pte | null): MigrateSrc {
   const a = pte.anon;
   if (a === undefined) throw new Error('model bug: a non-anonymous entry in an anonymous vma');
   const pfn = Number(pte.phys >> PAGE_SHIFT);
+  if (a.kind === 'exclusive') {
+    // !pte_present and not a device-private entry: "Other special swap entries are not migratable".
+    op.branch('migrate_vma_collect_pmd', 'skip-device-exclusive');
+    return NONE;
+  }
   if (a.kind === 'device') {
     const page = devicePageAt(op, pfn);
     if (m.select !== 'device-private' || page?.device !== m.owner) {

@@ -44,16 +44,25 @@ export interface Pte {
  * (SWP_DEVICE_WRITE / SWP_DEVICE_READ, include/linux/swapops.h): not
  * present, `phys` is the device page's frame (swp_offset), its data lives
  * in the page's backing page (HmmState.pages), and any CPU access faults
- * (do_swap_page → migrate_to_ram).
+ * (do_swap_page → migrate_to_ram); or (kind `exclusive`, PTE level only) a
+ * device-exclusive swap entry (SWP_DEVICE_EXCLUSIVE_WRITE / _READ,
+ * page_make_device_exclusive_one mm/rmap.c): not present, `phys` is the
+ * anon page itself (its data stays there), the page's mapping was removed
+ * (page_remove_rmap) but the entry keeps its reference (Folio.devExclusive),
+ * and any CPU access restores the page (do_swap_page →
+ * remove_device_exclusive_entry; src/kernel/mm/deviceExclusive.ts).
  */
 export interface AnonPte {
-  readonly kind: 'page' | 'zero' | 'device';
-  /** pte_write / pmd_write; for a device entry is_writable_device_private_entry. */
+  readonly kind: 'page' | 'zero' | 'device' | 'exclusive';
+  /** pte_write / pmd_write; for a device entry is_writable_device_private_entry, for an exclusive one is_writable_device_exclusive_entry. */
   readonly write: boolean;
   /**
    * PageAnonExclusive of the mapped page (mm/rmap.c, v5.19+). An exclusive
    * page has exactly one mapping, so the bit can live with that mapping
    * here; fork's page_try_dup_anon_rmap clears it, do_wp_page's reuse sets it.
+   * A device-exclusive entry keeps the bit of the entry it replaced: neither
+   * page_remove_rmap nor restore_exclusive_pte's page_add_anon_rmap
+   * (RMAP_NONE) touches the page flag.
    */
   readonly exclusive: boolean;
 }
@@ -175,10 +184,25 @@ export interface Folio {
   readonly order: 0 | 9;
   /**
    * Page-table entries mapping any part of it (a PMD counts once, each PTE
-   * once): folio_ref_count and folio_mapcount alike, as the model has no
-   * pins and no swap cache.
+   * once): folio_mapcount, and with `devExclusive` folio_ref_count, as the
+   * model has no pins and no swap cache.
    */
   readonly maps: number;
+  /**
+   * Device-exclusive entries naming its pages (absent: none). Making an
+   * entry device-exclusive removes the page's mapping (page_remove_rmap in
+   * page_make_device_exclusive_one) but keeps the reference the mapping
+   * held ("There is a reference on the page for the swap entry"), so the
+   * refcount is maps + devExclusive and the folio is freed only when both
+   * are gone (zap_pte_range's put_page of an exclusive entry, without
+   * page_remove_rmap).
+   */
+  readonly devExclusive?: number;
+}
+
+/** folio_ref_count of an anon folio: its mappings plus the references its device-exclusive entries hold. */
+export function folioRefs(f: Folio): number {
+  return f.maps + (f.devExclusive ?? 0);
 }
 
 /** The page allocator's share of anonymous memory (src/kernel/mm/pageAlloc.ts). */
