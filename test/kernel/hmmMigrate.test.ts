@@ -120,10 +120,10 @@ describe('device-page invariants can fail', () => {
     if (dev === undefined) throw new Error('no device');
     const devices = [{ ...dev, free: { pfn, next: dev.free } }, ...mid.hmm.devices.slice(1)];
     expect(violations('hmm-device-free', stepOf(mid, { ...mid, hmm: { ...mid.hmm, devices } })).join()).toMatch(/is free and allocated/);
-    const [[p0, d0], [q0, e0]] = [...mid.hmm.pages.entries()] as [[number, { rpage: number }], [number, { rpage: number }]];
-    void p0;
-    const same = mid.hmm.pages.set(q0, { ...(mid.hmm.pages.get(q0) as NonNullable<ReturnType<typeof mid.hmm.pages.get>>), rpage: d0.rpage });
-    void e0;
+    // Two device pages, the second given the first's backing page (a tuple cast of the entries list does not type-check).
+    const [first, second] = [...mid.hmm.pages.entries()];
+    if (first === undefined || second === undefined) throw new Error('two device pages expected');
+    const same = mid.hmm.pages.set(second[0], { ...second[1], rpage: first[1].rpage });
     expect(violations('hmm-device-free', stepOf(mid, { ...mid, hmm: { ...mid.hmm, pages: same } })).join()).toMatch(/share the backing page/);
   });
 });
