@@ -9,9 +9,10 @@
  * lean towards them (their device-private entries are what the migration
  * code paths are about).
  *
- * Addresses. Mappings stay under 2 MiB, so where the kernel places them
- * (which the model does not know: vvar, vdso and the helper's own
- * mappings) cannot decide whether a fault maps a THP. For the same reason
+ * Addresses. A process's mappings stay under 2 MiB together (MAPPED_MAX),
+ * so where the kernel places and merges them (which the model does not
+ * know: vvar, vdso and the helper's own mappings) cannot decide whether a
+ * fault maps a THP or a split invalidates a 2 MiB block. For the same reason
  * every address a step names lies inside the mapping its handle names, in
  * pages the model still has a vma for: what follows a vma in the guest is
  * not what follows it in the model (`kernel fuzz --hmm` seed 1201 diverged
@@ -52,8 +53,19 @@ import { applyEvent, type Step } from '../replay/engine.js';
 import type { Rng } from './generate.js';
 
 const K = 4096n;
-/** Mapping lengths: up to 128 pages (two 64-page migrate_vma windows), all under 2 MiB. */
-const LENGTHS = [K, 4n * K, 16n * K, 64n * K, 256n * K, 512n * K];
+/** Mapping lengths, in pages 1 to 256 (a migration range may span up to two 64-page migrate_vma windows). */
+const LENGTHS = [K, 4n * K, 16n * K, 64n * K, 256n * K];
+/**
+ * A process's mappings together stay under this. The kernel merges a new
+ * anonymous mapping with an adjacent one of the same protection
+ * (vma_merge in mmap_region, which the model leaves out), so only the sum
+ * bounds a vma's size; a vma under 2 MiB cannot hold an aligned 2 MiB
+ * block, which would get THPs and, at every split inside it, a 2 MiB
+ * invalidation from vma_adjust_trans_huge (`kernel fuzz --hmm` seed 1210
+ * run 28: a 2 MiB mapping merged with two 1 MiB ones, a munmap of one page
+ * erased the device page table over the whole block).
+ */
+const MAPPED_MAX = 512n * K;
 const MAPS = ['m1', 'm2', 'm3'];
 /** Never mapped: the handle's address is 0, and nothing is there in the guest either. */
 const UNMAPPED = 'm9';
@@ -140,10 +152,12 @@ export class HmmGenerator {
     const fds = p === undefined ? [] : [...p.fds.keys()];
     const live = this.liveMaps(state, pid);
     const devPages = this.deviceSpots(state, pid, live);
+    const mapped = (p?.vmas ?? []).reduce((n, v) => n + (v.end - v.start), 0n);
+    const lengths = LENGTHS.filter((l) => mapped + l < MAPPED_MAX);
     const kind = g.weighted([
       [fds.length === 0 ? 40 : 3, 'open'],
       [2, 'close'],
-      [live.length < 2 ? 40 : 6, 'mmap'],
+      [lengths.length === 0 ? 0 : live.length < 2 ? 40 : 6, 'mmap'],
       [3, 'munmap'],
       [5, 'mprotect'],
       [4, 'madvise'],
@@ -165,7 +179,7 @@ export class HmmGenerator {
       case 'close':
         return { type: 'close', pid, fd: fds.length > 0 ? g.pick(fds) : 'f1' };
       case 'mmap':
-        return { type: 'mmap', pid, map: g.pick(MAPS), fd: null, length: g.pick(LENGTHS), offset: 0n, prot: g.weighted([[85, 'rw'], [10, 'r'], [5, 'none']] as const), flags: ['private'], addr: null };
+        return { type: 'mmap', pid, map: g.pick(MAPS), fd: null, length: g.pick(lengths), offset: 0n, prot: g.weighted([[85, 'rw'], [10, 'r'], [5, 'none']] as const), flags: ['private'], addr: null };
       case 'munmap': {
         const r = range(2);
         return { type: 'munmap', pid, map: r.map, offset: r.offset, length: BigInt(r.pages) * K };
