@@ -46,7 +46,7 @@ import type { ProgramEvent } from '../log/events.js';
 import type { DmirrorIoctlCmd, DmirrorIoctlEvent } from '../log/ioctlEvents.js';
 import type { MapAddress } from '../log/programEvents.js';
 import type { KernelState } from '../kernel/state.js';
-import type { Process, Pte } from '../kernel/mm/types.js';
+import type { OpenFile, Process, Pte } from '../kernel/mm/types.js';
 import { vmaAt } from '../kernel/mm/process.js';
 import { dmirrorIndex } from '../kernel/mm/mmuNotifier.js';
 import { applyEvent, type Step } from '../replay/engine.js';
@@ -82,6 +82,17 @@ interface Extent {
 interface Spot {
   readonly map: string;
   readonly page: number;
+}
+
+/** A command's view through one fd (HmmGenerator.through). */
+interface Through {
+  readonly id: number | undefined;
+  readonly file: OpenFile | undefined;
+  /** The pid handle of the process the file mirrors (the caller's when that mm is gone). */
+  readonly target: string;
+  readonly shared: readonly string[];
+  readonly devPages: readonly Spot[];
+  readonly owned: readonly Spot[];
 }
 
 /** The commands' weights; MIGRATE_TO_SYS mostly once some page is on a device (before, it moves nothing). */
@@ -208,26 +219,24 @@ export class HmmGenerator {
 
   /** A dmirror command through one of the caller's files, over a range of the process that file mirrors. */
   private ioctl(g: Rng, state: KernelState, pid: string, fds: readonly string[], live: readonly string[]): ProgramEvent {
-    const fd = g.pick(fds);
-    const caller = state.mm.procs.get(pid);
-    const id = caller?.fds.get(fd);
-    const file = id === undefined ? undefined : state.mm.files.get(id);
     let cmd = g.weighted(commands(state.hmm.pages.size > 0));
+    let fd = g.pick(fds);
+    // MIGRATE_TO_SYS moves back the pages of its own device, and another file's would leave that file a stale entry
+    // (leavesStale): mostly through the file that migrated pages still on the device.
+    if (cmd === 'HMM_DMIRROR_MIGRATE_TO_SYS' && g.next() < 0.7) {
+      const owners = fds.filter((f) => this.through(state, pid, f, live).owned.length > 0);
+      if (owners.length > 0) fd = g.pick(owners);
+    }
+    const { id, file, target, shared, devPages, owned } = this.through(state, pid, fd, live);
     // A file that kept entries another file's migration left stale sends none of the commands that read them back.
     if (id !== undefined && this.tainted.has(id)) {
       if (cmd === 'HMM_DMIRROR_READ' || cmd === 'HMM_DMIRROR_WRITE') cmd = 'HMM_DMIRROR_SNAPSHOT';
       else if (cmd === 'HMM_DMIRROR_MIGRATE_TO_DEV') cmd = 'HMM_DMIRROR_MIGRATE_TO_SYS';
     }
-    // The driver looks `addr` up in the mm the file mirrors (the opener's: a forked child's inherited file works on
-    // its parent's): a handle only counts where it names the same address there, inside a mapping of that process.
-    let mirrored: string | null = null;
-    for (const [q, proc] of state.mm.procs) if (file?.mm !== undefined && file.mm !== null && proc.mm === file.mm) mirrored = q;
-    const target = mirrored ?? pid;
-    const shared = live.filter((m) => mirrored === null || (state.mm.procs.get(mirrored)?.maps.get(m) === caller?.maps.get(m) && this.span(state, mirrored, m) > 0));
     const migrate = cmd === 'HMM_DMIRROR_MIGRATE_TO_DEV' || cmd === 'HMM_DMIRROR_MIGRATE_TO_SYS';
     // Ranges over device pages: always worth it for MIGRATE_TO_SYS, often for the commands that fault or report them.
     const lean = cmd === 'HMM_DMIRROR_MIGRATE_TO_SYS' ? 0.7 : migrate ? 0.2 : 0.4;
-    const at = this.spot(g, state, target, shared, this.deviceSpots(state, target, shared), lean);
+    const at = this.spot(g, state, target, shared, cmd === 'HMM_DMIRROR_MIGRATE_TO_SYS' && owned.length > 0 ? owned : devPages, lean);
     const span = at.map === UNMAPPED ? 0 : this.span(state, target, at.map);
     // Migrations move up to two windows of 64 pages; the other commands a few pages, as before.
     const sizes = migrate ? [1, 1, 2, 3, 4, 8, 16, 32, 64, 65, 128] : [1, 2, 4, 8];
@@ -287,6 +296,30 @@ export class HmmGenerator {
   }
 
   /**
+   * What a command through `fd` works on. The driver looks `addr` up in the
+   * mm the file mirrors (the opener's: a forked child's inherited file works
+   * on its parent's), so a handle only counts where it names the same
+   * address there, inside a mapping of that process (`shared`); `devPages`
+   * are the device pages there, `owned` those the file itself migrated.
+   */
+  private through(state: KernelState, pid: string, fd: string, live: readonly string[]): Through {
+    const caller = state.mm.procs.get(pid);
+    const id = caller?.fds.get(fd);
+    const file = id === undefined ? undefined : state.mm.files.get(id);
+    let mirrored: string | null = null;
+    for (const [q, proc] of state.mm.procs) if (file?.mm !== undefined && file.mm !== null && proc.mm === file.mm) mirrored = q;
+    const target = mirrored ?? pid;
+    const shared = live.filter((m) => mirrored === null || (state.mm.procs.get(mirrored)?.maps.get(m) === caller?.maps.get(m) && this.span(state, mirrored, m) > 0));
+    const devPages = this.deviceSpots(state, target, shared);
+    const proc = state.mm.procs.get(target);
+    const owned = devPages.filter((d) => {
+      const pte = proc === undefined ? undefined : pteAt(proc, (proc.maps.get(d.map) ?? 0n) + BigInt(d.page) * K);
+      return pte !== undefined && state.hmm.pages.get(Number(pte.phys >> 12n))?.dmirror === id;
+    });
+    return { id, file, target, shared, devPages, owned };
+  }
+
+  /**
    * The `ptr` buffer in the caller: READ and WRITE copy npages pages,
    * MIGRATE_TO_DEV copies npages pages back, SNAPSHOT npages bytes (one
    * page); the others ignore it (null now and then, as they are called).
@@ -300,23 +333,48 @@ export class HmmGenerator {
     const need = cmd === 'HMM_DMIRROR_SNAPSHOT' || !copies ? 1 : npages;
     const tight = this.tightSpots(state, pid, live, need);
     const roomy = live.filter((m) => this.span(state, pid, m) >= need);
+    // Buffers whose pages are all writable: the copy completes (a failed MIGRATE_TO_DEV is no rarer for that).
+    const writable = this.writableSpots(state, pid, live, need);
     const how = g.weighted([
-      [roomy.length > 0 ? 85 : 0, 'roomy'],
-      [tight.length > 0 ? 8 : 0, 'tight'],
-      [6, 'unmapped'],
+      [writable.length > 0 ? 70 : 0, 'writable'],
+      [roomy.length > 0 ? 20 : 0, 'roomy'],
+      [tight.length > 0 ? 5 : 0, 'tight'],
+      [3, 'unmapped'],
     ] as const);
     switch (how) {
+      case 'writable':
+        return this.at(g.pick(writable));
       case 'roomy': {
         const m = g.pick(roomy);
         return { map: m, offset: BigInt(g.int(0, this.span(state, pid, m) - need)) * K };
       }
-      case 'tight': {
-        const s = g.pick(tight);
-        return { map: s.map, offset: BigInt(s.page) * K };
-      }
+      case 'tight':
+        return this.at(g.pick(tight));
       case 'unmapped':
         return { map: UNMAPPED, offset: 0n };
     }
+  }
+
+  private at(s: Spot): MapAddress {
+    return { map: s.map, offset: BigInt(s.page) * K };
+  }
+
+  /** Buffers of `need` pages inside one mapping, all of them in rw vmas (a few starts per mapping). */
+  private writableSpots(state: KernelState, pid: string, live: readonly string[], need: number): Spot[] {
+    const p = state.mm.procs.get(pid);
+    const out: Spot[] = [];
+    if (p === undefined) return out;
+    for (const m of live) {
+      const base = p.maps.get(m) ?? 0n;
+      const span = this.span(state, pid, m);
+      let run = 0;
+      // `run`: writable pages ending at page i; a buffer may start at i - need + 1 once there are `need` of them.
+      for (let i = 0; i < span; i++) {
+        run = vmaAt(p, base + BigInt(i) * K)?.vma.prot === 'rw' ? run + 1 : 0;
+        if (run >= need) out.push({ map: m, page: i - need + 1 });
+      }
+    }
+    return out;
   }
 
   /** Buffers of `need` pages inside one mapping that start writable and reach a page that is not: copy_to_user stops there. */
