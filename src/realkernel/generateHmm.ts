@@ -39,7 +39,10 @@
  * (dmirror_interval_invalidate ignores MMU_NOTIFY_MIGRATE events of its own
  * device): those files no longer READ, WRITE or MIGRATE_TO_DEV (whose
  * read-back is dmirror_do_read) — "a second file of the device after a
- * migration", already covered by that finding.
+ * migration", already covered by that finding. Nor does a migration run
+ * where it would leave such a stale entry behind (leavesStale): test_hmm's
+ * use-after-free of a freed page, which the hmm-mirror-coherent invariant
+ * flags (a flagged log cannot join the corpus).
  * EXCLUSIVE is left out: the model does not implement it.
  */
 import type { ProgramEvent } from '../log/events.js';
