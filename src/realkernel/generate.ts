@@ -15,7 +15,7 @@ import { Replayer } from '../replay/engine.js';
 import { hex } from '../util/u64.js';
 import { MACHINES, type MachineDef, type MachineName } from './machine.js';
 import { mappingSysfsStep, programPrologue, programStep } from './generateProgram.js';
-import { hmmProgramStep } from './generateHmm.js';
+import { HmmGenerator } from './generateHmm.js';
 
 /** mulberry32: a small, seedable PRNG (the same seed gives the same sequences on every host). */
 export class Rng {
@@ -216,6 +216,8 @@ export function generateSteps(g: Rng, machine: MachineName, n: number, kernel: K
   const hmm = opts.hmm === true;
   const model = new Replayer({ keepSteps: false });
   model.feed(shapeBoot(MACHINES[machine], kernel, hmm));
+  // test_hmm programs remember what the model's state does not say (each mmap's extent, stale device page tables).
+  const hmmGen = hmm ? new HmmGenerator() : null;
   const bootDriver = model.current.devices.find((d) => d.name === 'dax0.0')?.driver ?? null;
   const out: Step[] = (programs ? programPrologue(g, bootDriver) : prologue(g, bootDriver)).slice(0, n);
   for (const e of out) model.feed(e);
@@ -238,7 +240,7 @@ export function generateSteps(g: Rng, machine: MachineName, n: number, kernel: K
         out.push(programStep(g, model.current));
         break;
       case 'hmm':
-        out.push(hmmProgramStep(g, model.current));
+        if (hmmGen !== null) out.push(hmmGen.step(g, model.current));
         break;
       case 'mapsys':
         out.push(mappingSysfsStep(g));
@@ -263,7 +265,8 @@ export function generateSteps(g: Rng, machine: MachineName, n: number, kernel: K
         break;
     }
     const last = out[out.length - 1];
-    if (last !== undefined) model.feed(last);
+    const applied = last === undefined ? null : model.feed(last);
+    if (applied !== null) hmmGen?.observe(applied);
   }
   return out.map((e, i) => ({ ...e, seq: i + 1 }));
 }
