@@ -233,12 +233,28 @@ function migrateDeviceUnmap(op: Op, pages: MigratePage[]): number {
     unmapped++;
     if (pg.src.kind !== 'system' && pg.src.kind !== 'device') continue;
     if (mapcountOf(op, pg.src) <= pg.mappings.length) continue;
+    const self = pg.mappings[0];
     const known = new Set(pg.mappings.map((x) => `${x.pid}@${x.addr}`));
-    for (const other of walked.get(pg.src.pfn) ?? []) {
-      if (known.has(`${other.pid}@${other.addr}`)) continue;
-      op.branch('try_to_migrate_one', 'other-mapping');
-      mmuNotifierInvalidate(op, processOf(op, other.pid).mm, other.addr, other.addr + PAGE);
-      pg.mappings.push(other);
+    const others = (walked.get(pg.src.pfn) ?? []).filter((x) => !known.has(`${x.pid}@${x.addr}`));
+    // try_to_migrate → rmap_walk_anon visits the vmas of the page's anon_vma tree in order: the process that
+    // made the page first, then those forked from it (the model's process table is in that order). Each visit
+    // starts try_to_migrate_one's MMU_NOTIFY_CLEAR over the page, also in the collecting process, whose entry
+    // collect already took (`kernel fuzz --hmm` seed 1215 run 0: the parent's own device table lost the page
+    // and, by the inclusive end, the next one); the walk stops once nothing maps the page (folio_not_mapped).
+    let left = others.length;
+    for (const pid of op.state.mm.procs.keys()) {
+      if (left === 0) break;
+      if (self !== undefined && pid === self.pid) {
+        op.branch('try_to_migrate_one', 'own-vma');
+        mmuNotifierInvalidate(op, processOf(op, pid).mm, self.addr, self.addr + PAGE);
+      }
+      for (const other of others) {
+        if (other.pid !== pid) continue;
+        op.branch('try_to_migrate_one', 'other-mapping');
+        mmuNotifierInvalidate(op, processOf(op, other.pid).mm, other.addr, other.addr + PAGE);
+        pg.mappings.push(other);
+        left--;
+      }
     }
   }
   return unmapped;

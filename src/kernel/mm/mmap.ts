@@ -174,8 +174,9 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
  * the anonymous alignment, efa7df3e3bb5, came in v6.7). mmap_region
  * builds the vma with no vm_ops; MAP_POPULATE faults it in as
  * populate_vma_page_range does (a write fault where VM_WRITE).
- * Left out: vma_merge with an adjacent anonymous vma (maps shows two lines
- * where the kernel may show one), MAP_NORESERVE, MAP_GROWSDOWN.
+ * vma_merge joins it to an adjacent anonymous vma of the same protection and
+ * flags (the anon_vma compatibility rule, is_mergeable_anon_vma's singular
+ * chain after fork, is left out). Left out: MAP_NORESERVE, MAP_GROWSDOWN.
  */
 /** @kernel do_mmap mm/mmap.c — a length of 0 is EINVAL, one that pages up past TASK_SIZE (or wraps) ENOMEM. */
 function mmapLength(op: Op, a: MmapArgs): Ret<bigint> {
@@ -244,7 +245,11 @@ function doMmapAnon(op: Op, a: MmapArgs): Ret<bigint> {
   op.branch('do_mmap', 'anonymous');
   const maps = new Map(p.maps);
   maps.set(a.map, addr);
-  setProcess(op, a.pid, withProcess(p, { vmas: insertVma(p.vmas, vma), maps }));
+  // mmap_region's vma_merge: the new vma joins an adjacent anonymous one nothing tells apart (same protection and
+  // flags; anonymous pgoffs are contiguous by construction). `kernel fuzz --hmm` seed 1210 run 28: a 2 MiB mapping
+  // merged with two 1 MiB ones held a whole 2 MiB block, which a later split invalidated.
+  const merged = mergeAdjacent(withProcess(p, { vmas: insertVma(p.vmas, vma), maps }), addr, addr + len);
+  setProcess(op, a.pid, merged.proc);
   if (a.flags.includes('populate')) populate(op, a.comm, a.pid, addr, addr + len);
   return { ok: true, value: addr };
 }
