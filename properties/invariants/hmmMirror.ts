@@ -147,7 +147,7 @@ function touchedKeys(before: KernelState, owner: Process, was: OpenFile | undefi
 }
 
 /**
- * hmm-dmirror-counters: a successful READ, WRITE, SNAPSHOT or EXCLUSIVE
+ * hmm-dmirror-counters (and migrateCounters below): a successful READ, WRITE, SNAPSHOT or EXCLUSIVE
  * answers cpages = npages (dmirror_read/dmirror_write loop until every page
  * is done; dmirror_snapshot adds every window; dmirror_exclusive reads back
  * the whole range, every page of which it mapped ATOMIC), and READ/WRITE
@@ -155,21 +155,67 @@ function touchedKeys(before: KernelState, owner: Process, was: OpenFile | undefi
  */
 export const hmmDmirrorCounters: Invariant = {
   name: 'hmm-dmirror-counters',
-  summary: 'a successful dmirror READ, WRITE, SNAPSHOT or EXCLUSIVE reports cpages = npages, and READ/WRITE no more fault passes than pages',
-  kernel: 'lib/test_hmm.c dmirror_read, dmirror_write, dmirror_exclusive (bounce.cpages), dmirror_snapshot (cmd->cpages += n)',
+  summary: 'a successful dmirror READ, WRITE, SNAPSHOT, EXCLUSIVE or MIGRATE_TO_DEV reports cpages = npages, READ/WRITE no more fault passes than pages, MIGRATE_TO_SYS the device pages it moved',
+  kernel: 'lib/test_hmm.c dmirror_read, dmirror_write, dmirror_exclusive, dmirror_migrate_to_device (bounce.cpages), dmirror_snapshot (cmd->cpages += n), dmirror_migrate_to_system (dmirror_successful_migrated_pages)',
   onOutcome: true,
-  check: ({ step }) => {
+  check: ({ step, before, after }) => {
     const e = step.event;
     const o = step.outcome;
-    if (e.type !== 'ioctl' || !o.ok || o.out === undefined) return [];
-    if (e.cmd !== 'HMM_DMIRROR_READ' && e.cmd !== 'HMM_DMIRROR_WRITE' && e.cmd !== 'HMM_DMIRROR_SNAPSHOT' && e.cmd !== 'HMM_DMIRROR_EXCLUSIVE') return [];
+    if (e.type !== 'ioctl' || !o.ok || o.out === undefined || !('npages' in e.args)) return [];
     const npages = Number(e.args.npages);
+    if (e.cmd === 'HMM_DMIRROR_MIGRATE_TO_DEV' || e.cmd === 'HMM_DMIRROR_MIGRATE_TO_SYS') return migrateCounters(e.cmd, npages, o.out, before, after, e.pid, e.fd, e.args.addr.map, e.args.addr.offset);
+    if (e.cmd !== 'HMM_DMIRROR_READ' && e.cmd !== 'HMM_DMIRROR_WRITE' && e.cmd !== 'HMM_DMIRROR_SNAPSHOT' && e.cmd !== 'HMM_DMIRROR_EXCLUSIVE') return [];
     const out: string[] = [];
     if (o.out['cpages'] !== npages) out.push(`${e.cmd} of ${npages} pages answered cpages=${o.out['cpages']}`);
     if ((o.out['faults'] ?? 0) > npages) out.push(`${e.cmd} of ${npages} pages counted ${o.out['faults']} fault passes`);
     return out;
   },
-  culprit: ({ step }) => (step.event.type === 'ioctl' && step.event.cmd === 'HMM_DMIRROR_SNAPSHOT' ? 'dmirror_snapshot' : step.event.type === 'ioctl' && step.event.cmd === 'HMM_DMIRROR_EXCLUSIVE' ? 'dmirror_exclusive' : 'dmirror_read'),
+  culprit: ({ step }) => {
+    const e = step.event;
+    if (e.type !== 'ioctl') return 'dmirror_read';
+    return e.cmd === 'HMM_DMIRROR_SNAPSHOT' ? 'dmirror_snapshot' : e.cmd === 'HMM_DMIRROR_EXCLUSIVE' ? 'dmirror_exclusive' : e.cmd === 'HMM_DMIRROR_MIGRATE_TO_DEV' ? 'dmirror_migrate_to_device' : e.cmd === 'HMM_DMIRROR_MIGRATE_TO_SYS' ? 'dmirror_migrate_to_system' : 'dmirror_read';
+  },
 };
+
+/**
+ * MIGRATE_TO_DEV succeeds only when the whole range reads back (cpages =
+ * npages, no fault pass); MIGRATE_TO_SYS's cpages is the number of the
+ * device's pages it moved: its device-private entries over the range in the
+ * mirrored mm before the command, less those still there after it
+ * (dmirror_successful_migrated_pages counts the pages still MIGRATE after
+ * migrate_vma_pages).
+ */
+function migrateCounters(cmd: string, npages: number, out: Readonly<Record<string, number>>, before: KernelState | null, after: KernelState, pid: string, fd: string, map: string, offset: bigint): string[] {
+  const msgs: string[] = [];
+  if (cmd === 'HMM_DMIRROR_MIGRATE_TO_DEV') {
+    if (out['cpages'] !== npages) msgs.push(`${cmd} of ${npages} pages answered cpages=${out['cpages']}`);
+    if ((out['faults'] ?? 0) !== 0) msgs.push(`${cmd} counted ${out['faults']} fault passes`);
+    return msgs;
+  }
+  if (before === null) return msgs;
+  const caller = before.mm.procs.get(pid);
+  const id = caller?.fds.get(fd);
+  const file = id === undefined ? undefined : before.mm.files.get(id);
+  const base = caller?.maps.get(map);
+  if (file === undefined || base === undefined || file.mm === undefined || file.mm === null) return msgs;
+  const device = dmirrorIndex(file.dev);
+  const start = (base + offset) & ~0xfffn;
+  const count = (s: KernelState): number => {
+    let mirrored: Process | undefined;
+    for (const p of s.mm.procs.values()) if (p.mm === file.mm) mirrored = p;
+    if (mirrored === undefined) return 0;
+    let n = 0;
+    for (let i = 0; i < npages; i++) {
+      const addr = start + (BigInt(i) << PAGE_SHIFT);
+      const at = vmaAt(mirrored, addr);
+      const pte = at === null ? null : entryAt(at.vma, addr)?.pte;
+      if (pte?.anon?.kind === 'device' && s.hmm.pages.get(Number(pte.phys >> PAGE_SHIFT))?.device === device) n++;
+    }
+    return n;
+  };
+  const moved = count(before) - count(after);
+  if (out['cpages'] !== moved) msgs.push(`${cmd} of ${npages} pages answered cpages=${out['cpages']}, but ${moved} of the device's pages left the range`);
+  return msgs;
+}
 
 export const HMM_MIRROR_INVARIANTS: readonly Invariant[] = [hmmMirrorCoherent, hmmDmirrorCounters];

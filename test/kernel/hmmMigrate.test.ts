@@ -62,6 +62,14 @@ describe('migration on the recorded logs', () => {
     expect(child.steps.flatMap((s) => s.branches)).not.toContain('try_to_migrate_one:own-vma');
   });
 
+  it('fuzz-1220-3: the recorded address of an anonymous mmap is where the model puts it; placed by the model instead, the two mappings are not neighbours and the last MIGRATE_TO_DEV diverges', () => {
+    expect(load('fuzz-1220-3.jsonl').divergences).toEqual([]);
+    const file = new URL('../traces-custom/hmm/fuzz-1220-3.jsonl', import.meta.url);
+    const events = parseLogText(readFileSync(file, 'utf8'), file.pathname).map((l) => l.event);
+    const unplaced = events.map((e) => (e.type === 'mmap' ? { ...e, result: undefined } : e));
+    expect(replay(unplaced, {}).divergences.map((d) => d.seq)).toEqual([28]);
+  });
+
   it('dmirror-migrate-thp: collect splits the THP and the huge zero PMD', () => {
     const r = load('dmirror-migrate-thp.jsonl');
     expect(r.divergences).toEqual([]);
@@ -182,6 +190,19 @@ describe('device-page invariants can fail', () => {
     if (first === undefined || second === undefined) throw new Error('two device pages expected');
     const same = mid.hmm.pages.set(second[0], { ...second[1], rpage: first[1].rpage });
     expect(violations('hmm-device-free', stepOf(mid, { ...mid, hmm: { ...mid.hmm, pages: same } })).join()).toMatch(/share the backing page/);
+  });
+});
+
+describe('hmm-dmirror-counters on the migrate commands can fail', () => {
+  it('MIGRATE_TO_SYS must answer the device pages that left the range, MIGRATE_TO_DEV cpages = npages', () => {
+    const sys = migrate.steps.find((s) => s.seq === 33);
+    const dev = migrate.steps.find((s) => s.seq === 9);
+    if (sys === undefined || dev === undefined) throw new Error('steps 9 and 33 expected');
+    expect(violations('hmm-dmirror-counters', sys, false)).toEqual([]);
+    const lied = { ...sys, outcome: { ok: true as const, out: { cpages: 3, faults: 0 } } };
+    expect(violations('hmm-dmirror-counters', lied, false)).toEqual(['HMM_DMIRROR_MIGRATE_TO_SYS of 8 pages answered cpages=3, but 4 of the device\'s pages left the range']);
+    const short = { ...dev, outcome: { ok: true as const, out: { cpages: 7, faults: 0 } } };
+    expect(violations('hmm-dmirror-counters', short, false)).toEqual(['HMM_DMIRROR_MIGRATE_TO_DEV of 8 pages answered cpages=7']);
   });
 });
 

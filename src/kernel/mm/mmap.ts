@@ -80,6 +80,8 @@ export interface MmapArgs {
   readonly addr: bigint | null;
   readonly length: bigint;
   readonly offset: bigint;
+  /** Where the kernel put it, when a recorded log says so (a successful mmap's result); null otherwise. */
+  readonly placed?: bigint | null;
   readonly prot: Prot;
   readonly flags: readonly MapFlag[];
 }
@@ -220,6 +222,12 @@ function doMmapAnon(op: Op, a: MmapArgs): Ret<bigint> {
     const at = fixedAddress(op, a, len);
     if (!at.ok) return at;
     addr = at.value;
+  } else if (a.placed !== undefined && a.placed !== null && (a.placed & 0xfffn) === 0n && a.placed <= TASK_SIZE - len && !p.vmas.some((v) => v.start < (a.placed as bigint) + len && (a.placed as bigint) < v.end)) {
+    // The recorded address, where the model has room for it: the model's own choice only keeps the alignment the
+    // kernel guarantees, not the neighbours (kernel fuzz --hmm seed 1220 run 3: two 4 KiB mappings the kernel put
+    // side by side, so MADV_DONTNEED of the lower one erased the upper one's device page-table entry by
+    // dmirror_do_update's inclusive end).
+    addr = a.placed;
   } else {
     const got = anonGetUnmappedArea(op, p, a.addr ?? 0n, len);
     if (!got.ok) return fail(op, 'get_unmapped_area', got.errno);
