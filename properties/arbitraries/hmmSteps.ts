@@ -32,7 +32,8 @@ export function hmmStep(s: KernelState, x: number, y: number): StepEvent | null 
   if ((x >> 3) % 8 !== 0) {
     const need = (pred: (e: StepEvent) => boolean): StepEvent | undefined => all.find(pred);
     if (p1?.fds.has('h0') !== true) return need((e) => e.type === 'open' && e.fd === 'h0') ?? null;
-    if (p1.maps.get('m1') === undefined) return need((e) => e.type === 'mmap' && e.map === 'm1') ?? null;
+    // Either buffer: the small one, or the 4 MiB one that holds a THP (whose splits and PTE-mapped pages collect meets).
+    if (p1.maps.get('m1') === undefined) return pick(all.filter((e) => e.type === 'mmap' && e.map === 'm1'), y >> 5) ?? null;
     if (!hasDeviceEntries(s) && (x >> 6) % 2 === 0) return need((e) => e.type === 'ioctl' && e.cmd === 'HMM_DMIRROR_MIGRATE_TO_DEV' && e.args.npages === 4n) ?? null;
   }
   // With pages on the device, one step in four is a command of either device over them (the owner reads its
