@@ -11,7 +11,8 @@
 import { entryAt } from '../../src/kernel/mm/fault.js';
 import { vmaAt } from '../../src/kernel/mm/process.js';
 import { HPAGE_PMD_NR } from '../../src/kernel/mm/pageAlloc.js';
-import { PAGE_SHIFT, type AnonState, type Process, type Pte } from '../../src/kernel/mm/types.js';
+import { PAGE_SHIFT, type AnonState, type MirrorEntry, type Process, type Pte } from '../../src/kernel/mm/types.js';
+import { touchedKeys } from './hmmMirror.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import { hex } from '../../src/util/u64.js';
 import { pairsOf } from './anon.js';
@@ -145,10 +146,17 @@ export const hmmExclusiveAtomic: Invariant = {
   check: ({ before, after, full }) => {
     if (!full && before !== null && before.mm.files === after.mm.files && before.mm.procs === after.mm.procs) return [];
     const out: string[] = [];
-    for (const f of after.mm.files.values()) {
+    for (const [id, f] of after.mm.files) {
       if (f.mirror === undefined || f.mirror.size === 0) continue;
       const owner = ownerOf(after, f.mm);
-      for (const [vpfn, e] of f.mirror.entries()) {
+      const mirror = f.mirror;
+      // Incremental as hmm-mirror-coherent: the entries the step stored and those over CPU entries it changed.
+      const keys = full || before === null || owner === undefined ? null : touchedKeys(before, owner, before.mm.files.get(id), mirror);
+      const entries: Iterable<[number, MirrorEntry]> = keys === null ? mirror.entries() : keys.flatMap((k): Array<[number, MirrorEntry]> => {
+        const e = mirror.get(k);
+        return e === undefined ? [] : [[k, e]];
+      });
+      for (const [vpfn, e] of entries) {
         const addr = BigInt(vpfn) << PAGE_SHIFT;
         const at = owner === undefined ? null : vmaAt(owner, addr);
         const have = at === null ? null : entryAt(at.vma, addr);

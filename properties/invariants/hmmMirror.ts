@@ -113,7 +113,7 @@ function storedIncoherent(before: KernelState, after: KernelState): boolean {
  * vma before names its key; a vma made, moved, cut or reprotected counts
  * whole, as does one that went). `was` is the file before the step.
  */
-function touchedKeys(before: KernelState, owner: Process, was: OpenFile | undefined, mirror: WideIntMap<MirrorEntry>): number[] {
+export function touchedKeys(before: KernelState, owner: Process, was: OpenFile | undefined, mirror: WideIntMap<MirrorEntry>): number[] {
   const out = new Set<number>();
   if (was?.mirror === undefined) for (const [k] of mirror.entries()) out.add(k);
   else if (was.mirror !== mirror) for (const k of mirror.changedKeys(was.mirror)) out.add(k);
