@@ -265,6 +265,9 @@ function applyEvent(w: Work, e: ProgramEvent, ok: boolean, before: KernelState, 
       const keep = pageAlign(e.newLength) < oldLen ? pageAlign(e.newLength) : oldLen;
       const moved = [...w.mmWords(pb.mm).range(lo, Math.min(wordOf(old + keep) - 1, WORD_MAX))];
       w.forget(pb.mm, lo, hi);
+      // MREMAP_FIXED unmaps whatever was at the destination first: nothing known there survives.
+      const [dlo, dhi] = wordsOf(to, pageAlign(e.newLength));
+      w.forget(pa.mm, dlo, dhi);
       let m = w.mmWords(pa.mm);
       const shift = wordOf(to) - lo;
       for (const [word, v] of moved) if (word + shift <= WORD_MAX) m = m.set(word + shift, v);
