@@ -520,6 +520,8 @@ export const anonDataPreserved: Invariant = {
         if (e.cmd === 'HMM_DMIRROR_MIGRATE_TO_SYS') return 'dmirror_devmem_fault_alloc_and_copy';
         if (e.cmd === 'HMM_DMIRROR_WRITE') return 'dmirror_do_write';
         if (e.cmd === 'HMM_DMIRROR_EXCLUSIVE') return 'make_device_exclusive_range';
+        // The buffer got what the device page table led to (a stale entry: finding H3).
+        if (e.cmd === 'HMM_DMIRROR_READ') return 'dmirror_do_read';
         return 'migrate_vma_pages';
       default:
         return 'migrate_vma_pages';
