@@ -18,6 +18,7 @@ import { ANON_INVARIANTS } from './anon.js';
 import { HMM_MIRROR_INVARIANTS } from './hmmMirror.js';
 import { HMM_DEVICE_INVARIANTS } from './hmmDevice.js';
 import { HMM_EXCLUSIVE_INVARIANTS } from './hmmExclusive.js';
+import { anonDataPreserved } from './anonData.js';
 import { StepMemo, type Invariant, type InvariantContext } from './types.js';
 import type { BlockChange } from '../../src/kernel/op.js';
 import type { KernelState } from '../../src/kernel/state.js';
@@ -50,6 +51,8 @@ export const INVARIANTS: readonly Invariant[] = [
   ...HMM_EXCLUSIVE_INVARIANTS,
   ...HMM_MIRROR_INVARIANTS,
   ...HMM_DEVICE_INVARIANTS,
+  // Last: a lost or misplaced page is named first by the rule about its entry or count, when one breaks.
+  anonDataPreserved,
 ];
 
 export const INVARIANT_NAMES = INVARIANTS.map((i) => i.name);

@@ -75,8 +75,8 @@ export interface Invariant {
    * True when it judges memory contents (KernelState.mm.mem): it must run
    * for a step that changed only memory words (a store through an installed
    * entry), which every other invariant skips since it held before and
-   * reads nothing that changed. None does yet; the HMM and persistence
-   * areas' data-preservation invariants will.
+   * reads nothing that changed: anon-data-preserved (a CPU store is the
+   * data it follows).
    */
   readonly readsMemory?: boolean;
   /**

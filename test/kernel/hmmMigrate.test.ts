@@ -98,7 +98,13 @@ describe('migration on the recorded logs', () => {
   it('finding H3: a second file of the device keeps the freed backing pages after the first migrates back; its READ faults nothing', () => {
     const r = load('findings/stale-dmirror-two-files.jsonl');
     expect(r.divergences).toEqual([]);
-    expect([...new Set(r.violations.map((v) => `${v.invariant}@${r.steps[v.index]?.seq}`))]).toEqual(['hmm-mirror-coherent@8']);
+    // The stale entries at seq 8, and their data symptom at the READ (seq 11): the buffer gets the freed pages'
+    // contents, not what the CPU wrote (0x3333 at seq 9, 0x2222 before the migration).
+    expect([...new Set(r.violations.map((v) => `${v.invariant}@${r.steps[v.index]?.seq}`))]).toEqual(['hmm-mirror-coherent@8', 'anon-data-preserved@11']);
+    expect(r.violations.filter((v) => v.invariant === 'anon-data-preserved').map((v) => [v.message.replace(/ at 0x\w+ \(.*\)/, ''), v.fn])).toEqual([
+      ['p1 reads 0x0, but the last value written there was 0x3333', 'dmirror_do_read'],
+      ['p1 reads 0x0, but the last value written there was 0x2222', 'dmirror_do_read'],
+    ]);
     const read = r.steps.find((s) => s.event.type === 'ioctl' && s.event.cmd === 'HMM_DMIRROR_READ');
     expect(read?.outcome).toMatchObject({ ok: true, out: { cpages: 2, faults: 0 } });
   });

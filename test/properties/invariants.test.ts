@@ -76,6 +76,8 @@ describe('invariant registry', () => {
         // Device-exclusive entries (HMM_DMIRROR_EXCLUSIVE).
         'hmm-exclusive-entry',
         'hmm-exclusive-atomic',
+        // Data preservation (KERNEL-FACTS-HMM §5.1 item 7).
+        'anon-data-preserved',
       ].sort(),
     );
   });
