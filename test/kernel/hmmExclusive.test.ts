@@ -6,29 +6,17 @@
  * take, the state they leave, and the invariants of
  * properties/invariants/hmmExclusive.ts failing on bad states.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { contextOf, invariantByName, makeChecker } from '../../properties/invariants/index.js';
-import { checkAll } from '../../properties/sequence.js';
-import { parseLogText } from '../../src/log/index.js';
 import { replay, type Step } from '../../src/replay/engine.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import type { MirrorEntry, OpenFile, Process, Pte, Vma } from '../../src/kernel/mm/types.js';
 import type { WideIntMap } from '../../src/util/wideIntMap.js';
 import { stepOf } from '../helpers/steps.js';
+import { replayHmmLog, violationsOf } from '../helpers/hmmLogs.js';
 import { boot, runChecked, type Json } from '../helpers/machine.js';
 
-function load(rel: string): ReturnType<typeof replay> {
-  const file = new URL(`../traces-custom/hmm/${rel}`, import.meta.url);
-  const events = parseLogText(readFileSync(file, 'utf8'), file.pathname).map((l) => l.event);
-  return replay(events, { check: checkAll(makeChecker()) });
-}
-
-function violations(name: string, step: Step, full = true): readonly string[] {
-  const i = invariantByName(name);
-  if (i === undefined) throw new Error(`no invariant ${name}`);
-  return i.check(contextOf(step, full));
-}
+const load = replayHmmLog;
+const violations = violationsOf;
 
 const excl = load('dmirror-exclusive.jsonl');
 const thp = load('dmirror-exclusive-thp.jsonl');

@@ -5,29 +5,19 @@
  * the finding they showed, and the device-page invariants failing on bad
  * states.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { contextOf, invariantByName, makeChecker } from '../../properties/invariants/index.js';
+import { makeChecker } from '../../properties/invariants/index.js';
 import { checkAll } from '../../properties/sequence.js';
-import { parseLogText } from '../../src/log/index.js';
-import { replay, type Step } from '../../src/replay/engine.js';
+import { replay } from '../../src/replay/engine.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import type { StepEvent } from '../../src/log/events.js';
 import type { VariantName } from '../../src/kernel/profile.js';
 import type { Process, Pte, Vma } from '../../src/kernel/mm/types.js';
 import { stepOf } from '../helpers/steps.js';
+import { hmmLogEvents, replayHmmLog, violationsOf } from '../helpers/hmmLogs.js';
 
-function load(rel: string): ReturnType<typeof replay> {
-  const file = new URL(`../traces-custom/hmm/${rel}`, import.meta.url);
-  const events = parseLogText(readFileSync(file, 'utf8'), file.pathname).map((l) => l.event);
-  return replay(events, { check: checkAll(makeChecker()) });
-}
-
-function violations(name: string, step: Step, full = true): readonly string[] {
-  const i = invariantByName(name);
-  if (i === undefined) throw new Error(`no invariant ${name}`);
-  return i.check(contextOf(step, full));
-}
+const load = replayHmmLog;
+const violations = violationsOf;
 
 const migrate = load('dmirror-migrate.jsonl');
 const branchesAt = (seq: number): readonly string[] => migrate.steps.find((s) => s.seq === seq)?.branches ?? [];
@@ -64,8 +54,7 @@ describe('migration on the recorded logs', () => {
 
   it('fuzz-1220-3: the recorded address of an anonymous mmap is where the model puts it; placed by the model instead, the two mappings are not neighbours and the last MIGRATE_TO_DEV diverges', () => {
     expect(load('fuzz-1220-3.jsonl').divergences).toEqual([]);
-    const file = new URL('../traces-custom/hmm/fuzz-1220-3.jsonl', import.meta.url);
-    const events = parseLogText(readFileSync(file, 'utf8'), file.pathname).map((l) => l.event);
+    const events = hmmLogEvents('fuzz-1220-3.jsonl');
     const unplaced = events.map((e) => (e.type === 'mmap' ? { ...e, result: undefined } : e));
     expect(replay(unplaced, {}).divergences.map((d) => d.seq)).toEqual([28]);
   });
@@ -110,8 +99,7 @@ describe('migration on the recorded logs', () => {
   });
 
   it('the dmirror-invalidate-other-files fix: the other file forgets the pages, and its READ faults them in from the CPU', () => {
-    const file = new URL('../traces-custom/hmm/findings/stale-dmirror-two-files.jsonl', import.meta.url);
-    const events = parseLogText(readFileSync(file, 'utf8'), file.pathname).map((l) => l.event);
+    const events = hmmLogEvents('findings/stale-dmirror-two-files.jsonl');
     const b = events[0];
     if (b?.type !== 'boot') throw new Error('no boot');
     const load: StepEvent = { type: 'access', pid: 'p1', map: 'm2', offset: 0n, op: 'read', value: null };
@@ -128,8 +116,7 @@ describe('migration on the recorded logs', () => {
 
   it('the dmirror-fault-backing-page fix: the same READ copies the backing pages (the data the CPU wrote) and nothing oopses', () => {
     for (const name of ['oops-dmirror-kmap-device-private.jsonl', 'oops-dmirror-kmap-after-fork.jsonl']) {
-      const file = new URL(`../traces-custom/hmm/findings/${name}`, import.meta.url);
-      const events = parseLogText(readFileSync(file, 'utf8'), file.pathname).map((l) => l.event);
+      const events = hmmLogEvents(`findings/${name}`);
       const b = events[0];
       if (b?.type !== 'boot') throw new Error('no boot');
       // The fixed kernel was not recorded: the events without their recorded outcomes.
@@ -213,8 +200,7 @@ describe('hmm-dmirror-counters on the migrate commands can fail', () => {
 });
 
 describe('bug variants (KERNEL-FACTS-HMM §5.2) on the recorded dmirror-migrate log', () => {
-  const file = new URL('../traces-custom/hmm/dmirror-migrate.jsonl', import.meta.url);
-  const events = parseLogText(readFileSync(file, 'utf8'), file.pathname).map((l) => l.event);
+  const events = hmmLogEvents('dmirror-migrate.jsonl');
   const withVariant = (variant: VariantName): ReturnType<typeof replay> => {
     const b = events[0];
     if (b?.type !== 'boot') throw new Error('no boot');
