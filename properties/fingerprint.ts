@@ -44,7 +44,7 @@ import type { AnonState, Vma } from '../src/kernel/mm/types.js';
 import type { Resource } from '../src/kernel/resource.js';
 import type { DaxDevice, DaxRange, KernelState, MemoryBlock } from '../src/kernel/state.js';
 import type { IntMap } from '../src/util/intMap.js';
-import type { WideIntMap } from '../src/util/wideIntMap.js';
+import type { RerootMap } from '../src/util/rerootMap.js';
 
 /** One dax region's share of the state, and how its coordinates are made relative. */
 export interface Slot {
@@ -117,7 +117,7 @@ export class Fingerprinter {
   private readonly vmaId = new WeakMap<Vma, number>();
   private readonly ptesId = new WeakMap<PageTable, number>();
   private readonly tablesId = new WeakMap<IntMap<true>, number>();
-  private readonly memId = new WeakMap<WideIntMap<bigint>, number>();
+  private readonly memId = new WeakMap<RerootMap<bigint>, number>();
 
   constructor(readonly layout: Layout) {}
 
@@ -194,7 +194,7 @@ export class Fingerprinter {
     return id;
   }
 
-  private mem(m: WideIntMap<bigint>): number {
+  private mem(m: RerootMap<bigint>): number {
     let id = this.memId.get(m);
     if (id === undefined) {
       let out = 'M';

@@ -5,7 +5,7 @@
  * units) costs nothing however many entries a TiB mapping holds, and a
  * lookup skips the levels that have no entry.
  */
-import { WideIntMap } from '../../util/wideIntMap.js';
+import { RerootMap } from '../../util/rerootMap.js';
 import type { Pte } from './types.js';
 
 /** Entries per level: [pte, pmd, pud]. */
@@ -26,7 +26,7 @@ export class PageTable {
   private readonly id = serial++;
 
   private constructor(
-    private readonly map: WideIntMap<Pte>,
+    private readonly map: RerootMap<Pte>,
     private readonly counts: LevelCounts,
     /** The table this one is `from.set(key, ...)` or `from.delete(key)` of (-1: unknown): one fault's diff is that key. */
     private readonly from: number = -1,
@@ -35,7 +35,7 @@ export class PageTable {
     private readonly value: Pte | undefined = undefined,
   ) {}
 
-  private static readonly EMPTY = new PageTable(WideIntMap.empty<Pte>(), [0, 0, 0]);
+  private static readonly EMPTY = new PageTable(RerootMap.empty<Pte>(), [0, 0, 0]);
 
   static empty(): PageTable {
     return PageTable.EMPTY;

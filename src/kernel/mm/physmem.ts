@@ -8,7 +8,7 @@
 import type { Op } from '../op.js';
 import { setMm } from './process.js';
 import type { MmState } from './types.js';
-import { WideIntMap } from '../../util/wideIntMap.js';
+import { RerootMap } from '../../util/rerootMap.js';
 
 const WORDS_PER_PAGE = 512;
 
@@ -71,8 +71,8 @@ export function physPageRuns(mm: MmState, pfn: number): Array<[bigint, number]> 
 
 /** Keep only the contents inside the ranges `keep` (physical, inclusive ends): a reboot keeps persistent memory. */
 export function physKeepOnly(mm: MmState, keep: ReadonlyArray<{ readonly start: bigint; readonly end: bigint }>): Pick<MmState, 'mem' | 'fills'> {
-  let mem = WideIntMap.empty<bigint>();
-  let fills = WideIntMap.empty<bigint>();
+  let mem = RerootMap.empty<bigint>();
+  let fills = RerootMap.empty<bigint>();
   for (const r of keep) {
     for (const [w, v] of mm.mem.range(Number(r.start >> 3n), Number(r.end >> 3n))) mem = mem.set(w, v);
     for (const [p, v] of mm.fills.range(Number(r.start >> 12n), Number(r.end >> 12n))) fills = fills.set(p, v);

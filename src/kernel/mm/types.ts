@@ -10,6 +10,7 @@
 import type { IntMap } from '../../util/intMap.js';
 import type { PageTable } from './pageTable.js';
 import { WideIntMap } from '../../util/wideIntMap.js';
+import { RerootMap } from '../../util/rerootMap.js';
 import type { OpenMode, Prot } from '../../log/programEvents.js';
 
 export const SZ_4K = 4096n;
@@ -232,18 +233,18 @@ export interface MmState {
   /** The next mm identity (Process.mm). */
   readonly nextMm: number;
   /** Memory contents: physical word (phys >> 3) → value; never written reads as zero. */
-  readonly mem: WideIntMap<bigint>;
+  readonly mem: RerootMap<bigint>;
   /**
    * Whole-page contents beneath `mem`: physical page (phys >> 12) → the value
    * every word of the page holds, unless `mem` has the word (block I/O writes
    * whole 4 KiB blocks, so a written disk holds one entry per block, not 512).
    */
-  readonly fills: WideIntMap<bigint>;
+  readonly fills: RerootMap<bigint>;
   /** Anonymous memory: folios and the allocator that hands them out. */
   readonly anon: AnonState;
 }
 
-export const EMPTY_MM: MmState = { procs: new Map(), files: new Map(), nextFile: 1, nextMm: 1, mem: WideIntMap.empty(), fills: WideIntMap.empty(), anon: EMPTY_ANON };
+export const EMPTY_MM: MmState = { procs: new Map(), files: new Map(), nextFile: 1, nextMm: 1, mem: RerootMap.empty(), fills: RerootMap.empty(), anon: EMPTY_ANON };
 
 export function withMm(m: MmState, c: Partial<MmState>): MmState {
   return {
