@@ -199,7 +199,12 @@ function applyEvent(w: Work, e: ProgramEvent, ok: boolean, before: KernelState, 
       if (!ok || e.op !== 'write') return;
       const p = procA(e.pid);
       if (p === undefined) return;
-      const word = wordOf(mapAddress(p, e.map) + e.offset);
+      const addr = mapAddress(p, e.map) + e.offset;
+      // Only private anonymous memory is followed: a store into a device-dax or file mapping would be
+      // dropped again by judge ('gone'), so it is never recorded (the device-dax fast path below).
+      const at = vmaAt(p, addr);
+      if (at === null || at.vma.file !== null) return;
+      const word = wordOf(addr);
       if (word >= WORD_MAX) return;
       w.setWords(p.mm, w.mmWords(p.mm).set(word, e.value ?? 0n));
       w.refs.add(refOf(p.mm, Math.floor(word / WORDS_PER_PAGE)));
@@ -422,6 +427,12 @@ function check(ctx: InvariantContext): readonly string[] {
   const w = new Work(prev);
   if (before !== after) {
     applyEvent(w, step.event as ProgramEvent, outcome.ok, before, after);
+    // The shadow knows no word before or after the event (device-dax programs, sysfs steps): nothing can be
+    // judged, and the diffs below would only be walked to find no known page.
+    if (!full && w.words.size === 0 && prev.words.size === 0 && prev.at.size === 0) {
+      SHADOWS.set(after, prev);
+      return [];
+    }
     const byMm = pidsByMm(after);
     // An exited process (or one a reboot took): its words go with its mm.
     if (before.mm.procs !== after.mm.procs) for (const mm of [...w.words.keys()]) if (!byMm.has(mm)) w.forget(mm, 0, WORD_MAX);
