@@ -48,6 +48,22 @@ function computeDiff(ctx: InvariantContext): VmaDiff {
     const was = whole ? undefined : before.mm.procs.get(pid);
     if (!whole && p === was) continue;
     procs.push([pid, p, was]);
+    if (p !== undefined && was !== undefined && p.vmas.length === was.vmas.length) {
+      // The commonest change (a fault replaced one vma): only the positions that differ can hold a vma added or
+      // removed (a vma object is in one place), without a set of every vma per step.
+      const now: Vma[] = [];
+      const old: Vma[] = [];
+      for (let i = 0; i < p.vmas.length; i++) {
+        const v = p.vmas[i] as Vma;
+        const o = was.vmas[i] as Vma;
+        if (v === o) continue;
+        now.push(v);
+        old.push(o);
+      }
+      for (const v of now) if (v.file === null && !old.includes(v)) added.push([pid, v]);
+      for (const v of old) if (v.file === null && !now.includes(v)) removed.push([pid, v]);
+      continue;
+    }
     const old = new Set(was?.vmas ?? []);
     const now = new Set(p?.vmas ?? []);
     for (const v of p?.vmas ?? []) if (v.file === null && !old.has(v)) added.push([pid, v]);
@@ -152,7 +168,8 @@ export const anonMapcount: Invariant = {
     // step recounts everything (rare: the splits of migrate_vma_collect_pmd).
     const split = ctx.before !== null && !ctx.full && ctx.before.mm.anon.folios !== a.folios && ctx.before.mm.anon.folios.changedKeys(a.folios).some((h) => ctx.before?.mm.anon.folios.get(h)?.order === 9 && !a.folios.range(h, h + HPAGE_PMD_NR - 1).next().done && a.folios.get(h)?.order !== 9);
     const whole = ctx.full || before === null || split;
-    if (!whole && d.procs.length === 0 && before.mm.anon.folios === a.folios) return [];
+    // No anonymous vma and no folio changed (a device-dax fault, an mmap of a file): no count moved.
+    if (!whole && d.added.length === 0 && d.removed.length === 0 && before.mm.anon.folios === a.folios) return [];
     const out: string[] = [];
     const delta: Counts = { maps: new Map(), devExclusive: new Map() };
     // A vma replaced by one at the same start (its entries changed) counts only the keys that differ: a step's
@@ -333,10 +350,12 @@ export const anonRss: Invariant = {
       for (const v of vs) if (v.file === null) for (const [, pte] of v.ptes.entries()) n += rssPages(pte);
       return n;
     };
+    const anonChanged = d.added.length > 0 || d.removed.length > 0;
     for (const [pid, p, was] of d.procs) {
       if (p === undefined) continue;
       let expected: number;
       if (was === undefined) expected = sum(p.vmas);
+      else if (!anonChanged) expected = was.rssAnon;
       else {
         // Paired vmas by the keys that differ; the rest whole.
         expected = was.rssAnon;

@@ -71,6 +71,16 @@ const EMPTY_SHADOW: Shadow = { words: new Map(), at: WideIntMap.empty(), byData:
 /** The shadow after each state this invariant judged. */
 const SHADOWS = new WeakMap<KernelState, Shadow>();
 
+/**
+ * Keep `shadow` as the one after `s`. An empty shadow is not stored: a state
+ * with none reads as empty, and a WeakMap entry per step of a program that
+ * has no anonymous memory costs the collector more than the step itself.
+ */
+function keep(s: KernelState, shadow: Shadow): void {
+  if (shadow.words.size === 0 && shadow.at.size === 0) SHADOWS.delete(s);
+  else SHADOWS.set(s, shadow);
+}
+
 /** The shadow carried into `s` (tests: what the invariant knows). */
 export function anonShadowOf(s: KernelState): Shadow | undefined {
   return SHADOWS.get(s);
@@ -188,16 +198,25 @@ function wordsOf(addr: bigint, len: bigint): readonly [number, number] {
   return len <= 0n ? [1, 0] : [wordOf(addr), wordOf(addr + len - 1n)];
 }
 
+/** Whether the event can give an empty shadow a word: a CPU store into private anonymous memory, or a test_hmm command. */
+function mayTeach(e: ProgramEvent, ok: boolean, after: KernelState): boolean {
+  if (e.type === 'ioctl') return true;
+  if ((e.type !== 'access' && e.type !== 'procmem') || !ok || e.op !== 'write') return false;
+  const p = after.mm.procs.get(e.pid);
+  if (p === undefined) return false;
+  const at = vmaAt(p, mapAddress(p, e.map) + e.offset);
+  return at !== null && at.vma.file === null;
+}
+
 /** Apply what the step's event wrote (or may have written) to the shadow. */
 function applyEvent(w: Work, e: ProgramEvent, ok: boolean, before: KernelState, after: KernelState): void {
-  const procB = (pid: string): Process | undefined => before.mm.procs.get(pid);
-  const procA = (pid: string): Process | undefined => after.mm.procs.get(pid);
+  // Plain lookups rather than closures: tsx's keepNames wraps every closure made per call in __name.
   switch (e.type) {
     case 'access':
     case 'procmem': {
       // A CPU store (or a /proc/PID/mem write, FOLL_FORCE breaking COW on a read-only private page): the word is the value.
       if (!ok || e.op !== 'write') return;
-      const p = procA(e.pid);
+      const p = after.mm.procs.get(e.pid);
       if (p === undefined) return;
       const addr = mapAddress(p, e.map) + e.offset;
       // Only private anonymous memory is followed: a store into a device-dax or file mapping would be
@@ -212,8 +231,8 @@ function applyEvent(w: Work, e: ProgramEvent, ok: boolean, before: KernelState, 
     }
     case 'fork': {
       // dup_mmap copies every vma but VM_DONTCOPY (MADV_DONTFORK) ones: the child reads what the parent last wrote.
-      const parent = procB(e.pid);
-      const child = procA(e.child);
+      const parent = before.mm.procs.get(e.pid);
+      const child = after.mm.procs.get(e.child);
       if (!ok || parent === undefined || child === undefined || child.mm === parent.mm) return;
       const from = w.words.get(parent.mm);
       if (from === undefined) return;
@@ -229,7 +248,7 @@ function applyEvent(w: Work, e: ProgramEvent, ok: boolean, before: KernelState, 
     case 'munmap': {
       // The range's pages go; a later mapping there starts from zero pages. A failed munmap changes nothing
       // the shadow follows (the vmas it may have split still hold their entries).
-      const p = procB(e.pid);
+      const p = before.mm.procs.get(e.pid);
       if (p === undefined) return;
       const [lo, hi] = wordsOf(mapAddress(p, e.map) + e.offset, pageAlign(e.length));
       if (ok) w.forget(p.mm, lo, hi);
@@ -237,7 +256,7 @@ function applyEvent(w: Work, e: ProgramEvent, ok: boolean, before: KernelState, 
     }
     case 'madvise': {
       if (e.advice !== 'dontneed') return;
-      const p = procB(e.pid);
+      const p = before.mm.procs.get(e.pid);
       if (p === undefined) return;
       const [lo, hi] = wordsOf(mapAddress(p, e.map) + e.offset, pageAlign(e.length));
       if (!ok) {
@@ -253,8 +272,8 @@ function applyEvent(w: Work, e: ProgramEvent, ok: boolean, before: KernelState, 
       return;
     }
     case 'mremap': {
-      const pb = procB(e.pid);
-      const pa = procA(e.pid);
+      const pb = before.mm.procs.get(e.pid);
+      const pa = after.mm.procs.get(e.pid);
       if (pb === undefined) return;
       const old = mapAddress(pb, e.map) + e.offset;
       const oldLen = pageAlign(e.length);
@@ -282,7 +301,7 @@ function applyEvent(w: Work, e: ProgramEvent, ok: boolean, before: KernelState, 
     }
     case 'mmap': {
       // A new mapping (MAP_FIXED over an old one included) starts with no entries: nothing known is left there.
-      const pa = procA(e.pid);
+      const pa = after.mm.procs.get(e.pid);
       if (pa === undefined) return;
       if (ok) {
         const [lo, hi] = wordsOf(mapAddress(pa, e.map), pageAlign(e.length));
@@ -415,24 +434,24 @@ function check(ctx: InvariantContext): readonly string[] {
   const outcome = step.outcome;
   if (!outcome.ok && 'oops' in outcome) {
     // The machine is dead: what memory holds from here on is not followed.
-    SHADOWS.set(after, EMPTY_SHADOW);
+    keep(after, EMPTY_SHADOW);
     return [];
   }
   // Nothing the shadow follows changed (sysfs steps, reads, failures that touched no memory, table or device
   // page): it carries over as it is, at no cost per step.
   if (before === null || (!full && (before === after || (before.mm === after.mm && before.hmm.pages === after.hmm.pages)))) {
-    SHADOWS.set(after, prev);
+    keep(after, prev);
+    return [];
+  }
+  // The shadow knows no word and the event cannot teach it one (device-dax programs, sysfs steps): nothing can be
+  // judged, and the diffs below would only be walked to find no known page.
+  if (!full && prev.words.size === 0 && prev.at.size === 0 && !mayTeach(step.event as ProgramEvent, outcome.ok, after)) {
+    keep(after, prev);
     return [];
   }
   const w = new Work(prev);
   if (before !== after) {
     applyEvent(w, step.event as ProgramEvent, outcome.ok, before, after);
-    // The shadow knows no word before or after the event (device-dax programs, sysfs steps): nothing can be
-    // judged, and the diffs below would only be walked to find no known page.
-    if (!full && w.words.size === 0 && prev.words.size === 0 && prev.at.size === 0) {
-      SHADOWS.set(after, prev);
-      return [];
-    }
     const byMm = pidsByMm(after);
     // An exited process (or one a reboot took): its words go with its mm.
     if (before.mm.procs !== after.mm.procs) for (const mm of [...w.words.keys()]) if (!byMm.has(mm)) w.forget(mm, 0, WORD_MAX);
@@ -459,7 +478,7 @@ function check(ctx: InvariantContext): readonly string[] {
   }
   if (full) for (const [mm] of w.words) w.touchRange(mm, 0, WORD_MAX);
   const out = judge(w, after);
-  SHADOWS.set(after, w.freeze());
+  keep(after, w.freeze());
   return out;
 }
 

@@ -45,6 +45,18 @@ function unchanged(ctx: InvariantContext): boolean {
  * corrupted count reads the same here as under `paranoid`, which recounts.
  */
 const COUNTS = new WeakMap<object, WideIntMap<number>>();
+/** The last process table counted, beside the WeakMap: a replay asks for the step before's, and no count means no WeakMap entry per step. */
+let last: { readonly procs: object; readonly counts: WideIntMap<number> } | null = null;
+
+function countsAt(procs: object): WideIntMap<number> | undefined {
+  return last !== null && last.procs === procs ? last.counts : COUNTS.get(procs);
+}
+
+function keepCounts(procs: object, counts: WideIntMap<number>): void {
+  last = { procs, counts };
+  // Empty counts (no device-private entry anywhere) stay out of the WeakMap: a branch back to such a state recounts.
+  if (counts.size > 0) COUNTS.set(procs, counts);
+}
 
 function countAll(s: KernelState): WideIntMap<number> {
   const into = new Map<number, number>();
@@ -57,12 +69,12 @@ function countAll(s: KernelState): WideIntMap<number> {
 /** The after-state's counts and the pfns whose count the step changed (null: all, a full count). */
 function countsOf(ctx: InvariantContext): { readonly counts: WideIntMap<number>; readonly changed: readonly number[] | null } {
   const { before, after, full } = ctx;
-  const have = COUNTS.get(after.mm.procs);
-  const prev = before === null ? undefined : COUNTS.get(before.mm.procs);
+  const have = countsAt(after.mm.procs);
+  const prev = before === null ? undefined : countsAt(before.mm.procs);
   if (full || before === null || prev === undefined) {
     // Under `paranoid` a recount, never the carried counts.
     const counts = !full && have !== undefined ? have : countAll(after);
-    COUNTS.set(after.mm.procs, counts);
+    keepCounts(after.mm.procs, counts);
     return { counts, changed: null };
   }
   const delta = new Map<number, number>();
@@ -77,7 +89,7 @@ function countsOf(ctx: InvariantContext): { readonly counts: WideIntMap<number>;
     const n = (counts.get(pfn) ?? 0) + d;
     counts = n === 0 ? counts.delete(pfn) : counts.set(pfn, n);
   }
-  COUNTS.set(after.mm.procs, counts);
+  keepCounts(after.mm.procs, counts);
   return { counts, changed: [...delta.keys()] };
 }
 
@@ -96,8 +108,9 @@ export const hmmDeviceMapcount: Invariant = {
   summary: 'every allocated device page is mapped by exactly as many device-private entries as it counts (at least one); every device-private entry maps an allocated device page',
   kernel: 'mm/migrate_device.c migrate_vma_insert_page, migrate_device_finalize; mm/migrate.c remove_migration_pte; mm/memory.c copy_nonpresent_pte, zap_pte_range; lib/test_hmm.c dmirror_devmem_free',
   check: (ctx) => {
-    if (unchanged(ctx) && ctx.before !== null && COUNTS.has(ctx.before.mm.procs)) {
-      COUNTS.set(ctx.after.mm.procs, COUNTS.get(ctx.before.mm.procs) as WideIntMap<number>);
+    const carried = unchanged(ctx) && ctx.before !== null ? countsAt(ctx.before.mm.procs) : undefined;
+    if (carried !== undefined) {
+      keepCounts(ctx.after.mm.procs, carried);
       return [];
     }
     const { before, after } = ctx;
@@ -142,6 +155,8 @@ export const hmmDeviceEntry: Invariant = {
   check: (ctx) => {
     if (unchanged(ctx)) return [];
     const { after, full, before } = ctx;
+    // No anonymous vma and no device page changed (device-dax faults): no device-private entry can have.
+    if (!full && before !== null && before.hmm.pages === after.hmm.pages && pairsOf(ctx).added.length === 0) return [];
     const out: string[] = [];
     const judge = (pid: string, v: Vma, k: number, pte: Pte | undefined): void => {
       const a = pte?.anon;
