@@ -105,3 +105,8 @@ export function mapAddress(p: Process, map: string): bigint {
 export function replaceVmas(p: Process, vmas: readonly Vma[]): Process {
   return withProcess(p, { vmas });
 }
+
+/** The vmas the log's program mapped, in address order: every vma but those exec made (src/kernel/mm/exec.ts). */
+export function programVmas(p: Process): readonly Vma[] {
+  return p.vmas.filter((v) => v.name === undefined);
+}
