@@ -141,3 +141,24 @@ describe('compare: mapping results', () => {
     expect(sameOutcome({ ok: true, value: real }, { ok: true, value: other }, '/proc/p1/smaps')).toBe(false);
   });
 });
+
+describe('exec-time vmas (src/kernel/mm/exec.ts): [vvar] right above the topmost mapping', () => {
+  const anon = (map: string, length: string): Json => ({ type: 'mmap', pid: 'p1', map, fd: null, length, offset: '0', prot: 'rw', flags: ['private'] });
+  const op = (type: string, offset: string, length: string, extra: Json = {}): Json => ({ type, pid: 'p1', map: 'm1', offset, length, ...extra });
+  it('mremap cannot grow the topmost mapping in place (ENOMEM) and moves it with MREMAP_MAYMOVE; MADV_DONTNEED into [vvar] is EINVAL (VM_PFNMAP); a split of [vvar] is EINVAL; growing [vvar] is EFAULT (VM_DONTEXPAND); PROT_WRITE on it EACCES', () => {
+    const r = run(
+      BOOT,
+      anon('m1', '8K'),
+      op('mremap', '0', '8K', { newLength: '16K', flags: [] }),
+      op('madvise', '0', '12K', { advice: 'dontneed' }),
+      op('munmap', '0x2000', '4K'),
+      op('mremap', '0x2000', '16K', { newLength: '20K', flags: [] }),
+      op('mprotect', '0x2000', '16K', { prot: 'rw' }),
+      // Moved: the highest 16 KiB gap below mmap_base while the old range is still mapped.
+      op('mremap', '0', '8K', { newLength: '16K', flags: ['maymove'] }),
+      // [vvar] and [vdso] unmapped whole: no split, allowed.
+      op('munmap', '0x6000', '24K'),
+    );
+    expect(r.results).toEqual(['0x7ffff7ff7000', 'ENOMEM', 'EINVAL', 'EINVAL', 'EFAULT', 'EACCES', '0x7ffff7ff3000', 'ok']);
+  });
+});

@@ -516,7 +516,9 @@ export function doMprotect(op: Op, pid: string, start: bigint, length: bigint, p
       setProcess(op, pid, p);
       return fail(op, 'do_mprotect_pkey', 'ENOMEM');
     }
-    if (prot === 'rw' && at.vma.flags.mayshare && !at.vma.flags.maywrite) {
+    // `(newflags & ~(newflags >> 4)) & VM_ACCESS_FLAGS`: PROT_WRITE without VM_MAYWRITE (a shared map of an O_RDONLY
+    // file, [vvar]) is EACCES.
+    if (prot === 'rw' && !at.vma.flags.maywrite) {
       setProcess(op, pid, p);
       return fail(op, 'do_mprotect_pkey', 'EACCES');
     }
