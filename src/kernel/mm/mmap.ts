@@ -1,11 +1,19 @@
 /**
  * Mirrors mm/mmap.c and mm/util.c (v6.1): ksys_mmap_pgoff → do_mmap →
  * get_unmapped_area → mmap_region → the driver's ->mmap, and
- * mm/mprotect.c's do_mprotect_pkey. Addresses below mmap_base are handed
- * out top-down; the model never reuses a hole, which changes no outcome
- * the log compares (an mmap address is compared by its alignment).
+ * mm/mprotect.c's do_mprotect_pkey. Placement is the kernel's, address for
+ * address (x86-64 with no randomisation, as the harness runs its helper):
+ * mmap_base 0x7ffff7fff000 (arch/x86/mm/mmap.c), arch_get_unmapped_area_topdown
+ * (a free hint as given, else vm_unmapped_area → unmapped_area_topdown: the
+ * highest gap below mmap_base, holes between vmas reused, stack guard gap
+ * respected; the bottom-up arch_get_unmapped_area when nothing fits), the
+ * driver's ->get_unmapped_area (dax_get_unmapped_area) and 6.7+'s
+ * thp_get_unmapped_area for anonymous mappings (the profile's anonThpAlign).
+ * Every process starts with exec's vmas (src/kernel/mm/exec.ts), which is
+ * where [vvar] puts the first mapping's top. test/realkernel/placement.test.ts
+ * holds every placed address of the recorded corpora to the kernel's.
  * Anonymous private mappings: doMmapAnon (src/kernel/mm/anon.ts faults them).
- * Left out: private file mappings, shared anonymous (shmem) mappings, stack guard gaps, MAP_FIXED_NOREPLACE, pkeys, mlock.
+ * Left out: private file mappings, shared anonymous (shmem) mappings, MAP_32BIT, MAP_FIXED_NOREPLACE, pkeys, mlock.
  */
 import { mmuNotifierInvalidate } from './mmuNotifier.js';
 import type { Errno } from '../errno.js';
