@@ -37,7 +37,7 @@
  * fingerprint keeps them as they are (no translation to argue about).
  */
 import { MMAP_BASE } from '../../src/kernel/mm/mmap.js';
-import { NEW_PROCESS } from '../../src/kernel/mm/process.js';
+import { NEW_PROCESS, programVmas } from '../../src/kernel/mm/process.js';
 import type { Process } from '../../src/kernel/mm/types.js';
 import { deviceSize, type DaxDevice, type KernelState } from '../../src/kernel/state.js';
 import type { StepEvent } from '../../src/log/events.js';
@@ -71,8 +71,8 @@ function liveRange(p: Process, addr: bigint | undefined): { readonly end: bigint
 
 /** Whether a placement may be offered: few vmas, all near mmap_base (see the header). */
 function placementRoom(p: Process, align: bigint): boolean {
-  if (p.vmas.length > MAX_PLACED) return false;
-  const lowest = p.vmas[0]?.start ?? MMAP_BASE;
+  if (programVmas(p).length > MAX_PLACED) return false;
+  const lowest = programVmas(p)[0]?.start ?? MMAP_BASE;
   return lowest >= MMAP_BASE - WINDOW * align;
 }
 
@@ -134,7 +134,7 @@ function mmOps(s: KernelState, pid: string, p: Process, out: ProgramEvent[]): vo
     // (an unaligned split); munmap also the whole mapping from the handle.
     out.push({ type: 'munmap', pid, map, offset: 0n, length: rest });
     if (rest > a) out.push({ type: 'munmap', pid, map, offset: 0n, length: a });
-    if (p.vmas.length < MAX_VMAS) {
+    if (programVmas(p).length < MAX_VMAS) {
       out.push({ type: 'munmap', pid, map, offset: K4, length: K4 });
       out.push({ type: 'mprotect', pid, map, offset: 0n, length: a, prot: 'r' }, { type: 'mprotect', pid, map, offset: K4, length: K4, prot: 'r' });
       out.push({ type: 'madvise', pid, map, offset: 0n, length: a, advice: 'nohugepage' }, { type: 'madvise', pid, map, offset: K4, length: K4, advice: 'nohugepage' });
@@ -181,7 +181,7 @@ export const programOps: OperationGenerator = {
       touchOps(s, pid, p, out);
       if (!forked) mmOps(s, pid, p, out);
       // Only a p1 with at most one vma forks (the child's mappings are p1's then).
-      if (pid === 'p1' && !forked && p.vmas.length <= MAX_PLACED) out.push({ type: 'fork', pid, child: 'p2' });
+      if (pid === 'p1' && !forked && programVmas(p).length <= MAX_PLACED) out.push({ type: 'fork', pid, child: 'p2' });
       out.push({ type: 'exit', pid });
       reads.push(read(`/proc/${pid}/smaps`));
     }

@@ -50,12 +50,7 @@ function dispatch(op: Op, e: ProcessEvent): Outcome {
       return outcomeOf(closeFd(op, e.pid, e.fd));
     case 'mmap': {
       const addr = e.addr === null ? null : addressOf(op, e.pid, e.addr.map, e.addr.offset);
-      // A recorded log says where the kernel put the mapping: placement depends on what the model does not know
-      // (mmap_base, the vdso, the helper's own mappings), and where an anonymous mapping lands decides which
-      // neighbours it merges with and which 2 MiB blocks it holds (src/kernel/mm/mmap.ts doMmapAnon).
-      const r = e.result;
-      const placed = r !== undefined && r.ok && 'value' in r && typeof r.value === 'string' && /^0x[0-9a-f]+$/.test(r.value) ? BigInt(r.value) : null;
-      const rc = doMmap(op, { comm, pid: e.pid, map: e.map, fd: e.fd, addr, length: e.length, offset: e.offset, prot: e.prot, flags: e.flags, placed });
+      const rc = doMmap(op, { comm, pid: e.pid, map: e.map, fd: e.fd, addr, length: e.length, offset: e.offset, prot: e.prot, flags: e.flags });
       return rc.ok ? { ok: true, value: `0x${rc.value.toString(16)}` } : { ok: false, errno: rc.errno };
     }
     case 'munmap': {

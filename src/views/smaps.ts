@@ -18,7 +18,7 @@ function kb(bytes: bigint): string {
   return `${(bytes / 1024n).toString().padStart(8)} kB`;
 }
 
-/** show_smap_vma_flags: the mnemonics of the set bits, in bit order. */
+/** show_smap_vma_flags: the mnemonics of the set bits, in bit order (VM_READ ... VM_NOHUGEPAGE). */
 export function vmFlagsLine(v: Vma): string {
   const f = v.flags;
   const read = v.prot !== 'none';
@@ -27,16 +27,21 @@ export function vmFlagsLine(v: Vma): string {
   const bits: Array<[boolean, string]> = [
     [read, 'rd'],
     [write, 'wr'],
+    [f.exec, 'ex'],
     [shared, 'sh'],
     [true, 'mr'],
     [f.maywrite, 'mw'],
-    [true, 'me'],
+    [f.mayexec, 'me'],
     [f.mayshare, 'ms'],
+    [f.growsdown, 'gd'],
     [f.pfnmap, 'pf'],
+    [f.io, 'io'],
     [f.dontcopy, 'dc'],
+    [f.dontexpand, 'de'],
     [f.account, 'ac'],
     [f.sync, 'sf'],
-    [true, 'sd'],
+    [f.dontdump, 'dd'],
+    [f.softdirty, 'sd'],
     [f.hugepage, 'hg'],
     [f.nohugepage, 'nh'],
   ];
@@ -46,14 +51,19 @@ export function vmFlagsLine(v: Vma): string {
     .join(' ')} `;
 }
 
-/** show_map_vma's line. */
+/** show_map_vma's line: `%08lx-%08lx %c%c%c%c %08llx %02x:%02x %lu `, then the name padded to column 73. */
 function mapLine(s: KernelState, v: Vma): string {
   const file = v.file === null ? undefined : s.mm.files.get(v.file);
-  const perms = `${v.prot !== 'none' ? 'r' : '-'}${v.prot === 'rw' ? 'w' : '-'}-${v.flags.mayshare ? 's' : 'p'}`;
-  // show_map_vma: an anonymous vma prints offset 0 and device 00:00, inode 0.
-  const where = v.file === null ? `00000000 00:00 0` : `${(v.pgoff << 12n).toString(16).padStart(8, '0')} 00:05 0`;
-  const head = `${v.start.toString(16)}-${v.end.toString(16)} ${perms} ${where}`;
-  return `${head.padEnd(73)}${file?.path ?? ''}`;
+  const perms = `${v.prot !== 'none' ? 'r' : '-'}${v.prot === 'rw' ? 'w' : '-'}${v.flags.exec ? 'x' : '-'}${v.flags.mayshare ? 's' : 'p'}`;
+  // show_map_vma: an anonymous vma (and a special mapping) prints offset 0 and device 00:00, inode 0; /bin/ddx is
+  // inode 7 of the guest's root filesystem (device 00:02).
+  const where = v.name === '/bin/ddx' ? `${hex8(v.pgoff << 12n)} 00:02 7` : v.file === null ? `00000000 00:00 0` : `${hex8(v.pgoff << 12n)} 00:05 0`;
+  const head = `${hex8(v.start)}-${hex8(v.end)} ${perms} ${where}`;
+  return `${head.padEnd(73)}${file?.path ?? v.name ?? ''}`;
+}
+
+function hex8(a: bigint): string {
+  return a.toString(16).padStart(8, '0');
 }
 
 /**

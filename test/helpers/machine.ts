@@ -6,6 +6,8 @@
  */
 import { failureKey } from '../../src/log/events.js';
 import type { KernelState } from '../../src/kernel/state.js';
+import { programVmas } from '../../src/kernel/mm/process.js';
+import type { Vma } from '../../src/kernel/mm/types.js';
 import type { Outcome } from '../../src/log/events.js';
 import { parseLogText } from '../../src/log/index.js';
 import { replay, type Step } from '../../src/replay/engine.js';
@@ -106,4 +108,25 @@ export function runChecked(bootEvent: Json, ...events: Json[]) {
   const text = [bootEvent, ...events].map((e) => JSON.stringify(e)).join('\n');
   const r = replay(parseLogText(text, 'test.jsonl').map((l) => l.event), { check: checkAll(makeChecker()) });
   return { results: r.steps.slice(1).map((s) => brief(s.outcome)), violations: r.violations.map(signatureOf), final: r.final, steps: r.steps.slice(1) };
+}
+
+/**
+ * A /proc/PID/smaps (or maps) text without the blocks of the vmas exec made
+ * ([vvar], [vdso], [stack], /bin/ddx: src/kernel/mm/exec.ts): what the
+ * test's program mapped.
+ */
+export function programSmaps(text: string): string {
+  const out: string[] = [];
+  let keep = true;
+  for (const line of text.split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) keep = !/ (\[vvar\]|\[vdso\]|\[stack\]|\/bin\/ddx)$/.test(line);
+    if (keep) out.push(line);
+  }
+  return out.join('\n');
+}
+
+/** The lowest vma process `pid` mapped itself (programVmas), if any. */
+export function firstProgramVma(s: KernelState | undefined, pid: string): Vma | undefined {
+  const p = s?.mm.procs.get(pid);
+  return p === undefined ? undefined : programVmas(p)[0];
 }

@@ -9,7 +9,8 @@ import { HPAGE_PMD_NR } from '../../src/kernel/mm/pageAlloc.js';
 import { ZERO_PAGE_PHYS } from '../../src/kernel/mm/types.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import { nodeAllocatedPages } from '../../src/views/nodeMeminfo.js';
-import { boot, read, runChecked, type Json } from '../helpers/machine.js';
+import { boot, programSmaps, read, runChecked, type Json } from '../helpers/machine.js';
+import { programVmas } from '../../src/kernel/mm/process.js';
 
 const M2 = 2n << 20n;
 
@@ -35,8 +36,8 @@ const at = (delta: bigint): string => `0x${(aligned() + delta).toString(16)}`;
 
 const smapsOf = (s: KernelState, pid = 'p1'): number => s.mm.procs.get(pid)?.rssAnon ?? 0;
 const used = (s: KernelState): number => nodeAllocatedPages(s, 0);
-const vma0 = (s: KernelState, pid = 'p1') => s.mm.procs.get(pid)?.vmas[0];
-const smapsField = (text: string, field: string): string[] => text.split('\n').filter((l) => l.startsWith(`${field}:`)).map((l) => l.replace(/\s+/g, ' '));
+const vma0 = (s: KernelState, pid = 'p1') => { const p = s.mm.procs.get(pid); return p === undefined ? undefined : programVmas(p)[0]; };
+const smapsField = (text: string, field: string): string[] => programSmaps(text).split('\n').filter((l) => l.startsWith(`${field}:`)).map((l) => l.replace(/\s+/g, ' '));
 
 describe('private anonymous mappings (6.1)', () => {
   it('a read maps the zero page (no page allocated, no RSS); the first write allocates a zeroed page', () => {

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeChecker } from '../../properties/invariants/index.js';
 import { eventToJson, parseLogText } from '../../src/log/index.js';
-import { boot, read, region, runChecked, write, type Json } from '../helpers/machine.js';
+import { boot, firstProgramVma, read, region, runChecked, write, type Json } from '../helpers/machine.js';
 
 const G = 1n << 30n;
 const START = 0x180000000n;
@@ -39,7 +39,7 @@ describe('follow_pfn users of a device-dax mapping with struct pages (6.1: get_u
     for (const [align, len] of [['2M', '4M'], ['1G', '1G']] as const) {
       const r = runChecked(hmem(align), open('p1', 'f1'), mmap('p1', 'm1', 'f1', len), pfn('kvm', '0x3008', 'write'), pfn('vfio', '0x201000', 'read'));
       expect(r.results.slice(2)).toEqual([hex(START + 0x3000n), hex(START + 0x201000n)]);
-      expect(r.final.mm.procs.get('p1')?.vmas[0]?.ptes.size).toBe(align === '2M' ? 2 : 1);
+      expect(firstProgramVma(r.final, 'p1')?.ptes.size).toBe(align === '2M' ? 2 : 1);
       expect(r.violations).toEqual([]);
     }
   });
@@ -69,7 +69,7 @@ describe('follow_pfn users of a map=none device (the RFC: VM_PFNMAP, follow_pte)
       const len = align === '1G' ? '1G' : '2M';
       const r = runChecked(pmemNone(align), open('p1', 'f1'), mmap('p1', 'm1', 'f1', len), pfn('kvm', '0x5000'), touch('0x1000'), pfn('vfio', '0x1000', 'read'));
       expect([r.results[2], r.results[4]]).toEqual([hex(START + 0x5000n), hex(START + 0x1000n)]);
-      const levels = [...(r.final.mm.procs.get('p1')?.vmas[0]?.ptes.entries() ?? [])].map(([, p]) => `${p.level}:${p.special}`);
+      const levels = [...(firstProgramVma(r.final, 'p1')?.ptes.entries() ?? [])].map(([, p]) => `${p.level}:${p.special}`);
       expect(levels[0]).toBe(`${{ '4K': 'pte', '2M': 'pmd', '1G': 'pud' }[align]}:true`);
       expect(r.violations).toEqual([]);
     }
@@ -118,7 +118,7 @@ describe('follow_pfn users of a map=none device (the RFC: VM_PFNMAP, follow_pte)
       const r = runChecked(pmemNone(align), open('p1', 'f1'), mmap('p1', 'm1', 'f1', len), touch('0'), { type: 'fork', pid: 'p1', child: 'p2' }, pfn('kvm', '0x2000', 'read', 'p2'), read('/proc/p2/smaps'));
       expect(r.violations).toEqual([]);
       expect(r.results[4]).toBe(hex(START + 0x2000n));
-      return r.final.mm.procs.get('p2')?.vmas[0]?.ptes.size;
+      return firstProgramVma(r.final, 'p2')?.ptes.size;
     };
     // The child's follow_pfn faults the page it needs in: 4K copied 1 + faulted 1; 2M: none copied, 1 faulted; 1G: 1 copied.
     expect([entries('4K', '2M'), entries('2M', '2M'), entries('1G', '1G')]).toEqual([2, 1, 1]);

@@ -198,7 +198,10 @@ describe('variant hmm-exclusive-maps-partial (B12: dmirror_atomic_map for a part
       hmm,
       { type: 'open', pid: 'p1', fd: 'f1', path: '/dev/hmm_dmirror0', flags: 'rdwr' },
       anon('m2', '1M'),
+      // A page between m1 and m2 that stays unmapped: the hole after the buffer (the kernel puts m1 right below m3).
+      anon('m3', '4K'),
       anon('m1', '0x41000'),
+      { type: 'munmap', pid: 'p1', map: 'm3', offset: '0', length: '4K' },
       cmd('HMM_DMIRROR_EXCLUSIVE', '0x42'),
       cmd('HMM_DMIRROR_CHECK_EXCLUSIVE', '1', '0x41000'),
     );
@@ -206,16 +209,16 @@ describe('variant hmm-exclusive-maps-partial (B12: dmirror_atomic_map for a part
 
   it('without it: the second window maps nothing, EBUSY; the first stays exclusive and ATOMIC; nothing past the buffer', () => {
     const r = log(null);
-    expect(r.results.slice(3)).toEqual(['EBUSY', 'ok']);
-    expect(r.steps[3]?.branches).toEqual(expect.arrayContaining(['make_device_exclusive_range:gup-partial', 'dmirror_exclusive:EBUSY']));
+    expect(r.results.slice(5)).toEqual(['EBUSY', 'ok']);
+    expect(r.steps[5]?.branches).toEqual(expect.arrayContaining(['make_device_exclusive_range:gup-partial', 'dmirror_exclusive:EBUSY']));
     expect(r.violations).toEqual([]);
   });
 
   it('with it: pages[1] left by the first window is mapped ATOMIC past the buffer, the ioctl succeeds, CHECK_EXCLUSIVE is -EPERM where nothing is mapped; caught at the EXCLUSIVE', () => {
     const r = log('hmm-exclusive-maps-partial');
-    expect(r.results.slice(3)).toEqual(['ok', 'EPERM']);
-    expect(r.steps[3]?.outcome).toEqual({ ok: true, out: { cpages: 66, faults: 0 } });
-    expect(r.steps[3]?.branches).toContain('dmirror_exclusive:B12-map-partial');
+    expect(r.results.slice(5)).toEqual(['ok', 'EPERM']);
+    expect(r.steps[5]?.outcome).toEqual({ ok: true, out: { cpages: 66, faults: 0 } });
+    expect(r.steps[5]?.branches).toContain('dmirror_exclusive:B12-map-partial');
     const caught = r.violations.filter((v) => v.startsWith('hmm-exclusive-atomic'));
     expect(caught.length).toBeGreaterThan(0);
     expect(r.violations.every((v) => v.startsWith('hmm-exclusive-atomic') || v.startsWith('hmm-mirror-coherent'))).toBe(true);

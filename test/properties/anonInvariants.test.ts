@@ -11,6 +11,7 @@ import type { KernelState } from '../../src/kernel/state.js';
 import { withState } from '../../src/kernel/state.js';
 import { boot, runChecked, type Json } from '../helpers/machine.js';
 import { run, stepOf } from '../helpers/steps.js';
+import { programVmas } from '../../src/kernel/mm/process.js';
 
 const mmap = (map: string, length: string, pid = 'p1'): Json => ({ type: 'mmap', pid, map, fd: null, length, offset: '0', prot: 'rw', flags: ['private'] });
 const wr = (offset: string, value: string, pid = 'p1'): Json => ({ type: 'access', pid, map: 'm1', offset, op: 'write', value });
@@ -34,7 +35,11 @@ function setProc(st: KernelState, pid: string, p: Process): KernelState {
 }
 function editVma(st: KernelState, pid: string, f: (v: Vma) => Vma): KernelState {
   const p = st.mm.procs.get(pid)!;
-  return setProc(st, pid, withProcess(p, { vmas: [f(p.vmas[0]!)] }));
+  // The program's first vma (exec's own, src/kernel/mm/exec.ts, stay as they are).
+  const i = p.vmas.indexOf(programVmas(p)[0]!);
+  const vmas = p.vmas.slice();
+  vmas[i] = f(p.vmas[i]!);
+  return setProc(st, pid, withProcess(p, { vmas }));
 }
 
 describe('anonymous-memory invariants', () => {
@@ -46,7 +51,7 @@ describe('anonymous-memory invariants', () => {
   });
 
   it('anon-mapcount: a folio counting one mapping too many, and an entry mapping a frame no folio holds', () => {
-    const pfn = Number(s.mm.procs.get('p1')!.vmas[0]!.ptes.get(0)!.phys >> 12n);
+    const pfn = Number(programVmas(s.mm.procs.get('p1')!)[0]!.ptes.get(0)!.phys >> 12n);
     const f = s.mm.anon.folios.get(pfn)!;
     const bad = withState(s, { mm: withMm(s.mm, { anon: withAnon(s.mm.anon, { folios: s.mm.anon.folios.set(pfn, { ...f, maps: 3 }) }) }) });
     expect(violations('anon-mapcount', s, bad)).toEqual([`anonymous folio at pfn 0x${pfn.toString(16)} counts 3 mappings, page tables hold 2`]);
@@ -64,7 +69,7 @@ describe('anonymous-memory invariants', () => {
   it('anon-frames: a folio outside the pool, one still on a free list, and a page count off by one', () => {
     const outside = withState(s, { mm: withMm(s.mm, { anon: withAnon(s.mm.anon, { folios: s.mm.anon.folios.set(0x10, { order: 0, maps: 1 }), pages: s.mm.anon.pages + 1 }) }) });
     expect(violations('anon-frames', s, outside)).toEqual(['anonymous folio at pfn 0x10 lies outside the online RAM anonymous pages come from']);
-    const pfn = Number(s.mm.procs.get('p1')!.vmas[0]!.ptes.get(0)!.phys >> 12n);
+    const pfn = Number(programVmas(s.mm.procs.get('p1')!)[0]!.ptes.get(0)!.phys >> 12n);
     const freeToo = withState(s, { mm: withMm(s.mm, { anon: withAnon(s.mm.anon, { free4k: WideIntMap.empty<true>().set(pfn, true), folios: s.mm.anon.folios.set(pfn, { order: 0, maps: 2 }) }) }) });
     expect(violations('anon-frames', s, freeToo, true).join()).toMatch(/also on a free list \(double allocation\)/);
     const miscount = withState(s, { mm: withMm(s.mm, { anon: withAnon(s.mm.anon, { pages: s.mm.anon.pages + 1 }) }) });

@@ -14,7 +14,6 @@ import { err, OK, type Ret } from '../errno.js';
 import type { FileOperations, FaultResult, MmapRequest, VmFault, VmOperations } from '../mm/ops.js';
 import { LEVEL_SIZE, PAGE_SHIFT, SZ_1G, SZ_2M, SZ_4K, withVma, type OpenFile, type PteLevel, type Vma } from '../mm/types.js';
 import { nullDerefOops, unbackedPageOops } from '../oops.js';
-import { exactly } from '../mm/mmap.js';
 import type { Op } from '../op.js';
 import { deviceNamed, findRegion, replaceDevice, withDevice, type DaxDevice, type KernelState } from '../state.js';
 
@@ -146,8 +145,8 @@ export function daxGetUnmappedArea(op: Op, file: OpenFile, addr: bigint, len: bi
   if (offEnd <= offAlign || offEnd - offAlign < align) return fallback(len);
   const a = fallback(len + align);
   if (!a.ok) return fallback(len);
-  // exactly(): the model's placement, aligned to the guarantee and no more (src/kernel/mm/mmap.ts).
-  return { ok: true, value: exactly(a.value + ((off - a.value) & (align - 1n)), align) };
+  // addr_align += (off - addr_align) & (align - 1): the first address in the padded range congruent to the offset.
+  return { ok: true, value: a.value + ((off - a.value) & (align - 1n)) };
 }
 
 /**

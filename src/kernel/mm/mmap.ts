@@ -1,11 +1,19 @@
 /**
  * Mirrors mm/mmap.c and mm/util.c (v6.1): ksys_mmap_pgoff → do_mmap →
  * get_unmapped_area → mmap_region → the driver's ->mmap, and
- * mm/mprotect.c's do_mprotect_pkey. Addresses below mmap_base are handed
- * out top-down; the model never reuses a hole, which changes no outcome
- * the log compares (an mmap address is compared by its alignment).
+ * mm/mprotect.c's do_mprotect_pkey. Placement is the kernel's, address for
+ * address (x86-64 with no randomisation, as the harness runs its helper):
+ * mmap_base 0x7ffff7fff000 (arch/x86/mm/mmap.c), arch_get_unmapped_area_topdown
+ * (a free hint as given, else vm_unmapped_area → unmapped_area_topdown: the
+ * highest gap below mmap_base, holes between vmas reused, stack guard gap
+ * respected; the bottom-up arch_get_unmapped_area when nothing fits), the
+ * driver's ->get_unmapped_area (dax_get_unmapped_area) and 6.7+'s
+ * thp_get_unmapped_area for anonymous mappings (the profile's anonThpAlign).
+ * Every process starts with exec's vmas (src/kernel/mm/exec.ts), which is
+ * where [vvar] puts the first mapping's top. test/realkernel/placement.test.ts
+ * holds every placed address of the recorded corpora to the kernel's.
  * Anonymous private mappings: doMmapAnon (src/kernel/mm/anon.ts faults them).
- * Left out: private file mappings, shared anonymous (shmem) mappings, stack guard gaps, MAP_FIXED_NOREPLACE, pkeys, mlock.
+ * Left out: private file mappings, shared anonymous (shmem) mappings, MAP_32BIT, MAP_FIXED_NOREPLACE, pkeys, mlock.
  */
 import { mmuNotifierInvalidate } from './mmuNotifier.js';
 import type { Errno } from '../errno.js';
@@ -18,58 +26,272 @@ import { changeProtection } from './anon.js';
 import { handleMmFault, entryAt } from './fault.js';
 import { fileOf, fput, getFile, setProcess, processOf, vmaAt } from './process.js';
 import { doMunmap, mergeAdjacent, pageAlign, releaseVmas, splitAt, TASK_SIZE } from './vma.js';
-import { LEVEL_SIZE, PAGE_SHIFT, SZ_2M, withProcess, withVma, type Process, type Vma } from './types.js';
+import { LEVEL_SIZE, PAGE_SHIFT, SZ_2M, withProcess, withVma, type OpenFile, type Process, type Vma, type VmFlags } from './types.js';
 
-/** Where top-down allocation starts: below the stack, 1 GiB-aligned (mmap_base with no randomisation, rounded). */
-export const MMAP_BASE = 0x7ff000000000n;
+/** SIZE_128M, mmap_base's least gap below the top of the address space (arch/x86/mm/mmap.c). */
+const SIZE_128M = 128n << 20n;
 
-/** The lowest address any vma uses, or mmap_base. */
-function lowest(p: Process): bigint {
-  const first = p.vmas[0];
-  return first === undefined || first.start > MMAP_BASE ? MMAP_BASE : first.start;
+/**
+ * mm->mmap_base with no randomisation (PF_RANDOMIZE off: the harness runs its
+ * helper with ASLR disabled): arch/x86/mm/mmap.c mmap_base() takes the gap
+ * RLIMIT_STACK (8 MiB) + stack_guard_gap (1 MiB), raises it to 128 MiB and
+ * subtracts it from DEFAULT_MAP_WINDOW: 0x7ffff7fff000, the top of every
+ * top-down search ([vvar]/[vdso] take the first pages below it at exec).
+ */
+export const MMAP_BASE = TASK_SIZE - SIZE_128M;
+
+/** mm->mmap_legacy_base, where the bottom-up search starts: __TASK_UNMAPPED_BASE, PAGE_ALIGN(task_size / 3). */
+export const TASK_UNMAPPED_BASE = pageAlign(TASK_SIZE / 3n);
+
+/** stack_guard_gap mm/mmap.c: 256 pages kept free below a VM_GROWSDOWN vma. */
+export const STACK_GUARD_GAP = 256n << PAGE_SHIFT;
+
+/** @kernel vm_start_gap include/linux/mm.h — a stack's start less its guard gap (0 if that wraps). */
+export function vmStartGap(v: Vma): bigint {
+  if (!v.flags.growsdown) return v.start;
+  const s = v.start - STACK_GUARD_GAP;
+  return s < 0n ? 0n : s;
+}
+
+/** @kernel vm_end_gap include/linux/mm.h — the end (x86 has no VM_GROWSUP). */
+export function vmEndGap(v: Vma): bigint {
+  return v.end;
+}
+
+/** @kernel find_vma mm/mmap.c — the first vma ending above addr (a linear walk: a process has few). */
+function findVma(p: Process, addr: bigint): Vma | null {
+  for (const v of p.vmas) if (v.end > addr) return v;
+  return null;
+}
+
+/** struct vm_unmapped_area_info (include/linux/mm.h). */
+interface VmUnmappedAreaInfo {
+  readonly topdown: boolean;
+  readonly length: bigint;
+  readonly lowLimit: bigint;
+  readonly highLimit: bigint;
+  readonly alignMask: bigint;
+  readonly alignOffset: bigint;
 }
 
 /**
- * @kernel arch_get_unmapped_area_topdown arch/x86/kernel/sys_x86_64.c — a
- * free page-aligned hint is taken as it is; otherwise the highest free range
- * below everything mapped (the model's simplification of vm_unmapped_area,
- * which would also reuse holes above the lowest vma).
+ * The free ranges of the address space as the maple tree's empty slots
+ * see them: [start, last] (inclusive) between vmas, below the first and
+ * above the last (to ULONG_MAX, which the limits cut).
  */
-export function archGetUnmappedArea(p: Process, hint: bigint, len: bigint): Ret<bigint> {
-  if (len > TASK_SIZE) return err('ENOMEM');
-  if (hint !== 0n) {
-    const a = pageAlign(hint);
-    if (TASK_SIZE - len >= a && a >= 0x10000n && !p.vmas.some((v) => v.start < a + len && a < v.end)) return { ok: true, value: a };
+function gaps(p: Process): Array<readonly [bigint, bigint]> {
+  const out: Array<readonly [bigint, bigint]> = [];
+  let from = 0n;
+  for (const v of p.vmas) {
+    if (v.start > from) out.push([from, v.start - 1n]);
+    from = v.end;
   }
-  const top = lowest(p);
-  if (top < len + 0x20000n) return err('ENOMEM');
-  // vm_unmapped_area (top-down, align_mask 0) returns the gap's end minus len. Below a vma the
-  // model placed, the real vma is at least as aligned, so the real address is aligned to at
-  // least the smaller of its alignment and len's: that much and no more (a 2M device mapping
-  // below 2M-aligned ones lands 2M-aligned, and check_vma passes, as on 6.1.0-57 in
-  // map-fixed-b3). Below mmap_base, whose real value the model does not know, a page.
-  const unit = top === MMAP_BASE ? 4096n : minAlign(top, len);
-  return { ok: true, value: exactly(top - len, unit) };
-}
-
-/** The largest power of two dividing both (a page at least, 1 GiB at most). */
-function minAlign(a: bigint, b: bigint): bigint {
-  let unit = 4096n;
-  while (((a | b) & (unit * 2n - 1n)) === 0n && unit < 1n << 30n) unit *= 2n;
-  return unit;
+  out.push([from, (1n << 64n) - 1n]);
+  return out;
 }
 
 /**
- * The model's placement choice. Where the kernel puts a mapping depends on
- * mmap_base and what is already mapped, so a recorded address is compared
- * by alignment (src/replay/compare.ts): the model answers with an address
- * aligned to exactly what the kernel guarantees (`unit`) and no more, moving
- * down by one unit when it came out more aligned. Everything below the
- * model's lowest vma is free, so the lower address is as valid.
+ * @kernel unmapped_area_topdown mm/mmap.c (v6.1) — mas_empty_area_rev: the
+ * highest free range inside [low_limit, high_limit) that holds length +
+ * align_mask; the mapping takes its top (aligned down to align_offset
+ * modulo the mask). Holes between vmas are reused. A stack's guard gap
+ * above the range, or a vma below reaching into it, lowers high_limit and
+ * searches again. null: -ENOMEM.
  */
-export function exactly(addr: bigint, unit: bigint): bigint {
-  return unit < 1n << 30n && (addr & unit) === 0n ? addr - unit : addr;
+function unmappedAreaTopdown(p: Process, info: VmUnmappedAreaInfo): bigint | null {
+  const length = info.length + info.alignMask;
+  let highLimit = info.highLimit;
+  for (;;) {
+    const max = highLimit - 1n;
+    let found: readonly [bigint, bigint] | null = null;
+    for (const [s, l] of gaps(p).reverse()) {
+      const lo = s > info.lowLimit ? s : info.lowLimit;
+      const hi = l < max ? l : max;
+      if (hi >= lo && hi - lo + 1n >= length) {
+        found = [lo, hi];
+        break;
+      }
+    }
+    if (found === null) return null;
+    const gapEnd = found[1];
+    let gap = gapEnd + 1n - info.length;
+    gap -= (gap - info.alignOffset) & info.alignMask;
+    const next = p.vmas.find((v) => v.start > gapEnd);
+    if (next !== undefined && next.flags.growsdown) {
+      if (vmStartGap(next) <= gapEnd) {
+        highLimit = vmStartGap(next);
+        continue;
+      }
+    } else {
+      const prev = [...p.vmas].reverse().find((v) => v.end <= found[0]);
+      if (prev !== undefined && vmEndGap(prev) > gap) {
+        highLimit = prev.start;
+        continue;
+      }
+    }
+    return gap;
+  }
 }
+
+/**
+ * @kernel unmapped_area mm/mmap.c (v6.1) — bottom-up: the lowest free range
+ * inside [low_limit, high_limit) that holds length + align_mask, its start
+ * aligned up; a stack's guard gap or the vma below raises low_limit and
+ * searches again. null: -ENOMEM.
+ */
+function unmappedArea(p: Process, info: VmUnmappedAreaInfo): bigint | null {
+  const length = info.length + info.alignMask;
+  let lowLimit = info.lowLimit;
+  for (;;) {
+    const max = info.highLimit - 1n;
+    let found: readonly [bigint, bigint] | null = null;
+    for (const [s, l] of gaps(p)) {
+      const lo = s > lowLimit ? s : lowLimit;
+      const hi = l < max ? l : max;
+      if (hi >= lo && hi - lo + 1n >= length) {
+        found = [lo, hi];
+        break;
+      }
+    }
+    if (found === null) return null;
+    let gap = found[0];
+    gap += (info.alignOffset - gap) & info.alignMask;
+    const next = p.vmas.find((v) => v.start > found[0]);
+    if (next !== undefined && next.flags.growsdown) {
+      if (vmStartGap(next) < gap + length - 1n) {
+        lowLimit = next.end;
+        continue;
+      }
+    } else {
+      const prev = [...p.vmas].reverse().find((v) => v.end <= found[0]);
+      if (prev !== undefined && vmEndGap(prev) > gap) {
+        lowLimit = vmEndGap(prev);
+        continue;
+      }
+    }
+    return gap;
+  }
+}
+
+/** @kernel vm_unmapped_area mm/mmap.c */
+function vmUnmappedArea(p: Process, info: VmUnmappedAreaInfo): Ret<bigint> {
+  const a = info.topdown ? unmappedAreaTopdown(p, info) : unmappedArea(p, info);
+  return a === null ? err('ENOMEM') : { ok: true, value: a };
+}
+
+/**
+ * @kernel arch_get_unmapped_area arch/x86/kernel/sys_x86_64.c — the
+ * bottom-up allocator, from mmap_legacy_base up to the 47-bit window: a
+ * free page-aligned hint as given, else the lowest gap. Only the top-down
+ * one's fallback here (sysctl legacy_va_layout is 0).
+ */
+export function archGetUnmappedArea(p: Process, addr: bigint, len: bigint, pgoff: bigint): Ret<bigint> {
+  const begin = TASK_UNMAPPED_BASE;
+  const end = TASK_SIZE;
+  if (len > end) return err('ENOMEM');
+  if (addr !== 0n) {
+    const a = pageAlign(addr);
+    const vma = findVma(p, a);
+    if (end - len >= a && (vma === null || a + len <= vmStartGap(vma))) return { ok: true, value: a };
+  }
+  // filp's get_align_mask() is 0 unless va_align (AMD family 15h) is on.
+  return vmUnmappedArea(p, { topdown: false, length: len, lowLimit: begin, highLimit: end, alignMask: 0n, alignOffset: pgoff << PAGE_SHIFT });
+}
+
+/** @kernel mmap_address_hint_valid arch/x86/mm/mmap.c — the hint's range fits under TASK_SIZE (one side of the 47-bit window). */
+function mmapAddressHintValid(addr: bigint, len: bigint): boolean {
+  return TASK_SIZE - len >= addr;
+}
+
+/**
+ * @kernel arch_get_unmapped_area_topdown arch/x86/kernel/sys_x86_64.c
+ * (mm->get_unmapped_area of every process here) — a free page-aligned hint
+ * is taken as it is (nothing below vm_start_gap of the vma after it);
+ * otherwise vm_unmapped_area top-down in [PAGE_SIZE, mmap_base), falling
+ * back to the bottom-up allocator when nothing fits.
+ */
+export function archGetUnmappedAreaTopdown(p: Process, addr0: bigint, len: bigint, pgoff: bigint): Ret<bigint> {
+  if (len > TASK_SIZE) return err('ENOMEM');
+  if (addr0 !== 0n) {
+    const addr = addr0 & ~0xfffn;
+    if (mmapAddressHintValid(addr, len)) {
+      const vma = findVma(p, addr);
+      if (vma === null || addr + len <= vmStartGap(vma)) return { ok: true, value: addr };
+    }
+  }
+  const got = vmUnmappedArea(p, { topdown: true, length: len, lowLimit: 4096n, highLimit: MMAP_BASE, alignMask: 0n, alignOffset: pgoff << PAGE_SHIFT });
+  if (got.ok) return got;
+  return archGetUnmappedArea(p, addr0, len, pgoff);
+}
+
+/**
+ * @kernel __thp_get_unmapped_area mm/huge_memory.c (v6.12, PMD_SIZE) — ask
+ * for len + 2 MiB and return the address inside congruent to the offset
+ * modulo 2 MiB; top-down, an answer already congruent moves up by 2 MiB
+ * (the top of the padded range). null where the kernel returns 0 (the
+ * caller asks again without padding).
+ */
+function thpGetUnmappedAreaPadded(p: Process, addr: bigint, len: bigint, off: bigint): bigint | null {
+  const offEnd = off + len;
+  const offAlign = (off + SZ_2M - 1n) & ~(SZ_2M - 1n);
+  if (offEnd <= offAlign || offEnd - offAlign < SZ_2M) return null;
+  const ret = archGetUnmappedAreaTopdown(p, addr, len + SZ_2M, off >> PAGE_SHIFT);
+  if (!ret.ok) return null;
+  if (ret.value === addr) return addr;
+  const offSub = (off - ret.value) & (SZ_2M - 1n);
+  // MMF_TOPDOWN: every process here.
+  if (offSub === 0n) return ret.value + SZ_2M;
+  return ret.value + offSub;
+}
+
+/**
+ * @kernel get_unmapped_area mm/mmap.c — for a mapping of no file (a private
+ * anonymous mmap, or mremap moving an anonymous vma): the mm's own
+ * allocator on 6.1; from v6.7 thp_get_unmapped_area when the profile's rule
+ * takes the length and there is no hint (efa7df3e3bb5 for any length of
+ * 2 MiB or more, 'len-ge-pmd'; from v6.12 d4148aeab412 only a multiple of
+ * 2 MiB, 'len-multiple-pmd', the condition `!file && !addr &&
+ * IS_ALIGNED(len, PMD_SIZE)` of __get_unmapped_area), with pgoff treated as
+ * 0 ("Always treat pgoff as zero for anonymous memory").
+ */
+export function getUnmappedAreaAnon(op: Op, p: Process, addr: bigint, len: bigint, pgoff: bigint): Ret<bigint> {
+  if (len > TASK_SIZE) return err('ENOMEM');
+  const rule = op.state.profile.anonThpAlign;
+  const thp = addr === 0n && (rule === 'len-ge-pmd' ? len >= SZ_2M : rule === 'len-multiple-pmd' ? len % SZ_2M === 0n : false);
+  let got: Ret<bigint>;
+  if (thp) {
+    // thp_get_unmapped_area_vmflags: the padded search, or the plain one when it returns 0.
+    const a = thpGetUnmappedAreaPadded(p, addr, len, 0n);
+    if (a !== null) op.branch('thp_get_unmapped_area', 'anon-aligned');
+    got = a !== null ? { ok: true, value: a } : archGetUnmappedAreaTopdown(p, addr, len, 0n);
+  } else got = archGetUnmappedAreaTopdown(p, addr, len, rule === 'none' ? pgoff : 0n);
+  return checkUnmappedArea(got, len);
+}
+
+/**
+ * @kernel get_unmapped_area mm/mmap.c — for a file: its
+ * ->get_unmapped_area (dax_get_unmapped_area) or the mm's allocator, then
+ * the checks on what came back (past TASK_SIZE ENOMEM, unaligned EINVAL).
+ */
+export function getUnmappedAreaFile(op: Op, p: Process, file: OpenFile, addr: bigint, len: bigint, pgoff: bigint): Ret<bigint> {
+  if (len > TASK_SIZE) return err('ENOMEM');
+  const got = fopsOf(file).getUnmappedArea(op, file, addr, len, pgoff, (l) => archGetUnmappedAreaTopdown(p, addr, l, pgoff));
+  return checkUnmappedArea(got, len);
+}
+
+function checkUnmappedArea(got: Ret<bigint>, len: bigint): Ret<bigint> {
+  if (!got.ok) return got;
+  if (got.value > TASK_SIZE - len) return err('ENOMEM');
+  if ((got.value & 0xfffn) !== 0n) return err('EINVAL');
+  return got;
+}
+
+/**
+ * The vm_flags do_mmap and mmap_region give every mapping before the
+ * driver's ->mmap: VM_MAYREAD|VM_MAYWRITE|VM_MAYEXEC (mm->def_flags none),
+ * VM_SOFTDIRTY; the caller sets the rest.
+ */
+const MMAP_VM_FLAGS: VmFlags = { mayshare: false, maywrite: true, hugepage: false, nohugepage: false, dontcopy: false, sync: false, pfnmap: false, account: false, exec: false, mayexec: true, io: false, dontexpand: false, dontdump: false, growsdown: false, softdirty: true };
 
 export interface MmapArgs {
   readonly comm: string;
@@ -80,8 +302,6 @@ export interface MmapArgs {
   readonly addr: bigint | null;
   readonly length: bigint;
   readonly offset: bigint;
-  /** Where the kernel put it, when a recorded log says so (a successful mmap's result); null otherwise. */
-  readonly placed?: bigint | null;
   readonly prot: Prot;
   readonly flags: readonly MapFlag[];
 }
@@ -113,9 +333,7 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
     if (!at.ok) return at;
     addr = at.value;
   } else {
-    const hint = a.addr ?? 0n;
-    const proc = p;
-    const got = fops.getUnmappedArea(op, file, hint, len, pgoff, (l) => archGetUnmappedArea(proc, hint, l));
+    const got = getUnmappedAreaFile(op, p, file, a.addr ?? 0n, len, pgoff);
     if (!got.ok) return fail(op, 'get_unmapped_area', got.errno);
     addr = got.value;
   }
@@ -147,7 +365,7 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
     // VM_SYNC comes from calc_vm_flag_bits(flags), which do_mmap (v6.1 mm/mmap.c) computes before
     // `case MAP_SHARED: flags &= LEGACY_MAP_MASK`: MAP_SHARED|MAP_SYNC keeps VM_SYNC (smaps "sf",
     // seen on 6.1.0-57) though the flag is "silently ignored".
-    flags: { mayshare, maywrite, hugepage: false, nohugepage: false, dontcopy: false, sync: a.flags.includes('sync'), pfnmap: false, account: !mayshare && write },
+    flags: { ...MMAP_VM_FLAGS, mayshare, maywrite, sync: a.flags.includes('sync'), account: !mayshare && write },
     mmapAlign: 4096n,
     grown: false,
     ptes: PageTable.empty(),
@@ -222,14 +440,8 @@ function doMmapAnon(op: Op, a: MmapArgs): Ret<bigint> {
     const at = fixedAddress(op, a, len);
     if (!at.ok) return at;
     addr = at.value;
-  } else if (a.placed !== undefined && a.placed !== null && (a.placed & 0xfffn) === 0n && a.placed <= TASK_SIZE - len && !p.vmas.some((v) => v.start < (a.placed as bigint) + len && (a.placed as bigint) < v.end)) {
-    // The recorded address, where the model has room for it: the model's own choice only keeps the alignment the
-    // kernel guarantees, not the neighbours (kernel fuzz --hmm seed 1220 run 3: two 4 KiB mappings the kernel put
-    // side by side, so MADV_DONTNEED of the lower one erased the upper one's device page-table entry by
-    // dmirror_do_update's inclusive end).
-    addr = a.placed;
   } else {
-    const got = anonGetUnmappedArea(op, p, a.addr ?? 0n, len);
+    const got = getUnmappedAreaAnon(op, p, a.addr ?? 0n, len, a.offset >> PAGE_SHIFT);
     if (!got.ok) return fail(op, 'get_unmapped_area', got.errno);
     addr = got.value;
   }
@@ -245,7 +457,7 @@ function doMmapAnon(op: Op, a: MmapArgs): Ret<bigint> {
     pgoff: addr >> PAGE_SHIFT,
     file: null,
     prot: a.prot,
-    flags: { mayshare: false, maywrite: true, hugepage: false, nohugepage: false, dontcopy: false, sync: a.flags.includes('sync'), pfnmap: false, account: a.prot === 'rw' },
+    flags: { ...MMAP_VM_FLAGS, sync: a.flags.includes('sync'), account: a.prot === 'rw' },
     mmapAlign: 4096n,
     grown: false,
     ptes: PageTable.empty(),
@@ -260,32 +472,6 @@ function doMmapAnon(op: Op, a: MmapArgs): Ret<bigint> {
   setProcess(op, a.pid, merged.proc);
   if (a.flags.includes('populate')) populate(op, a.comm, a.pid, addr, addr + len);
   return { ok: true, value: addr };
-}
-
-/**
- * @kernel __get_unmapped_area mm/mmap.c for a private anonymous mapping —
- * the mm's own allocator, or from v6.7 thp_get_unmapped_area
- * (__thp_get_unmapped_area: ask for len + 2 MiB, return a 2 MiB-aligned
- * address inside) when the profile's rule takes the length and there is no
- * hint (the switch anonThpAlign). The model answers exactly 2 MiB-aligned
- * (exactly()), as the kernel guarantees no more.
- */
-function anonGetUnmappedArea(op: Op, p: Process, hint: bigint, len: bigint): Ret<bigint> {
-  const rule = op.state.profile.anonThpAlign;
-  const thp = hint === 0n && (rule === 'len-ge-pmd' ? len >= SZ_2M : rule === 'len-multiple-pmd' ? len % SZ_2M === 0n : false);
-  if (!thp) {
-    // A page and no more: archGetUnmappedArea's inference from the vma above (a device mapping below
-    // aligned ones) does not hold for anonymous memory, whose vmas munmap cuts anywhere and whose holes
-    // vm_unmapped_area reuses where the model does not know the neighbours (the differential fuzz of
-    // test_hmm's programs, seed 1204: a 64 KiB mapping the model placed 64 KiB-aligned came back 4 KiB-aligned).
-    const a = archGetUnmappedArea(p, hint, len);
-    return a.ok && hint === 0n ? { ok: true, value: exactly(a.value, 4096n) } : a;
-  }
-  const padded = archGetUnmappedArea(p, 0n, len + SZ_2M);
-  if (!padded.ok) return archGetUnmappedArea(p, hint, len);
-  op.branch('thp_get_unmapped_area', 'anon-aligned');
-  const up = (padded.value + SZ_2M - 1n) & ~(SZ_2M - 1n);
-  return { ok: true, value: exactly(up, SZ_2M) };
 }
 
 export function insertVma(vmas: readonly Vma[], v: Vma): Vma[] {
@@ -338,7 +524,9 @@ export function doMprotect(op: Op, pid: string, start: bigint, length: bigint, p
       setProcess(op, pid, p);
       return fail(op, 'do_mprotect_pkey', 'ENOMEM');
     }
-    if (prot === 'rw' && at.vma.flags.mayshare && !at.vma.flags.maywrite) {
+    // `(newflags & ~(newflags >> 4)) & VM_ACCESS_FLAGS`: PROT_WRITE without VM_MAYWRITE (a shared map of an O_RDONLY
+    // file, [vvar]) is EACCES.
+    if (prot === 'rw' && !at.vma.flags.maywrite) {
       setProcess(op, pid, p);
       return fail(op, 'do_mprotect_pkey', 'EACCES');
     }

@@ -14,7 +14,7 @@ import type { Errno } from '../errno.js';
 import { fopsOf } from '../fs/chrdev.js';
 import { err, type Ret } from '../errno.js';
 import type { Op } from '../op.js';
-import { archGetUnmappedArea, insertVma } from './mmap.js';
+import { getUnmappedAreaAnon, getUnmappedAreaFile, insertVma } from './mmap.js';
 import { fileOf, getFile, processOf, setProcess, vmaAt } from './process.js';
 import { rssPages, splitHugePmd, splitPmdAt } from './anon.js';
 import { LEVEL_SIZE, PAGE_SHIFT, SZ_2M, withProcess, withVma, type Process, type Vma } from './types.js';
@@ -83,7 +83,7 @@ export function doMremap(op: Op, a: MremapArgs): Ret<bigint> {
   const proc = processOf(op, a.pid);
   const file = vma.file === null ? null : fileOf(op, vma.file);
   const pgoff = vma.pgoff + ((a.addr - vma.start) >> PAGE_SHIFT);
-  const to = file === null ? archGetUnmappedArea(proc, 0n, newLen) : fopsOf(file).getUnmappedArea(op, file, 0n, newLen, pgoff, (l) => archGetUnmappedArea(proc, 0n, l));
+  const to = file === null ? getUnmappedAreaAnon(op, proc, 0n, newLen, pgoff) : getUnmappedAreaFile(op, proc, file, 0n, newLen, pgoff);
   if (!to.ok) return fail(op, 'get_unmapped_area', to.errno);
   return moveVma(op, a, vma, oldLen, newLen, to.value);
 }
@@ -114,7 +114,7 @@ function vmaToResize(p: Process, addr: bigint, oldLen: bigint, newLen: bigint): 
   if (at === null) return err('EFAULT');
   if (oldLen > at.vma.end - addr) return err('EFAULT');
   if (newLen === oldLen) return { ok: true, value: at };
-  if (at.vma.flags.pfnmap) return err('EFAULT');
+  if (at.vma.flags.dontexpand || at.vma.flags.pfnmap) return err('EFAULT');
   return { ok: true, value: at };
 }
 

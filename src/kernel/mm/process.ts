@@ -6,6 +6,7 @@
  * driver's ->release (__fput).
  */
 import { IntMap } from '../../util/intMap.js';
+import { execVmas } from './exec.js';
 import { fopsOf } from '../fs/chrdev.js';
 import type { Op } from '../op.js';
 import { withState } from '../state.js';
@@ -14,11 +15,11 @@ import { withMm, withProcess, type MmState, type OpenFile, type Process, type Vm
 /** The process a handle names before anything made it (read-only: no mm yet). */
 export const NEW_PROCESS: Process = { fds: new Map(), maps: new Map(), vmas: [], pteTables: IntMap.empty(), pmdTables: IntMap.empty(), rssAnon: 0, mm: 0 };
 
-/** A new process with an empty mm of its own (mm_alloc: a fresh identity). */
+/** A new process with an mm of its own (mm_alloc: a fresh identity) holding what exec of the helper maps (src/kernel/mm/exec.ts). */
 export function newProcess(op: Op): Process {
   const mm = op.state.mm.nextMm;
   setMm(op, { nextMm: mm + 1 });
-  return { ...NEW_PROCESS, mm };
+  return { ...NEW_PROCESS, mm, vmas: execVmas(op.state.config) };
 }
 
 export function setMm(op: Op, c: Partial<MmState>): void {
@@ -103,4 +104,9 @@ export function mapAddress(p: Process, map: string): bigint {
 
 export function replaceVmas(p: Process, vmas: readonly Vma[]): Process {
   return withProcess(p, { vmas });
+}
+
+/** The vmas the log's program mapped, in address order: every vma but those exec made (src/kernel/mm/exec.ts). */
+export function programVmas(p: Process): readonly Vma[] {
+  return p.vmas.filter((v) => v.name === undefined);
 }

@@ -89,10 +89,24 @@ export interface VmFlags {
    * mprotect_fixup sets it when a private vma gains VM_WRITE and never clears it). smaps prints "ac".
    */
   readonly account: boolean;
+  /** VM_EXEC (smaps "ex"): the exec-time [vdso] and /bin/ddx text; PROT_EXEC is not in the log's vocabulary. */
+  readonly exec: boolean;
+  /** VM_MAYEXEC ("me"): do_mmap sets it on every mapping (no noexec mount); [vvar] lacks it. */
+  readonly mayexec: boolean;
+  /** VM_IO ("io"): [vvar] (map_vdso). */
+  readonly io: boolean;
+  /** VM_DONTEXPAND ("de"): special mappings (__install_special_mapping); vma_to_resize refuses to grow them (EFAULT). */
+  readonly dontexpand: boolean;
+  /** VM_DONTDUMP ("dd"): [vvar]. */
+  readonly dontdump: boolean;
+  /** VM_GROWSDOWN ("gd"): [stack]; vm_start_gap keeps stack_guard_gap below it free. */
+  readonly growsdown: boolean;
+  /** VM_SOFTDIRTY ("sd"): mmap_region and __install_special_mapping set it; setup_arg_pages' stack has none. */
+  readonly softdirty: boolean;
 }
 
 /** Every VmFlags field once (a field added to VmFlags and not named here fails to type-check). */
-const VM_FLAG_SET: Readonly<Record<keyof VmFlags, true>> = { mayshare: true, maywrite: true, hugepage: true, nohugepage: true, dontcopy: true, sync: true, pfnmap: true, account: true };
+const VM_FLAG_SET: Readonly<Record<keyof VmFlags, true>> = { mayshare: true, maywrite: true, hugepage: true, nohugepage: true, dontcopy: true, sync: true, pfnmap: true, account: true, exec: true, mayexec: true, io: true, dontexpand: true, dontdump: true, growsdown: true, softdirty: true };
 const VM_FLAGS = Object.keys(VM_FLAG_SET) as ReadonlyArray<keyof VmFlags>;
 
 /** The same vm_flags (what vma_merge and madvise_update_vma compare). */
@@ -117,7 +131,16 @@ export interface Vma {
   readonly grown: boolean;
   /** Installed entries, keyed by page index from `start`. */
   readonly ptes: PageTable;
+  /**
+   * What exec made this vma for (src/kernel/mm/exec.ts), as show_map_vma names it: the special mappings
+   * [vvar] and [vdso] (special_mapping_vmops: no split, no remote access), the [stack], a /bin/ddx segment.
+   * Absent for what the log's program mapped.
+   */
+  readonly name?: ExecVmaName;
 }
+
+/** The names show_map_vma prints for the vmas exec makes. */
+export type ExecVmaName = '[vvar]' | '[vdso]' | '[stack]' | '/bin/ddx';
 
 /** One process (struct task_struct + its mm), named by the log's pid handle. */
 export interface Process {
@@ -269,6 +292,7 @@ export function withVma(v: Vma, c: Partial<Vma>): Vma {
     mmapAlign: c.mmapAlign !== undefined ? c.mmapAlign : v.mmapAlign,
     grown: c.grown !== undefined ? c.grown : v.grown,
     ptes: c.ptes !== undefined ? c.ptes : v.ptes,
+    ...(v.name !== undefined ? { name: v.name } : {}),
   };
 }
 

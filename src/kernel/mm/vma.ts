@@ -32,6 +32,12 @@ function entriesIn(v: Vma, lo: bigint, hi: bigint, base: bigint): PageTable {
  * takes a file reference. Returns the two halves.
  */
 export function splitVma(op: Op, v: Vma, addr: bigint): Ret<readonly [Vma, Vma]> {
+  // [vvar] and [vdso] are special mappings: special_mapping_split (mm/mmap.c v6.1) refuses every split ("kernel
+  // has expectations over the number of pages in mapping"), so a munmap, mprotect or madvise cutting one is EINVAL.
+  if (v.name === '[vvar]' || v.name === '[vdso]') {
+    op.branch('__split_vma', 'special_mapping_split');
+    return err('EINVAL');
+  }
   // An anonymous vma has no vm_ops (no ->may_split) and no file to reference.
   if (v.file !== null) {
     const file = fileOf(op, v.file);
