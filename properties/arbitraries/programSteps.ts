@@ -9,6 +9,7 @@
  * the steps on an anonymous mapping (anonStep) use its own units, so fuzzing reaches the
  * zero pages, first-touch allocation, THP, COW after fork and their frees.
  */
+import { programVmas } from '../../src/kernel/mm/process.js';
 import type { StepEvent } from '../../src/log/events.js';
 import type { MapFlag, MremapFlag } from '../../src/log/programEvents.js';
 import { deviceSize, type DaxDevice, type KernelState } from '../../src/kernel/state.js';
@@ -81,7 +82,11 @@ export function programStep(s: KernelState, x: number, y: number): StepEvent | n
   if (s.devices.length === 0) return null;
   // Mostly a live process, preferring one that holds files: programs that open, map and touch.
   const live = PIDS.filter((p) => s.mm.procs.has(p));
-  const holding = live.filter((p) => (s.mm.procs.get(p)?.fds.size ?? 0) > 0 || (s.mm.procs.get(p)?.vmas.length ?? 0) > 0);
+  // Holding: files open or mappings of its own (exec's [vvar], [vdso], [stack] and text every process has).
+  const holding = live.filter((p) => {
+    const q = s.mm.procs.get(p);
+    return q !== undefined && (q.fds.size > 0 || programVmas(q).length > 0);
+  });
   const pid = holding.length > 0 && x % 3 !== 0 ? pick(holding, x >> 3) : live.length > 0 && x % 5 !== 0 ? pick(live, x >> 3) : pick(PIDS, x >> 3);
   const proc = s.mm.procs.get(pid);
   const held = proc === undefined ? [] : [...proc.fds.keys()];
