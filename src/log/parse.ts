@@ -63,6 +63,49 @@ function accessFastPath(raw: Record<string, unknown>, type: 'access' | 'procmem'
   return ev;
 }
 
+function munmapKey(k: string): boolean {
+  return k === 'type' || k === 'pid' || k === 'map' || k === 'offset' || k === 'length' || k === 'seq';
+}
+function forkKey(k: string): boolean {
+  return k === 'type' || k === 'pid' || k === 'child' || k === 'seq';
+}
+function exitKey(k: string): boolean {
+  return k === 'type' || k === 'pid' || k === 'seq';
+}
+
+function handleOk(v: unknown): v is string {
+  return typeof v === 'string' && v !== '';
+}
+
+/**
+ * The other program events a replay of a program meets every few steps —
+ * munmap, fork, exit without a recorded result — by the rules of their
+ * schemas and parseProgramEvent (strict keys, non-empty handles, offset
+ * defaulting to 0, offset and length up to 2^62, a child other than its
+ * parent); anything doubtful goes through the schemas.
+ */
+function programFastPath(raw: Record<string, unknown>, type: 'munmap' | 'fork' | 'exit', seq: number | undefined): LogEvent | null {
+  const pid = raw['pid'];
+  if (!handleOk(pid)) return null;
+  if (type === 'exit') {
+    for (const k in raw) if (!exitKey(k)) return null;
+    return seq === undefined ? { type, pid } : { type, pid, seq };
+  }
+  if (type === 'fork') {
+    const child = raw['child'];
+    if (!handleOk(child) || child === pid) return null;
+    for (const k in raw) if (!forkKey(k)) return null;
+    return seq === undefined ? { type, pid, child } : { type, pid, child, seq };
+  }
+  const map = raw['map'];
+  if (!handleOk(map)) return null;
+  for (const k in raw) if (!munmapKey(k)) return null;
+  const off = raw['offset'] === undefined ? { ok: true as const, value: 0n } : parseU64(raw['offset']);
+  const len = parseU64(raw['length']);
+  if (!off.ok || !len.ok || off.value > MAX_PROGRAM_LENGTH || len.value > MAX_PROGRAM_LENGTH) return null;
+  return seq === undefined ? { type, pid, map, offset: off.value, length: len.value } : { type, pid, map, offset: off.value, length: len.value, seq };
+}
+
 /**
  * The two shapes that make up almost every log line — a write or a read
  * without a recorded result — checked directly: the same rules as
@@ -76,6 +119,7 @@ function fastPath(raw: Record<string, unknown>): LogEvent | null {
   const seq = raw['seq'];
   if (seq !== undefined && !(typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 1)) return null;
   if (type === 'access' || type === 'procmem') return accessFastPath(raw, type, seq);
+  if (type === 'munmap' || type === 'fork' || type === 'exit') return programFastPath(raw, type, seq);
   if (typeof path !== 'string' || path.charCodeAt(0) !== 47 /* '/' */) return null;
   if (type === 'write') {
     const value = raw['value'];

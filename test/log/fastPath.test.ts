@@ -51,3 +51,28 @@ describe('the access/procmem fast path in parseEvent', () => {
     expect(fast).toEqual(slow);
   });
 });
+
+// Mostly valid fields, so that every rule decides some cases.
+const handleArb = fc.oneof({ arbitrary: fc.constantFrom('p1', 'm1'), weight: 6 }, fc.constantFrom(''), fc.integer(), fc.constant(null));
+const seqArb = fc.oneof({ arbitrary: fc.integer({ min: 1, max: 99 }), weight: 4 }, fc.integer({ min: -2, max: 2 ** 53 }), fc.constant('1'));
+const u64Arb = fc.oneof(
+  { arbitrary: fc.constantFrom('0x1000', '4611686018427387904', '4611686018427387905', '0x4000000000000001'), weight: 4 },
+  fc.constantFrom('0x11', '8', '4K', '2M', '-8', '0', '', 'x'),
+  fc.integer({ min: -16, max: 8192 }),
+  fc.double(),
+  fc.constant(null),
+);
+// One record per event type with that type's keys (each optional), plus a stray key now and then.
+const nearlyValidProgram = fc.oneof(
+  fc.record({ type: fc.constantFrom('munmap', 'munmap', 'MUNMAP'), pid: handleArb, map: handleArb, offset: u64Arb, length: u64Arb, seq: seqArb, extra: fc.string() }, { requiredKeys: ['type', 'pid', 'map', 'length'] }),
+  fc.record({ type: fc.constant('fork'), pid: fc.constantFrom('p1', 'p2', ''), child: fc.oneof(fc.constantFrom('p1', 'p2', ''), fc.integer()), seq: seqArb, extra: fc.string() }, { requiredKeys: ['type', 'pid', 'child'] }),
+  fc.record({ type: fc.constant('exit'), pid: handleArb, seq: seqArb, extra: fc.string(), child: fc.constant('p2') }, { requiredKeys: ['type'] }),
+);
+
+describe('the munmap/fork/exit fast path in parseEvent', () => {
+  test.prop([nearlyValidProgram], { numRuns: 4000, seed: 13 })('accepts and builds exactly what the schemas accept and build', (raw) => {
+    const fast = outcome(() => parseEvent(raw));
+    const slow = outcome(() => parseWithSchemas(raw));
+    expect(fast).toEqual(slow);
+  });
+});
