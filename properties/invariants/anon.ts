@@ -90,7 +90,12 @@ export interface VmaPairs {
 }
 const PAIRS = new MemoKey<VmaPairs>('anon-vma-pairs');
 
+const NO_PAIRS: VmaPairs = { added: [], removed: [] };
+
 export function pairsOf(ctx: InvariantContext): VmaPairs {
+  const d0 = diffOf(ctx);
+  // No anonymous vma changed (device-dax faults, file mmaps): nothing to pair, without a memo entry.
+  if (d0.added.length === 0 && d0.removed.length === 0) return NO_PAIRS;
   return memo(ctx, PAIRS, () => {
     const d = diffOf(ctx);
     const whole = ctx.full || ctx.before === null;
@@ -345,11 +350,6 @@ export const anonRss: Invariant = {
     const d = diffOf(ctx);
     if (d.procs.length === 0) return [];
     const out: string[] = [];
-    const sum = (vs: readonly Vma[]): number => {
-      let n = 0;
-      for (const v of vs) if (v.file === null) for (const [, pte] of v.ptes.entries()) n += rssPages(pte);
-      return n;
-    };
     const anonChanged = d.added.length > 0 || d.removed.length > 0;
     for (const [pid, p, was] of d.procs) {
       if (p === undefined) continue;
@@ -373,6 +373,13 @@ export const anonRss: Invariant = {
   },
   culprit: () => 'zap_pte_range',
 };
+
+/** The anon pages the entries of `vs` map (a module function: a closure per check would be wrapped by tsx's keepNames). */
+function sum(vs: readonly Vma[]): number {
+  let n = 0;
+  for (const v of vs) if (v.file === null) for (const [, pte] of v.ptes.entries()) n += rssPages(pte);
+  return n;
+}
 
 function rssOf(pte: Pte | undefined): number {
   return pte === undefined ? 0 : rssPages(pte);

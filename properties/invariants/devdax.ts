@@ -54,7 +54,12 @@ function stepDaxVmas(ctx: InvariantContext, newOnly: boolean): readonly DaxVma[]
     const out: DaxVma[] = [];
     for (const [pid, p, was] of procs) {
       const old = newOnly && was !== undefined ? was.vmas : null;
-      for (const vma of p.vmas) {
+      // Same length (a fault replaced one vma): an unchanged vma sits where it was, so only the positions
+      // that differ are looked up (a process has exec's vmas besides its own).
+      const aligned = old !== null && old.length === p.vmas.length;
+      for (let i = 0; i < p.vmas.length; i++) {
+        const vma = p.vmas[i] as Vma;
+        if (aligned && old[i] === vma) continue;
         if (old !== null && old.includes(vma)) continue;
         const file = vma.file === null ? undefined : ctx.after.mm.files.get(vma.file);
         if (file?.driver !== 'dax') continue;
@@ -118,7 +123,7 @@ function computeChangedEntries(vma: Vma, was: Process | undefined): Array<[numbe
 }
 
 /** What an entry breaks, judged in a state (its devices, iomem tree): messages, none when it is fine. */
-type Verdict = (s: KernelState, pid: string, vma: Vma, dev: DaxDevice, at: bigint, pte: Pte) => string[];
+type Verdict = (s: KernelState, pid: string, vma: Vma, dev: DaxDevice, at: bigint, pte: Pte) => readonly string[];
 
 /**
  * The entries a step broke, with what they break: those it installed or
@@ -126,7 +131,8 @@ type Verdict = (s: KernelState, pid: string, vma: Vma, dev: DaxDevice, at: bigin
  * against) changed, every other entry that was fine before and is not now.
  * A violation is reported by the step that made it, once.
  */
-function* brokenEntries(ctx: InvariantContext, verdict: Verdict): Generator<{ readonly pte: Pte; readonly messages: string[] }> {
+function brokenEntries(ctx: InvariantContext, verdict: Verdict): Array<{ readonly pte: Pte; readonly messages: readonly string[] }> {
+  const found: Array<{ readonly pte: Pte; readonly messages: readonly string[] }> = [];
   const all = devicesOrTreeChanged(ctx);
   const { before, after } = ctx;
   for (const { pid, vma, dev, was } of stepDaxVmas(ctx, !all)) {
@@ -140,12 +146,17 @@ function* brokenEntries(ctx: InvariantContext, verdict: Verdict): Generator<{ re
       if (messages.length === 0) continue;
       // Judged again only because the devices or the tree changed: already broken before, already reported.
       if (changed === null && !ctx.full && before !== null && oldDev !== undefined && old?.ptes.get(k) === pte && verdict(before, pid, old, oldDev, at, pte).length > 0) continue;
-      yield { pte, messages };
+      found.push({ pte, messages });
     }
   }
+  return found;
 }
 
 /** Entries are judged against the devices and the iomem tree: when either changed, every entry is judged again. */
+function messagesOf(broken: ReadonlyArray<{ readonly messages: readonly string[] }>): readonly string[] {
+  return broken.length === 0 ? NO_MESSAGES : broken.flatMap((b) => b.messages);
+}
+
 function devicesOrTreeChanged(ctx: InvariantContext): boolean {
   return ctx.full || ctx.before === null || ctx.before.devices !== ctx.after.devices || ctx.before.iomem !== ctx.after.iomem;
 }
@@ -181,34 +192,58 @@ export const daxGranularity: Invariant = {
   summary: 'every installed entry of a dax vma has the size the vma reports as its page size (dev_dax_pagesize = align)',
   kernel: '__dev_dax_{pte,pmd,pud}_fault serve only fault_size == dev_dax->align and return SIGBUS or VM_FAULT_FALLBACK otherwise (drivers/dax/device.c)',
   culprit: (ctx) => handlerOf(ctx, granularity),
-  check: (ctx) => [...brokenEntries(ctx, granularity)].flatMap((b) => b.messages),
+  check: (ctx) => messagesOf(brokenEntries(ctx, granularity)),
 };
-
-function findBusyNamed(root: Resource, start: bigint, end: bigint, name: string): boolean {
-  for (const c of root.children) {
-    if (c.end < start || c.start > end) continue;
-    if (c.start <= start && end <= c.end && c.name === name && isBusy(c)) return true;
-    if (findBusyNamed(c, start, end, name)) return true;
-  }
-  return false;
-}
 
 /** The entry holds another frame than its file page's: unaligned, or not dax_pgoff_to_phys of its page. */
 const mistranslated: Verdict = (_st, pid, vma, dev, at, pte) => {
-  const out: string[] = [];
   const size = LEVEL_SIZE[pte.level];
-  const where = `${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name})`;
   const page = vma.pgoff + ((at - vma.start) >> PAGE_SHIFT);
-  if ((pte.phys & (size - 1n)) !== 0n) out.push(`${where} holds ${hex(pte.phys)}, not aligned to its ${size / 1024n} KiB: the MMU maps ${hex(pte.phys & ~(size - 1n))} instead`);
+  const unaligned = (pte.phys & (size - 1n)) !== 0n;
   const want = daxPgoffToPhys(dev, page, size);
+  if (!unaligned && want === pte.phys) return NO_MESSAGES;
+  // Worded only for a broken entry: formatting addresses costs more than the checks (this runs on every fault).
+  const out: string[] = [];
+  const where = `${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name})`;
+  if (unaligned) out.push(`${where} holds ${hex(pte.phys)}, not aligned to its ${size / 1024n} KiB: the MMU maps ${hex(pte.phys & ~(size - 1n))} instead`);
   if (want !== pte.phys) out.push(`${where} holds ${hex(pte.phys)}, but file page ${hex(page)} is ${want === null ? 'outside the device' : hex(want)}`);
   return out;
 };
 
+const NO_MESSAGES: readonly string[] = Object.freeze([]);
+
+/**
+ * The BUSY resources named `name` in the tree under `root`, as [start, end]
+ * pairs, found once per tree and name: the iomem tree changes only with
+ * sysfs writes, while every fault asks.
+ */
+const busyByTree = new WeakMap<Resource, Map<string, ReadonlyArray<readonly [bigint, bigint]>>>();
+
+function busyNamed(root: Resource, name: string): ReadonlyArray<readonly [bigint, bigint]> {
+  let byName = busyByTree.get(root);
+  if (byName === undefined) busyByTree.set(root, (byName = new Map()));
+  let found = byName.get(name);
+  if (found === undefined) {
+    const out: Array<readonly [bigint, bigint]> = [];
+    collectBusyNamed(root, name, out);
+    byName.set(name, (found = out));
+  }
+  return found;
+}
+
+function collectBusyNamed(node: Resource, name: string, out: Array<readonly [bigint, bigint]>): void {
+  for (const c of node.children) {
+    if (c.name === name && isBusy(c)) out.push([c.start, c.end]);
+    collectBusyNamed(c, name, out);
+  }
+}
+
 /** The right frame, but no BUSY resource of the device reserves it (any more). */
 const unreserved: Verdict = (st, pid, _vma, dev, at, pte) => {
   const size = LEVEL_SIZE[pte.level];
-  return findBusyNamed(st.iomem, pte.phys, pte.phys + size - 1n, dev.name) ? [] : [`${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name}) maps ${hex(pte.phys)}-${hex(pte.phys + size - 1n)}, which no BUSY ${dev.name} resource covers`];
+  const end = pte.phys + size - 1n;
+  for (const [s, e] of busyNamed(st.iomem, dev.name)) if (s <= pte.phys && end <= e) return NO_MESSAGES;
+  return [`${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name}) maps ${hex(pte.phys)}-${hex(end)}, which no BUSY ${dev.name} resource covers`];
 };
 
 const translation: Verdict = (st, pid, vma, dev, at, pte) => {
@@ -227,7 +262,7 @@ export const daxTranslation: Invariant = {
     // No entry translated wrongly: an entry outlived its iomem reservation, released by a sysfs write (unbind's dev_dax_remove).
     return fault === 'dev_dax_huge_fault' && ctx.step.event.type === 'write' ? 'dev_dax_remove' : fault;
   },
-  check: (ctx) => [...brokenEntries(ctx, translation)].flatMap((b) => b.messages),
+  check: (ctx) => messagesOf(brokenEntries(ctx, translation)),
 };
 
 /** dax-shared-only and dax-split-rule: shared vmas whose boundaries are multiples of the align they were made with. */
