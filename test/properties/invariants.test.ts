@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { INVARIANTS, makeChecker, contextOf, invariantByName } from '../../properties/invariants/index.js';
+import { INVARIANTS, makeChecker, contextOf, invariantByName, OTHER_KEYS, sameOtherFields } from '../../properties/invariants/index.js';
 import type { Invariant } from '../../properties/invariants/index.js';
 import { IORESOURCE_BUSY, IORESOURCE_MEM, updateAt, type Resource } from '../../src/kernel/resource.js';
 import { internBlock, type KernelState } from '../../src/kernel/state.js';
@@ -265,6 +265,15 @@ describe('each invariant can fail', () => {
 });
 
 describe('the checker skips what a step cannot have broken', () => {
+  it('a change to any KernelState field but mm is seen by the written-out comparison (sameOtherFields against OTHER_KEYS)', () => {
+    const s = replay(parseLogText(JSON.stringify(boot()), 't.jsonl').map((l) => l.event)).final;
+    expect(sameOtherFields(s, { ...s })).toBe(true);
+    for (const k of OTHER_KEYS) {
+      const changed = { ...s, [k]: { changed: k } } as unknown as KernelState;
+      expect(sameOtherFields(s, changed), k).toBe(false);
+    }
+  });
+
   it('a store through an installed entry changes only memory words: only the invariants that judge the outcome (or memory) run', () => {
     const text = [
       JSON.stringify({ type: 'boot', kernel: '6.1', memoryBlockSize: '128M', ram: [{ start: '0x0', size: '4G', node: 0 }], daxRegions: [{ id: 0, kind: 'hmem', start: '0x180000000', size: '1G', targetNode: 0, devices: [{ name: 'dax0.0', start: '0x180000000', size: '1G', driver: 'device_dax' }] }] }),

@@ -62,30 +62,37 @@ export function handleMmFault(op: Op, comm: string, p: Process, index: number, a
   const pudRegion = Number(addr >> 30n);
   const pmdRegion = Number(addr >> 21n);
   const vmf = { comm, file, vma, address: addr, write };
-  const done = (r: FaultResult, level: PteLevel): FaultOutcome | null => {
-    if (r.kind === 'fallback') return null;
-    if (r.kind === 'sigbus') return { kind: 'sigbus', proc };
-    const unit = addr & ~(LEVEL_SIZE[level] - 1n);
-    const next = withVma(vma, { ptes: vma.ptes.set(Number((unit - vma.start) >> PAGE_SHIFT), r.pte) });
-    const vmas = proc.vmas.slice();
-    vmas[index] = next;
-    proc = withProcess(proc, { vmas, ...(level === 'pte' ? { pteTables: proc.pteTables.set(pmdRegion, true) } : {}) });
-    return { kind: 'installed', proc, vma: next, pte: r.pte, unit };
-  };
   // pud_none(*vmf.pud): no PMD table below it (a PUD entry would have been found before faulting).
   if (!proc.pmdTables.has(pudRegion) && thp) {
-    const r = done(vmOps.fault(op, vmf, 'pud'), 'pud');
+    const r = installed(vmOps.fault(op, vmf, 'pud'), 'pud', proc, index, vma, addr);
     if (r !== null) return r;
   }
   // pmd_alloc: from here on a PMD table exists for this 1 GiB region.
   if (!proc.pmdTables.has(pudRegion)) proc = withProcess(proc, { pmdTables: proc.pmdTables.set(pudRegion, true) });
   if (!proc.pteTables.has(pmdRegion) && thp) {
-    const r = done(vmOps.fault(op, vmf, 'pmd'), 'pmd');
+    const r = installed(vmOps.fault(op, vmf, 'pmd'), 'pmd', proc, index, vma, addr);
     if (r !== null) return r;
   }
-  const r = done(vmOps.fault(op, vmf, 'pte'), 'pte');
+  const r = installed(vmOps.fault(op, vmf, 'pte'), 'pte', proc, index, vma, addr);
   // A PTE-level fallback has nowhere to go: VM_FAULT_FALLBACK from ->fault is a SIGBUS for the task.
   return r ?? { kind: 'sigbus', proc };
+}
+
+/**
+ * The handler's answer at `level`: the entry installed in the vma (and, at
+ * PTE level, the PTE table this 2 MiB region now has), SIGBUS, or null for
+ * VM_FAULT_FALLBACK (the next level down is tried). A module function, not
+ * a closure per fault (tsx's keepNames wraps each closure it makes).
+ */
+function installed(r: FaultResult, level: PteLevel, proc: Process, index: number, vma: Vma, addr: bigint): FaultOutcome | null {
+  if (r.kind === 'fallback') return null;
+  if (r.kind === 'sigbus') return { kind: 'sigbus', proc };
+  const unit = addr & ~(LEVEL_SIZE[level] - 1n);
+  const next = withVma(vma, { ptes: vma.ptes.set(Number((unit - vma.start) >> PAGE_SHIFT), r.pte) });
+  const vmas = proc.vmas.slice();
+  vmas[index] = next;
+  const done = withProcess(proc, level === 'pte' ? { vmas, pteTables: proc.pteTables.set(Number(addr >> 21n), true) } : { vmas });
+  return { kind: 'installed', proc: done, vma: next, pte: r.pte, unit };
 }
 
 /**
