@@ -41,8 +41,9 @@ function computeDiff(ctx: InvariantContext): VmaDiff {
   const added: Array<readonly [string, Vma]> = [];
   const removed: Array<readonly [string, Vma]> = [];
   const procs: Array<readonly [string, Process | undefined, Process | undefined]> = [];
-  const pids = new Set(after.mm.procs.keys());
-  if (!whole) for (const pid of before.mm.procs.keys()) pids.add(pid);
+  // The processes of either state (no set of pids per step: a process gone is one of before's not in after).
+  const pids: string[] = [...after.mm.procs.keys()];
+  if (!whole) for (const pid of before.mm.procs.keys()) if (!after.mm.procs.has(pid)) pids.push(pid);
   for (const pid of pids) {
     const p = after.mm.procs.get(pid);
     const was = whole ? undefined : before.mm.procs.get(pid);
@@ -90,7 +91,8 @@ export interface VmaPairs {
 }
 const PAIRS = new MemoKey<VmaPairs>('anon-vma-pairs');
 
-const NO_PAIRS: VmaPairs = { added: [], removed: [] };
+/** The pairs of a step that changed no anonymous vma (pairsOf answers with this very object). */
+export const NO_PAIRS: VmaPairs = { added: [], removed: [] };
 
 export function pairsOf(ctx: InvariantContext): VmaPairs {
   const d0 = diffOf(ctx);

@@ -25,6 +25,7 @@ function systemRamNodes(root: Resource): Resource[] {
 /** blocks-cover-system-ram: blocks exist exactly for the block-sized chunks of added memory. */
 export const blocksCoverSystemRam: Invariant = {
   name: 'blocks-cover-system-ram',
+  inputs: ['blocks', 'iomem', 'blockSize', 'blockPages'],
   summary: 'a memory block exists for every block-sized chunk of BUSY System RAM, and every hot-added block is fully covered by BUSY System RAM',
   kernel: 'add_memory_resource creates one block per chunk (create_memory_block_devices); try_remove_memory removes blocks and then the resource',
   check: ({ before, after, blockChanges, full }) => {
@@ -74,6 +75,7 @@ function addsTouched(state: KernelState, ids: readonly number[]): Array<{ first:
 /** vmemmap-in-own-block: a block's memmap lies inside that block, only where support holds. */
 export const vmemmapInOwnBlock: Invariant = {
   name: 'vmemmap-in-own-block',
+  inputs: ['blocks', 'profile', 'config', 'blockPages'],
   summary: "a block's self-hosted memmap lies inside that block, fits it, needs mhp_supports_memmap_on_memory(), and one add's blocks have it all or none",
   kernel: 'create_altmaps_and_memory_blocks (v6.8): one altmap per block with base_pfn = block start; mhp_supports_memmap_on_memory',
   check: ({ before, after, changedBlocks, blockChanges }) => {
@@ -109,6 +111,7 @@ function managed(b: MemoryBlock | undefined): number {
 /** accounting: present and managed pages (MemTotal) are the sums over online blocks. */
 export const accounting: Invariant = {
   name: 'accounting',
+  inputs: ['blocks', 'presentPages', 'managedPages', 'bootReservedPages'],
   summary: 'present pages and managed pages (MemTotal) equal the sums over online blocks; memmap pages are present, never managed',
   kernel: 'online_pages / offline_pages: adjust_managed_page_count and adjust_present_page_count; memory_block_online adds the vmemmap pages to present only',
   check: ({ before, after, blockChanges, full }) => {
@@ -140,6 +143,7 @@ export const accounting: Invariant = {
 /** node-respected: hot-added memory is on its device's target node. */
 export const nodeRespected: Invariant = {
   name: 'node-respected',
+  inputs: ['blocks', 'devices', 'blockSize'],
   summary: "every block of kmem memory is on its dax device's target node",
   kernel: 'dev_dax_kmem_probe: numa_node = target_node (rejected if < 0); memory_group_register_static(numa_node, ...)',
   check: ({ before, after, blockChanges, full }) => {
@@ -168,6 +172,7 @@ export const nodeRespected: Invariant = {
 /** no-transient-at-rest: going-offline never survives an operation. */
 export const noTransientAtRest: Invariant = {
   name: 'no-transient-at-rest',
+  inputs: ['blocks'],
   summary: 'no block is left going-offline after an operation',
   kernel: 'memory_block_change_state sets MEM_GOING_OFFLINE only for the duration of memory_block_offline',
   check: ({ blockChanges }) => {

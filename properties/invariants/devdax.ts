@@ -39,6 +39,8 @@ interface DaxVma {
   readonly vma: Vma;
   readonly dev: DaxDevice;
   readonly was: Process | undefined;
+  /** The entries this step installed or changed in it, found by the first invariant that asks (changedEntries). */
+  changed?: Array<[number, Pte]>;
 }
 
 /**
@@ -93,17 +95,10 @@ function eventPath(ctx: InvariantContext): string {
  * persistent-map diff, so a step's cost follows what it changed, not how
  * many entries the mapping holds).
  */
-function changedEntries(ctx: InvariantContext, pid: string, vma: Vma, was: Process | undefined): Array<[number, Pte]> {
-  // Several invariants ask the same of one step: the diff is made once per (process, vma after).
-  const byPid = memo(ctx, ENTRIES, () => new Map<string, Map<Vma, Array<[number, Pte]>>>());
-  let byVma = byPid.get(pid);
-  if (byVma === undefined) byPid.set(pid, (byVma = new Map()));
-  let hit = byVma.get(vma);
-  if (hit === undefined) byVma.set(vma, (hit = computeChangedEntries(vma, was)));
-  return hit;
+function changedEntries(d: DaxVma): Array<[number, Pte]> {
+  // Several invariants ask the same of one step: the diff is kept on the step's (memoised) DaxVma.
+  return (d.changed ??= computeChangedEntries(d.vma, d.was));
 }
-
-const ENTRIES = new MemoKey<Map<string, Map<Vma, Array<[number, Pte]>>>>('devdax-entries');
 
 function computeChangedEntries(vma: Vma, was: Process | undefined): Array<[number, Pte]> {
   const old = was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff);
@@ -135,8 +130,9 @@ function brokenEntries(ctx: InvariantContext, verdict: Verdict): Array<{ readonl
   const found: Array<{ readonly pte: Pte; readonly messages: readonly string[] }> = [];
   const all = devicesOrTreeChanged(ctx);
   const { before, after } = ctx;
-  for (const { pid, vma, dev, was } of stepDaxVmas(ctx, !all)) {
-    const changed = all ? null : changedEntries(ctx, pid, vma, was);
+  for (const d of stepDaxVmas(ctx, !all)) {
+    const { pid, vma, dev, was } = d;
+    const changed = all ? null : changedEntries(d);
     // Only a re-judgement (devices or tree changed) compares with the entry before.
     const old = changed === null ? was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff) : undefined;
     const oldDev = changed === null ? before?.devices.find((d) => d.name === dev.name) : undefined;

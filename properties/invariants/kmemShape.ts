@@ -13,6 +13,7 @@ import type { Invariant } from './types.js';
 
 export const kmemResourceShape: Invariant = {
   name: 'kmem-resource-shape',
+  inputs: ['iomem', 'devices', 'blockSize', 'profile'],
   summary: 'each range kmem holds is a non-BUSY daxX.Y node (flags exactly SYSTEM_RAM) with exactly one BUSY "System RAM (kmem)" child of the same block-aligned range',
   kernel: 'dev_dax_kmem_probe: request_mem_region, res->flags = IORESOURCE_SYSTEM_RAM, add_memory_driver_managed nests the System RAM child',
   check: ({ before, after, full }) => {

@@ -12,6 +12,7 @@ function label(r: Resource): string {
 /** resource-tree-wellformed: start <= end, children inside parents, siblings sorted and disjoint. */
 export const resourceTreeWellformed: Invariant = {
   name: 'resource-tree-wellformed',
+  inputs: ['iomem'],
   summary: 'every node has start <= end, lies inside its parent, and its siblings are sorted by start and disjoint',
   kernel: '__request_resource and __insert_resource only link a node into a sorted, disjoint child list inside its parent',
   check: ({ before, after, full }) => {
@@ -35,6 +36,7 @@ export const resourceTreeWellformed: Invariant = {
 /** busy-no-overlap: two BUSY nodes overlap only if one is an ancestor of the other. */
 export const busyNoOverlap: Invariant = {
   name: 'busy-no-overlap',
+  inputs: ['iomem'],
   summary: 'two BUSY resources overlap only if one is an ancestor of the other',
   kernel: '__request_region never places a request inside a BUSY node or across a sibling',
   check: ({ before, after, full }) => {

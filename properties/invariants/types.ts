@@ -23,24 +23,28 @@ export interface InvariantContext {
 
 /** A step's memo: its table is made only when an invariant first stores something (most steps store nothing). */
 export class StepMemo {
-  private table: Map<MemoKey<unknown>, unknown> | null = null;
+  // Slots by MemoKey id, made on first use: an array costs the collector less than a Map per step.
+  private slots: unknown[] | null = null;
 
   has(key: MemoKey<unknown>): boolean {
-    return this.table !== null && this.table.has(key);
+    return this.slots !== null && this.slots[key.id] !== undefined;
   }
 
   get(key: MemoKey<unknown>): unknown {
-    return this.table?.get(key);
+    return this.slots === null ? undefined : this.slots[key.id];
   }
 
   set(key: MemoKey<unknown>, value: unknown): void {
-    (this.table ??= new Map()).set(key, value);
+    (this.slots ??= [])[key.id] = value;
   }
 }
 
-/** A slot of the step memo holding a T. */
+let memoKeys = 0;
+
+/** A slot of the step memo holding a T (never undefined: an undefined slot is an empty one). */
 export class MemoKey<T> {
   declare private readonly kind: T;
+  readonly id = memoKeys++;
   constructor(readonly name: string) {}
 }
 
