@@ -16,6 +16,7 @@ import { applyBoot, applyEvent, Replayer } from '../src/replay/engine.js';
 import { DEFAULT_CONFIG } from '../src/kernel/config.js';
 import { gc, stats, type Stats } from './measure.js';
 import { Lcg } from './workloads.js';
+import { mapAddress, vmaAt } from '../src/kernel/mm/process.js';
 import { replayFile } from './replay1m.js';
 
 const GIB = 1n << 30n;
@@ -159,6 +160,8 @@ export function tib4k(accesses: number): TibFigures {
   const wallMs = Number(process.hrtime.bigint() - t) / 1e6;
   gc();
   const heapBytes = process.memoryUsage().heapUsed - base;
-  const touchedPages = step.after.mm.procs.get('p1')?.vmas[0]?.ptes.size ?? 0;
+  // The mapping's vma (the process also has exec's vmas: [vvar], [vdso], [stack], its text).
+  const p1 = step.after.mm.procs.get('p1');
+  const touchedPages = p1 === undefined ? 0 : (vmaAt(p1, mapAddress(p1, 'm1'))?.vma.ptes.size ?? 0);
   return { accesses, touchedPages, wallMs, heapBytes, bytesPerTouchedPage: heapBytes / Math.max(1, touchedPages) };
 }
