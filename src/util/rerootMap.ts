@@ -24,18 +24,85 @@
  * it is unaffected by rerooting while the caller walks it.
  */
 
-/** The mutable contents at a tree's root, and how much rerooting the tree has done since it was made. */
+/** Keys per bucket of the range index: a page's words, or a 2 MiB region's pages. */
+const BUCKET = 512;
+
+/**
+ * The mutable contents at a tree's root, how much rerooting the tree has
+ * done since it was made, and (once a range was asked) the keys of each
+ * bucket of BUCKET consecutive keys, sorted: a range (a page's words, a
+ * THP's pages) visits the keys it holds, not every integer in it.
+ */
 class Store<V> {
   work = 0;
+  /** Made by the first range asked of the tree, then kept: a tree never asked for a range pays nothing for it. */
+  private index: Map<number, number[]> | null = null;
+
   constructor(readonly map: Map<number, V>) {}
+
+  /** The buckets, built now if this is the first range. */
+  buckets(): Map<number, number[]> {
+    if (this.index === null) {
+      this.index = new Map();
+      const keys = [...this.map.keys()].sort((a, b) => a - b);
+      for (const k of keys) {
+        const b = Math.floor(k / BUCKET);
+        const list = this.index.get(b);
+        if (list === undefined) this.index.set(b, [k]);
+        else list.push(k);
+      }
+    }
+    return this.index;
+  }
+
+  private add(k: number): void {
+    if (this.index === null) return;
+    const b = Math.floor(k / BUCKET);
+    const keys = this.index.get(b);
+    if (keys === undefined) {
+      this.index.set(b, [k]);
+      return;
+    }
+    let i = keys.length;
+    while (i > 0 && (keys[i - 1] as number) > k) i--;
+    keys.splice(i, 0, k);
+  }
+
+  private remove(k: number): void {
+    if (this.index === null) return;
+    const b = Math.floor(k / BUCKET);
+    const keys = this.index.get(b);
+    if (keys === undefined) return;
+    const i = keys.indexOf(k);
+    if (i >= 0) keys.splice(i, 1);
+    if (keys.length === 0) this.index.delete(b);
+  }
+
+  /** Set or (undefined) delete `k`, keeping the buckets; returns the value it had. */
+  put(k: number, v: V | undefined): V | undefined {
+    const was = this.map.get(k);
+    if (v === undefined) {
+      if (was !== undefined) {
+        this.map.delete(k);
+        this.remove(k);
+      }
+    } else {
+      this.map.set(k, v);
+      if (was === undefined) this.add(k);
+    }
+    return was;
+  }
 }
 
 /** Rerooting steps a tree may take, over its size, before a version is copied out instead (amortises the copy). */
 const WORK_FACTOR = 4;
 const WORK_SLACK = 256;
 
-/** Probing each key of a range costs one Map lookup per key; a range wider than this many times the map's size is found by scanning the entries instead. */
+/** A range spanning more buckets than this many times the buckets in use is found by scanning the entries instead. */
 const PROBE_FACTOR = 2;
+
+/** Maps this small are scanned whole for any range. */
+const SCAN_BELOW = 256;
 
 export class RerootMap<V> {
   /** Non-null at the root of its tree. */
@@ -71,15 +138,12 @@ export class RerootMap<V> {
     const store = n.store;
     store.work += path.length;
     if (store.work > WORK_FACTOR * store.map.size + WORK_SLACK) return this.detach(path, store);
-    const map = store.map;
     // From the version next to the root back to this one: apply its difference, and record in the old root
     // the difference that undoes it.
     for (let i = path.length - 1; i >= 0; i--) {
       const d = path[i] as RerootMap<V>;
       const k = d.key;
-      const was = map.get(k);
-      if (d.value === undefined) map.delete(k);
-      else map.set(k, d.value);
+      const was = store.put(k, d.value);
       n.store = null;
       n.key = k;
       n.value = was;
@@ -89,7 +153,7 @@ export class RerootMap<V> {
       d.value = undefined;
       n = d;
     }
-    return map;
+    return store.map;
   }
 
   /** Copy this version's contents (the root's, with `path`'s differences applied nearest-the-root first) into a tree of its own. */
@@ -123,7 +187,7 @@ export class RerootMap<V> {
     if (map === null) return new RerootMap(new Store(new Map([[key, value]])), 1);
     const was = map.get(key);
     if (was === value) return this;
-    map.set(key, value);
+    (this.store as Store<V>).put(key, value);
     return this.hand(key, was, was === undefined ? this.size + 1 : this.size);
   }
 
@@ -133,7 +197,7 @@ export class RerootMap<V> {
     const was = map.get(key);
     if (was === undefined) return this;
     if (this.size === 1) return RerootMap.empty<V>();
-    map.delete(key);
+    (this.store as Store<V>).put(key, undefined);
     return this.hand(key, was, this.size - 1);
   }
 
@@ -154,10 +218,17 @@ export class RerootMap<V> {
     // Past 2^53 k++ would stop moving: no key lies there anyway.
     hi = Math.min(hi, Number.MAX_SAFE_INTEGER);
     if (map === null || hi < lo) return out[Symbol.iterator]();
-    if (hi - lo + 1 <= PROBE_FACTOR * map.size) {
-      for (let k = Math.max(0, lo); k <= hi; k++) {
-        const v = map.get(k);
-        if (v !== undefined) out.push([k, v]);
+    lo = Math.max(0, lo);
+    const b0 = Math.floor(lo / BUCKET);
+    const b1 = Math.floor(hi / BUCKET);
+    // The range's buckets, each a sorted list of its keys; a range over more buckets than the map uses (a table
+    // walked whole) is cheaper as a scan of every entry.
+    const buckets = map.size > SCAN_BELOW ? (this.store as Store<V>).buckets() : null;
+    if (buckets !== null && b1 - b0 + 1 <= PROBE_FACTOR * buckets.size) {
+      for (let b = b0; b <= b1; b++) {
+        const keys = buckets.get(b);
+        if (keys === undefined) continue;
+        for (const k of keys) if (k >= lo && k <= hi) out.push([k, map.get(k) as V]);
       }
       return out[Symbol.iterator]();
     }

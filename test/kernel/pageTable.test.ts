@@ -22,8 +22,8 @@ function diff(a: ReadonlyMap<number, Pte>, b: ReadonlyMap<number, Pte>): number[
 }
 
 describe('PageTable', () => {
-  test.prop([fc.array(op, { maxLength: 60 })], { numRuns: 400, seed: 11 })('lastChange names the one step between two versions; changedKeys is the exact diff', (ops) => {
-    let t = PageTable.empty();
+  test.prop([fc.array(op, { maxLength: 60 }), fc.boolean()], { numRuns: 400, seed: 11 })('lastChange names the one step between two versions; changedKeys is the exact diff (anonymous and file tables)', (ops, file) => {
+    let t = file ? PageTable.emptyFile() : PageTable.empty();
     const ref = new Map<number, Pte>();
     const versions: Array<[PageTable, Map<number, Pte>]> = [[t, new Map()]];
     for (const [kind, k, i] of ops) {
@@ -48,6 +48,28 @@ describe('PageTable', () => {
       versions.push([t, new Map(ref)]);
     }
     for (const [old, oldRef] of versions) expect(t.changedKeys(old).sort((x, y) => x - y)).toEqual(diff(ref, oldRef));
+    expect(t.emptyLike()).toBe(file ? PageTable.emptyFile() : PageTable.empty());
+  });
+
+  test.prop([fc.array(op, { maxLength: 40 }), fc.array(op, { maxLength: 40 })], { numRuns: 200, seed: 12 })('a file table against an anonymous one (MAP_FIXED anonymous over a file mapping): the exact diff', (xs, ys) => {
+    const build = (start: PageTable, ops: typeof xs): [PageTable, Map<number, Pte>] => {
+      let t = start;
+      const ref = new Map<number, Pte>();
+      for (const [kind, k, i] of ops) {
+        if (kind === 'set') {
+          t = t.set(k, PTES[i] as Pte);
+          ref.set(k, PTES[i] as Pte);
+        } else {
+          t = t.delete(k);
+          ref.delete(k);
+        }
+      }
+      return [t, ref];
+    };
+    const [f, fr] = build(PageTable.emptyFile(), xs);
+    const [a, ar] = build(PageTable.empty(), ys);
+    expect(f.changedKeys(a)).toEqual(diff(fr, ar));
+    expect(a.changedKeys(f)).toEqual(diff(fr, ar));
   });
 
   test('two steps apart, or unrelated tables with the same key: no hint, the maps are walked', () => {

@@ -57,6 +57,38 @@ describe('RerootMap', () => {
     },
   );
 
+  test.prop(
+    [fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 511 })), { minLength: 300, maxLength: 900 }), fc.array(op, { maxLength: 60 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 25_000 }), fc.constantFrom(0, 7, 511, 512, 1500, 4096, 2 ** 20)), { maxLength: 12 })],
+    { numRuns: 150, seed: 12 },
+  )('maps past the scan threshold: ranges by bucket (a page of words, a THP, a whole table) agree with Maps, across versions', (clustered, ops, ranges) => {
+    // Keys clustered in a few hundred buckets of 512 (words of a few pages), so ranges take the bucket path.
+    let m = RerootMap.empty<number>();
+    const ref = new Map<number, number>();
+    for (const [b, w] of clustered) {
+      m = m.set(b * 512 + w, w);
+      ref.set(b * 512 + w, w);
+    }
+    // A first range builds the bucket index, which every later set, delete and reroot must keep.
+    expect([...m.range(0, 511)]).toEqual(sorted(ref).filter(([k]) => k <= 511));
+    const versions: Array<[RerootMap<number>, Map<number, number>]> = [[m, new Map(ref)]];
+    for (const [kind, from, k, v] of ops) {
+      const [vm, vr] = versions[from % versions.length] as [RerootMap<number>, Map<number, number>];
+      if (kind === 'read') {
+        expect([...vm.range(k % 25_000, (k % 25_000) + 700)]).toEqual(sorted(vr).filter(([x]) => x >= k % 25_000 && x <= (k % 25_000) + 700));
+        continue;
+      }
+      const next = new Map(vr);
+      if (kind === 'set') next.set(k % 25_000, v);
+      else next.delete(k % 25_000);
+      versions.push([kind === 'set' ? vm.set(k % 25_000, v) : vm.delete(k % 25_000), next]);
+    }
+    for (const [lo, span] of ranges) {
+      for (const [vm, vr] of [versions[versions.length - 1], versions[0], versions[Math.floor(versions.length / 2)]] as Array<[RerootMap<number>, Map<number, number>]>) {
+        expect([...vm.range(lo, lo + span)]).toEqual(sorted(vr).filter(([k]) => k >= lo && k <= lo + span));
+      }
+    }
+  });
+
   test('two long-diverged branches read in turn are copied apart and stay exact', () => {
     let base = RerootMap.empty<number>();
     for (let k = 0; k < 100; k++) base = base.set(k, k);
@@ -66,6 +98,9 @@ describe('RerootMap', () => {
       left = left.set(1000 + i, i);
       right = right.set(5000 + i, -i);
     }
+    // Each branch also deletes base keys of its own, so the copy must apply deletions too.
+    for (let k = 0; k < 100; k += 2) left = left.delete(k);
+    for (let k = 1; k < 100; k += 2) right = right.delete(k);
     // Without the copy each read would reroot 4,000 differences; with it, reads alternate at no cost.
     for (let i = 0; i < 50; i++) {
       expect(left.get(1000 + i)).toBe(i);
@@ -74,10 +109,17 @@ describe('RerootMap', () => {
       expect(base.get(1000)).toBeUndefined();
       expect(base.get(99)).toBe(99);
     }
-    expect(left.size).toBe(2100);
-    expect(right.size).toBe(2100);
+    expect(left.size).toBe(2050);
+    expect(right.size).toBe(2050);
     expect(base.size).toBe(100);
-    expect(left.changedKeys(right).length).toBe(4000);
+    expect(left.changedKeys(right).length).toBe(4100);
+    const want = (odd: boolean, from: number, sign: number): Array<[number, number]> => [
+      ...Array.from({ length: 50 }, (_, i): [number, number] => [2 * i + (odd ? 1 : 0), 2 * i + (odd ? 1 : 0)]),
+      ...Array.from({ length: 2000 }, (_, i): [number, number] => [from + i, sign * i]),
+    ];
+    expect([...left.entries()]).toEqual(want(true, 1000, 1));
+    expect([...right.entries()]).toEqual(want(false, 5000, -1));
+    expect([...base.entries()]).toEqual(Array.from({ length: 100 }, (_, k) => [k, k]));
   });
 
   test('an iteration is a snapshot: reading another version while walking one does not change it', () => {

@@ -11,7 +11,6 @@
  */
 import type { OpenMode } from '../../log/programEvents.js';
 import { IntMap } from '../../util/intMap.js';
-import { PageTable } from './pageTable.js';
 import { chrdevAt } from '../fs/chrdev.js';
 import { err, OK, type Ret } from '../errno.js';
 import type { Op } from '../op.js';
@@ -99,8 +98,8 @@ function copyPageRange(vmas: readonly Vma[]): { readonly vmas: Vma[]; readonly p
   let pmdTables = IntMap.empty<true>();
   const out = vmas.map((v) => {
     if (v.file === null) return v; // doFork copies anonymous vmas (copyAnonVma)
-    if (!v.flags.pfnmap || v.ptes.size === 0) return v.ptes.size === 0 ? v : withVma(v, { ptes: PageTable.empty() });
-    let ptes = PageTable.empty();
+    if (!v.flags.pfnmap || v.ptes.size === 0) return v.ptes.size === 0 ? v : withVma(v, { ptes: v.ptes.emptyLike() });
+    let ptes = v.ptes.emptyLike();
     for (const [k, pte] of v.ptes.entries()) {
       const at = v.start + (BigInt(k) << PAGE_SHIFT);
       if (pte.level !== 'pud') pmdTables = pmdTables.set(Number(at >> 30n), true);

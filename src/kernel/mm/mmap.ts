@@ -368,7 +368,7 @@ export function doMmap(op: Op, a: MmapArgs): Ret<bigint> {
     flags: { ...MMAP_VM_FLAGS, mayshare, maywrite, sync: a.flags.includes('sync'), account: !mayshare && write },
     mmapAlign: 4096n,
     grown: false,
-    ptes: PageTable.empty(),
+    ptes: PageTable.emptyFile(),
   };
   const rc = fops.mmap(op, { comm: a.comm, file: fileOf(op, id), vma: proposed });
   if (!rc.ok) {

@@ -9,7 +9,6 @@
  * Left out: MREMAP_DONTUNMAP, mlocked and accountable (private) vmas.
  */
 import type { MremapFlag } from '../../log/programEvents.js';
-import { PageTable } from './pageTable.js';
 import type { Errno } from '../errno.js';
 import { fopsOf } from '../fs/chrdev.js';
 import { err, type Ret } from '../errno.js';
@@ -135,7 +134,7 @@ function moveVma(op: Op, a: MremapArgs, vma0: Vma, oldLen: bigint, newLen: bigin
     if (!rc.ok) return fail(op, 'move_vma', rc.errno);
   }
   // move_page_tables: the entries of the moved part, re-keyed at the new place.
-  let ptes = PageTable.empty();
+  let ptes = vma.ptes.emptyLike();
   for (const [k, pte] of vma.ptes.entries()) {
     const at = vma.start + (BigInt(k) << PAGE_SHIFT);
     if (at >= a.addr && at + LEVEL_SIZE[pte.level] <= a.addr + oldLen) ptes = ptes.set(Number((at - a.addr) >> PAGE_SHIFT), pte);
@@ -176,7 +175,7 @@ function moveAnonVma(op: Op, a: MremapArgs, vma: Vma, oldLen: bigint, newLen: bi
     for (const [k, pte] of v.ptes.entries()) if (pte.level === 'pmd') p = splitHugePmd(op, p, index, v.start + (BigInt(k) << PAGE_SHIFT));
   }
   const v = p.vmas[index] as Vma;
-  let ptes = PageTable.empty();
+  let ptes = v.ptes.emptyLike();
   let left = v.ptes;
   let rss = 0;
   // move_page_tables allocates the page-table pages at the destination (alloc_new_pmd, pte_alloc): recorded once the

@@ -5,7 +5,25 @@
  * units) costs nothing however many entries a TiB mapping holds, and a
  * lookup skips the levels that have no entry.
  */
+import { WideIntMap } from '../../util/wideIntMap.js';
 import { RerootMap } from '../../util/rerootMap.js';
+
+/**
+ * What a table keeps its entries in: a persistent trie (WideIntMap) for
+ * anonymous vmas, whose invariants read a step's tables before and after
+ * key by key and walk them whole; a rerooting map (RerootMap) for file
+ * (device-dax) vmas, where a replay reads and extends only the newest table
+ * (a fault: one Map lookup and one insert, not a path of trie nodes).
+ */
+interface EntryMap {
+  readonly size: number;
+  get(key: number): Pte | undefined;
+  set(key: number, pte: Pte): EntryMap;
+  delete(key: number): EntryMap;
+  range(lo: number, hi: number): IterableIterator<[number, Pte]>;
+  entries(): IterableIterator<[number, Pte]>;
+  changedKeys(other: EntryMap): number[];
+}
 import type { Pte } from './types.js';
 
 /** Entries per level: [pte, pmd, pud]. */
@@ -26,7 +44,7 @@ export class PageTable {
   private readonly id = serial++;
 
   private constructor(
-    private readonly map: RerootMap<Pte>,
+    private readonly map: EntryMap,
     private readonly counts: LevelCounts,
     /** The table this one is `from.set(key, ...)` or `from.delete(key)` of (-1: unknown): one fault's diff is that key. */
     private readonly from: number = -1,
@@ -35,10 +53,22 @@ export class PageTable {
     private readonly value: Pte | undefined = undefined,
   ) {}
 
-  private static readonly EMPTY = new PageTable(RerootMap.empty<Pte>(), [0, 0, 0]);
+  private static readonly EMPTY = new PageTable(WideIntMap.empty<Pte>(), [0, 0, 0]);
+  private static readonly EMPTY_FILE = new PageTable(RerootMap.empty<Pte>(), [0, 0, 0]);
 
+  /** An anonymous vma's empty table. */
   static empty(): PageTable {
     return PageTable.EMPTY;
+  }
+
+  /** A file (device-dax) vma's empty table. */
+  static emptyFile(): PageTable {
+    return PageTable.EMPTY_FILE;
+  }
+
+  /** An empty table of the same kind (a split, a move or a fork's copy of this one). */
+  emptyLike(): PageTable {
+    return this.map instanceof RerootMap ? PageTable.EMPTY_FILE : PageTable.EMPTY;
   }
 
   get size(): number {
@@ -93,6 +123,21 @@ export class PageTable {
     if (other === this) return [];
     if (this.from === other.id) return [this.key];
     if (other.from === this.id) return [other.key];
+    // A file vma's table against an anonymous one's (a MAP_FIXED anonymous mapping over a file mapping at the
+    // same start): different kinds share no structure, so every key of either is compared.
+    if (this.map instanceof RerootMap !== other.map instanceof RerootMap) return differingKeys(this.map, other.map);
     return this.map.changedKeys(other.map);
   }
+}
+
+/** Keys whose entry differs between two maps of any kind, ascending. */
+function differingKeys(a: EntryMap, b: EntryMap): number[] {
+  const left = new Map(a.entries());
+  const out: number[] = [];
+  for (const [k, pte] of b.entries()) {
+    if (left.get(k) !== pte) out.push(k);
+    left.delete(k);
+  }
+  for (const k of left.keys()) out.push(k);
+  return out.sort((x, y) => x - y);
 }

@@ -16,7 +16,7 @@ import { LEVEL_SIZE, PAGE_SHIFT, SZ_2M, sameVmFlags, withMm, withProcess, withVm
 
 /** Entries of `v` whose unit lies wholly in [lo, hi) (addresses), re-keyed from `base`. */
 function entriesIn(v: Vma, lo: bigint, hi: bigint, base: bigint): PageTable {
-  let out = PageTable.empty();
+  let out = v.ptes.emptyLike();
   const first = Number((lo - v.start) >> PAGE_SHIFT);
   const last = Number((hi - v.start) >> PAGE_SHIFT) - 1;
   for (const [k, pte] of v.ptes.range(first, last)) {
@@ -199,7 +199,7 @@ export function unmapMappingRange(op: Op, inode: (f: OpenFile) => boolean): void
     let vmas: Vma[] | null = null;
     p.vmas.forEach((v, i) => {
       if (v.ptes.size === 0 || v.file === null || !inode(fileOf(op, v.file))) return;
-      (vmas ??= p.vmas.slice())[i] = withVma(v, { ptes: PageTable.empty() });
+      (vmas ??= p.vmas.slice())[i] = withVma(v, { ptes: v.ptes.emptyLike() });
       zapped.push([p.mm, v]);
     });
     if (vmas !== null) (procs ??= new Map(mm.procs)).set(pid, withProcess(p, { vmas }));
