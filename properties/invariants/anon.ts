@@ -133,7 +133,7 @@ interface Counts {
 
 /** Anon page entries of `v` counted per folio head into `into` (sign +1 or -1); entries with no folio are reported. */
 function countMaps(a: AnonState, v: Vma, sign: number, into: Counts, orphans: string[] | null, pid: string): void {
-  for (const [k, pte] of v.ptes.entries()) countEntry(a, v, k, pte, sign, into, orphans, pid);
+  v.ptes.forEach((k, pte) => countEntry(a, v, k, pte, sign, into, orphans, pid));
 }
 
 /** One entry of `v` (key `k`; undefined: none) counted as countMaps does. */
@@ -236,37 +236,47 @@ export const anonExclusiveWrite: Invariant = {
     if (d.added.length === 0 && shared.length === 0) return [];
     const out: string[] = [];
     const a = ctx.after.mm.anon;
-    const exclusive = new Map<number, string>();
+    const exclusive = new Map<number, readonly [string, Vma, number]>();
     const judged: Array<readonly [string, Vma, Iterable<number>]> = pairsOf(ctx).added.map(([pid, v, old]) => [pid, v, keysOf(v, old)] as const);
     if (shared.length > 0) {
       const heads = new Set(shared);
       for (const [pid, p] of after.mm.procs) {
         for (const v of p.vmas) {
-          if (v.file === null && v.ptes.size > 0) judged.push([pid, v, [...v.ptes.entries()].filter(([, pte]) => pte.anon?.kind === 'page' && pte.anon.exclusive && heads.has(headOf(a, Number(pte.phys >> PAGE_SHIFT)) ?? -1)).map(([k]) => k)]);
+          if (v.file !== null || v.ptes.size === 0) continue;
+          const keys: number[] = [];
+          v.ptes.forEach((k, pte) => {
+            if (pte.anon?.kind === 'page' && pte.anon.exclusive && heads.has(headOf(a, Number(pte.phys >> PAGE_SHIFT)) ?? -1)) keys.push(k);
+          });
+          judged.push([pid, v, keys]);
         }
       }
     }
-    const seen = new Set<string>();
+    // Judged once per (process, vma, key); addresses are worded only for a violation (a THP split judges 512).
+    const seen = new Map<string, Map<Vma, Set<number>>>();
+    const whereOf = (pid: string, v: Vma, k: number): string => `${pid} 0x${(v.start + (BigInt(k) << PAGE_SHIFT)).toString(16)}`;
     for (const [pid, v, keys] of judged) {
+      let byVma = seen.get(pid);
+      if (byVma === undefined) seen.set(pid, (byVma = new Map()));
+      let done = byVma.get(v);
+      if (done === undefined) byVma.set(v, (done = new Set()));
       for (const k of keys) {
-        if (seen.has(`${pid}@${v.start}:${k}`)) continue;
-        seen.add(`${pid}@${v.start}:${k}`);
+        if (done.has(k)) continue;
+        done.add(k);
         const pte = v.ptes.get(k);
         const e = pte?.anon;
         if (pte === undefined) continue;
         // Device-private and device-exclusive entries have their own rules (hmm-device-entry, hmm-exclusive-entry).
         if (e === undefined || e.kind === 'device' || e.kind === 'exclusive') continue;
-        const where = `${pid} 0x${(v.start + (BigInt(k) << PAGE_SHIFT)).toString(16)}`;
-        if (e.write && (e.kind !== 'page' || !e.exclusive || v.prot !== 'rw')) out.push(`${where}: writable ${e.kind === 'zero' ? 'zero-page' : e.exclusive ? '' : 'shared '}entry in a ${v.prot} vma`);
+        if (e.write && (e.kind !== 'page' || !e.exclusive || v.prot !== 'rw')) out.push(`${whereOf(pid, v, k)}: writable ${e.kind === 'zero' ? 'zero-page' : e.exclusive ? '' : 'shared '}entry in a ${v.prot} vma`);
         if (e.kind !== 'page' || !e.exclusive) continue;
         const pfn = Number(pte.phys >> PAGE_SHIFT);
         const other = exclusive.get(pfn);
-        if (other !== undefined) out.push(`frame 0x${pfn.toString(16)} is exclusive to ${other} and mapped again at ${where}`);
-        exclusive.set(pfn, where);
+        if (other !== undefined) out.push(`frame 0x${pfn.toString(16)} is exclusive to ${whereOf(...other)} and mapped again at ${whereOf(pid, v, k)}`);
+        exclusive.set(pfn, [pid, v, k]);
         // An order-0 exclusive page's folio has this one mapping; a THP's subpages each carry their own bit.
         const f = a.folios.get(pfn);
-        if (f !== undefined && f.order === 0 && f.maps !== 1) out.push(`${where}: exclusive page mapped ${f.maps} times`);
-        if (pte.level === 'pmd' && f !== undefined && f.maps !== 1) out.push(`${where}: exclusive THP mapped ${f.maps} times`);
+        if (f !== undefined && f.order === 0 && f.maps !== 1) out.push(`${whereOf(pid, v, k)}: exclusive page mapped ${f.maps} times`);
+        if (pte.level === 'pmd' && f !== undefined && f.maps !== 1) out.push(`${whereOf(pid, v, k)}: exclusive THP mapped ${f.maps} times`);
       }
     }
     return out;
@@ -379,7 +389,7 @@ export const anonRss: Invariant = {
 /** The anon pages the entries of `vs` map (a module function: a closure per check would be wrapped by tsx's keepNames). */
 function sum(vs: readonly Vma[]): number {
   let n = 0;
-  for (const v of vs) if (v.file === null) for (const [, pte] of v.ptes.entries()) n += rssPages(pte);
+  for (const v of vs) if (v.file === null) v.ptes.forEach((_k, pte) => (n += rssPages(pte)));
   return n;
 }
 

@@ -129,11 +129,11 @@ class Work {
     const m = this.words.get(mm);
     if (m === undefined) return;
     let last = -1;
-    for (const [w] of m.range(lo, Math.min(hi, WORD_MAX))) {
+    m.forEachIn(lo, Math.min(hi, WORD_MAX), (w) => {
       const page = Math.floor(w / WORDS_PER_PAGE);
       if (page !== last) this.refs.add(refOf(mm, page));
       last = page;
-    }
+    });
   }
 
   /** Forget the words [lo, hi] of `mm` (and judge the pages they were on, to drop their index entries). */

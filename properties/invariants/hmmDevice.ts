@@ -24,7 +24,7 @@ function countDeviceEntries(v: Vma, old: Vma | undefined, sign: number, into: Ma
     into.set(pfn, (into.get(pfn) ?? 0) + s);
   };
   if (old === undefined) {
-    for (const [, pte] of v.ptes.entries()) add(pte, sign);
+    v.ptes.forEach((_k, pte) => add(pte, sign));
     return;
   }
   for (const k of v.ptes.changedKeys(old.ptes)) {

@@ -11,7 +11,7 @@
 import { entryAt } from '../../src/kernel/mm/fault.js';
 import { vmaAt } from '../../src/kernel/mm/process.js';
 import { HPAGE_PMD_NR } from '../../src/kernel/mm/pageAlloc.js';
-import { PAGE_SHIFT, type AnonState, type MirrorEntry, type Process, type Pte } from '../../src/kernel/mm/types.js';
+import { PAGE_SHIFT, type AnonState, type MirrorEntry, type Process, type Pte, type Vma } from '../../src/kernel/mm/types.js';
 import { touchedKeys } from './hmmMirror.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import { hex } from '../../src/util/u64.js';
@@ -36,6 +36,15 @@ function isExclusive(pte: Pte | undefined): boolean {
  * entry that is or was device-exclusive, a vma that went holding one, or a
  * folio whose device-exclusive references changed.
  */
+/** Whether any entry of `v` is device-exclusive (a callback scan: no iterator per entry). */
+function anyExclusive(v: Vma): boolean {
+  let found = false;
+  v.ptes.forEach((_k, pte) => {
+    if (!found && isExclusive(pte)) found = true;
+  });
+  return found;
+}
+
 function touchesExclusive(ctx: InvariantContext): boolean {
   const { before, after } = ctx;
   if (ctx.full || before === null) return true;
@@ -43,12 +52,12 @@ function touchesExclusive(ctx: InvariantContext): boolean {
   const pairs = pairsOf(ctx);
   for (const [, v, old] of pairs.added) {
     if (old === undefined) {
-      for (const [, pte] of v.ptes.entries()) if (isExclusive(pte)) return true;
+      if (anyExclusive(v)) return true;
       continue;
     }
     for (const k of v.ptes.changedKeys(old.ptes)) if (isExclusive(v.ptes.get(k)) || isExclusive(old.ptes.get(k))) return true;
   }
-  for (const [, v] of pairs.removed) for (const [, pte] of v.ptes.entries()) if (isExclusive(pte)) return true;
+  for (const [, v] of pairs.removed) if (anyExclusive(v)) return true;
   if (before.mm.anon.folios !== after.mm.anon.folios) {
     for (const h of before.mm.anon.folios.changedKeys(after.mm.anon.folios)) {
       if ((before.mm.anon.folios.get(h)?.devExclusive ?? 0) !== (after.mm.anon.folios.get(h)?.devExclusive ?? 0)) return true;
@@ -84,7 +93,8 @@ export const hmmExclusiveEntry: Invariant = {
       for (const v of p.vmas) {
         if (v.ptes.size === 0) continue;
         for (const [k, pte] of v.ptes.entries()) {
-          const where = `${pid} ${hex(v.start + (BigInt(k) << PAGE_SHIFT))}`;
+          // Worded only where it is used: a present page's address is kept for a message that is rarely made.
+          const where = pte.anon?.kind === 'page' || isExclusive(pte) ? `${pid} ${hex(v.start + (BigInt(k) << PAGE_SHIFT))}` : '';
           if (pte.anon?.kind === 'page') {
             // A present anon page (a PMD maps its 512 frames; none of them can be exclusive: a THP with exclusive
             // entries was PTE-mapped by FOLL_SPLIT_PMD first).

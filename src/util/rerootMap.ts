@@ -241,6 +241,11 @@ export class RerootMap<V> {
     return this.range(0, Number.MAX_SAFE_INTEGER);
   }
 
+  /** `fn` on each entry with lo <= key <= hi, ascending (on a snapshot, as range). */
+  forEachIn(lo: number, hi: number, fn: (key: number, value: V) => void): void {
+    for (const [k, v] of this.range(lo, hi)) fn(k, v);
+  }
+
   /**
    * Keys whose value differs between this version and `other` (present in
    * one only, or a different value object), ascending. Versions a few
@@ -254,16 +259,7 @@ export class RerootMap<V> {
       for (const [k] of (this.size === 0 ? other : this).entries()) keys.push(k);
       return keys;
     }
-    const near = this.chainTo(other) ?? other.chainTo(this);
-    if (near !== null) return near;
-    const a = new Map(this.entries());
-    const out: number[] = [];
-    for (const [k, v] of other.entries()) {
-      if (a.get(k) !== v) out.push(k);
-      a.delete(k);
-    }
-    for (const k of a.keys()) out.push(k);
-    return out.sort((x, y) => x - y);
+    return this.chainTo(other) ?? other.chainTo(this) ?? differingKeys(this.entries(), other.entries());
   }
 
   /**
@@ -303,4 +299,16 @@ export class RerootMap<V> {
     for (const [k] of this.range(lo, hi)) m = m.delete(k);
     return m;
   }
+}
+
+/** Keys whose value differs between two sets of entries (present in one only, or another value object), ascending. */
+export function differingKeys<V>(a: Iterable<[number, V]>, b: Iterable<[number, V]>): number[] {
+  const left = new Map(a);
+  const out: number[] = [];
+  for (const [k, v] of b) {
+    if (left.get(k) !== v) out.push(k);
+    left.delete(k);
+  }
+  for (const k of left.keys()) out.push(k);
+  return out.sort((x, y) => x - y);
 }

@@ -127,6 +127,23 @@ function* walk<V>(slot: Slot<V>, lo: number, hi: number, shift: number, base: nu
   }
 }
 
+/** walk with a callback: no generator frame per level and entry (invariants scan whole tables with it). */
+function visit<V>(slot: Slot<V>, lo: number, hi: number, shift: number, base: number, fn: (key: number, value: V) => void): void {
+  if (slot instanceof Leaf) {
+    if (slot.key >= lo && slot.key <= hi) fn(slot.key, slot.value);
+    return;
+  }
+  const span = 2 ** shift;
+  let k = 0;
+  for (let i = 0; i < 32; i++) {
+    if ((slot.bitmap & (1 << i)) === 0) continue;
+    const child = slot.slots[k++] as Slot<V>;
+    const from = base + i * span;
+    if (from + span - 1 < lo || from > hi) continue;
+    visit(child, lo, hi, shift - BITS, from, fn);
+  }
+}
+
 function collect<V>(slot: Slot<V> | undefined, out: Map<number, V>): void {
   if (slot === undefined) return;
   if (slot instanceof Leaf) out.set(slot.key, slot.value);
@@ -203,6 +220,11 @@ export class SparseIntMap<V> {
 
   entries(): IterableIterator<[number, V]> {
     return this.range(0, SPARSE_MAX_KEY);
+  }
+
+  /** `fn` on each entry with lo <= key <= hi, ascending (range without an iterator). */
+  forEachIn(lo: number, hi: number, fn: (key: number, value: V) => void): void {
+    visit(this.root, lo, hi, TOP_SHIFT, 0, fn);
   }
 
   /** Keys whose value differs from `other` (or present in one only), unordered; shared subtrees are skipped. */

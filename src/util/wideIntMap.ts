@@ -57,6 +57,19 @@ export class WideIntMap<V> {
     return this.range(0, Number.MAX_SAFE_INTEGER);
   }
 
+  /** `fn` on each entry with lo <= key <= hi, ascending (range without an iterator). */
+  forEachIn(lo: number, hi: number, fn: (key: number, value: V) => void): void {
+    if (hi < lo) return;
+    const h0 = Math.floor(Math.max(0, lo) / LO_BITS);
+    const h1 = Math.floor(hi / LO_BITS);
+    this.hi.forEachIn(h0, Math.min(h1, SPARSE_MAX_KEY), (h, inner) => {
+      const base = h * LO_BITS;
+      const l = h === h0 ? Math.max(0, lo) - base : 0;
+      const u = h === h1 ? hi - base : LO_BITS - 1;
+      inner.forEachIn(l, u, (k, v) => fn(base + k, v));
+    });
+  }
+
   /**
    * Keys whose value differs between this map and `other` (present in one
    * only, or a different value object), ascending: identical subtrees are

@@ -6,7 +6,7 @@
  * lookup skips the levels that have no entry.
  */
 import { WideIntMap } from '../../util/wideIntMap.js';
-import { RerootMap } from '../../util/rerootMap.js';
+import { differingKeys, RerootMap } from '../../util/rerootMap.js';
 
 /**
  * What a table keeps its entries in: a persistent trie (WideIntMap) for
@@ -22,6 +22,7 @@ interface EntryMap {
   delete(key: number): EntryMap;
   range(lo: number, hi: number): IterableIterator<[number, Pte]>;
   entries(): IterableIterator<[number, Pte]>;
+  forEachIn(lo: number, hi: number, fn: (key: number, pte: Pte) => void): void;
   changedKeys(other: EntryMap): number[];
 }
 import type { Pte } from './types.js';
@@ -105,6 +106,11 @@ export class PageTable {
     return this.map.entries();
   }
 
+  /** `fn` on every entry, ascending (entries without an iterator: whole-table scans in invariants). */
+  forEach(fn: (key: number, pte: Pte) => void): void {
+    this.map.forEachIn(0, Number.MAX_SAFE_INTEGER, fn);
+  }
+
   range(lo: number, hi: number): IterableIterator<[number, Pte]> {
     return this.map.range(lo, hi);
   }
@@ -125,19 +131,7 @@ export class PageTable {
     if (other.from === this.id) return [other.key];
     // A file vma's table against an anonymous one's (a MAP_FIXED anonymous mapping over a file mapping at the
     // same start): different kinds share no structure, so every key of either is compared.
-    if (this.map instanceof RerootMap !== other.map instanceof RerootMap) return differingKeys(this.map, other.map);
+    if (this.map instanceof RerootMap !== other.map instanceof RerootMap) return differingKeys(this.map.entries(), other.map.entries());
     return this.map.changedKeys(other.map);
   }
-}
-
-/** Keys whose entry differs between two maps of any kind, ascending. */
-function differingKeys(a: EntryMap, b: EntryMap): number[] {
-  const left = new Map(a.entries());
-  const out: number[] = [];
-  for (const [k, pte] of b.entries()) {
-    if (left.get(k) !== pte) out.push(k);
-    left.delete(k);
-  }
-  for (const k of left.keys()) out.push(k);
-  return out.sort((x, y) => x - y);
 }
