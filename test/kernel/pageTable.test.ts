@@ -49,6 +49,9 @@ describe('PageTable', () => {
     }
     for (const [old, oldRef] of versions) expect(t.changedKeys(old).sort((x, y) => x - y)).toEqual(diff(ref, oldRef));
     expect(t.emptyLike()).toBe(file ? PageTable.emptyFile() : PageTable.empty());
+    const visited: Array<[number, Pte]> = [];
+    t.forEach((k, pte) => visited.push([k, pte]));
+    expect(visited).toEqual([...ref].sort((x, y) => x[0] - y[0]));
   });
 
   test.prop([fc.array(op, { maxLength: 40 }), fc.array(op, { maxLength: 40 })], { numRuns: 200, seed: 12 })('a file table against an anonymous one (MAP_FIXED anonymous over a file mapping): the exact diff', (xs, ys) => {

@@ -33,6 +33,10 @@ describe('SparseIntMap', () => {
     for (const [k, v] of ref) expect(m.get(k)).toBe(v);
     const [lo, hi] = a <= b ? [a, b] : [b, a];
     expect([...m.range(lo, hi)]).toEqual(sorted.filter(([k]) => k >= lo && k <= hi));
+    // The callback walk visits the same entries in the same order.
+    const visited: Array<[number, number]> = [];
+    m.forEachIn(lo, hi, (k, v) => visited.push([k, v]));
+    expect(visited).toEqual(sorted.filter(([k]) => k >= lo && k <= hi));
     // Every earlier version still holds what it held; changedKeys against it is exactly the keys that differ.
     for (const [old, oldRef] of versions.filter((_, i) => i % 7 === 0)) {
       expect([...old.entries()]).toEqual([...oldRef].sort((x, y) => x[0] - y[0]));
@@ -49,6 +53,9 @@ describe('SparseIntMap', () => {
       ref.set(k, v);
     }
     expect([...m.entries()]).toEqual([...ref].sort((x, y) => x[0] - y[0]));
+    const visited: Array<[number, number]> = [];
+    m.forEachIn(2 ** 29, 2 ** 35, (k, v) => visited.push([k, v]));
+    expect(visited).toEqual([...ref].sort((x, y) => x[0] - y[0]).filter(([k]) => k >= 2 ** 29 && k <= 2 ** 35));
     expect(m.changedKeys(WideIntMap.empty())).toEqual([...ref.keys()].sort((x, y) => x - y));
   });
 });
