@@ -36,7 +36,7 @@
  * mmap_base, so the addresses a search reaches are finite and the
  * fingerprint keeps them as they are (no translation to argue about).
  */
-import { MMAP_BASE } from '../../src/kernel/mm/mmap.js';
+import { MMAP_BASE } from '../../src/kernel/mm/getUnmappedArea.js';
 import { NEW_PROCESS, programVmas } from '../../src/kernel/mm/process.js';
 import type { Process } from '../../src/kernel/mm/types.js';
 import { deviceSize, type DaxDevice, type KernelState } from '../../src/kernel/state.js';

@@ -90,7 +90,7 @@ export function addressAlignment(text: string): bigint | null {
 /**
  * An mmap address (SPEC §7) is compared by its alignment, never by value:
  * the recorded address must be at least as aligned as the model's. The
- * model places as the kernel does (src/kernel/mm/mmap.ts), so on the
+ * model places as the kernel does (src/kernel/mm/getUnmappedArea.ts), so on the
  * recorded corpora the two are equal (test/realkernel/placement.test.ts);
  * the rule stays SPEC's, for kernels whose layout differs (ASLR, another
  * helper binary).

@@ -5,7 +5,7 @@
  * MREMAP_FIXED) must return the address the kernel returned, not only one
  * as aligned (the replay's own compare, SPEC §7, asks no more than the
  * alignment). The layout comes from the model's exec (src/kernel/mm/exec.ts)
- * and get_unmapped_area (src/kernel/mm/mmap.ts).
+ * and get_unmapped_area (src/kernel/mm/getUnmappedArea.ts).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';

@@ -14,7 +14,7 @@
  * leaving them out changes no outcome; src/replay/compare.ts skips them.
  */
 import { PageTable } from './pageTable.js';
-import { archGetUnmappedAreaTopdown } from './mmap.js';
+import { archGetUnmappedAreaTopdown } from './getUnmappedArea.js';
 import type { BootConfig } from '../config.js';
 import { NEW_PROCESS } from './process.js';
 import { PAGE_SHIFT, type ExecVmaName, type Process, type Vma, type VmFlags } from './types.js';
