@@ -51,13 +51,17 @@ const DDX_SEGMENTS: ReadonlyArray<readonly [bigint, bigint, bigint, Prot, boolea
 const STACK_START = 0x7ffffffden << 12n;
 
 /**
- * The vDSO image's size in pages (vdso_image_64.size): 2 in Debian's cloud
- * builds of 6.1 and 6.12, 1 in the harness's own builds (the custom hmm
- * kernel, harness/build-kernel.sh, whose smaps show a 4 KiB [vdso]). The
- * boot description tells them apart by CONFIG_ARCH_MEMORY_PROBE, which only
- * the harness's builds set.
+ * The vDSO image's size in pages (vdso_image_64.size): arch/x86/entry/vdso/Makefile
+ * links vsgx.o (__vdso_sgx_enter_enclave) into it only with CONFIG_X86_SGX,
+ * which Debian's cloud configs of 6.1 and 6.12 set (2 pages, as their smaps
+ * show) and the harness's minimal builds (harness/build-kernel.sh) do not
+ * (1 page, as the custom hmm kernel's smaps show). The boot description has
+ * no SGX field, so the model tells the two apart by CONFIG_ARCH_MEMORY_PROBE
+ * (the guest's memory/probe file), which only the harness's builds set: a
+ * stand-in, right for every kernel the harness boots, wrong for another
+ * build that sets one option and not the other.
  */
-export function vdsoImagePages(c: BootConfig): bigint {
+function vdsoImagePages(c: BootConfig): bigint {
   return c.archMemoryProbe ? 1n : 2n;
 }
 

@@ -29,20 +29,20 @@ const SIZE_128M = 128n << 20n;
 export const MMAP_BASE = TASK_SIZE - SIZE_128M;
 
 /** mm->mmap_legacy_base, where the bottom-up search starts: __TASK_UNMAPPED_BASE, PAGE_ALIGN(task_size / 3). */
-export const TASK_UNMAPPED_BASE = pageAlign(TASK_SIZE / 3n);
+const TASK_UNMAPPED_BASE = pageAlign(TASK_SIZE / 3n);
 
 /** stack_guard_gap mm/mmap.c: 256 pages kept free below a VM_GROWSDOWN vma. */
-export const STACK_GUARD_GAP = 256n << PAGE_SHIFT;
+const STACK_GUARD_GAP = 256n << PAGE_SHIFT;
 
 /** @kernel vm_start_gap include/linux/mm.h — a stack's start less its guard gap (0 if that wraps). */
-export function vmStartGap(v: Vma): bigint {
+function vmStartGap(v: Vma): bigint {
   if (!v.flags.growsdown) return v.start;
   const s = v.start - STACK_GUARD_GAP;
   return s < 0n ? 0n : s;
 }
 
 /** @kernel vm_end_gap include/linux/mm.h — the end (x86 has no VM_GROWSUP). */
-export function vmEndGap(v: Vma): bigint {
+function vmEndGap(v: Vma): bigint {
   return v.end;
 }
 
@@ -173,7 +173,7 @@ function vmUnmappedArea(p: Process, info: VmUnmappedAreaInfo): Ret<bigint> {
  * free page-aligned hint as given, else the lowest gap. Only the top-down
  * one's fallback here (sysctl legacy_va_layout is 0).
  */
-export function archGetUnmappedArea(p: Process, addr: bigint, len: bigint, pgoff: bigint): Ret<bigint> {
+function archGetUnmappedArea(p: Process, addr: bigint, len: bigint, pgoff: bigint): Ret<bigint> {
   const begin = TASK_UNMAPPED_BASE;
   const end = TASK_SIZE;
   if (len > end) return err('ENOMEM');
