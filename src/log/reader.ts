@@ -12,6 +12,7 @@ import type { Readable } from 'node:stream';
 import type { LocatedEvent, LogEvent } from './events.js';
 import { FieldProblem, LogError } from './errors.js';
 import { parseEvent } from './parse.js';
+import { scanAccessLine } from './accessLine.js';
 import { ProcessHandles } from './programParse.js';
 import { describeBadBytes, firstInvalidUtf8, InvalidUtf8, readLines } from './lines.js';
 
@@ -106,6 +107,12 @@ export class LogParser {
     // The common line — a complete one-line event with no pending continuation — parsed straight away.
     if (this.pending === null && this.lineNo > 0 && rawLine.charCodeAt(0) === 123 /* '{' */) {
       this.lineNo += 1;
+      // A program log's commonest line, in the writer's exact shape, needs no JSON.parse (accessLine.ts).
+      const access = scanAccessLine(rawLine);
+      if (access !== null) {
+        out.push(this.acceptEvent(access, this.lineNo));
+        return;
+      }
       let value: unknown;
       try {
         value = JSON.parse(rawLine);
@@ -171,14 +178,19 @@ export class LogParser {
   }
 
   private accept(value: unknown, line: number): LocatedEvent {
-    const at = { file: this.file, line };
     let event: LogEvent;
     try {
       event = parseEvent(value);
     } catch (e) {
-      if (e instanceof FieldProblem) throw LogError.fromProblem(at, e);
+      if (e instanceof FieldProblem) throw LogError.fromProblem({ file: this.file, line }, e);
       throw e;
     }
+    return this.acceptEvent(event, line);
+  }
+
+  /** The rules across events (boot first and once, live handles, seq increasing) for a valid event. */
+  private acceptEvent(event: LogEvent, line: number): LocatedEvent {
+    const at = { file: this.file, line };
     if (this.bootLine === 0 && event.type !== 'boot')
       throw new LogError(at, 'type', 'a "boot" event first (the machine to replay on)', JSON.stringify(event.type));
     if (this.bootLine !== 0 && event.type === 'boot')
