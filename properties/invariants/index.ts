@@ -114,77 +114,92 @@ const OTHER_FIELDS: Readonly<Record<Exclude<keyof KernelState, 'mm'>, true>> = {
 };
 export const OTHER_KEYS = Object.keys(OTHER_FIELDS) as ReadonlyArray<Exclude<keyof KernelState, 'mm'>>;
 
-/** The step changed memory words and nothing else (no field, no process, no file). */
-function onlyMemoryChanged(before: KernelState | null, after: KernelState): boolean {
-  if (before === null || before.mm === after.mm) return false;
-  const a = before.mm;
-  const b = after.mm;
-  if (a.procs !== b.procs || a.files !== b.files || a.nextFile !== b.nextFile || a.anon !== b.anon) return false;
-  return sameOtherFields(before, after);
+/** Every KernelState field, each with its bit in a field mask (changedFields): mm first, then OTHER_KEYS in order. */
+export const FIELD_KEYS: ReadonlyArray<keyof KernelState> = ['mm', ...OTHER_KEYS];
+const MM_BIT = 1;
+
+/** The mask of the fields named. */
+export function fieldMask(keys: ReadonlyArray<keyof KernelState>): number {
+  let m = 0;
+  for (const k of keys) m |= 1 << FIELD_KEYS.indexOf(k);
+  return m;
 }
 
 /**
- * Every field but `mm` is the same object in both states. Written out: a
- * loop over OTHER_KEYS is a keyed load per field, which costs more than the
- * rest of a memory-only step's check (a test holds this list to OTHER_KEYS).
+ * The mask of the fields (bits as FIELD_KEYS) that are not the same object
+ * in both states. Written out, once per step: a keyed load per field and per
+ * invariant cost more than the checks they let the checker skip (a test
+ * holds this list to FIELD_KEYS).
  */
-export function sameOtherFields(a: KernelState, b: KernelState): boolean {
+export function changedFields(a: KernelState, b: KernelState): number {
   return (
-    a.profile === b.profile &&
-    a.config === b.config &&
-    a.blockSize === b.blockSize &&
-    a.blockPages === b.blockPages &&
-    a.iomem === b.iomem &&
-    a.blocks === b.blocks &&
-    a.zoneSpans === b.zoneSpans &&
-    a.possibleNodes === b.possibleNodes &&
-    a.regions === b.regions &&
-    a.devices === b.devices &&
-    a.driverIds === b.driverIds &&
-    a.groups === b.groups &&
-    a.autoOnline === b.autoOnline &&
-    a.anyHotremoveFailed === b.anyHotremoveFailed &&
-    a.faults === b.faults &&
-    a.presentPages === b.presentPages &&
-    a.managedPages === b.managedPages &&
-    a.nextAddId === b.nextAddId &&
-    a.bootReservedPages === b.bootReservedPages &&
-    a.swap === b.swap &&
-    a.oops === b.oops &&
-    a.boot === b.boot &&
-    a.kmemPersist === b.kmemPersist &&
-    a.hmm === b.hmm &&
-    a.thp === b.thp
+    (a.mm !== b.mm ? 1 : 0) |
+    (a.profile !== b.profile ? 1 << 1 : 0) |
+    (a.config !== b.config ? 1 << 2 : 0) |
+    (a.blockSize !== b.blockSize ? 1 << 3 : 0) |
+    (a.blockPages !== b.blockPages ? 1 << 4 : 0) |
+    (a.iomem !== b.iomem ? 1 << 5 : 0) |
+    (a.blocks !== b.blocks ? 1 << 6 : 0) |
+    (a.zoneSpans !== b.zoneSpans ? 1 << 7 : 0) |
+    (a.possibleNodes !== b.possibleNodes ? 1 << 8 : 0) |
+    (a.regions !== b.regions ? 1 << 9 : 0) |
+    (a.devices !== b.devices ? 1 << 10 : 0) |
+    (a.driverIds !== b.driverIds ? 1 << 11 : 0) |
+    (a.groups !== b.groups ? 1 << 12 : 0) |
+    (a.autoOnline !== b.autoOnline ? 1 << 13 : 0) |
+    (a.anyHotremoveFailed !== b.anyHotremoveFailed ? 1 << 14 : 0) |
+    (a.faults !== b.faults ? 1 << 15 : 0) |
+    (a.presentPages !== b.presentPages ? 1 << 16 : 0) |
+    (a.managedPages !== b.managedPages ? 1 << 17 : 0) |
+    (a.nextAddId !== b.nextAddId ? 1 << 18 : 0) |
+    (a.bootReservedPages !== b.bootReservedPages ? 1 << 19 : 0) |
+    (a.swap !== b.swap ? 1 << 20 : 0) |
+    (a.oops !== b.oops ? 1 << 21 : 0) |
+    (a.boot !== b.boot ? 1 << 22 : 0) |
+    (a.kmemPersist !== b.kmemPersist ? 1 << 23 : 0) |
+    (a.hmm !== b.hmm ? 1 << 24 : 0) |
+    (a.thp !== b.thp ? 1 << 25 : 0)
   );
 }
 
-/** Whether every field in `keys` is the same object in both states. */
-function sameInputs(keys: ReadonlyArray<keyof KernelState>, a: KernelState, b: KernelState): boolean {
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as keyof KernelState;
-    if (a[k] !== b[k]) return false;
-  }
-  return true;
+/** The step changed memory words and nothing else (no field, no process, no file). */
+function onlyMemoryChanged(before: KernelState, after: KernelState, changed: number): boolean {
+  if (changed !== MM_BIT) return false;
+  const a = before.mm;
+  const b = after.mm;
+  return a.procs === b.procs && a.files === b.files && a.nextFile === b.nextFile && a.anon === b.anon;
 }
 
 export function makeChecker(opts: CheckerOptions = {}): Checker {
   const list = opts.only === undefined ? INVARIANTS : INVARIANTS.filter((i) => opts.only?.includes(i.name));
   const outcomeOnly = list.filter((i) => i.onOutcome === true);
   const memoryOrOutcome = list.filter((i) => i.onOutcome === true || i.readsMemory === true);
+  // The fields each invariant reads, as a mask (0: it declares none and runs on every step); an outcome
+  // invariant judges the step itself and always runs.
+  const masks = new Map(list.map((i) => [i, i.inputs === undefined || i.onOutcome === true ? 0 : fieldMask(i.inputs)]));
+  const maskOf = (inv: Invariant): number => masks.get(inv) ?? 0;
+  const listMasks = list.map(maskOf);
+  const memoryMasks = memoryOrOutcome.map(maskOf);
+  const paranoid = opts.paranoid === true;
   return (step: Step): Violation[] => {
     const out: Violation[] = [];
+    const before = step.before;
+    const incremental = !paranoid && before !== null && step.event.type !== 'reboot';
     // Nothing changed: every state invariant held before, so it holds now; only the outcome is new.
-    const untouched = step.before === step.after && opts.paranoid !== true;
+    const untouched = step.before === step.after && !paranoid;
+    const changed = incremental && !untouched ? changedFields(before, step.after) : -1;
     // Only memory words changed (a store through an installed entry, the commonest program step): the same
     // holds for every invariant that reads neither memory nor the outcome.
-    const memoryOnly = !untouched && opts.paranoid !== true && onlyMemoryChanged(step.before, step.after);
-    const ctx = untouched || memoryOnly ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, blockChanges: NO_CHANGES, full: false, memo: new StepMemo() } : contextOf(step, opts.paranoid === true);
-    const before = step.before;
-    const incremental = opts.paranoid !== true && before !== null && step.event.type !== 'reboot';
-    for (const inv of untouched ? outcomeOnly : memoryOnly ? memoryOrOutcome : list) {
+    const memoryOnly = changed !== -1 && onlyMemoryChanged(before as KernelState, step.after, changed);
+    const ctx = untouched || memoryOnly ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, blockChanges: NO_CHANGES, full: false, memo: new StepMemo() } : contextOf(step, paranoid);
+    const invs = untouched ? outcomeOnly : memoryOnly ? memoryOrOutcome : list;
+    const invMasks = untouched ? null : memoryOnly ? memoryMasks : listMasks;
+    for (let i = 0; i < invs.length; i++) {
+      const inv = invs[i] as Invariant;
+      // Nothing it reads changed: it held before, so it holds now.
+      const mask = invMasks === null ? 0 : (invMasks[i] as number);
+      if (mask !== 0 && changed !== -1 && (changed & mask) === 0) continue;
       if (inv.appliesTo !== undefined && !inv.appliesTo(step.after)) continue;
-      // Nothing it reads changed: it held before, so it holds now (an outcome invariant judges the step itself).
-      if (incremental && inv.inputs !== undefined && inv.onOutcome !== true && sameInputs(inv.inputs, before, step.after)) continue;
       const messages = inv.check(ctx);
       if (messages.length === 0) continue;
       const fn = inv.culprit?.(ctx);

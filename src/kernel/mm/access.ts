@@ -7,28 +7,24 @@
  */
 import type { Outcome } from '../../log/events.js';
 import type { Op } from '../op.js';
-import { entryAt, handleMmFault, needsFault, physOf } from './fault.js';
+import { handleMmFault, needsFault, physWordOf, pteAt } from './fault.js';
 import { getUserPage } from './gup.js';
-import { physRead, physWrite } from './physmem.js';
-import { processOf, setProcess, vmaAt } from './process.js';
+import { physRead, physReadWord, physWrite, physWriteWord } from './physmem.js';
+import { processOf, setProcess, vmaIndexAt } from './process.js';
 import type { Process, Vma } from './types.js';
 
-function readWord(op: Op, phys: bigint): bigint {
-  return physRead(op.state.mm, phys);
-}
-
-function writeWord(op: Op, phys: bigint, value: bigint): void {
-  physWrite(op, phys, value);
-}
-
-/** The word at `addr` through an installed entry, faulting it in first; null when the fault ends in SIGBUS. */
-function translate(op: Op, comm: string, pid: string, p: Process, index: number, vma: Vma, addr: bigint, write: boolean): bigint | null {
-  const have = entryAt(vma, addr);
-  if (have !== null && !needsFault(have.pte, write)) return physOf(have.pte, have.unit, addr);
+/**
+ * The index of the word (physical address / 8) at `addr` through an
+ * installed entry, faulting it in first; -1 when the fault ends in SIGBUS.
+ * In doubles (physWordOf): this is every CPU access's path.
+ */
+function translate(op: Op, comm: string, pid: string, p: Process, index: number, vma: Vma, addr: bigint, write: boolean): number {
+  const pte = pteAt(vma, addr);
+  if (pte !== undefined && !needsFault(pte, write)) return physWordOf(pte, addr);
   const r = handleMmFault(op, comm, p, index, addr, write);
   setProcess(op, pid, r.proc);
-  if (r.kind === 'sigbus') return null;
-  return physOf(r.pte, r.unit, addr);
+  if (r.kind === 'sigbus') return -1;
+  return physWordOf(r.pte, addr);
 }
 
 /**
@@ -38,16 +34,17 @@ function translate(op: Op, comm: string, pid: string, p: Process, index: number,
  */
 export function userAccess(op: Op, comm: string, pid: string, addr: bigint, write: boolean, value: bigint | null): Outcome {
   const p = processOf(op, pid);
-  const at = vmaAt(p, addr);
-  if (at === null) return { ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR' };
-  if (at.vma.prot === 'none' || (write && at.vma.prot !== 'rw')) return { ok: false, signal: 'SIGSEGV', code: 'SEGV_ACCERR' };
-  const phys = translate(op, comm, pid, p, at.index, at.vma, addr, write);
-  if (phys === null) return { ok: false, signal: 'SIGBUS', code: 'BUS_ADRERR' };
+  const index = vmaIndexAt(p, addr);
+  if (index < 0) return { ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR' };
+  const vma = p.vmas[index] as Vma;
+  if (vma.prot === 'none' || (write && vma.prot !== 'rw')) return { ok: false, signal: 'SIGSEGV', code: 'SEGV_ACCERR' };
+  const w = translate(op, comm, pid, p, index, vma, addr, write);
+  if (w < 0) return { ok: false, signal: 'SIGBUS', code: 'BUS_ADRERR' };
   if (write) {
-    writeWord(op, phys, value ?? 0n);
+    physWriteWord(op, w, value ?? 0n);
     return { ok: true };
   }
-  return { ok: true, value: `0x${readWord(op, phys).toString(16)}` };
+  return { ok: true, value: `0x${physReadWord(op.state.mm, w).toString(16)}` };
 }
 
 /**
@@ -64,8 +61,8 @@ export function procMemAccess(op: Op, comm: string, pid: string, addr: bigint, w
     return { ok: false, errno: 'EIO' };
   }
   if (write) {
-    writeWord(op, page.phys, value ?? 0n);
+    physWrite(op, page.phys, value ?? 0n);
     return { ok: true };
   }
-  return { ok: true, value: `0x${readWord(op, page.phys).toString(16)}` };
+  return { ok: true, value: `0x${physRead(op.state.mm, page.phys).toString(16)}` };
 }

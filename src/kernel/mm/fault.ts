@@ -13,27 +13,57 @@ import { anonFault } from './anon.js';
 import { fileOf } from './process.js';
 import { LEVEL_SIZE, PAGE_SHIFT, withProcess, withVma, type Process, type Pte, type PteLevel, type Vma } from './types.js';
 
-const LEVELS_DOWN: readonly PteLevel[] = ['pud', 'pmd', 'pte'];
-
 /** The entry mapping `addr` in `v` and the start of its unit, or null. */
 export function entryAt(v: Vma, addr: bigint): { readonly pte: Pte; readonly unit: bigint } | null {
-  if (v.ptes.size === 0) return null;
-  // In page numbers (below 2^45 in a 57-bit address space, exact as doubles): one BigInt shift per lookup
-  // instead of a BigInt mask, subtraction and shift per level (this runs on every access).
-  const page = Number(addr >> PAGE_SHIFT);
-  const first = Number(v.start >> PAGE_SHIFT);
-  for (const level of LEVELS_DOWN) {
-    if (!v.ptes.hasLevel(level)) continue;
-    const unitPage = page - (page % LEVEL_PAGES[level]);
-    if (unitPage < first) continue;
-    const pte = v.ptes.get(unitPage - first);
-    if (pte !== undefined && pte.level === level) return { pte, unit: BigInt(unitPage) << PAGE_SHIFT };
-  }
-  return null;
+  const pte = pteAt(v, addr);
+  return pte === undefined ? null : { pte, unit: addr & ~(LEVEL_SIZE[pte.level] - 1n) };
 }
 
 /** Pages per entry at each level. */
-const LEVEL_PAGES: Readonly<Record<PteLevel, number>> = { pte: 1, pmd: 512, pud: 512 * 512 };
+const PMD_PAGES = 512;
+const PUD_PAGES = 512 * 512;
+
+/**
+ * The entry mapping `addr` in `v`, or undefined: the walk of entryAt without
+ * its unit, and without a BigInt operation or an allocation, because every
+ * access and /proc/PID/mem word runs it. Page numbers as doubles: exact,
+ * since a user address is below 2^57.
+ */
+export function pteAt(v: Vma, addr: bigint): Pte | undefined {
+  const t = v.ptes;
+  if (t.size === 0) return undefined;
+  const page = Math.floor(Number(addr) / 4096);
+  const first = Number(v.start) / 4096;
+  if (t.hasLevel('pud')) {
+    const unit = page - (page % PUD_PAGES);
+    const pte = unit < first ? undefined : t.get(unit - first);
+    if (pte !== undefined && pte.level === 'pud') return pte;
+  }
+  if (t.hasLevel('pmd')) {
+    const unit = page - (page % PMD_PAGES);
+    const pte = unit < first ? undefined : t.get(unit - first);
+    if (pte !== undefined && pte.level === 'pmd') return pte;
+  }
+  if (t.hasLevel('pte')) {
+    const pte = t.get(page - first);
+    if (pte !== undefined && pte.level === 'pte') return pte;
+  }
+  return undefined;
+}
+
+/** Bytes per entry at each level, as numbers (physWordOf's arithmetic). */
+const LEVEL_BYTES: Readonly<Record<PteLevel, number>> = { pte: 4096, pmd: 2 * 1024 * 1024, pud: 1024 * 1024 * 1024 };
+
+/**
+ * The index of the 64-bit word (physical address / 8) an access at `addr`
+ * reaches through `pte`: physOf in doubles, exact below 2^53 (physical
+ * addresses have at most 52 bits), so the access path allocates no BigInt.
+ */
+export function physWordOf(pte: Pte, addr: bigint): number {
+  const size = LEVEL_BYTES[pte.level];
+  const phys = Number(pte.phys);
+  return (phys - (phys % size) + (Number(addr) % size)) / 8;
+}
 
 /**
  * @kernel hugepage_vma_check mm/huge_memory.c (in_pf): VM_NOHUGEPAGE says no;

@@ -14,7 +14,11 @@ const WORDS_PER_PAGE = 512;
 
 /** The word at physical address `phys` (8-byte aligned). */
 export function physRead(mm: MmState, phys: bigint): bigint {
-  const w = Number(phys >> 3n);
+  return physReadWord(mm, Number(phys >> 3n));
+}
+
+/** The word with index `w` (physical address / 8). */
+export function physReadWord(mm: MmState, w: number): bigint {
   const v = mm.mem.get(w);
   if (v !== undefined) return v;
   return mm.fills.size === 0 ? 0n : (mm.fills.get(Math.floor(w / WORDS_PER_PAGE)) ?? 0n);
@@ -22,7 +26,12 @@ export function physRead(mm: MmState, phys: bigint): bigint {
 
 /** Store one word. */
 export function physWrite(op: Op, phys: bigint, value: bigint): void {
-  setMm(op, { mem: op.state.mm.mem.set(Number(phys >> 3n), value) });
+  physWriteWord(op, Number(phys >> 3n), value);
+}
+
+/** Store the word with index `w` (physical address / 8). */
+export function physWriteWord(op: Op, w: number, value: bigint): void {
+  setMm(op, { mem: op.state.mm.mem.set(w, value) });
 }
 
 /** Every word of physical page `pfn` becomes `value` (0 = clear_highpage: the page entry is dropped). */

@@ -84,6 +84,12 @@ export function fput(op: Op, id: number): void {
 
 /** The vma containing `addr`, with its index, or null (find_vma + the start check). */
 export function vmaAt(p: Process, addr: bigint): { readonly vma: Vma; readonly index: number } | null {
+  const index = vmaIndexAt(p, addr);
+  return index < 0 ? null : { vma: p.vmas[index] as Vma, index };
+}
+
+/** The index in `p.vmas` of the vma containing `addr`, or -1 (vmaAt without an object: every access asks). */
+export function vmaIndexAt(p: Process, addr: bigint): number {
   const vmas = p.vmas;
   let lo = 0;
   let hi = vmas.length - 1;
@@ -92,9 +98,9 @@ export function vmaAt(p: Process, addr: bigint): { readonly vma: Vma; readonly i
     const v = vmas[mid] as Vma;
     if (addr < v.start) hi = mid - 1;
     else if (addr >= v.end) lo = mid + 1;
-    else return { vma: v, index: mid };
+    else return mid;
   }
-  return null;
+  return -1;
 }
 
 /** The address a map handle names: where its last mmap/mremap put it, 0 when none did. */
