@@ -8,7 +8,7 @@ import { oneOf, parseWith } from './fields.js';
 import { bootSchema, EVENT_TYPES, injectSchema, readSchema, rebootSchema, writeSchema } from './schema.js';
 import { toBootEvent } from './boot.js';
 import { checkBoot } from './bootCheck.js';
-import { isProgramEventType, MAX_PROGRAM_LENGTH, PROGRAM_EVENT_TYPES, type AccessEvent } from './programEvents.js';
+import { isProgramEventType, MAP_FLAGS, MAX_PROGRAM_LENGTH, PROGRAM_EVENT_TYPES, type AccessEvent, type MapFlag, type MmapEvent } from './programEvents.js';
 import { parseU64 } from '../util/u64.js';
 import { parseProgramEvent } from './programParse.js';
 
@@ -106,6 +106,41 @@ function programFastPath(raw: Record<string, unknown>, type: 'munmap' | 'fork' |
   return seq === undefined ? { type, pid, map, offset: off.value, length: len.value } : { type, pid, map, offset: off.value, length: len.value, seq };
 }
 
+function mmapKey(k: string): boolean {
+  return k === 'type' || k === 'pid' || k === 'map' || k === 'fd' || k === 'length' || k === 'offset' || k === 'prot' || k === 'flags' || k === 'seq';
+}
+
+/**
+ * An mmap without an address or a recorded result, by the rules of its
+ * schema and parseProgramEvent (strict keys, handles, fd a handle or null,
+ * offset defaulting to 0, length and offset up to 2^62, a known prot, known
+ * flags each once); anything doubtful, and every case parseProgramEvent
+ * refuses (MAP_FIXED, which needs an address; a shared anonymous mapping),
+ * goes through the schemas.
+ */
+function mmapFastPath(raw: Record<string, unknown>, seq: number | undefined): LogEvent | null {
+  const pid = raw['pid'];
+  const map = raw['map'];
+  const fd = raw['fd'];
+  const prot = raw['prot'];
+  const flags = raw['flags'];
+  if (!handleOk(pid) || !handleOk(map) || (fd !== null && !handleOk(fd))) return null;
+  if (prot !== 'none' && prot !== 'r' && prot !== 'rw') return null;
+  if (!Array.isArray(flags)) return null;
+  for (const k in raw) if (!mmapKey(k)) return null;
+  const out: MapFlag[] = [];
+  for (const f of flags as unknown[]) {
+    if (typeof f !== 'string' || !(MAP_FLAGS as readonly string[]).includes(f) || f === 'fixed' || out.includes(f as MapFlag)) return null;
+    out.push(f as MapFlag);
+  }
+  if (fd === null && out.includes('shared') && !out.includes('private') && !out.includes('validate')) return null;
+  const off = raw['offset'] === undefined ? { ok: true as const, value: 0n } : parseU64(raw['offset']);
+  const len = parseU64(raw['length']);
+  if (!off.ok || !len.ok || off.value > MAX_PROGRAM_LENGTH || len.value > MAX_PROGRAM_LENGTH) return null;
+  const ev: MmapEvent = { type: 'mmap', pid, map, fd, length: len.value, offset: off.value, prot, flags: out, addr: null };
+  return seq === undefined ? ev : { ...ev, seq };
+}
+
 /**
  * The two shapes that make up almost every log line — a write or a read
  * without a recorded result — checked directly: the same rules as
@@ -120,6 +155,7 @@ function fastPath(raw: Record<string, unknown>): LogEvent | null {
   if (seq !== undefined && !(typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 1)) return null;
   if (type === 'access' || type === 'procmem') return accessFastPath(raw, type, seq);
   if (type === 'munmap' || type === 'fork' || type === 'exit') return programFastPath(raw, type, seq);
+  if (type === 'mmap') return mmapFastPath(raw, seq);
   if (typeof path !== 'string' || path.charCodeAt(0) !== 47 /* '/' */) return null;
   if (type === 'write') {
     const value = raw['value'];

@@ -185,9 +185,10 @@ export class RerootMap<V> {
     if (value === undefined) throw new RangeError('RerootMap values cannot be undefined');
     const map = this.reroot();
     if (map === null) return new RerootMap(new Store(new Map([[key, value]])), 1);
-    const was = map.get(key);
+    // Stored first, then compared: storing the value a key already holds changes nothing, and a word store
+    // then costs one lookup and one insert, not two lookups.
+    const was = (this.store as Store<V>).put(key, value);
     if (was === value) return this;
-    (this.store as Store<V>).put(key, value);
     return this.hand(key, was, was === undefined ? this.size + 1 : this.size);
   }
 
