@@ -32,7 +32,7 @@ function untouched(ctx: InvariantContext): boolean {
 
 function diffOf(ctx: InvariantContext): VmaDiff {
   if (untouched(ctx)) return EMPTY;
-  return memo(ctx, DIFF, () => computeDiff(ctx));
+  return memo(ctx, DIFF, computeDiff);
 }
 
 function computeDiff(ctx: InvariantContext): VmaDiff {
@@ -98,22 +98,24 @@ export function pairsOf(ctx: InvariantContext): VmaPairs {
   const d0 = diffOf(ctx);
   // No anonymous vma changed (device-dax faults, file mmaps): nothing to pair, without a memo entry.
   if (d0.added.length === 0 && d0.removed.length === 0) return NO_PAIRS;
-  return memo(ctx, PAIRS, () => {
-    const d = diffOf(ctx);
-    const whole = ctx.full || ctx.before === null;
-    const byStart = new Map<string, Vma>();
-    if (!whole) for (const [pid, v] of d.removed) byStart.set(`${pid}@${v.start}`, v);
-    // By process as well as by vma: after a fork parent and child hold the same vma objects.
-    const used = new Set<string>();
-    const added = d.added.map(([pid, v]): readonly [string, Vma, Vma | undefined] => {
-      const key = `${pid}@${v.start}`;
-      const old = byStart.get(key);
-      if (old === undefined || used.has(key)) return [pid, v, undefined];
-      used.add(key);
-      return [pid, v, old];
-    });
-    return { added, removed: d.removed.filter(([pid, v]) => !used.has(`${pid}@${v.start}`) || byStart.get(`${pid}@${v.start}`) !== v) };
+  return memo(ctx, PAIRS, computePairs);
+}
+
+function computePairs(ctx: InvariantContext): VmaPairs {
+  const d = diffOf(ctx);
+  const whole = ctx.full || ctx.before === null;
+  const byStart = new Map<string, Vma>();
+  if (!whole) for (const [pid, v] of d.removed) byStart.set(`${pid}@${v.start}`, v);
+  // By process as well as by vma: after a fork parent and child hold the same vma objects.
+  const used = new Set<string>();
+  const added = d.added.map(([pid, v]): readonly [string, Vma, Vma | undefined] => {
+    const key = `${pid}@${v.start}`;
+    const old = byStart.get(key);
+    if (old === undefined || used.has(key)) return [pid, v, undefined];
+    used.add(key);
+    return [pid, v, old];
   });
+  return { added, removed: d.removed.filter(([pid, v]) => !used.has(`${pid}@${v.start}`) || byStart.get(`${pid}@${v.start}`) !== v) };
 }
 
 /** The keys of `v` to judge: those that differ from `old`, or all of them. */

@@ -19,7 +19,7 @@ function changedProcs(ctx: InvariantContext): Array<[string, Process, Process | 
   // Most steps (sysfs writes to blocks) change no process, device or tree: answered before any lookup.
   const { before, after, full } = ctx;
   if (!full && before !== null && before.mm.procs === after.mm.procs && before.devices === after.devices && before.iomem === after.iomem) return NO_PROCS;
-  return memo(ctx, PROCS, () => computeChangedProcs(ctx));
+  return memo(ctx, PROCS, computeChangedProcs);
 }
 
 function computeChangedProcs(ctx: InvariantContext): Array<[string, Process, Process | undefined]> {
@@ -52,25 +52,36 @@ interface DaxVma {
 function stepDaxVmas(ctx: InvariantContext, newOnly: boolean): readonly DaxVma[] {
   const procs = changedProcs(ctx);
   if (procs.length === 0) return NO_VMAS;
-  return memo(ctx, newOnly ? NEW_VMAS : ALL_VMAS, () => {
-    const out: DaxVma[] = [];
-    for (const [pid, p, was] of procs) {
-      const old = newOnly && was !== undefined ? was.vmas : null;
-      // Same length (a fault replaced one vma): an unchanged vma sits where it was, so only the positions
-      // that differ are looked up (a process has exec's vmas besides its own).
-      const aligned = old !== null && old.length === p.vmas.length;
-      for (let i = 0; i < p.vmas.length; i++) {
-        const vma = p.vmas[i] as Vma;
-        if (aligned && old[i] === vma) continue;
-        if (old !== null && old.includes(vma)) continue;
-        const file = vma.file === null ? undefined : ctx.after.mm.files.get(vma.file);
-        if (file?.driver !== 'dax') continue;
-        const dev = ctx.after.devices.find((d) => d.name === file.dev);
-        if (dev !== undefined) out.push({ pid, vma, dev, was });
-      }
+  return newOnly ? memo(ctx, NEW_VMAS, newDaxVmas) : memo(ctx, ALL_VMAS, allDaxVmas);
+}
+
+function newDaxVmas(ctx: InvariantContext): DaxVma[] {
+  return daxVmasOf(ctx, true);
+}
+
+function allDaxVmas(ctx: InvariantContext): DaxVma[] {
+  return daxVmasOf(ctx, false);
+}
+
+function daxVmasOf(ctx: InvariantContext, newOnly: boolean): DaxVma[] {
+  const procs = changedProcs(ctx);
+  const out: DaxVma[] = [];
+  for (const [pid, p, was] of procs) {
+    const old = newOnly && was !== undefined ? was.vmas : null;
+    // Same length (a fault replaced one vma): an unchanged vma sits where it was, so only the positions
+    // that differ are looked up (a process has exec's vmas besides its own).
+    const aligned = old !== null && old.length === p.vmas.length;
+    for (let i = 0; i < p.vmas.length; i++) {
+      const vma = p.vmas[i] as Vma;
+      if (aligned && old[i] === vma) continue;
+      if (old !== null && old.includes(vma)) continue;
+      const file = vma.file === null ? undefined : ctx.after.mm.files.get(vma.file);
+      if (file?.driver !== 'dax') continue;
+      const dev = ctx.after.devices.find((d) => d.name === file.dev);
+      if (dev !== undefined) out.push({ pid, vma, dev, was });
     }
-    return out;
-  });
+  }
+  return out;
 }
 
 const NEW_VMAS = new MemoKey<DaxVma[]>('devdax-new-vmas');
@@ -120,6 +131,45 @@ function computeChangedEntries(vma: Vma, was: Process | undefined): Array<[numbe
 /** What an entry breaks, judged in a state (its devices, iomem tree): messages, none when it is fine. */
 type Verdict = (s: KernelState, pid: string, vma: Vma, dev: DaxDevice, at: bigint, pte: Pte) => readonly string[];
 
+/** An entry a step asks the verdicts about, with its address (worked out once for every verdict). */
+interface JudgedEntry {
+  readonly d: DaxVma;
+  readonly k: number;
+  readonly pte: Pte;
+  readonly at: bigint;
+  /** Only for a re-judgement (devices or tree changed): the same vma before the step, and its device then. */
+  readonly old: Vma | undefined;
+  readonly oldDev: DaxDevice | undefined;
+}
+
+const JUDGED = new MemoKey<JudgedEntry[]>('devdax-judged-entries');
+const NO_ENTRIES: readonly JudgedEntry[] = Object.freeze([]);
+
+/**
+ * The entries the step's verdicts judge, listed once per step for all of
+ * them (granularity, translation, memmap): those it installed or changed,
+ * and, when the devices or the iomem tree changed, every entry of the
+ * changed processes' dax vmas.
+ */
+function judgedEntries(ctx: InvariantContext): readonly JudgedEntry[] {
+  if (changedProcs(ctx).length === 0) return NO_ENTRIES;
+  return memo(ctx, JUDGED, computeJudgedEntries);
+}
+
+function computeJudgedEntries(ctx: InvariantContext): JudgedEntry[] {
+  const all = devicesOrTreeChanged(ctx);
+  const out: JudgedEntry[] = [];
+  for (const d of stepDaxVmas(ctx, !all)) {
+    const { vma, dev, was } = d;
+    const changed = all ? null : changedEntries(d);
+    // Only a re-judgement (devices or tree changed) compares with the entry before.
+    const old = changed === null ? was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff) : undefined;
+    const oldDev = changed === null ? ctx.before?.devices.find((x) => x.name === dev.name) : undefined;
+    for (const [k, pte] of changed ?? vma.ptes.entries()) out.push({ d, k, pte, at: vma.start + (BigInt(k) << PAGE_SHIFT), old, oldDev });
+  }
+  return out;
+}
+
 /**
  * The entries a step broke, with what they break: those it installed or
  * changed, and, when the devices or the iomem tree (what entries are judged
@@ -128,22 +178,17 @@ type Verdict = (s: KernelState, pid: string, vma: Vma, dev: DaxDevice, at: bigin
  */
 function brokenEntries(ctx: InvariantContext, verdict: Verdict): Array<{ readonly pte: Pte; readonly messages: readonly string[] }> {
   const found: Array<{ readonly pte: Pte; readonly messages: readonly string[] }> = [];
-  const all = devicesOrTreeChanged(ctx);
+  const entries = judgedEntries(ctx);
+  if (entries.length === 0) return found;
+  const rejudged = devicesOrTreeChanged(ctx);
   const { before, after } = ctx;
-  for (const d of stepDaxVmas(ctx, !all)) {
-    const { pid, vma, dev, was } = d;
-    const changed = all ? null : changedEntries(d);
-    // Only a re-judgement (devices or tree changed) compares with the entry before.
-    const old = changed === null ? was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff) : undefined;
-    const oldDev = changed === null ? before?.devices.find((d) => d.name === dev.name) : undefined;
-    for (const [k, pte] of changed ?? vma.ptes.entries()) {
-      const at = vma.start + (BigInt(k) << PAGE_SHIFT);
-      const messages = verdict(after, pid, vma, dev, at, pte);
-      if (messages.length === 0) continue;
-      // Judged again only because the devices or the tree changed: already broken before, already reported.
-      if (changed === null && !ctx.full && before !== null && oldDev !== undefined && old?.ptes.get(k) === pte && verdict(before, pid, old, oldDev, at, pte).length > 0) continue;
-      found.push({ pte, messages });
-    }
+  for (let i = 0; i < entries.length; i++) {
+    const { d, k, pte, at, old, oldDev } = entries[i] as JudgedEntry;
+    const messages = verdict(after, d.pid, d.vma, d.dev, at, pte);
+    if (messages.length === 0) continue;
+    // Judged again only because the devices or the tree changed: already broken before, already reported.
+    if (rejudged && !ctx.full && before !== null && oldDev !== undefined && old?.ptes.get(k) === pte && verdict(before, d.pid, old, oldDev, at, pte).length > 0) continue;
+    found.push({ pte, messages });
   }
   return found;
 }

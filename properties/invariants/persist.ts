@@ -68,7 +68,12 @@ const IO_DELTA = new MemoKey<IoDelta | null>('persist-io-delta');
 function ioDelta(ctx: InvariantContext): IoDelta | null {
   const e = ctx.step.event;
   if (ctx.full || ctx.before === null || (e.type !== 'pwrite' && (e.type !== 'ioctl' || !isBlockIoctl(e)))) return null;
-  return memo(ctx, IO_DELTA, () => computeIoDelta(ctx, e));
+  return memo(ctx, IO_DELTA, computeIoDeltaOfStep);
+}
+
+/** computeIoDelta of the step's event, which ioDelta checked to be block I/O. */
+function computeIoDeltaOfStep(ctx: InvariantContext): IoDelta | null {
+  return computeIoDelta(ctx, ctx.step.event as BlockIoEvent | BlockIoctlEvent);
 }
 
 function computeIoDelta(ctx: InvariantContext, e: BlockIoEvent | BlockIoctlEvent): IoDelta | null {

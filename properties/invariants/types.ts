@@ -52,11 +52,14 @@ export class MemoKey<T> {
  * The value of `key` for this step, made by `make` the first time an
  * invariant asks. A map on the context rather than WeakMaps keyed by it: a
  * step's context dies young, and weak tables over short-lived keys cost the
- * collector more than the lookups save.
+ * collector more than the lookups save. `make` takes the context (a module
+ * function, not a closure per call: tsx's keepNames wraps every closure a
+ * hot function makes).
  */
-export function memo<T>(ctx: InvariantContext, key: MemoKey<T>, make: () => T): T {
-  if (ctx.memo.has(key)) return ctx.memo.get(key) as T;
-  const v = make();
+export function memo<T>(ctx: InvariantContext, key: MemoKey<T>, make: (ctx: InvariantContext) => T): T {
+  const have = ctx.memo.get(key);
+  if (have !== undefined) return have as T;
+  const v = make(ctx);
   ctx.memo.set(key, v);
   return v;
 }
