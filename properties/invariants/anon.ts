@@ -12,6 +12,7 @@ import { rssPages } from '../../src/kernel/mm/anon.js';
 import { PAGE_SHIFT, type AnonState, type Folio, type Process, type Pte, type Vma } from '../../src/kernel/mm/types.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import { memo, MemoKey, type Invariant, type InvariantContext } from './types.js';
+import { anonVmasChanged } from './mmParts.js';
 
 /** The anon vmas a step added and removed across the processes it changed (every vma of every process when `full`). */
 interface VmaDiff {
@@ -95,6 +96,8 @@ const PAIRS = new MemoKey<VmaPairs>('anon-vma-pairs');
 export const NO_PAIRS: VmaPairs = { added: [], removed: [] };
 
 export function pairsOf(ctx: InvariantContext): VmaPairs {
+  // No anonymous vma came or went (device-dax faults, file mmaps), found without the diff of every process.
+  if (!anonVmasChanged(ctx)) return NO_PAIRS;
   const d0 = diffOf(ctx);
   // No anonymous vma changed (device-dax faults, file mmaps): nothing to pair, without a memo entry.
   if (d0.added.length === 0 && d0.removed.length === 0) return NO_PAIRS;
@@ -166,6 +169,7 @@ function countEntry(a: AnonState, v: Vma, k: number, pte: Pte | undefined, sign:
 export const anonMapcount: Invariant = {
   name: 'anon-mapcount',
   inputs: ['mm'],
+  mmParts: ['anonVmas', 'anon'],
   summary: 'every anonymous folio is mapped by exactly as many page-table entries as its count says, held by as many device-exclusive entries as its devExclusive says (and by at least one of the two); every anon entry maps an allocated folio',
   kernel: 'mm/rmap.c page_add_new_anon_rmap / page_try_dup_anon_rmap / page_remove_rmap; mm/memory.c copy_present_pte, zap_pte_range, wp_page_copy; mm/huge_memory.c __split_huge_pmd',
   check: (ctx) => {
@@ -227,6 +231,7 @@ export const anonMapcount: Invariant = {
 export const anonExclusiveWrite: Invariant = {
   name: 'anon-exclusive-write',
   inputs: ['mm'],
+  mmParts: ['anonVmas', 'anon'],
   summary: 'a writable anonymous entry maps an exclusive page in a VM_WRITE vma; an exclusive frame is mapped by one entry only',
   kernel: 'mm/memory.c copy_present_pte (ptep_set_wrprotect, page_try_dup_anon_rmap), do_wp_page / wp_page_reuse, do_anonymous_page; mm/mprotect.c change_pte_range',
   check: (ctx) => {
@@ -297,6 +302,7 @@ export const anonExclusiveWrite: Invariant = {
 export const anonFrames: Invariant = {
   name: 'anon-frames',
   inputs: ['mm', 'blocks', 'hmm'],
+  mmParts: ['anon'],
   summary: 'allocated anonymous frames lie in online RAM, are allocated once (no overlap, not free), and the allocator counts exactly them (with the backing pages of test_hmm device pages)',
   kernel: 'mm/page_alloc.c __rmqueue / __free_pages; mm/memory_hotplug.c offline_pages (do_migrate_range)',
   check: (ctx) => {
@@ -358,6 +364,7 @@ function checkFolio(s: KernelState, a: AnonState, head: number, f: Folio, out: s
 export const anonRss: Invariant = {
   name: 'anon-rss',
   inputs: ['mm'],
+  mmParts: ['anonVmas', 'rss'],
   summary: "a process's MM_ANONPAGES equals the 4 KiB anonymous pages its page tables map (a THP PMD 512, the zero pages none)",
   kernel: 'mm/memory.c do_anonymous_page / wp_page_copy / copy_present_pte / zap_pte_range (inc/dec_mm_counter MM_ANONPAGES); mm/huge_memory.c',
   check: (ctx) => {

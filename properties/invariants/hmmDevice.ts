@@ -152,6 +152,7 @@ export const hmmDeviceMapcount: Invariant = {
 export const hmmDeviceEntry: Invariant = {
   name: 'hmm-device-entry',
   inputs: ['mm', 'hmm'],
+  mmParts: ['anonVmas'],
   summary: "a device-private entry lies in an anonymous private vma, maps a page inside a chunk of that page's device, and is writable only in a VM_WRITE vma on an exclusive page mapped once",
   kernel: 'mm/memory.c copy_nonpresent_pte (SWP_DEVICE_READ for a COW mapping); mm/mprotect.c change_pte_range; mm/migrate_device.c migrate_vma_insert_page',
   check: (ctx) => {
@@ -338,6 +339,7 @@ function indexOf(was: DmirrorDevice, dev: DmirrorDevice, h: HmmState): StackInde
 export const hmmDeviceFree: Invariant = {
   name: 'hmm-device-free',
   inputs: ['hmm', 'mm'],
+  mmParts: ['anon'],
   summary: "a device page is free or allocated, never both and never free twice; free pages belong to the device's chunks; each allocated page has a backing page of its own that is no anonymous folio",
   kernel: 'lib/test_hmm.c dmirror_devmem_alloc_page, dmirror_devmem_free, dmirror_allocate_chunk, dmirror_remove_free_pages',
   check: ({ before, after, full }) => {

@@ -80,6 +80,7 @@ function touchesExclusive(ctx: InvariantContext): boolean {
 export const hmmExclusiveEntry: Invariant = {
   name: 'hmm-exclusive-entry',
   inputs: ['mm'],
+  mmParts: ['anonVmas', 'anon'],
   summary: 'a device-exclusive entry lies in a private anonymous vma at PTE level, names an allocated anonymous folio that counts it, and no present entry maps its page (mapcount 0 while exclusive)',
   kernel: 'mm/rmap.c folio_make_device_exclusive / page_make_device_exclusive_one (page_remove_rmap, the reference kept); mm/memory.c restore_exclusive_pte, zap_pte_range',
   check: (ctx) => {

@@ -20,6 +20,7 @@ import { HMM_DEVICE_INVARIANTS } from './hmmDevice.js';
 import { HMM_EXCLUSIVE_INVARIANTS } from './hmmExclusive.js';
 import { anonDataPreserved } from './anonData.js';
 import { StepMemo, type Invariant, type InvariantContext } from './types.js';
+import { changedMmParts, MM_PARTS, mmPartMask } from './mmParts.js';
 import type { BlockChange } from '../../src/kernel/op.js';
 import type { KernelState } from '../../src/kernel/state.js';
 
@@ -162,6 +163,13 @@ export function changedFields(a: KernelState, b: KernelState): number {
   );
 }
 
+/** An invariant's inputs as a mask: its fields, with the parts of mm it names (mmParts) in place of mm. */
+function inputMask(inv: Invariant): number {
+  const fields = fieldMask(inv.inputs ?? []);
+  if (inv.mmParts === undefined || (fields & MM_BIT) === 0) return fields;
+  return (fields & ~MM_BIT) | mmPartMask(inv.mmParts);
+}
+
 /** The step changed memory words and nothing else (no field, no process, no file). */
 function onlyMemoryChanged(before: KernelState, after: KernelState, changed: number): boolean {
   if (changed !== MM_BIT) return false;
@@ -175,8 +183,10 @@ export function makeChecker(opts: CheckerOptions = {}): Checker {
   const outcomeOnly = list.filter((i) => i.onOutcome === true);
   const memoryOrOutcome = list.filter((i) => i.onOutcome === true || i.readsMemory === true);
   // The fields each invariant reads, as a mask (0: it declares none and runs on every step); an outcome
-  // invariant judges the step itself and always runs.
-  const masks = new Map(list.map((i) => [i, i.inputs === undefined || i.onOutcome === true ? 0 : fieldMask(i.inputs)]));
+  // invariant judges the step itself and always runs. One that names the parts of mm it reads has them in
+  // place of mm's own bit.
+  const masks = new Map(list.map((i) => [i, i.inputs === undefined || i.onOutcome === true ? 0 : inputMask(i)]));
+  const anyParts = list.some((i) => i.mmParts !== undefined);
   const maskOf = (inv: Invariant): number => masks.get(inv) ?? 0;
   const listMasks = list.map(maskOf);
   const memoryMasks = memoryOrOutcome.map(maskOf);
@@ -187,12 +197,18 @@ export function makeChecker(opts: CheckerOptions = {}): Checker {
     const incremental = !paranoid && before !== null && step.event.type !== 'reboot';
     // Nothing changed: every state invariant held before, so it holds now; only the outcome is new.
     const untouched = step.before === step.after && !paranoid;
-    const changed = incremental && !untouched ? changedFields(before, step.after) : -1;
+    let changed = incremental && !untouched ? changedFields(before, step.after) : -1;
     // Only memory words changed (a store through an installed entry, the commonest program step): the same
     // holds for every invariant that reads neither memory nor the outcome.
     const memoryOnly = changed !== -1 && onlyMemoryChanged(before as KernelState, step.after, changed);
     const ctx = untouched || memoryOnly ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, blockChanges: NO_CHANGES, full: false, memo: new StepMemo() } : contextOf(step, paranoid);
     const invs = untouched ? outcomeOnly : memoryOnly ? memoryOrOutcome : list;
+    if (changed !== -1 && !memoryOnly && anyParts && (changed & MM_BIT) !== 0) {
+      const parts = changedMmParts(before as KernelState, step.after);
+      changed |= parts;
+      // Worked out once: the invariants that run ask the same (pairsOf).
+      ctx.memo.set(MM_PARTS, parts);
+    }
     const invMasks = untouched ? null : memoryOnly ? memoryMasks : listMasks;
     for (let i = 0; i < invs.length; i++) {
       const inv = invs[i] as Invariant;

@@ -64,6 +64,16 @@ export function memo<T>(ctx: InvariantContext, key: MemoKey<T>, make: (ctx: Inva
   return v;
 }
 
+/**
+ * Parts of KernelState.mm, for Invariant.mmParts:
+ * - anonVmas: an anonymous vma (vma.file null) was added to or removed from
+ *   a process, or a process holding one came or went (a vma is a new object
+ *   whenever its entries, bounds or protection change);
+ * - anon: the anonymous-memory state (mm.anon: folios, free lists, counts);
+ * - rss: a process's MM_ANONPAGES (rssAnon) changed, or a process came or went.
+ */
+export type MmPart = 'anonVmas' | 'anon' | 'rss';
+
 export interface Invariant {
   readonly name: string;
   /** One line: what holds. */
@@ -92,6 +102,15 @@ export interface Invariant {
    * (not at boot, a reboot or under `paranoid`). Absent: every step.
    */
   readonly inputs?: ReadonlyArray<keyof KernelState>;
+  /**
+   * With 'mm' among `inputs`: the parts of mm whose change can break it (see
+   * MmPart). A step that changed mm but none of these parts skips it, as a
+   * step that changed none of its inputs does. Each part named must cover
+   * every way the invariant's own incremental check can find something: a
+   * step the checker skips is one where the check would have looked at
+   * nothing (anon-mapcount on a device-dax fault).
+   */
+  readonly mmParts?: readonly MmPart[];
   readonly check: (ctx: InvariantContext) => readonly string[];
   /** The kernel function to blame for a violation in this step (a finding's signature, SPEC §11). */
   readonly culprit?: (ctx: InvariantContext) => string;
