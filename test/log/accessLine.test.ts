@@ -89,7 +89,7 @@ describe('scanAccessLine, the reader\'s JSON-free route for access/procmem lines
     }
   });
 
-  it('gives the same handle string back for the same handle, so its hash is computed once', () => {
+  it('reads a procmem write and a read with a longer handle', () => {
     const a = scanAccessLine('{"seq":1,"type":"access","pid":"p1","map":"mapping","offset":"0x8","op":"read"}');
     const b = scanAccessLine('{"seq":2,"type":"procmem","pid":"p1","map":"mapping","offset":"0x10","op":"write","value":"0x2a"}');
     expect(a?.map).toBe('mapping');
