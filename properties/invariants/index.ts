@@ -83,6 +83,7 @@ export function contextOf(step: Step, full: boolean): InvariantContext {
 }
 
 const NO_BLOCKS: readonly number[] = Object.freeze([]);
+const NO_VIOLATIONS: readonly Violation[] = Object.freeze([]);
 const NO_CHANGES: readonly BlockChange[] = Object.freeze([]);
 
 /** Every KernelState field but `mm`, once (a field added to KernelState and not named here fails to type-check). */
@@ -191,8 +192,8 @@ export function makeChecker(opts: CheckerOptions = {}): Checker {
   const listMasks = list.map(maskOf);
   const memoryMasks = memoryOrOutcome.map(maskOf);
   const paranoid = opts.paranoid === true;
-  return (step: Step): Violation[] => {
-    const out: Violation[] = [];
+  return (step: Step): readonly Violation[] => {
+    let out: Violation[] | null = null;
     const before = step.before;
     const incremental = !paranoid && before !== null && step.event.type !== 'reboot';
     // Nothing changed: every state invariant held before, so it holds now; only the outcome is new.
@@ -219,9 +220,11 @@ export function makeChecker(opts: CheckerOptions = {}): Checker {
       const messages = inv.check(ctx);
       if (messages.length === 0) continue;
       const fn = inv.culprit?.(ctx);
+      out ??= [];
       for (const message of messages) out.push(fn === undefined ? { seq: step.seq, index: step.index, invariant: inv.name, message } : { seq: step.seq, index: step.index, invariant: inv.name, message, fn });
     }
-    return out;
+    // Most steps break nothing: one frozen empty list for all of them.
+    return out ?? NO_VIOLATIONS;
   };
 }
 

@@ -86,7 +86,9 @@ export class LogParser {
   private lineNo = 0;
   private bootLine = 0;
   private readonly processes = new ProcessHandles();
-  private lastSeq: { seq: number; line: number } | null = null;
+  /** The last seq seen and its line (0: none yet): two numbers, not an object per event. */
+  private lastSeq = 0;
+  private lastSeqLine = 0;
 
   constructor(readonly file: string) {}
 
@@ -198,9 +200,11 @@ export class LogParser {
     if (event.type === 'boot') this.bootLine = line;
     this.processes.check(event, at);
     if (event.seq !== undefined) {
-      if (this.lastSeq !== null && event.seq <= this.lastSeq.seq)
-        throw new LogError(at, 'seq', `a seq above ${this.lastSeq.seq} (line ${this.lastSeq.line})`, String(event.seq));
-      this.lastSeq = { seq: event.seq, line };
+      // A seq is at least 1 (the schemas say so), so lastSeqLine 0 means none seen yet.
+      if (this.lastSeqLine !== 0 && event.seq <= this.lastSeq)
+        throw new LogError(at, 'seq', `a seq above ${this.lastSeq} (line ${this.lastSeqLine})`, String(event.seq));
+      this.lastSeq = event.seq;
+      this.lastSeqLine = line;
     }
     return { event, at };
   }

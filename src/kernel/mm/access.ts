@@ -13,6 +13,9 @@ import { physRead, physReadWord, physWrite, physWriteWord } from './physmem.js';
 import { processOf, setProcess, vmaIndexAt } from './process.js';
 import type { Process, Vma } from './types.js';
 
+/** A store's outcome: one frozen object for every word stored (most events of a program log are stores). */
+const STORED: Outcome = Object.freeze({ ok: true });
+
 /**
  * The index of the word (physical address / 8) at `addr` through an
  * installed entry, faulting it in first; -1 when the fault ends in SIGBUS.
@@ -42,7 +45,7 @@ export function userAccess(op: Op, comm: string, pid: string, addr: bigint, writ
   if (w < 0) return { ok: false, signal: 'SIGBUS', code: 'BUS_ADRERR' };
   if (write) {
     physWriteWord(op, w, value ?? 0n);
-    return { ok: true };
+    return STORED;
   }
   return { ok: true, value: `0x${physReadWord(op.state.mm, w).toString(16)}` };
 }
