@@ -107,18 +107,32 @@ export function pairsOf(ctx: InvariantContext): VmaPairs {
 function computePairs(ctx: InvariantContext): VmaPairs {
   const d = diffOf(ctx);
   const whole = ctx.full || ctx.before === null;
-  const byStart = new Map<string, Vma>();
-  if (!whole) for (const [pid, v] of d.removed) byStart.set(`${pid}@${v.start}`, v);
-  // By process as well as by vma: after a fork parent and child hold the same vma objects.
-  const used = new Set<string>();
-  const added = d.added.map(([pid, v]): readonly [string, Vma, Vma | undefined] => {
-    const key = `${pid}@${v.start}`;
-    const old = byStart.get(key);
-    if (old === undefined || used.has(key)) return [pid, v, undefined];
-    used.add(key);
-    return [pid, v, old];
-  });
-  return { added, removed: d.removed.filter(([pid, v]) => !used.has(`${pid}@${v.start}`) || byStart.get(`${pid}@${v.start}`) !== v) };
+  // Removed vmas by process, then by start (bigint keys compare by value: no string per vma, which a fork's
+  // child, born with exec's vmas, would make a dozen of).
+  const byStart = new Map<string, Map<bigint, Vma>>();
+  if (!whole) {
+    for (const [pid, v] of d.removed) {
+      let m = byStart.get(pid);
+      if (m === undefined) byStart.set(pid, (m = new Map()));
+      m.set(v.start, v);
+    }
+  }
+  // By process as well as by vma: after a fork parent and child hold the same vma objects. A removed vma
+  // paired with an added one is taken out of byStart (each pairs once).
+  const paired = new Set<Vma>();
+  const added: Array<readonly [string, Vma, Vma | undefined]> = [];
+  for (const [pid, v] of d.added) {
+    const m = byStart.get(pid);
+    const old = m?.get(v.start);
+    if (m === undefined || old === undefined) {
+      added.push([pid, v, undefined]);
+      continue;
+    }
+    m.delete(v.start);
+    paired.add(old);
+    added.push([pid, v, old]);
+  }
+  return { added, removed: paired.size === 0 ? d.removed : d.removed.filter(([pid, v]) => !paired.has(v) || byStart.get(pid)?.get(v.start) === v) };
 }
 
 /** The keys of `v` to judge: those that differ from `old`, or all of them. */
@@ -138,6 +152,8 @@ interface Counts {
 
 /** Anon page entries of `v` counted per folio head into `into` (sign +1 or -1); entries with no folio are reported. */
 function countMaps(a: AnonState, v: Vma, sign: number, into: Counts, orphans: string[] | null, pid: string): void {
+  // Most vmas a fork or an exit brings are exec's, with no entry: no walk.
+  if (v.ptes.size === 0) return;
   v.ptes.forEach((k, pte) => countEntry(a, v, k, pte, sign, into, orphans, pid));
 }
 
@@ -244,7 +260,9 @@ export const anonExclusiveWrite: Invariant = {
     const out: string[] = [];
     const a = ctx.after.mm.anon;
     const exclusive = new Map<number, readonly [string, Vma, number]>();
-    const judged: Array<readonly [string, Vma, Iterable<number>]> = pairsOf(ctx).added.map(([pid, v, old]) => [pid, v, keysOf(v, old)] as const);
+    // A vma with no entry (exec's, in a fork's child) has nothing to judge.
+    const judged: Array<readonly [string, Vma, Iterable<number>]> = [];
+    for (const [pid, v, old] of pairsOf(ctx).added) if (v.ptes.size > 0) judged.push([pid, v, keysOf(v, old)]);
     if (shared.length > 0) {
       const heads = new Set(shared);
       for (const [pid, p] of after.mm.procs) {
@@ -398,7 +416,7 @@ export const anonRss: Invariant = {
 /** The anon pages the entries of `vs` map (a module function: a closure per check would be wrapped by tsx's keepNames). */
 function sum(vs: readonly Vma[]): number {
   let n = 0;
-  for (const v of vs) if (v.file === null) v.ptes.forEach((_k, pte) => (n += rssPages(pte)));
+  for (const v of vs) if (v.file === null && v.ptes.size > 0) v.ptes.forEach((_k, pte) => (n += rssPages(pte)));
   return n;
 }
 

@@ -18,6 +18,8 @@ function hexPfn(pfn: number): string {
 
 /** Device-private entries of `v` (all, or the keys that differ from `old`) counted per device pfn into `into` with `sign`. */
 function countDeviceEntries(v: Vma, old: Vma | undefined, sign: number, into: Map<number, number>): void {
+  // Exec's vmas (a fork's child, an exit) hold no entry: no walk and no closure.
+  if (v.ptes.size === 0 && (old === undefined || old.ptes.size === 0)) return;
   const add = (pte: Pte | undefined, s: number): void => {
     if (pte?.anon?.kind !== 'device') return;
     const pfn = Number(pte.phys >> PAGE_SHIFT);
@@ -177,6 +179,8 @@ export const hmmDeviceEntry: Invariant = {
       return out;
     }
     for (const [pid, v, old] of pairsOf(ctx).added) {
+      // No entry to judge (exec's vmas in a fork's child; a vma emptied): judge looks only at entries there.
+      if (v.ptes.size === 0) continue;
       if (old === undefined) for (const [k, pte] of v.ptes.entries()) judge(pid, v, k, pte);
       else if (old.prot !== v.prot || old.flags !== v.flags) for (const [k, pte] of v.ptes.entries()) judge(pid, v, k, pte);
       else for (const k of v.ptes.changedKeys(old.ptes)) judge(pid, v, k, v.ptes.get(k));

@@ -38,6 +38,7 @@ function isExclusive(pte: Pte | undefined): boolean {
  */
 /** Whether any entry of `v` is device-exclusive (a callback scan: no iterator per entry). */
 function anyExclusive(v: Vma): boolean {
+  if (v.ptes.size === 0) return false;
   let found = false;
   v.ptes.forEach((_k, pte) => {
     if (!found && isExclusive(pte)) found = true;
