@@ -18,37 +18,31 @@ function kb(bytes: bigint): string {
   return `${(bytes / 1024n).toString().padStart(8)} kB`;
 }
 
-/** show_smap_vma_flags: the mnemonics of the set bits, in bit order (VM_READ ... VM_NOHUGEPAGE). */
+/** show_smap_vma_flags: the mnemonics of the set bits, in bit order (VM_READ ... VM_NOHUGEPAGE), each followed by a space. */
 export function vmFlagsLine(v: Vma): string {
   const f = v.flags;
-  const read = v.prot !== 'none';
-  const write = v.prot === 'rw';
-  const shared = f.mayshare && f.maywrite;
-  const bits: Array<[boolean, string]> = [
-    [read, 'rd'],
-    [write, 'wr'],
-    [f.exec, 'ex'],
-    [shared, 'sh'],
-    [true, 'mr'],
-    [f.maywrite, 'mw'],
-    [f.mayexec, 'me'],
-    [f.mayshare, 'ms'],
-    [f.growsdown, 'gd'],
-    [f.pfnmap, 'pf'],
-    [f.io, 'io'],
-    [f.dontcopy, 'dc'],
-    [f.dontexpand, 'de'],
-    [f.account, 'ac'],
-    [f.sync, 'sf'],
-    [f.dontdump, 'dd'],
-    [f.softdirty, 'sd'],
-    [f.hugepage, 'hg'],
-    [f.nohugepage, 'nh'],
-  ];
-  return `VmFlags: ${bits
-    .filter(([on]) => on)
-    .map(([, m]) => m)
-    .join(' ')} `;
+  // Appended one by one (a smaps read prints this for every vma of the process).
+  let out = 'VmFlags: ';
+  if (v.prot !== 'none') out += 'rd ';
+  if (v.prot === 'rw') out += 'wr ';
+  if (f.exec) out += 'ex ';
+  if (f.mayshare && f.maywrite) out += 'sh ';
+  out += 'mr ';
+  if (f.maywrite) out += 'mw ';
+  if (f.mayexec) out += 'me ';
+  if (f.mayshare) out += 'ms ';
+  if (f.growsdown) out += 'gd ';
+  if (f.pfnmap) out += 'pf ';
+  if (f.io) out += 'io ';
+  if (f.dontcopy) out += 'dc ';
+  if (f.dontexpand) out += 'de ';
+  if (f.account) out += 'ac ';
+  if (f.sync) out += 'sf ';
+  if (f.dontdump) out += 'dd ';
+  if (f.softdirty) out += 'sd ';
+  if (f.hugepage) out += 'hg ';
+  if (f.nohugepage) out += 'nh ';
+  return out;
 }
 
 /** show_map_vma's line: `%08lx-%08lx %c%c%c%c %08llx %02x:%02x %lu `, then the name padded to column 73. */
@@ -73,6 +67,10 @@ function hex8(a: bigint): string {
  */
 function rss(s: KernelState, v: Vma): bigint {
   if (v.file === null) return anonRss(v).rss;
+  return fileRss(s, v);
+}
+
+function fileRss(s: KernelState, v: Vma): bigint {
   return v.flags.pfnmap || !s.profile.smapsRssCountsDevmapPmd ? 0n : BigInt(v.ptes.pmdCount) * (2n << 20n);
 }
 
@@ -83,6 +81,8 @@ function rss(s: KernelState, v: Vma): bigint {
  * zero page). The vma's KernelPageSize stays 4 kB with THPs.
  */
 export function anonRss(v: Vma): { readonly rss: bigint; readonly huge: bigint } {
+  // Exec's vmas and untouched mappings: nothing to walk.
+  if (v.ptes.size === 0) return NO_RSS;
   let pages = 0;
   let huge = 0;
   for (const [, pte] of v.ptes.entries()) {
@@ -92,6 +92,8 @@ export function anonRss(v: Vma): { readonly rss: bigint; readonly huge: bigint }
   }
   return { rss: BigInt(pages) * 4096n, huge: BigInt(huge) * 4096n };
 }
+
+const NO_RSS = { rss: 0n, huge: 0n } as const;
 
 export function renderMaps(s: KernelState, p: Process): string {
   return p.vmas.map((v) => `${mapLine(s, v)}\n`).join('');
@@ -103,16 +105,18 @@ export function renderSmaps(s: KernelState, p: Process): string {
   for (const v of p.vmas) {
     const file = v.file === null ? undefined : s.mm.files.get(v.file);
     const page = file === undefined ? 4096n : fopsOf(file).vmOps.pagesize(op, file);
-    const r = rss(s, v);
+    // One walk of an anonymous vma's entries for Rss and AnonHugePages.
+    const anon = v.file === null ? anonRss(v) : null;
+    const r = anon === null ? fileRss(s, v) : anon.rss;
     out += `${mapLine(s, v)}\n`;
     out += `Size:           ${kb(v.end - v.start)}\n`;
     out += `KernelPageSize: ${kb(page)}\n`;
     out += `MMUPageSize:    ${kb(page)}\n`;
     out += `Rss:            ${kb(r)}\n`;
-    if (v.file === null) {
+    if (anon !== null) {
       // Printed for every vma by the kernel; the model prints them where they can be non-zero.
       out += `Anonymous:      ${kb(r)}\n`;
-      out += `AnonHugePages:  ${kb(anonRss(v).huge)}\n`;
+      out += `AnonHugePages:  ${kb(anon.huge)}\n`;
     }
     out += `${vmFlagsLine(v)}\n`;
   }
