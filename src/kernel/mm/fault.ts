@@ -34,13 +34,14 @@ export function pteAt(v: Vma, addr: bigint): Pte | undefined {
   if (t.size === 0) return undefined;
   const page = Math.floor(Number(addr) / 4096);
   const first = Number(v.start) / 4096;
+  // Units by floor division: exact for powers of two, and a double `%` is a library call (fmod) in V8.
   if (t.hasLevel('pud')) {
-    const unit = page - (page % PUD_PAGES);
+    const unit = Math.floor(page / PUD_PAGES) * PUD_PAGES;
     const pte = unit < first ? undefined : t.get(unit - first);
     if (pte !== undefined && pte.level === 'pud') return pte;
   }
   if (t.hasLevel('pmd')) {
-    const unit = page - (page % PMD_PAGES);
+    const unit = Math.floor(page / PMD_PAGES) * PMD_PAGES;
     const pte = unit < first ? undefined : t.get(unit - first);
     if (pte !== undefined && pte.level === 'pmd') return pte;
   }
@@ -62,7 +63,9 @@ const LEVEL_BYTES: Readonly<Record<PteLevel, number>> = { pte: 4096, pmd: 2 * 10
 export function physWordOf(pte: Pte, addr: bigint): number {
   const size = LEVEL_BYTES[pte.level];
   const phys = Number(pte.phys);
-  return (phys - (phys % size) + (Number(addr) % size)) / 8;
+  const a = Number(addr);
+  // Floor division, not `%` (a library call on doubles): exact, since size is a power of two.
+  return (Math.floor(phys / size) * size + (a - Math.floor(a / size) * size)) / 8;
 }
 
 /**
