@@ -39,6 +39,8 @@ interface DaxVma {
   readonly vma: Vma;
   readonly dev: DaxDevice;
   readonly was: Process | undefined;
+  /** The vma it replaced at the same place (a fault: same start and file page), when the lists line up; else undefined. */
+  readonly old: Vma | undefined;
   /** The entries this step installed or changed in it, found by the first invariant that asks (changedEntries). */
   changed?: Array<[number, Pte]>;
 }
@@ -77,8 +79,9 @@ function daxVmasOf(ctx: InvariantContext, newOnly: boolean): DaxVma[] {
       if (old !== null && old.includes(vma)) continue;
       const file = vma.file === null ? undefined : ctx.after.mm.files.get(vma.file);
       if (file?.driver !== 'dax') continue;
-      const dev = ctx.after.devices.find((d) => d.name === file.dev);
-      if (dev !== undefined) out.push({ pid, vma, dev, was });
+      const dev = deviceNamed(ctx.after, file.dev);
+      const o = aligned ? (old[i] as Vma) : undefined;
+      if (dev !== undefined) out.push({ pid, vma, dev, was, old: o !== undefined && o.start === vma.start && o.pgoff === vma.pgoff ? o : undefined });
     }
   }
   return out;
@@ -108,11 +111,17 @@ function eventPath(ctx: InvariantContext): string {
  */
 function changedEntries(d: DaxVma): Array<[number, Pte]> {
   // Several invariants ask the same of one step: the diff is kept on the step's (memoised) DaxVma.
-  return (d.changed ??= computeChangedEntries(d.vma, d.was));
+  return (d.changed ??= computeChangedEntries(d.vma, d.was, d.old));
 }
 
-function computeChangedEntries(vma: Vma, was: Process | undefined): Array<[number, Pte]> {
-  const old = was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff);
+/** The dax device named `name` (a loop, not a closure per fault). */
+function deviceNamed(s: KernelState, name: string): DaxDevice | undefined {
+  for (const d of s.devices) if (d.name === name) return d;
+  return undefined;
+}
+
+function computeChangedEntries(vma: Vma, was: Process | undefined, known: Vma | undefined): Array<[number, Pte]> {
+  const old = known ?? was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff);
   if (old === undefined) return [...vma.ptes.entries()];
   const out: Array<[number, Pte]> = [];
   // One fault installed one entry: the table says which, without a lookup.

@@ -78,6 +78,7 @@ export const failedOpUnchanged: Invariant = {
 
 export const errnoDocumented: Invariant = {
   name: 'errno-documented',
+  onEvents: ['write', 'read'],
   summary: 'every failure carries an errno that the modelled kernel path can return',
   kernel: 'see properties/invariants/errnos.ts: the errnos of each store method and the kernfs open checks',
   onOutcome: true,

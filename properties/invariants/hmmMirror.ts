@@ -155,6 +155,7 @@ export function touchedKeys(before: KernelState, owner: Process, was: OpenFile |
  */
 export const hmmDmirrorCounters: Invariant = {
   name: 'hmm-dmirror-counters',
+  onEvents: ['ioctl'],
   summary: 'a successful dmirror READ, WRITE, SNAPSHOT, EXCLUSIVE or MIGRATE_TO_DEV reports cpages = npages, READ/WRITE no more fault passes than pages, MIGRATE_TO_SYS the device pages it moved',
   kernel: 'lib/test_hmm.c dmirror_read, dmirror_write, dmirror_exclusive, dmirror_migrate_to_device (bounce.cpages), dmirror_snapshot (cmd->cpages += n), dmirror_migrate_to_system (dmirror_successful_migrated_pages)',
   onOutcome: true,

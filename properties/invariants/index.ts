@@ -179,18 +179,35 @@ function onlyMemoryChanged(before: KernelState, after: KernelState, changed: num
   return a.procs === b.procs && a.files === b.files && a.nextFile === b.nextFile && a.anon === b.anon;
 }
 
+/** The invariants that can judge one event type's steps (Invariant.onEvents), by what the step changed. */
+interface EventLists {
+  readonly all: readonly Invariant[];
+  readonly allMasks: readonly number[];
+  readonly memory: readonly Invariant[];
+  readonly memoryMasks: readonly number[];
+  readonly outcome: readonly Invariant[];
+}
+
 export function makeChecker(opts: CheckerOptions = {}): Checker {
   const list = opts.only === undefined ? INVARIANTS : INVARIANTS.filter((i) => opts.only?.includes(i.name));
-  const outcomeOnly = list.filter((i) => i.onOutcome === true);
-  const memoryOrOutcome = list.filter((i) => i.onOutcome === true || i.readsMemory === true);
+  // Per event type (made on its first step): the invariants that can judge it, all of them, those of a step
+  // that changed only memory words, those of a step that changed nothing; each with its input masks.
+  const byType = new Map<string, EventLists>();
+  const listsFor = (type: string): EventLists => {
+    let l = byType.get(type);
+    if (l === undefined) {
+      const all = list.filter((i) => i.onEvents === undefined || (i.onEvents as readonly string[]).includes(type));
+      const memory = all.filter((i) => i.onOutcome === true || i.readsMemory === true);
+      byType.set(type, (l = { all, allMasks: all.map(maskOf), memory, memoryMasks: memory.map(maskOf), outcome: all.filter((i) => i.onOutcome === true) }));
+    }
+    return l;
+  };
   // The fields each invariant reads, as a mask (0: it declares none and runs on every step); an outcome
   // invariant judges the step itself and always runs. One that names the parts of mm it reads has them in
   // place of mm's own bit.
   const masks = new Map(list.map((i) => [i, i.inputs === undefined || i.onOutcome === true ? 0 : inputMask(i)]));
   const anyParts = list.some((i) => i.mmParts !== undefined);
   const maskOf = (inv: Invariant): number => masks.get(inv) ?? 0;
-  const listMasks = list.map(maskOf);
-  const memoryMasks = memoryOrOutcome.map(maskOf);
   const paranoid = opts.paranoid === true;
   return (step: Step): readonly Violation[] => {
     let out: Violation[] | null = null;
@@ -203,14 +220,15 @@ export function makeChecker(opts: CheckerOptions = {}): Checker {
     // holds for every invariant that reads neither memory nor the outcome.
     const memoryOnly = changed !== -1 && onlyMemoryChanged(before as KernelState, step.after, changed);
     const ctx = untouched || memoryOnly ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, blockChanges: NO_CHANGES, full: false, memo: new StepMemo() } : contextOf(step, paranoid);
-    const invs = untouched ? outcomeOnly : memoryOnly ? memoryOrOutcome : list;
+    const lists = listsFor(step.event.type);
+    const invs = untouched ? lists.outcome : memoryOnly ? lists.memory : lists.all;
     if (changed !== -1 && !memoryOnly && anyParts && (changed & MM_BIT) !== 0) {
       const parts = changedMmParts(before as KernelState, step.after);
       changed |= parts;
       // Worked out once: the invariants that run ask the same (pairsOf).
       ctx.memo.set(MM_PARTS, parts);
     }
-    const invMasks = untouched ? null : memoryOnly ? memoryMasks : listMasks;
+    const invMasks = untouched ? null : memoryOnly ? lists.memoryMasks : lists.allMasks;
     for (let i = 0; i < invs.length; i++) {
       const inv = invs[i] as Invariant;
       // Nothing it reads changed: it held before, so it holds now.

@@ -246,6 +246,7 @@ export const persistAccounting: Invariant = {
 /** persist-write-allocation: a write to an unmapped block fails only when the node has no page GFP_NOIO may take from the device. */
 export const persistWriteAllocation: Invariant = {
   name: 'persist-write-allocation',
+  onEvents: ['pwrite'],
   summary: 'a block write fails with EIO only when the device has no free page a GFP_NOIO allocation on its node could get; a page outside the device is never the answer',
   kernel: 'RFC 2/4 dax_kmem_alloc_page: alloc_pages_node(nid, GFP_NOIO | __GFP_ZERO | __GFP_THISNODE) — no ZONE_MOVABLE, and any page of the node',
   appliesTo: applies,

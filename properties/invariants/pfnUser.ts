@@ -52,6 +52,7 @@ function check(ctx: InvariantContext): string[] {
 
 export const daxPfnUser: Invariant = {
   name: 'dax-pfn-user',
+  onEvents: ['follow_pfn'],
   summary: "a KVM or VFIO user of a device-dax mapping gets dax_pgoff_to_phys of the page, and fails only where no entry can map it (unbound device, SIGBUS, a permission the vma lacks)",
   kernel: 'hva_to_pfn (virt/kvm/kvm_main.c) and vaddr_get_pfns (drivers/vfio/vfio_iommu_type1.c): get_user_pages, else follow_pte after fixup_user_fault for VM_PFNMAP; the RFC\'s 2/10 and 4/10 make follow_pfn walk PMD and PUD entries',
   onOutcome: true,

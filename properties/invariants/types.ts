@@ -5,6 +5,7 @@
  */
 import type { KernelState } from '../../src/kernel/state.js';
 import type { Step } from '../../src/replay/engine.js';
+import type { LogEvent } from '../../src/log/events.js';
 import type { BlockChange } from '../../src/kernel/op.js';
 
 export interface InvariantContext {
@@ -111,6 +112,13 @@ export interface Invariant {
    * nothing (anon-mapcount on a device-dax fault).
    */
   readonly mmParts?: readonly MmPart[];
+  /**
+   * The event types whose steps it can find something wrong in; on any
+   * other step its check returns nothing, so the checker does not call it
+   * (errno-documented judges failed sysfs writes and reads only). Absent:
+   * every event type.
+   */
+  readonly onEvents?: ReadonlyArray<LogEvent['type']>;
   readonly check: (ctx: InvariantContext) => readonly string[];
   /** The kernel function to blame for a violation in this step (a finding's signature, SPEC §11). */
   readonly culprit?: (ctx: InvariantContext) => string;
