@@ -192,11 +192,19 @@ export function makeChecker(opts: CheckerOptions = {}): Checker {
   const list = opts.only === undefined ? INVARIANTS : INVARIANTS.filter((i) => opts.only?.includes(i.name));
   // Per event type (made on its first step): the invariants that can judge it, all of them, those of a step
   // that changed only memory words, those of a step that changed nothing; each with its input masks.
-  const byType = new Map<string, EventLists>();
-  const listsFor = (type: string): EventLists => {
+  // Kept for the profile and config of the last step (appliesTo depends on nothing else).
+  let byType = new Map<string, EventLists>();
+  let forProfile: KernelState['profile'] | null = null;
+  let forConfig: KernelState['config'] | null = null;
+  const listsFor = (type: string, s: KernelState): EventLists => {
+    if (s.profile !== forProfile || s.config !== forConfig) {
+      byType = new Map();
+      forProfile = s.profile;
+      forConfig = s.config;
+    }
     let l = byType.get(type);
     if (l === undefined) {
-      const all = list.filter((i) => i.onEvents === undefined || (i.onEvents as readonly string[]).includes(type));
+      const all = list.filter((i) => (i.onEvents === undefined || (i.onEvents as readonly string[]).includes(type)) && i.appliesTo?.(s) !== false);
       const memory = all.filter((i) => i.onOutcome === true || i.readsMemory === true);
       byType.set(type, (l = { all, allMasks: all.map(maskOf), memory, memoryMasks: memory.map(maskOf), outcome: all.filter((i) => i.onOutcome === true) }));
     }
@@ -220,7 +228,7 @@ export function makeChecker(opts: CheckerOptions = {}): Checker {
     // holds for every invariant that reads neither memory nor the outcome.
     const memoryOnly = changed !== -1 && onlyMemoryChanged(before as KernelState, step.after, changed);
     const ctx = untouched || memoryOnly ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, blockChanges: NO_CHANGES, full: false, memo: new StepMemo() } : contextOf(step, paranoid);
-    const lists = listsFor(step.event.type);
+    const lists = listsFor(step.event.type, step.after);
     const invs = untouched ? lists.outcome : memoryOnly ? lists.memory : lists.all;
     if (changed !== -1 && !memoryOnly && anyParts && (changed & MM_BIT) !== 0) {
       const parts = changedMmParts(before as KernelState, step.after);
@@ -234,7 +242,6 @@ export function makeChecker(opts: CheckerOptions = {}): Checker {
       // Nothing it reads changed: it held before, so it holds now.
       const mask = invMasks === null ? 0 : (invMasks[i] as number);
       if (mask !== 0 && changed !== -1 && (changed & mask) === 0) continue;
-      if (inv.appliesTo !== undefined && !inv.appliesTo(step.after)) continue;
       const messages = inv.check(ctx);
       if (messages.length === 0) continue;
       const fn = inv.culprit?.(ctx);

@@ -17,7 +17,8 @@ export const deviceOneWay: Invariant = {
       if (b.startsWith('lifecycle-refused:')) out.push(`the kernel path took a transition the dax device machine does not have: ${b.slice('lifecycle-refused:'.length)}`);
     }
     if (before === null) return out;
-    for (const dev of after.devices) {
+    // The same device list: no device changed phase (a program step, a block write).
+    if (before.devices !== after.devices) for (const dev of after.devices) {
       const old = before.devices.find((d) => d.name === dev.name);
       if (old !== undefined && DAX_DEVICE_PHASE[dev.phase] < DAX_DEVICE_PHASE[old.phase]) out.push(`${dev.name} went back from ${old.phase} to ${dev.phase}`);
     }

@@ -81,7 +81,11 @@ export interface Invariant {
   readonly summary: string;
   /** The kernel code that makes it true. */
   readonly kernel: string;
-  /** Whether it applies to this state's profile/config at all. */
+  /**
+   * Whether it applies to this state's profile/config at all: a function of
+   * `state.profile` and `state.config` only (which change only at a boot),
+   * so the checker asks it once per profile and config, not per step.
+   */
   readonly appliesTo?: (state: KernelState) => boolean;
   /**
    * True when it judges the step's outcome and must run even for a step that

@@ -42,8 +42,13 @@ function hexDigits(s: string): bigint {
 export function scanAccessLine(line: string): AccessEvent | null {
   const m = ACCESS_LINE.exec(line);
   if (m === null) return null;
-  const [, seqDigits, type, pid, map, offDigits, valueDigits] = m as unknown as [string, string | undefined, 'access' | 'procmem', string, string, string, string | undefined];
-  const offset = hexDigits(offDigits);
+  // By index, not by destructuring (which walks the array's iterator).
+  const type = m[2] as 'access' | 'procmem';
+  const pid = m[3] as string;
+  const map = m[4] as string;
+  const valueDigits = m[6];
+  const seqDigits = m[1];
+  const offset = hexDigits(m[5] as string);
   if (offset % 8n !== 0n || offset > MAX_PROGRAM_LENGTH) return null;
   const op = valueDigits === undefined ? 'read' : 'write';
   const value = valueDigits === undefined ? null : hexDigits(valueDigits);

@@ -344,3 +344,28 @@ describe('onEvents: an invariant is not called on the event types it cannot judg
     for (const inv of named) expect(judged.get(inv.name) ?? 0, inv.name).toBeGreaterThan(100);
   });
 });
+
+describe('appliesTo depends on the profile and the config only (the checker asks it once per pair)', () => {
+  it('answers the same for a state and for its profile and config alone, on every profile the recorded logs boot', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const withApplies = INVARIANTS.filter((i) => i.appliesTo !== undefined);
+    expect(withApplies.length).toBeGreaterThan(5);
+    const answers = new Set<string>();
+    for (const root of ['test/traces', 'test/traces-custom']) {
+      for (const dir of readdirSync(root)) {
+        const f = readdirSync(join(root, dir)).find((x) => x.endsWith('.jsonl'));
+        if (f === undefined) continue;
+        const s = replay(parseLogText(readFileSync(join(root, dir, f), 'utf8'), f).map((l) => l.event)).final;
+        // Every field but these two missing: an appliesTo reading another would answer differently or throw.
+        const bare = { profile: s.profile, config: s.config } as unknown as KernelState;
+        for (const inv of withApplies) {
+          expect(inv.appliesTo?.(bare), inv.name).toBe(inv.appliesTo?.(s));
+          answers.add(`${inv.name}:${String(inv.appliesTo?.(s))}`);
+        }
+      }
+    }
+    // Both answers occur (the kmem-persist logs apply the persist invariants, the others do not).
+    expect(answers.has('persist-disk:true') && answers.has('persist-disk:false')).toBe(true);
+  });
+});

@@ -7,7 +7,7 @@
  */
 import type { Outcome } from '../../log/events.js';
 import type { Op } from '../op.js';
-import { handleMmFault, needsFault, physWordOf, pteAt } from './fault.js';
+import { handleMmFault, needsFault, physWordAt, pteAtAddress } from './fault.js';
 import { getUserPage } from './gup.js';
 import { physRead, physReadWord, physWrite, physWriteWord } from './physmem.js';
 import { processOf, setProcess, vmaIndexAt } from './process.js';
@@ -19,15 +19,17 @@ const STORED: Outcome = Object.freeze({ ok: true });
 /**
  * The index of the word (physical address / 8) at `addr` through an
  * installed entry, faulting it in first; -1 when the fault ends in SIGBUS.
- * In doubles (physWordOf): this is every CPU access's path.
+ * In doubles (physWordAt): this is every CPU access's path.
  */
 function translate(op: Op, comm: string, pid: string, p: Process, index: number, vma: Vma, addr: bigint, write: boolean): number {
-  const pte = pteAt(vma, addr);
-  if (pte !== undefined && !needsFault(pte, write)) return physWordOf(pte, addr);
+  // The address as a double once: each BigInt-to-number conversion is a builtin call.
+  const a = Number(addr);
+  const pte = pteAtAddress(vma, a);
+  if (pte !== undefined && !needsFault(pte, write)) return physWordAt(pte, a);
   const r = handleMmFault(op, comm, p, index, addr, write);
   setProcess(op, pid, r.proc);
   if (r.kind === 'sigbus') return -1;
-  return physWordOf(r.pte, addr);
+  return physWordAt(r.pte, a);
 }
 
 /**

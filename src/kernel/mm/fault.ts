@@ -30,9 +30,14 @@ const PUD_PAGES = 512 * 512;
  * since a user address is below 2^57.
  */
 export function pteAt(v: Vma, addr: bigint): Pte | undefined {
+  return pteAtAddress(v, Number(addr));
+}
+
+/** pteAt with the address as a double (`a`, exact: below 2^57), for a caller that also needs it so. */
+export function pteAtAddress(v: Vma, a: number): Pte | undefined {
   const t = v.ptes;
   if (t.size === 0) return undefined;
-  const page = Math.floor(Number(addr) / 4096);
+  const page = Math.floor(a / 4096);
   const first = Number(v.start) / 4096;
   // Units by floor division: exact for powers of two, and a double `%` is a library call (fmod) in V8.
   if (t.hasLevel('pud')) {
@@ -56,14 +61,13 @@ export function pteAt(v: Vma, addr: bigint): Pte | undefined {
 const LEVEL_BYTES: Readonly<Record<PteLevel, number>> = { pte: 4096, pmd: 2 * 1024 * 1024, pud: 1024 * 1024 * 1024 };
 
 /**
- * The index of the 64-bit word (physical address / 8) an access at `addr`
- * reaches through `pte`: physOf in doubles, exact below 2^53 (physical
+ * The index of the 64-bit word (physical address / 8) an access at address
+ * `a` (a double, exact: below 2^57) reaches through `pte`: physOf in doubles, exact below 2^53 (physical
  * addresses have at most 52 bits), so the access path allocates no BigInt.
  */
-export function physWordOf(pte: Pte, addr: bigint): number {
+export function physWordAt(pte: Pte, a: number): number {
   const size = LEVEL_BYTES[pte.level];
   const phys = Number(pte.phys);
-  const a = Number(addr);
   // Floor division, not `%` (a library call on doubles): exact, since size is a power of two.
   return (Math.floor(phys / size) * size + (a - Math.floor(a / size) * size)) / 8;
 }
