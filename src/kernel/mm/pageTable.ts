@@ -43,6 +43,14 @@ let serial = 0;
 
 export class PageTable {
   private readonly id = serial++;
+  /**
+   * The last changedKeys answer worked out by comparing whole maps, and the
+   * table (by serial, not held: a table must not keep its predecessors
+   * alive) it was against: a THP split changes 512 entries, and every
+   * anonymous invariant asks the same step's tables for the same keys.
+   */
+  private diffWith = -1;
+  private diffKeys: readonly number[] = [];
 
   private constructor(
     private readonly map: EntryMap,
@@ -125,13 +133,16 @@ export class PageTable {
     return this.from === other.id ? [this.key, this.value] : null;
   }
 
-  changedKeys(other: PageTable): number[] {
+  changedKeys(other: PageTable): readonly number[] {
     if (other === this) return [];
     if (this.from === other.id) return [this.key];
     if (other.from === this.id) return [other.key];
+    if (this.diffWith === other.id) return this.diffKeys;
     // A file vma's table against an anonymous one's (a MAP_FIXED anonymous mapping over a file mapping at the
     // same start): different kinds share no structure, so every key of either is compared.
-    if (this.map instanceof RerootMap !== other.map instanceof RerootMap) return differingKeys(this.map.entries(), other.map.entries());
-    return this.map.changedKeys(other.map);
+    const keys = this.map instanceof RerootMap !== other.map instanceof RerootMap ? differingKeys(this.map.entries(), other.map.entries()) : this.map.changedKeys(other.map);
+    this.diffWith = other.id;
+    this.diffKeys = Object.freeze(keys);
+    return this.diffKeys;
   }
 }
