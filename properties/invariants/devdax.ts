@@ -138,7 +138,7 @@ function computeChangedEntries(vma: Vma, was: Process | undefined, known: Vma | 
 }
 
 /** What an entry breaks, judged in a state (its devices, iomem tree): messages, none when it is fine. */
-type Verdict = (s: KernelState, pid: string, vma: Vma, dev: DaxDevice, at: bigint, pte: Pte) => readonly string[];
+type Verdict = (s: KernelState, pid: string, vma: Vma, dev: DaxDevice, at: bigint, pte: Pte, key: number) => readonly string[];
 
 /** An entry a step asks the verdicts about, with its address (worked out once for every verdict). */
 interface JudgedEntry {
@@ -193,10 +193,10 @@ function brokenEntries(ctx: InvariantContext, verdict: Verdict): Array<{ readonl
   const { before, after } = ctx;
   for (let i = 0; i < entries.length; i++) {
     const { d, k, pte, at, old, oldDev } = entries[i] as JudgedEntry;
-    const messages = verdict(after, d.pid, d.vma, d.dev, at, pte);
+    const messages = verdict(after, d.pid, d.vma, d.dev, at, pte, k);
     if (messages.length === 0) continue;
     // Judged again only because the devices or the tree changed: already broken before, already reported.
-    if (rejudged && !ctx.full && before !== null && oldDev !== undefined && old?.ptes.get(k) === pte && verdict(before, d.pid, old, oldDev, at, pte).length > 0) continue;
+    if (rejudged && !ctx.full && before !== null && oldDev !== undefined && old?.ptes.get(k) === pte && verdict(before, d.pid, old, oldDev, at, pte, k).length > 0) continue;
     found.push({ pte, messages });
   }
   return found;
@@ -233,7 +233,7 @@ export const daxLiveness: Invariant = {
 };
 
 const granularity: Verdict = (_s, pid, _vma, dev, at, pte) =>
-  LEVEL_SIZE[pte.level] === dev.align ? [] : [`${pid}: a ${pte.level} entry (${LEVEL_SIZE[pte.level] / 1024n} KiB) at ${hex(at)} maps ${dev.name}, whose pages are ${dev.align / 1024n} KiB`];
+  LEVEL_SIZE[pte.level] === dev.align ? NO_MESSAGES : [`${pid}: a ${pte.level} entry (${LEVEL_SIZE[pte.level] / 1024n} KiB) at ${hex(at)} maps ${dev.name}, whose pages are ${dev.align / 1024n} KiB`];
 
 /** dax-granularity (+ reported page size): each entry is exactly the device's align, which smaps reports. */
 export const daxGranularity: Invariant = {
@@ -246,9 +246,10 @@ export const daxGranularity: Invariant = {
 };
 
 /** The entry holds another frame than its file page's: unaligned, or not dax_pgoff_to_phys of its page. */
-const mistranslated: Verdict = (_st, pid, vma, dev, at, pte) => {
+const mistranslated: Verdict = (_st, pid, vma, dev, at, pte, key) => {
   const size = LEVEL_SIZE[pte.level];
-  const page = vma.pgoff + ((at - vma.start) >> PAGE_SHIFT);
+  // The entry's key is its page index from the vma's start: linear_page_index without the address arithmetic.
+  const page = vma.pgoff + BigInt(key);
   const unaligned = (pte.phys & (size - 1n)) !== 0n;
   const want = daxPgoffToPhys(dev, page, size);
   if (!unaligned && want === pte.phys) return NO_MESSAGES;
@@ -296,9 +297,9 @@ const unreserved: Verdict = (st, pid, _vma, dev, at, pte) => {
   return [`${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name}) maps ${hex(pte.phys)}-${hex(end)}, which no BUSY ${dev.name} resource covers`];
 };
 
-const translation: Verdict = (st, pid, vma, dev, at, pte) => {
-  const wrong = mistranslated(st, pid, vma, dev, at, pte);
-  return wrong.length > 0 ? wrong : unreserved(st, pid, vma, dev, at, pte);
+const translation: Verdict = (st, pid, vma, dev, at, pte, key) => {
+  const wrong = mistranslated(st, pid, vma, dev, at, pte, key);
+  return wrong.length > 0 ? wrong : unreserved(st, pid, vma, dev, at, pte, key);
 };
 
 /** dax-translation: an entry maps the device's own memory, aligned, inside one range and its reserved iomem node. */
@@ -396,9 +397,16 @@ export const daxCdev: Invariant = {
 const memmap: Verdict = (st, pid, _vma, dev, at, pte) => {
   const special = daxIsPfnSpecial(st, dev);
   if (pte.special !== special) return [`${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name}) is ${pte.special ? 'special' : 'a devmap entry'}, but the device ${special ? 'has no' : 'has'} struct pages`];
-  if (!special && dev.driver === 'device_dax' && !(dev.mapped ?? []).some((r) => r.start <= pte.phys && pte.phys <= r.end)) return [`${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name}) maps ${hex(pte.phys)}, a page its pgmap does not cover`];
-  return [];
+  if (!special && dev.driver === 'device_dax' && !pgmapCovers(dev, pte.phys)) return [`${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name}) maps ${hex(pte.phys)}, a page its pgmap does not cover`];
+  return NO_MESSAGES;
 };
+
+/** Whether the ranges the device's probe mapped (its pgmap) hold `phys` (a loop: no closure per entry). */
+function pgmapCovers(dev: DaxDevice, phys: bigint): boolean {
+  if (dev.mapped === null) return false;
+  for (const r of dev.mapped) if (r.start <= phys && phys <= r.end) return true;
+  return false;
+}
 
 /** dax-memmap: struct pages exactly where the device has them. */
 export const daxMemmap: Invariant = {
