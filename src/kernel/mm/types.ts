@@ -282,18 +282,18 @@ export function withMm(m: MmState, c: Partial<MmState>): MmState {
 }
 
 export function withVma(v: Vma, c: Partial<Vma>): Vma {
-  return {
-    start: c.start !== undefined ? c.start : v.start,
-    end: c.end !== undefined ? c.end : v.end,
-    pgoff: c.pgoff !== undefined ? c.pgoff : v.pgoff,
-    file: c.file !== undefined ? c.file : v.file,
-    prot: c.prot !== undefined ? c.prot : v.prot,
-    flags: c.flags !== undefined ? c.flags : v.flags,
-    mmapAlign: c.mmapAlign !== undefined ? c.mmapAlign : v.mmapAlign,
-    grown: c.grown !== undefined ? c.grown : v.grown,
-    ptes: c.ptes !== undefined ? c.ptes : v.ptes,
-    ...(v.name !== undefined ? { name: v.name } : {}),
-  };
+  const start = c.start !== undefined ? c.start : v.start;
+  const end = c.end !== undefined ? c.end : v.end;
+  const pgoff = c.pgoff !== undefined ? c.pgoff : v.pgoff;
+  const file = c.file !== undefined ? c.file : v.file;
+  const prot = c.prot !== undefined ? c.prot : v.prot;
+  const flags = c.flags !== undefined ? c.flags : v.flags;
+  const mmapAlign = c.mmapAlign !== undefined ? c.mmapAlign : v.mmapAlign;
+  const grown = c.grown !== undefined ? c.grown : v.grown;
+  const ptes = c.ptes !== undefined ? c.ptes : v.ptes;
+  // Two literals, not a spread of the optional name: a spread costs V8 more than the rest of the copy (every fault makes one).
+  if (v.name === undefined) return { start, end, pgoff, file, prot, flags, mmapAlign, grown, ptes };
+  return { start, end, pgoff, file, prot, flags, mmapAlign, grown, ptes, name: v.name };
 }
 
 export function withAnon(a: AnonState, c: Partial<AnonState>): AnonState {

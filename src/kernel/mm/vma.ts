@@ -120,12 +120,17 @@ export function mergeAdjacent(p: Process, lo: bigint, hi: bigint): { readonly pr
  * walk follows the range unmapped, not every table the process has.
  */
 export function freePgtables(p: Process, start: bigint, end: bigint): Process {
-  const covers = (lo: bigint, hi: bigint): boolean => p.vmas.some((v) => v.start < hi && lo < v.end);
   let pte = p.pteTables;
-  for (const [k] of p.pteTables.range(Number(start >> 21n), Number((end - 1n) >> 21n))) if (!covers(BigInt(k) << 21n, (BigInt(k) + 1n) << 21n)) pte = pte.delete(k);
+  for (const [k] of p.pteTables.range(Number(start >> 21n), Number((end - 1n) >> 21n))) if (!vmaOverlaps(p.vmas, BigInt(k) << 21n, (BigInt(k) + 1n) << 21n)) pte = pte.delete(k);
   let pmd = p.pmdTables;
-  for (const [k] of p.pmdTables.range(Number(start >> 30n), Number((end - 1n) >> 30n))) if (!covers(BigInt(k) << 30n, (BigInt(k) + 1n) << 30n)) pmd = pmd.delete(k);
+  for (const [k] of p.pmdTables.range(Number(start >> 30n), Number((end - 1n) >> 30n))) if (!vmaOverlaps(p.vmas, BigInt(k) << 30n, (BigInt(k) + 1n) << 30n)) pmd = pmd.delete(k);
   return pte === p.pteTables && pmd === p.pmdTables ? p : withProcess(p, { pteTables: pte, pmdTables: pmd });
+}
+
+/** Whether a vma of `vmas` overlaps [lo, hi) (a loop, not closures: tsx's keepNames wraps each closure a call makes). */
+function vmaOverlaps(vmas: readonly Vma[], lo: bigint, hi: bigint): boolean {
+  for (const v of vmas) if (v.start < hi && lo < v.end) return true;
+  return false;
 }
 
 /**
@@ -143,15 +148,19 @@ export function doMunmap(op: Op, p: Process, start: bigint, length: bigint): Mun
   const second = splitAt(op, first.value, end);
   if (!second.ok) return { proc: first.value, removed: [], errno: second.errno };
   let proc = second.value;
-  const inside = (v: Vma): boolean => v.start >= start && v.end <= end;
   // unmap_region → unmap_vmas: anonymous pages of the vmas going lose their mappings (and RSS) now.
-  proc.vmas.forEach((v, i) => {
-    if (inside(v) && v.file === null) proc = zapAnonRange(op, proc, i, v.start, v.end);
-  });
-  const removed = proc.vmas.filter(inside);
+  const vmas = proc.vmas;
+  for (let i = 0; i < vmas.length; i++) {
+    const v = vmas[i] as Vma;
+    if (v.start >= start && v.end <= end && v.file === null) proc = zapAnonRange(op, proc, i, v.start, v.end);
+  }
+  // The vmas inside the range go; the rest stay (loops, not closures: this runs on every munmap).
+  const removed: Vma[] = [];
+  const kept: Vma[] = [];
+  for (const v of proc.vmas) (v.start >= start && v.end <= end ? removed : kept).push(v);
   // unmap_region: the range is invalidated for the mm's notifiers (a device mirroring it forgets it).
   if (removed.length > 0) mmuNotifierInvalidate(op, p.mm, start, end);
-  if (removed.length > 0) proc = freePgtables(withProcess(proc, { vmas: proc.vmas.filter((v) => !inside(v)) }), start, end);
+  if (removed.length > 0) proc = freePgtables(withProcess(proc, { vmas: kept }), start, end);
   return { proc, removed, errno: null };
 }
 
