@@ -8,7 +8,7 @@
  * looked at; everything at boot, after a reboot or under `paranoid`.
  */
 import { inAnonPool, HPAGE_PMD_NR } from '../../src/kernel/mm/pageAlloc.js';
-import { rssPages } from '../../src/kernel/mm/anon.js';
+import { rssPages } from '../../src/kernel/mm/anonFolio.js';
 import { PAGE_SHIFT, type AnonState, type Folio, type Process, type Pte, type Vma } from '../../src/kernel/mm/types.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import { memo, MemoKey, type Invariant, type InvariantContext } from './types.js';

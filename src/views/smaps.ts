@@ -12,7 +12,7 @@ import { fopsOf } from '../kernel/fs/chrdev.js';
 import { Op } from '../kernel/op.js';
 import type { Process, Vma } from '../kernel/mm/types.js';
 import type { KernelState } from '../kernel/state.js';
-import { rssPages } from '../kernel/mm/anon.js';
+import { rssPages } from '../kernel/mm/anonFolio.js';
 
 function kb(bytes: bigint): string {
   return `${(bytes / 1024n).toString().padStart(8)} kB`;

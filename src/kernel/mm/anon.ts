@@ -1,12 +1,12 @@
 /**
- * Private anonymous memory, mirroring mm/memory.c and mm/huge_memory.c of
- * v6.1 (Debian linux-source-6.1, 6.1.192): the fault paths of an anonymous
- * vma (do_anonymous_page with the shared zero page, do_huge_pmd_anonymous_page
- * with the huge zero page, do_wp_page / wp_page_copy for copy-on-write,
- * do_huge_pmd_wp_page, which splits the PMD and falls back to 4 KiB COW),
- * __split_huge_pmd, zap_pte_range / zap_huge_pmd freeing the pages,
- * copy_page_range for fork (copy_present_pte / copy_huge_pmd) and
- * change_pte_range for mprotect.
+ * Private anonymous memory, mirroring mm/memory.c of v6.1 (Debian
+ * linux-source-6.1, 6.1.192): the fault paths of an anonymous vma
+ * (do_anonymous_page with the shared zero page, do_wp_page / wp_page_copy
+ * for copy-on-write; a THP's do_huge_pmd_anonymous_page, do_huge_pmd_wp_page
+ * and __split_huge_pmd are mm/huge_memory.c's, in hugeMemory.ts),
+ * zap_pte_range / zap_huge_pmd freeing the pages, copy_page_range for fork
+ * (copy_present_pte / copy_huge_pmd) and change_pte_range for mprotect.
+ * Folio accounting: anonFolio.ts.
  *
  * A page's identity is its frame: an entry holds the physical address of
  * the page it maps, the page's words live at that address (physmem.ts), and
@@ -21,121 +21,19 @@
  */
 import { mmuNotifierInvalidate } from './mmuNotifier.js';
 import type { Op } from '../op.js';
-import { allocPages, freePages, HPAGE_PMD_NR } from './pageAlloc.js';
+import { allocPages, HPAGE_PMD_NR } from './pageAlloc.js';
 import { physCopyPage } from './physmem.js';
-import { pidOfMm, processOf, setMm, setProcess } from './process.js';
-import { rmapWalkAnon } from './rmap.js';
+import { pidOfMm, processOf, setProcess } from './process.js';
 import { mapDevicePage } from '../hmm/devicePages.js';
 import { migrateToRam } from '../hmm/dmirrorMigrate.js';
-import { folioRefs, PAGE_SHIFT, SZ_2M, ZERO_PAGE_PHYS, withAnon, withProcess, withVma, type AnonPte, type Folio, type Process, type Pte, type Vma } from './types.js';
+import { folioRefs, PAGE_SHIFT, SZ_2M, ZERO_PAGE_PHYS, withProcess, withVma, type Process, type Pte, type Vma } from './types.js';
 import { removeDeviceExclusiveEntry, restoredPte } from './deviceExclusive.js';
 import type { Prot } from '../../log/programEvents.js';
-
+import { adjustFolio, anonPte, folioAt, keyOf, mapFolio, newFolio, rssPages, storeVma, ZERO } from './anonFolio.js';
+import { doHugePmdAnonymousPage, doHugePmdWpPage, splitHugePmd, thpApplies } from './hugeMemory.js';
 
 /** An installed anonymous entry, or the fault's SIGBUS (VM_FAULT_OOM on a machine out of memory). */
 export type AnonFaultOutcome = { readonly kind: 'installed'; readonly proc: Process; readonly vma: Vma; readonly pte: Pte; readonly unit: bigint } | { readonly kind: 'sigbus'; readonly proc: Process };
-
-function anonPte(level: 'pte' | 'pmd', phys: bigint, a: AnonPte): Pte {
-  // The zero pages are pte_special (vm_normal_page is NULL for them); an anon page has a struct page.
-  return { level, phys, special: a.kind === 'zero', anon: a };
-}
-
-const ZERO: AnonPte = { kind: 'zero', write: false, exclusive: false };
-
-/** The folio holding frame `pfn` and its head, or null. */
-export function folioAt(op: Op, pfn: number): { readonly head: number; readonly folio: Folio } | null {
-  const folios = op.state.mm.anon.folios;
-  const f = folios.get(pfn);
-  if (f !== undefined) return { head: pfn, folio: f };
-  const head = pfn - (pfn % HPAGE_PMD_NR);
-  const t = folios.get(head);
-  return t !== undefined && t.order === 9 ? { head, folio: t } : null;
-}
-
-function setFolio(op: Op, head: number, f: Folio | null): void {
-  const a = op.state.mm.anon;
-  setMm(op, { anon: withAnon(a, { folios: f === null ? a.folios.delete(head) : a.folios.set(head, f) }) });
-}
-
-/** A new folio mapped once (page_add_new_anon_rmap). */
-function newFolio(op: Op, head: number, order: 0 | 9): void {
-  setFolio(op, head, { order, maps: 1 });
-}
-
-/**
- * Order-0 folio `pfn` gains `delta` mappings, made with that many when new
- * (a migration's destination); at none it is freed. For migrate_device.c.
- */
-export function addFolio(op: Op, pfn: number, delta: number): void {
-  const f = op.state.mm.anon.folios.get(pfn);
-  if (f === undefined) {
-    if (delta <= 0) throw new Error(`model bug: no anon folio at pfn 0x${pfn.toString(16)}`);
-    setFolio(op, pfn, { order: 0, maps: delta });
-    return;
-  }
-  mapFolio(op, BigInt(pfn) << PAGE_SHIFT, delta);
-}
-
-/** Entries mapping the folio of `phys` change by `delta` (get_page / page_dup_rmap or put_page); the last reference frees it. */
-function mapFolio(op: Op, phys: bigint, delta: number): void {
-  adjustFolio(op, phys, delta, 0);
-}
-
-/**
- * The folio of `phys` gains `maps` mappings and `devExclusive` references
- * of device-exclusive entries (either may be negative: page_remove_rmap
- * keeping the reference when an entry becomes device-exclusive is -1/+1,
- * restore_exclusive_pte's page_add_anon_rmap +1/-1, zap's put_page of an
- * exclusive entry 0/-1); it is freed when no reference is left
- * (folio_ref_count 0).
- */
-export function adjustFolio(op: Op, phys: bigint, maps: number, devExclusive: number): void {
-  const at = folioAt(op, Number(phys >> PAGE_SHIFT));
-  if (at === null) throw new Error(`model bug: no anon folio at ${phys.toString(16)}`);
-  const m = at.folio.maps + maps;
-  const x = (at.folio.devExclusive ?? 0) + devExclusive;
-  if (m < 0 || x < 0) throw new Error(`model bug: anon folio at ${phys.toString(16)} would count ${m} mappings and ${x} device-exclusive entries`);
-  if (m + x > 0) {
-    setFolio(op, at.head, x === 0 ? { order: at.folio.order, maps: m } : { order: at.folio.order, maps: m, devExclusive: x });
-    return;
-  }
-  setFolio(op, at.head, null);
-  freePages(op, at.head, at.folio.order);
-}
-
-/** 4 KiB pages an entry counts in MM_ANONPAGES. */
-export function rssPages(pte: Pte): number {
-  // copy_nonpresent_pte: "Update rss count even for unaddressable pages" — a device-private entry counts as its page;
-  // a device-exclusive one keeps the count of the entry it replaced (page_make_device_exclusive_one leaves rss alone,
-  // zap_pte_range decrements it).
-  if (pte.anon === undefined || pte.anon.kind === 'zero') return 0;
-  return pte.level === 'pmd' ? HPAGE_PMD_NR : 1;
-}
-
-function keyOf(v: Vma, addr: bigint): number {
-  return Number((addr - v.start) >> PAGE_SHIFT);
-}
-
-function storeVma(p: Process, index: number, v: Vma, rssDelta: number): Process {
-  const vmas = p.vmas.slice();
-  vmas[index] = v;
-  return withProcess(p, rssDelta === 0 ? { vmas } : { vmas, rssAnon: p.rssAnon + rssDelta });
-}
-
-/**
- * @kernel hugepage_vma_check mm/huge_memory.c (in_pf, for an anonymous vma)
- * with transhuge_vma_suitable include/linux/huge_mm.h — VM_NOHUGEPAGE says
- * no; /sys/kernel/mm/transparent_hugepage/enabled `always` allows any vma,
- * `madvise` only VM_HUGEPAGE ones, `never` none; and the 2 MiB-aligned
- * range around the address must lie inside the vma.
- */
-export function thpApplies(op: Op, v: Vma, addr: bigint): boolean {
-  if (v.flags.nohugepage) return false;
-  const mode = op.state.thp;
-  if (mode === 'never' || (mode === 'madvise' && !v.flags.hugepage)) return false;
-  const haddr = addr & ~(SZ_2M - 1n);
-  return haddr >= v.start && haddr + SZ_2M <= v.end;
-}
 
 /**
  * @kernel __handle_mm_fault mm/memory.c for an anonymous vma: create_huge_pud
@@ -275,85 +173,6 @@ function doAnonymousPage(op: Op, p: Process, index: number, addr: bigint, write:
   }
   const next = withVma(vma, { ptes: vma.ptes.set(keyOf(vma, unit), pte) });
   return { kind: 'installed', proc: storeVma(p, index, next, rssPages(pte)), vma: next, pte, unit };
-}
-
-/**
- * @kernel do_huge_pmd_anonymous_page mm/huge_memory.c — a read fault maps
- * the huge zero page (transparent_hugepage_use_zero_page: on by default;
- * mm_get_huge_zero_page allocates it on first use, and it stays); a write
- * allocates a THP (vma_alloc_folio of HPAGE_PMD_ORDER, cleared), writable
- * if VM_WRITE (__do_huge_pmd_anonymous_page), exclusive. No 2 MiB block: VM_FAULT_FALLBACK (null) to 4 KiB.
- */
-function doHugePmdAnonymousPage(op: Op, v: Vma, write: boolean): Pte | null {
-  if (!write) {
-    let head = op.state.mm.anon.hugeZero;
-    if (head === null) {
-      head = allocPages(op, 9);
-      if (head === null) {
-        op.branch('do_huge_pmd_anonymous_page', 'fallback');
-        return null;
-      }
-      setMm(op, { anon: withAnon(op.state.mm.anon, { hugeZero: head }) });
-    }
-    op.branch('do_huge_pmd_anonymous_page', 'huge-zero-page');
-    return anonPte('pmd', BigInt(head) << PAGE_SHIFT, ZERO);
-  }
-  const head = allocPages(op, 9);
-  if (head === null) {
-    op.branch('do_huge_pmd_anonymous_page', 'fallback');
-    return null;
-  }
-  op.branch('do_huge_pmd_anonymous_page', 'thp');
-  newFolio(op, head, 9);
-  // maybe_pmd_mkwrite: a forced write (FOLL_FORCE) to a vma without VM_WRITE leaves the PMD read-only.
-  return anonPte('pmd', BigInt(head) << PAGE_SHIFT, { kind: 'page', write: v.prot === 'rw', exclusive: true });
-}
-
-/**
- * @kernel do_huge_pmd_wp_page mm/huge_memory.c — the huge zero page goes
- * straight to the fallback; an exclusive THP, or one whose page_count is 1,
- * is reused (page_move_anon_rmap, maybe_pmd_mkwrite); otherwise null: the
- * caller splits the PMD and the 4 KiB COW runs (VM_FAULT_FALLBACK).
- */
-function doHugePmdWpPage(op: Op, v: Vma, pmd: Pte): Pte | null {
-  const a = pmd.anon;
-  if (a === undefined || a.kind === 'zero') {
-    op.branch('do_huge_pmd_wp_page', 'huge-zero-fallback');
-    return null;
-  }
-  const at = folioAt(op, Number(pmd.phys >> PAGE_SHIFT));
-  if (a.exclusive || (at !== null && folioRefs(at.folio) === 1)) {
-    op.branch('do_huge_pmd_wp_page', 'reuse');
-    return anonPte('pmd', pmd.phys, { kind: 'page', write: v.prot === 'rw', exclusive: true });
-  }
-  op.branch('do_huge_pmd_wp_page', 'split');
-  return null;
-}
-
-/**
- * @kernel __split_huge_pmd mm/huge_memory.c (__split_huge_pmd_locked; for
- * the huge zero page __split_huge_zero_page_pmd) — the PMD at `unit`
- * becomes 512 PTEs in a new PTE table: the zero page's, or the THP's
- * subpages with the PMD's write and AnonExclusive bits (page_ref_add of
- * HPAGE_PMD_NR - 1). RSS is unchanged.
- */
-export function splitHugePmd(op: Op, p: Process, index: number, unit: bigint): Process {
-  const v = p.vmas[index] as Vma;
-  const key = keyOf(v, unit);
-  const pmd = v.ptes.get(key);
-  if (pmd === undefined || pmd.level !== 'pmd' || pmd.anon === undefined) throw new Error('model bug: no anonymous PMD to split');
-  // __split_huge_pmd: MMU_NOTIFY_CLEAR over the 2 MiB before the PMD becomes PTEs.
-  mmuNotifierInvalidate(op, p.mm, unit, unit + SZ_2M);
-  let ptes = v.ptes.delete(key);
-  const a = pmd.anon;
-  for (let i = 0; i < HPAGE_PMD_NR; i++) {
-    ptes = ptes.set(key + i, a.kind === 'zero' ? anonPte('pte', ZERO_PAGE_PHYS, ZERO) : anonPte('pte', pmd.phys + (BigInt(i) << PAGE_SHIFT), a));
-  }
-  if (a.kind === 'page') mapFolio(op, pmd.phys, HPAGE_PMD_NR - 1);
-  if (a.kind === 'zero') op.branch('__split_huge_pmd', 'huge-zero');
-  else op.branch('__split_huge_pmd', 'thp');
-  const out = storeVma(p, index, withVma(v, { ptes }), 0);
-  return withProcess(out, { pteTables: out.pteTables.set(Number(unit >> 21n), true) });
 }
 
 /**
@@ -553,44 +372,3 @@ export function changeProtection(v: Vma, prot: Prot, keepsDeviceWrite = false): 
   return ptes === v.ptes ? v : withVma(v, { ptes });
 }
 
-/** A huge anonymous entry straddles `addr` in vma `index`: split it (vma_adjust_trans_huge before __split_vma). */
-export function splitPmdAt(op: Op, p: Process, index: number, addr: bigint): Process {
-  const v = p.vmas[index] as Vma;
-  if (v.file !== null || !v.ptes.hasLevel('pmd')) return p;
-  const unit = addr & ~(SZ_2M - 1n);
-  if (unit === addr || unit < v.start) return p;
-  const pmd = v.ptes.get(keyOf(v, unit));
-  return pmd !== undefined && pmd.level === 'pmd' ? splitHugePmd(op, p, index, unit) : p;
-}
-
-/**
- * @kernel split_huge_page mm/huge_memory.c (anonymous, as
- * migrate_vma_collect_pmd calls it) — every PMD mapping the THP is split
- * (unmap_folio's split_huge_pmd_address, with its MMU_NOTIFY_CLEAR), the
- * folio becomes 512 order-0 folios counting the PTEs that map each
- * (remap_page), and a subpage nothing maps is freed. The model has no pins,
- * so the split never fails.
- */
-export function splitHugePage(op: Op, head: number): void {
-  const lo = BigInt(head) << PAGE_SHIFT;
-  for (const x of rmapWalkAnon(op, lo, lo + SZ_2M)) {
-    if (x.pte.level === 'pmd') setProcess(op, x.pid, splitHugePmd(op, processOf(op, x.pid), x.index, x.addr));
-    else mmuNotifierInvalidate(op, processOf(op, x.pid).mm, x.addr, x.addr + 4096n);
-  }
-  // Each subpage becomes a folio of its own, counting the present entries that map it and the device-exclusive
-  // entries that hold it.
-  const counts = new Map<number, { maps: number; devExclusive: number }>();
-  for (const x of rmapWalkAnon(op, lo, lo + SZ_2M)) {
-    const pfn = Number(x.pte.phys >> PAGE_SHIFT);
-    const c = counts.get(pfn) ?? { maps: 0, devExclusive: 0 };
-    if (x.pte.anon?.kind === 'exclusive') c.devExclusive++;
-    else c.maps++;
-    counts.set(pfn, c);
-  }
-  setFolio(op, head, null);
-  for (let i = 0; i < HPAGE_PMD_NR; i++) {
-    const c = counts.get(head + i);
-    if (c === undefined) freePages(op, head + i, 0);
-    else setFolio(op, head + i, c.devExclusive === 0 ? { order: 0, maps: c.maps } : { order: 0, maps: c.maps, devExclusive: c.devExclusive });
-  }
-}

@@ -24,7 +24,8 @@
  * into a device-exclusive entry.
  */
 import type { Op } from '../op.js';
-import { adjustFolio, folioAt, splitHugePmd } from './anon.js';
+import { adjustFolio, folioAt } from './anonFolio.js';
+import { splitHugePmd } from './hugeMemory.js';
 import { entryAt, handleMmFault, physOf } from './fault.js';
 import { checkVmaFlags, getUserPage, type GupFlags } from './gup.js';
 import { mmuNotifierInvalidate } from './mmuNotifier.js';

@@ -21,7 +21,8 @@
  * pages, userfaultfd, the trylock races.
  */
 import type { Op } from '../op.js';
-import { addFolio, folioAt, splitHugePage, splitHugePmd } from './anon.js';
+import { addFolio, folioAt } from './anonFolio.js';
+import { splitHugePage, splitHugePmd } from './hugeMemory.js';
 import { entryAt } from './fault.js';
 import { mmuNotifierInvalidate } from './mmuNotifier.js';
 import { freePages } from './pageAlloc.js';

@@ -16,7 +16,8 @@ import type { Op } from '../op.js';
 import { getUnmappedAreaAnon, getUnmappedAreaFile } from './getUnmappedArea.js';
 import { insertVma } from './mmap.js';
 import { fileOf, getFile, processOf, setProcess, vmaAt } from './process.js';
-import { rssPages, splitHugePmd, splitPmdAt } from './anon.js';
+import { rssPages } from './anonFolio.js';
+import { splitHugePmd, splitPmdAt } from './hugeMemory.js';
 import { LEVEL_SIZE, PAGE_SHIFT, SZ_2M, withProcess, withVma, type Process, type Vma } from './types.js';
 import { doMunmap, pageAlign, releaseVmas, TASK_SIZE } from './vma.js';
 

@@ -11,7 +11,8 @@ import type { Op } from '../op.js';
 import { fopsOf } from '../fs/chrdev.js';
 import { fileOf, fput, getFile } from './process.js';
 import { withState } from '../state.js';
-import { splitPmdAt, zapAnonRange } from './anon.js';
+import { zapAnonRange } from './anon.js';
+import { splitPmdAt } from './hugeMemory.js';
 import { LEVEL_SIZE, PAGE_SHIFT, SZ_2M, sameVmFlags, withMm, withProcess, withVma, type OpenFile, type Process, type Vma } from './types.js';
 
 /** Entries of `v` whose unit lies wholly in [lo, hi) (addresses), re-keyed from `base`. */
