@@ -9,7 +9,7 @@ import type { KernelState } from '../../src/kernel/state.js';
 import type { Process, Vma } from '../../src/kernel/mm/types.js';
 import { memo, MemoKey, type InvariantContext, type MmPart } from './types.js';
 
-/** The bit of each part, above the 26 bits of the KernelState fields (index.ts FIELD_KEYS). */
+/** The bit of each part, above the 26 bits of the KernelState fields (index.ts FIELD_KEYS; a test keeps them apart). */
 export const MM_PART_BITS: Readonly<Record<MmPart, number>> = { anonVmas: 1 << 26, anon: 1 << 27, rss: 1 << 28 };
 const ANON_VMAS = MM_PART_BITS.anonVmas;
 const ANON = MM_PART_BITS.anon;

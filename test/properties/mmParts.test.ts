@@ -5,7 +5,7 @@
  * reaches the invariant that judges it through the whole checker.
  */
 import { describe, expect, it } from 'vitest';
-import { makeChecker } from '../../properties/invariants/index.js';
+import { FIELD_KEYS, fieldMask, makeChecker } from '../../properties/invariants/index.js';
 import { changedMmParts, MM_PART_BITS } from '../../properties/invariants/mmParts.js';
 import { withAnon, withMm, withProcess, withVma, type Process, type Vma } from '../../src/kernel/mm/types.js';
 import type { KernelState } from '../../src/kernel/state.js';
@@ -41,6 +41,13 @@ function setProc(st: KernelState, pid: string, p: Process): KernelState {
 }
 
 describe('changedMmParts', () => {
+  it('has bits of its own, above every KernelState field\'s (a field added to the state must not take one)', () => {
+    const parts = Object.values(MM_PART_BITS);
+    expect(new Set(parts).size).toBe(parts.length);
+    for (const b of parts) expect(b & fieldMask(FIELD_KEYS)).toBe(0);
+    expect(Math.max(...parts)).toBeLessThan(2 ** 30);
+  });
+
   it('sees no part in a device-dax fault or a file mmap, and each part where a step changed it', () => {
     expect(r.violations).toEqual([]);
     expect(parts(0)).toBe(anonVmas | rss); // the open: p1 comes to life with exec's vmas ([stack], [vvar], [vdso], its text)
