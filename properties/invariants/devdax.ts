@@ -5,12 +5,12 @@
  * They look only at processes and devices the step changed (what a step
  * changed, and which entries a verdict finds broken: devdaxStep.ts).
  */
-import type { DaxDevice } from '../../src/kernel/state.js';
-import { cdevReleased, daxIsPfnSpecial, daxPgoffToPhys } from '../../src/kernel/dax/deviceFops.js';
+import { cdevReleased, daxIsPfnSpecial, daxPgoffToPhys, pgmapCovers } from '../../src/kernel/dax/deviceFops.js';
 import { LEVEL_SIZE } from '../../src/kernel/mm/types.js';
 import { isBusy, type Resource } from '../../src/kernel/resource.js';
 import type { Invariant } from './types.js';
-import { brokenEntries, eventPath, handlerOf, hex, messagesOf, NO_MESSAGES, stepDaxVmas, type Verdict } from './devdaxStep.js';
+import { brokenEntries, eventPath, handlerOf, messagesOf, NO_MESSAGES, stepDaxVmas, type Verdict } from './devdaxStep.js';
+import { hex } from '../../src/util/u64.js';
 
 /** dax-liveness: no installed entry maps a device that is not alive. */
 export const daxLiveness: Invariant = {
@@ -196,13 +196,6 @@ const memmap: Verdict = (st, pid, _vma, dev, at, pte) => {
   if (!special && dev.driver === 'device_dax' && !pgmapCovers(dev, pte.phys)) return [`${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name}) maps ${hex(pte.phys)}, a page its pgmap does not cover`];
   return NO_MESSAGES;
 };
-
-/** Whether the ranges the device's probe mapped (its pgmap) hold `phys` (a loop: no closure per entry). */
-function pgmapCovers(dev: DaxDevice, phys: bigint): boolean {
-  if (dev.mapped === null) return false;
-  for (const r of dev.mapped) if (r.start <= phys && phys <= r.end) return true;
-  return false;
-}
 
 /** dax-memmap: struct pages exactly where the device has them. */
 export const daxMemmap: Invariant = {

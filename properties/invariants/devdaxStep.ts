@@ -5,7 +5,7 @@
  * installed or changed with their addresses, and which of those a verdict
  * finds broken (judged again where the devices or the iomem tree changed).
  */
-import type { DaxDevice, KernelState } from '../../src/kernel/state.js';
+import { findDevice, type DaxDevice, type KernelState } from '../../src/kernel/state.js';
 import { PAGE_SHIFT, type Process, type Pte, type Vma } from '../../src/kernel/mm/types.js';
 import { memo, MemoKey, type InvariantContext } from './types.js';
 
@@ -78,7 +78,7 @@ function daxVmasOf(ctx: InvariantContext, newOnly: boolean): DaxVma[] {
       if (old !== null && old.includes(vma)) continue;
       const file = vma.file === null ? undefined : ctx.after.mm.files.get(vma.file);
       if (file?.driver !== 'dax') continue;
-      const dev = deviceNamed(ctx.after, file.dev);
+      const dev = findDevice(ctx.after, file.dev);
       const o = aligned ? (old[i] as Vma) : undefined;
       if (dev !== undefined) out.push({ pid, vma, dev, was, old: o !== undefined && o.start === vma.start && o.pgoff === vma.pgoff ? o : undefined });
     }
@@ -111,12 +111,6 @@ export function eventPath(ctx: InvariantContext): string {
 function changedEntries(d: DaxVma): Array<[number, Pte]> {
   // Several invariants ask the same of one step: the diff is kept on the step's (memoised) DaxVma.
   return (d.changed ??= computeChangedEntries(d.vma, d.was, d.old));
-}
-
-/** The dax device named `name` (a loop, not a closure per fault). */
-function deviceNamed(s: KernelState, name: string): DaxDevice | undefined {
-  for (const d of s.devices) if (d.name === name) return d;
-  return undefined;
 }
 
 function computeChangedEntries(vma: Vma, was: Process | undefined, known: Vma | undefined): Array<[number, Pte]> {
@@ -212,8 +206,4 @@ export function messagesOf(broken: ReadonlyArray<{ readonly messages: readonly s
 /** Entries are judged against the devices and the iomem tree: when either changed, every entry is judged again. */
 function devicesOrTreeChanged(ctx: InvariantContext): boolean {
   return ctx.full || ctx.before === null || ctx.before.devices !== ctx.after.devices || ctx.before.iomem !== ctx.after.iomem;
-}
-
-export function hex(v: bigint): string {
-  return `0x${v.toString(16)}`;
 }

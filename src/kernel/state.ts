@@ -308,7 +308,9 @@ export function internedSuccessor(b: MemoryBlock, key: string, make: () => Memor
 }
 
 export function findDevice(state: KernelState, name: string): DaxDevice | undefined {
-  return state.devices.find((d) => d.name === name);
+  // A loop, not find with a closure: the device-dax invariants ask on every fault.
+  for (const d of state.devices) if (d.name === name) return d;
+  return undefined;
 }
 
 /**

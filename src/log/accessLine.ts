@@ -18,20 +18,15 @@
  * a loop of charCodeAt calls does.
  */
 import { MAX_PROGRAM_LENGTH, type AccessEvent } from './programEvents.js';
+import { hexNumber } from '../util/u64.js';
 
 /** The writer's shape: [seq], type, pid, map, offset digits, value digits (a write) or none (a read). */
 const ACCESS_LINE =
   /^\{(?:"seq":([1-9][0-9]{0,15}),)?"type":"(access|procmem)","pid":"([ !#-[\]-~]+)","map":"([ !#-[\]-~]+)","offset":"0x([0-9a-fA-F]{1,16})","op":"(?:read|write","value":"0x([0-9a-fA-F]{1,16}))"\}$/;
 
-/** Hex digits (1 to 16) as a bigint: summed as a double up to 13 digits (exact), by BigInt beyond. */
+/** Hex digits (1 to 16, checked by the expression) as a bigint: summed as a double up to 13 digits (exact), by BigInt beyond. */
 function hexDigits(s: string): bigint {
-  if (s.length > 13) return BigInt(`0x${s}`);
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    n = n * 16 + (c <= 57 ? c - 48 : (c | 32) - 87);
-  }
-  return BigInt(n);
+  return s.length > 13 ? BigInt(`0x${s}`) : BigInt(hexNumber(s, 0));
 }
 
 /**

@@ -34,10 +34,13 @@ function tooManyDigits(digits: string, max: number): boolean {
   return digits.length - i > max;
 }
 
-/** The value of "0x" and at most 13 hex digits, or -1 when a character is not a hex digit. */
-function hexNumber(s: string): number {
+/**
+ * The value of the hex digits of `s` from index `from` to its end (at most
+ * 13, so the sum is exact as a double), or -1 when a character is not a hex digit.
+ */
+export function hexNumber(s: string, from: number): number {
   let n = 0;
-  for (let i = 2; i < s.length; i++) {
+  for (let i = from; i < s.length; i++) {
     const c = s.charCodeAt(i);
     let d: number;
     if (c >= 48 && c <= 57) d = c - 48;
@@ -68,7 +71,7 @@ export function parseU64(input: unknown): U64ParseResult {
     // Up to 13 digits (below 2^52) the digits are summed as a number, exactly, and converted once: cheaper than the
     // pattern and BigInt's string parser.
     if (input.length <= 15) {
-      const n = hexNumber(input);
+      const n = hexNumber(input, 2);
       if (n >= 0) return { ok: true, value: BigInt(n) };
     } else if (HEX_DIGITS.test(input)) return { ok: true, value: BigInt(input) };
   }

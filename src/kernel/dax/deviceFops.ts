@@ -173,8 +173,14 @@ export function daxPgoffToPhys(dev: DaxDevice, pgoff: bigint, size: bigint): big
  * has no memmap behind it (bug B2) and the compound_head read oopses.
  */
 function daxSetMapping(dev: DaxDevice, phys: bigint): void {
-  const covered = (dev.mapped ?? []).some((r) => r.start <= phys && phys <= r.end);
-  if (!covered) throw unbackedPageOops('dax_set_mapping', phys, 8n);
+  if (!pgmapCovers(dev, phys)) throw unbackedPageOops('dax_set_mapping', phys, 8n);
+}
+
+/** Whether the ranges the device's probe mapped (devm_memremap_pages: its pgmap) hold `phys`: a struct page is there. */
+export function pgmapCovers(dev: DaxDevice, phys: bigint): boolean {
+  if (dev.mapped === null) return false;
+  for (const r of dev.mapped) if (r.start <= phys && phys <= r.end) return true;
+  return false;
 }
 
 /** linear_page_index(vma, addr): the file page `addr` maps. */
