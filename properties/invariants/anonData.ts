@@ -38,7 +38,7 @@ import { physRead } from '../../src/kernel/mm/physmem.js';
 import { vmaAt } from '../../src/kernel/mm/process.js';
 import { PAGE_SHIFT, type Process } from '../../src/kernel/mm/types.js';
 import type { KernelState } from '../../src/kernel/state.js';
-import { pairsOf } from './anon.js';
+import { pairsOf } from './anonPairs.js';
 import { applyEvent, EMPTY_SHADOW, mayTeach, REF_SPAN, touchVma, WORD_MAX, WORDS_PER_PAGE, Work, type Shadow, type Where } from './anonShadow.js';
 import type { Invariant, InvariantContext } from './types.js';
 

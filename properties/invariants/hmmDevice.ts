@@ -7,7 +7,7 @@
  */
 import { PAGE_SHIFT, type Pte, type Vma } from '../../src/kernel/mm/types.js';
 import type { DevicePage, DmirrorDevice, FreeStack, HmmState } from '../../src/kernel/hmm/types.js';
-import { NO_PAIRS, pairsOf } from './anon.js';
+import { NO_PAIRS, pairsOf } from './anonPairs.js';
 import type { Invariant, InvariantContext } from './types.js';
 import { WideIntMap } from '../../src/util/wideIntMap.js';
 import type { KernelState } from '../../src/kernel/state.js';

@@ -15,7 +15,7 @@ import { PAGE_SHIFT, type AnonState, type MirrorEntry, type Process, type Pte, t
 import { touchedKeys } from './hmmMirror.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import { hex } from '../../src/util/u64.js';
-import { pairsOf } from './anon.js';
+import { pairsOf } from './anonPairs.js';
 import type { Invariant, InvariantContext } from './types.js';
 
 /** The folio record holding frame `pfn`, or undefined. */
