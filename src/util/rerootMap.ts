@@ -24,6 +24,8 @@
  * it is unaffected by rerooting while the caller walks it.
  */
 
+import { IntTable } from './intTable.js';
+
 /** Keys per bucket of the range index: a page's words, or a 2 MiB region's pages. */
 const BUCKET = 512;
 
@@ -38,13 +40,13 @@ class Store<V> {
   /** Made by the first range asked of the tree, then kept: a tree never asked for a range pays nothing for it. */
   private index: Map<number, number[]> | null = null;
 
-  constructor(readonly map: Map<number, V>) {}
+  constructor(readonly map: IntTable<V>) {}
 
   /** The buckets, built now if this is the first range. */
   buckets(): Map<number, number[]> {
     if (this.index === null) {
       this.index = new Map();
-      const keys = [...this.map.keys()].sort((a, b) => a - b);
+      const keys = this.map.keyList().sort((a, b) => a - b);
       for (const k of keys) {
         const b = Math.floor(k / BUCKET);
         const list = this.index.get(b);
@@ -80,16 +82,13 @@ class Store<V> {
 
   /** Set or (undefined) delete `k`, keeping the buckets; returns the value it had. */
   put(k: number, v: V | undefined): V | undefined {
-    const was = this.map.get(k);
     if (v === undefined) {
-      if (was !== undefined) {
-        this.map.delete(k);
-        this.remove(k);
-      }
-    } else {
-      this.map.set(k, v);
-      if (was === undefined) this.add(k);
+      const was = this.map.remove(k);
+      if (was !== undefined) this.remove(k);
+      return was;
     }
+    const was = this.map.put(k, v);
+    if (was === undefined) this.add(k);
     return was;
   }
 }
@@ -126,7 +125,7 @@ export class RerootMap<V> {
   }
 
   /** This version's contents as a Map (the tree rerooted here); null for an empty version. */
-  private reroot(): Map<number, V> | null {
+  private reroot(): IntTable<V> | null {
     if (this.size === 0) return null;
     if (this.store !== null) return this.store.map;
     const path: Array<RerootMap<V>> = [];
@@ -157,13 +156,13 @@ export class RerootMap<V> {
   }
 
   /** Copy this version's contents (the root's, with `path`'s differences applied nearest-the-root first) into a tree of its own. */
-  private detach(path: ReadonlyArray<RerootMap<V>>, root: Store<V>): Map<number, V> {
+  private detach(path: ReadonlyArray<RerootMap<V>>, root: Store<V>): IntTable<V> {
     root.work = 0;
-    const map = new Map(root.map);
+    const map = root.map.copy();
     for (let i = path.length - 1; i >= 0; i--) {
       const d = path[i] as RerootMap<V>;
-      if (d.value === undefined) map.delete(d.key);
-      else map.set(d.key, d.value);
+      if (d.value === undefined) map.remove(d.key);
+      else map.put(d.key, d.value);
     }
     this.store = new Store(map);
     this.next = null;
@@ -184,7 +183,11 @@ export class RerootMap<V> {
     if (!Number.isSafeInteger(key) || key < 0) throw new RangeError(`RerootMap key ${key} out of range`);
     if (value === undefined) throw new RangeError('RerootMap values cannot be undefined');
     const map = this.reroot();
-    if (map === null) return new RerootMap(new Store(new Map([[key, value]])), 1);
+    if (map === null) {
+      const table = new IntTable<V>();
+      table.put(key, value);
+      return new RerootMap(new Store(table), 1);
+    }
     // Stored first, then compared: storing the value a key already holds changes nothing, and a word store
     // then costs one lookup and one insert, not two lookups.
     const was = (this.store as Store<V>).put(key, value);
@@ -233,7 +236,7 @@ export class RerootMap<V> {
       }
       return out[Symbol.iterator]();
     }
-    for (const [k, v] of map) if (k >= lo && k <= hi) out.push([k, v]);
+    map.entriesIn(lo, hi, out);
     out.sort((a, b) => a[0] - b[0]);
     return out[Symbol.iterator]();
   }
