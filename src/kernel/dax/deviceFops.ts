@@ -216,7 +216,7 @@ function devDaxPteFault(op: Op, dev: DaxDevice, vmf: VmFault): FaultResult {
 function devDaxPmdFault(op: Op, dev: DaxDevice, vmf: VmFault): FaultResult {
   if (!checkVma(op, vmf.comm, dev, vmf.vma, '__dev_dax_pmd_fault').ok) return sigbus(op, 'pmd', 'check_vma');
   if (dev.align > SZ_2M) return sigbus(op, 'pmd', 'align');
-  if (dev.align < SZ_2M) return { kind: 'fallback' };
+  if (dev.align < SZ_2M) return FALLBACK;
   const pmdAddr = vmf.address & ~(SZ_2M - 1n);
   if (pmdAddr < vmf.vma.start || pmdAddr + SZ_2M > vmf.vma.end) return sigbus(op, 'pmd', 'outside-vma');
   return serve(dev, vmf.vma, pmdAddr, 'pmd', op);
@@ -226,11 +226,14 @@ function devDaxPmdFault(op: Op, dev: DaxDevice, vmf: VmFault): FaultResult {
 function devDaxPudFault(op: Op, dev: DaxDevice, vmf: VmFault): FaultResult {
   if (!checkVma(op, vmf.comm, dev, vmf.vma, '__dev_dax_pud_fault').ok) return sigbus(op, 'pud', 'check_vma');
   if (dev.align > SZ_1G) return sigbus(op, 'pud', 'align');
-  if (dev.align < SZ_1G) return { kind: 'fallback' };
+  if (dev.align < SZ_1G) return FALLBACK;
   const pudAddr = vmf.address & ~(SZ_1G - 1n);
   if (pudAddr < vmf.vma.start || pudAddr + SZ_1G > vmf.vma.end) return sigbus(op, 'pud', 'outside-vma');
   return serve(dev, vmf.vma, pudAddr, 'pud', op);
 }
+
+/** VM_FAULT_FALLBACK: one frozen answer (a 2 MiB device's every fault is first refused at PUD size). */
+const FALLBACK: FaultResult = Object.freeze({ kind: 'fallback' });
 
 function sigbus(op: Op, level: PteLevel, why: string): FaultResult {
   op.branch(`__dev_dax_${level}_fault`, `SIGBUS(${why})`);

@@ -89,46 +89,54 @@ export type FaultOutcome = { readonly kind: 'installed'; readonly proc: Process;
  * allocated on the way) and the entry.
  */
 export function handleMmFault(op: Op, comm: string, p: Process, index: number, addr: bigint, write: boolean): FaultOutcome {
-  let proc = p;
   const vma = p.vmas[index] as Vma;
   // vma_is_anonymous: no vm_ops, the anonymous fault paths (and do_wp_page for a present read-only entry).
   if (vma.file === null) return anonFault(op, p, index, addr, write);
   const file = fileOf(op, vma.file);
   const vmOps = fopsOf(file).vmOps;
   const thp = hugepageVmaCheck(vma);
-  const pudRegion = Number(addr >> 30n);
-  const pmdRegion = Number(addr >> 21n);
+  // The table regions in doubles (exact: a user address is below 2^57).
+  const a = Number(addr);
+  const pudRegion = Math.floor(a / PUD_BYTES);
+  const pmdRegion = Math.floor(a / PMD_BYTES);
   const vmf = { comm, file, vma, address: addr, write };
   // pud_none(*vmf.pud): no PMD table below it (a PUD entry would have been found before faulting).
-  if (!proc.pmdTables.has(pudRegion) && thp) {
-    const r = installed(vmOps.fault(op, vmf, 'pud'), 'pud', proc, index, vma, addr);
+  const hadPmdTable = p.pmdTables.has(pudRegion);
+  if (!hadPmdTable && thp) {
+    const r = installed(vmOps.fault(op, vmf, 'pud'), 'pud', p, null, index, vma, addr);
     if (r !== null) return r;
   }
-  // pmd_alloc: from here on a PMD table exists for this 1 GiB region.
-  if (!proc.pmdTables.has(pudRegion)) proc = withProcess(proc, { pmdTables: proc.pmdTables.set(pudRegion, true) });
-  if (!proc.pteTables.has(pmdRegion) && thp) {
-    const r = installed(vmOps.fault(op, vmf, 'pmd'), 'pmd', proc, index, vma, addr);
+  // pmd_alloc: from here on a PMD table exists for this 1 GiB region (made into the process with the entry,
+  // one copy of it per fault).
+  const pmdTables = hadPmdTable ? null : p.pmdTables.set(pudRegion, true);
+  if (!p.pteTables.has(pmdRegion) && thp) {
+    const r = installed(vmOps.fault(op, vmf, 'pmd'), 'pmd', p, pmdTables, index, vma, addr);
     if (r !== null) return r;
   }
-  const r = installed(vmOps.fault(op, vmf, 'pte'), 'pte', proc, index, vma, addr);
+  const r = installed(vmOps.fault(op, vmf, 'pte'), 'pte', p, pmdTables, index, vma, addr);
   // A PTE-level fallback has nowhere to go: VM_FAULT_FALLBACK from ->fault is a SIGBUS for the task.
-  return r ?? { kind: 'sigbus', proc };
+  return r ?? { kind: 'sigbus', proc: pmdTables === null ? p : withProcess(p, { pmdTables }) };
 }
+
+const PMD_BYTES = 2 * 1024 * 1024;
+const PUD_BYTES = 1024 * 1024 * 1024;
 
 /**
  * The handler's answer at `level`: the entry installed in the vma (and, at
  * PTE level, the PTE table this 2 MiB region now has), SIGBUS, or null for
- * VM_FAULT_FALLBACK (the next level down is tried). A module function, not
- * a closure per fault (tsx's keepNames wraps each closure it makes).
+ * VM_FAULT_FALLBACK (the next level down is tried); `pmdTables` is the PMD
+ * table the walk allocated on the way, if it did. A module function, not a
+ * closure per fault (tsx's keepNames wraps each closure it makes).
  */
-function installed(r: FaultResult, level: PteLevel, proc: Process, index: number, vma: Vma, addr: bigint): FaultOutcome | null {
+function installed(r: FaultResult, level: PteLevel, proc: Process, pmdTables: Process['pmdTables'] | null, index: number, vma: Vma, addr: bigint): FaultOutcome | null {
   if (r.kind === 'fallback') return null;
-  if (r.kind === 'sigbus') return { kind: 'sigbus', proc };
+  if (r.kind === 'sigbus') return { kind: 'sigbus', proc: pmdTables === null ? proc : withProcess(proc, { pmdTables }) };
   const unit = addr & ~(LEVEL_SIZE[level] - 1n);
   const next = withVma(vma, { ptes: vma.ptes.set(Number((unit - vma.start) >> PAGE_SHIFT), r.pte) });
   const vmas = proc.vmas.slice();
   vmas[index] = next;
-  const done = withProcess(proc, level === 'pte' ? { vmas, pteTables: proc.pteTables.set(Number(addr >> 21n), true) } : { vmas });
+  const pteTables = level === 'pte' ? proc.pteTables.set(Math.floor(Number(addr) / PMD_BYTES), true) : undefined;
+  const done = withProcess(proc, pmdTables === null ? { vmas, pteTables } : { vmas, pteTables, pmdTables });
   return { kind: 'installed', proc: done, vma: next, pte: r.pte, unit };
 }
 

@@ -202,6 +202,34 @@ export interface OpenFile {
   readonly mirror?: WideIntMap<MirrorEntry>;
 }
 
+/**
+ * Every key of OpenFile, marked optional or required: a key added to
+ * OpenFile and not listed here fails to type-check, and a test holds
+ * withFileRefs' fast path to the optional keys listed (mm, mirror).
+ */
+export const OPEN_FILE_KEYS: { readonly [K in keyof OpenFile]-?: undefined extends OpenFile[K] ? 'optional' : 'required' } = {
+  driver: 'required',
+  path: 'required',
+  dev: 'required',
+  mode: 'required',
+  sync: 'required',
+  private: 'required',
+  gen: 'required',
+  refs: 'required',
+  mm: 'optional',
+  mirror: 'optional',
+};
+
+/**
+ * `f` with `refs` references (get_file, fput): a literal of the required
+ * fields for a file without the optional ones (a device-dax file, whose
+ * every mmap and munmap takes or drops one), else a spread.
+ */
+export function withFileRefs(f: OpenFile, refs: number): OpenFile {
+  if (f.mm !== undefined || f.mirror !== undefined) return { ...f, refs };
+  return { driver: f.driver, path: f.path, dev: f.dev, mode: f.mode, sync: f.sync, private: f.private, gen: f.gen, refs };
+}
+
 /** A folio of anonymous memory (struct folio), keyed in AnonState.folios by its head frame. */
 export interface Folio {
   /** 0 (4 KiB) or HPAGE_PMD_ORDER 9 (a 2 MiB THP). */
