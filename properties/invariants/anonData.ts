@@ -44,20 +44,27 @@ import type { Invariant, InvariantContext } from './types.js';
 
 /** The shadow after each state this invariant judged. */
 const SHADOWS = new WeakMap<KernelState, Shadow>();
+/** Whether SHADOWS has ever held a shadow: until then every state's is empty, and no lookup is needed to say so. */
+let anyKept = false;
 
 /**
  * Keep `shadow` as the one after `s`. An empty shadow is not stored: a state
  * with none reads as empty, and a WeakMap entry per step of a program that
  * has no anonymous memory costs the collector more than the step itself.
+ * (The delete is for a state judged again, after another way there.)
  */
 function keep(s: KernelState, shadow: Shadow): void {
-  if (shadow.words.size === 0 && shadow.at.size === 0) SHADOWS.delete(s);
-  else SHADOWS.set(s, shadow);
+  if (shadow.words.size === 0 && shadow.at.size === 0) {
+    if (anyKept) SHADOWS.delete(s);
+  } else {
+    anyKept = true;
+    SHADOWS.set(s, shadow);
+  }
 }
 
 /** The shadow carried into `s` (tests: what the invariant knows). */
 export function anonShadowOf(s: KernelState): Shadow | undefined {
-  return SHADOWS.get(s);
+  return anyKept ? SHADOWS.get(s) : undefined;
 }
 
 /** How the CPU would find page `vpage` of `p` now; 'gone' when it is no longer in a private anonymous vma. */
@@ -99,7 +106,7 @@ function hex(v: bigint | number): string {
 
 /** The shadow before this step: carried from the state before, empty at boot, after a reboot or when none was kept. */
 function shadowBefore(ctx: InvariantContext): Shadow {
-  if (ctx.before === null) return EMPTY_SHADOW;
+  if (ctx.before === null || !anyKept) return EMPTY_SHADOW;
   return SHADOWS.get(ctx.before) ?? EMPTY_SHADOW;
 }
 

@@ -9,7 +9,7 @@
  */
 import type { DmirrorIoctlEvent, ProgramEvent } from '../../src/log/programEvents.js';
 import { isDmirrorIoctlCmd } from '../../src/log/programEvents.js';
-import { mapAddress, vmaAt } from '../../src/kernel/mm/process.js';
+import { mapAddress, vmaAt, vmaIndexAt } from '../../src/kernel/mm/process.js';
 import { pageAlign } from '../../src/kernel/mm/vma.js';
 import { PAGE_SHIFT, type Vma } from '../../src/kernel/mm/types.js';
 import type { KernelState } from '../../src/kernel/state.js';
@@ -155,8 +155,9 @@ export function mayTeach(e: ProgramEvent, ok: boolean, after: KernelState): bool
   if ((e.type !== 'access' && e.type !== 'procmem') || !ok || e.op !== 'write') return false;
   const p = after.mm.procs.get(e.pid);
   if (p === undefined) return false;
-  const at = vmaAt(p, mapAddress(p, e.map) + e.offset);
-  return at !== null && at.vma.file === null;
+  // By index, not vmaAt's object: a device-dax program asks this on every store.
+  const i = vmaIndexAt(p, mapAddress(p, e.map) + e.offset);
+  return i >= 0 && (p.vmas[i] as Vma).file === null;
 }
 
 /** Apply what the step's event wrote (or may have written) to the shadow. */

@@ -9,7 +9,7 @@ import { cdevReleased, daxIsPfnSpecial, daxPgoffToPhys, pgmapCovers } from '../.
 import { LEVEL_SIZE } from '../../src/kernel/mm/types.js';
 import { isBusy, type Resource } from '../../src/kernel/resource.js';
 import type { Invariant } from './types.js';
-import { brokenEntries, eventPath, handlerOf, messagesOf, NO_MESSAGES, stepDaxVmas, type Verdict } from './devdaxStep.js';
+import { brokenEntries, entryAddress, eventPath, handlerOf, messagesOf, NO_MESSAGES, stepDaxVmas, type Verdict } from './devdaxStep.js';
 import { hex } from '../../src/util/u64.js';
 
 /** dax-liveness: no installed entry maps a device that is not alive. */
@@ -29,8 +29,8 @@ export const daxLiveness: Invariant = {
   },
 };
 
-const granularity: Verdict = (_s, pid, _vma, dev, at, pte) =>
-  LEVEL_SIZE[pte.level] === dev.align ? NO_MESSAGES : [`${pid}: a ${pte.level} entry (${LEVEL_SIZE[pte.level] / 1024n} KiB) at ${hex(at)} maps ${dev.name}, whose pages are ${dev.align / 1024n} KiB`];
+const granularity: Verdict = (_s, pid, vma, dev, pte, key) =>
+  LEVEL_SIZE[pte.level] === dev.align ? NO_MESSAGES : [`${pid}: a ${pte.level} entry (${LEVEL_SIZE[pte.level] / 1024n} KiB) at ${hex(entryAddress(vma, key))} maps ${dev.name}, whose pages are ${dev.align / 1024n} KiB`];
 
 /** dax-granularity (+ reported page size): each entry is exactly the device's align, which smaps reports. */
 export const daxGranularity: Invariant = {
@@ -43,7 +43,7 @@ export const daxGranularity: Invariant = {
 };
 
 /** The entry holds another frame than its file page's: unaligned, or not dax_pgoff_to_phys of its page. */
-const mistranslated: Verdict = (_st, pid, vma, dev, at, pte, key) => {
+const mistranslated: Verdict = (_st, pid, vma, dev, pte, key) => {
   const size = LEVEL_SIZE[pte.level];
   // The entry's key is its page index from the vma's start: linear_page_index without the address arithmetic.
   const page = vma.pgoff + BigInt(key);
@@ -52,7 +52,7 @@ const mistranslated: Verdict = (_st, pid, vma, dev, at, pte, key) => {
   if (!unaligned && want === pte.phys) return NO_MESSAGES;
   // Worded only for a broken entry: formatting addresses costs more than the checks (this runs on every fault).
   const out: string[] = [];
-  const where = `${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name})`;
+  const where = `${pid}: the ${pte.level} entry at ${hex(entryAddress(vma, key))} (${dev.name})`;
   if (unaligned) out.push(`${where} holds ${hex(pte.phys)}, not aligned to its ${size / 1024n} KiB: the MMU maps ${hex(pte.phys & ~(size - 1n))} instead`);
   if (want !== pte.phys) out.push(`${where} holds ${hex(pte.phys)}, but file page ${hex(page)} is ${want === null ? 'outside the device' : hex(want)}`);
   return out;
@@ -86,16 +86,16 @@ function collectBusyNamed(node: Resource, name: string, out: Array<readonly [big
 }
 
 /** The right frame, but no BUSY resource of the device reserves it (any more). */
-const unreserved: Verdict = (st, pid, _vma, dev, at, pte) => {
+const unreserved: Verdict = (st, pid, vma, dev, pte, key) => {
   const size = LEVEL_SIZE[pte.level];
   const end = pte.phys + size - 1n;
   for (const [s, e] of busyNamed(st.iomem, dev.name)) if (s <= pte.phys && end <= e) return NO_MESSAGES;
-  return [`${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name}) maps ${hex(pte.phys)}-${hex(end)}, which no BUSY ${dev.name} resource covers`];
+  return [`${pid}: the ${pte.level} entry at ${hex(entryAddress(vma, key))} (${dev.name}) maps ${hex(pte.phys)}-${hex(end)}, which no BUSY ${dev.name} resource covers`];
 };
 
-const translation: Verdict = (st, pid, vma, dev, at, pte, key) => {
-  const wrong = mistranslated(st, pid, vma, dev, at, pte, key);
-  return wrong.length > 0 ? wrong : unreserved(st, pid, vma, dev, at, pte, key);
+const translation: Verdict = (st, pid, vma, dev, pte, key) => {
+  const wrong = mistranslated(st, pid, vma, dev, pte, key);
+  return wrong.length > 0 ? wrong : unreserved(st, pid, vma, dev, pte, key);
 };
 
 /** dax-translation: an entry maps the device's own memory, aligned, inside one range and its reserved iomem node. */
@@ -190,10 +190,10 @@ export const daxCdev: Invariant = {
   },
 };
 
-const memmap: Verdict = (st, pid, _vma, dev, at, pte) => {
+const memmap: Verdict = (st, pid, vma, dev, pte, key) => {
   const special = daxIsPfnSpecial(st, dev);
-  if (pte.special !== special) return [`${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name}) is ${pte.special ? 'special' : 'a devmap entry'}, but the device ${special ? 'has no' : 'has'} struct pages`];
-  if (!special && dev.driver === 'device_dax' && !pgmapCovers(dev, pte.phys)) return [`${pid}: the ${pte.level} entry at ${hex(at)} (${dev.name}) maps ${hex(pte.phys)}, a page its pgmap does not cover`];
+  if (pte.special !== special) return [`${pid}: the ${pte.level} entry at ${hex(entryAddress(vma, key))} (${dev.name}) is ${pte.special ? 'special' : 'a devmap entry'}, but the device ${special ? 'has no' : 'has'} struct pages`];
+  if (!special && dev.driver === 'device_dax' && !pgmapCovers(dev, pte.phys)) return [`${pid}: the ${pte.level} entry at ${hex(entryAddress(vma, key))} (${dev.name}) maps ${hex(pte.phys)}, a page its pgmap does not cover`];
   return NO_MESSAGES;
 };
 

@@ -25,7 +25,9 @@ function computeChangedProcs(ctx: InvariantContext): Array<[string, Process, Pro
   const { before, after, full } = ctx;
   if (before !== null && before.mm.procs === after.mm.procs && before.devices === after.devices && before.iomem === after.iomem && !full) return [];
   const out: Array<[string, Process, Process | undefined]> = [];
-  for (const [pid, p] of after.mm.procs) {
+  // By key: iterating entries makes a [pid, process] array per process.
+  for (const pid of after.mm.procs.keys()) {
+    const p = after.mm.procs.get(pid) as Process;
     const was = full || before === null ? undefined : before.mm.procs.get(pid);
     if (full || before === null || was !== p || before.devices !== after.devices || before.iomem !== after.iomem) out.push([pid, p, was]);
   }
@@ -130,15 +132,24 @@ function computeChangedEntries(vma: Vma, was: Process | undefined, known: Vma | 
   return out;
 }
 
-/** What an entry breaks, judged in a state (its devices, iomem tree): messages, none when it is fine. */
-export type Verdict = (s: KernelState, pid: string, vma: Vma, dev: DaxDevice, at: bigint, pte: Pte, key: number) => readonly string[];
+/**
+ * What an entry breaks, judged in a state (its devices, iomem tree):
+ * messages, none when it is fine. The entry is `vma.ptes`' entry at `key`
+ * (its page index from the vma's start); its address (entryAddress) is
+ * worked out only to word a message.
+ */
+export type Verdict = (s: KernelState, pid: string, vma: Vma, dev: DaxDevice, pte: Pte, key: number) => readonly string[];
+
+/** The user address of the entry at `key` in `vma`: for messages only (two BigInt operations every fault would pay). */
+export function entryAddress(vma: Vma, key: number): bigint {
+  return vma.start + (BigInt(key) << PAGE_SHIFT);
+}
 
 /** An entry a step asks the verdicts about, with its address (worked out once for every verdict). */
 interface JudgedEntry {
   readonly d: DaxVma;
   readonly k: number;
   readonly pte: Pte;
-  readonly at: bigint;
   /** Only for a re-judgement (devices or tree changed): the same vma before the step, and its device then. */
   readonly old: Vma | undefined;
   readonly oldDev: DaxDevice | undefined;
@@ -167,7 +178,7 @@ function computeJudgedEntries(ctx: InvariantContext): JudgedEntry[] {
     // Only a re-judgement (devices or tree changed) compares with the entry before.
     const old = changed === null ? was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff) : undefined;
     const oldDev = changed === null ? ctx.before?.devices.find((x) => x.name === dev.name) : undefined;
-    for (const [k, pte] of changed ?? vma.ptes.entries()) out.push({ d, k, pte, at: vma.start + (BigInt(k) << PAGE_SHIFT), old, oldDev });
+    for (const [k, pte] of changed ?? vma.ptes.entries()) out.push({ d, k, pte, old, oldDev });
   }
   return out;
 }
@@ -185,11 +196,11 @@ export function brokenEntries(ctx: InvariantContext, verdict: Verdict): Array<{ 
   const rejudged = devicesOrTreeChanged(ctx);
   const { before, after } = ctx;
   for (let i = 0; i < entries.length; i++) {
-    const { d, k, pte, at, old, oldDev } = entries[i] as JudgedEntry;
-    const messages = verdict(after, d.pid, d.vma, d.dev, at, pte, k);
+    const { d, k, pte, old, oldDev } = entries[i] as JudgedEntry;
+    const messages = verdict(after, d.pid, d.vma, d.dev, pte, k);
     if (messages.length === 0) continue;
     // Judged again only because the devices or the tree changed: already broken before, already reported.
-    if (rejudged && !ctx.full && before !== null && oldDev !== undefined && old?.ptes.get(k) === pte && verdict(before, d.pid, old, oldDev, at, pte, k).length > 0) continue;
+    if (rejudged && !ctx.full && before !== null && oldDev !== undefined && old?.ptes.get(k) === pte && verdict(before, d.pid, old, oldDev, pte, k).length > 0) continue;
     found.push({ pte, messages });
   }
   return found;

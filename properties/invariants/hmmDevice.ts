@@ -11,6 +11,7 @@ import { NO_PAIRS, pairsOf } from './anonPairs.js';
 import type { Invariant, InvariantContext } from './types.js';
 import { WideIntMap } from '../../src/util/wideIntMap.js';
 import type { KernelState } from '../../src/kernel/state.js';
+import { testHmmBuilt } from './testHmmBuilt.js';
 
 function hexPfn(pfn: number): string {
   return `0x${pfn.toString(16)}`;
@@ -106,6 +107,7 @@ function countsOf(ctx: InvariantContext): { readonly counts: WideIntMap<number>;
  */
 export const hmmDeviceMapcount: Invariant = {
   name: 'hmm-device-mapcount',
+  appliesTo: testHmmBuilt,
   inputs: ['mm', 'hmm'],
   summary: 'every allocated device page is mapped by exactly as many device-private entries as it counts (at least one); every device-private entry maps an allocated device page',
   kernel: 'mm/migrate_device.c migrate_vma_insert_page, migrate_device_finalize; mm/migrate.c remove_migration_pte; mm/memory.c copy_nonpresent_pte, zap_pte_range; lib/test_hmm.c dmirror_devmem_free',
@@ -153,6 +155,7 @@ export const hmmDeviceMapcount: Invariant = {
  */
 export const hmmDeviceEntry: Invariant = {
   name: 'hmm-device-entry',
+  appliesTo: testHmmBuilt,
   inputs: ['mm', 'hmm'],
   mmParts: ['anonVmas'],
   summary: "a device-private entry lies in an anonymous private vma, maps a page inside a chunk of that page's device, and is writable only in a VM_WRITE vma on an exclusive page mapped once",
@@ -342,6 +345,7 @@ function indexOf(was: DmirrorDevice, dev: DmirrorDevice, h: HmmState): StackInde
  */
 export const hmmDeviceFree: Invariant = {
   name: 'hmm-device-free',
+  appliesTo: testHmmBuilt,
   inputs: ['hmm', 'mm'],
   mmParts: ['anon'],
   summary: "a device page is free or allocated, never both and never free twice; free pages belong to the device's chunks; each allocated page has a backing page of its own that is no anonymous folio",

@@ -17,6 +17,7 @@ import type { KernelState } from '../../src/kernel/state.js';
 import { hex } from '../../src/util/u64.js';
 import { pairsOf } from './anonPairs.js';
 import type { Invariant, InvariantContext } from './types.js';
+import { testHmmBuilt } from './testHmmBuilt.js';
 
 /** The folio record holding frame `pfn`, or undefined. */
 function folioOf(a: AnonState, pfn: number): { readonly head: number; readonly devExclusive: number } | undefined {
@@ -80,6 +81,7 @@ function touchesExclusive(ctx: InvariantContext): boolean {
  */
 export const hmmExclusiveEntry: Invariant = {
   name: 'hmm-exclusive-entry',
+  appliesTo: testHmmBuilt,
   inputs: ['mm'],
   mmParts: ['anonVmas', 'anon'],
   summary: 'a device-exclusive entry lies in a private anonymous vma at PTE level, names an allocated anonymous folio that counts it, and no present entry maps its page (mapcount 0 while exclusive)',
@@ -152,6 +154,7 @@ function ownerOf(s: KernelState, mm: number | null | undefined): Process | undef
  */
 export const hmmExclusiveAtomic: Invariant = {
   name: 'hmm-exclusive-atomic',
+  appliesTo: testHmmBuilt,
   inputs: ['mm'],
   summary: "a dmirror device page-table entry tagged ATOMIC names the page of a device-exclusive entry at that address of the mirrored mm (so CHECK_EXCLUSIVE is -EPERM only while a page is exclusive), and an entry over a device-exclusive entry is ATOMIC",
   kernel: 'lib/test_hmm.c dmirror_exclusive / dmirror_atomic_map / dmirror_check_atomic / dmirror_interval_invalidate; mm/memory.c remove_device_exclusive_entry (MMU_NOTIFY_EXCLUSIVE)',

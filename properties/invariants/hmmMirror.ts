@@ -12,6 +12,7 @@ import type { WideIntMap } from '../../src/util/wideIntMap.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import { hex } from '../../src/util/u64.js';
 import type { Invariant } from './types.js';
+import { testHmmBuilt } from './testHmmBuilt.js';
 
 /** The dmirror files with device page-table entries, with the process whose mm they mirror (undefined: gone). */
 function mirrors(s: KernelState): Array<{ readonly id: number; readonly file: OpenFile; readonly owner: Process | undefined }> {
@@ -35,6 +36,7 @@ function mirrors(s: KernelState): Array<{ readonly id: number; readonly file: Op
  */
 export const hmmMirrorCoherent: Invariant = {
   name: 'hmm-mirror-coherent',
+  appliesTo: testHmmBuilt,
   inputs: ['mm', 'hmm'],
   summary: "a dmirror device page-table entry maps the page the CPU maps at that address in the mirrored mm (for a device-private entry: that device page or its backing page, of the file's own device), writable only where the CPU's entry is; none once the mm is gone",
   kernel: 'lib/test_hmm.c dmirror_do_fault / dmirror_interval_invalidate; mm/mmu_notifier.c invalidations from unmap_region, zap_page_range, change_protection, copy_page_range (COW), wp_page_copy, __split_huge_pmd; exit_mmap → mmu_notifier_release',
@@ -155,6 +157,7 @@ export function touchedKeys(before: KernelState, owner: Process, was: OpenFile |
  */
 export const hmmDmirrorCounters: Invariant = {
   name: 'hmm-dmirror-counters',
+  appliesTo: testHmmBuilt,
   onEvents: ['ioctl'],
   summary: 'a successful dmirror READ, WRITE, SNAPSHOT, EXCLUSIVE or MIGRATE_TO_DEV reports cpages = npages, READ/WRITE no more fault passes than pages, MIGRATE_TO_SYS the device pages it moved',
   kernel: 'lib/test_hmm.c dmirror_read, dmirror_write, dmirror_exclusive, dmirror_migrate_to_device (bounce.cpages), dmirror_snapshot (cmd->cpages += n), dmirror_migrate_to_system (dmirror_successful_migrated_pages)',

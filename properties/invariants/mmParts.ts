@@ -52,8 +52,12 @@ export function changedMmParts(before: KernelState, after: KernelState): number 
   const b = after.mm;
   let bits = a.anon !== b.anon ? ANON : 0;
   if (a.procs === b.procs) return bits;
-  for (const [pid, p] of b.procs) {
+  // By key, not by entry: iterating entries makes a [pid, process] array per process, every step.
+  let kept = 0;
+  for (const pid of b.procs.keys()) {
+    const p = b.procs.get(pid) as Process;
     const was: Process | undefined = a.procs.get(pid);
+    if (was !== undefined) kept++;
     if (was === p) continue;
     if (was === undefined) {
       bits |= RSS | (holdsAnon(p.vmas) ? ANON_VMAS : 0);
@@ -62,8 +66,10 @@ export function changedMmParts(before: KernelState, after: KernelState): number 
     if (was.rssAnon !== p.rssAnon) bits |= RSS;
     if (was.vmas !== p.vmas && anonVmasDiffer(was.vmas, p.vmas)) bits |= ANON_VMAS;
   }
-  // A process gone (exit): its anonymous vmas went with it.
-  for (const [pid, was] of a.procs) if (!b.procs.has(pid)) bits |= RSS | (holdsAnon(was.vmas) ? ANON_VMAS : 0);
+  // A process gone (exit): its anonymous vmas went with it. When every process before is still here (as many
+  // before as found after), there is none to look for.
+  if (kept === a.procs.size) return bits;
+  for (const pid of a.procs.keys()) if (!b.procs.has(pid)) bits |= RSS | (holdsAnon((a.procs.get(pid) as Process).vmas) ? ANON_VMAS : 0);
   return bits;
 }
 
