@@ -218,6 +218,43 @@ export function withState(s: KernelState, c: Partial<KernelState>): KernelState 
   };
 }
 
+/**
+ * withState(s, { mm }) without reading a Partial: the commonest copy (every
+ * program step makes one), and a `c` of many shapes makes each of
+ * withState's reads of it a megamorphic lookup. Only `s` is read here, whose
+ * hidden class is always the same.
+ */
+export function withMmState(s: KernelState, mm: MmState): KernelState {
+  return {
+    profile: s.profile,
+    config: s.config,
+    blockSize: s.blockSize,
+    blockPages: s.blockPages,
+    iomem: s.iomem,
+    blocks: s.blocks,
+    zoneSpans: s.zoneSpans,
+    possibleNodes: s.possibleNodes,
+    regions: s.regions,
+    devices: s.devices,
+    driverIds: s.driverIds,
+    groups: s.groups,
+    autoOnline: s.autoOnline,
+    anyHotremoveFailed: s.anyHotremoveFailed,
+    faults: s.faults,
+    presentPages: s.presentPages,
+    managedPages: s.managedPages,
+    nextAddId: s.nextAddId,
+    bootReservedPages: s.bootReservedPages,
+    mm,
+    swap: s.swap,
+    oops: s.oops,
+    boot: s.boot,
+    kmemPersist: s.kmemPersist,
+    hmm: s.hmm,
+    thp: s.thp,
+  };
+}
+
 /** A copy of `d` with the given fields replaced (a literal, for the reason withState gives). */
 export function withDevice(d: DaxDevice, c: Partial<DaxDevice>): DaxDevice {
   return {

@@ -11,7 +11,7 @@ import type { Op } from '../op.js';
 import type { FaultResult } from './ops.js';
 import { anonFault } from './anon.js';
 import { fileOf } from './process.js';
-import { LEVEL_SIZE, PAGE_SHIFT, withProcess, withVma, type Process, type Pte, type PteLevel, type Vma } from './types.js';
+import { LEVEL_SIZE, PAGE_SHIFT, withFaulted, withProcess, withPtes, type Process, type Pte, type PteLevel, type Vma } from './types.js';
 
 /** The entry mapping `addr` in `v` and the start of its unit, or null. */
 export function entryAt(v: Vma, addr: bigint): { readonly pte: Pte; readonly unit: bigint } | null {
@@ -132,11 +132,11 @@ function installed(r: FaultResult, level: PteLevel, proc: Process, pmdTables: Pr
   if (r.kind === 'fallback') return null;
   if (r.kind === 'sigbus') return { kind: 'sigbus', proc: pmdTables === null ? proc : withProcess(proc, { pmdTables }) };
   const unit = addr & ~(LEVEL_SIZE[level] - 1n);
-  const next = withVma(vma, { ptes: vma.ptes.set(Number((unit - vma.start) >> PAGE_SHIFT), r.pte) });
+  const next = withPtes(vma, vma.ptes.set(Number((unit - vma.start) >> PAGE_SHIFT), r.pte));
   const vmas = proc.vmas.slice();
   vmas[index] = next;
-  const pteTables = level === 'pte' ? proc.pteTables.set(Math.floor(Number(addr) / PMD_BYTES), true) : undefined;
-  const done = withProcess(proc, pmdTables === null ? { vmas, pteTables } : { vmas, pteTables, pmdTables });
+  const pteTables = level === 'pte' ? proc.pteTables.set(Math.floor(Number(addr) / PMD_BYTES), true) : proc.pteTables;
+  const done = withFaulted(proc, vmas, pteTables, pmdTables ?? proc.pmdTables);
   return { kind: 'installed', proc: done, vma: next, pte: r.pte, unit };
 }
 

@@ -7,7 +7,8 @@
  */
 import type { Op } from '../op.js';
 import { setMm } from './process.js';
-import type { MmState } from './types.js';
+import { withMem, type MmState } from './types.js';
+import { withMmState } from '../state.js';
 import { RerootMap } from '../../util/rerootMap.js';
 
 const WORDS_PER_PAGE = 512;
@@ -31,7 +32,8 @@ export function physWrite(op: Op, phys: bigint, value: bigint): void {
 
 /** Store the word with index `w` (physical address / 8). */
 export function physWriteWord(op: Op, w: number, value: bigint): void {
-  setMm(op, { mem: op.state.mm.mem.set(w, value) });
+  const mm = op.state.mm;
+  op.state = withMmState(op.state, withMem(mm, mm.mem.set(w, value)));
 }
 
 /** Every word of physical page `pfn` becomes `value` (0 = clear_highpage: the page entry is dropped). */

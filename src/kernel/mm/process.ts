@@ -9,8 +9,8 @@ import { IntMap } from '../../util/intMap.js';
 import { execVmas } from './exec.js';
 import { fopsOf } from '../fs/chrdev.js';
 import type { Op } from '../op.js';
-import { withState } from '../state.js';
-import { withFileRefs, withMm, withProcess, type MmState, type OpenFile, type Process, type Vma } from './types.js';
+import { withMmState } from '../state.js';
+import { withFileRefs, withFiles, withMm, withProcess, withProcs, type MmState, type OpenFile, type Process, type Vma } from './types.js';
 
 /** The process a handle names before anything made it (read-only: no mm yet). */
 export const NEW_PROCESS: Process = { fds: new Map(), maps: new Map(), vmas: [], pteTables: IntMap.empty(), pmdTables: IntMap.empty(), rssAnon: 0, mm: 0 };
@@ -23,7 +23,7 @@ export function newProcess(op: Op): Process {
 }
 
 export function setMm(op: Op, c: Partial<MmState>): void {
-  op.state = withState(op.state, { mm: withMm(op.state.mm, c) });
+  op.state = withMmState(op.state, withMm(op.state.mm, c));
 }
 
 /** The process a handle names, created on first use. */
@@ -42,7 +42,7 @@ export function setProcess(op: Op, pid: string, p: Process): void {
   const procs = new Map<string, Process>();
   for (const [k, v] of op.state.mm.procs) procs.set(k, v);
   procs.set(pid, p);
-  setMm(op, { procs });
+  op.state = withMmState(op.state, withProcs(op.state.mm, procs));
 }
 
 export function fileOf(op: Op, id: number): OpenFile {
@@ -57,15 +57,16 @@ export function setFile(op: Op, id: number, f: OpenFile | null): void {
   for (const [k, v] of op.state.mm.files) files.set(k, v);
   if (f === null) files.delete(id);
   else files.set(id, f);
-  setMm(op, { files });
+  op.state = withMmState(op.state, withFiles(op.state.mm, files, op.state.mm.nextFile));
 }
 
 /** A new struct file with one reference; its id. */
 export function installFile(op: Op, f: OpenFile): number {
   const id = op.state.mm.nextFile;
-  const files = new Map(op.state.mm.files);
+  const files = new Map<number, OpenFile>();
+  for (const [k, v] of op.state.mm.files) files.set(k, v);
   files.set(id, f);
-  setMm(op, { files, nextFile: id + 1 });
+  op.state = withMmState(op.state, withFiles(op.state.mm, files, id + 1));
   return id;
 }
 

@@ -309,6 +309,21 @@ export function withMm(m: MmState, c: Partial<MmState>): MmState {
   };
 }
 
+/** withMm(m, { mem }) reading only `m` (a store's copy: see withMmState in state.ts). */
+export function withMem(m: MmState, mem: MmState['mem']): MmState {
+  return { procs: m.procs, files: m.files, nextFile: m.nextFile, nextMm: m.nextMm, mem, fills: m.fills, anon: m.anon };
+}
+
+/** withMm(m, { files, nextFile }) reading only `m` (an open, mmap or munmap's copy). */
+export function withFiles(m: MmState, files: MmState['files'], nextFile: number): MmState {
+  return { procs: m.procs, files, nextFile, nextMm: m.nextMm, mem: m.mem, fills: m.fills, anon: m.anon };
+}
+
+/** withMm(m, { procs }) reading only `m` (a fault's copy). */
+export function withProcs(m: MmState, procs: MmState['procs']): MmState {
+  return { procs, files: m.files, nextFile: m.nextFile, nextMm: m.nextMm, mem: m.mem, fills: m.fills, anon: m.anon };
+}
+
 export function withVma(v: Vma, c: Partial<Vma>): Vma {
   const start = c.start !== undefined ? c.start : v.start;
   const end = c.end !== undefined ? c.end : v.end;
@@ -324,6 +339,13 @@ export function withVma(v: Vma, c: Partial<Vma>): Vma {
   return { start, end, pgoff, file, prot, flags, mmapAlign, grown, ptes, name: v.name };
 }
 
+/** withVma(v, { ptes }) reading only `v`: every fault installs an entry this way. */
+export function withPtes(v: Vma, ptes: Vma['ptes']): Vma {
+  const { start, end, pgoff, file, prot, flags, mmapAlign, grown } = v;
+  if (v.name === undefined) return { start, end, pgoff, file, prot, flags, mmapAlign, grown, ptes };
+  return { start, end, pgoff, file, prot, flags, mmapAlign, grown, ptes, name: v.name };
+}
+
 export function withAnon(a: AnonState, c: Partial<AnonState>): AnonState {
   return {
     folios: c.folios !== undefined ? c.folios : a.folios,
@@ -334,6 +356,11 @@ export function withAnon(a: AnonState, c: Partial<AnonState>): AnonState {
     bump: c.bump !== undefined ? c.bump : a.bump,
     hugeZero: c.hugeZero !== undefined ? c.hugeZero : a.hugeZero,
   };
+}
+
+/** withProcess(p, { vmas, pteTables, pmdTables }) reading only `p` (a fault's copy; see withMmState in state.ts). */
+export function withFaulted(p: Process, vmas: readonly Vma[], pteTables: Process['pteTables'], pmdTables: Process['pmdTables']): Process {
+  return { fds: p.fds, maps: p.maps, vmas, pteTables, pmdTables, rssAnon: p.rssAnon, mm: p.mm };
 }
 
 export function withProcess(p: Process, c: Partial<Process>): Process {
