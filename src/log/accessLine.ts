@@ -20,14 +20,45 @@
 import { MAX_PROGRAM_LENGTH, type AccessEvent } from './programEvents.js';
 import { hexNumber } from '../util/u64.js';
 
-/** The writer's shape: [seq], type, pid, map, offset digits, value digits (a write) or none (a read). */
+/**
+ * The writer's shape: [seq], type, pid, map, offset digits, value digits (a
+ * write) or none (a read). No capturing group: a match then builds no array
+ * and no substrings, and the fields are read from their known places below.
+ */
 const ACCESS_LINE =
-  /^\{(?:"seq":([1-9][0-9]{0,15}),)?"type":"(access|procmem)","pid":"([ !#-[\]-~]+)","map":"([ !#-[\]-~]+)","offset":"0x([0-9a-fA-F]{1,16})","op":"(?:read|write","value":"0x([0-9a-fA-F]{1,16}))"\}$/;
+  /^\{(?:"seq":[1-9][0-9]{0,15},)?"type":"(?:access|procmem)","pid":"[ !#-[\]-~]+","map":"[ !#-[\]-~]+","offset":"0x[0-9a-fA-F]{1,16}","op":"(?:read|write","value":"0x[0-9a-fA-F]{1,16})"\}$/;
 
-/** Hex digits (1 to 16, checked by the expression) as a bigint: summed as a double up to 13 digits (exact), by BigInt beyond. */
-function hexDigits(s: string): bigint {
-  return s.length > 13 ? BigInt(`0x${s}`) : BigInt(hexNumber(s, 0));
+/** Hex digits line[from, to) (1 to 16, checked by the expression) as a bigint: summed as a double up to 13 digits (exact), by BigInt beyond. */
+function hexDigits(line: string, from: number, to: number): bigint {
+  return to - from > 13 ? BigInt(`0x${line.slice(from, to)}`) : BigInt(hexNumber(line, from, to));
 }
+
+/**
+ * The handle at line[from, to): the one before when it is the same text (a
+ * program names the same process and mapping on every line), so a run of
+ * accesses makes no string per line.
+ */
+class Handle {
+  private last = '';
+
+  at(line: string, from: number, to: number): string {
+    const last = this.last;
+    if (last.length === to - from && line.startsWith(last, from)) return last;
+    return (this.last = line.slice(from, to));
+  }
+}
+
+const PIDS = new Handle();
+const MAPS = new Handle();
+
+/** Lengths of the fixed parts between fields. */
+const SEQ = '{"seq":'.length;
+const TYPE = '"type":"'.length;
+const PID = '","pid":"'.length;
+const MAP = '","map":"'.length;
+const OFFSET = '","offset":"0x'.length;
+const OP = '","op":"'.length;
+const VALUE = 'write","value":"0x'.length;
 
 /**
  * The access or procmem event this line is, when it has exactly the
@@ -35,20 +66,30 @@ function hexDigits(s: string): bigint {
  * 8-aligned offset up to 2^62; a value exactly for a write); otherwise null.
  */
 export function scanAccessLine(line: string): AccessEvent | null {
-  const m = ACCESS_LINE.exec(line);
-  if (m === null) return null;
-  // By index, not by destructuring (which walks the array's iterator).
-  const type = m[2] as 'access' | 'procmem';
-  const pid = m[3] as string;
-  const map = m[4] as string;
-  const valueDigits = m[6];
-  const seqDigits = m[1];
-  const offset = hexDigits(m[5] as string);
+  if (!ACCESS_LINE.test(line)) return null;
+  // The expression fixed every delimiter: each field ends at the next quote (handles hold none), or the comma after seq.
+  let i = 1;
+  let seq = -1;
+  if (line.charCodeAt(1) === 34 /* '"' */ && line.charCodeAt(2) === 115 /* 's' */) {
+    // Digits summed as a double: exact up to 2^53 - 1, and any larger seq (which the schema refuses) sums to 2^53 or more.
+    seq = 0;
+    i = SEQ;
+    for (let c = line.charCodeAt(i); c !== 44; /* ',' */ c = line.charCodeAt(++i)) seq = seq * 10 + (c - 48);
+    if (seq > Number.MAX_SAFE_INTEGER) return null;
+    i++;
+  }
+  const type = line.charCodeAt(i + TYPE) === 97 /* 'a' */ ? 'access' : 'procmem';
+  i += TYPE + type.length;
+  const pidEnd = line.indexOf('"', i + PID);
+  const pid = PIDS.at(line, i + PID, pidEnd);
+  const mapEnd = line.indexOf('"', pidEnd + MAP);
+  const map = MAPS.at(line, pidEnd + MAP, mapEnd);
+  const offEnd = line.indexOf('"', mapEnd + OFFSET);
+  const offset = hexDigits(line, mapEnd + OFFSET, offEnd);
   if (offset % 8n !== 0n || offset > MAX_PROGRAM_LENGTH) return null;
-  const op = valueDigits === undefined ? 'read' : 'write';
-  const value = valueDigits === undefined ? null : hexDigits(valueDigits);
-  if (seqDigits === undefined) return { type, pid, map, offset, op, value };
-  // Past 2^53 - 1 the digits read as a double are not the number any more (the schema refuses them): the long way.
-  const seq = Number(seqDigits);
-  return seq > Number.MAX_SAFE_INTEGER ? null : { type, pid, map, offset, op, value, seq };
+  const write = line.charCodeAt(offEnd + OP) === 119; /* 'w' */
+  const op = write ? 'write' : 'read';
+  const value = write ? hexDigits(line, offEnd + OP + VALUE, line.length - 2) : null;
+  if (seq < 0) return { type, pid, map, offset, op, value };
+  return { type, pid, map, offset, op, value, seq };
 }

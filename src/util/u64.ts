@@ -35,12 +35,13 @@ function tooManyDigits(digits: string, max: number): boolean {
 }
 
 /**
- * The value of the hex digits of `s` from index `from` to its end (at most
- * 13, so the sum is exact as a double), or -1 when a character is not a hex digit.
+ * The value of the hex digits of `s` from index `from` to `to` (its end by
+ * default; at most 13 digits, so the sum is exact as a double), or -1 when a
+ * character is not a hex digit.
  */
-export function hexNumber(s: string, from: number): number {
+export function hexNumber(s: string, from: number, to = s.length): number {
   let n = 0;
-  for (let i = from; i < s.length; i++) {
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     let d: number;
     if (c >= 48 && c <= 57) d = c - 48;

@@ -89,6 +89,13 @@ describe('scanAccessLine, the reader\'s JSON-free route for access/procmem lines
     }
   });
 
+  it('reads the handles of each line, whatever the line before named (handles of one length, of another)', () => {
+    const pids = ['p1', 'p2', 'p1', 'p10', 'p1', 'q1'];
+    const got = pids.map((pid, i) => scanAccessLine(`{"seq":${i + 1},"type":"access","pid":"${pid}","map":"m${pid}","offset":"0x8","op":"read"}`));
+    expect(got.map((e) => e?.pid)).toEqual(pids);
+    expect(got.map((e) => e?.map)).toEqual(pids.map((p) => `m${p}`));
+  });
+
   it('reads a procmem write and a read with a longer handle', () => {
     const a = scanAccessLine('{"seq":1,"type":"access","pid":"p1","map":"mapping","offset":"0x8","op":"read"}');
     const b = scanAccessLine('{"seq":2,"type":"procmem","pid":"p1","map":"mapping","offset":"0x10","op":"write","value":"0x2a"}');
