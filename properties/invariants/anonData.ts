@@ -40,7 +40,7 @@ import { PAGE_SHIFT, type Process } from '../../src/kernel/mm/types.js';
 import type { KernelState } from '../../src/kernel/state.js';
 import { pairsOf } from './anonPairs.js';
 import { applyEvent, EMPTY_SHADOW, mayTeach, REF_SPAN, touchVma, WORD_MAX, WORDS_PER_PAGE, Work, type Shadow, type Where } from './anonShadow.js';
-import type { Invariant, InvariantContext } from './types.js';
+import { NO_MESSAGES, type Invariant, type InvariantContext } from './types.js';
 
 /** The shadow after each state this invariant judged. */
 const SHADOWS = new WeakMap<KernelState, Shadow>();
@@ -117,19 +117,19 @@ function check(ctx: InvariantContext): readonly string[] {
   if (!outcome.ok && 'oops' in outcome) {
     // The machine is dead: what memory holds from here on is not followed.
     keep(after, EMPTY_SHADOW);
-    return [];
+    return NO_MESSAGES;
   }
   // Nothing the shadow follows changed (sysfs steps, reads, failures that touched no memory, table or device
   // page): it carries over as it is, at no cost per step.
   if (before === null || (!full && (before === after || (before.mm === after.mm && before.hmm.pages === after.hmm.pages)))) {
     keep(after, prev);
-    return [];
+    return NO_MESSAGES;
   }
   // The shadow knows no word and the event cannot teach it one (device-dax programs, sysfs steps): nothing can be
   // judged, and the diffs below would only be walked to find no known page.
   if (!full && prev.words.size === 0 && prev.at.size === 0 && !mayTeach(step.event as ProgramEvent, outcome.ok, after)) {
     keep(after, prev);
-    return [];
+    return NO_MESSAGES;
   }
   const w = new Work(prev);
   if (before !== after) {

@@ -6,7 +6,8 @@
  * changed, and which entries a verdict finds broken: devdaxStep.ts).
  */
 import { cdevReleased, daxIsPfnSpecial, daxPgoffToPhys, pgmapCovers } from '../../src/kernel/dax/deviceFops.js';
-import { LEVEL_SIZE } from '../../src/kernel/mm/types.js';
+import { LEVEL_SIZE, type OpenFile, type PteLevel } from '../../src/kernel/mm/types.js';
+import type { DaxDevice, DaxRange } from '../../src/kernel/state.js';
 import { isBusy, type Resource } from '../../src/kernel/resource.js';
 import type { Invariant } from './types.js';
 import { brokenEntries, entryAddress, eventPath, handlerOf, messagesOf, NO_MESSAGES, stepDaxVmas, type Verdict } from './devdaxStep.js';
@@ -20,12 +21,13 @@ export const daxLiveness: Invariant = {
   kernel: 'kill_dev_dax → unmap_mapping_range(inode->i_mapping, 0, 0, 1) (drivers/dax/bus.c), run by dev_dax_remove\'s devm actions; faults refuse a dead device (check_vma → dax_alive)',
   culprit: (ctx) => (ctx.step.event.type === 'write' ? 'kill_dev_dax' : 'check_vma'),
   check: (ctx) => {
-    const out: string[] = [];
+    // Lists made on the first violation (here and below): a fault, which breaks nothing, allocates none.
+    let out: string[] | null = null;
     const devicesChanged = ctx.before === null || ctx.before.devices !== ctx.after.devices;
     for (const { pid, vma, dev } of stepDaxVmas(ctx, !devicesChanged)) {
-      if (dev.driver !== 'device_dax' && vma.ptes.size > 0) out.push(`${pid} still has ${vma.ptes.size} entr${vma.ptes.size === 1 ? 'y' : 'ies'} of ${dev.name} at ${hex(vma.start)} although it is ${dev.driver === null ? 'unbound' : `bound to ${dev.driver}`}`);
+      if (dev.driver !== 'device_dax' && vma.ptes.size > 0) (out ??= []).push(`${pid} still has ${vma.ptes.size} entr${vma.ptes.size === 1 ? 'y' : 'ies'} of ${dev.name} at ${hex(vma.start)} although it is ${dev.driver === null ? 'unbound' : `bound to ${dev.driver}`}`);
     }
-    return out;
+    return out ?? NO_MESSAGES;
   },
 };
 
@@ -42,8 +44,57 @@ export const daxGranularity: Invariant = {
   check: (ctx) => messagesOf(brokenEntries(ctx, granularity)),
 };
 
+/** Bytes per entry at each level, as doubles. */
+const LEVEL_BYTES: Readonly<Record<PteLevel, number>> = { pte: 4096, pmd: 2 * 1024 * 1024, pud: 1024 * 1024 * 1024 };
+
+/**
+ * A device's ranges as doubles, four per range: its first file page, its
+ * last, its first byte and its last (exact: physical addresses are below
+ * 2^52), made once per ranges list. Every fault is judged against them: in
+ * BigInt, dax_pgoff_to_phys's dozen operations allocate a number each.
+ */
+const RANGES = new WeakMap<readonly DaxRange[], Float64Array>();
+
+function rangesOf(dev: DaxDevice): Float64Array {
+  let t = RANGES.get(dev.ranges);
+  if (t === undefined) {
+    t = new Float64Array(dev.ranges.length * 4);
+    let first = 0;
+    dev.ranges.forEach((r, i) => {
+      const pages = Number((r.end - r.start + 1n) >> 12n);
+      (t as Float64Array).set([first, first + pages - 1, Number(r.start), Number(r.end)], i * 4);
+      first += pages;
+    });
+    RANGES.set(dev.ranges, t);
+  }
+  return t;
+}
+
+/**
+ * dax_pgoff_to_phys in doubles, for the check only (the model's own
+ * daxPgoffToPhys words the message): the range holding `pgoff`, and the
+ * whole `size` unit inside it; -1 otherwise.
+ */
+function pgoffToPhys(dev: DaxDevice, pgoff: number, size: number): number {
+  const t = rangesOf(dev);
+  for (let i = 0; i < t.length; i += 4) {
+    if (pgoff < (t[i] as number) || pgoff > (t[i + 1] as number)) continue;
+    const phys = (pgoff - (t[i] as number)) * 4096 + (t[i + 2] as number);
+    return phys + size - 1 <= (t[i + 3] as number) ? phys : -1;
+  }
+  return -1;
+}
+
 /** The entry holds another frame than its file page's: unaligned, or not dax_pgoff_to_phys of its page. */
-const mistranslated: Verdict = (_st, pid, vma, dev, pte, key) => {
+const mistranslated: Verdict = (st, pid, vma, dev, pte, key) => {
+  // Judged in doubles (exact below 2^53); a broken entry is worded below in the kernel's u64 arithmetic.
+  const bytes = LEVEL_BYTES[pte.level];
+  const at = Number(pte.phys);
+  if (at - Math.floor(at / bytes) * bytes === 0 && pgoffToPhys(dev, Number(vma.pgoff) + key, bytes) === at) return NO_MESSAGES;
+  return mistranslatedWords(st, pid, vma, dev, pte, key);
+};
+
+const mistranslatedWords: Verdict = (_st, pid, vma, dev, pte, key) => {
   const size = LEVEL_SIZE[pte.level];
   // The entry's key is its page index from the vma's start: linear_page_index without the address arithmetic.
   const page = vma.pgoff + BigInt(key);
@@ -64,32 +115,36 @@ const mistranslated: Verdict = (_st, pid, vma, dev, pte, key) => {
  * pairs, found once per tree and name: the iomem tree changes only with
  * sysfs writes, while every fault asks.
  */
-const busyByTree = new WeakMap<Resource, Map<string, ReadonlyArray<readonly [bigint, bigint]>>>();
+const busyByTree = new WeakMap<Resource, Map<string, Float64Array>>();
 
-function busyNamed(root: Resource, name: string): ReadonlyArray<readonly [bigint, bigint]> {
+/** As start, end pairs of doubles (exact: physical addresses are below 2^52). */
+function busyNamed(root: Resource, name: string): Float64Array {
   let byName = busyByTree.get(root);
   if (byName === undefined) busyByTree.set(root, (byName = new Map()));
   let found = byName.get(name);
   if (found === undefined) {
-    const out: Array<readonly [bigint, bigint]> = [];
+    const out: number[] = [];
     collectBusyNamed(root, name, out);
-    byName.set(name, (found = out));
+    byName.set(name, (found = Float64Array.from(out)));
   }
   return found;
 }
 
-function collectBusyNamed(node: Resource, name: string, out: Array<readonly [bigint, bigint]>): void {
+function collectBusyNamed(node: Resource, name: string, out: number[]): void {
   for (const c of node.children) {
-    if (c.name === name && isBusy(c)) out.push([c.start, c.end]);
+    if (c.name === name && isBusy(c)) out.push(Number(c.start), Number(c.end));
     collectBusyNamed(c, name, out);
   }
 }
 
 /** The right frame, but no BUSY resource of the device reserves it (any more). */
 const unreserved: Verdict = (st, pid, vma, dev, pte, key) => {
-  const size = LEVEL_SIZE[pte.level];
-  const end = pte.phys + size - 1n;
-  for (const [s, e] of busyNamed(st.iomem, dev.name)) if (s <= pte.phys && end <= e) return NO_MESSAGES;
+  // In doubles, as mistranslated.
+  const first = Number(pte.phys);
+  const last = first + LEVEL_BYTES[pte.level] - 1;
+  const busy = busyNamed(st.iomem, dev.name);
+  for (let i = 0; i < busy.length; i += 2) if ((busy[i] as number) <= first && last <= (busy[i + 1] as number)) return NO_MESSAGES;
+  const end = pte.phys + LEVEL_SIZE[pte.level] - 1n;
   return [`${pid}: the ${pte.level} entry at ${hex(entryAddress(vma, key))} (${dev.name}) maps ${hex(pte.phys)}-${hex(end)}, which no BUSY ${dev.name} resource covers`];
 };
 
@@ -126,20 +181,20 @@ export const daxVmaShape: Invariant = {
     return ctx.step.branches.some((b) => b.startsWith('move_vma:unmap-failed-ignored')) ? 'move_vma' : 'dax_get_unmapped_area';
   },
   check: (ctx) => {
-    const out: string[] = [];
+    let out: string[] | null = null;
     const e = ctx.step.event;
     for (const { pid, vma, dev, was } of stepDaxVmas(ctx, true)) {
       // A fork child's vmas are dup_mmap's copies of the parent's, whose shape was judged by the step that made it.
       if (e.type === 'fork' && pid === e.child) continue;
       // may_split asks the device's align now: after an unbind and an align change, splits at the new align are the kernel's own.
       const a = vma.mmapAlign < dev.align ? vma.mmapAlign : dev.align;
-      if (!vma.flags.mayshare) out.push(`${pid}: a private vma maps ${dev.name} at ${hex(vma.start)}`);
+      if (!vma.flags.mayshare) (out ??= []).push(`${pid}: a private vma maps ${dev.name} at ${hex(vma.start)}`);
       // A boundary this step made (no vma of the process had it before): one already off its align is reported by the step that made it.
       const badStart = (vma.start & (a - 1n)) !== 0n && was?.vmas.some((o) => o.start === vma.start) !== true;
       const badEnd = !vma.grown && (vma.end & (a - 1n)) !== 0n && was?.vmas.some((o) => o.end === vma.end) !== true;
-      if (badStart || badEnd) out.push(`${pid}: the ${dev.name} vma ${hex(vma.start)}-${hex(vma.end)} is not on ${a / 1024n} KiB boundaries (the align it was mapped with, or the device's now if smaller)`);
+      if (badStart || badEnd) (out ??= []).push(`${pid}: the ${dev.name} vma ${hex(vma.start)}-${hex(vma.end)} is not on ${a / 1024n} KiB boundaries (the align it was mapped with, or the device's now if smaller)`);
     }
-    return out;
+    return out ?? NO_MESSAGES;
   },
 };
 
@@ -154,7 +209,7 @@ export const daxConfigWhileBound: Invariant = {
     return ['mapping', 'size', 'align'].includes(file) ? `${file}_store` : 'dev_dax_probe';
   },
   check: ({ before, after, full }) => {
-    if (!full && before !== null && before.devices === after.devices) return [];
+    if (!full && before !== null && before.devices === after.devices) return NO_MESSAGES;
     const out: string[] = [];
     for (const d of after.devices) {
       // Only where this step changed the ranges or the probe's: a mismatch is reported by the step that made it.
@@ -176,10 +231,12 @@ export const daxCdev: Invariant = {
   kernel: 'chrdev_open finds the cdev dev_dax_probe added; cdev_del at unbind (drivers/dax/device.c, fs/char_dev.c); the cdev_init on every probe breaks both (finding B1)',
   culprit: (ctx) => (ctx.step.branches.includes('chrdev_open:stale-i_cdev') ? 'chrdev_open' : ctx.step.branches.includes('cdev_put:released-while-bound') ? 'cdev_put' : 'dev_dax_probe'),
   check: ({ before, after, full }) => {
-    if (!full && before !== null && before.devices === after.devices && before.mm.files === after.mm.files) return [];
+    if (!full && before !== null && before.devices === after.devices && before.mm.files === after.mm.files) return NO_MESSAGES;
     const out: string[] = [];
     // Files and broken cdevs this step made (by file id and device): each is reported once, by the step that made it.
-    for (const [id, f] of after.mm.files) {
+    // By key: an entry array per file per step otherwise (an mmap or munmap changes a file's count).
+    for (const id of after.mm.files.keys()) {
+      const f = after.mm.files.get(id) as OpenFile;
       if (f.driver === 'dax' && !f.private && (full || before === null || !before.mm.files.has(id))) out.push(`${f.path} was opened while ${f.dev} was not bound to device_dax: chrdev_open used the inode's stale i_cdev and dax_open stored a NULL dev_dax`);
     }
     for (const d of after.devices) {
@@ -205,13 +262,13 @@ export const daxMemmap: Invariant = {
   kernel: 'dev_dax_probe: devm_memremap_pages over every range, or none for a PFN_SPECIAL region (the 2020 RFC, 7/10); dax_mmap sets VM_PFNMAP and the handlers insert special entries there',
   culprit: (ctx) => (ctx.step.event.type === 'mmap' ? 'dax_mmap' : 'dev_dax_huge_fault'),
   check: (ctx) => {
-    const out: string[] = [];
+    let out: string[] | null = null;
     for (const { pid, vma, dev } of stepDaxVmas(ctx, true)) {
       const special = daxIsPfnSpecial(ctx.after, dev);
-      if (vma.flags.pfnmap !== special) out.push(`${pid}: the ${dev.name} vma at ${hex(vma.start)} is ${vma.flags.pfnmap ? '' : 'not '}VM_PFNMAP, but the device ${special ? 'has no' : 'has'} struct pages`);
+      if (vma.flags.pfnmap !== special) (out ??= []).push(`${pid}: the ${dev.name} vma at ${hex(vma.start)} is ${vma.flags.pfnmap ? '' : 'not '}VM_PFNMAP, but the device ${special ? 'has no' : 'has'} struct pages`);
     }
-    for (const b of brokenEntries(ctx, memmap)) out.push(...b.messages);
-    return out;
+    for (const b of brokenEntries(ctx, memmap)) (out ??= []).push(...b.messages);
+    return out ?? NO_MESSAGES;
   },
 };
 
@@ -221,7 +278,7 @@ export const noOops: Invariant = {
   summary: 'no operation crashes the kernel',
   kernel: 'every path the model mirrors; an oops is reported with its first line (SPEC §7)',
   onOutcome: true,
-  check: ({ step }) => (!step.outcome.ok && 'oops' in step.outcome ? [`the kernel oopsed: ${step.outcome.oops}`] : []),
+  check: ({ step }) => (!step.outcome.ok && 'oops' in step.outcome ? [`the kernel oopsed: ${step.outcome.oops}`] : NO_MESSAGES),
   culprit: ({ step }) => step.branches.find((b) => b.startsWith('oops:'))?.slice('oops:'.length) ?? 'unknown',
 };
 

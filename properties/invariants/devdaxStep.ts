@@ -7,7 +7,7 @@
  */
 import { findDevice, type DaxDevice, type KernelState } from '../../src/kernel/state.js';
 import { PAGE_SHIFT, type Process, type Pte, type Vma } from '../../src/kernel/mm/types.js';
-import { memo, MemoKey, type InvariantContext } from './types.js';
+import { memo, MemoKey, NO_MESSAGES, type InvariantContext } from './types.js';
 
 /** Processes this step changed (all of them at boot or in paranoid mode), with each one before the step. */
 const PROCS = new MemoKey<Array<[string, Process, Process | undefined]>>('devdax-procs');
@@ -189,10 +189,11 @@ function computeJudgedEntries(ctx: InvariantContext): JudgedEntry[] {
  * against) changed, every other entry that was fine before and is not now.
  * A violation is reported by the step that made it, once.
  */
-export function brokenEntries(ctx: InvariantContext, verdict: Verdict): Array<{ readonly pte: Pte; readonly messages: readonly string[] }> {
-  const found: Array<{ readonly pte: Pte; readonly messages: readonly string[] }> = [];
+export function brokenEntries(ctx: InvariantContext, verdict: Verdict): ReadonlyArray<{ readonly pte: Pte; readonly messages: readonly string[] }> {
+  // Made on the first broken entry: a step that breaks nothing (every fault) allocates no list.
+  let found: Array<{ readonly pte: Pte; readonly messages: readonly string[] }> | null = null;
   const entries = judgedEntries(ctx);
-  if (entries.length === 0) return found;
+  if (entries.length === 0) return NOTHING_BROKEN;
   const rejudged = devicesOrTreeChanged(ctx);
   const { before, after } = ctx;
   for (let i = 0; i < entries.length; i++) {
@@ -201,13 +202,15 @@ export function brokenEntries(ctx: InvariantContext, verdict: Verdict): Array<{ 
     if (messages.length === 0) continue;
     // Judged again only because the devices or the tree changed: already broken before, already reported.
     if (rejudged && !ctx.full && before !== null && oldDev !== undefined && old?.ptes.get(k) === pte && verdict(before, d.pid, old, oldDev, pte, k).length > 0) continue;
-    found.push({ pte, messages });
+    (found ??= []).push({ pte, messages });
   }
-  return found;
+  return found ?? NOTHING_BROKEN;
 }
 
-/** No message: what a verdict says of a fine entry (one frozen list). */
-export const NO_MESSAGES: readonly string[] = Object.freeze([]);
+const NOTHING_BROKEN: ReadonlyArray<{ readonly pte: Pte; readonly messages: readonly string[] }> = Object.freeze([]);
+
+/** No message: what a verdict says of a fine entry. */
+export { NO_MESSAGES };
 
 /** The messages of the broken entries, in order. */
 export function messagesOf(broken: ReadonlyArray<{ readonly messages: readonly string[] }>): readonly string[] {

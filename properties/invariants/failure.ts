@@ -4,7 +4,7 @@
 import type { KernelState } from '../../src/kernel/state.js';
 import { failureKey } from '../../src/log/events.js';
 import { documentedErrnos } from './errnos.js';
-import type { Invariant } from './types.js';
+import { NO_MESSAGES, type Invariant } from './types.js';
 
 /** Structural equality for the model's plain data (bigint, arrays, objects, Maps); identity first. */
 export function deepEqual(a: unknown, b: unknown): boolean {
@@ -63,7 +63,7 @@ export const failedOpUnchanged: Invariant = {
   kernel: 'the unwind paths: dev_dax_kmem_probe err_request_mem/err_reg_mgid, add_memory_driver_managed release_memory_resource, devm release in dev_dax_probe, memory_block_change_state rollback',
   check: ({ step, before, after }) => {
     // A crash leaves whatever it left: no-oops judges it.
-    if (step.outcome.ok || before === null || 'oops' in step.outcome) return [];
+    if (step.outcome.ok || before === null || 'oops' in step.outcome) return NO_MESSAGES;
     const out: string[] = [];
     const changed = before.blocks.changedKeys(after.blocks);
     if (changed.length > 0) out.push(`blocks ${changed.slice(0, 5).map((i) => `memory${i}`).join(', ')} changed`);
@@ -85,11 +85,11 @@ export const errnoDocumented: Invariant = {
   check: ({ step }) => {
     const o = step.outcome;
     // Program events fail with the system call's own errnos, not a sysfs path's.
-    if (o.ok || (step.event.type !== 'write' && step.event.type !== 'read')) return [];
+    if (o.ok || (step.event.type !== 'write' && step.event.type !== 'read')) return NO_MESSAGES;
     // A crash is no errno: no-oops judges it.
-    if ('oops' in o) return [];
+    if ('oops' in o) return NO_MESSAGES;
     const allowed = documentedErrnos(step.event.path);
     const got = failureKey(o);
-    return (allowed as readonly string[]).includes(got) ? [] : [`${step.event.path} failed with ${got}, which it cannot return (documented: ${allowed.join(' ')})`];
+    return (allowed as readonly string[]).includes(got) ? NO_MESSAGES : [`${step.event.path} failed with ${got}, which it cannot return (documented: ${allowed.join(' ')})`];
   },
 };

@@ -69,7 +69,7 @@ export interface CheckerOptions {
   readonly only?: readonly string[];
 }
 
-export function contextOf(step: Step, full: boolean): InvariantContext {
+export function contextOf(step: Step, full: boolean, memo: StepMemo = new StepMemo()): InvariantContext {
   // A reboot starts the machine's life again: every invariant judges the new state as it judges a boot.
   const before = step.event.type === 'reboot' ? null : step.before;
   const after = step.after;
@@ -79,7 +79,9 @@ export function contextOf(step: Step, full: boolean): InvariantContext {
     const ids = before === null || full ? [...after.blocks.keys()] : before.blocks.changedKeys(after.blocks);
     blockChanges = ids.map((id) => ({ id, before: before?.blocks.get(id), after: after.blocks.get(id) }));
   }
-  return { step, before, after, changedBlocks: blockChanges.map((c) => c.id), blockChanges, full: full || before === null, memo: new StepMemo() };
+  // A step that changed no block (every program step) shares one empty list.
+  const changedBlocks = blockChanges.length === 0 ? NO_BLOCKS : blockChanges.map((c) => c.id);
+  return { step, before, after, changedBlocks, blockChanges, full: full || before === null, memo };
 }
 
 const NO_BLOCKS: readonly number[] = Object.freeze([]);
@@ -217,6 +219,8 @@ export function makeChecker(opts: CheckerOptions = {}): Checker {
   const anyParts = list.some((i) => i.mmParts !== undefined);
   const maskOf = (inv: Invariant): number => masks.get(inv) ?? 0;
   const paranoid = opts.paranoid === true;
+  // One memo for every step of this checker, emptied at the start of each (StepMemo.reset).
+  const stepMemo = new StepMemo();
   return (step: Step): readonly Violation[] => {
     let out: Violation[] | null = null;
     const before = step.before;
@@ -227,7 +231,8 @@ export function makeChecker(opts: CheckerOptions = {}): Checker {
     // Only memory words changed (a store through an installed entry, the commonest program step): the same
     // holds for every invariant that reads neither memory nor the outcome.
     const memoryOnly = changed !== -1 && onlyMemoryChanged(before as KernelState, step.after, changed);
-    const ctx = untouched || memoryOnly ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, blockChanges: NO_CHANGES, full: false, memo: new StepMemo() } : contextOf(step, paranoid);
+    const memo = stepMemo.reset();
+    const ctx = untouched || memoryOnly ? { step, before: step.before, after: step.after, changedBlocks: NO_BLOCKS, blockChanges: NO_CHANGES, full: false, memo } : contextOf(step, paranoid, memo);
     const lists = listsFor(step.event.type, step.after);
     const invs = untouched ? lists.outcome : memoryOnly ? lists.memory : lists.all;
     if (changed !== -1 && !memoryOnly && anyParts && (changed & MM_BIT) !== 0) {

@@ -26,6 +26,8 @@ export interface InvariantContext {
 export class StepMemo {
   // Slots by MemoKey id, made on first use: an array costs the collector less than a Map per step.
   private slots: unknown[] | null = null;
+  /** Whether a slot was set since the last reset. */
+  private used = false;
 
   has(key: MemoKey<unknown>): boolean {
     return this.slots !== null && this.slots[key.id] !== undefined;
@@ -37,6 +39,20 @@ export class StepMemo {
 
   set(key: MemoKey<unknown>, value: unknown): void {
     (this.slots ??= [])[key.id] = value;
+    this.used = true;
+  }
+
+  /**
+   * Empty again, for the next step: a checker keeps one memo for all its
+   * steps (a memo and its slots per step were most of what the checker
+   * allocated on a program step).
+   */
+  reset(): StepMemo {
+    if (this.used) {
+      (this.slots as unknown[]).fill(undefined);
+      this.used = false;
+    }
+    return this;
   }
 }
 
@@ -127,3 +143,6 @@ export interface Invariant {
   /** The kernel function to blame for a violation in this step (a finding's signature, SPEC §11). */
   readonly culprit?: (ctx: InvariantContext) => string;
 }
+
+/** No message: what an invariant returns on a step it finds fine (one frozen list: most steps break nothing). */
+export const NO_MESSAGES: readonly string[] = Object.freeze([]);

@@ -168,7 +168,8 @@ export class Replayer {
     this.index++;
     this.state = step.after;
     const violations = this.opts.check === undefined ? NO_VIOLATIONS : this.opts.check(step);
-    for (const v of violations) this.violations.push(v);
+    // By index: an iterator per step showed up in the allocation profile of a program replay.
+    for (let i = 0; i < violations.length; i++) this.violations.push(violations[i] as Violation);
     let divergence: Divergence | null = null;
     const address = event.type === 'mmap' || event.type === 'mremap' ? (event.flags.includes('fixed') ? 'requested' : true) : false;
     if (event.result !== undefined && !sameOutcome(event.result, step.outcome, event.type === 'read' ? canonicalPath(event.path) : undefined, address)) {
