@@ -10,7 +10,7 @@ import { LEVEL_SIZE, type OpenFile, type PteLevel } from '../../src/kernel/mm/ty
 import type { DaxDevice, DaxRange } from '../../src/kernel/state.js';
 import { isBusy, type Resource } from '../../src/kernel/resource.js';
 import type { Invariant } from './types.js';
-import { brokenEntries, entryAddress, eventPath, handlerOf, messagesOf, NO_MESSAGES, stepDaxVmas, type Verdict } from './devdaxStep.js';
+import { brokenEntries, entryAddress, eventPath, handlerOf, messagesOf, NO_MESSAGES, stepDaxVmas, type DaxVma, type Verdict } from './devdaxStep.js';
 import { hex } from '../../src/util/u64.js';
 
 /** dax-liveness: no installed entry maps a device that is not alive. */
@@ -24,7 +24,10 @@ export const daxLiveness: Invariant = {
     // Lists made on the first violation (here and below): a fault, which breaks nothing, allocates none.
     let out: string[] | null = null;
     const devicesChanged = ctx.before === null || ctx.before.devices !== ctx.after.devices;
-    for (const { pid, vma, dev } of stepDaxVmas(ctx, !devicesChanged)) {
+    const vmas = stepDaxVmas(ctx, !devicesChanged);
+    // Indexed loops over the step's lists (here and below): a for-of showed up as an iterator per step in a program replay's allocations.
+    for (let i = 0; i < vmas.length; i++) {
+      const { pid, vma, dev } = vmas[i] as DaxVma;
       if (dev.driver !== 'device_dax' && vma.ptes.size > 0) (out ??= []).push(`${pid} still has ${vma.ptes.size} entr${vma.ptes.size === 1 ? 'y' : 'ies'} of ${dev.name} at ${hex(vma.start)} although it is ${dev.driver === null ? 'unbound' : `bound to ${dev.driver}`}`);
     }
     return out ?? NO_MESSAGES;
@@ -183,7 +186,9 @@ export const daxVmaShape: Invariant = {
   check: (ctx) => {
     let out: string[] | null = null;
     const e = ctx.step.event;
-    for (const { pid, vma, dev, was } of stepDaxVmas(ctx, true)) {
+    const vmas = stepDaxVmas(ctx, true);
+    for (let i = 0; i < vmas.length; i++) {
+      const { pid, vma, dev, was } = vmas[i] as DaxVma;
       // A fork child's vmas are dup_mmap's copies of the parent's, whose shape was judged by the step that made it.
       if (e.type === 'fork' && pid === e.child) continue;
       // may_split asks the device's align now: after an unbind and an align change, splits at the new align are the kernel's own.
@@ -263,11 +268,14 @@ export const daxMemmap: Invariant = {
   culprit: (ctx) => (ctx.step.event.type === 'mmap' ? 'dax_mmap' : 'dev_dax_huge_fault'),
   check: (ctx) => {
     let out: string[] | null = null;
-    for (const { pid, vma, dev } of stepDaxVmas(ctx, true)) {
+    const vmas = stepDaxVmas(ctx, true);
+    for (let i = 0; i < vmas.length; i++) {
+      const { pid, vma, dev } = vmas[i] as DaxVma;
       const special = daxIsPfnSpecial(ctx.after, dev);
       if (vma.flags.pfnmap !== special) (out ??= []).push(`${pid}: the ${dev.name} vma at ${hex(vma.start)} is ${vma.flags.pfnmap ? '' : 'not '}VM_PFNMAP, but the device ${special ? 'has no' : 'has'} struct pages`);
     }
-    for (const b of brokenEntries(ctx, memmap)) (out ??= []).push(...b.messages);
+    const broken = brokenEntries(ctx, memmap);
+    for (let i = 0; i < broken.length; i++) (out ??= []).push(...(broken[i] as (typeof broken)[number]).messages);
     return out ?? NO_MESSAGES;
   },
 };

@@ -35,7 +35,7 @@ function computeChangedProcs(ctx: InvariantContext): Array<[string, Process, Pro
 }
 
 /** A dax vma of a process the step changed, with its device and the process before the step. */
-interface DaxVma {
+export interface DaxVma {
   readonly pid: string;
   readonly vma: Vma;
   readonly dev: DaxDevice;
@@ -69,7 +69,8 @@ function allDaxVmas(ctx: InvariantContext): DaxVma[] {
 function daxVmasOf(ctx: InvariantContext, newOnly: boolean): DaxVma[] {
   const procs = changedProcs(ctx);
   const out: DaxVma[] = [];
-  for (const [pid, p, was] of procs) {
+  for (let j = 0; j < procs.length; j++) {
+    const [pid, p, was] = procs[j] as [string, Process, Process | undefined];
     const old = newOnly && was !== undefined ? was.vmas : null;
     // Same length (a fault replaced one vma): an unchanged vma sits where it was, so only the positions
     // that differ are looked up (a process has exec's vmas besides its own).
@@ -172,13 +173,20 @@ function judgedEntries(ctx: InvariantContext): readonly JudgedEntry[] {
 function computeJudgedEntries(ctx: InvariantContext): JudgedEntry[] {
   const all = devicesOrTreeChanged(ctx);
   const out: JudgedEntry[] = [];
-  for (const d of stepDaxVmas(ctx, !all)) {
+  const vmas = stepDaxVmas(ctx, !all);
+  for (let i = 0; i < vmas.length; i++) {
+    const d = vmas[i] as DaxVma;
     const { vma, dev, was } = d;
     const changed = all ? null : changedEntries(d);
     // Only a re-judgement (devices or tree changed) compares with the entry before.
     const old = changed === null ? was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff) : undefined;
     const oldDev = changed === null ? ctx.before?.devices.find((x) => x.name === dev.name) : undefined;
-    for (const [k, pte] of changed ?? vma.ptes.entries()) out.push({ d, k, pte, old, oldDev });
+    if (changed !== null) {
+      for (let j = 0; j < changed.length; j++) {
+        const [k, pte] = changed[j] as [number, Pte];
+        out.push({ d, k, pte, old, oldDev });
+      }
+    } else for (const [k, pte] of vma.ptes.entries()) out.push({ d, k, pte, old, oldDev });
   }
   return out;
 }
