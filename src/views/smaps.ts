@@ -10,7 +10,7 @@
  */
 import { fopsOf } from '../kernel/fs/chrdev.js';
 import { Op } from '../kernel/op.js';
-import type { Process, Vma } from '../kernel/mm/types.js';
+import type { OpenFile, Process, Vma } from '../kernel/mm/types.js';
 import type { KernelState } from '../kernel/state.js';
 import { rssPages } from '../kernel/mm/anonFolio.js';
 
@@ -99,27 +99,49 @@ export function renderMaps(s: KernelState, p: Process): string {
   return p.vmas.map((v) => `${mapLine(s, v)}\n`).join('');
 }
 
+/**
+ * A vma's smaps block as last rendered, with what it was rendered from
+ * besides the vma itself: its file, the page size and the profile. A vma is
+ * a new object whenever its bounds, flags or entries change, so a block is
+ * rendered again only when one of those moved (a program reading smaps
+ * between faults re-renders the one vma that faulted, not exec's eight).
+ */
+interface SmapsBlock {
+  readonly file: OpenFile | undefined;
+  readonly page: bigint;
+  readonly profile: KernelState['profile'];
+  readonly text: string;
+}
+const BLOCKS = new WeakMap<Vma, SmapsBlock>();
+
+function smapsBlock(s: KernelState, op: Op, v: Vma): string {
+  const file = v.file === null ? undefined : s.mm.files.get(v.file);
+  const page = file === undefined ? 4096n : fopsOf(file).vmOps.pagesize(op, file);
+  const have = BLOCKS.get(v);
+  // The file's path is all of it a block prints: the same file object (or another with the same path) prints the same.
+  if (have !== undefined && have.page === page && have.profile === s.profile && (have.file === file || have.file?.path === file?.path)) return have.text;
+  // One walk of an anonymous vma's entries for Rss and AnonHugePages.
+  const anon = v.file === null ? anonRss(v) : null;
+  const r = anon === null ? fileRss(s, v) : anon.rss;
+  let out = `${mapLine(s, v)}\n`;
+  out += `Size:           ${kb(v.end - v.start)}\n`;
+  out += `KernelPageSize: ${kb(page)}\n`;
+  out += `MMUPageSize:    ${kb(page)}\n`;
+  out += `Rss:            ${kb(r)}\n`;
+  if (anon !== null) {
+    // Printed for every vma by the kernel; the model prints them where they can be non-zero.
+    out += `Anonymous:      ${kb(r)}\n`;
+    out += `AnonHugePages:  ${kb(anon.huge)}\n`;
+  }
+  out += `${vmFlagsLine(v)}\n`;
+  BLOCKS.set(v, { file, page, profile: s.profile, text: out });
+  return out;
+}
+
 export function renderSmaps(s: KernelState, p: Process): string {
   const op = new Op(s);
   let out = '';
-  for (const v of p.vmas) {
-    const file = v.file === null ? undefined : s.mm.files.get(v.file);
-    const page = file === undefined ? 4096n : fopsOf(file).vmOps.pagesize(op, file);
-    // One walk of an anonymous vma's entries for Rss and AnonHugePages.
-    const anon = v.file === null ? anonRss(v) : null;
-    const r = anon === null ? fileRss(s, v) : anon.rss;
-    out += `${mapLine(s, v)}\n`;
-    out += `Size:           ${kb(v.end - v.start)}\n`;
-    out += `KernelPageSize: ${kb(page)}\n`;
-    out += `MMUPageSize:    ${kb(page)}\n`;
-    out += `Rss:            ${kb(r)}\n`;
-    if (anon !== null) {
-      // Printed for every vma by the kernel; the model prints them where they can be non-zero.
-      out += `Anonymous:      ${kb(r)}\n`;
-      out += `AnonHugePages:  ${kb(anon.huge)}\n`;
-    }
-    out += `${vmFlagsLine(v)}\n`;
-  }
+  for (const v of p.vmas) out += smapsBlock(s, op, v);
   return out;
 }
 
