@@ -12,7 +12,7 @@
 import { hex } from '../../util/u64.js';
 import { err, OK, type Ret } from '../errno.js';
 import type { FileOperations, FaultResult, MmapRequest, VmFault, VmOperations } from '../mm/ops.js';
-import { LEVEL_SIZE, PAGE_SHIFT, SZ_1G, SZ_2M, SZ_4K, withVma, type OpenFile, type PteLevel, type Vma } from '../mm/types.js';
+import { LEVEL_MASK, LEVEL_SIZE, PAGE_SHIFT, SZ_1G, SZ_2M, SZ_4K, withVma, type OpenFile, type PteLevel, type Vma } from '../mm/types.js';
 import { nullDerefOops, unbackedPageOops } from '../oops.js';
 import type { Op } from '../op.js';
 import { deviceNamed, findRegion, replaceDevice, withDevice, type DaxDevice, type KernelState } from '../state.js';
@@ -209,7 +209,7 @@ function devDaxPteFault(op: Op, dev: DaxDevice, vmf: VmFault): FaultResult {
     op.print(`dax ${dev.name}: alignment (${hex(dev.align)}) > fault size (0x1000)`);
     return sigbus(op, 'pte', 'align');
   }
-  return serve(dev, vmf.vma, vmf.address & ~(SZ_4K - 1n), 'pte', op);
+  return serve(dev, vmf.vma, vmf.address & LEVEL_MASK.pte, 'pte', op);
 }
 
 /** @kernel __dev_dax_pmd_fault drivers/dax/device.c */
@@ -217,7 +217,7 @@ function devDaxPmdFault(op: Op, dev: DaxDevice, vmf: VmFault): FaultResult {
   if (!checkVma(op, vmf.comm, dev, vmf.vma, '__dev_dax_pmd_fault').ok) return sigbus(op, 'pmd', 'check_vma');
   if (dev.align > SZ_2M) return sigbus(op, 'pmd', 'align');
   if (dev.align < SZ_2M) return FALLBACK;
-  const pmdAddr = vmf.address & ~(SZ_2M - 1n);
+  const pmdAddr = vmf.address & LEVEL_MASK.pmd;
   if (pmdAddr < vmf.vma.start || pmdAddr + SZ_2M > vmf.vma.end) return sigbus(op, 'pmd', 'outside-vma');
   return serve(dev, vmf.vma, pmdAddr, 'pmd', op);
 }
@@ -227,7 +227,7 @@ function devDaxPudFault(op: Op, dev: DaxDevice, vmf: VmFault): FaultResult {
   if (!checkVma(op, vmf.comm, dev, vmf.vma, '__dev_dax_pud_fault').ok) return sigbus(op, 'pud', 'check_vma');
   if (dev.align > SZ_1G) return sigbus(op, 'pud', 'align');
   if (dev.align < SZ_1G) return FALLBACK;
-  const pudAddr = vmf.address & ~(SZ_1G - 1n);
+  const pudAddr = vmf.address & LEVEL_MASK.pud;
   if (pudAddr < vmf.vma.start || pudAddr + SZ_1G > vmf.vma.end) return sigbus(op, 'pud', 'outside-vma');
   return serve(dev, vmf.vma, pudAddr, 'pud', op);
 }

@@ -11,12 +11,12 @@ import type { Op } from '../op.js';
 import type { FaultResult } from './ops.js';
 import { anonFault } from './anon.js';
 import { fileOf } from './process.js';
-import { LEVEL_SIZE, PAGE_SHIFT, withFaulted, withProcess, withPtes, type Process, type Pte, type PteLevel, type Vma } from './types.js';
+import { LEVEL_MASK, PAGE_SHIFT, withFaulted, withProcess, withPtes, type Process, type Pte, type PteLevel, type Vma } from './types.js';
 
 /** The entry mapping `addr` in `v` and the start of its unit, or null. */
 export function entryAt(v: Vma, addr: bigint): { readonly pte: Pte; readonly unit: bigint } | null {
   const pte = pteAt(v, addr);
-  return pte === undefined ? null : { pte, unit: addr & ~(LEVEL_SIZE[pte.level] - 1n) };
+  return pte === undefined ? null : { pte, unit: addr & LEVEL_MASK[pte.level] };
 }
 
 /** Pages per entry at each level. */
@@ -131,7 +131,7 @@ const PUD_BYTES = 1024 * 1024 * 1024;
 function installed(r: FaultResult, level: PteLevel, proc: Process, pmdTables: Process['pmdTables'] | null, index: number, vma: Vma, addr: bigint): FaultOutcome | null {
   if (r.kind === 'fallback') return null;
   if (r.kind === 'sigbus') return { kind: 'sigbus', proc: pmdTables === null ? proc : withProcess(proc, { pmdTables }) };
-  const unit = addr & ~(LEVEL_SIZE[level] - 1n);
+  const unit = addr & LEVEL_MASK[level];
   const next = withPtes(vma, vma.ptes.set(Number((unit - vma.start) >> PAGE_SHIFT), r.pte));
   const vmas = proc.vmas.slice();
   vmas[index] = next;
@@ -153,7 +153,6 @@ export function needsFault(pte: Pte, write: boolean): boolean {
 
 /** The physical address an access at `addr` reaches through `pte`: the MMU takes the frame bits of the entry's level. */
 export function physOf(pte: Pte, unit: bigint, addr: bigint): bigint {
-  const size = LEVEL_SIZE[pte.level];
-  return (pte.phys & ~(size - 1n)) + (addr - unit);
+  return (pte.phys & LEVEL_MASK[pte.level]) + (addr - unit);
 }
 

@@ -25,6 +25,8 @@ export const ZERO_PAGE_PHYS = BigInt(ZERO_PAGE_PFN) << PAGE_SHIFT;
 /** The page-table level an entry sits at: PTE (4 KiB), PMD (2 MiB), PUD (1 GiB). */
 export type PteLevel = 'pte' | 'pmd' | 'pud';
 export const LEVEL_SIZE: Readonly<Record<PteLevel, bigint>> = { pte: SZ_4K, pmd: SZ_2M, pud: SZ_1G };
+/** ~(size - 1) of each level (PAGE_MASK, PMD_MASK, PUD_MASK), made once: each BigInt operation allocates, and every fault masks. */
+export const LEVEL_MASK: Readonly<Record<PteLevel, bigint>> = { pte: ~(SZ_4K - 1n), pmd: ~(SZ_2M - 1n), pud: ~(SZ_1G - 1n) };
 
 /** One installed page-table entry: a driver's (devmap or, with the RFC, special) or an anonymous one. */
 export interface Pte {
