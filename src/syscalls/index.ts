@@ -41,8 +41,6 @@ type ProcessEvent = Exclude<ProgramEvent, { type: 'swapon' | 'swapoff' | 'modpro
 function dispatch(op: Op, e: ProcessEvent): Outcome {
   // The process name the kernel's messages print (current->comm).
   const comm = e.pid;
-  // A process exists from its first use (SPEC §7), whatever that use does.
-  if (!op.state.mm.procs.has(e.pid)) setProcess(op, e.pid, processOf(op, e.pid));
   switch (e.type) {
     case 'open':
       return outcomeOf(doOpen(op, e.pid, e.fd, e.path, e.mode, e.sync));
@@ -69,8 +67,11 @@ function dispatch(op: Op, e: ProcessEvent): Outcome {
       const rc = doMremap(op, { pid: e.pid, map: e.map, addr: addressOf(op, e.pid, e.map, e.offset), oldLen: e.length, newLen: e.newLength, flags: e.flags, newAddr, offset: e.offset });
       return rc.ok ? { ok: true, value: `0x${rc.value.toString(16)}` } : { ok: false, errno: rc.errno };
     }
-    case 'access':
-      return userAccess(op, comm, e.pid, addressOf(op, e.pid, e.map, e.offset), e.op === 'write', e.value);
+    case 'access': {
+      // The process looked up once for the address and the access (most events of a program log are accesses).
+      const p = processOf(op, e.pid);
+      return userAccess(op, comm, e.pid, p, mapAddress(p, e.map) + e.offset, e.op === 'write', e.value);
+    }
     case 'procmem':
       return procMemAccess(op, comm, e.pid, addressOf(op, e.pid, e.map, e.offset), e.op === 'write', e.value);
     case 'follow_pfn': {

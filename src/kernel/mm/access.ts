@@ -10,7 +10,7 @@ import type { Op } from '../op.js';
 import { handleMmFault, needsFault, physWordAt, pteAtAddress } from './fault.js';
 import { getUserPage } from './gup.js';
 import { physRead, physReadWord, physWrite, physWriteWord } from './physmem.js';
-import { processOf, setProcess, vmaIndexAt } from './process.js';
+import { setProcess, vmaIndexAt } from './process.js';
 import type { Process, Vma } from './types.js';
 
 /** A store's outcome: one frozen object for every word stored (most events of a program log are stores). */
@@ -37,8 +37,7 @@ function translate(op: Op, comm: string, pid: string, p: Process, index: number,
  * SEGV_MAPERR; access_error (a write to a vma without VM_WRITE, any access
  * to PROT_NONE): SIGSEGV SEGV_ACCERR; VM_FAULT_SIGBUS: SIGBUS BUS_ADRERR.
  */
-export function userAccess(op: Op, comm: string, pid: string, addr: bigint, write: boolean, value: bigint | null): Outcome {
-  const p = processOf(op, pid);
+export function userAccess(op: Op, comm: string, pid: string, p: Process, addr: bigint, write: boolean, value: bigint | null): Outcome {
   const index = vmaIndexAt(p, addr);
   if (index < 0) return { ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR' };
   const vma = p.vmas[index] as Vma;
