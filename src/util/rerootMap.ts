@@ -2,11 +2,11 @@
  * A persistent map from non-negative safe integers to values, by rerooting
  * (Baker, "Shallow binding makes functional arrays fast", 1991; Conchon and
  * Filliâtre, "A persistent union-find data structure", 2007): the versions
- * of one map form a tree whose root holds a mutable Map, every other
+ * of one map form a tree whose root holds a mutable table (IntTable), every other
  * version is one difference (a key and its value there) from the version
  * toward the root. Reading or writing a version first makes it the root,
  * reversing the differences on the way, so a replay — which only ever works
- * on its newest state and the one before — pays a Map operation per get and
+ * on its newest state and the one before — pays a table operation per get and
  * set instead of a path of trie nodes (a memory word store, a page-table
  * lookup: the hot operations of a program event). Every version stays
  * readable: branching searches (explore, shrinking) reroot between the
@@ -124,7 +124,7 @@ export class RerootMap<V> {
     return RerootMap.EMPTY as RerootMap<V>;
   }
 
-  /** This version's contents as a Map (the tree rerooted here); null for an empty version. */
+  /** This version's contents as a table (the tree rerooted here); null for an empty version. */
   private reroot(): IntTable<V> | null {
     if (this.size === 0) return null;
     if (this.store !== null) return this.store.map;
@@ -189,7 +189,7 @@ export class RerootMap<V> {
       return new RerootMap(new Store(table), 1);
     }
     // Stored first, then compared: storing the value a key already holds changes nothing, and a word store
-    // then costs one lookup and one insert, not two lookups.
+    // then costs one probe (IntTable.put returns what it replaced).
     const was = (this.store as Store<V>).put(key, value);
     if (was === value) return this;
     return this.hand(key, was, was === undefined ? this.size + 1 : this.size);

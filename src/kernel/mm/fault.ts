@@ -95,7 +95,7 @@ export function handleMmFault(op: Op, comm: string, p: Process, index: number, a
   const file = fileOf(op, vma.file);
   const vmOps = fopsOf(file).vmOps;
   const thp = hugepageVmaCheck(vma);
-  // The table regions in doubles (exact: a user address is below 2^57).
+  // The table regions in doubles: exact, as a user address is below 2^56 (TASK_SIZE with 5-level paging) and 8-aligned.
   const a = Number(addr);
   const pudRegion = Math.floor(a / PUD_BYTES);
   const pmdRegion = Math.floor(a / PMD_BYTES);
