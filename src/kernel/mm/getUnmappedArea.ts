@@ -78,6 +78,42 @@ function gaps(p: Process): Array<readonly [bigint, bigint]> {
   return out;
 }
 
+const ULONG_MAX = (1n << 64n) - 1n;
+
+/**
+ * The highest of gaps(p), cut to [low, max], that holds `length`: as
+ * [start, last], or null. gaps(p) walked from the top without building it
+ * (every mmap of a program asks: the list and its reversed copy were most of
+ * the search's cost).
+ */
+function highestGap(p: Process, low: bigint, max: bigint, length: bigint): readonly [bigint, bigint] | null {
+  const vmas = p.vmas;
+  // i: the gap below vmas[i]; i = vmas.length: the gap above the last vma, up to ULONG_MAX.
+  for (let i = vmas.length; i >= 0; i--) {
+    const s = i === 0 ? 0n : (vmas[i - 1] as Vma).end;
+    const above = i === vmas.length ? null : (vmas[i] as Vma);
+    // As gaps(): a gap only where the vma starts above the end of the one before.
+    if (above !== null && above.start <= s) continue;
+    const l = above === null ? ULONG_MAX : above.start - 1n;
+    const lo = s > low ? s : low;
+    const hi = l < max ? l : max;
+    if (hi >= lo && hi - lo + 1n >= length) return [lo, hi];
+  }
+  return null;
+}
+
+/** The first vma starting above `addr` (vmas are sorted by start). */
+function vmaAbove(p: Process, addr: bigint): Vma | undefined {
+  for (const v of p.vmas) if (v.start > addr) return v;
+  return undefined;
+}
+
+/** The last vma ending at or below `addr`. */
+function vmaEndingBy(p: Process, addr: bigint): Vma | undefined {
+  for (let i = p.vmas.length - 1; i >= 0; i--) if ((p.vmas[i] as Vma).end <= addr) return p.vmas[i];
+  return undefined;
+}
+
 /**
  * @kernel unmapped_area_topdown mm/mmap.c (v6.1) — mas_empty_area_rev: the
  * highest free range inside [low_limit, high_limit) that holds length +
@@ -90,28 +126,19 @@ function unmappedAreaTopdown(p: Process, info: VmUnmappedAreaInfo): bigint | nul
   const length = info.length + info.alignMask;
   let highLimit = info.highLimit;
   for (;;) {
-    const max = highLimit - 1n;
-    let found: readonly [bigint, bigint] | null = null;
-    for (const [s, l] of gaps(p).reverse()) {
-      const lo = s > info.lowLimit ? s : info.lowLimit;
-      const hi = l < max ? l : max;
-      if (hi >= lo && hi - lo + 1n >= length) {
-        found = [lo, hi];
-        break;
-      }
-    }
+    const found = highestGap(p, info.lowLimit, highLimit - 1n, length);
     if (found === null) return null;
     const gapEnd = found[1];
     let gap = gapEnd + 1n - info.length;
     gap -= (gap - info.alignOffset) & info.alignMask;
-    const next = p.vmas.find((v) => v.start > gapEnd);
+    const next = vmaAbove(p, gapEnd);
     if (next !== undefined && next.flags.growsdown) {
       if (vmStartGap(next) <= gapEnd) {
         highLimit = vmStartGap(next);
         continue;
       }
     } else {
-      const prev = [...p.vmas].reverse().find((v) => v.end <= found[0]);
+      const prev = vmaEndingBy(p, found[0]);
       if (prev !== undefined && vmEndGap(prev) > gap) {
         highLimit = prev.start;
         continue;
