@@ -137,6 +137,11 @@ export interface ReplayResult {
   readonly events: number;
 }
 
+/** How a recorded mmap or mremap address is compared (sameOutcome): the requested one for MAP_FIXED, by alignment otherwise. */
+function addressRule(event: LogEvent): 'requested' | boolean {
+  return event.type === 'mmap' || event.type === 'mremap' ? (event.flags.includes('fixed') ? 'requested' : true) : false;
+}
+
 /**
  * A replay in progress: feed events one at a time (the CLI streams a file
  * through it; tests and the fuzzer drive it directly).
@@ -171,8 +176,7 @@ export class Replayer {
     // By index: an iterator per step showed up in the allocation profile of a program replay.
     for (let i = 0; i < violations.length; i++) this.violations.push(violations[i] as Violation);
     let divergence: Divergence | null = null;
-    const address = event.type === 'mmap' || event.type === 'mremap' ? (event.flags.includes('fixed') ? 'requested' : true) : false;
-    if (event.result !== undefined && !sameOutcome(event.result, step.outcome, event.type === 'read' ? canonicalPath(event.path) : undefined, address)) {
+    if (event.result !== undefined && !sameOutcome(event.result, step.outcome, event.type === 'read' ? canonicalPath(event.path) : undefined, addressRule(event))) {
       divergence = { seq: step.seq, index: step.index, recorded: event.result, model: step.outcome };
       this.divergences.push(divergence);
     }
