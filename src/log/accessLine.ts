@@ -18,7 +18,6 @@
  * a loop of charCodeAt calls does.
  */
 import { MAX_PROGRAM_LENGTH, type AccessEvent } from './programEvents.js';
-import { hexNumber } from '../util/u64.js';
 
 /**
  * The writer's shape: [seq], type, pid, map, offset digits, value digits (a
@@ -28,9 +27,17 @@ import { hexNumber } from '../util/u64.js';
 const ACCESS_LINE =
   /^\{(?:"seq":[1-9][0-9]{0,15},)?"type":"(?:access|procmem)","pid":"[ !#-[\]-~]+","map":"[ !#-[\]-~]+","offset":"0x[0-9a-fA-F]{1,16}","op":"(?:read|write","value":"0x[0-9a-fA-F]{1,16})"\}$/;
 
+/** The value of a hex digit's character code (the expression checked it is one). */
+function hexDigit(c: number): number {
+  return c < 58 ? c - 48 : (c | 32) - 87;
+}
+
 /** Hex digits line[from, to) (1 to 16, checked by the expression) as a bigint: summed as a double up to 13 digits (exact), by BigInt beyond. */
 function hexDigits(line: string, from: number, to: number): bigint {
-  return to - from > 13 ? BigInt(`0x${line.slice(from, to)}`) : BigInt(hexNumber(line, from, to));
+  if (to - from > 13) return BigInt(`0x${line.slice(from, to)}`);
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 16 + hexDigit(line.charCodeAt(i));
+  return BigInt(n);
 }
 
 /**
@@ -85,8 +92,11 @@ export function scanAccessLine(line: string): AccessEvent | null {
   const mapEnd = line.indexOf('"', pidEnd + MAP);
   const map = MAPS.at(line, pidEnd + MAP, mapEnd);
   const offEnd = line.indexOf('"', mapEnd + OFFSET);
+  // 8-aligned: the last digit's low three bits are clear (tested before any BigInt is made).
+  if ((hexDigit(line.charCodeAt(offEnd - 1)) & 7) !== 0) return null;
   const offset = hexDigits(line, mapEnd + OFFSET, offEnd);
-  if (offset % 8n !== 0n || offset > MAX_PROGRAM_LENGTH) return null;
+  // Up to 13 digits the offset is below 2^52: only a longer one can pass the schema's 2^62.
+  if (offEnd - (mapEnd + OFFSET) > 13 && offset > MAX_PROGRAM_LENGTH) return null;
   const write = line.charCodeAt(offEnd + OP) === 119; /* 'w' */
   const op = write ? 'write' : 'read';
   const value = write ? hexDigits(line, offEnd + OP + VALUE, line.length - 2) : null;
