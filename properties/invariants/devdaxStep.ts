@@ -14,6 +14,17 @@ const PROCS = new MemoKey<Array<[string, Process, Process | undefined]>>('devdax
 
 const NO_PROCS: Array<[string, Process, Process | undefined]> = [];
 
+/**
+ * `x` added to `out`, made with it when null: the step's lists (one process,
+ * one vma, one entry on a fault) are then arrays of their length, not the
+ * 16 slots a first push allocates.
+ */
+function append<T>(out: T[] | null, x: T): T[] {
+  if (out === null) return [x];
+  out.push(x);
+  return out;
+}
+
 function changedProcs(ctx: InvariantContext): Array<[string, Process, Process | undefined]> {
   // Most steps (sysfs writes to blocks) change no process, device or tree: answered before any lookup.
   const { before, after, full } = ctx;
@@ -24,14 +35,14 @@ function changedProcs(ctx: InvariantContext): Array<[string, Process, Process | 
 function computeChangedProcs(ctx: InvariantContext): Array<[string, Process, Process | undefined]> {
   const { before, after, full } = ctx;
   if (before !== null && before.mm.procs === after.mm.procs && before.devices === after.devices && before.iomem === after.iomem && !full) return [];
-  const out: Array<[string, Process, Process | undefined]> = [];
+  let out: Array<[string, Process, Process | undefined]> | null = null;
   // By key: iterating entries makes a [pid, process] array per process.
   for (const pid of after.mm.procs.keys()) {
     const p = after.mm.procs.get(pid) as Process;
     const was = full || before === null ? undefined : before.mm.procs.get(pid);
-    if (full || before === null || was !== p || before.devices !== after.devices || before.iomem !== after.iomem) out.push([pid, p, was]);
+    if (full || before === null || was !== p || before.devices !== after.devices || before.iomem !== after.iomem) out = append(out, [pid, p, was]);
   }
-  return out;
+  return out ?? NO_PROCS;
 }
 
 /** A dax vma of a process the step changed, with its device and the process before the step. */
@@ -58,17 +69,17 @@ export function stepDaxVmas(ctx: InvariantContext, newOnly: boolean): readonly D
   return newOnly ? memo(ctx, NEW_VMAS, newDaxVmas) : memo(ctx, ALL_VMAS, allDaxVmas);
 }
 
-function newDaxVmas(ctx: InvariantContext): DaxVma[] {
+function newDaxVmas(ctx: InvariantContext): readonly DaxVma[] {
   return daxVmasOf(ctx, true);
 }
 
-function allDaxVmas(ctx: InvariantContext): DaxVma[] {
+function allDaxVmas(ctx: InvariantContext): readonly DaxVma[] {
   return daxVmasOf(ctx, false);
 }
 
-function daxVmasOf(ctx: InvariantContext, newOnly: boolean): DaxVma[] {
+function daxVmasOf(ctx: InvariantContext, newOnly: boolean): readonly DaxVma[] {
   const procs = changedProcs(ctx);
-  const out: DaxVma[] = [];
+  let out: DaxVma[] | null = null;
   for (let j = 0; j < procs.length; j++) {
     const [pid, p, was] = procs[j] as [string, Process, Process | undefined];
     const old = newOnly && was !== undefined ? was.vmas : null;
@@ -83,14 +94,14 @@ function daxVmasOf(ctx: InvariantContext, newOnly: boolean): DaxVma[] {
       if (file?.driver !== 'dax') continue;
       const dev = findDevice(ctx.after, file.dev);
       const o = aligned ? (old[i] as Vma) : undefined;
-      if (dev !== undefined) out.push({ pid, vma, dev, was, old: o !== undefined && o.start === vma.start && o.pgoff === vma.pgoff ? o : undefined });
+      if (dev !== undefined) out = append(out, { pid, vma, dev, was, old: o !== undefined && o.start === vma.start && o.pgoff === vma.pgoff ? o : undefined });
     }
   }
-  return out;
+  return out ?? NO_VMAS;
 }
 
-const NEW_VMAS = new MemoKey<DaxVma[]>('devdax-new-vmas');
-const ALL_VMAS = new MemoKey<DaxVma[]>('devdax-all-vmas');
+const NEW_VMAS = new MemoKey<readonly DaxVma[]>('devdax-new-vmas');
+const ALL_VMAS = new MemoKey<readonly DaxVma[]>('devdax-all-vmas');
 const NO_VMAS: readonly DaxVma[] = Object.freeze([]);
 
 /** The handler that installed the first entry the step broke, for the signature. */
@@ -119,13 +130,10 @@ function changedEntries(d: DaxVma): Array<[number, Pte]> {
 function computeChangedEntries(vma: Vma, was: Process | undefined, known: Vma | undefined): Array<[number, Pte]> {
   const old = known ?? was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff);
   if (old === undefined) return [...vma.ptes.entries()];
-  const out: Array<[number, Pte]> = [];
   // One fault installed one entry: the table says which, without a lookup.
   const last = vma.ptes.lastChange(old.ptes);
-  if (last !== null) {
-    if (last[1] !== undefined) out.push([last[0], last[1]]);
-    return out;
-  }
+  if (last !== null) return last[1] !== undefined ? [[last[0], last[1]]] : [];
+  const out: Array<[number, Pte]> = [];
   for (const k of vma.ptes.changedKeys(old.ptes)) {
     const pte = vma.ptes.get(k);
     if (pte !== undefined) out.push([k, pte]);
@@ -156,7 +164,7 @@ interface JudgedEntry {
   readonly oldDev: DaxDevice | undefined;
 }
 
-const JUDGED = new MemoKey<JudgedEntry[]>('devdax-judged-entries');
+const JUDGED = new MemoKey<readonly JudgedEntry[]>('devdax-judged-entries');
 const NO_ENTRIES: readonly JudgedEntry[] = Object.freeze([]);
 
 /**
@@ -170,9 +178,9 @@ function judgedEntries(ctx: InvariantContext): readonly JudgedEntry[] {
   return memo(ctx, JUDGED, computeJudgedEntries);
 }
 
-function computeJudgedEntries(ctx: InvariantContext): JudgedEntry[] {
+function computeJudgedEntries(ctx: InvariantContext): readonly JudgedEntry[] {
   const all = devicesOrTreeChanged(ctx);
-  const out: JudgedEntry[] = [];
+  let out: JudgedEntry[] | null = null;
   const vmas = stepDaxVmas(ctx, !all);
   for (let i = 0; i < vmas.length; i++) {
     const d = vmas[i] as DaxVma;
@@ -184,11 +192,11 @@ function computeJudgedEntries(ctx: InvariantContext): JudgedEntry[] {
     if (changed !== null) {
       for (let j = 0; j < changed.length; j++) {
         const [k, pte] = changed[j] as [number, Pte];
-        out.push({ d, k, pte, old, oldDev });
+        out = append(out, { d, k, pte, old, oldDev });
       }
-    } else for (const [k, pte] of vma.ptes.entries()) out.push({ d, k, pte, old, oldDev });
+    } else for (const [k, pte] of vma.ptes.entries()) out = append(out, { d, k, pte, old, oldDev });
   }
-  return out;
+  return out ?? NO_ENTRIES;
 }
 
 /**

@@ -38,9 +38,11 @@ export function pidOfMm(op: Op, mm: number): string {
 }
 
 export function setProcess(op: Op, pid: string, p: Process): void {
-  // Copied by a loop: new Map(map) goes through the iterator protocol and costs twice as much (every fault copies).
+  // Copied by a loop over the keys: new Map(map) goes through the iterator protocol and costs twice as much, and
+  // a loop over the entries makes an array per entry (every fault copies).
+  const old = op.state.mm.procs;
   const procs = new Map<string, Process>();
-  for (const [k, v] of op.state.mm.procs) procs.set(k, v);
+  for (const k of old.keys()) procs.set(k, old.get(k) as Process);
   procs.set(pid, p);
   op.state = withMmState(op.state, withProcs(op.state.mm, procs));
 }
@@ -54,7 +56,7 @@ export function fileOf(op: Op, id: number): OpenFile {
 export function setFile(op: Op, id: number, f: OpenFile | null): void {
   // Copied by a loop (see setProcess).
   const files = new Map<number, OpenFile>();
-  for (const [k, v] of op.state.mm.files) files.set(k, v);
+  for (const k of op.state.mm.files.keys()) files.set(k, op.state.mm.files.get(k) as OpenFile);
   if (f === null) files.delete(id);
   else files.set(id, f);
   op.state = withMmState(op.state, withFiles(op.state.mm, files, op.state.mm.nextFile));
@@ -64,7 +66,7 @@ export function setFile(op: Op, id: number, f: OpenFile | null): void {
 export function installFile(op: Op, f: OpenFile): number {
   const id = op.state.mm.nextFile;
   const files = new Map<number, OpenFile>();
-  for (const [k, v] of op.state.mm.files) files.set(k, v);
+  for (const k of op.state.mm.files.keys()) files.set(k, op.state.mm.files.get(k) as OpenFile);
   files.set(id, f);
   op.state = withMmState(op.state, withFiles(op.state.mm, files, id + 1));
   return id;
