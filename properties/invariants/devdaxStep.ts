@@ -127,8 +127,17 @@ function changedEntries(d: DaxVma): Array<[number, Pte]> {
   return (d.changed ??= computeChangedEntries(d.vma, d.was, d.old));
 }
 
+/** The vma of `p` at the same start and file page as `vma` (its version before the step), if any. */
+function sameVma(p: Process, vma: Vma): Vma | undefined {
+  for (let i = 0; i < p.vmas.length; i++) {
+    const o = p.vmas[i] as Vma;
+    if (o.start === vma.start && o.pgoff === vma.pgoff) return o;
+  }
+  return undefined;
+}
+
 function computeChangedEntries(vma: Vma, was: Process | undefined, known: Vma | undefined): Array<[number, Pte]> {
-  const old = known ?? was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff);
+  const old = known ?? (was === undefined ? undefined : sameVma(was, vma));
   if (old === undefined) return [...vma.ptes.entries()];
   // One fault installed one entry: the table says which, without a lookup.
   const last = vma.ptes.lastChange(old.ptes);
@@ -187,7 +196,7 @@ function computeJudgedEntries(ctx: InvariantContext): readonly JudgedEntry[] {
     const { vma, dev, was } = d;
     const changed = all ? null : changedEntries(d);
     // Only a re-judgement (devices or tree changed) compares with the entry before.
-    const old = changed === null ? was?.vmas.find((o) => o.start === vma.start && o.pgoff === vma.pgoff) : undefined;
+    const old = changed === null ? (was === undefined ? undefined : sameVma(was, vma)) : undefined;
     const oldDev = changed === null ? ctx.before?.devices.find((x) => x.name === dev.name) : undefined;
     if (changed !== null) {
       for (let j = 0; j < changed.length; j++) {
