@@ -51,7 +51,8 @@ let anyKept = false;
  * Keep `shadow` as the one after `s`. An empty shadow is not stored: a state
  * with none reads as empty, and a WeakMap entry per step of a program that
  * has no anonymous memory costs the collector more than the step itself.
- * (The delete is for a state judged again, after another way there.)
+ * (The delete matters only for a state judged a second time, reached by
+ * another way.)
  */
 function keep(s: KernelState, shadow: Shadow): void {
   if (shadow.words.size === 0 && shadow.at.size === 0) {
