@@ -7,43 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { makeChecker } from '../../properties/invariants/index.js';
-import { boot, firstProgramVma, programSmaps, read, region, runChecked, write, type Json } from '../helpers/machine.js';
+import { boot, firstProgramVma, read, runChecked, write, type Json } from '../helpers/machine.js';
+import { align, bind, close, DAX, hmem, mmap, open, poke, smapsField, touch, unbind } from '../helpers/devdax.js';
 import { programVmas } from '../../src/kernel/mm/process.js';
 import { memmapRows } from '../../src/views/memmap.js';
 
-const DAX = '/sys/bus/dax';
-const unbind = write(`${DAX}/drivers/device_dax/unbind`, 'dax0.0');
-const bind = write(`${DAX}/drivers/device_dax/bind`, 'dax0.0');
-const align = (a: string): Json => write(`${DAX}/devices/dax0.0/align`, a);
-
-interface Machine {
-  readonly kernel?: string;
-  readonly align?: string;
-  readonly patches?: readonly string[];
-  readonly variant?: string;
-  /** Two ranges of 512 MiB with a 512 MiB gap instead of one GiB. */
-  readonly twoRanges?: boolean;
-}
-
-function hmem(m: Machine = {}): Json {
-  const r = region('hmem', 0, '0x180000000', m.twoRanges === true ? '1536M' : '1G', { driver: 'device_dax', align: m.align ?? '2M' });
-  if (m.twoRanges === true) r['devices'] = [{ name: 'dax0.0', ranges: [{ start: '0x180000000', size: '512M' }, { start: '0x1c0000000', size: '512M' }], driver: 'device_dax', align: m.align ?? '2M' }];
-  return boot({ kernel: m.kernel ?? '6.1', daxRegions: [r], ...(m.patches === undefined ? {} : { patches: m.patches }), ...(m.variant === undefined ? {} : { variant: m.variant }) });
-}
-
-const open = (pid: string, fd: string, flags = 'rdwr'): Json => ({ type: 'open', pid, fd, path: '/dev/dax0.0', flags });
-const close = (pid: string, fd: string): Json => ({ type: 'close', pid, fd });
-const mmap = (pid: string, map: string, fd: string, length: string, extra: Json = {}): Json => ({ type: 'mmap', pid, map, fd, length, offset: '0', prot: 'rw', flags: ['shared'], ...extra });
-const touch = (pid: string, map: string, offset = '0'): Json => ({ type: 'access', pid, map, offset, op: 'read' });
-const poke = (pid: string, map: string, offset: string, value: string): Json => ({ type: 'access', pid, map, offset, op: 'write', value });
 const range = (type: string, pid: string, map: string, offset: string, length: string, extra: Json = {}): Json => ({ type, pid, map, offset, length, ...extra });
-
-function smapsField(text: string, field: string): string[] {
-  return programSmaps(text)
-    .split('\n')
-    .filter((l) => l.startsWith(`${field}:`))
-    .map((l) => l.slice(field.length + 1).trim());
-}
 
 describe('dax_mmap, check_vma and do_mmap (drivers/dax/device.c, mm/mmap.c)', () => {
   it('a shared, align-multiple mapping succeeds where dax_get_unmapped_area puts it: len + align below [vvar], moved up to the offset modulo align [obs]', () => {

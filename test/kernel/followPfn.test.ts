@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { makeChecker } from '../../properties/invariants/index.js';
 import { eventToJson, parseLogText } from '../../src/log/index.js';
-import { boot, firstProgramVma, read, region, runChecked, write, type Json } from '../helpers/machine.js';
+import { boot, firstProgramVma, read, runChecked, write, type Json } from '../helpers/machine.js';
+import { hmem, mmap, open } from '../helpers/devdax.js';
 
 const G = 1n << 30n;
 const START = 0x180000000n;
@@ -23,12 +24,11 @@ function pmemNone(align: string, extra: Json = {}): Json {
   });
 }
 
-function hmem(align = '2M'): Json {
-  return boot({ kernel: '6.1', daxRegions: [region('hmem', 0, '0x180000000', '2G', { driver: 'device_dax', align })] });
+/** The hmem machine with a 2 GiB region. */
+function hmem2g(align = '2M'): Json {
+  return hmem({ align, size: '2G' });
 }
 
-const open = (pid: string, fd: string, flags = 'rdwr'): Json => ({ type: 'open', pid, fd, path: '/dev/dax0.0', flags });
-const mmap = (pid: string, map: string, fd: string, length: string, extra: Json = {}): Json => ({ type: 'mmap', pid, map, fd, length, offset: '0', prot: 'rw', flags: ['shared'], ...extra });
 const pfn = (user: 'kvm' | 'vfio', offset: string, op: 'read' | 'write' = 'write', pid = 'p1', map = 'm1'): Json => ({ type: 'follow_pfn', pid, map, offset, op, user });
 const touch = (offset: string): Json => ({ type: 'access', pid: 'p1', map: 'm1', offset, op: 'read' });
 
@@ -37,7 +37,7 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
 describe('follow_pfn users of a device-dax mapping with struct pages (6.1: get_user_pages)', () => {
   it('KVM and VFIO get the page dax_pgoff_to_phys names, at 2 MiB and 1 GiB, faulting it in first', () => {
     for (const [align, len] of [['2M', '4M'], ['1G', '1G']] as const) {
-      const r = runChecked(hmem(align), open('p1', 'f1'), mmap('p1', 'm1', 'f1', len), pfn('kvm', '0x3008', 'write'), pfn('vfio', '0x201000', 'read'));
+      const r = runChecked(hmem2g(align), open('p1', 'f1'), mmap('p1', 'm1', 'f1', len), pfn('kvm', '0x3008', 'write'), pfn('vfio', '0x201000', 'read'));
       expect(r.results.slice(2)).toEqual([hex(START + 0x3000n), hex(START + 0x201000n)]);
       expect(firstProgramVma(r.final, 'p1')?.ptes.size).toBe(align === '2M' ? 2 : 1);
       expect(r.violations).toEqual([]);
@@ -46,7 +46,7 @@ describe('follow_pfn users of a device-dax mapping with struct pages (6.1: get_u
 
   it('a write through a read-only mapping, no mapping, a SIGBUS page and an unbound device are EFAULT for both', () => {
     const r = runChecked(
-      hmem(),
+      hmem2g(),
       open('p1', 'f1'),
       mmap('p1', 'm1', 'f1', '2M', { prot: 'r' }),
       pfn('kvm', '0'),
@@ -127,7 +127,7 @@ describe('follow_pfn users of a map=none device (the RFC: VM_PFNMAP, follow_pte)
 
 describe('dax-pfn-user can fail', () => {
   it('on a state where the user was handed another page than the mapping translates to', () => {
-    const r = runChecked(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), pfn('vfio', '0x1000'));
+    const r = runChecked(hmem2g(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '2M'), pfn('vfio', '0x1000'));
     const step = r.steps[2];
     if (step === undefined) throw new Error('no step');
     const bad = { ...step, outcome: { ok: true as const, value: hex(START + G) } };
@@ -138,12 +138,12 @@ describe('dax-pfn-user can fail', () => {
 
 describe('follow_pfn in logs', () => {
   it('is read and written back, and a bad user or op names the field', () => {
-    const ok = parseLogText([JSON.stringify(hmem()), JSON.stringify(pfn('kvm', '8'))].join('\n'), 't.jsonl');
+    const ok = parseLogText([JSON.stringify(hmem2g()), JSON.stringify(pfn('kvm', '8'))].join('\n'), 't.jsonl');
     const e = ok[1]?.event;
     expect(e).toMatchObject({ type: 'follow_pfn', user: 'kvm', op: 'write', offset: 8n });
     if (e === undefined) throw new Error('no event');
     expect(eventToJson(e)).toEqual({ type: 'follow_pfn', pid: 'p1', map: 'm1', offset: '0x8', op: 'write', user: 'kvm' });
-    expect(() => parseLogText([JSON.stringify(hmem()), JSON.stringify({ ...pfn('kvm', '0'), user: 'xen' })].join('\n'), 't.jsonl')).toThrow('t.jsonl:2: field "user": expected one of "kvm", "vfio", got "xen"');
-    expect(() => parseLogText([JSON.stringify(hmem()), JSON.stringify({ ...pfn('kvm', '0'), op: 'exec' })].join('\n'), 't.jsonl')).toThrow(/t\.jsonl:2: field "op"/);
+    expect(() => parseLogText([JSON.stringify(hmem2g()), JSON.stringify({ ...pfn('kvm', '0'), user: 'xen' })].join('\n'), 't.jsonl')).toThrow('t.jsonl:2: field "user": expected one of "kvm", "vfio", got "xen"');
+    expect(() => parseLogText([JSON.stringify(hmem2g()), JSON.stringify({ ...pfn('kvm', '0'), op: 'exec' })].join('\n'), 't.jsonl')).toThrow(/t\.jsonl:2: field "op"/);
   });
 });

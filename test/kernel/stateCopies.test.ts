@@ -8,15 +8,10 @@
 import { describe, expect, it } from 'vitest';
 import { withMmState, withState } from '../../src/kernel/state.js';
 import { withFaulted, withFiles, withMem, withMm, withProcess, withProcs, withPtes, withVma, type Vma } from '../../src/kernel/mm/types.js';
-import { boot, region, runChecked } from '../helpers/machine.js';
+import { runChecked } from '../helpers/machine.js';
+import { hmem, mmap, open, poke } from '../helpers/devdax.js';
 
-const machine = boot({ kernel: '6.1', daxRegions: [region('hmem', 0, '0x180000000', '1G', { driver: 'device_dax', align: '2M' })] });
-const run = runChecked(
-  machine,
-  { type: 'open', pid: 'p1', fd: 'f1', path: '/dev/dax0.0', flags: 'rdwr' },
-  { type: 'mmap', pid: 'p1', map: 'm1', fd: 'f1', length: '4M', offset: '0', prot: 'rw', flags: ['shared'] },
-  { type: 'access', pid: 'p1', map: 'm1', offset: '0x200008', op: 'write', value: '0x5' },
-);
+const run = runChecked(hmem(), open('p1', 'f1'), mmap('p1', 'm1', 'f1', '4M'), poke('p1', 'm1', '0x200008', '0x5'));
 const s = run.final;
 const p = s.mm.procs.get('p1');
 

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MemoKey, StepMemo } from '../../properties/invariants/types.js';
-import { boot, region, runChecked } from '../helpers/machine.js';
+import { runChecked } from '../helpers/machine.js';
+import { hmem, mmap, open, poke, touch } from '../helpers/devdax.js';
 
 describe('StepMemo', () => {
   it('forgets every slot at reset, and takes new ones after', () => {
@@ -25,14 +26,13 @@ describe('StepMemo', () => {
   it('one checker judges each step by its own changes: a broken entry after a fine fault is still reported', () => {
     // B3 (MAP_FIXED at a 2M-aligned address with a 4K offset): the fault through m1 installs a misaligned PMD,
     // right after a fine fault through m0 whose judged entries the memo held.
-    const machine = boot({ kernel: '6.1', daxRegions: [region('hmem', 0, '0x180000000', '1G', { driver: 'device_dax', align: '2M' })] });
     const r = runChecked(
-      machine,
-      { type: 'open', pid: 'p1', fd: 'f1', path: '/dev/dax0.0', flags: 'rdwr' },
-      { type: 'mmap', pid: 'p1', map: 'm0', fd: 'f1', length: '4M', offset: '0', prot: 'rw', flags: ['shared'] },
-      { type: 'access', pid: 'p1', map: 'm0', offset: '0', op: 'write', value: '0x1' },
-      { type: 'mmap', pid: 'p1', map: 'm1', fd: 'f1', length: '2M', offset: '4096', prot: 'rw', flags: ['shared', 'fixed'], addr: { map: 'm0', offset: '0x200000' } },
-      { type: 'access', pid: 'p1', map: 'm1', offset: '0', op: 'read' },
+      hmem(),
+      open('p1', 'f1'),
+      mmap('p1', 'm0', 'f1', '4M'),
+      poke('p1', 'm0', '0', '0x1'),
+      mmap('p1', 'm1', 'f1', '2M', { offset: '4096', flags: ['shared', 'fixed'], addr: { map: 'm0', offset: '0x200000' } }),
+      touch('p1', 'm1'),
     );
     expect(r.violations).toEqual(['dax-translation@__dev_dax_pmd_fault']);
   });
