@@ -1,8 +1,9 @@
 /**
  * Invariants of the kmem persistence series (SPEC §10,
  * KERNEL-FACTS-PERSIST §4): what the 2022 RFC promises about a persistent
- * device's pages, its index and its data, checked after every step of a
- * machine booted with `boot.patches: ["kmem-persist"]`. The page classes of
+ * device's pages and its index (its data: persistReadYourWrites.ts),
+ * checked after every step of a machine booted with
+ * `boot.patches: ["kmem-persist"]`. The page classes of
  * §4.1: superblock (page 0), index (1..n), mapped by one logical block,
  * free to the system, or held and unreferenced (an orphan: no owner ever
  * frees it).
@@ -11,20 +12,13 @@ import { indexEntryPhys, kmemBlkGeometry, mappedEntries, readBlkSuper } from '..
 import { physRead } from '../../src/kernel/mm/physmem.js';
 import { daxKmemIndexToPhys, nextDevicePageIn, readSuper } from '../../src/kernel/dax/kmemPersist.js';
 import { KMEM_PERSIST_MAGIC, type KmemPersistInstance } from '../../src/kernel/dax/kmemPersistTypes.js';
-import { kmemDiskBytes, kmemDiskOwner } from '../../src/kernel/block/kmemDisk.js';
-import { isBlockIoctl, readValue, type BlockIoEvent, type BlockIoctlEvent } from '../../src/log/programEvents.js';
-import type { DaxDevice, KernelState } from '../../src/kernel/state.js';
+import { kmemDiskOwner } from '../../src/kernel/block/kmemDisk.js';
+import { isBlockIoctl, type BlockIoEvent, type BlockIoctlEvent } from '../../src/log/programEvents.js';
+import type { KernelState } from '../../src/kernel/state.js';
 import { IntervalSet } from '../../src/util/intervalSet.js';
-import { WideIntMap } from '../../src/util/wideIntMap.js';
 import { memo, MemoKey, type Invariant, type InvariantContext } from './types.js';
-
-const applies = (s: KernelState): boolean => s.profile.kmemPersist;
-
-function persistDevices(s: KernelState): Array<{ readonly dev: DaxDevice; readonly p: KmemPersistInstance }> {
-  const out: Array<{ dev: DaxDevice; p: KmemPersistInstance }> = [];
-  for (const dev of s.devices) if (dev.kmem?.persist !== undefined) out.push({ dev, p: dev.kmem.persist });
-  return out;
-}
+import { applies, fdDevice, persistDevices } from './persistScope.js';
+import { persistReadYourWrites } from './persistReadYourWrites.js';
 
 /** The pages the media's index maps (BLK counts known), as device page numbers, with duplicates and strays. */
 function mediaMap(s: KernelState, p: KmemPersistInstance): { readonly pages: number[]; readonly n: number; readonly e: number } | null {
@@ -356,88 +350,6 @@ export const persistNodeExclusive: Invariant = {
     return out;
   },
   culprit: () => 'dev_dax_kmem_probe',
-};
-
-// ------------------------------------------------------------ read-your-writes, with a shadow disk
-
-/** What the disks must read: per device, block → the word every word of it holds (whole-block direct I/O); absent = 0; null = unknown. */
-type Shadow = ReadonlyMap<string, WideIntMap<bigint | null>>;
-const shadows = new WeakMap<KernelState, Shadow>();
-const EMPTY: Shadow = new Map();
-
-function fdDevice(s: KernelState, pid: string, fd: string): string | null {
-  const id = s.mm.procs.get(pid)?.fds.get(fd);
-  const f = id === undefined ? undefined : s.mm.files.get(id);
-  return f !== undefined && f.driver === 'kmemblk' ? f.dev : null;
-}
-
-function expected(sh: Shadow, dev: string, offset: bigint, length: bigint): string | null {
-  const m = sh.get(dev);
-  const runs: Array<[bigint, number]> = [];
-  for (let b = Number(offset / 4096n); b < Number((offset + length) / 4096n); b++) {
-    const v = m?.get(b);
-    if (v === null) return null;
-    const w = v ?? 0n;
-    const last = runs[runs.length - 1];
-    if (last !== undefined && last[0] === w) last[1] += 512;
-    else runs.push([w, 512]);
-  }
-  return readValue(runs);
-}
-
-/**
- * persist-read-your-writes: every block read returns the last data written
- * to it since its last discard (zeros if none), across reboots, as long as
- * nothing re-formatted the device (a format is a new, empty disk).
- */
-export const persistReadYourWrites: Invariant = {
-  name: 'persist-read-your-writes',
-  summary: 'a read of kmem<node> returns what was last written to each block since its last discard (zeros otherwise), across reboots',
-  kernel: 'RFC 4/4 kmem_blk_submit_bio: copy_to_kmem_blk / copy_from_kmem_blk through the index, kmem_blk_discard',
-  appliesTo: applies,
-  onOutcome: true,
-  readsMemory: true,
-  check: ({ step, after }) => {
-    // step.before, not the context's: a reboot is judged like a boot, but the disks' contents carry over it.
-    const before = step.before;
-    let sh = (before === null ? undefined : shadows.get(before)) ?? EMPTY;
-    const e = step.event;
-    const out: string[] = [];
-    // A fresh format (the probe found no magic) starts an empty disk.
-    if (step.branches.some((b) => b.startsWith('kmem_persist_probe:format'))) {
-      const next = new Map(sh);
-      for (const { dev, p } of persistDevices(after)) if (p.type !== null) next.delete(dev.name);
-      sh = next;
-    }
-    if (before !== null && (e.type === 'pwrite' || e.type === 'pread' || e.type === 'ioctl')) {
-      const dev = fdDevice(before, e.pid, e.fd);
-      if (dev !== null) {
-        // A persistent map per disk: a write costs its blocks, not the disk's written ones.
-        let m = sh.get(dev) ?? WideIntMap.empty<bigint | null>();
-        const o = step.outcome;
-        if (e.type === 'pread' && o.ok && o.value !== undefined && o.value !== '') {
-          const p = after.devices.find((d) => d.name === dev)?.kmem?.persist;
-          const size = p === undefined ? 0n : kmemDiskBytes(p);
-          const len = e.offset + e.length > size ? size - e.offset : e.length;
-          const want = expected(sh, dev, e.offset, len);
-          if (want !== null && want !== o.value) out.push(`${dev}: read of [${e.offset}, +${len}) gave ${o.value}, last written ${want}`);
-        } else if (e.type === 'pwrite' && e.value !== null) {
-          const first = Number(e.offset / 4096n);
-          const written = o.ok && o.value !== undefined ? BigInt(o.value) : e.length;
-          // A failed write leaves its blocks unknown: the blocks before the failing one were written.
-          for (let b = first; b < first + Number(written / 4096n); b++) m = m.set(b, o.ok ? e.value : null);
-          sh = new Map(sh).set(dev, m);
-        } else if (e.type === 'ioctl' && isBlockIoctl(e) && o.ok) {
-          const first = Number(e.args.start / 4096n);
-          for (let b = first; b < first + Number(e.args.length / 4096n); b++) m = m.delete(b);
-          sh = new Map(sh).set(dev, m);
-        }
-      }
-    }
-    shadows.set(after, sh);
-    return out;
-  },
-  culprit: () => 'kmem_blk_submit_bio',
 };
 
 export const PERSIST_INVARIANTS: readonly Invariant[] = [
